@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -171,12 +171,12 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage> {
                 format!("cannot read image: {e}"),
             )
         })?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         return Err(Error::new(
             ErrorKind::ImageDecodeFailed,
             "unrecognised image format: expected JPEG, PNG, BMP, WebP, GIF or TIFF",
         ));
-    }
+    };
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
@@ -193,9 +193,54 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage> {
         ));
     }
     let orientation = decoder.orientation().map_err(decode_error)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let mut image = match format {
+        // libjpeg-turbo's output, not zune-jpeg's, is what OpenCV hands Ultralytics. Streams libjpeg cannot
+        // convert to RGB (CMYK, YCCK) fall back to the image crate's decoder.
+        ImageFormat::Jpeg => match decode_jpeg_like_opencv(bytes)? {
+            Some(rgb) => DynamicImage::ImageRgb8(rgb),
+            None => DynamicImage::from_decoder(decoder).map_err(decode_error)?,
+        },
+        _ => DynamicImage::from_decoder(decoder).map_err(decode_error)?,
+    };
     image.apply_orientation(orientation);
     Ok(into_8bit(image))
+}
+
+/// Decodes a JPEG to RGB with libjpeg-turbo's defaults (accurate integer IDCT, fancy upsampling), as
+/// OpenCV's `imdecode` does. `Ok(None)` when libjpeg cannot produce RGB from this stream.
+fn decode_jpeg_like_opencv(bytes: &[u8]) -> Result<Option<image::RgbImage>> {
+    if !has_end_of_image(bytes) {
+        return Err(Error::new(
+            ErrorKind::ImageDecodeFailed,
+            "truncated JPEG: the last scan has no end-of-image marker",
+        ));
+    }
+    let decoded = std::panic::catch_unwind(|| -> std::io::Result<(usize, usize, Vec<u8>)> {
+        let mut started = mozjpeg::Decompress::new_mem(bytes)?.rgb()?;
+        let (width, height) = (started.width(), started.height());
+        let pixels = started.read_scanlines::<u8>()?;
+        started.finish()?;
+        Ok((width, height, pixels))
+    });
+    let Ok(Ok((width, height, pixels))) = decoded else {
+        return Ok(None);
+    };
+    Ok(image::RgbImage::from_raw(
+        width as u32,
+        height as u32,
+        pixels,
+    ))
+}
+
+/// Whether an end-of-image marker (FF D9) follows the last start-of-scan marker (FF DA). Entropy-coded
+/// data escapes every FF, so neither marker can appear inside a scan: a stream cut inside its last scan
+/// lacks the EOI, which libjpeg would otherwise paper over with grey.
+fn has_end_of_image(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xff, 0xda]);
+    match last_sos {
+        Some(pos) => bytes[pos..].windows(2).any(|w| w == [0xff, 0xd9]),
+        None => false,
+    }
 }
 
 /// Converts any decoded image into one of the 8-bit layouts the letterbox reads.
@@ -275,5 +320,24 @@ mod tests {
             decode(&png[..png.len() / 2], 400).unwrap_err().kind(),
             ErrorKind::ImageDecodeFailed
         );
+    }
+
+    #[test]
+    fn jpeg_decodes_and_truncation_is_an_error() {
+        let mut img = image::RgbImage::new(64, 48);
+        img.pixels_mut()
+            .enumerate()
+            .for_each(|(i, p)| *p = image::Rgb([(i % 251) as u8, (i % 13) as u8 * 19, 200]));
+        let jpeg = encode(DynamicImage::ImageRgb8(img), ImageFormat::Jpeg);
+        let decoded = decode(&jpeg, 10_000).unwrap();
+        assert_eq!((decoded.view().width(), decoded.view().height()), (64, 48));
+        for cut in [jpeg.len() - 2, jpeg.len() / 2, 600] {
+            let err = decode(&jpeg[..cut], 10_000).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::ImageDecodeFailed,
+                "cut at {cut}: {err}"
+            );
+        }
     }
 }

@@ -1,0 +1,145 @@
+//! The panic boundary, the thread-local last error, and the NULL-policy helpers every exported function uses.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use super::types::yolo_status;
+use crate::error::{Error, Result};
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Stores `message` as this thread's last error. Interior NULs, which C cannot see past, become `?`.
+pub(crate) fn set_last_error(message: &str) {
+    let bytes: Vec<u8> = message
+        .bytes()
+        .map(|b| if b == 0 { b'?' } else { b })
+        .collect();
+    let message = CString::new(bytes).expect("NULs were replaced");
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+}
+
+fn clear_last_error() {
+    LAST_ERROR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if !slot.is_empty() {
+            *slot = CString::default();
+        }
+    });
+}
+
+/// A pointer to this thread's last error message, valid until the next call into the library on this thread.
+pub(crate) fn last_error_ptr() -> *const c_char {
+    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error (a bug in yolo-ffi, please report it): {detail}")
+}
+
+/// Runs the body of a status-returning function: `Ok` clears the last error, `Err` sets it, a panic is
+/// caught and reported as [`yolo_status::InternalError`].
+#[doc(hidden)]
+pub fn run_status(body: impl FnOnce() -> Result<()>) -> yolo_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => {
+            clear_last_error();
+            yolo_status::Ok
+        }
+        Ok(Err(error)) => {
+            set_last_error(error.message());
+            yolo_status::from(error.kind())
+        }
+        Err(payload) => {
+            set_last_error(&panic_message(payload.as_ref()));
+            yolo_status::InternalError
+        }
+    }
+}
+
+/// Runs the body of a function that returns a plain value; a panic yields `fallback` and sets the last error.
+#[doc(hidden)]
+pub fn run_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        set_last_error(&panic_message(payload.as_ref()));
+        fallback
+    })
+}
+
+/// The one panic boundary. `ffi_boundary!(status { ... })` wraps a body that evaluates to
+/// `Result<()>`; `ffi_boundary!(value FALLBACK, { ... })` wraps a body that returns a plain value.
+macro_rules! ffi_boundary {
+    (status $body:block) => {
+        $crate::ffi::boundary::run_status(|| -> $crate::error::Result<()> { $body })
+    };
+    (value $fallback:expr, $body:block) => {
+        $crate::ffi::boundary::run_value($fallback, || $body)
+    };
+}
+
+/// Rejects a NULL required pointer with an invalid-argument error naming the parameter.
+pub(crate) fn non_null<T>(ptr: *const T, name: &str) -> Result<*const T> {
+    if ptr.is_null() {
+        Err(Error::invalid_argument(format!("{name} is NULL")))
+    } else {
+        Ok(ptr)
+    }
+}
+
+/// A required out-parameter, checked before any work is done and written only on success.
+pub(crate) struct OutParam<T>(*mut T);
+
+impl<T> OutParam<T> {
+    /// Checks `ptr` is not NULL.
+    pub(crate) fn new(ptr: *mut T, name: &str) -> Result<Self> {
+        non_null(ptr, name).map(|p| Self(p.cast_mut()))
+    }
+
+    /// Writes `value`.
+    ///
+    /// # Safety
+    /// The pointer given to [`OutParam::new`] must be valid for a write of `T` (the caller's contract).
+    pub(crate) unsafe fn write(self, value: T) {
+        // SAFETY: non-null by construction, valid and aligned by the caller's contract; `write` does not drop
+        // whatever uninitialised bytes were there before.
+        unsafe { self.0.write(value) }
+    }
+}
+
+/// A byte buffer from C: `ptr` must not be NULL, even when `len` is 0.
+///
+/// # Safety
+/// `ptr` must be valid for reads of `len` bytes for `'a`, and not mutated meanwhile.
+pub(crate) unsafe fn input_bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+    non_null(ptr, name)?;
+    if len > isize::MAX as usize {
+        return Err(Error::invalid_argument(format!(
+            "{name}_len {len} is larger than any buffer can be"
+        )));
+    }
+    // SAFETY: non-null, `len` fits an allocation, and the caller promises `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// An optional NUL-terminated path: `None` for NULL or the empty string. Any bytes but NUL are accepted,
+/// as the operating system does.
+///
+/// # Safety
+/// A non-NULL `ptr` must point to a NUL-terminated string valid for the duration of the call.
+pub(crate) unsafe fn optional_path(ptr: *const c_char) -> Option<PathBuf> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: non-null and NUL-terminated by the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    (!bytes.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(bytes)))
+}
