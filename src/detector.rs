@@ -12,12 +12,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::{self, PixelView};
 use crate::model::{classify_output, InputPrecision, ModelSpec, OutputLayout};
 use crate::pool::Pool;
-use crate::postprocess::{
-    decode_and_suppress, BoxScaler, Detection, NmsSettings, OutputView, PostprocessScratch,
-};
-use crate::preprocess::{
-    letterbox_into, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE,
-};
+use crate::postprocess::{decode_and_suppress, BoxScaler, Detection, NmsSettings, OutputView, PostprocessScratch};
+use crate::preprocess::{letterbox_into, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
 use crate::runtime;
 
 /// The default pixel limit: 100 megapixels, far above any camera, far below a decompression bomb.
@@ -65,11 +61,7 @@ impl DetectorConfig {
 /// Resolves 0 ("auto") in `pool_size` and `threads_per_session` so that sessions x threads stays within
 /// `cores`. With both automatic, each core gets its own single-threaded session: on 2 cores that measured
 /// 13.2 img/s against 8.5 for one 2-thread session shared by 2 callers (shared/notes).
-pub fn resolve_parallelism(
-    pool_size: usize,
-    threads_per_session: usize,
-    cores: usize,
-) -> (usize, usize) {
+pub fn resolve_parallelism(pool_size: usize, threads_per_session: usize, cores: usize) -> (usize, usize) {
     let cores = cores.max(1);
     match (pool_size, threads_per_session) {
         (0, 0) => (cores, 1),
@@ -77,6 +69,17 @@ pub fn resolve_parallelism(
         (p, 0) => (p, (cores / p).max(1)),
         (p, t) => (p, t),
     }
+}
+
+/// The outcome of one detect call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detections {
+    /// Detections by descending score (end-to-end models: in the model's order), in image pixels.
+    pub detections: Vec<Detection>,
+    /// Width of the image the boxes refer to (after EXIF orientation for encoded images).
+    pub image_width: usize,
+    /// Height of that image.
+    pub image_height: usize,
 }
 
 /// The model input buffer, in the model's precision.
@@ -118,21 +121,17 @@ impl Worker {
     fn infer(&mut self, height: usize, width: usize) -> Result<()> {
         let shape = [1usize, 3, height, width];
         let failed = |e: ort::Error| {
-            Error::new(
-                ErrorKind::InferenceFailed,
-                format!("ONNX Runtime failed to run the model: {e}"),
-            )
+            Error::new(ErrorKind::InferenceFailed, format!("ONNX Runtime failed to run the model: {e}"))
         };
-        let outputs =
-            match &self.input {
-                InputBuffer::F32(buf) => self.session.run(ort::inputs![
-                    TensorRef::from_array_view((shape, &buf[..])).map_err(failed)?
-                ]),
-                InputBuffer::F16(buf) => self.session.run(ort::inputs![
-                    TensorRef::from_array_view((shape, &buf[..])).map_err(failed)?
-                ]),
+        let outputs = match &self.input {
+            InputBuffer::F32(buf) => {
+                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(failed)?])
             }
-            .map_err(failed)?;
+            InputBuffer::F16(buf) => {
+                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(failed)?])
+            }
+        }
+        .map_err(failed)?;
         let value = &outputs[0];
         self.output.clear();
         self.output_shape.clear();
@@ -199,20 +198,15 @@ impl Detector {
             )));
         }
         if config.max_image_pixels == 0 {
-            return Err(Error::invalid_argument(
-                "max_image_pixels must be at least 1",
-            ));
+            return Err(Error::invalid_argument("max_image_pixels must be at least 1"));
         }
         if let Some((h, w)) = config.imgsz {
             if h == 0 || w == 0 || h > 16384 || w > 16384 {
-                return Err(Error::invalid_argument(format!(
-                    "imgsz {h}x{w} must be between 1 and 16384"
-                )));
+                return Err(Error::invalid_argument(format!("imgsz {h}x{w} must be between 1 and 16384")));
             }
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (pool_size, threads) =
-            resolve_parallelism(config.pool_size, config.threads_per_session, cores);
+        let (pool_size, threads) = resolve_parallelism(config.pool_size, config.threads_per_session, cores);
         let environment = runtime::environment(config.ort_library_path.as_deref())?;
         let model_bytes = read_model(&config.model_path)?;
 
@@ -220,10 +214,7 @@ impl Detector {
             let load_failed = |e: ort::Error| {
                 Error::new(
                     ErrorKind::ModelLoadFailed,
-                    format!(
-                        "ONNX Runtime cannot load {}: {e}",
-                        config.model_path.display()
-                    ),
+                    format!("ONNX Runtime cannot load {}: {e}", config.model_path.display()),
                 )
             };
             let configure = || -> ort::Result<ort::session::builder::SessionBuilder> {
@@ -233,10 +224,7 @@ impl Detector {
                     // Idle threads spinning in one session steal the cores of the others.
                     .with_intra_op_spinning(pool_size == 1)?)
             };
-            configure()
-                .map_err(load_failed)?
-                .commit_from_memory(&model_bytes)
-                .map_err(load_failed)
+            configure().map_err(load_failed)?.commit_from_memory(&model_bytes).map_err(load_failed)
         };
 
         let first = build_session()?;
@@ -251,8 +239,7 @@ impl Detector {
             (Some(names), _) => names.clone(),
             (
                 None,
-                OutputLayout::ChannelsFirst { num_classes }
-                | OutputLayout::AnchorsWithObjectness { num_classes },
+                OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes },
             ) => (0..num_classes).map(|i| format!("class{i}")).collect(),
             (None, OutputLayout::EndToEnd) => Vec::new(),
         };
@@ -311,21 +298,13 @@ impl Detector {
     }
 
     /// Decodes an encoded image and detects objects in it.
-    pub fn detect_encoded(
-        &self,
-        bytes: &[u8],
-        settings: Option<&NmsSettings>,
-    ) -> Result<Vec<Detection>> {
+    pub fn detect_encoded(&self, bytes: &[u8], settings: Option<&NmsSettings>) -> Result<Detections> {
         let image = image_input::decode(bytes, self.max_image_pixels)?;
         self.detect_pixels(&image.view(), settings)
     }
 
     /// Detects objects in a pixel buffer. Boxes are in the buffer's pixels.
-    pub fn detect_pixels(
-        &self,
-        view: &PixelView<'_>,
-        settings: Option<&NmsSettings>,
-    ) -> Result<Vec<Detection>> {
+    pub fn detect_pixels(&self, view: &PixelView<'_>, settings: Option<&NmsSettings>) -> Result<Detections> {
         let settings = settings.unwrap_or(&self.defaults);
         settings.validate()?;
         if view.pixel_count() > self.max_image_pixels {
@@ -364,23 +343,12 @@ impl Detector {
         }
         worker.infer(geometry.input_height, geometry.input_width)?;
         let output = self.output_view(&worker.output_shape, &worker.output)?;
-        decode_and_suppress(
-            self.layout,
-            output,
-            settings,
-            &mut worker.postprocess,
-            &mut worker.detections,
-        );
-        let scaler = BoxScaler::new(
-            geometry.input_height,
-            geometry.input_width,
-            view.height(),
-            view.width(),
-        );
+        decode_and_suppress(self.layout, output, settings, &mut worker.postprocess, &mut worker.detections);
+        let scaler = BoxScaler::new(geometry.input_height, geometry.input_width, view.height(), view.width());
         let mut detections = worker.detections.clone();
         drop(guard);
         detections.iter_mut().for_each(|d| scaler.apply(d));
-        Ok(detections)
+        Ok(Detections { detections, image_width: view.width(), image_height: view.height() })
     }
 
     /// Checks that a run's output still fits the layout found at load, and returns its first image.
@@ -388,19 +356,14 @@ impl Detector {
         let mismatch = || {
             Error::new(
                 ErrorKind::InferenceFailed,
-                format!(
-                    "output shape {shape:?} does not match the layout {:?} found at load",
-                    self.layout
-                ),
+                format!("output shape {shape:?} does not match the layout {:?} found at load", self.layout),
             )
         };
         let &[batch, rows, cols] = shape else {
             return Err(mismatch());
         };
-        let (rows, cols) = (
-            usize::try_from(rows).map_err(|_| mismatch())?,
-            usize::try_from(cols).map_err(|_| mismatch())?,
-        );
+        let (rows, cols) =
+            (usize::try_from(rows).map_err(|_| mismatch())?, usize::try_from(cols).map_err(|_| mismatch())?);
         let fits = batch >= 1
             && match self.layout {
                 OutputLayout::ChannelsFirst { num_classes } => rows == 4 + num_classes,
@@ -410,22 +373,14 @@ impl Detector {
         if !fits || data.len() < rows * cols {
             return Err(mismatch());
         }
-        Ok(OutputView {
-            data: &data[..rows * cols],
-            rows,
-            cols,
-        })
+        Ok(OutputView { data: &data[..rows * cols], rows, cols })
     }
 }
 
 /// Reads the model file, with errors that say which path and why.
 fn read_model(path: &std::path::Path) -> Result<Vec<u8>> {
-    let failed = |why: String| {
-        Error::new(
-            ErrorKind::ModelLoadFailed,
-            format!("cannot read model {}: {why}", path.display()),
-        )
-    };
+    let failed =
+        |why: String| Error::new(ErrorKind::ModelLoadFailed, format!("cannot read model {}: {why}", path.display()));
     if path.as_os_str().is_empty() {
         return Err(Error::invalid_argument("the model path is empty"));
     }
@@ -452,19 +407,12 @@ mod tests {
         assert_eq!(resolve_parallelism(0, 4, 8), (2, 4));
         assert_eq!(resolve_parallelism(0, 16, 8), (1, 16));
         assert_eq!(resolve_parallelism(4, 0, 2), (4, 1));
-        assert_eq!(
-            resolve_parallelism(3, 3, 2),
-            (3, 3),
-            "explicit values are kept"
-        );
+        assert_eq!(resolve_parallelism(3, 3, 2), (3, 3), "explicit values are kept");
         for cores in 1..=64 {
             for pool in 0..=8 {
                 let (p, t) = resolve_parallelism(pool, 0, cores);
                 assert!(p >= 1 && t >= 1);
-                assert!(
-                    p * t <= cores.max(p),
-                    "pool {pool} on {cores} cores gave {p}x{t}"
-                );
+                assert!(p * t <= cores.max(p), "pool {pool} on {cores} cores gave {p}x{t}");
             }
         }
     }

@@ -57,17 +57,9 @@ pub struct PixelView<'a> {
 impl<'a> PixelView<'a> {
     /// Checks that `data` holds `height` rows of `width` pixels, `stride` bytes apart. The last row needs only
     /// its pixels, not a whole stride, so that views into larger images (numpy slices) are accepted.
-    pub fn new(
-        data: &'a [u8],
-        width: usize,
-        height: usize,
-        stride: usize,
-        format: PixelFormat,
-    ) -> Result<Self> {
+    pub fn new(data: &'a [u8], width: usize, height: usize, stride: usize, format: PixelFormat) -> Result<Self> {
         if width == 0 || height == 0 {
-            return Err(Error::invalid_argument(format!(
-                "image size {width}x{height} is empty"
-            )));
+            return Err(Error::invalid_argument(format!("image size {width}x{height} is empty")));
         }
         let row_bytes = width
             .checked_mul(format.bytes_per_pixel())
@@ -81,22 +73,14 @@ impl<'a> PixelView<'a> {
         let needed = (height - 1)
             .checked_mul(stride)
             .and_then(|n| n.checked_add(row_bytes))
-            .ok_or_else(|| {
-                Error::invalid_argument(format!("height {height} x stride {stride} overflows"))
-            })?;
+            .ok_or_else(|| Error::invalid_argument(format!("height {height} x stride {stride} overflows")))?;
         if data.len() < needed {
             return Err(Error::invalid_argument(format!(
                 "buffer of {} bytes is too small for {width}x{height} pixels with stride {stride} (needs {needed})",
                 data.len()
             )));
         }
-        Ok(Self {
-            data,
-            width,
-            height,
-            stride,
-            format,
-        })
+        Ok(Self { data, width, height, stride, format })
     }
 
     /// Width in pixels.
@@ -139,8 +123,7 @@ impl DecodedImage {
     /// A view over the decoded pixels.
     pub fn view(&self) -> PixelView<'_> {
         let stride = self.width * self.format.bytes_per_pixel();
-        PixelView::new(&self.pixels, self.width, self.height, stride, self.format)
-            .expect("decoded image is consistent")
+        PixelView::new(&self.pixels, self.width, self.height, stride, self.format).expect("decoded image is consistent")
     }
 }
 
@@ -149,28 +132,17 @@ impl DecodedImage {
 /// their high byte. Images over `max_pixels` are rejected before their pixels are allocated.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage> {
     let decode_error = |e: image::ImageError| match e {
-        image::ImageError::Limits(limit) => Error::new(
-            ErrorKind::ImageTooLarge,
-            format!("image exceeds a decoder limit: {limit}"),
-        ),
-        other => Error::new(
-            ErrorKind::ImageDecodeFailed,
-            format!("cannot decode image: {other}"),
-        ),
+        image::ImageError::Limits(limit) => {
+            Error::new(ErrorKind::ImageTooLarge, format!("image exceeds a decoder limit: {limit}"))
+        }
+        other => Error::new(ErrorKind::ImageDecodeFailed, format!("cannot decode image: {other}")),
     };
     if bytes.is_empty() {
-        return Err(Error::invalid_argument(
-            "the encoded image is empty (length 0)",
-        ));
+        return Err(Error::invalid_argument("the encoded image is empty (length 0)"));
     }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::ImageDecodeFailed,
-                format!("cannot read image: {e}"),
-            )
-        })?;
+        .map_err(|e| Error::new(ErrorKind::ImageDecodeFailed, format!("cannot read image: {e}")))?;
     let Some(format) = reader.format() else {
         return Err(Error::new(
             ErrorKind::ImageDecodeFailed,
@@ -187,10 +159,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage> {
         ));
     }
     if pixels == 0 {
-        return Err(Error::new(
-            ErrorKind::ImageDecodeFailed,
-            format!("image size {width}x{height} is empty"),
-        ));
+        return Err(Error::new(ErrorKind::ImageDecodeFailed, format!("image size {width}x{height} is empty")));
     }
     let orientation = decoder.orientation().map_err(decode_error)?;
     let mut image = match format {
@@ -225,11 +194,7 @@ fn decode_jpeg_like_opencv(bytes: &[u8]) -> Result<Option<image::RgbImage>> {
     let Ok(Ok((width, height, pixels))) = decoded else {
         return Ok(None);
     };
-    Ok(image::RgbImage::from_raw(
-        width as u32,
-        height as u32,
-        pixels,
-    ))
+    Ok(image::RgbImage::from_raw(width as u32, height as u32, pixels))
 }
 
 /// Whether an end-of-image marker (FF D9) follows the last start-of-scan marker (FF DA). Entropy-coded
@@ -259,12 +224,7 @@ fn into_8bit(image: DynamicImage) -> DecodedImage {
         DynamicImage::ImageRgba16(buf) => (high_bytes(buf.as_raw()), PixelFormat::Rgba8),
         other => (other.into_rgb8().into_raw(), PixelFormat::Rgb8),
     };
-    DecodedImage {
-        pixels,
-        width,
-        height,
-        format,
-    }
+    DecodedImage { pixels, width, height, format }
 }
 
 #[cfg(test)]
@@ -302,42 +262,24 @@ mod tests {
 
     #[test]
     fn rejects_garbage_empty_and_oversized() {
-        assert_eq!(
-            decode(b"", 100).unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            decode(b"not an image at all", 100).unwrap_err().kind(),
-            ErrorKind::ImageDecodeFailed
-        );
+        assert_eq!(decode(b"", 100).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(decode(b"not an image at all", 100).unwrap_err().kind(), ErrorKind::ImageDecodeFailed);
         let png = encode(DynamicImage::new_rgb8(20, 20), image::ImageFormat::Png);
-        assert_eq!(
-            decode(&png, 399).unwrap_err().kind(),
-            ErrorKind::ImageTooLarge
-        );
+        assert_eq!(decode(&png, 399).unwrap_err().kind(), ErrorKind::ImageTooLarge);
         assert!(decode(&png, 400).is_ok());
-        assert_eq!(
-            decode(&png[..png.len() / 2], 400).unwrap_err().kind(),
-            ErrorKind::ImageDecodeFailed
-        );
+        assert_eq!(decode(&png[..png.len() / 2], 400).unwrap_err().kind(), ErrorKind::ImageDecodeFailed);
     }
 
     #[test]
     fn jpeg_decodes_and_truncation_is_an_error() {
         let mut img = image::RgbImage::new(64, 48);
-        img.pixels_mut()
-            .enumerate()
-            .for_each(|(i, p)| *p = image::Rgb([(i % 251) as u8, (i % 13) as u8 * 19, 200]));
+        img.pixels_mut().enumerate().for_each(|(i, p)| *p = image::Rgb([(i % 251) as u8, (i % 13) as u8 * 19, 200]));
         let jpeg = encode(DynamicImage::ImageRgb8(img), ImageFormat::Jpeg);
         let decoded = decode(&jpeg, 10_000).unwrap();
         assert_eq!((decoded.view().width(), decoded.view().height()), (64, 48));
         for cut in [jpeg.len() - 2, jpeg.len() / 2, 600] {
             let err = decode(&jpeg[..cut], 10_000).unwrap_err();
-            assert_eq!(
-                err.kind(),
-                ErrorKind::ImageDecodeFailed,
-                "cut at {cut}: {err}"
-            );
+            assert_eq!(err.kind(), ErrorKind::ImageDecodeFailed, "cut at {cut}: {err}");
         }
     }
 }

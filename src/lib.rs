@@ -17,5 +17,5 @@ pub mod postprocess;
 pub mod preprocess;
 pub mod runtime;
 
-pub use detector::{Detector, DetectorConfig};
+pub use detector::{Detections, Detector, DetectorConfig};
 pub use error::{Error, ErrorKind, Result};

@@ -28,12 +28,7 @@ impl<T> Pool<T> {
         for item in items {
             let _ = idle.push(Box::new(item));
         }
-        Self {
-            idle,
-            waiters: AtomicUsize::new(0),
-            sleep_lock: Mutex::new(()),
-            returned: Condvar::new(),
-        }
+        Self { idle, waiters: AtomicUsize::new(0), sleep_lock: Mutex::new(()), returned: Condvar::new() }
     }
 
     /// How many items the pool holds in all.
@@ -49,20 +44,14 @@ impl<T> Pool<T> {
     /// Borrows an item, waiting up to `timeout` (`None`: for ever) while all are busy. `None` on timeout.
     pub fn acquire(&self, timeout: Option<Duration>) -> Option<PoolGuard<'_, T>> {
         if let Some(item) = self.idle.pop() {
-            return Some(PoolGuard {
-                pool: self,
-                item: Some(item),
-            });
+            return Some(PoolGuard { pool: self, item: Some(item) });
         }
         self.acquire_slow(timeout.map(|t| Instant::now() + t))
     }
 
     #[cold]
     fn acquire_slow(&self, deadline: Option<Instant>) -> Option<PoolGuard<'_, T>> {
-        let mut guard = self
-            .sleep_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.sleep_lock.lock().unwrap_or_else(PoisonError::into_inner);
         self.waiters.fetch_add(1, Ordering::SeqCst);
         // Pairs with the fence in `release`: either the releaser sees our count and notifies under the lock,
         // or we see its item in the queue. No wake-up is lost.
@@ -72,31 +61,19 @@ impl<T> Pool<T> {
                 break Some(item);
             }
             match deadline {
-                None => {
-                    guard = self
-                        .returned
-                        .wait(guard)
-                        .unwrap_or_else(PoisonError::into_inner)
-                }
+                None => guard = self.returned.wait(guard).unwrap_or_else(PoisonError::into_inner),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         break None;
                     }
-                    guard = self
-                        .returned
-                        .wait_timeout(guard, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    guard = self.returned.wait_timeout(guard, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
                 }
             }
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         drop(guard);
-        item.map(|item| PoolGuard {
-            pool: self,
-            item: Some(item),
-        })
+        item.map(|item| PoolGuard { pool: self, item: Some(item) })
     }
 
     fn release(&self, item: Box<T>) {
@@ -105,10 +82,7 @@ impl<T> Pool<T> {
         }
         fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
-            let _guard = self
-                .sleep_lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let _guard = self.sleep_lock.lock().unwrap_or_else(PoisonError::into_inner);
             self.returned.notify_one();
         }
     }
@@ -153,10 +127,7 @@ mod tests {
         let a = pool.acquire(Some(Duration::ZERO)).unwrap();
         let b = pool.acquire(Some(Duration::ZERO)).unwrap();
         assert_ne!(*a, *b);
-        assert!(
-            pool.acquire(Some(Duration::from_millis(10))).is_none(),
-            "all busy: times out"
-        );
+        assert!(pool.acquire(Some(Duration::from_millis(10))).is_none(), "all busy: times out");
         drop(a);
         assert_eq!(pool.idle(), 1);
         assert!(pool.acquire(Some(Duration::ZERO)).is_some());
@@ -186,11 +157,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for _ in 0..2000 {
                         let item = pool.acquire(None).unwrap();
-                        assert_eq!(
-                            item.fetch_add(1, Ordering::SeqCst),
-                            0,
-                            "item used by two threads at once"
-                        );
+                        assert_eq!(item.fetch_add(1, Ordering::SeqCst), 0, "item used by two threads at once");
                         item.fetch_sub(1, Ordering::SeqCst);
                     }
                 })

@@ -24,12 +24,7 @@ pub struct NmsSettings {
 impl Default for NmsSettings {
     /// Ultralytics' `predict` defaults.
     fn default() -> Self {
-        Self {
-            conf_threshold: 0.25,
-            iou_threshold: 0.7,
-            max_detections: 300,
-            class_agnostic: false,
-        }
+        Self { conf_threshold: 0.25, iou_threshold: 0.7, max_detections: 300, class_agnostic: false }
     }
 }
 
@@ -38,16 +33,10 @@ impl NmsSettings {
     /// no detections or all of them.
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.conf_threshold) {
-            return Err(Error::invalid_argument(format!(
-                "conf_threshold {} is not in [0, 1]",
-                self.conf_threshold
-            )));
+            return Err(Error::invalid_argument(format!("conf_threshold {} is not in [0, 1]", self.conf_threshold)));
         }
         if !(0.0..=1.0).contains(&self.iou_threshold) {
-            return Err(Error::invalid_argument(format!(
-                "iou_threshold {} is not in [0, 1]",
-                self.iou_threshold
-            )));
+            return Err(Error::invalid_argument(format!("iou_threshold {} is not in [0, 1]", self.iou_threshold)));
         }
         if self.max_detections == 0 {
             return Err(Error::invalid_argument("max_detections must be at least 1"));
@@ -106,18 +95,9 @@ pub fn decode_and_suppress(
         OutputLayout::EndToEnd => {
             // Already selected by the model: filter by score and cap, in the model's order.
             for row in output.data.chunks_exact(output.cols).take(output.rows) {
-                let &[x1, y1, x2, y2, score, class] = &row[..6] else {
-                    unreachable!("cols checked >= 6")
-                };
+                let &[x1, y1, x2, y2, score, class] = &row[..6] else { unreachable!("cols checked >= 6") };
                 if score > conf && class >= 0.0 && class.is_finite() {
-                    out.push(Detection {
-                        x1,
-                        y1,
-                        x2,
-                        y2,
-                        score,
-                        class_id: class as u32,
-                    });
+                    out.push(Detection { x1, y1, x2, y2, score, class_id: class as u32 });
                     if out.len() == settings.max_detections {
                         break;
                     }
@@ -132,12 +112,7 @@ pub fn decode_and_suppress(
             collect_with_objectness(output, num_classes, conf, &mut scratch.candidates)
         }
     }
-    non_max_suppression(
-        &mut scratch.candidates,
-        settings,
-        &mut scratch.suppressed,
-        out,
-    );
+    non_max_suppression(&mut scratch.candidates, settings, &mut scratch.suppressed, out);
 }
 
 /// Ultralytics' `xywh2xyxy`, in single precision like the tensors it runs on.
@@ -148,12 +123,7 @@ fn xywh_to_xyxy(cx: f32, cy: f32, w: f32, h: f32) -> (f32, f32, f32, f32) {
 }
 
 /// `[4 + nc, N]`: the best class of each box, kept when its score is strictly above `conf`.
-fn collect_channels_first(
-    output: OutputView<'_>,
-    num_classes: usize,
-    conf: f32,
-    candidates: &mut Vec<Detection>,
-) {
+fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32, candidates: &mut Vec<Detection>) {
     candidates.clear();
     let n = output.cols;
     let channel = |c: usize| &output.data[c * n..(c + 1) * n];
@@ -170,27 +140,14 @@ fn collect_channels_first(
             }
         }
         if best > conf {
-            let (x1, y1, x2, y2) =
-                xywh_to_xyxy(channel(0)[i], channel(1)[i], channel(2)[i], channel(3)[i]);
-            candidates.push(Detection {
-                x1,
-                y1,
-                x2,
-                y2,
-                score: best,
-                class_id: best_class as u32,
-            });
+            let (x1, y1, x2, y2) = xywh_to_xyxy(channel(0)[i], channel(1)[i], channel(2)[i], channel(3)[i]);
+            candidates.push(Detection { x1, y1, x2, y2, score: best, class_id: best_class as u32 });
         }
     }
 }
 
 /// `[N, 5 + nc]`: objectness first filters, then score = objectness x class score.
-fn collect_with_objectness(
-    output: OutputView<'_>,
-    num_classes: usize,
-    conf: f32,
-    candidates: &mut Vec<Detection>,
-) {
+fn collect_with_objectness(output: OutputView<'_>, num_classes: usize, conf: f32, candidates: &mut Vec<Detection>) {
     candidates.clear();
     for row in output.data.chunks_exact(output.cols).take(output.rows) {
         let objectness = row[4];
@@ -208,14 +165,7 @@ fn collect_with_objectness(
         }
         if best > conf {
             let (x1, y1, x2, y2) = xywh_to_xyxy(row[0], row[1], row[2], row[3]);
-            candidates.push(Detection {
-                x1,
-                y1,
-                x2,
-                y2,
-                score: best,
-                class_id: best_class as u32,
-            });
+            candidates.push(Detection { x1, y1, x2, y2, score: best, class_id: best_class as u32 });
         }
     }
 }
@@ -234,11 +184,7 @@ fn non_max_suppression(
     suppressed.clear();
     suppressed.resize(candidates.len(), false);
     let offset_box = |d: &Detection| {
-        let off = if settings.class_agnostic {
-            0.0
-        } else {
-            d.class_id as f32 * CLASS_OFFSET
-        };
+        let off = if settings.class_agnostic { 0.0 } else { d.class_id as f32 * CLASS_OFFSET };
         [d.x1 + off, d.y1 + off, d.x2 + off, d.y2 + off]
     };
     for i in 0..candidates.len() {
@@ -281,18 +227,8 @@ pub struct BoxScaler {
 impl BoxScaler {
     /// The scaler for an `input_height` x `input_width` model input made from an `orig_height` x `orig_width`
     /// image, computed with Python's double-precision arithmetic and round-half-to-even.
-    pub fn new(
-        input_height: usize,
-        input_width: usize,
-        orig_height: usize,
-        orig_width: usize,
-    ) -> Self {
-        let (h1, w1, h0, w0) = (
-            input_height as f64,
-            input_width as f64,
-            orig_height as f64,
-            orig_width as f64,
-        );
+    pub fn new(input_height: usize, input_width: usize, orig_height: usize, orig_width: usize) -> Self {
+        let (h1, w1, h0, w0) = (input_height as f64, input_width as f64, orig_height as f64, orig_width as f64);
         let gain = f64::min(h1 / h0, w1 / w0);
         let new_h = (h0 * gain).round_ties_even().max(1.0);
         let new_w = (w0 * gain).round_ties_even().max(1.0);
@@ -320,12 +256,7 @@ mod tests {
     use super::*;
 
     fn settings(conf: f32, iou: f32, max_det: usize, agnostic: bool) -> NmsSettings {
-        NmsSettings {
-            conf_threshold: conf,
-            iou_threshold: iou,
-            max_detections: max_det,
-            class_agnostic: agnostic,
-        }
+        NmsSettings { conf_threshold: conf, iou_threshold: iou, max_detections: max_det, class_agnostic: agnostic }
     }
 
     /// Builds a `[4 + nc, N]` output from `(cx, cy, w, h, class scores)` boxes.
@@ -334,32 +265,16 @@ mod tests {
         let nc = boxes[0].4.len();
         let mut data = vec![0.0; (4 + nc) * n];
         for (i, (cx, cy, w, h, scores)) in boxes.iter().enumerate() {
-            for (c, v) in [*cx, *cy, *w, *h]
-                .into_iter()
-                .chain(scores.iter().copied())
-                .enumerate()
-            {
+            for (c, v) in [*cx, *cy, *w, *h].into_iter().chain(scores.iter().copied()).enumerate() {
                 data[c * n + i] = v;
             }
         }
         data
     }
 
-    fn run(
-        layout: OutputLayout,
-        data: &[f32],
-        rows: usize,
-        cols: usize,
-        s: &NmsSettings,
-    ) -> Vec<Detection> {
+    fn run(layout: OutputLayout, data: &[f32], rows: usize, cols: usize, s: &NmsSettings) -> Vec<Detection> {
         let mut out = Vec::new();
-        decode_and_suppress(
-            layout,
-            OutputView { data, rows, cols },
-            s,
-            &mut PostprocessScratch::default(),
-            &mut out,
-        );
+        decode_and_suppress(layout, OutputView { data, rows, cols }, s, &mut PostprocessScratch::default(), &mut out);
         out
     }
 
@@ -373,22 +288,10 @@ mod tests {
         ]);
         let layout = OutputLayout::ChannelsFirst { num_classes: 2 };
         let aware = run(layout, &data, 6, 4, &settings(0.25, 0.7, 300, false));
-        assert_eq!(
-            aware
-                .iter()
-                .map(|d| (d.class_id, d.score))
-                .collect::<Vec<_>>(),
-            [(0, 0.9), (1, 0.7), (0, 0.3)]
-        );
+        assert_eq!(aware.iter().map(|d| (d.class_id, d.score)).collect::<Vec<_>>(), [(0, 0.9), (1, 0.7), (0, 0.3)]);
         let agnostic = run(layout, &data, 6, 4, &settings(0.25, 0.7, 300, true));
-        assert_eq!(
-            agnostic.iter().map(|d| d.score).collect::<Vec<_>>(),
-            [0.9, 0.3]
-        );
-        assert_eq!(
-            (aware[0].x1, aware[0].y1, aware[0].x2, aware[0].y2),
-            (40.0, 40.0, 60.0, 60.0)
-        );
+        assert_eq!(agnostic.iter().map(|d| d.score).collect::<Vec<_>>(), [0.9, 0.3]);
+        assert_eq!((aware[0].x1, aware[0].y1, aware[0].x2, aware[0].y2), (40.0, 40.0, 60.0, 60.0));
     }
 
     #[test]
@@ -399,10 +302,7 @@ mod tests {
             (50.0, 10.0, 4.0, 4.0, vec![0.6]),
         ]);
         let layout = OutputLayout::ChannelsFirst { num_classes: 1 };
-        assert_eq!(
-            run(layout, &data, 5, 3, &settings(0.25, 0.7, 300, false)).len(),
-            2
-        );
+        assert_eq!(run(layout, &data, 5, 3, &settings(0.25, 0.7, 300, false)).len(), 2);
         let capped = run(layout, &data, 5, 3, &settings(0.0, 0.7, 1, false));
         assert_eq!(capped.len(), 1);
         assert_eq!(capped[0].score, 0.6);
@@ -411,19 +311,13 @@ mod tests {
     #[test]
     fn iou_exactly_at_threshold_is_kept_and_ties_keep_anchor_order() {
         // Two 10x10 boxes overlapping by half their width: IoU = 50 / 150 = 1/3.
-        let data = channels_first(&[
-            (5.0, 5.0, 10.0, 10.0, vec![0.5]),
-            (10.0, 5.0, 10.0, 10.0, vec![0.5]),
-        ]);
+        let data = channels_first(&[(5.0, 5.0, 10.0, 10.0, vec![0.5]), (10.0, 5.0, 10.0, 10.0, vec![0.5])]);
         let layout = OutputLayout::ChannelsFirst { num_classes: 1 };
         let iou = 50.0f32 / 150.0;
         let kept = run(layout, &data, 5, 2, &settings(0.1, iou, 300, false));
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].x1, 0.0, "equal scores keep the first anchor first");
-        assert_eq!(
-            run(layout, &data, 5, 2, &settings(0.1, 0.3, 300, false)).len(),
-            1
-        );
+        assert_eq!(run(layout, &data, 5, 2, &settings(0.1, 0.3, 300, false)).len(), 1);
     }
 
     #[test]
@@ -434,13 +328,8 @@ mod tests {
             30.0, 10.0, 4.0, 4.0, 0.2, 1.0, 1.0,   // objectness below conf
             50.0, 10.0, 4.0, 4.0, 0.5, 0.4, 0.1,   // 0.2, below conf
         ];
-        let out = run(
-            OutputLayout::AnchorsWithObjectness { num_classes: 2 },
-            &data,
-            3,
-            7,
-            &settings(0.25, 0.7, 300, false),
-        );
+        let out =
+            run(OutputLayout::AnchorsWithObjectness { num_classes: 2 }, &data, 3, 7, &settings(0.25, 0.7, 300, false));
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].class_id, 1);
         assert!((out[0].score - 0.72).abs() < 1e-6);
@@ -456,51 +345,23 @@ mod tests {
             0.0, 0.0, 1.0, 1.0, 0.8, f32::NAN,
             0.0, 0.0, 1.0, 1.0, 0.7, 0.0,
         ];
-        let out = run(
-            OutputLayout::EndToEnd,
-            &data,
-            5,
-            6,
-            &settings(0.25, 0.7, 2, false),
-        );
-        assert_eq!(
-            out.iter()
-                .map(|d| (d.score, d.class_id))
-                .collect::<Vec<_>>(),
-            [(0.3, 2), (0.9, 1)]
-        );
+        let out = run(OutputLayout::EndToEnd, &data, 5, 6, &settings(0.25, 0.7, 2, false));
+        assert_eq!(out.iter().map(|d| (d.score, d.class_id)).collect::<Vec<_>>(), [(0.3, 2), (0.9, 1)]);
     }
 
     #[test]
     fn nan_scores_never_pass() {
-        let data = channels_first(&[
-            (5.0, 5.0, 10.0, 10.0, vec![f32::NAN]),
-            (5.0, 5.0, f32::INFINITY, 10.0, vec![0.9]),
-        ]);
-        let out = run(
-            OutputLayout::ChannelsFirst { num_classes: 1 },
-            &data,
-            5,
-            2,
-            &settings(0.25, 0.7, 300, false),
-        );
+        let data =
+            channels_first(&[(5.0, 5.0, 10.0, 10.0, vec![f32::NAN]), (5.0, 5.0, f32::INFINITY, 10.0, vec![0.9])]);
+        let out = run(OutputLayout::ChannelsFirst { num_classes: 1 }, &data, 5, 2, &settings(0.25, 0.7, 300, false));
         assert_eq!(out.len(), 1);
     }
 
     #[test]
     fn more_than_max_nms_candidates_keeps_the_best() {
         let n = MAX_NMS_CANDIDATES + 10;
-        let boxes: Vec<_> = (0..n)
-            .map(|i| {
-                (
-                    i as f32 * 100.0,
-                    0.0,
-                    1.0,
-                    1.0,
-                    vec![0.3 + (i as f32 / n as f32) * 0.5],
-                )
-            })
-            .collect();
+        let boxes: Vec<_> =
+            (0..n).map(|i| (i as f32 * 100.0, 0.0, 1.0, 1.0, vec![0.3 + (i as f32 / n as f32) * 0.5])).collect();
         let out = run(
             OutputLayout::ChannelsFirst { num_classes: 1 },
             &channels_first(&boxes),
@@ -516,24 +377,10 @@ mod tests {
     fn scaler_inverts_the_letterbox_and_clips() {
         // zidane.jpg 1280x720 in a 384x640 input: gain 0.5, 12 rows of padding on top.
         let s = BoxScaler::new(384, 640, 720, 1280);
-        let mut d = Detection {
-            x1: 10.0,
-            y1: 12.0,
-            x2: 650.0,
-            y2: 400.0,
-            score: 1.0,
-            class_id: 0,
-        };
+        let mut d = Detection { x1: 10.0, y1: 12.0, x2: 650.0, y2: 400.0, score: 1.0, class_id: 0 };
         s.apply(&mut d);
         assert_eq!((d.x1, d.y1, d.x2, d.y2), (20.0, 0.0, 1280.0, 720.0));
-        let mut d = Detection {
-            x1: 100.0,
-            y1: 112.0,
-            x2: 200.0,
-            y2: 212.0,
-            score: 1.0,
-            class_id: 0,
-        };
+        let mut d = Detection { x1: 100.0, y1: 112.0, x2: 200.0, y2: 212.0, score: 1.0, class_id: 0 };
         s.apply(&mut d);
         assert_eq!((d.x1, d.y1, d.x2, d.y2), (200.0, 200.0, 400.0, 400.0));
     }

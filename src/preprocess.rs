@@ -39,10 +39,7 @@ impl LetterboxGeometry {
         target_width: usize,
         minimal_rect_stride: Option<usize>,
     ) -> Self {
-        let r = f64::min(
-            target_height as f64 / src_height as f64,
-            target_width as f64 / src_width as f64,
-        );
+        let r = f64::min(target_height as f64 / src_height as f64, target_width as f64 / src_width as f64);
         let resized_width = ((src_width as f64 * r).round_ties_even() as usize).max(1);
         let resized_height = ((src_height as f64 * r).round_ties_even() as usize).max(1);
         let mut dw = target_width.saturating_sub(resized_width);
@@ -52,12 +49,7 @@ impl LetterboxGeometry {
             dh %= stride;
         }
         let (half_w, half_h) = (dw as f64 / 2.0, dh as f64 / 2.0);
-        let split = |half: f64| {
-            (
-                (half - 0.1).round_ties_even() as usize,
-                (half + 0.1).round_ties_even() as usize,
-            )
-        };
+        let split = |half: f64| ((half - 0.1).round_ties_even() as usize, (half + 0.1).round_ties_even() as usize);
         let (left, right) = split(half_w);
         let (top, bottom) = split(half_h);
         Self {
@@ -140,12 +132,7 @@ pub struct LetterboxScratch {
 
 impl LetterboxScratch {
     fn prepare(&mut self, view: &PixelView<'_>, geometry: &LetterboxGeometry) {
-        let key = (
-            view.width(),
-            view.height(),
-            geometry.resized_width,
-            geometry.resized_height,
-        );
+        let key = (view.width(), view.height(), geometry.resized_width, geometry.resized_height);
         if self.key != Some(key) {
             linear_taps(view.width(), geometry.resized_width, &mut self.x_taps);
             linear_taps(view.height(), geometry.resized_height, &mut self.y_taps);
@@ -205,8 +192,7 @@ pub fn letterbox_into<T: InputElement>(
     let plane = in_w * in_h;
     out.clear();
     out.resize(3 * plane, lut[usize::from(PAD_VALUE)]);
-    let same_size =
-        view.width() == geometry.resized_width && view.height() == geometry.resized_height;
+    let same_size = view.width() == geometry.resized_width && view.height() == geometry.resized_height;
     if same_size {
         let bpp = view.format().bytes_per_pixel();
         let offsets = view.format().rgb_offsets();
@@ -230,16 +216,10 @@ pub fn letterbox_into<T: InputElement>(
         let (row_a, row_b) = (&scratch.rows[first], &scratch.rows[second]);
         let row_start = (dy + geometry.top) * in_w + geometry.left;
         for c in 0..3 {
-            let dst =
-                &mut out[c * plane + row_start..c * plane + row_start + geometry.resized_width];
+            let dst = &mut out[c * plane + row_start..c * plane + row_start + geometry.resized_width];
             for (x, d) in dst.iter_mut().enumerate() {
                 let i = x * 3 + c;
-                *d = lut[usize::from(blend_vertical(
-                    row_a[i],
-                    row_b[i],
-                    tap.w_first,
-                    tap.w_second,
-                ))];
+                *d = lut[usize::from(blend_vertical(row_a[i], row_b[i], tap.w_first, tap.w_second))];
             }
         }
     }
@@ -255,22 +235,12 @@ mod tests {
         // bus.jpg (810x1080) at 640 on a dynamic model: the minimal rectangle is 480x640.
         let g = LetterboxGeometry::new(810, 1080, 640, 640, Some(32));
         assert_eq!(
-            (
-                g.input_width,
-                g.input_height,
-                g.resized_width,
-                g.resized_height,
-                g.left,
-                g.top
-            ),
+            (g.input_width, g.input_height, g.resized_width, g.resized_height, g.left, g.top),
             (480, 640, 480, 640, 0, 0)
         );
         // zidane.jpg (1280x720) at 640: resized to 640x360, padding 280 % 32 = 24 rows split 12/12.
         let g = LetterboxGeometry::new(1280, 720, 640, 640, Some(32));
-        assert_eq!(
-            (g.input_width, g.input_height, g.resized_height, g.top),
-            (640, 384, 360, 12)
-        );
+        assert_eq!((g.input_width, g.input_height, g.resized_height, g.top), (640, 384, 360, 12));
         // Fixed 640x640: the full padding, split with Ultralytics' -0.1/+0.1 rounding.
         let g = LetterboxGeometry::new(1280, 720, 640, 640, None);
         assert_eq!((g.input_width, g.input_height, g.top), (640, 640, 140));
@@ -282,15 +252,9 @@ mod tests {
     #[test]
     fn geometry_keeps_thin_images_one_pixel_wide() {
         let g = LetterboxGeometry::new(1, 3000, 640, 640, None);
-        assert_eq!(
-            (g.resized_width, g.resized_height, g.input_width),
-            (1, 640, 640)
-        );
+        assert_eq!((g.resized_width, g.resized_height, g.input_width), (1, 640, 640));
         let g = LetterboxGeometry::new(1, 3000, 640, 640, Some(32));
-        assert_eq!(
-            (g.resized_width, g.input_width, g.input_height),
-            (1, 1 + 31, 640)
-        );
+        assert_eq!((g.resized_width, g.input_width, g.input_height), (1, 1 + 31, 640));
     }
 
     #[test]
@@ -298,53 +262,13 @@ mod tests {
         let mut taps = Vec::new();
         linear_taps(4, 2, &mut taps);
         // Downscale by 2: centres at 0.5 and 2.5, equal weights.
-        assert_eq!(
-            taps[0],
-            Tap {
-                first: 0,
-                second: 1,
-                w_first: 1024,
-                w_second: 1024
-            }
-        );
-        assert_eq!(
-            taps[1],
-            Tap {
-                first: 2,
-                second: 3,
-                w_first: 1024,
-                w_second: 1024
-            }
-        );
+        assert_eq!(taps[0], Tap { first: 0, second: 1, w_first: 1024, w_second: 1024 });
+        assert_eq!(taps[1], Tap { first: 2, second: 3, w_first: 1024, w_second: 1024 });
         linear_taps(2, 4, &mut taps);
         // Upscale by 2: the first sample lies left of pixel 0 and clamps, the last right of pixel 1.
-        assert_eq!(
-            taps[0],
-            Tap {
-                first: 0,
-                second: 1,
-                w_first: 2048,
-                w_second: 0
-            }
-        );
-        assert_eq!(
-            taps[1],
-            Tap {
-                first: 0,
-                second: 1,
-                w_first: 1536,
-                w_second: 512
-            }
-        );
-        assert_eq!(
-            taps[3],
-            Tap {
-                first: 1,
-                second: 1,
-                w_first: 2048,
-                w_second: 0
-            }
-        );
+        assert_eq!(taps[0], Tap { first: 0, second: 1, w_first: 2048, w_second: 0 });
+        assert_eq!(taps[1], Tap { first: 0, second: 1, w_first: 1536, w_second: 512 });
+        assert_eq!(taps[3], Tap { first: 1, second: 1, w_first: 2048, w_second: 0 });
     }
 
     #[test]
@@ -373,11 +297,7 @@ mod tests {
         ] {
             let view = PixelView::new(px, 1, 1, px.len(), format).unwrap();
             letterbox_into(&view, &g, &mut LetterboxScratch::default(), &mut out);
-            assert_eq!(
-                out,
-                [10.0 / 255.0, 20.0 / 255.0, 30.0 / 255.0],
-                "{format:?}"
-            );
+            assert_eq!(out, [10.0 / 255.0, 20.0 / 255.0, 30.0 / 255.0], "{format:?}");
         }
         let view = PixelView::new(&[77], 1, 1, 1, PixelFormat::Gray8).unwrap();
         letterbox_into(&view, &g, &mut LetterboxScratch::default(), &mut out);

@@ -60,10 +60,7 @@ pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
                     .with_logger(Arc::new(|_, _, _, _, _| {}))
                     .build()
                     .map_err(|e| {
-                        Error::new(
-                            ErrorKind::RuntimeUnavailable,
-                            format!("ONNX Runtime from {}: {e}", path.display()),
-                        )
+                        Error::new(ErrorKind::RuntimeUnavailable, format!("ONNX Runtime from {}: {e}", path.display()))
                     })?;
                 return Ok(ENVIRONMENT.get_or_init(|| env));
             }
@@ -96,8 +93,7 @@ impl Candidate {
     fn resolve(&self) -> std::result::Result<(PathBuf, &'static str), String> {
         match self {
             Self::File(path, origin) => {
-                let absolute = std::path::absolute(path)
-                    .map_err(|e| format!("{} ({origin}): {e}", path.display()))?;
+                let absolute = std::path::absolute(path).map_err(|e| format!("{} ({origin}): {e}", path.display()))?;
                 if absolute.is_file() {
                     Ok((absolute, origin))
                 } else {
@@ -117,11 +113,7 @@ fn search_order() -> Vec<Candidate> {
         if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             out.push(Candidate::File(
                 PathBuf::from(value),
-                if var == ORT_LIBRARY_ENV {
-                    ORT_LIBRARY_ENV
-                } else {
-                    "ORT_DYLIB_PATH"
-                },
+                if var == ORT_LIBRARY_ENV { ORT_LIBRARY_ENV } else { "ORT_DYLIB_PATH" },
             ));
         }
     }
@@ -132,9 +124,7 @@ fn search_order() -> Vec<Candidate> {
     }
     if let Some(cache) = cache_dir() {
         out.push(Candidate::File(
-            cache
-                .join(format!("onnxruntime-{ORT_VERSION}"))
-                .join(ORT_LIBRARY_FILE),
+            cache.join(format!("onnxruntime-{ORT_VERSION}")).join(ORT_LIBRARY_FILE),
             "user cache",
         ));
     }
@@ -148,11 +138,7 @@ pub fn cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache"))
-        })?;
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("yolo-ffi"))
 }
 
@@ -173,10 +159,7 @@ fn own_library_dir() -> Option<PathBuf> {
     // SAFETY: `dli_fname` is a NUL-terminated string owned by the dynamic loader, valid while the object is loaded.
     let name = unsafe { CStr::from_ptr(info.dli_fname) };
     let path = PathBuf::from(OsStr::from_bytes(name.to_bytes()));
-    std::path::absolute(path)
-        .ok()?
-        .parent()
-        .map(Path::to_path_buf)
+    std::path::absolute(path).ok()?.parent().map(Path::to_path_buf)
 }
 
 /// Asks the system loader for `soname` and returns the absolute path it resolved. The handle stays open on
@@ -191,23 +174,13 @@ fn system_library_path(soname: &str) -> Option<PathBuf> {
     }
     let mut map: *mut libc::c_void = std::ptr::null_mut();
     // SAFETY: `handle` is a live handle from `dlopen`; RTLD_DI_LINKMAP writes a `struct link_map *` into `map`.
-    let ok = unsafe {
-        libc::dlinfo(
-            handle,
-            libc::RTLD_DI_LINKMAP,
-            (&mut map as *mut *mut libc::c_void).cast(),
-        )
-    } == 0;
+    let ok = unsafe { libc::dlinfo(handle, libc::RTLD_DI_LINKMAP, (&mut map as *mut *mut libc::c_void).cast()) } == 0;
     let path = if ok && !map.is_null() {
         // SAFETY: glibc's `struct link_map` starts with `l_addr` then `char *l_name`, a NUL-terminated
         // absolute path owned by the loader and valid while `handle` is open.
         let l_name = unsafe { *(map as *const *const libc::c_char).add(1) };
         // SAFETY: see above; checked non-null first.
-        (!l_name.is_null()).then(|| {
-            PathBuf::from(OsStr::from_bytes(
-                unsafe { CStr::from_ptr(l_name) }.to_bytes(),
-            ))
-        })
+        (!l_name.is_null()).then(|| PathBuf::from(OsStr::from_bytes(unsafe { CStr::from_ptr(l_name) }.to_bytes())))
     } else {
         None
     };
@@ -225,11 +198,7 @@ mod tests {
         }
         let err = environment(Some(Path::new("/nonexistent/libonnxruntime.so"))).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RuntimeUnavailable);
-        assert!(
-            err.message()
-                .contains("/nonexistent/libonnxruntime.so (config): not found"),
-            "{err}"
-        );
+        assert!(err.message().contains("/nonexistent/libonnxruntime.so (config): not found"), "{err}");
     }
 
     #[test]
@@ -243,14 +212,8 @@ mod tests {
             })
             .collect();
         let cache = labels.iter().position(|l| l == "user cache").unwrap();
-        let own = labels
-            .iter()
-            .position(|l| l == "next to libyolo_ffi")
-            .unwrap();
+        let own = labels.iter().position(|l| l == "next to libyolo_ffi").unwrap();
         assert!(own < cache);
-        assert_eq!(
-            &labels[labels.len() - 2..],
-            ["libonnxruntime.so.1", "libonnxruntime.so"]
-        );
+        assert_eq!(&labels[labels.len() - 2..], ["libonnxruntime.so.1", "libonnxruntime.so"]);
     }
 }

@@ -19,8 +19,7 @@ fn detections_match_ultralytics_reference() {
         return;
     };
     let reference: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(shared.join("reference/ultralytics.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(shared.join("reference/ultralytics.json")).unwrap()).unwrap();
     let mut compared = 0;
     let mut exceptions = Vec::new();
     let mut failures = Vec::new();
@@ -49,17 +48,8 @@ fn detections_match_ultralytics_reference() {
                     .unwrap()
                     .iter()
                     .map(|row| {
-                        let v: Vec<f64> = row
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|x| x.as_f64().unwrap())
-                            .collect();
-                        (
-                            v[0] as u32,
-                            v[1] as f32,
-                            [v[2] as f32, v[3] as f32, v[4] as f32, v[5] as f32],
-                        )
+                        let v: Vec<f64> = row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+                        (v[0] as u32, v[1] as f32, [v[2] as f32, v[3] as f32, v[4] as f32, v[5] as f32])
                     })
                     .collect();
                 let mut matched = vec![false; got.len()];
@@ -72,10 +62,12 @@ fn detections_match_ultralytics_reference() {
                         .max_by(|a, b| a.1.total_cmp(&b.1));
                     match best {
                         Some((i, overlap, s)) if overlap >= 0.95 && (s - score).abs() <= 0.02 => matched[i] = true,
-                        _ if (score - conf).abs() <= THRESHOLD_MARGIN => {
-                            exceptions.push(format!("{label}: reference box class {class} score {score} near the threshold is missing"))
-                        }
-                        other => failures.push(format!("{label}: reference box class {class} score {score} {bbox:?} unmatched (best {other:?})")),
+                        _ if (score - conf).abs() <= THRESHOLD_MARGIN => exceptions.push(format!(
+                            "{label}: reference box class {class} score {score} near the threshold is missing"
+                        )),
+                        other => failures.push(format!(
+                            "{label}: reference box class {class} score {score} {bbox:?} unmatched (best {other:?})"
+                        )),
                     }
                 }
                 for (d, _) in got.iter().zip(&matched).filter(|(_, m)| !**m) {
@@ -85,9 +77,7 @@ fn detections_match_ultralytics_reference() {
                             d.class_id, d.score
                         ));
                     } else {
-                        failures.push(format!(
-                            "{label}: extra detection {d:?} not in the reference"
-                        ));
+                        failures.push(format!("{label}: extra detection {d:?} not in the reference"));
                     }
                 }
                 compared += expected.len();
@@ -97,15 +87,7 @@ fn detections_match_ultralytics_reference() {
     for e in &exceptions {
         eprintln!("allowed exception: {e}");
     }
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
     assert!(compared > 50, "compared only {compared} reference boxes");
-    eprintln!(
-        "compared {compared} reference boxes, {} allowed exceptions",
-        exceptions.len()
-    );
+    eprintln!("compared {compared} reference boxes, {} allowed exceptions", exceptions.len());
 }

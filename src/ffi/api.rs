@@ -6,10 +6,11 @@ use std::ffi::c_char;
 use super::boundary::{input_bytes, last_error_ptr, non_null, OutParam};
 use super::handles::{borrow_handle, free_handle, into_handle};
 use super::types::*;
+use crate::detector::Detections;
 use crate::detector::Detector;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::PixelView;
-use crate::postprocess::{Detection, NmsSettings};
+use crate::postprocess::NmsSettings;
 
 /// The library's version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string. Never NULL, never freed.
 /// Thread-safe.
@@ -62,10 +63,7 @@ pub extern "C" fn yolo_detect_options_default() -> yolo_detect_options {
 /// `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
 /// `out_detector` must be NULL or valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn yolo_init(
-    config: *const yolo_config,
-    out_detector: *mut *mut yolo_detector,
-) -> yolo_status {
+pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mut *mut yolo_detector) -> yolo_status {
     ffi_boundary!(status {
         let config = non_null(config, "config")?;
         let out = OutParam::new(out_detector, "out_detector")?;
@@ -93,27 +91,25 @@ pub unsafe extern "C" fn yolo_free(detector: *mut yolo_detector) {
 ///
 /// # Safety
 /// `options` must be NULL or point to a valid `yolo_detect_options`.
-unsafe fn settings_for(
-    handle: &DetectorHandle,
-    options: *const yolo_detect_options,
-) -> Result<Option<NmsSettings>> {
+unsafe fn settings_for(handle: &DetectorHandle, options: *const yolo_detect_options) -> Result<Option<NmsSettings>> {
     if options.is_null() {
         return Ok(None);
     }
     // SAFETY: non-null and valid by the caller's contract.
     let options = unsafe { &*options };
-    options
-        .apply_to(handle.detector.default_settings())
-        .map(Some)
+    options.apply_to(handle.detector.default_settings()).map(Some)
 }
 
 /// Writes detections as a new result.
 ///
 /// # Safety
 /// `out` must be valid for a write.
-unsafe fn write_result(out: OutParam<*mut yolo_result>, detections: Vec<Detection>) {
+unsafe fn write_result(out: OutParam<*mut yolo_result>, found: Detections) {
     let result = DetectionResult {
-        detections: detections.into_iter().map(yolo_detection::from).collect(),
+        detections: found.detections.into_iter().map(yolo_detection::from).collect(),
+        // Both fit: pixel buffers come in with u32 sizes, and decoders report u32 sizes.
+        image_width: found.image_width as u32,
+        image_height: found.image_height as u32,
     };
     // SAFETY: forwarded to the caller's contract.
     unsafe { out.write(into_handle(result)) };
@@ -218,6 +214,30 @@ pub unsafe extern "C" fn yolo_result_detections(
     })
 }
 
+/// Writes the size of the image the result's boxes refer to: for encoded images, after EXIF orientation.
+///
+/// # Safety
+/// `result` must be a live result; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_image_size(
+    result: *const yolo_result,
+    out_width: *mut u32,
+    out_height: *mut u32,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out_width = OutParam::new(out_width, "out_width")?;
+        let out_height = OutParam::new(out_height, "out_height")?;
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_width.write(result.image_width);
+            out_height.write(result.image_height);
+        }
+        Ok(())
+    })
+}
+
 /// Releases a result. NULL is a no-op. Passing anything else than a result from `yolo_detect` or
 /// `yolo_detect_pixels`, or the same result twice, is undefined behaviour.
 ///
@@ -235,10 +255,7 @@ pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
 /// # Safety
 /// `detector` must be a live detector; `out_count` must be valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn yolo_class_count(
-    detector: *const yolo_detector,
-    out_count: *mut usize,
-) -> yolo_status {
+pub unsafe extern "C" fn yolo_class_count(detector: *const yolo_detector, out_count: *mut usize) -> yolo_status {
     ffi_boundary!(status {
         // SAFETY: a live detector by the caller's contract.
         let handle = unsafe { borrow_handle(detector) }?;

@@ -15,10 +15,7 @@ thread_local! {
 
 /// Stores `message` as this thread's last error. Interior NULs, which C cannot see past, become `?`.
 pub(crate) fn set_last_error(message: &str) {
-    let bytes: Vec<u8> = message
-        .bytes()
-        .map(|b| if b == 0 { b'?' } else { b })
-        .collect();
+    let bytes: Vec<u8> = message.bytes().map(|b| if b == 0 { b'?' } else { b }).collect();
     let message = CString::new(bytes).expect("NULs were replaced");
     LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
 }
@@ -122,9 +119,7 @@ impl<T> OutParam<T> {
 pub(crate) unsafe fn input_bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
     non_null(ptr, name)?;
     if len > isize::MAX as usize {
-        return Err(Error::invalid_argument(format!(
-            "{name}_len {len} is larger than any buffer can be"
-        )));
+        return Err(Error::invalid_argument(format!("{name}_len {len} is larger than any buffer can be")));
     }
     // SAFETY: non-null, `len` fits an allocation, and the caller promises `len` readable bytes.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })

@@ -122,9 +122,9 @@ pub(crate) fn pixel_format_from_raw(raw: u32) -> Result<PixelFormat> {
         RGBA8 => Ok(PixelFormat::Rgba8),
         BGRA8 => Ok(PixelFormat::Bgra8),
         GRAY8 => Ok(PixelFormat::Gray8),
-        other => Err(Error::invalid_argument(format!(
-            "pixel_format {other} is not a yolo_pixel_format value (1 to 5)"
-        ))),
+        other => {
+            Err(Error::invalid_argument(format!("pixel_format {other} is not a yolo_pixel_format value (1 to 5)")))
+        }
     }
 }
 
@@ -203,13 +203,10 @@ impl yolo_config {
             max_detections: self.max_detections as usize,
             class_agnostic: self.class_agnostic,
         };
-        config.acquire_timeout = (self.acquire_timeout_ms != 0)
-            .then(|| Duration::from_millis(self.acquire_timeout_ms.into()));
-        config.max_image_pixels = if self.max_image_pixels == 0 {
-            DEFAULT_MAX_IMAGE_PIXELS
-        } else {
-            self.max_image_pixels
-        };
+        config.acquire_timeout =
+            (self.acquire_timeout_ms != 0).then(|| Duration::from_millis(self.acquire_timeout_ms.into()));
+        config.max_image_pixels =
+            if self.max_image_pixels == 0 { DEFAULT_MAX_IMAGE_PIXELS } else { self.max_image_pixels };
         Ok(config)
     }
 }
@@ -268,9 +265,7 @@ impl yolo_detect_options {
                 0 => false,
                 1 => true,
                 other => {
-                    return Err(Error::invalid_argument(format!(
-                        "options.class_agnostic {other} is not -1, 0 or 1"
-                    )))
+                    return Err(Error::invalid_argument(format!("options.class_agnostic {other} is not -1, 0 or 1")))
                 }
             },
         })
@@ -298,14 +293,7 @@ pub struct yolo_detection {
 
 impl From<Detection> for yolo_detection {
     fn from(d: Detection) -> Self {
-        Self {
-            x1: d.x1,
-            y1: d.y1,
-            x2: d.x2,
-            y2: d.y2,
-            score: d.score,
-            class_id: d.class_id,
-        }
+        Self { x1: d.x1, y1: d.y1, x2: d.x2, y2: d.y2, score: d.score, class_id: d.class_id }
     }
 }
 
@@ -349,6 +337,8 @@ impl BoxOwned for yolo_detector {
 /// What `yolo_result` points to.
 pub(crate) struct DetectionResult {
     pub(crate) detections: Vec<yolo_detection>,
+    pub(crate) image_width: u32,
+    pub(crate) image_height: u32,
 }
 
 impl BoxOwned for yolo_result {
@@ -378,38 +368,16 @@ mod tests {
     #[test]
     fn options_inherit_and_override() {
         let defaults = NmsSettings::default();
-        assert_eq!(
-            yolo_detect_options::default().apply_to(defaults).unwrap(),
-            defaults
-        );
-        let custom = yolo_detect_options {
-            conf_threshold: 0.5,
-            iou_threshold: 0.0,
-            max_detections: 3,
-            class_agnostic: 1,
-        };
+        assert_eq!(yolo_detect_options::default().apply_to(defaults).unwrap(), defaults);
+        let custom =
+            yolo_detect_options { conf_threshold: 0.5, iou_threshold: 0.0, max_detections: 3, class_agnostic: 1 };
         let merged = custom.apply_to(defaults).unwrap();
         assert_eq!(
-            (
-                merged.conf_threshold,
-                merged.iou_threshold,
-                merged.max_detections,
-                merged.class_agnostic
-            ),
+            (merged.conf_threshold, merged.iou_threshold, merged.max_detections, merged.class_agnostic),
             (0.5, 0.0, 3, true)
         );
-        assert!(yolo_detect_options {
-            class_agnostic: 2,
-            ..Default::default()
-        }
-        .apply_to(defaults)
-        .is_err());
-        let negative = yolo_detect_options {
-            conf_threshold: -0.5,
-            ..Default::default()
-        }
-        .apply_to(defaults)
-        .unwrap();
+        assert!(yolo_detect_options { class_agnostic: 2, ..Default::default() }.apply_to(defaults).is_err());
+        let negative = yolo_detect_options { conf_threshold: -0.5, ..Default::default() }.apply_to(defaults).unwrap();
         assert!(negative.validate().is_err(), "only -1 exactly inherits");
     }
 }

@@ -22,10 +22,7 @@ pub enum OutputLayout {
 
 /// Number of anchor rows a classic YOLOv5 head emits for an input: 3 anchors per cell at strides 8, 16, 32.
 fn yolov5_anchor_rows(input_height: u32, input_width: u32) -> i64 {
-    [8u32, 16, 32]
-        .iter()
-        .map(|&s| 3 * i64::from(input_height.div_ceil(s)) * i64::from(input_width.div_ceil(s)))
-        .sum()
+    [8u32, 16, 32].iter().map(|&s| 3 * i64::from(input_height.div_ceil(s)) * i64::from(input_width.div_ceil(s))).sum()
 }
 
 /// Decides the layout from a concrete output `shape` (no dynamic dimensions), the input size it came from and
@@ -36,10 +33,11 @@ pub fn classify_output(
     input_width: u32,
     meta: &ModelMetadata,
 ) -> Result<OutputLayout> {
-    let unsupported =
-        |why: &str| Error::invalid_model(format!("unsupported output shape {shape:?}: {why}"));
+    let unsupported = |why: &str| Error::invalid_model(format!("unsupported output shape {shape:?}: {why}"));
     let &[batch, rows, cols] = shape else {
-        return Err(unsupported("expected 3 dimensions, [batch, 4+classes, boxes], [batch, boxes, 5+classes] or [batch, boxes, 6]"));
+        return Err(unsupported(
+            "expected 3 dimensions, [batch, 4+classes, boxes], [batch, boxes, 5+classes] or [batch, boxes, 6]",
+        ));
     };
     if batch < 1 || rows < 1 || cols < 1 {
         return Err(unsupported("every dimension must be at least 1"));
@@ -58,9 +56,7 @@ pub fn classify_output(
         }
     }
     if meta.end2end == Some(true) || meta.nms_in_graph {
-        return Err(unsupported(
-            "the metadata says end-to-end, which needs [batch, boxes, 6]",
-        ));
+        return Err(unsupported("the metadata says end-to-end, which needs [batch, boxes, 6]"));
     }
     let rows = rows as usize;
     let cols = cols as usize;
@@ -73,12 +69,8 @@ pub fn classify_output(
             5 + nc
         ))),
         // Without names, the smaller dimension holds the channels: heads emit far more boxes than classes.
-        None if rows < cols && rows > 4 => Ok(OutputLayout::ChannelsFirst {
-            num_classes: rows - 4,
-        }),
-        None if cols <= rows && cols > 5 => Ok(OutputLayout::AnchorsWithObjectness {
-            num_classes: cols - 5,
-        }),
+        None if rows < cols && rows > 4 => Ok(OutputLayout::ChannelsFirst { num_classes: rows - 4 }),
+        None if cols <= rows && cols > 5 => Ok(OutputLayout::AnchorsWithObjectness { num_classes: cols - 5 }),
         None => Err(unsupported("too few channels for boxes and class scores")),
     }
 }
@@ -110,10 +102,7 @@ mod tests {
             classify_output(&[1, 300, 6], 640, 640, &meta(Some(80), Some(true))).unwrap(),
             OutputLayout::EndToEnd
         );
-        assert_eq!(
-            classify_output(&[1, 300, 6], 640, 640, &m80).unwrap(),
-            OutputLayout::EndToEnd
-        );
+        assert_eq!(classify_output(&[1, 300, 6], 640, 640, &m80).unwrap(), OutputLayout::EndToEnd);
     }
 
     #[test]
@@ -144,13 +133,7 @@ mod tests {
     #[test]
     fn rejects_shapes_that_fit_nothing_and_names_them() {
         let m80 = meta(Some(80), None);
-        for shape in [
-            &[1, 116, 8400][..],
-            &[1, 1000],
-            &[1, 84, 8400, 1],
-            &[0, 84, 8400],
-            &[1, 3, 2],
-        ] {
+        for shape in [&[1, 116, 8400][..], &[1, 1000], &[1, 84, 8400, 1], &[0, 84, 8400], &[1, 3, 2]] {
             let err = classify_output(shape, 640, 640, &m80).unwrap_err();
             assert!(err.message().contains(&format!("{shape:?}")), "{err}");
         }

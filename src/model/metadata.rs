@@ -36,18 +36,9 @@ impl ModelMetadata {
         let imgsz = lookup("imgsz").map(|raw| parse_imgsz(&raw)).transpose()?;
         let stride = lookup("stride").map(|raw| parse_stride(&raw)).transpose()?;
         let task = lookup("task").map(|raw| raw.trim().to_owned());
-        let end2end = lookup("end2end")
-            .map(|raw| parse_bool("end2end", &raw))
-            .transpose()?;
+        let end2end = lookup("end2end").map(|raw| parse_bool("end2end", &raw)).transpose()?;
         let nms_in_graph = lookup("args").is_some_and(|raw| args_enable_nms(&raw));
-        Ok(Self {
-            names,
-            imgsz,
-            stride,
-            task,
-            end2end,
-            nms_in_graph,
-        })
+        Ok(Self { names, imgsz, stride, task, end2end, nms_in_graph })
     }
 }
 
@@ -56,12 +47,8 @@ impl ModelMetadata {
 /// Ids missing from a dict (gaps) are named `class{id}`, so that every id below the largest has a name.
 pub fn parse_names(raw: &str) -> Result<Vec<String>> {
     let mut parser = Parser::new(raw);
-    let names = parser
-        .names()
-        .map_err(|e| Error::invalid_model(format!("metadata 'names': {e}")))?;
-    parser
-        .end()
-        .map_err(|e| Error::invalid_model(format!("metadata 'names': {e}")))?;
+    let names = parser.names().map_err(|e| Error::invalid_model(format!("metadata 'names': {e}")))?;
+    parser.end().map_err(|e| Error::invalid_model(format!("metadata 'names': {e}")))?;
     Ok(names)
 }
 
@@ -71,12 +58,8 @@ pub fn parse_imgsz(raw: &str) -> Result<(u32, u32)> {
     let mut parser = Parser::new(raw);
     let sizes = parser.int_or_int_list().map_err(bad)?;
     parser.end().map_err(bad)?;
-    let size = |v: i64| {
-        u32::try_from(v)
-            .ok()
-            .filter(|&v| v > 0)
-            .ok_or_else(|| bad(format!("{v} is not a positive size")))
-    };
+    let size =
+        |v: i64| u32::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| bad(format!("{v} is not a positive size")));
     match sizes.as_slice() {
         [s] => Ok((size(*s)?, size(*s)?)),
         [h, w] => Ok((size(*h)?, size(*w)?)),
@@ -90,23 +73,15 @@ pub fn parse_stride(raw: &str) -> Result<u32> {
     let mut parser = Parser::new(raw);
     let strides = parser.int_or_int_list().map_err(bad)?;
     parser.end().map_err(bad)?;
-    let max = strides
-        .into_iter()
-        .max()
-        .ok_or_else(|| bad("empty list".into()))?;
-    u32::try_from(max)
-        .ok()
-        .filter(|&s| s > 0)
-        .ok_or_else(|| bad(format!("{max} is not a positive stride")))
+    let max = strides.into_iter().max().ok_or_else(|| bad("empty list".into()))?;
+    u32::try_from(max).ok().filter(|&s| s > 0).ok_or_else(|| bad(format!("{max} is not a positive stride")))
 }
 
 fn parse_bool(key: &str, raw: &str) -> Result<bool> {
     match raw.trim() {
         "True" | "true" | "1" => Ok(true),
         "False" | "false" | "0" => Ok(false),
-        other => Err(Error::invalid_model(format!(
-            "metadata '{key}' = {other:?} is not a boolean"
-        ))),
+        other => Err(Error::invalid_model(format!("metadata '{key}' = {other:?} is not a boolean"))),
     }
 }
 
@@ -149,24 +124,15 @@ impl<'a> Parser<'a> {
                 self.pos += c.len_utf8();
                 Ok(())
             }
-            Some(c) => Err(format!(
-                "expected '{want}' at byte {}, found '{c}'",
-                self.pos
-            )),
-            None => Err(format!(
-                "expected '{want}' at byte {}, found the end",
-                self.pos
-            )),
+            Some(c) => Err(format!("expected '{want}' at byte {}, found '{c}'", self.pos)),
+            None => Err(format!("expected '{want}' at byte {}, found the end", self.pos)),
         }
     }
 
     fn end(&mut self) -> ParseResult<()> {
         match self.peek() {
             None => Ok(()),
-            Some(c) => Err(format!(
-                "unexpected '{c}' at byte {} after the value",
-                self.pos
-            )),
+            Some(c) => Err(format!("unexpected '{c}' at byte {} after the value", self.pos)),
         }
     }
 
@@ -174,18 +140,13 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         let rest = self.rest();
         let digits_start = usize::from(rest.starts_with('-') || rest.starts_with('+'));
-        let len = rest[digits_start..]
-            .bytes()
-            .take_while(u8::is_ascii_digit)
-            .count();
+        let len = rest[digits_start..].bytes().take_while(u8::is_ascii_digit).count();
         if len == 0 {
             return Err(format!("expected an integer at byte {}", self.pos));
         }
         let token = &rest[..digits_start + len];
         self.pos += token.len();
-        token
-            .parse::<i64>()
-            .map_err(|e| format!("integer {token:?}: {e}"))
+        token.parse::<i64>().map_err(|e| format!("integer {token:?}: {e}"))
     }
 
     fn int_or_int_list(&mut self) -> ParseResult<Vec<i64>> {
@@ -215,12 +176,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(',') => self.pos += 1,
                 Some(c) if c == close => {}
-                Some(c) => {
-                    return Err(format!(
-                        "expected ',' or '{close}' at byte {}, found '{c}'",
-                        self.pos
-                    ))
-                }
+                Some(c) => return Err(format!("expected ',' or '{close}' at byte {}, found '{c}'", self.pos)),
                 None => return Err(format!("unterminated literal, expected '{close}'")),
             }
         }
@@ -290,9 +246,7 @@ fn hex_escape(chars: &mut std::str::CharIndices<'_>, digits: usize) -> ParseResu
     let mut value = 0u32;
     for _ in 0..digits {
         let (_, c) = chars.next().ok_or("truncated hex escape")?;
-        value = value * 16
-            + c.to_digit(16)
-                .ok_or_else(|| format!("'{c}' is not a hex digit"))?;
+        value = value * 16 + c.to_digit(16).ok_or_else(|| format!("'{c}' is not a hex digit"))?;
     }
     char::from_u32(value).ok_or_else(|| format!("\\u{value:x} is not a character"))
 }
@@ -314,11 +268,7 @@ fn names_from_entries(entries: Vec<(i64, String)>) -> ParseResult<Vec<String>> {
             return Err(format!("class id {id} appears twice"));
         }
     }
-    Ok(names
-        .into_iter()
-        .enumerate()
-        .map(|(id, name)| name.unwrap_or_else(|| format!("class{id}")))
-        .collect())
+    Ok(names.into_iter().enumerate().map(|(id, name)| name.unwrap_or_else(|| format!("class{id}"))).collect())
 }
 
 #[cfg(test)]
@@ -327,14 +277,9 @@ mod tests {
 
     #[test]
     fn parses_python_dict_with_both_quote_styles_and_escapes() {
-        let names = parse_names(
-            r#"{0: 'person', 1: "it's", 2: 'a\'b', 3: 'back\\slash', 4: 'caf\xe9', 5: '\u65e5'}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            names,
-            ["person", "it's", "a'b", "back\\slash", "café", "日"]
-        );
+        let names =
+            parse_names(r#"{0: 'person', 1: "it's", 2: 'a\'b', 3: 'back\\slash', 4: 'caf\xe9', 5: '\u65e5'}"#).unwrap();
+        assert_eq!(names, ["person", "it's", "a'b", "back\\slash", "café", "日"]);
     }
 
     #[test]
@@ -344,10 +289,7 @@ mod tests {
 
     #[test]
     fn fills_gaps_and_accepts_lists() {
-        assert_eq!(
-            parse_names("{1: 'b', 3: 'd'}").unwrap(),
-            ["class0", "b", "class2", "d"]
-        );
+        assert_eq!(parse_names("{1: 'b', 3: 'd'}").unwrap(), ["class0", "b", "class2", "d"]);
         assert_eq!(parse_names("['x', \"y\",]").unwrap(), ["x", "y"]);
         assert_eq!(parse_names("{}").unwrap(), Vec::<String>::new());
     }

@@ -82,9 +82,8 @@ impl ModelSpec {
     /// and the Ultralytics metadata. `imgsz` (height, width) overrides the metadata for dynamic models.
     pub fn from_session(session: &Session, imgsz: Option<(u32, u32)>) -> Result<Self> {
         let metadata = {
-            let meta = session
-                .metadata()
-                .map_err(|e| Error::invalid_model(format!("cannot read model metadata: {e}")))?;
+            let meta =
+                session.metadata().map_err(|e| Error::invalid_model(format!("cannot read model metadata: {e}")))?;
             ModelMetadata::parse(|key| meta.custom(key))?
         };
         if let Some(task) = metadata.task.as_deref().filter(|t| *t != "detect") {
@@ -99,10 +98,7 @@ impl ModelSpec {
             )));
         };
         let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
-            return Err(Error::invalid_model(format!(
-                "input '{}' is not a tensor",
-                input.name()
-            )));
+            return Err(Error::invalid_model(format!("input '{}' is not a tensor", input.name())));
         };
         let precision = match ty {
             TensorElementType::Float32 => InputPrecision::F32,
@@ -132,47 +128,24 @@ impl ModelSpec {
         };
         if !matches!(
             output.dtype(),
-            ValueType::Tensor {
-                ty: TensorElementType::Float32 | TensorElementType::Float16,
-                ..
-            }
+            ValueType::Tensor { ty: TensorElementType::Float32 | TensorElementType::Float16, .. }
         ) {
-            return Err(Error::invalid_model(format!(
-                "output '{}' is not a float tensor",
-                output.name()
-            )));
+            return Err(Error::invalid_model(format!("output '{}' is not a float tensor", output.name())));
         }
         let stride = metadata.stride.unwrap_or(DEFAULT_STRIDE);
         let shape = if height > 0 && width > 0 {
-            let fixed = |v: i64| {
-                u32::try_from(v)
-                    .map_err(|_| Error::invalid_model(format!("input size {v} is too large")))
-            };
-            InputShape::Fixed {
-                height: fixed(height)?,
-                width: fixed(width)?,
-            }
+            let fixed =
+                |v: i64| u32::try_from(v).map_err(|_| Error::invalid_model(format!("input size {v} is too large")));
+            InputShape::Fixed { height: fixed(height)?, width: fixed(width)? }
         } else {
-            let (h, w) = imgsz
-                .or(metadata.imgsz)
-                .unwrap_or((DEFAULT_IMGSZ, DEFAULT_IMGSZ));
+            let (h, w) = imgsz.or(metadata.imgsz).unwrap_or((DEFAULT_IMGSZ, DEFAULT_IMGSZ));
             // Ultralytics' check_imgsz rounds each side up to a multiple of the stride.
             let round_up = |v: u32| v.div_ceil(stride).saturating_mul(stride);
             let (h, w) = (round_up(h), round_up(w));
             // A dimension the model fixes wins over the requested size.
-            let pick =
-                |fixed: i64, requested: u32| if fixed > 0 { fixed as u32 } else { requested };
-            InputShape::Dynamic {
-                height: pick(height, h),
-                width: pick(width, w),
-                stride,
-            }
+            let pick = |fixed: i64, requested: u32| if fixed > 0 { fixed as u32 } else { requested };
+            InputShape::Dynamic { height: pick(height, h), width: pick(width, w), stride }
         };
-        Ok(Self {
-            input_name: input.name().to_owned(),
-            precision,
-            shape,
-            metadata,
-        })
+        Ok(Self { input_name: input.name().to_owned(), precision, shape, metadata })
     }
 }

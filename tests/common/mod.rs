@@ -10,9 +10,7 @@ use yolo_ffi::ffi::*;
 /// `../shared/`, the developers' and CI's fixtures; users' clones do not have it.
 pub fn shared_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    dir.join("reference/ultralytics.json")
-        .is_file()
-        .then_some(dir)
+    dir.join("reference/ultralytics.json").is_file().then_some(dir)
 }
 
 /// The cache that `scripts/fetch.sh` fills (models and images from PyPI).
@@ -33,19 +31,14 @@ pub fn image(name: &str) -> Vec<u8> {
     let path = if cached.is_file() {
         cached
     } else {
-        shared_dir()
-            .expect("run `make fixtures` first")
-            .join("images")
-            .join(name)
+        shared_dir().expect("run `make fixtures` first").join("images").join(name)
     };
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 pub fn last_error() -> String {
     // SAFETY: yolo_last_error never returns NULL and the string lives until the next call on this thread.
-    unsafe { CStr::from_ptr(yolo_last_error()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(yolo_last_error()) }.to_string_lossy().into_owned()
 }
 
 /// A detector owned by a test; freed on drop.
@@ -88,8 +81,7 @@ pub fn init_with(
 }
 
 pub fn init(model: &std::path::Path) -> Detector {
-    init_with(model, |_| {})
-        .unwrap_or_else(|(s, m)| panic!("yolo_init({}) = {s:?}: {m}", model.display()))
+    init_with(model, |_| {}).unwrap_or_else(|(s, m)| panic!("yolo_init({}) = {s:?}: {m}", model.display()))
 }
 
 /// Copies a result's detections out and frees it.
@@ -118,15 +110,7 @@ pub fn detect(
     let mut result = std::ptr::null_mut();
     let options = options.map_or(std::ptr::null(), |o| o as *const _);
     // SAFETY: all pointers valid for the call.
-    let status = unsafe {
-        yolo_detect(
-            detector.0,
-            bytes.as_ptr(),
-            bytes.len(),
-            options,
-            &mut result,
-        )
-    };
+    let status = unsafe { yolo_detect(detector.0, bytes.as_ptr(), bytes.len(), options, &mut result) };
     if status == yolo_status::Ok {
         Ok(take_result(result))
     } else {

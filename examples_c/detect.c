@@ -1,0 +1,191 @@
+/*
+ * build/detect: runs a YOLO model on images and prints one JSON object per image and line.
+ *
+ *   build/detect [--imgsz N] [--conf F] [--iou F] [--max-det N] [--pool N] MODEL IMAGE...
+ *
+ * A failure on one image is printed as {"image": PATH, "error": "..."} and the others carry on; the exit
+ * status is 0 when every image was processed, 1 when one failed, 2 on bad usage or a model that won't load.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yolo_ffi.h"
+
+static void print_json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        default:
+            if (*p < 0x20) {
+                printf("\\u%04x", *p);
+            } else {
+                putchar(*p);
+            }
+        }
+    }
+    putchar('"');
+}
+
+static void print_error(const char *image, const char *message) {
+    fputs("{\"image\": ", stdout);
+    print_json_string(image);
+    fputs(", \"error\": ", stdout);
+    print_json_string(message);
+    fputs("}\n", stdout);
+}
+
+/* Reads a whole file; returns NULL and sets *error on failure. The caller frees the buffer. */
+static unsigned char *read_file(const char *path, size_t *out_len, const char **error) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *error = strerror(errno);
+        return NULL;
+    }
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 1 << 16;
+            unsigned char *grown = realloc(buf, cap);
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                *error = "out of memory";
+                return NULL;
+            }
+            buf = grown;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            break;
+        }
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        *error = "read error";
+        return NULL;
+    }
+    *out_len = len;
+    return buf;
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: detect [--imgsz N] [--conf F] [--iou F] [--max-det N] [--pool N] MODEL IMAGE...\n");
+    return 2;
+}
+
+static int parse_u32(const char *s, uint32_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || end == s || v > UINT32_MAX) {
+        return 0;
+    }
+    *out = (uint32_t)v;
+    return 1;
+}
+
+static int parse_float(const char *s, float *out) {
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || *end || end == s) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    yolo_config config = yolo_config_default();
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        if (i + 1 >= argc) {
+            return usage();
+        }
+        const char *flag = argv[i], *value = argv[i + 1];
+        int ok = 0;
+        if (strcmp(flag, "--imgsz") == 0) {
+            ok = parse_u32(value, &config.imgsz);
+        } else if (strcmp(flag, "--conf") == 0) {
+            ok = parse_float(value, &config.conf_threshold);
+        } else if (strcmp(flag, "--iou") == 0) {
+            ok = parse_float(value, &config.iou_threshold);
+        } else if (strcmp(flag, "--max-det") == 0) {
+            ok = parse_u32(value, &config.max_detections);
+        } else if (strcmp(flag, "--pool") == 0) {
+            ok = parse_u32(value, &config.pool_size);
+        }
+        if (!ok) {
+            fprintf(stderr, "detect: bad option %s %s\n", flag, value);
+            return usage();
+        }
+    }
+    if (argc - i < 2) {
+        return usage();
+    }
+    config.model_path = argv[i++];
+
+    yolo_detector *detector = NULL;
+    yolo_status status = yolo_init(&config, &detector);
+    if (status != YOLO_STATUS_OK) {
+        fprintf(stderr, "detect: cannot load %s: %s: %s\n", config.model_path, yolo_status_string(status), yolo_last_error());
+        return 2;
+    }
+
+    int exit_code = 0;
+    for (; i < argc; i++) {
+        const char *path = argv[i];
+        const char *read_error = NULL;
+        size_t len = 0;
+        unsigned char *bytes = read_file(path, &len, &read_error);
+        if (!bytes) {
+            print_error(path, read_error);
+            exit_code = 1;
+            continue;
+        }
+        yolo_result *result = NULL;
+        status = yolo_detect(detector, bytes, len, NULL, &result);
+        free(bytes);
+        if (status != YOLO_STATUS_OK) {
+            print_error(path, yolo_last_error());
+            exit_code = 1;
+            continue;
+        }
+        const yolo_detection *detections = NULL;
+        size_t count = 0;
+        uint32_t width = 0, height = 0;
+        (void)yolo_result_detections(result, &detections, &count);
+        (void)yolo_result_image_size(result, &width, &height);
+        fputs("{\"image\": ", stdout);
+        print_json_string(path);
+        printf(", \"width\": %u, \"height\": %u, \"detections\": [", width, height);
+        for (size_t k = 0; k < count; k++) {
+            const yolo_detection *d = &detections[k];
+            const char *name = NULL;
+            size_t name_len = 0;
+            char fallback[32];
+            if (yolo_class_name(detector, d->class_id, &name, &name_len) != YOLO_STATUS_OK) {
+                snprintf(fallback, sizeof fallback, "class%u", d->class_id);
+                name = fallback;
+            }
+            printf("%s{\"class_id\": %u, \"class_name\": ", k ? ", " : "", d->class_id);
+            print_json_string(name);
+            printf(", \"score\": %.5f, \"box\": [%.3f, %.3f, %.3f, %.3f]}", d->score, d->x1, d->y1, d->x2, d->y2);
+        }
+        fputs("]}\n", stdout);
+        yolo_result_free(result);
+    }
+    yolo_free(detector);
+    return exit_code;
+}
