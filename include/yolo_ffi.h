@@ -249,6 +249,14 @@ yolo_status yolo_result_detections(const struct yolo_result *result,
                                    const struct yolo_detection **out_detections,
                                    size_t *out_count);
 
+// Writes the size of the image the result's boxes refer to: for encoded images, after EXIF orientation.
+//
+// # Safety
+// `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_image_size(const struct yolo_result *result,
+                                   uint32_t *out_width,
+                                   uint32_t *out_height);
+
 // Releases a result. NULL is a no-op. Passing anything else than a result from `yolo_detect` or
 // `yolo_detect_pixels`, or the same result twice, is undefined behaviour.
 //

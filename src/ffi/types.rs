@@ -187,7 +187,7 @@ impl yolo_config {
     ///
     /// # Safety
     /// The string pointers must be NULL or NUL-terminated strings valid for the call.
-    pub(crate) unsafe fn to_core(&self) -> Result<DetectorConfig> {
+    pub(crate) unsafe fn to_core(self) -> Result<DetectorConfig> {
         // SAFETY: forwarded to the caller's contract.
         let model_path = unsafe { optional_path(self.model_path) }
             .ok_or_else(|| Error::invalid_argument("config.model_path is NULL or empty"))?;

@@ -1,0 +1,100 @@
+# yolo-ffi. Two commands on a fresh machine: `make demo` and `make test`.
+# Everything fetched at build or test time comes from PyPI or crates.io (scripts/fetch.sh).
+
+CARGO    ?= cargo
+PYTHON   ?= python3
+CC       ?= cc
+CXX      ?= c++
+CBINDGEN_VERSION := 0.29.2
+
+CACHE    := $(shell scripts/fetch.sh path)
+LIB      := target/release/libyolo_ffi.so
+CBINDGEN := build/tools/bin/cbindgen
+PYDEPS   := build/pydeps
+MODELS   := build/test-models
+SOURCES  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+CWARN    := -Wall -Wextra -Werror
+RPATH    := -Wl,-rpath,'$$ORIGIN/../target/release'
+LINK     := -Ltarget/release -lyolo_ffi $(RPATH)
+DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
+DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
+
+.PHONY: all ort fixtures demo test header check-header lint test-models test-rust test-c \
+        test-c-sanitize test-c-valgrind clean
+
+all: $(LIB) build/detect
+
+$(LIB): $(wildcard $(SOURCES))
+	$(CARGO) build --release --locked
+
+build/detect: examples_c/detect.c include/yolo_ffi.h $(LIB)
+	@mkdir -p build
+	$(CC) -std=c11 $(CWARN) -O2 -Iinclude $< -o $@ $(LINK)
+
+## ONNX Runtime 1.32.0 from the PyPI wheel, into $(CACHE).
+ort:
+	scripts/fetch.sh ort
+
+## The demo model (nudenet 3.4.2, AGPL-3.0 weights) and the sample images, from PyPI.
+fixtures: ort
+	scripts/fetch.sh demo
+	scripts/fetch.sh images
+
+demo: all fixtures
+	build/detect $(DEMO_MODEL) $(DEMO_IMAGES)
+
+## The header is generated: never edit include/yolo_ffi.h by hand.
+$(CBINDGEN):
+	$(CARGO) install --quiet --locked cbindgen --version $(CBINDGEN_VERSION) --root build/tools
+
+header: $(CBINDGEN)
+	$(CBINDGEN) --quiet --config cbindgen.toml --output include/yolo_ffi.h
+
+check-header: $(CBINDGEN)
+	$(CBINDGEN) --quiet --config cbindgen.toml --output include/yolo_ffi.h --verify
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+
+$(PYDEPS)/.installed:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(PYDEPS) "onnx>=1.17,<2" "numpy<3"
+	@touch $@
+
+test-models: $(PYDEPS)/.installed scripts/make_test_models.py
+	PYTHONPATH=$(PYDEPS) $(PYTHON) scripts/make_test_models.py $(MODELS)
+
+test-rust: $(LIB) test-models fixtures
+	$(CARGO) test --release --locked
+
+build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(LIB)
+	$(CC) -std=c11 $(CWARN) -Iinclude $< -o $@ $(LINK)
+
+build/header_test_cpp: tests/c/header_test.cpp include/yolo_ffi.h $(LIB)
+	$(CXX) -std=c++17 $(CWARN) -Iinclude $< -o $@ $(LINK)
+
+build/api_test: tests/c/api_test.c include/yolo_ffi.h $(LIB)
+	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread
+
+build/api_test_asan: tests/c/api_test.c include/yolo_ffi.h $(LIB)
+	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
+
+test-c: all build/header_test_c build/header_test_cpp build/api_test test-models fixtures
+	build/header_test_c
+	build/header_test_cpp
+	build/api_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg
+	scripts/check_detect_cli.sh build/detect $(MODELS) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
+
+test-c-sanitize: build/api_test_asan test-models fixtures
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/c/lsan.supp \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build/api_test_asan $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+
+test-c-valgrind: build/api_test test-models fixtures
+	valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	  --suppressions=tests/c/valgrind.supp build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+
+test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind
+
+clean:
+	$(CARGO) clean
+	rm -rf build

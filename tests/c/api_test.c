@@ -1,0 +1,135 @@
+/* Exercises the whole C API on a real model from several threads: init, detect (encoded and pixels),
+ * result accessors, class names, errors, free. Built with -Wall -Wextra -Werror; run under ASan+UBSan and
+ * valgrind by `make test-c-sanitize` / `make test-c-valgrind`.
+ *
+ *   api_test MODEL IMAGE */
+#include "yolo_ffi.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "%s:%d: check failed: %s (%s)\n", __FILE__, __LINE__, #cond, \
+                    yolo_last_error());                                                  \
+            failures++;                                                                  \
+        }                                                                                \
+    } while (0)
+
+static unsigned char *image_bytes;
+static size_t image_len;
+static const yolo_detector *shared_detector;
+static size_t reference_count;
+
+static unsigned char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)n);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static size_t count_detections(const yolo_detector *detector) {
+    yolo_result *result = NULL;
+    if (yolo_detect(detector, image_bytes, image_len, NULL, &result) != YOLO_STATUS_OK) return (size_t)-1;
+    const yolo_detection *detections = NULL;
+    size_t count = 0;
+    if (yolo_result_detections(result, &detections, &count) != YOLO_STATUS_OK) count = (size_t)-1;
+    for (size_t i = 0; i < count; i++) {
+        if (!(detections[i].x1 <= detections[i].x2 && detections[i].y1 <= detections[i].y2)) count = (size_t)-2;
+    }
+    yolo_result_free(result);
+    return count;
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 5; i++) {
+        if (count_detections(shared_detector) != reference_count) {
+            __atomic_fetch_add(&failures, 1, __ATOMIC_SEQ_CST);
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: api_test MODEL IMAGE\n");
+        return 2;
+    }
+    image_bytes = slurp(argv[2], &image_len);
+    CHECK(image_bytes != NULL);
+    if (!image_bytes) return 1;
+
+    yolo_config config = yolo_config_default();
+    config.model_path = argv[1];
+    config.pool_size = 2;
+    yolo_detector *detector = NULL;
+    CHECK(yolo_init(&config, &detector) == YOLO_STATUS_OK);
+    if (!detector) return 1;
+    shared_detector = detector;
+
+    size_t classes = 0;
+    CHECK(yolo_class_count(detector, &classes) == YOLO_STATUS_OK && classes > 0);
+    const char *name = NULL;
+    size_t name_len = 0;
+    CHECK(yolo_class_name(detector, 0, &name, &name_len) == YOLO_STATUS_OK && strlen(name) == name_len);
+    CHECK(yolo_class_name(detector, (uint32_t)classes, &name, &name_len) == YOLO_STATUS_OUT_OF_RANGE);
+    uint32_t width = 0, height = 0;
+    CHECK(yolo_input_size(detector, &width, &height) == YOLO_STATUS_OK && width > 0 && height > 0);
+
+    /* Encoded image with options; then the same pixels as BGR with a padded stride. */
+    yolo_detect_options options = yolo_detect_options_default();
+    options.conf_threshold = 0.05f;
+    yolo_result *result = NULL;
+    CHECK(yolo_detect(detector, image_bytes, image_len, &options, &result) == YOLO_STATUS_OK);
+    const yolo_detection *detections = NULL;
+    size_t count = 0;
+    CHECK(yolo_result_detections(result, &detections, &count) == YOLO_STATUS_OK);
+    uint32_t image_w = 0, image_h = 0;
+    CHECK(yolo_result_image_size(result, &image_w, &image_h) == YOLO_STATUS_OK && image_w > 0);
+    for (size_t i = 1; i < count; i++) CHECK(detections[i - 1].score >= detections[i].score);
+    yolo_result_free(result);
+
+    size_t stride = (size_t)image_w * 3 + 5;
+    unsigned char *pixels = calloc(stride * image_h, 1);
+    CHECK(pixels != NULL);
+    result = NULL;
+    CHECK(yolo_detect_pixels(detector, pixels, stride * image_h, image_w, image_h, stride, YOLO_PIXEL_FORMAT_BGR8,
+                             NULL, &result) == YOLO_STATUS_OK);
+    yolo_result_free(result);
+    result = NULL;
+    CHECK(yolo_detect_pixels(detector, pixels, stride * image_h, image_w, image_h, 2, YOLO_PIXEL_FORMAT_BGR8, NULL,
+                             &result) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(result == NULL && strstr(yolo_last_error(), "stride") != NULL);
+    free(pixels);
+
+    /* Garbage and empty input. */
+    static const unsigned char garbage[] = "definitely not an image";
+    CHECK(yolo_detect(detector, garbage, sizeof garbage, NULL, &result) == YOLO_STATUS_IMAGE_DECODE_FAILED);
+    CHECK(yolo_detect(detector, garbage, 0, NULL, &result) == YOLO_STATUS_INVALID_ARGUMENT);
+
+    /* Four threads share the detector. */
+    reference_count = count_detections(detector);
+    CHECK(reference_count != (size_t)-1);
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, worker, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(threads[i], NULL);
+
+    yolo_free(detector);
+    free(image_bytes);
+    printf("api_test: %d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
+    return failures ? 1 : 0;
+}
