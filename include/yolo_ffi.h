@@ -96,7 +96,8 @@ typedef struct yolo_detector yolo_detector;
 typedef struct yolo_result yolo_result;
 
 // How to load a detector. Get one from `yolo_config_default()`, then set the fields you need. The struct
-// is only read during `yolo_init`; the caller keeps ownership of it and of the strings it points to.
+// is only read during `yolo_init`; the caller keeps ownership of it and of the strings it points to, which
+// may be freed as soon as `yolo_init` returns.
 typedef struct yolo_config {
   // Required. NUL-terminated path of the ONNX model, in the operating system's encoding.
   const char *model_path;
@@ -129,7 +130,8 @@ typedef struct yolo_config {
 } yolo_config;
 
 // Per-call overrides of the detector's defaults. Get one from `yolo_detect_options_default()`, which
-// inherits everything, and change the fields you need. Only read during the call.
+// inherits everything, and change the fields you need. Owned by the caller and only read during the call,
+// so one options value may be shared by many threads.
 typedef struct yolo_detect_options {
   // Confidence threshold in [0, 1], or `YOLO_INHERIT_THRESHOLD` (-1).
   float conf_threshold;
@@ -142,7 +144,8 @@ typedef struct yolo_detect_options {
 } yolo_detect_options;
 
 // One detected object. Coordinates are in pixels of the original image (after EXIF orientation for
-// encoded images), clipped to it: `0 <= x1 <= x2 <= width`, `0 <= y1 <= y2 <= height`.
+// encoded images), clipped to it: `0 <= x1 <= x2 <= width`, `0 <= y1 <= y2 <= height`. Detections live in
+// an array owned by a `yolo_result`, valid until `yolo_result_free`; copy them to keep them longer.
 typedef struct yolo_detection {
   // Left edge.
   float x1;

@@ -129,7 +129,8 @@ pub(crate) fn pixel_format_from_raw(raw: u32) -> Result<PixelFormat> {
 }
 
 /// How to load a detector. Get one from `yolo_config_default()`, then set the fields you need. The struct
-/// is only read during `yolo_init`; the caller keeps ownership of it and of the strings it points to.
+/// is only read during `yolo_init`; the caller keeps ownership of it and of the strings it points to, which
+/// may be freed as soon as `yolo_init` returns.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct yolo_config {
@@ -217,7 +218,8 @@ pub const YOLO_INHERIT_THRESHOLD: f32 = -1.0;
 pub const YOLO_INHERIT_FLAG: i32 = -1;
 
 /// Per-call overrides of the detector's defaults. Get one from `yolo_detect_options_default()`, which
-/// inherits everything, and change the fields you need. Only read during the call.
+/// inherits everything, and change the fields you need. Owned by the caller and only read during the call,
+/// so one options value may be shared by many threads.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct yolo_detect_options {
@@ -273,7 +275,8 @@ impl yolo_detect_options {
 }
 
 /// One detected object. Coordinates are in pixels of the original image (after EXIF orientation for
-/// encoded images), clipped to it: `0 <= x1 <= x2 <= width`, `0 <= y1 <= y2 <= height`.
+/// encoded images), clipped to it: `0 <= x1 <= x2 <= width`, `0 <= y1 <= y2 <= height`. Detections live in
+/// an array owned by a `yolo_result`, valid until `yolo_result_free`; copy them to keep them longer.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct yolo_detection {
