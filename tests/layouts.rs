@@ -169,3 +169,52 @@ fn encoded_formats_decode() {
         assert!(found.iter().all(|d| d.x2 <= 40.0 && d.y2 <= 30.0), "{format:?}: boxes in image pixels");
     }
 }
+
+/// Inserts an EXIF APP1 segment with `orientation` right after a JPEG's SOI marker.
+fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    let mut tiff = Vec::new();
+    tiff.extend_from_slice(b"II*\0");
+    tiff.extend_from_slice(&8u32.to_le_bytes()); // first IFD right after the header
+    tiff.extend_from_slice(&1u16.to_le_bytes()); // one entry
+    tiff.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_le_bytes());
+    tiff.extend_from_slice(&orientation.to_le_bytes());
+    tiff.extend_from_slice(&[0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+    let mut segment = b"Exif\0\0".to_vec();
+    segment.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&((segment.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&segment);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn exif_orientation_is_applied_to_encoded_images() {
+    let detector = init(&model("v8_fixed.onnx"));
+    let image = image::RgbImage::from_fn(40, 30, |x, _| image::Rgb([x as u8 * 6, 0, 0]));
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image).write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    let size_of = |bytes: &[u8]| {
+        let mut result = std::ptr::null_mut();
+        let mut size = (0u32, 0u32);
+        // SAFETY: valid pointers for the calls; the result is freed once.
+        unsafe {
+            assert_eq!(
+                yolo_detect(detector.0, bytes.as_ptr(), bytes.len(), std::ptr::null(), &mut result),
+                yolo_status::Ok
+            );
+            assert_eq!(yolo_result_image_size(result, &mut size.0, &mut size.1), yolo_status::Ok);
+            yolo_result_free(result);
+        }
+        size
+    };
+    assert_eq!(size_of(jpeg.get_ref()), (40, 30));
+    assert_eq!(size_of(&with_exif_orientation(jpeg.get_ref(), 1)), (40, 30));
+    assert_eq!(size_of(&with_exif_orientation(jpeg.get_ref(), 6)), (30, 40), "rotated 90 degrees");
+    assert_eq!(size_of(&with_exif_orientation(jpeg.get_ref(), 8)), (30, 40), "rotated 270 degrees");
+    assert_eq!(size_of(&with_exif_orientation(jpeg.get_ref(), 3)), (40, 30));
+}
