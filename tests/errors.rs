@@ -219,36 +219,40 @@ fn pool_times_out_when_every_session_is_busy_and_threads_share_it() {
         assert!(t.join().unwrap().iter().all(|r| *r == reference));
     }
 
-    // One session, a 1 ms timeout, and a caller holding the session with a large image.
+    // One session and a 1 ms timeout, while another thread keeps the session busy with large letterboxes
+    // (imgsz 1024). Both threads go on until the timeout has been seen, within a generous bound, so the
+    // test does not depend on how fast this machine is.
     let single = std::sync::Arc::new(
-        init_with(&model("v8_fixed.onnx"), |c| {
+        init_with(&model("e2e_dynamic.onnx"), |c| {
             c.pool_size = 1;
+            c.imgsz = 1024;
             c.acquire_timeout_ms = 1;
         })
         .unwrap(),
     );
-    let huge = std::sync::Arc::new(vec![100u8; 6000 * 6000 * 3]);
+    let seen_timeout = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bound = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let busy = {
-        let (single, huge) = (std::sync::Arc::clone(&single), std::sync::Arc::clone(&huge));
+        let (single, seen_timeout) = (std::sync::Arc::clone(&single), std::sync::Arc::clone(&seen_timeout));
         std::thread::spawn(move || {
-            let mut done = 0;
-            while done < 10 {
-                match detect_pixels(&single, &huge, 6000, 6000, 18000, rgb8, None) {
-                    Ok(_) => done += 1,
-                    Err((status, _)) => assert_eq!(status, yolo_status::Timeout),
+            let huge = vec![100u8; 3000 * 3000 * 3];
+            while !seen_timeout.load(std::sync::atomic::Ordering::SeqCst) && std::time::Instant::now() < bound {
+                if let Err((status, message)) = detect_pixels(&single, &huge, 3000, 3000, 9000, rgb8, None) {
+                    assert_eq!(status, yolo_status::Timeout, "{message}");
                 }
             }
         })
     };
-    let mut timeouts = 0;
-    while !busy.is_finished() {
-        if let Err((status, message)) = detect_pixels(&single, &huge[..300], 10, 10, 30, rgb8, None) {
+    let small = vec![0u8; 300];
+    while !seen_timeout.load(std::sync::atomic::Ordering::SeqCst) && std::time::Instant::now() < bound {
+        if let Err((status, message)) = detect_pixels(&single, &small, 10, 10, 30, rgb8, None) {
             assert_eq!(status, yolo_status::Timeout, "{message}");
-            timeouts += 1;
+            assert!(message.contains("busy"), "{message}");
+            seen_timeout.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     }
     busy.join().unwrap();
-    assert!(timeouts > 0, "a 1 ms timeout never fired while the only session was busy");
+    assert!(seen_timeout.load(std::sync::atomic::Ordering::SeqCst), "a 1 ms timeout never fired in 60 s");
 }
 
 fn tempdir() -> std::path::PathBuf {
