@@ -76,13 +76,19 @@ build/header_test_cpp: tests/c/header_test.cpp include/yolo_ffi.h $(LIB)
 build/api_test: tests/c/api_test.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread
 
+build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(LIB)
+	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
+
 build/api_test_asan: tests/c/api_test.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
-test-c: all build/header_test_c build/header_test_cpp build/api_test test-models fixtures
+test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_test test-models fixtures
 	build/header_test_c
 	build/header_test_cpp
 	build/api_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg
+	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 1 2
+	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 1
+	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 2
 	scripts/check_detect_cli.sh build/detect $(MODELS) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 
 test-c-sanitize: build/api_test_asan test-models fixtures

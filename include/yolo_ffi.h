@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// `load_wait_ms` value that makes calls on a loading model wait for ever.
+#define YOLO_WAIT_FOREVER UINT32_MAX
+
 // The value of a `yolo_detect_options` float field that means "use the detector's default".
 #define YOLO_INHERIT_THRESHOLD -1.0
 
@@ -57,9 +60,34 @@ enum yolo_status
   YOLO_STATUS_OUT_OF_RANGE = 9,
   // A bug in yolo-ffi was caught before it could crash the caller; please report the message.
   YOLO_STATUS_INTERNAL_ERROR = 10,
+  // The model is still loading in the background (`async_load`), and the detector's `load_wait_ms`
+  // ran out.
+  YOLO_STATUS_NOT_READY = 11,
+  // The model failed to load in the background; the message gives the reason. The detector stays valid
+  // (and must still be freed): every call reports the same failure.
+  YOLO_STATUS_LOAD_FAILED = 12,
+  // The detector handle was freed already, or never came from `yolo_init`.
+  YOLO_STATUS_INVALID_HANDLE = 13,
 };
 #ifndef __cplusplus
 typedef uint32_t yolo_status;
+#endif // __cplusplus
+
+// Where a detector's model load stands, from `yolo_state`. Values are stable.
+enum yolo_load_state
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Loading on a background thread (`async_load`).
+  YOLO_LOAD_STATE_LOADING = 1,
+  // Loaded: detect calls run.
+  YOLO_LOAD_STATE_READY = 2,
+  // The load failed: every call reports `YOLO_STATUS_LOAD_FAILED`; `yolo_load_error` says why.
+  YOLO_LOAD_STATE_FAILED = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t yolo_load_state;
 #endif // __cplusplus
 
 // The layout of one pixel in a buffer passed to `yolo_detect_pixels`. Values are stable; 0 is never valid,
@@ -95,6 +123,12 @@ typedef struct yolo_detector yolo_detector;
 // it stays valid after `yolo_free`. Not synchronised: share it between threads only read-only.
 typedef struct yolo_result yolo_result;
 
+// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
+// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
+// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
+// call. The callback must not call `yolo_free` on the detector it was registered for, and must not unwind.
+typedef void (*yolo_load_callback)(void *user_data, yolo_status status, const char *message);
+
 // How to load a detector. Get one from `yolo_config_default()`, then set the fields you need. The struct
 // is only read during `yolo_init`; the caller keeps ownership of it and of the strings it points to, which
 // may be freed as soon as `yolo_init` returns.
@@ -127,6 +161,17 @@ typedef struct yolo_config {
   // Images with more pixels are rejected with `YOLO_STATUS_IMAGE_TOO_LARGE` before being decoded.
   // 0 means the default, 100000000.
   uint64_t max_image_pixels;
+  // Return from `yolo_init` at once and load the model on a background thread: start-up never blocks
+  // on the model, and a failed load leaves a valid detector that reports `YOLO_STATUS_LOAD_FAILED`.
+  // Default false: `yolo_init` loads, and fails if the load fails.
+  bool async_load;
+  // While the model is loading, how long calls on this detector wait for it before returning
+  // `YOLO_STATUS_NOT_READY`: 0 (default) returns at once, `YOLO_WAIT_FOREVER` waits for ever.
+  uint32_t load_wait_ms;
+  // Optional. Called once when the load ends; see `yolo_load_callback`.
+  yolo_load_callback on_load;
+  // Passed to `on_load` as is; the library never dereferences it.
+  void *on_load_user_data;
 } yolo_config;
 
 // Per-call overrides of the detector's defaults. Get one from `yolo_detect_options_default()`, which
@@ -185,12 +230,18 @@ struct yolo_config yolo_config_default(void);
 // Options that inherit every setting from the detector: change the fields to override. Thread-safe.
 struct yolo_detect_options yolo_detect_options_default(void);
 
-// Loads ONNX Runtime (once per process), reads the model, builds `pool_size` sessions and runs one warm-up
-// inference to check the output layout. Blocks until all of that is done.
+// Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
+// this process already holds the same model file with the same `pool_size`, `threads_per_session`,
+// `imgsz` and `ort_library_path` (in which case the new detector shares its sessions, loaded once),
+// reads the model, builds `pool_size` sessions and runs one warm-up inference. Thresholds, timeouts and
+// limits are per detector, even when sessions are shared.
 //
-// On success, writes a new detector to `*out_detector`; the caller owns it and must release it with
-// `yolo_free`. `config` is only read during the call. Thread-safe: several threads may create detectors
-// at once.
+// Synchronous (default): blocks until the model is loaded, and fails with the load's status. With
+// `async_load`: returns at once; `yolo_state`, `yolo_wait_ready` and `on_load` report the outcome, and a
+// failed load leaves a valid detector whose calls return `YOLO_STATUS_LOAD_FAILED`.
+//
+// On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
+// with `yolo_free`. `config` is only read during the call. Thread-safe.
 //
 // # Safety
 // `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
@@ -198,12 +249,44 @@ struct yolo_detect_options yolo_detect_options_default(void);
 yolo_status yolo_init(const struct yolo_config *config,
                       struct yolo_detector **out_detector);
 
-// Releases a detector, its sessions and its buffers. NULL is a no-op. Results already returned stay valid.
+// Releases a detector handle. NULL is a no-op. A handle that was freed already (or never came from
+// `yolo_init`) gives `YOLO_STATUS_INVALID_HANDLE` and changes nothing. Calls still running on the
+// detector in other threads finish normally: the detector's memory is released when the last returns,
+// and the model's sessions when the last detector sharing them is released. Results stay valid.
+//
+// Handles are checked, not dereferenced: a stale handle is detected even after its slot was reused by a
+// new detector. Thread-safe.
+yolo_status yolo_free(struct yolo_detector *detector);
+
+// Writes where the detector's model load stands (a `yolo_load_state` value). Never blocks. Thread-safe.
 //
 // # Safety
-// `detector` must be NULL or a detector from `yolo_init` that was not freed yet, and no other thread may be
-// using it during or after this call.
-void yolo_free(struct yolo_detector *detector);
+// `out_state` must be valid for a write.
+yolo_status yolo_state(const struct yolo_detector *detector,
+                       yolo_load_state *out_state);
+
+// Waits up to `timeout_ms` (`YOLO_WAIT_FOREVER`: for ever; 0: not at all) for the model load to end:
+// `YOLO_STATUS_OK` when ready, `YOLO_STATUS_LOAD_FAILED` with the reason in `yolo_last_error()`, or
+// `YOLO_STATUS_NOT_READY` when still loading at the deadline. Thread-safe.
+yolo_status yolo_wait_ready(const struct yolo_detector *detector,
+                            uint32_t timeout_ms);
+
+// Writes the reason of a failed load as NUL-terminated UTF-8 and its length; "" (length 0) when the load
+// did not fail (or has not ended). The string is owned by the detector and valid until `yolo_free`.
+// Thread-safe.
+//
+// # Safety
+// The out-pointers must be valid for writes.
+yolo_status yolo_load_error(const struct yolo_detector *detector,
+                            const char **out_message,
+                            size_t *out_message_len);
+
+// Call in a child process right after `fork()` (gunicorn `post_fork`, uwsgi `postfork`, Celery
+// `worker_process_init`) to build the child's own sessions for every loaded model now. Optional: each
+// model also does it on its first detect in the child. Sessions inherited from the parent are never used
+// or freed in the child (ONNX Runtime's threads do not survive `fork()`); they are leaked on purpose.
+// A no-op in a process that did not fork.
+yolo_status yolo_after_fork(void);
 
 // Decodes an encoded image (JPEG, PNG, BMP, WebP, GIF first frame or TIFF; EXIF orientation applied) and
 // detects objects in it. `options` may be NULL for the detector's defaults.
@@ -294,6 +377,9 @@ yolo_status yolo_class_name(const struct yolo_detector *detector,
 yolo_status yolo_input_size(const struct yolo_detector *detector,
                             uint32_t *out_width,
                             uint32_t *out_height);
+
+// glibc's `on_exit`: like `atexit`, but the handler receives the exit status.
+extern int on_exit(void (*function)(int status, void *arg), void *arg);
 
 #ifdef __cplusplus
 }  // extern "C"

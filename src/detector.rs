@@ -1,25 +1,17 @@
-//! The detector: a model, a pool of sessions and the Ultralytics pipeline around them.
+//! The detector handle: per-handle settings over a model shared through the registry.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
-
-use half::f16;
-use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::{self, PixelView};
-use crate::model::{classify_output, InputPrecision, ModelSpec, OutputLayout};
-use crate::pool::Pool;
-use crate::postprocess::{decode_and_suppress, BoxScaler, Detection, NmsSettings, OutputView, PostprocessScratch};
-use crate::preprocess::{letterbox_into, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
-use crate::runtime;
+use crate::loaded_model::{LoadedModel, MAX_POOL_SIZE};
+use crate::postprocess::{Detection, NmsSettings};
+use crate::registry::{self, LoadCallback, LoadState, SharedModel};
 
 /// The default pixel limit: 100 megapixels, far above any camera, far below a decompression bomb.
 pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 100_000_000;
-/// Upper bound on `pool_size`, so that a typo cannot load thousands of sessions.
-pub const MAX_POOL_SIZE: usize = 256;
 
 /// Everything that configures a [`Detector`].
 #[derive(Debug, Clone, PartialEq)]
@@ -40,10 +32,16 @@ pub struct DetectorConfig {
     pub acquire_timeout: Option<Duration>,
     /// Images with more pixels are rejected before decoding.
     pub max_image_pixels: u64,
+    /// Return from [`Detector::open`] at once and load on a background thread.
+    pub async_load: bool,
+    /// How long a detect call waits for a model still loading: `Some(ZERO)` fails at once with
+    /// [`ErrorKind::NotReady`], `None` waits for ever.
+    pub load_wait: Option<Duration>,
 }
 
 impl DetectorConfig {
-    /// The defaults for `model_path`: auto pool, Ultralytics' thresholds, no timeout, 100 MP limit.
+    /// The defaults for `model_path`: auto pool, Ultralytics' thresholds, no timeout, 100 MP limit, a
+    /// synchronous load.
     pub fn new(model_path: impl Into<PathBuf>) -> Self {
         Self {
             model_path: model_path.into(),
@@ -54,20 +52,34 @@ impl DetectorConfig {
             nms: NmsSettings::default(),
             acquire_timeout: None,
             max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
+            async_load: false,
+            load_wait: Some(Duration::ZERO),
         }
     }
 }
 
-/// Resolves 0 ("auto") in `pool_size` and `threads_per_session` so that sessions x threads stays within
-/// `cores`. With both automatic, each core gets its own single-threaded session: on 2 cores that measured
-/// 13.2 img/s against 8.5 for one 2-thread session shared by 2 callers (shared/notes).
-pub fn resolve_parallelism(pool_size: usize, threads_per_session: usize, cores: usize) -> (usize, usize) {
-    let cores = cores.max(1);
-    match (pool_size, threads_per_session) {
-        (0, 0) => (cores, 1),
-        (0, t) => ((cores / t).max(1), t),
-        (p, 0) => (p, (cores / p).max(1)),
-        (p, t) => (p, t),
+impl DetectorConfig {
+    /// Checks the values that can be checked without touching the model.
+    fn validate(&self) -> Result<()> {
+        self.nms.validate()?;
+        if self.model_path.as_os_str().is_empty() {
+            return Err(Error::invalid_argument("the model path is empty"));
+        }
+        if self.pool_size > MAX_POOL_SIZE {
+            return Err(Error::invalid_argument(format!(
+                "pool_size {} exceeds the maximum of {MAX_POOL_SIZE}",
+                self.pool_size
+            )));
+        }
+        if self.max_image_pixels == 0 {
+            return Err(Error::invalid_argument("max_image_pixels must be at least 1"));
+        }
+        if let Some((h, w)) = self.imgsz {
+            if h == 0 || w == 0 || h > 16384 || w > 16384 {
+                return Err(Error::invalid_argument(format!("imgsz {h}x{w} must be between 1 and 16384")));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -82,214 +94,83 @@ pub struct Detections {
     pub image_height: usize,
 }
 
-/// The model input buffer, in the model's precision.
-enum InputBuffer {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-}
-
-/// One session with the buffers it reuses from call to call.
-struct Worker {
-    session: Session,
-    input: InputBuffer,
-    letterbox: LetterboxScratch,
-    output: Vec<f32>,
-    output_shape: Vec<i64>,
-    postprocess: PostprocessScratch,
-    detections: Vec<Detection>,
-}
-
-impl Worker {
-    fn new(session: Session, precision: InputPrecision) -> Self {
-        let input = match precision {
-            InputPrecision::F32 => InputBuffer::F32(Vec::new()),
-            InputPrecision::F16 => InputBuffer::F16(Vec::new()),
-        };
-        Self {
-            session,
-            input,
-            letterbox: LetterboxScratch::default(),
-            output: Vec::new(),
-            output_shape: Vec::new(),
-            postprocess: PostprocessScratch::default(),
-            detections: Vec::new(),
-        }
-    }
-
-    /// Runs the model on the prepared input of `height` x `width` and copies the first output out, as f32,
-    /// before the session can be used again.
-    fn infer(&mut self, height: usize, width: usize) -> Result<()> {
-        let shape = [1usize, 3, height, width];
-        let failed = |e: ort::Error| {
-            Error::new(ErrorKind::InferenceFailed, format!("ONNX Runtime failed to run the model: {e}"))
-        };
-        let outputs = match &self.input {
-            InputBuffer::F32(buf) => {
-                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(failed)?])
-            }
-            InputBuffer::F16(buf) => {
-                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(failed)?])
-            }
-        }
-        .map_err(failed)?;
-        let value = &outputs[0];
-        self.output.clear();
-        self.output_shape.clear();
-        match value.dtype().tensor_type() {
-            Some(TensorElementType::Float16) => {
-                let (shape, data) = value.try_extract_tensor::<f16>().map_err(failed)?;
-                self.output_shape.extend_from_slice(shape);
-                self.output.extend(data.iter().map(|v| v.to_f32()));
-            }
-            _ => {
-                let (shape, data) = value.try_extract_tensor::<f32>().map_err(failed)?;
-                self.output_shape.extend_from_slice(shape);
-                self.output.extend_from_slice(data);
-            }
-        }
-        Ok(())
-    }
-
-    fn fill_blank(&mut self, height: usize, width: usize) {
-        fn fill<T: InputElement>(buf: &mut Vec<T>, len: usize) {
-            buf.clear();
-            buf.resize(len, T::from_u8(PAD_VALUE));
-        }
-        match &mut self.input {
-            InputBuffer::F32(buf) => fill(buf, 3 * height * width),
-            InputBuffer::F16(buf) => fill(buf, 3 * height * width),
-        }
-    }
-}
-
-/// A loaded model behind a pool of ONNX Runtime sessions. `Send + Sync`: call [`Detector::detect_pixels`]
-/// and [`Detector::detect_encoded`] from any number of threads.
+/// A handle on a model: its own thresholds, timeouts and limits over a model that every handle opened on
+/// the same file and session settings shares. `Send + Sync`: call it from any number of threads. The model
+/// is released when the last handle on it is dropped.
+#[derive(Debug)]
 pub struct Detector {
-    pool: Pool<Worker>,
-    spec: ModelSpec,
-    layout: OutputLayout,
-    names: Vec<String>,
+    shared: Arc<SharedModel>,
     defaults: NmsSettings,
     acquire_timeout: Option<Duration>,
     max_image_pixels: u64,
-    threads_per_session: usize,
-}
-
-impl std::fmt::Debug for Detector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Detector")
-            .field("spec", &self.spec)
-            .field("layout", &self.layout)
-            .field("pool_size", &self.pool.capacity())
-            .field("threads_per_session", &self.threads_per_session)
-            .finish_non_exhaustive()
-    }
+    load_wait: Option<Duration>,
 }
 
 impl Detector {
-    /// Loads ONNX Runtime if needed, reads the model once, builds every session of the pool and runs one
-    /// warm-up inference that decides the output layout.
+    /// Opens a handle and, unless `config.async_load`, waits for the model: a failed synchronous load is an
+    /// error here, a failed background load is reported by every later call.
     pub fn new(config: &DetectorConfig) -> Result<Self> {
-        config.nms.validate()?;
-        if config.pool_size > MAX_POOL_SIZE {
-            return Err(Error::invalid_argument(format!(
-                "pool_size {} exceeds the maximum of {MAX_POOL_SIZE}",
-                config.pool_size
-            )));
-        }
-        if config.max_image_pixels == 0 {
-            return Err(Error::invalid_argument("max_image_pixels must be at least 1"));
-        }
-        if let Some((h, w)) = config.imgsz {
-            if h == 0 || w == 0 || h > 16384 || w > 16384 {
-                return Err(Error::invalid_argument(format!("imgsz {h}x{w} must be between 1 and 16384")));
+        Self::open(config, None)
+    }
+
+    /// As [`Detector::new`], with a callback run once when the load ends (at once if the model was loaded
+    /// already), on the loading thread.
+    pub fn open(config: &DetectorConfig, on_finished: Option<LoadCallback>) -> Result<Self> {
+        config.validate()?;
+        let shared = registry::obtain(config, config.async_load, on_finished)?;
+        if !config.async_load {
+            if let Some(Err(error)) = shared.wait(None) {
+                return Err(error.clone());
             }
         }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (pool_size, threads) = resolve_parallelism(config.pool_size, config.threads_per_session, cores);
-        let environment = runtime::environment(config.ort_library_path.as_deref())?;
-        let model_bytes = read_model(&config.model_path)?;
-
-        let build_session = || -> Result<Session> {
-            let load_failed = |e: ort::Error| {
-                Error::new(
-                    ErrorKind::ModelLoadFailed,
-                    format!("ONNX Runtime cannot load {}: {e}", config.model_path.display()),
-                )
-            };
-            let configure = || -> ort::Result<ort::session::builder::SessionBuilder> {
-                Ok(Session::builder(environment)?
-                    .with_optimization_level(GraphOptimizationLevel::All)?
-                    .with_intra_threads(threads)?
-                    // Idle threads spinning in one session steal the cores of the others.
-                    .with_intra_op_spinning(pool_size == 1)?)
-            };
-            configure().map_err(load_failed)?.commit_from_memory(&model_bytes).map_err(load_failed)
-        };
-
-        let first = build_session()?;
-        let spec = ModelSpec::from_session(&first, config.imgsz)?;
-        let mut warm = Worker::new(first, spec.precision);
-        let (height, width) = spec.shape.target();
-        warm.fill_blank(height as usize, width as usize);
-        warm.infer(height as usize, width as usize)
-            .map_err(|e| Error::invalid_model(format!("warm-up inference failed: {e}")))?;
-        let layout = classify_output(&warm.output_shape, height, width, &spec.metadata)?;
-        let names = match (&spec.metadata.names, layout) {
-            (Some(names), _) => names.clone(),
-            (
-                None,
-                OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes },
-            ) => (0..num_classes).map(|i| format!("class{i}")).collect(),
-            (None, OutputLayout::EndToEnd) => Vec::new(),
-        };
-
-        let mut workers = Vec::with_capacity(pool_size);
-        workers.push(warm);
-        for _ in 1..pool_size {
-            workers.push(Worker::new(build_session()?, spec.precision));
-        }
         Ok(Self {
-            pool: Pool::new(workers),
-            spec,
-            layout,
-            names,
+            shared,
             defaults: config.nms,
             acquire_timeout: config.acquire_timeout,
             max_image_pixels: config.max_image_pixels,
-            threads_per_session: threads,
+            load_wait: config.load_wait,
         })
     }
 
-    /// Class names by class id. Empty for an end-to-end model without `names` metadata.
-    pub fn class_names(&self) -> &[String] {
-        &self.names
+    /// Where the model's load stands.
+    pub fn state(&self) -> LoadState {
+        self.shared.state()
     }
 
-    /// The largest model input, `(height, width)`: the fixed input shape, or the letterbox target of a
-    /// dynamic model (which may shrink to the minimal rectangle per image).
-    pub fn input_size(&self) -> (u32, u32) {
-        self.spec.shape.target()
+    /// How long the model took to load, once loaded or failed.
+    pub fn load_time(&self) -> Option<Duration> {
+        self.shared.load_time()
     }
 
-    /// The model as inspected at load.
-    pub fn spec(&self) -> &ModelSpec {
-        &self.spec
+    /// Waits up to `timeout` (`None`: for ever) for the load: `Ok` when ready, [`ErrorKind::LoadFailed`]
+    /// with the reason, or [`ErrorKind::NotReady`] if still loading at the deadline.
+    pub fn wait_ready(&self, timeout: Option<Duration>) -> Result<&LoadedModel> {
+        match self.shared.wait(timeout) {
+            Some(Ok(model)) => Ok(model),
+            Some(Err(error)) => Err(Error::new(ErrorKind::LoadFailed, format!("the model failed to load: {error}"))),
+            None => Err(Error::new(
+                ErrorKind::NotReady,
+                format!("the model is still loading (waited {:?})", timeout.unwrap_or_default()),
+            )),
+        }
     }
 
-    /// The output layout found at load.
-    pub fn layout(&self) -> OutputLayout {
-        self.layout
+    /// The reason of a failed load, if it failed.
+    pub fn load_error(&self) -> Option<&Error> {
+        match self.shared.wait(Some(Duration::ZERO)) {
+            Some(Err(error)) => Some(error),
+            _ => None,
+        }
     }
 
-    /// Sessions in the pool.
-    pub fn pool_size(&self) -> usize {
-        self.pool.capacity()
+    /// The loaded model, waiting for it as this handle's `load_wait` says.
+    pub fn model(&self) -> Result<&LoadedModel> {
+        self.wait_ready(self.load_wait)
     }
 
-    /// Intra-op threads per session.
-    pub fn threads_per_session(&self) -> usize {
-        self.threads_per_session
+    /// Whether two handles share one model (and its sessions).
+    pub fn shares_model_with(&self, other: &Detector) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// The thresholds used when a call passes none.
@@ -299,14 +180,14 @@ impl Detector {
 
     /// Decodes an encoded image and detects objects in it.
     pub fn detect_encoded(&self, bytes: &[u8], settings: Option<&NmsSettings>) -> Result<Detections> {
+        let model = self.model()?;
         let image = image_input::decode(bytes, self.max_image_pixels)?;
-        self.detect_pixels(&image.view(), settings)
+        model.detect_pixels(&image.view(), settings.unwrap_or(&self.defaults), self.acquire_timeout)
     }
 
     /// Detects objects in a pixel buffer. Boxes are in the buffer's pixels.
     pub fn detect_pixels(&self, view: &PixelView<'_>, settings: Option<&NmsSettings>) -> Result<Detections> {
-        let settings = settings.unwrap_or(&self.defaults);
-        settings.validate()?;
+        let model = self.model()?;
         if view.pixel_count() > self.max_image_pixels {
             return Err(Error::new(
                 ErrorKind::ImageTooLarge,
@@ -318,113 +199,18 @@ impl Detector {
                 ),
             ));
         }
-        let (target_h, target_w) = self.spec.shape.target();
-        let geometry = LetterboxGeometry::new(
-            view.width(),
-            view.height(),
-            target_h as usize,
-            target_w as usize,
-            self.spec.shape.minimal_rect_stride().map(|s| s as usize),
-        );
-        let mut guard = self.pool.acquire(self.acquire_timeout).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "all {} sessions stayed busy for {:?}",
-                    self.pool.capacity(),
-                    self.acquire_timeout.unwrap_or_default()
-                ),
-            )
-        })?;
-        let worker = &mut *guard;
-        match &mut worker.input {
-            InputBuffer::F32(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
-            InputBuffer::F16(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
-        }
-        worker.infer(geometry.input_height, geometry.input_width)?;
-        let output = self.output_view(&worker.output_shape, &worker.output)?;
-        decode_and_suppress(self.layout, output, settings, &mut worker.postprocess, &mut worker.detections);
-        let scaler = BoxScaler::new(geometry.input_height, geometry.input_width, view.height(), view.width());
-        let mut detections = worker.detections.clone();
-        drop(guard);
-        detections.iter_mut().for_each(|d| scaler.apply(d));
-        Ok(Detections { detections, image_width: view.width(), image_height: view.height() })
-    }
-
-    /// Checks that a run's output still fits the layout found at load, and returns its first image.
-    fn output_view<'a>(&self, shape: &[i64], data: &'a [f32]) -> Result<OutputView<'a>> {
-        let mismatch = || {
-            Error::new(
-                ErrorKind::InferenceFailed,
-                format!("output shape {shape:?} does not match the layout {:?} found at load", self.layout),
-            )
-        };
-        let &[batch, rows, cols] = shape else {
-            return Err(mismatch());
-        };
-        let (rows, cols) =
-            (usize::try_from(rows).map_err(|_| mismatch())?, usize::try_from(cols).map_err(|_| mismatch())?);
-        let fits = batch >= 1
-            && match self.layout {
-                OutputLayout::ChannelsFirst { num_classes } => rows == 4 + num_classes,
-                OutputLayout::AnchorsWithObjectness { num_classes } => cols == 5 + num_classes,
-                OutputLayout::EndToEnd => cols == 6,
-            };
-        if !fits || data.len() < rows * cols {
-            return Err(mismatch());
-        }
-        Ok(OutputView { data: &data[..rows * cols], rows, cols })
+        model.detect_pixels(view, settings.unwrap_or(&self.defaults), self.acquire_timeout)
     }
 }
 
-/// Reads the model file, with errors that say which path and why.
-fn read_model(path: &std::path::Path) -> Result<Vec<u8>> {
-    let failed =
-        |why: String| Error::new(ErrorKind::ModelLoadFailed, format!("cannot read model {}: {why}", path.display()));
-    if path.as_os_str().is_empty() {
-        return Err(Error::invalid_argument("the model path is empty"));
-    }
-    if path.is_dir() {
-        return Err(failed("it is a directory".into()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
-    if bytes.is_empty() {
-        return Err(failed("the file is empty".into()));
-    }
-    Ok(bytes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auto_parallelism_never_oversubscribes() {
-        assert_eq!(resolve_parallelism(0, 0, 2), (2, 1));
-        assert_eq!(resolve_parallelism(0, 0, 8), (8, 1));
-        assert_eq!(resolve_parallelism(1, 0, 8), (1, 8));
-        assert_eq!(resolve_parallelism(3, 0, 8), (3, 2));
-        assert_eq!(resolve_parallelism(0, 4, 8), (2, 4));
-        assert_eq!(resolve_parallelism(0, 16, 8), (1, 16));
-        assert_eq!(resolve_parallelism(4, 0, 2), (4, 1));
-        assert_eq!(resolve_parallelism(3, 3, 2), (3, 3), "explicit values are kept");
-        for cores in 1..=64 {
-            for pool in 0..=8 {
-                let (p, t) = resolve_parallelism(pool, 0, cores);
-                assert!(p >= 1 && t >= 1);
-                assert!(p * t <= cores.max(p), "pool {pool} on {cores} cores gave {p}x{t}");
-            }
+/// Builds fresh sessions, in a forked child, for every model inherited from the parent. Models do this
+/// lazily on their first detect anyway; calling this right after `fork()` moves the cost out of the first
+/// request. Models still loading or failed are skipped.
+pub fn refresh_all_after_fork() -> Result<()> {
+    for shared in registry::live_models() {
+        if let Some(Ok(model)) = shared.wait(Some(Duration::ZERO)) {
+            model.refresh_after_fork()?;
         }
     }
-
-    #[test]
-    fn reading_a_directory_or_missing_file_says_so() {
-        let dir = std::env::temp_dir();
-        let err = read_model(&dir).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::ModelLoadFailed);
-        assert!(err.message().contains("directory"), "{err}");
-        let err = read_model(std::path::Path::new("/nonexistent/model.onnx")).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::ModelLoadFailed);
-        assert!(err.message().contains("/nonexistent/model.onnx"), "{err}");
-    }
+    Ok(())
 }

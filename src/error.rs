@@ -28,6 +28,12 @@ pub enum ErrorKind {
     OutOfRange,
     /// A bug: a panic was caught at the API boundary.
     Internal,
+    /// The model is still loading in the background.
+    NotReady,
+    /// The model failed to load in the background; the message says why.
+    LoadFailed,
+    /// A handle that was already freed, or never was a handle.
+    InvalidHandle,
 }
 
 /// An error with its kind and a message meant for humans.

@@ -10,11 +10,14 @@
 pub mod detector;
 pub mod error;
 pub mod ffi;
+pub mod fork;
 pub mod image_input;
+pub mod loaded_model;
 pub mod model;
 pub mod pool;
 pub mod postprocess;
 pub mod preprocess;
+pub mod registry;
 pub mod runtime;
 
 pub use detector::{Detections, Detector, DetectorConfig};

@@ -62,6 +62,8 @@ pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
                     .map_err(|e| {
                         Error::new(ErrorKind::RuntimeUnavailable, format!("ONNX Runtime from {}: {e}", path.display()))
                     })?;
+                crate::fork::watch();
+                crate::fork::guard_child_exit();
                 return Ok(ENVIRONMENT.get_or_init(|| env));
             }
             Err(e) => tried.push(format!("{} ({origin}): {e}", path.display())),

@@ -190,8 +190,7 @@ fn ort_library_that_is_not_ort_is_reported_once_loaded_it_is_kept() {
     let status = unsafe { yolo_init(&config, &mut out) };
     if yolo_ffi::runtime::is_loaded() && status == yolo_status::Ok {
         // Another test loaded the runtime first: the explicit path is ignored, as documented.
-        // SAFETY: created above.
-        unsafe { yolo_free(out) };
+        yolo_free(out);
     } else {
         assert_eq!(status, yolo_status::RuntimeUnavailable);
         assert!(last_error().contains("/etc/hostname"), "{}", last_error());

@@ -1,16 +1,19 @@
 //! The exported functions. Each body runs inside `ffi_boundary!`, checks its pointers with the helpers in
 //! `boundary` and `handles`, then calls the core.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::boundary::{input_bytes, last_error_ptr, non_null, OutParam};
-use super::handles::{borrow_handle, free_handle, into_handle};
+use super::handles::{borrow_handle, free_handle, into_handle, HandleTable};
 use super::types::*;
 use crate::detector::Detections;
-use crate::detector::Detector;
+use crate::detector::{refresh_all_after_fork, Detector};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::PixelView;
 use crate::postprocess::NmsSettings;
+use crate::registry::{LoadCallback, LoadState};
 
 /// The library's version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string. Never NULL, never freed.
 /// Thread-safe.
@@ -52,12 +55,18 @@ pub extern "C" fn yolo_detect_options_default() -> yolo_detect_options {
     ffi_boundary!(value yolo_detect_options::default(), { yolo_detect_options::default() })
 }
 
-/// Loads ONNX Runtime (once per process), reads the model, builds `pool_size` sessions and runs one warm-up
-/// inference to check the output layout. Blocks until all of that is done.
+/// Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
+/// this process already holds the same model file with the same `pool_size`, `threads_per_session`,
+/// `imgsz` and `ort_library_path` (in which case the new detector shares its sessions, loaded once),
+/// reads the model, builds `pool_size` sessions and runs one warm-up inference. Thresholds, timeouts and
+/// limits are per detector, even when sessions are shared.
 ///
-/// On success, writes a new detector to `*out_detector`; the caller owns it and must release it with
-/// `yolo_free`. `config` is only read during the call. Thread-safe: several threads may create detectors
-/// at once.
+/// Synchronous (default): blocks until the model is loaded, and fails with the load's status. With
+/// `async_load`: returns at once; `yolo_state`, `yolo_wait_ready` and `on_load` report the outcome, and a
+/// failed load leaves a valid detector whose calls return `YOLO_STATUS_LOAD_FAILED`.
+///
+/// On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
+/// with `yolo_free`. `config` is only read during the call. Thread-safe.
 ///
 /// # Safety
 /// `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
@@ -67,24 +76,142 @@ pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mu
     ffi_boundary!(status {
         let config = non_null(config, "config")?;
         let out = OutParam::new(out_detector, "out_detector")?;
-        // SAFETY: non-null; valid and its strings NUL-terminated by the caller's contract.
-        let core_config = unsafe { (*config).to_core() }?;
-        let detector = Detector::new(&core_config)?;
+        // SAFETY: non-null and valid by the caller's contract.
+        let config = unsafe { *config };
+        // SAFETY: its strings are NULL or NUL-terminated by the caller's contract.
+        let core_config = unsafe { config.to_core() }?;
+        let notifier = config.on_load.map(|callback| LoadNotifier { callback, user_data: config.on_load_user_data });
+        let detector = Detector::open(&core_config, notifier.map(LoadNotifier::into_callback))?;
+        let handle = DETECTORS.insert(DetectorHandle::new(detector))?;
         // SAFETY: `out` is non-null and writable by the caller's contract.
-        unsafe { out.write(into_handle(DetectorHandle::new(detector))) };
+        unsafe { out.write(handle as *mut yolo_detector) };
         Ok(())
     })
 }
 
-/// Releases a detector, its sessions and its buffers. NULL is a no-op. Results already returned stay valid.
+/// Releases a detector handle. NULL is a no-op. A handle that was freed already (or never came from
+/// `yolo_init`) gives `YOLO_STATUS_INVALID_HANDLE` and changes nothing. Calls still running on the
+/// detector in other threads finish normally: the detector's memory is released when the last returns,
+/// and the model's sessions when the last detector sharing them is released. Results stay valid.
+///
+/// Handles are checked, not dereferenced: a stale handle is detected even after its slot was reused by a
+/// new detector. Thread-safe.
+#[no_mangle]
+pub extern "C" fn yolo_free(detector: *mut yolo_detector) -> yolo_status {
+    ffi_boundary!(status {
+        if !detector.is_null() {
+            drop(DETECTORS.remove(detector as usize, "detector")?);
+        }
+        Ok(())
+    })
+}
+
+/// Writes where the detector's model load stands (a `yolo_load_state` value). Never blocks. Thread-safe.
 ///
 /// # Safety
-/// `detector` must be NULL or a detector from `yolo_init` that was not freed yet, and no other thread may be
-/// using it during or after this call.
+/// `out_state` must be valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn yolo_free(detector: *mut yolo_detector) {
-    // SAFETY: forwarded to the caller's contract.
-    ffi_boundary!(value(), { unsafe { free_handle(detector) } })
+pub unsafe extern "C" fn yolo_state(detector: *const yolo_detector, out_state: *mut yolo_load_state) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_state, "out_state")?;
+        let state = match handle.detector.state() {
+            LoadState::Loading => yolo_load_state::Loading,
+            LoadState::Ready => yolo_load_state::Ready,
+            LoadState::Failed => yolo_load_state::Failed,
+        };
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(state) };
+        Ok(())
+    })
+}
+
+/// Waits up to `timeout_ms` (`YOLO_WAIT_FOREVER`: for ever; 0: not at all) for the model load to end:
+/// `YOLO_STATUS_OK` when ready, `YOLO_STATUS_LOAD_FAILED` with the reason in `yolo_last_error()`, or
+/// `YOLO_STATUS_NOT_READY` when still loading at the deadline. Thread-safe.
+#[no_mangle]
+pub extern "C" fn yolo_wait_ready(detector: *const yolo_detector, timeout_ms: u32) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let timeout = (timeout_ms != YOLO_WAIT_FOREVER).then(|| Duration::from_millis(timeout_ms.into()));
+        handle.detector.wait_ready(timeout).map(drop)
+    })
+}
+
+/// Writes the reason of a failed load as NUL-terminated UTF-8 and its length; "" (length 0) when the load
+/// did not fail (or has not ended). The string is owned by the detector and valid until `yolo_free`.
+/// Thread-safe.
+///
+/// # Safety
+/// The out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_load_error(
+    detector: *const yolo_detector,
+    out_message: *mut *const c_char,
+    out_message_len: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_message = OutParam::new(out_message, "out_message")?;
+        let out_len = OutParam::new(out_message_len, "out_message_len")?;
+        // The handle table keeps the detector, and so the string, alive until `yolo_free`.
+        let message = handle.c_load_error();
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_message.write(message.as_ptr());
+            out_len.write(message.to_bytes().len());
+        }
+        Ok(())
+    })
+}
+
+/// Call in a child process right after `fork()` (gunicorn `post_fork`, uwsgi `postfork`, Celery
+/// `worker_process_init`) to build the child's own sessions for every loaded model now. Optional: each
+/// model also does it on its first detect in the child. Sessions inherited from the parent are never used
+/// or freed in the child (ONNX Runtime's threads do not survive `fork()`); they are leaked on purpose.
+/// A no-op in a process that did not fork.
+#[no_mangle]
+pub extern "C" fn yolo_after_fork() -> yolo_status {
+    ffi_boundary!(status { refresh_all_after_fork() })
+}
+
+/// Every live detector handle of the process.
+static DETECTORS: HandleTable<DetectorHandle> = HandleTable::new(MAX_DETECTORS);
+/// At most this many detector handles can be open at once.
+const MAX_DETECTORS: usize = 16 * 1024;
+
+/// The detector behind a handle; NULL is an invalid argument, a stale handle an invalid handle.
+fn detector_from(detector: *const yolo_detector) -> Result<Arc<DetectorHandle>> {
+    if detector.is_null() {
+        return Err(Error::invalid_argument("detector is NULL"));
+    }
+    DETECTORS.get(detector as usize, "detector")
+}
+
+/// A C load callback with its user data.
+struct LoadNotifier {
+    callback: unsafe extern "C" fn(*mut c_void, yolo_status, *const c_char),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the header documents that `on_load` runs on the loading thread; the caller hands `user_data`
+// over on that condition, and the library never dereferences it.
+unsafe impl Send for LoadNotifier {}
+
+impl LoadNotifier {
+    fn into_callback(self) -> LoadCallback {
+        Box::new(move |outcome| self.notify(outcome))
+    }
+
+    fn notify(&self, outcome: std::result::Result<&crate::loaded_model::LoadedModel, &Error>) {
+        let (status, message) = match outcome {
+            Ok(_) => (yolo_status::Ok, c_string_lossy("")),
+            Err(error) => (yolo_status::from(error.kind()), c_string_lossy(error.message())),
+        };
+        // SAFETY: a C function pointer the caller registered for exactly this call; the message lives until
+        // it returns.
+        unsafe { (self.callback)(self.user_data, status, message.as_ptr()) };
+    }
 }
 
 /// Merges the optional per-call options with the detector's defaults.
@@ -134,13 +261,12 @@ pub unsafe extern "C" fn yolo_detect(
     out_result: *mut *mut yolo_result,
 ) -> yolo_status {
     ffi_boundary!(status {
-        // SAFETY: a live detector by the caller's contract.
-        let handle = unsafe { borrow_handle(detector) }?;
+        let handle = detector_from(detector)?;
         // SAFETY: readable for `encoded_len` bytes by the caller's contract.
         let bytes = unsafe { input_bytes(encoded, encoded_len, "encoded") }?;
         let out = OutParam::new(out_result, "out_result")?;
         // SAFETY: NULL or valid by the caller's contract.
-        let settings = unsafe { settings_for(handle, options) }?;
+        let settings = unsafe { settings_for(&handle, options) }?;
         let detections = handle.detector.detect_encoded(bytes, settings.as_ref())?;
         // SAFETY: `out` is writable by the caller's contract.
         unsafe { write_result(out, detections) };
@@ -172,15 +298,14 @@ pub unsafe extern "C" fn yolo_detect_pixels(
     out_result: *mut *mut yolo_result,
 ) -> yolo_status {
     ffi_boundary!(status {
-        // SAFETY: a live detector by the caller's contract.
-        let handle = unsafe { borrow_handle(detector) }?;
+        let handle = detector_from(detector)?;
         // SAFETY: readable for `pixels_len` bytes by the caller's contract.
         let bytes = unsafe { input_bytes(pixels, pixels_len, "pixels") }?;
         let out = OutParam::new(out_result, "out_result")?;
         let format = pixel_format_from_raw(pixel_format)?;
         let view = PixelView::new(bytes, width as usize, height as usize, stride_bytes, format)?;
         // SAFETY: NULL or valid by the caller's contract.
-        let settings = unsafe { settings_for(handle, options) }?;
+        let settings = unsafe { settings_for(&handle, options) }?;
         let detections = handle.detector.detect_pixels(&view, settings.as_ref())?;
         // SAFETY: `out` is writable by the caller's contract.
         unsafe { write_result(out, detections) };
@@ -257,11 +382,10 @@ pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
 #[no_mangle]
 pub unsafe extern "C" fn yolo_class_count(detector: *const yolo_detector, out_count: *mut usize) -> yolo_status {
     ffi_boundary!(status {
-        // SAFETY: a live detector by the caller's contract.
-        let handle = unsafe { borrow_handle(detector) }?;
+        let handle = detector_from(detector)?;
         let out = OutParam::new(out_count, "out_count")?;
         // SAFETY: writable by the caller's contract.
-        unsafe { out.write(handle.c_names.len()) };
+        unsafe { out.write(handle.c_names()?.len()) };
         Ok(())
     })
 }
@@ -280,12 +404,12 @@ pub unsafe extern "C" fn yolo_class_name(
     out_name_len: *mut usize,
 ) -> yolo_status {
     ffi_boundary!(status {
-        // SAFETY: a live detector by the caller's contract.
-        let handle = unsafe { borrow_handle(detector) }?;
+        let handle = detector_from(detector)?;
         let out_name = OutParam::new(out_name, "out_name")?;
         let out_len = OutParam::new(out_name_len, "out_name_len")?;
-        let name = handle.c_names.get(class_id as usize).ok_or_else(|| {
-            Error::new(ErrorKind::OutOfRange, format!("class_id {class_id} is out of range: the model has {} classes", handle.c_names.len()))
+        let names = handle.c_names()?;
+        let name = names.get(class_id as usize).ok_or_else(|| {
+            Error::new(ErrorKind::OutOfRange, format!("class_id {class_id} is out of range: the model has {} classes", names.len()))
         })?;
         // SAFETY: both writable by the caller's contract.
         unsafe {
@@ -308,11 +432,10 @@ pub unsafe extern "C" fn yolo_input_size(
     out_height: *mut u32,
 ) -> yolo_status {
     ffi_boundary!(status {
-        // SAFETY: a live detector by the caller's contract.
-        let handle = unsafe { borrow_handle(detector) }?;
+        let handle = detector_from(detector)?;
         let out_width = OutParam::new(out_width, "out_width")?;
         let out_height = OutParam::new(out_height, "out_height")?;
-        let (height, width) = handle.detector.input_size();
+        let (height, width) = handle.detector.model()?.input_size();
         // SAFETY: both writable by the caller's contract.
         unsafe {
             out_width.write(width);

@@ -1,10 +1,13 @@
 //! Opaque handles and the casts between them and the Rust values behind them.
 //!
-//! Each C handle type is an opaque struct that C only ever sees behind a pointer. A handle is created from a
-//! `Box` and freed exactly once, so every handle type here implements [`BoxOwned`]: the one ownership kind
-//! the ABI uses so far, with one helper per operation (create, borrow, free).
+//! Each C handle type is an opaque struct that C only ever sees behind a pointer. There are two ownership
+//! kinds: results are `Box`es handed to C ([`BoxOwned`]: create, borrow, free), and detectors live in a
+//! generation-checked [`HandleTable`] (insert, get, remove), so that a stale detector handle is an error, not
+//! a use after free.
 
-use crate::error::{Error, Result};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+
+use crate::error::{Error, ErrorKind, Result};
 
 /// A C handle type whose pointer is a `Box<Self::Rust>` handed to C.
 pub(crate) trait BoxOwned: Sized {
@@ -40,5 +43,124 @@ pub(crate) unsafe fn free_handle<C: BoxOwned>(handle: *mut C) {
     if !handle.is_null() {
         // SAFETY: by the caller's contract this is the `Box` made by `into_handle`, freed only here.
         drop(unsafe { Box::from_raw(handle.cast::<C::Rust>()) });
+    }
+}
+
+/// The second ownership kind: handles kept in a [`HandleTable`], shared by `Arc` with the calls in flight.
+///
+/// A table handle is not a pointer but an encoded slot index and generation, never dereferenced. A freed
+/// handle's slot gets a new generation, so using a handle after `free` (even once the slot is reused) or
+/// freeing it twice is reported as an invalid handle instead of touching freed memory; and a call in flight
+/// holds its own `Arc`, so `free` during that call only releases the value when the call returns.
+pub(crate) struct HandleTable<T> {
+    slots: OnceLock<Box<[RwLock<Slot<T>>]>>,
+    free_slots: Mutex<Vec<usize>>,
+    capacity: usize,
+}
+
+struct Slot<T> {
+    generation: u64,
+    value: Option<Arc<T>>,
+}
+
+/// Bits of a handle that hold the slot index plus one (so that no handle is 0, which C reads as NULL).
+const INDEX_BITS: u32 = 20;
+
+impl<T> HandleTable<T> {
+    /// A table of at most `capacity` live handles; its memory is allocated on first use.
+    pub(crate) const fn new(capacity: usize) -> Self {
+        assert!(capacity < (1 << INDEX_BITS));
+        Self { slots: OnceLock::new(), free_slots: Mutex::new(Vec::new()), capacity }
+    }
+
+    fn slots(&self) -> &[RwLock<Slot<T>>] {
+        self.slots.get_or_init(|| {
+            *self.free_slots.lock().unwrap_or_else(PoisonError::into_inner) = (0..self.capacity).rev().collect();
+            (0..self.capacity).map(|_| RwLock::new(Slot { generation: 1, value: None })).collect()
+        })
+    }
+
+    fn encode(index: usize, generation: u64) -> usize {
+        ((generation as usize) << INDEX_BITS) | (index + 1)
+    }
+
+    fn decode(handle: usize) -> Option<(usize, u64)> {
+        let index = (handle & ((1 << INDEX_BITS) - 1)).checked_sub(1)?;
+        Some((index, (handle >> INDEX_BITS) as u64))
+    }
+
+    /// Stores `value` and returns its handle.
+    pub(crate) fn insert(&self, value: T) -> Result<usize> {
+        let slots = self.slots();
+        let index = self.free_slots.lock().unwrap_or_else(PoisonError::into_inner).pop().ok_or_else(|| {
+            Error::invalid_argument(format!("too many live detectors: at most {} at once", self.capacity))
+        })?;
+        let mut slot = slots[index].write().unwrap_or_else(PoisonError::into_inner);
+        slot.value = Some(Arc::new(value));
+        Ok(Self::encode(index, slot.generation))
+    }
+
+    /// The value behind a live handle. Takes only that slot's read lock, and only to clone the `Arc`.
+    pub(crate) fn get(&self, handle: usize, name: &str) -> Result<Arc<T>> {
+        let stale = || Error::new(ErrorKind::InvalidHandle, format!("{name} is not a live handle (freed already?)"));
+        let (index, generation) = Self::decode(handle).ok_or_else(stale)?;
+        let slot = self.slots().get(index).ok_or_else(stale)?.read().unwrap_or_else(PoisonError::into_inner);
+        match &slot.value {
+            // Generations wrap at the handle's width; compare as encoded.
+            Some(value) if Self::encode(index, slot.generation) == Self::encode(index, generation) => {
+                Ok(Arc::clone(value))
+            }
+            _ => Err(stale()),
+        }
+    }
+
+    /// Invalidates a handle and returns its value; the value lives on while calls in flight hold it.
+    pub(crate) fn remove(&self, handle: usize, name: &str) -> Result<Arc<T>> {
+        let stale = || Error::new(ErrorKind::InvalidHandle, format!("{name} is not a live handle (freed already?)"));
+        let (index, generation) = Self::decode(handle).ok_or_else(stale)?;
+        let value = {
+            let mut slot = self.slots().get(index).ok_or_else(stale)?.write().unwrap_or_else(PoisonError::into_inner);
+            if slot.value.is_none() || Self::encode(index, slot.generation) != Self::encode(index, generation) {
+                return Err(stale());
+            }
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.value.take().expect("checked above")
+        };
+        self.free_slots.lock().unwrap_or_else(PoisonError::into_inner).push(index);
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_and_double_freed_handles_are_detected_even_when_the_slot_is_reused() {
+        let table = HandleTable::new(1);
+        let first = table.insert("a").unwrap();
+        assert_ne!(first, 0);
+        assert_eq!(*table.get(first, "h").unwrap(), "a");
+        assert!(table.insert("full").is_err(), "capacity 1");
+        assert_eq!(*table.remove(first, "h").unwrap(), "a");
+        assert_eq!(table.get(first, "h").unwrap_err().kind(), ErrorKind::InvalidHandle);
+        assert_eq!(table.remove(first, "h").unwrap_err().kind(), ErrorKind::InvalidHandle);
+        let second = table.insert("b").unwrap();
+        assert_ne!(first, second, "same slot, new generation");
+        assert_eq!(table.get(first, "h").unwrap_err().kind(), ErrorKind::InvalidHandle);
+        assert_eq!(*table.get(second, "h").unwrap(), "b");
+        for garbage in [0usize, 12345, usize::MAX] {
+            assert_eq!(table.get(garbage, "h").unwrap_err().kind(), ErrorKind::InvalidHandle);
+        }
+    }
+
+    #[test]
+    fn a_value_outlives_its_handle_while_a_call_holds_it() {
+        let table = HandleTable::new(4);
+        let handle = table.insert(String::from("model")).unwrap();
+        let in_flight = table.get(handle, "h").unwrap();
+        drop(table.remove(handle, "h").unwrap());
+        assert_eq!(*in_flight, "model", "released only when the call returns");
+        assert_eq!(Arc::strong_count(&in_flight), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! The `#[repr(C)]` types of the ABI and their conversions to the core's types.
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::detector::{Detector, DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
@@ -39,6 +40,14 @@ pub enum yolo_status {
     OutOfRange = 9,
     /// A bug in yolo-ffi was caught before it could crash the caller; please report the message.
     InternalError = 10,
+    /// The model is still loading in the background (`async_load`), and the detector's `load_wait_ms`
+    /// ran out.
+    NotReady = 11,
+    /// The model failed to load in the background; the message gives the reason. The detector stays valid
+    /// (and must still be freed): every call reports the same failure.
+    LoadFailed = 12,
+    /// The detector handle was freed already, or never came from `yolo_init`.
+    InvalidHandle = 13,
 }
 
 impl From<ErrorKind> for yolo_status {
@@ -54,13 +63,16 @@ impl From<ErrorKind> for yolo_status {
             ErrorKind::InferenceFailed => Self::InferenceFailed,
             ErrorKind::OutOfRange => Self::OutOfRange,
             ErrorKind::Internal => Self::InternalError,
+            ErrorKind::NotReady => Self::NotReady,
+            ErrorKind::LoadFailed => Self::LoadFailed,
+            ErrorKind::InvalidHandle => Self::InvalidHandle,
         }
     }
 }
 
 impl yolo_status {
     /// Every status, for `yolo_status_string` and the tests.
-    pub const ALL: [yolo_status; 11] = [
+    pub const ALL: [yolo_status; 14] = [
         Self::Ok,
         Self::InvalidArgument,
         Self::RuntimeUnavailable,
@@ -72,6 +84,9 @@ impl yolo_status {
         Self::InferenceFailed,
         Self::OutOfRange,
         Self::InternalError,
+        Self::NotReady,
+        Self::LoadFailed,
+        Self::InvalidHandle,
     ];
 
     /// A short, static, NUL-terminated description.
@@ -88,6 +103,9 @@ impl yolo_status {
             Self::InferenceFailed => c"inference failed",
             Self::OutOfRange => c"out of range",
             Self::InternalError => c"internal error",
+            Self::NotReady => c"model not ready yet",
+            Self::LoadFailed => c"model load failed",
+            Self::InvalidHandle => c"invalid handle",
         }
     }
 }
@@ -108,6 +126,28 @@ pub enum yolo_pixel_format {
     /// One grey byte per pixel.
     Gray8 = 5,
 }
+
+/// Where a detector's model load stands, from `yolo_state`. Values are stable.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum yolo_load_state {
+    /// Loading on a background thread (`async_load`).
+    Loading = 1,
+    /// Loaded: detect calls run.
+    Ready = 2,
+    /// The load failed: every call reports `YOLO_STATUS_LOAD_FAILED`; `yolo_load_error` says why.
+    Failed = 3,
+}
+
+/// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
+/// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
+/// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
+/// call. The callback must not call `yolo_free` on the detector it was registered for, and must not unwind.
+pub type yolo_load_callback =
+    Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void, status: yolo_status, message: *const c_char)>;
+
+/// `load_wait_ms` value that makes calls on a loading model wait for ever.
+pub const YOLO_WAIT_FOREVER: u32 = u32::MAX;
 
 /// Converts the raw `uint32_t` a C caller passed, which may be any value.
 pub(crate) fn pixel_format_from_raw(raw: u32) -> Result<PixelFormat> {
@@ -162,6 +202,17 @@ pub struct yolo_config {
     /// Images with more pixels are rejected with `YOLO_STATUS_IMAGE_TOO_LARGE` before being decoded.
     /// 0 means the default, 100000000.
     pub max_image_pixels: u64,
+    /// Return from `yolo_init` at once and load the model on a background thread: start-up never blocks
+    /// on the model, and a failed load leaves a valid detector that reports `YOLO_STATUS_LOAD_FAILED`.
+    /// Default false: `yolo_init` loads, and fails if the load fails.
+    pub async_load: bool,
+    /// While the model is loading, how long calls on this detector wait for it before returning
+    /// `YOLO_STATUS_NOT_READY`: 0 (default) returns at once, `YOLO_WAIT_FOREVER` waits for ever.
+    pub load_wait_ms: u32,
+    /// Optional. Called once when the load ends; see `yolo_load_callback`.
+    pub on_load: yolo_load_callback,
+    /// Passed to `on_load` as is; the library never dereferences it.
+    pub on_load_user_data: *mut std::ffi::c_void,
 }
 
 impl Default for yolo_config {
@@ -179,6 +230,10 @@ impl Default for yolo_config {
             class_agnostic: nms.class_agnostic,
             acquire_timeout_ms: 0,
             max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
+            async_load: false,
+            load_wait_ms: 0,
+            on_load: None,
+            on_load_user_data: std::ptr::null_mut(),
         }
     }
 }
@@ -208,6 +263,11 @@ impl yolo_config {
             (self.acquire_timeout_ms != 0).then(|| Duration::from_millis(self.acquire_timeout_ms.into()));
         config.max_image_pixels =
             if self.max_image_pixels == 0 { DEFAULT_MAX_IMAGE_PIXELS } else { self.max_image_pixels };
+        config.async_load = self.async_load;
+        config.load_wait = match self.load_wait_ms {
+            YOLO_WAIT_FOREVER => None,
+            ms => Some(Duration::from_millis(ms.into())),
+        };
         Ok(config)
     }
 }
@@ -315,26 +375,36 @@ pub struct yolo_result {
     _private: [u8; 0],
 }
 
-/// What `yolo_detector` points to.
+/// What a `yolo_detector` handle stands for, in the handle table.
 pub(crate) struct DetectorHandle {
     pub(crate) detector: Detector,
-    pub(crate) c_names: Vec<CString>,
+    c_names: OnceLock<Vec<CString>>,
+    c_load_error: OnceLock<CString>,
 }
 
 impl DetectorHandle {
     pub(crate) fn new(detector: Detector) -> Self {
-        let c_names = detector
-            .class_names()
-            .iter()
-            .map(|name| CString::new(name.replace('\0', "?")).expect("NULs were replaced"))
-            .collect();
-        Self { detector, c_names }
+        Self { detector, c_names: OnceLock::new(), c_load_error: OnceLock::new() }
+    }
+
+    /// The class names as C strings, once the model is loaded.
+    pub(crate) fn c_names(&self) -> Result<&[CString]> {
+        let model = self.detector.model()?;
+        Ok(self.c_names.get_or_init(|| model.class_names().iter().map(|name| c_string_lossy(name)).collect()))
+    }
+
+    /// The reason of a failed load as a C string; "" when the load did not fail.
+    pub(crate) fn c_load_error(&self) -> &CStr {
+        match self.detector.load_error() {
+            Some(error) => self.c_load_error.get_or_init(|| c_string_lossy(error.message())),
+            None => c"",
+        }
     }
 }
 
-impl BoxOwned for yolo_detector {
-    type Rust = DetectorHandle;
-    const NAME: &'static str = "detector";
+/// A C string of `text`, NULs replaced by `?`.
+pub(crate) fn c_string_lossy(text: &str) -> CString {
+    CString::new(text.replace('\0', "?")).expect("NULs were replaced")
 }
 
 /// What `yolo_result` points to.
@@ -356,7 +426,7 @@ mod tests {
     #[test]
     fn status_values_are_stable() {
         let values: Vec<u32> = yolo_status::ALL.iter().map(|s| *s as u32).collect();
-        assert_eq!(values, (0..=10).collect::<Vec<u32>>());
+        assert_eq!(values, (0..=13).collect::<Vec<u32>>());
     }
 
     #[test]

@@ -51,8 +51,7 @@ unsafe impl Sync for Detector {}
 
 impl Drop for Detector {
     fn drop(&mut self) {
-        // SAFETY: created by yolo_init and freed once, here.
-        unsafe { yolo_free(self.0) };
+        yolo_free(self.0);
     }
 }
 

@@ -1,0 +1,192 @@
+//! One model per process: a registry of loaded (or loading) models, shared by every handle opened on the
+//! same file with the same session settings, and the background load with its outcome.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use crate::detector::DetectorConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::loaded_model::LoadedModel;
+
+/// What identifies a shareable model: the file and everything that changes its sessions or input size.
+/// Thresholds, timeouts and limits are per handle and do not split the pool.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ModelKey {
+    path: PathBuf,
+    ort_library_path: Option<PathBuf>,
+    pool_size: usize,
+    threads_per_session: usize,
+    imgsz: Option<(u32, u32)>,
+}
+
+impl ModelKey {
+    fn new(config: &DetectorConfig) -> Self {
+        // Two spellings of one file (symlinks, `..`) share a model. A path that cannot be resolved is kept as
+        // given: loading it fails anyway, with a message naming it.
+        let path = std::fs::canonicalize(&config.model_path)
+            .or_else(|_| std::path::absolute(&config.model_path))
+            .unwrap_or_else(|_| config.model_path.clone());
+        Self {
+            path,
+            ort_library_path: config.ort_library_path.clone(),
+            pool_size: config.pool_size,
+            threads_per_session: config.threads_per_session,
+            imgsz: config.imgsz,
+        }
+    }
+}
+
+/// Where a model's load stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadState {
+    /// Loading on a background thread.
+    Loading,
+    /// Loaded: detect calls run.
+    Ready,
+    /// The load failed; every detect call reports why.
+    Failed,
+}
+
+/// Called once when a load ends, with its outcome. Runs on the loading thread.
+pub type LoadCallback = Box<dyn FnOnce(std::result::Result<&LoadedModel, &Error>) + Send>;
+
+/// A model being loaded or loaded, shared through the registry.
+pub struct SharedModel {
+    key: ModelKey,
+    outcome: OnceLock<Result<LoadedModel>>,
+    pending: Mutex<Vec<LoadCallback>>,
+    finished: Condvar,
+    load_time: OnceLock<Duration>,
+}
+
+impl std::fmt::Debug for SharedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedModel").field("key", &self.key).field("state", &self.state()).finish_non_exhaustive()
+    }
+}
+
+impl SharedModel {
+    /// Where the load stands. Never blocks.
+    pub fn state(&self) -> LoadState {
+        match self.outcome.get() {
+            None => LoadState::Loading,
+            Some(Ok(_)) => LoadState::Ready,
+            Some(Err(_)) => LoadState::Failed,
+        }
+    }
+
+    /// The outcome, waiting up to `timeout` (`None`: for ever) while loading. `None` if still loading.
+    pub fn wait(&self, timeout: Option<Duration>) -> Option<&Result<LoadedModel>> {
+        if let Some(outcome) = self.outcome.get() {
+            return Some(outcome);
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut guard = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(outcome) = self.outcome.get() {
+                return Some(outcome);
+            }
+            guard = match deadline {
+                None => self.finished.wait(guard).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return None;
+                    }
+                    self.finished.wait_timeout(guard, deadline - now).unwrap_or_else(PoisonError::into_inner).0
+                }
+            };
+        }
+    }
+
+    /// How long the load took, once it ended.
+    pub fn load_time(&self) -> Option<Duration> {
+        self.load_time.get().copied()
+    }
+
+    /// Runs `callback` when the load ends, or now if it already has.
+    fn on_finished(&self, callback: LoadCallback) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        match self.outcome.get() {
+            Some(outcome) => {
+                drop(pending);
+                callback(outcome.as_ref());
+            }
+            None => pending.push(callback),
+        }
+    }
+
+    fn run_load(&self, config: &DetectorConfig) {
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| LoadedModel::load(config)))
+            .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "internal error: the model load panicked")));
+        let _ = self.load_time.set(started.elapsed());
+        let callbacks = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = self.outcome.set(outcome);
+            self.finished.notify_all();
+            std::mem::take(&mut *pending)
+        };
+        let outcome = self.outcome.get().expect("set above");
+        for callback in callbacks {
+            // A panicking callback must not take the loading thread's other callbacks with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(outcome.as_ref())));
+        }
+    }
+}
+
+static REGISTRY: Mutex<Option<HashMap<ModelKey, Weak<SharedModel>>>> = Mutex::new(None);
+
+/// Gives the model for `config`: the one already loaded or loading in this process when there is one (a
+/// failed load is retried), else a new one, loaded on a background thread with `background`, else right
+/// here. `on_finished` runs once when the load ends (at once if it already has).
+pub fn obtain(
+    config: &DetectorConfig,
+    background: bool,
+    on_finished: Option<LoadCallback>,
+) -> Result<Arc<SharedModel>> {
+    let key = ModelKey::new(config);
+    let (shared, created) = {
+        let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = registry.get_or_insert_with(HashMap::new);
+        map.retain(|_, weak| weak.strong_count() > 0);
+        match map.get(&key).and_then(Weak::upgrade).filter(|m| m.state() != LoadState::Failed) {
+            Some(existing) => (existing, false),
+            None => {
+                let fresh = Arc::new(SharedModel {
+                    key: key.clone(),
+                    outcome: OnceLock::new(),
+                    pending: Mutex::new(Vec::new()),
+                    finished: Condvar::new(),
+                    load_time: OnceLock::new(),
+                });
+                map.insert(key, Arc::downgrade(&fresh));
+                (fresh, true)
+            }
+        }
+    };
+    if let Some(callback) = on_finished {
+        shared.on_finished(callback);
+    }
+    if created {
+        if background {
+            let loading = Arc::clone(&shared);
+            let config = config.clone();
+            std::thread::Builder::new()
+                .name("yolo-ffi-load".into())
+                .spawn(move || loading.run_load(&config))
+                .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the loading thread: {e}")))?;
+        } else {
+            shared.run_load(config);
+        }
+    }
+    Ok(shared)
+}
+
+/// Every model alive in this process.
+pub fn live_models() -> Vec<Arc<SharedModel>> {
+    let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    registry.iter().flat_map(|map| map.values().filter_map(Weak::upgrade)).collect()
+}

@@ -1,0 +1,85 @@
+/* Fork safety: a detector loaded before fork() works in the parent and in the child, and neither hangs or
+ * crashes, whether the child detects, frees at once, calls yolo_after_fork first, or exits with the
+ * detector still open. Children end through exit(), so exit handlers run as in a real worker.
+ *
+ *   fork_test MODEL POOL_SIZE THREADS_PER_SESSION */
+#define _POSIX_C_SOURCE 200809L
+#include "yolo_ffi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static unsigned char pixels[96 * 64 * 3];
+
+static long count(const yolo_detector *detector) {
+    yolo_result *result = NULL;
+    if (yolo_detect_pixels(detector, pixels, sizeof pixels, 96, 64, 96 * 3, YOLO_PIXEL_FORMAT_RGB8, NULL, &result) !=
+        YOLO_STATUS_OK) {
+        fprintf(stderr, "detect failed: %s\n", yolo_last_error());
+        return -1;
+    }
+    const yolo_detection *detections = NULL;
+    size_t n = 0;
+    yolo_result_detections(result, &detections, &n);
+    yolo_result_free(result);
+    return (long)n;
+}
+
+enum child_plan { DETECT_THEN_FREE, FREE_AT_ONCE, AFTER_FORK_THEN_DETECT, EXIT_WITH_LIVE_DETECTOR, PLANS };
+
+static int run_child(yolo_detector *detector, enum child_plan plan, long expected) {
+    alarm(60); /* a hang becomes a failure, not a stuck CI */
+    if (plan == AFTER_FORK_THEN_DETECT && yolo_after_fork() != YOLO_STATUS_OK) return 10;
+    if (plan != FREE_AT_ONCE && count(detector) != expected) return 11;
+    if (plan != FREE_AT_ONCE && count(detector) != expected) return 12;
+    if (plan == EXIT_WITH_LIVE_DETECTOR) return 0; /* exit() with the detector still open */
+    if (yolo_free(detector) != YOLO_STATUS_OK) return 13;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: fork_test MODEL POOL_SIZE THREADS_PER_SESSION\n");
+        return 2;
+    }
+    memset(pixels, 90, sizeof pixels);
+    yolo_config config = yolo_config_default();
+    config.model_path = argv[1];
+    config.pool_size = (uint32_t)atoi(argv[2]);
+    config.threads_per_session = (uint32_t)atoi(argv[3]);
+    yolo_detector *detector = NULL;
+    if (yolo_init(&config, &detector) != YOLO_STATUS_OK) {
+        fprintf(stderr, "init: %s\n", yolo_last_error());
+        return 1;
+    }
+    long expected = count(detector);
+    if (expected <= 0) {
+        fprintf(stderr, "fork_test: the model must find something in a grey image (use a synthetic model)\n");
+        return 1;
+    }
+
+    int failed = 0;
+    for (int plan = 0; plan < PLANS; plan++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) return 1;
+        if (pid == 0) exit(run_child(detector, (enum child_plan)plan, expected));
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "fork_test: plan %d: child %s %d\n", plan, WIFEXITED(status) ? "exited" : "killed by signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+            failed++;
+        }
+        if (count(detector) != expected) {
+            fprintf(stderr, "fork_test: plan %d: the parent's detections changed\n", plan);
+            failed++;
+        }
+    }
+    if (yolo_free(detector) != YOLO_STATUS_OK) failed++;
+    printf("fork_test (pool %s x %s threads): %d passed, %d failed\n", argv[2], argv[3], failed ? 0 : 1, failed ? 1 : 0);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,226 @@
+//! Preloading that survives real servers, through the C ABI: background loads with health, failed loads
+//! that leave the host up, one shared model per process, and handles that cannot be misused into a crash.
+//! Fork safety is tested in C (`tests/c/fork_test.c`), where no test harness threads are around.
+
+mod common;
+
+use std::ffi::c_void;
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use yolo_ffi::ffi::*;
+
+fn model(name: &str) -> std::path::PathBuf {
+    synthetic_dir().join(name)
+}
+
+const RGB8: u32 = yolo_pixel_format::Rgb8 as u32;
+
+fn state(detector: &Detector) -> yolo_load_state {
+    let mut state = yolo_load_state::Loading;
+    // SAFETY: live handle, local out-pointer.
+    assert_eq!(unsafe { yolo_state(detector.0, &mut state) }, yolo_status::Ok);
+    state
+}
+
+/// What the load callback saw: how often it ran, and its last status and message.
+#[derive(Default)]
+struct Seen {
+    calls: AtomicU32,
+    last: Mutex<Option<(yolo_status, String)>>,
+}
+
+unsafe extern "C" fn record(user_data: *mut c_void, status: yolo_status, message: *const std::ffi::c_char) {
+    // SAFETY: the tests pass a `Seen` that outlives the detector; the message is valid during the call.
+    let (seen, message) = unsafe { (&*(user_data as *const Seen), std::ffi::CStr::from_ptr(message)) };
+    seen.calls.fetch_add(1, Ordering::SeqCst);
+    *seen.last.lock().unwrap() = Some((status, message.to_string_lossy().into_owned()));
+}
+
+#[test]
+fn background_load_becomes_ready_and_calls_back_once() {
+    let seen = Arc::new(Seen::default());
+    let detector = init_with(&model("v5_fixed.onnx"), |c| {
+        c.async_load = true;
+        c.imgsz = 96; // a key no other test uses, so this detector starts its own load
+        c.on_load = Some(record);
+        c.on_load_user_data = Arc::as_ptr(&seen) as *mut c_void;
+    })
+    .unwrap();
+    assert!(matches!(state(&detector), yolo_load_state::Loading | yolo_load_state::Ready));
+    assert_eq!(yolo_wait_ready(detector.0, YOLO_WAIT_FOREVER), yolo_status::Ok);
+    assert_eq!(state(&detector), yolo_load_state::Ready);
+    assert_eq!(detect_pixels(&detector, &[1; 64 * 64 * 3], 64, 64, 192, RGB8, None).unwrap().len(), 2);
+    let mut message = std::ptr::null();
+    let mut len = 99;
+    // SAFETY: live handle, local out-pointers.
+    assert_eq!(unsafe { yolo_load_error(detector.0, &mut message, &mut len) }, yolo_status::Ok);
+    assert_eq!(len, 0);
+    drop(detector);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.last.lock().unwrap().as_ref().unwrap().0, yolo_status::Ok);
+}
+
+#[test]
+fn a_failed_background_load_leaves_a_valid_detector_that_reports_why() {
+    let seen = Arc::new(Seen::default());
+    let missing = model("no-such-model.onnx");
+    let detector = init_with(&missing, |c| {
+        c.async_load = true;
+        c.load_wait_ms = YOLO_WAIT_FOREVER;
+        c.on_load = Some(record);
+        c.on_load_user_data = Arc::as_ptr(&seen) as *mut c_void;
+    })
+    .expect("an async init returns a handle even when the load will fail");
+    assert_eq!(yolo_wait_ready(detector.0, YOLO_WAIT_FOREVER), yolo_status::LoadFailed);
+    assert!(last_error().contains("no-such-model.onnx"), "{}", last_error());
+    assert_eq!(state(&detector), yolo_load_state::Failed);
+    for _ in 0..3 {
+        let (status, message) = detect_pixels(&detector, &[0; 300], 10, 10, 30, RGB8, None).unwrap_err();
+        assert_eq!(status, yolo_status::LoadFailed);
+        assert!(message.contains("no-such-model.onnx"), "{message}");
+    }
+    let (mut message, mut len) = (std::ptr::null(), 0usize);
+    // SAFETY: live handle, local out-pointers; the message lives until yolo_free.
+    let reason = unsafe {
+        assert_eq!(yolo_load_error(detector.0, &mut message, &mut len), yolo_status::Ok);
+        std::ffi::CStr::from_ptr(message).to_str().unwrap().to_owned()
+    };
+    assert!(reason.contains("no-such-model.onnx") && reason.len() == len, "{reason}");
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.last.lock().unwrap().as_ref().unwrap().0, yolo_status::ModelLoadFailed);
+    let mut count = 0usize;
+    // SAFETY: live handle, local out-pointer.
+    assert_eq!(unsafe { yolo_class_count(detector.0, &mut count) }, yolo_status::LoadFailed);
+}
+
+#[test]
+fn while_loading_calls_fail_fast_or_wait_as_configured() {
+    // A load cannot be paused from outside, so either outcome of the race is accepted for the fail-fast
+    // detector, but never anything else; the waiting detector must always succeed.
+    let fast = init_with(&model("v8_fixed.onnx"), |c| {
+        c.async_load = true;
+        c.imgsz = 160;
+    })
+    .unwrap();
+    match detect_pixels(&fast, &[0; 300], 10, 10, 30, RGB8, None) {
+        Ok(found) => assert_eq!(found.len(), 4),
+        Err((status, message)) => {
+            assert_eq!(status, yolo_status::NotReady, "{message}");
+            assert!(message.contains("still loading"), "{message}");
+        }
+    }
+    let patient = init_with(&model("v8_fixed.onnx"), |c| {
+        c.async_load = true;
+        c.imgsz = 192;
+        c.load_wait_ms = YOLO_WAIT_FOREVER;
+    })
+    .unwrap();
+    assert_eq!(detect_pixels(&patient, &[0; 300], 10, 10, 30, RGB8, None).unwrap().len(), 4);
+}
+
+#[test]
+fn one_model_per_process_shared_and_reference_counted() {
+    let settings = |c: &mut yolo_config| {
+        c.imgsz = 224;
+        c.pool_size = 2;
+    };
+    let first = yolo_ffi::Detector::new(&{
+        let mut c = yolo_ffi::DetectorConfig::new(model("v8_fixed.onnx"));
+        c.imgsz = Some((224, 224));
+        c.pool_size = 2;
+        c
+    })
+    .unwrap();
+    // The same file through another spelling, with other thresholds: still the same sessions.
+    let respelled = synthetic_dir().join("../test-models/./v8_fixed.onnx");
+    let mut c = yolo_ffi::DetectorConfig::new(respelled);
+    c.imgsz = Some((224, 224));
+    c.pool_size = 2;
+    c.nms.conf_threshold = 0.5;
+    let second = yolo_ffi::Detector::new(&c).unwrap();
+    assert!(first.shares_model_with(&second));
+    let mut c = yolo_ffi::DetectorConfig::new(model("v8_fixed.onnx"));
+    c.imgsz = Some((224, 224));
+    c.pool_size = 1;
+    assert!(!first.shares_model_with(&yolo_ffi::Detector::new(&c).unwrap()), "other sessions, other model");
+
+    // Through the C ABI: per-handle thresholds over shared sessions, and the model outlives the first handle.
+    let low = init_with(&model("v8_fixed.onnx"), settings).unwrap();
+    let high = init_with(&model("v8_fixed.onnx"), |c| {
+        settings(c);
+        c.conf_threshold = 0.65;
+    })
+    .unwrap();
+    assert_eq!(detect_pixels(&low, &[0; 300], 10, 10, 30, RGB8, None).unwrap().len(), 4);
+    assert_eq!(detect_pixels(&high, &[0; 300], 10, 10, 30, RGB8, None).unwrap().len(), 2);
+    drop(low);
+    assert_eq!(detect_pixels(&high, &[0; 300], 10, 10, 30, RGB8, None).unwrap().len(), 2);
+
+    // When the last handle goes, the model goes: nothing of this key stays in the registry.
+    drop((first, second, high));
+    let live = yolo_ffi::registry::live_models();
+    assert!(live.iter().all(|m| !format!("{m:?}").contains("224")), "{live:?}");
+}
+
+#[test]
+fn stale_handles_and_double_frees_are_reported_not_crashes() {
+    let detector = init(&model("v8_fixed.onnx"));
+    let stale = detector.0;
+    std::mem::forget(detector);
+    assert_eq!(yolo_free(stale), yolo_status::Ok);
+    assert_eq!(yolo_free(stale), yolo_status::InvalidHandle);
+    assert!(last_error().contains("not a live handle"));
+    let stale_detector = Detector(stale);
+    let (status, _) = detect_pixels(&stale_detector, &[0; 300], 10, 10, 30, RGB8, None).unwrap_err();
+    assert_eq!(status, yolo_status::InvalidHandle);
+    // A new detector may reuse the slot: the old handle stays invalid.
+    let fresh = init(&model("v8_fixed.onnx"));
+    assert_ne!(fresh.0, stale);
+    assert_eq!(
+        detect_pixels(&stale_detector, &[0; 300], 10, 10, 30, RGB8, None).unwrap_err().0,
+        yolo_status::InvalidHandle
+    );
+    assert_eq!(yolo_wait_ready(stale, 0), yolo_status::InvalidHandle);
+    std::mem::forget(stale_detector);
+    assert_eq!(yolo_free(0x1234_5678 as *mut yolo_detector), yolo_status::InvalidHandle, "never a handle");
+    assert_eq!(yolo_free(null_mut()), yolo_status::Ok);
+}
+
+#[test]
+fn freeing_while_other_threads_detect_waits_for_them() {
+    for _ in 0..5 {
+        let detector = init_with(&model("v8_fixed.onnx"), |c| c.pool_size = 2).unwrap();
+        let handle = detector.0 as usize;
+        std::mem::forget(detector);
+        let image = Arc::new(vec![50u8; 800 * 800 * 3]);
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let image = Arc::clone(&image);
+                std::thread::spawn(move || {
+                    let detector = Detector(handle as *mut yolo_detector);
+                    let mut ok = 0;
+                    let outcome = loop {
+                        match detect_pixels(&detector, &image, 800, 800, 2400, RGB8, None) {
+                            Ok(found) => {
+                                assert_eq!(found.len(), 4);
+                                ok += 1;
+                            }
+                            Err((status, _)) => break status,
+                        }
+                    };
+                    std::mem::forget(detector);
+                    (ok, outcome)
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(yolo_free(handle as *mut yolo_detector), yolo_status::Ok);
+        for worker in workers {
+            let (_, outcome) = worker.join().unwrap();
+            assert_eq!(outcome, yolo_status::InvalidHandle, "after free every call reports a stale handle");
+        }
+    }
+}
