@@ -30,6 +30,12 @@
 // The value of `yolo_detect_options.class_agnostic` that means "use the detector's default".
 #define YOLO_INHERIT_FLAG -1
 
+// Latency buckets: bucket `i` counts calls that took less than `2^i` microseconds (the last is open).
+#define LATENCY_BUCKETS 32
+
+// Room for error counts by status code.
+#define ERROR_SLOTS 32
+
 // The outcome of a call. Values are stable: a value is never reused for another meaning, and new
 // statuses only get new values. On any status but `YOLO_STATUS_OK`, `yolo_last_error()` describes the
 // failure and no out-parameter was written.
@@ -188,6 +194,40 @@ typedef struct yolo_detect_options {
   int32_t class_agnostic;
 } yolo_detect_options;
 
+// Counters of one detector, from `yolo_stats`. Each counter is read atomically, the set is not: under load
+// the numbers may be a few calls apart. Owned by the caller.
+typedef struct yolo_detector_stats {
+  // A `yolo_load_state` value.
+  uint32_t state;
+  // How long the model load took, in microseconds; 0 while loading.
+  uint64_t load_time_us;
+  // Successful `yolo_detect` and `yolo_detect_pixels` calls on this detector.
+  uint64_t detects;
+  // Failed detect calls on this detector, indexed by `yolo_status` value.
+  uint64_t errors_by_status[32];
+  // Sessions in the model's pool (shared with the detectors that share the model); 0 unless ready.
+  uint32_t sessions;
+  // Of those, idle right now.
+  uint32_t sessions_idle;
+  // Detect calls (of every detector sharing the model) that found every session busy and waited.
+  uint64_t pool_waits;
+  // Their total wait, in microseconds.
+  uint64_t pool_wait_us;
+  // Median latency of successful detect calls, in microseconds, as the upper edge of its histogram bucket.
+  uint64_t latency_p50_us;
+  // 90th percentile, likewise.
+  uint64_t latency_p90_us;
+  // 99th percentile, likewise.
+  uint64_t latency_p99_us;
+  // Successful calls by latency: bucket `i` counts calls under `2^i` microseconds (and at least `2^(i-1)`).
+  uint64_t latency_histogram[32];
+} yolo_detector_stats;
+
+// Receives the library's events (loads, load failures, fork rebuilds, warnings) with a level: 1 error,
+// 2 warning, 3 info. Called on the thread where the event happens; the message is valid only during the
+// call. It must not call back into the library, and must not unwind.
+typedef void (*yolo_log_callback)(void *user_data, uint32_t level, const char *message);
+
 // One detected object. Coordinates are in pixels of the original image (after EXIF orientation for
 // encoded images), clipped to it: `0 <= x1 <= x2 <= width`, `0 <= y1 <= y2 <= height`. Detections live in
 // an array owned by a `yolo_result`, valid until `yolo_result_free`; copy them to keep them longer.
@@ -287,6 +327,20 @@ yolo_status yolo_load_error(const struct yolo_detector *detector,
 // or freed in the child (ONNX Runtime's threads do not survive `fork()`); they are leaked on purpose.
 // A no-op in a process that did not fork.
 yolo_status yolo_after_fork(void);
+
+// Writes the detector's counters: load state and time, detects, errors by status, sessions in use and
+// idle, waits on the pool, and a latency histogram with percentiles. Lock-free and cheap: fit for a health
+// check. Thread-safe.
+//
+// # Safety
+// `out_stats` must be valid for a write.
+yolo_status yolo_stats(const struct yolo_detector *detector,
+                       struct yolo_detector_stats *out_stats);
+
+// Routes the library's events to `callback` (NULL: drop them again, the default), with `user_data`
+// passed back as is. Nothing is ever printed to stdout or stderr. Process-wide; thread-safe. The
+// previous callback may still run once on another thread while this call returns.
+yolo_status yolo_set_log_callback(yolo_log_callback callback, void *user_data);
 
 // Decodes an encoded image (JPEG, PNG, BMP, WebP, GIF first frame or TIFF; EXIF orientation applied) and
 // detects objects in it. `options` may be NULL for the detector's defaults.

@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::image_input::{self, PixelView};
+use crate::image_input::{self, PixelFormat, PixelView};
 use crate::loaded_model::{LoadedModel, MAX_POOL_SIZE};
 use crate::postprocess::{Detection, NmsSettings};
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
+use crate::stats::{CallStats, CallStatsSnapshot};
 
 /// The default pixel limit: 100 megapixels, far above any camera, far below a decompression bomb.
 pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 100_000_000;
@@ -104,6 +105,7 @@ pub struct Detector {
     acquire_timeout: Option<Duration>,
     max_image_pixels: u64,
     load_wait: Option<Duration>,
+    stats: CallStats,
 }
 
 impl Detector {
@@ -129,6 +131,7 @@ impl Detector {
             acquire_timeout: config.acquire_timeout,
             max_image_pixels: config.max_image_pixels,
             load_wait: config.load_wait,
+            stats: CallStats::default(),
         })
     }
 
@@ -178,15 +181,56 @@ impl Detector {
         self.defaults
     }
 
+    /// This handle's call counters.
+    pub fn call_stats(&self) -> CallStatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Runs a detect call, counting it.
+    fn counted(&self, call: impl FnOnce() -> Result<Detections>) -> Result<Detections> {
+        let started = Instant::now();
+        let outcome = call();
+        match &outcome {
+            Ok(_) => self.stats.record_success(started.elapsed()),
+            Err(error) => self.stats.record_error(error.kind() as usize),
+        }
+        outcome
+    }
+
     /// Decodes an encoded image and detects objects in it.
     pub fn detect_encoded(&self, bytes: &[u8], settings: Option<&NmsSettings>) -> Result<Detections> {
+        self.counted(|| self.detect_encoded_uncounted(bytes, settings))
+    }
+
+    /// Detects objects in a pixel buffer. Boxes are in the buffer's pixels.
+    pub fn detect_pixels(&self, view: &PixelView<'_>, settings: Option<&NmsSettings>) -> Result<Detections> {
+        self.counted(|| self.detect_pixels_uncounted(view, settings))
+    }
+
+    /// Detects objects in `height` rows of `width` pixels in `format`, `stride` bytes apart in `data`;
+    /// checks the buffer first (and counts a bad one as a failed call).
+    pub fn detect_buffer(
+        &self,
+        data: &[u8],
+        width: usize,
+        height: usize,
+        stride: usize,
+        format: PixelFormat,
+        settings: Option<&NmsSettings>,
+    ) -> Result<Detections> {
+        self.counted(|| {
+            let view = PixelView::new(data, width, height, stride, format)?;
+            self.detect_pixels_uncounted(&view, settings)
+        })
+    }
+
+    fn detect_encoded_uncounted(&self, bytes: &[u8], settings: Option<&NmsSettings>) -> Result<Detections> {
         let model = self.model()?;
         let image = image_input::decode(bytes, self.max_image_pixels)?;
         model.detect_pixels(&image.view(), settings.unwrap_or(&self.defaults), self.acquire_timeout)
     }
 
-    /// Detects objects in a pixel buffer. Boxes are in the buffer's pixels.
-    pub fn detect_pixels(&self, view: &PixelView<'_>, settings: Option<&NmsSettings>) -> Result<Detections> {
+    fn detect_pixels_uncounted(&self, view: &PixelView<'_>, settings: Option<&NmsSettings>) -> Result<Detections> {
         let model = self.model()?;
         if view.pixel_count() > self.max_image_pixels {
             return Err(Error::new(

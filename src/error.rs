@@ -36,6 +36,25 @@ pub enum ErrorKind {
     InvalidHandle,
 }
 
+impl ErrorKind {
+    /// Every kind, for tables indexed by `kind as usize`.
+    pub const ALL: [ErrorKind; 13] = [
+        Self::InvalidArgument,
+        Self::RuntimeUnavailable,
+        Self::ModelLoadFailed,
+        Self::InvalidModel,
+        Self::ImageDecodeFailed,
+        Self::ImageTooLarge,
+        Self::Timeout,
+        Self::InferenceFailed,
+        Self::OutOfRange,
+        Self::Internal,
+        Self::NotReady,
+        Self::LoadFailed,
+        Self::InvalidHandle,
+    ];
+}
+
 /// An error with its kind and a message meant for humans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {

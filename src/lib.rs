@@ -13,12 +13,14 @@ pub mod ffi;
 pub mod fork;
 pub mod image_input;
 pub mod loaded_model;
+pub mod log;
 pub mod model;
 pub mod pool;
 pub mod postprocess;
 pub mod preprocess;
 pub mod registry;
 pub mod runtime;
+pub mod stats;
 
 pub use detector::{Detections, Detector, DetectorConfig};
 pub use error::{Error, ErrorKind, Result};

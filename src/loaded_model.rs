@@ -120,7 +120,7 @@ impl Worker {
 /// Builds the sessions of one model; kept so that a forked child can build its own.
 struct SessionFactory {
     environment: &'static Environment,
-    model_bytes: Arc<[u8]>,
+    model_bytes: memmap2::Mmap,
     model_name: String,
     pool_size: usize,
     threads: usize,
@@ -186,7 +186,7 @@ impl LoadedModel {
         let environment = runtime::environment(config.ort_library_path.as_deref())?;
         let factory = SessionFactory {
             environment,
-            model_bytes: read_model(&config.model_path)?.into(),
+            model_bytes: read_model(&config.model_path)?,
             model_name: config.model_path.display().to_string(),
             pool_size,
             threads,
@@ -240,8 +240,18 @@ impl LoadedModel {
             // or crashes, so they are leaked on purpose.
             std::mem::forget(self.pool.swap(Some(fresh)));
             self.pool_epoch.store(epoch, Ordering::Release);
+            crate::log::emit(crate::log::Level::Info, || {
+                format!("built {} fresh sessions of {} after fork()", self.factory.pool_size, self.factory.model_name)
+            });
         }
         self.pool.load_full().ok_or_else(|| Error::new(ErrorKind::Internal, "the session pool is gone"))
+    }
+
+    /// The pool of this process as `(sessions, idle, waits, total wait)`.
+    pub fn pool_stats(&self) -> Result<(usize, usize, u64, Duration)> {
+        let pool = self.pool()?;
+        let (waits, waited) = pool.waits();
+        Ok((pool.capacity(), pool.idle(), waits, waited))
     }
 
     /// Builds this process's sessions now if they were inherited through `fork()`; a no-op otherwise.
@@ -354,8 +364,8 @@ impl Drop for LoadedModel {
     }
 }
 
-/// Reads the model file, with errors that say which path and why.
-fn read_model(path: &std::path::Path) -> Result<Vec<u8>> {
+/// Maps the model file read-only, with errors that say which path and why.
+fn read_model(path: &std::path::Path) -> Result<memmap2::Mmap> {
     let failed =
         |why: String| Error::new(ErrorKind::ModelLoadFailed, format!("cannot read model {}: {why}", path.display()));
     if path.as_os_str().is_empty() {
@@ -364,11 +374,14 @@ fn read_model(path: &std::path::Path) -> Result<Vec<u8>> {
     if path.is_dir() {
         return Err(failed("it is a directory".into()));
     }
-    let bytes = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
-    if bytes.is_empty() {
+    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
+    if file.metadata().map_err(|e| failed(e.to_string()))?.len() == 0 {
         return Err(failed("the file is empty".into()));
     }
-    Ok(bytes)
+    // SAFETY: the mapping is read-only and private. Replacing a model file in place while it is being
+    // loaded is documented as undefined (as for any mapped file); deployments replace files by rename,
+    // which leaves this mapping on the old inode.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(|e| failed(e.to_string()))
 }
 
 #[cfg(test)]

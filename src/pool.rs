@@ -5,7 +5,7 @@
 //! spins on a core, and no lock is shared between pools.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ pub struct Pool<T> {
     waiters: AtomicUsize,
     sleep_lock: Mutex<()>,
     returned: Condvar,
+    waits: AtomicU64,
+    wait_nanos: AtomicU64,
 }
 
 impl<T> Pool<T> {
@@ -28,7 +30,14 @@ impl<T> Pool<T> {
         for item in items {
             let _ = idle.push(Box::new(item));
         }
-        Self { idle, waiters: AtomicUsize::new(0), sleep_lock: Mutex::new(()), returned: Condvar::new() }
+        Self {
+            idle,
+            waiters: AtomicUsize::new(0),
+            sleep_lock: Mutex::new(()),
+            returned: Condvar::new(),
+            waits: AtomicU64::new(0),
+            wait_nanos: AtomicU64::new(0),
+        }
     }
 
     /// How many items the pool holds in all.
@@ -49,8 +58,14 @@ impl<T> Pool<T> {
         self.acquire_slow(timeout.map(|t| Instant::now() + t))
     }
 
+    /// How many acquisitions found every item busy and had to wait, and their total wait.
+    pub fn waits(&self) -> (u64, Duration) {
+        (self.waits.load(Ordering::Relaxed), Duration::from_nanos(self.wait_nanos.load(Ordering::Relaxed)))
+    }
+
     #[cold]
     fn acquire_slow(&self, deadline: Option<Instant>) -> Option<PoolGuard<'_, T>> {
+        let started = Instant::now();
         let mut guard = self.sleep_lock.lock().unwrap_or_else(PoisonError::into_inner);
         self.waiters.fetch_add(1, Ordering::SeqCst);
         // Pairs with the fence in `release`: either the releaser sees our count and notifies under the lock,
@@ -73,6 +88,8 @@ impl<T> Pool<T> {
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         drop(guard);
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        self.wait_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         item.map(|item| PoolGuard { pool: self, item: Some(item) })
     }
 
@@ -128,6 +145,9 @@ mod tests {
         let b = pool.acquire(Some(Duration::ZERO)).unwrap();
         assert_ne!(*a, *b);
         assert!(pool.acquire(Some(Duration::from_millis(10))).is_none(), "all busy: times out");
+        let (waits, waited) = pool.waits();
+        assert_eq!(waits, 1);
+        assert!(waited >= Duration::from_millis(10));
         drop(a);
         assert_eq!(pool.idle(), 1);
         assert!(pool.acquire(Some(Duration::ZERO)).is_some());

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::detector::DetectorConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::loaded_model::LoadedModel;
+use crate::log::{self, Level};
 
 /// What identifies a shareable model: the file and everything that changes its sessions or input size.
 /// Thresholds, timeouts and limits are per handle and do not split the pool.
@@ -120,9 +121,23 @@ impl SharedModel {
 
     fn run_load(&self, config: &DetectorConfig) {
         let started = Instant::now();
+        log::emit(Level::Info, || format!("loading {}", self.key.path.display()));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| LoadedModel::load(config)))
             .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "internal error: the model load panicked")));
-        let _ = self.load_time.set(started.elapsed());
+        let elapsed = started.elapsed();
+        let _ = self.load_time.set(elapsed);
+        match &outcome {
+            Ok(model) => log::emit(Level::Info, || {
+                format!(
+                    "loaded {} in {} ms: {} sessions x {} threads",
+                    self.key.path.display(),
+                    elapsed.as_millis(),
+                    model.pool_size(),
+                    model.threads_per_session()
+                )
+            }),
+            Err(error) => log::emit(Level::Error, || format!("loading {} failed: {error}", self.key.path.display())),
+        }
         let callbacks = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             let _ = self.outcome.set(outcome);

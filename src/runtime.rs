@@ -22,6 +22,7 @@ pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.32.0";
 pub const ORT_LIBRARY_ENV: &str = "YOLO_FFI_ORT_LIBRARY";
 
 static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+static LOADED_FROM: OnceLock<PathBuf> = OnceLock::new();
 static LOADING: Mutex<()> = Mutex::new(());
 
 /// The process-wide ort environment, loading ONNX Runtime on first use.
@@ -32,6 +33,17 @@ static LOADING: Mutex<()> = Mutex::new(());
 /// ONNX Runtime only.
 pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
     if let Some(env) = ENVIRONMENT.get() {
+        if let (Some(asked), Some(loaded)) = (explicit, LOADED_FROM.get()) {
+            if std::path::absolute(asked).ok().as_deref() != Some(loaded.as_path()) {
+                crate::log::emit(crate::log::Level::Warn, || {
+                    format!(
+                        "ONNX Runtime is already loaded from {}; ort_library_path {} is ignored",
+                        loaded.display(),
+                        asked.display()
+                    )
+                });
+            }
+        }
         return Ok(env);
     }
     let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
@@ -64,6 +76,7 @@ pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
                     })?;
                 crate::fork::watch();
                 crate::fork::guard_child_exit();
+                let _ = LOADED_FROM.set(path.clone());
                 return Ok(ENVIRONMENT.get_or_init(|| env));
             }
             Err(e) => tried.push(format!("{} ({origin}): {e}", path.display())),

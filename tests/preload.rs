@@ -224,3 +224,59 @@ fn freeing_while_other_threads_detect_waits_for_them() {
         }
     }
 }
+
+#[test]
+fn stats_count_calls_errors_sessions_and_latency() {
+    let detector = init_with(&model("v8_fixed.onnx"), |c| {
+        c.pool_size = 2;
+        c.imgsz = 256;
+    })
+    .unwrap();
+    for _ in 0..5 {
+        detect_pixels(&detector, &[0; 300], 10, 10, 30, RGB8, None).unwrap();
+    }
+    let _ = detect_pixels(&detector, &[0; 300], 10, 10, 29, RGB8, None).unwrap_err();
+    let _ = detect(&detector, b"garbage", None).unwrap_err();
+    let _ = detect(&detector, b"garbage again", None).unwrap_err();
+    let mut stats = std::mem::MaybeUninit::<yolo_detector_stats>::zeroed();
+    // SAFETY: live handle, local out-pointer.
+    assert_eq!(unsafe { yolo_stats(detector.0, stats.as_mut_ptr()) }, yolo_status::Ok);
+    // SAFETY: written on success.
+    let stats = unsafe { stats.assume_init() };
+    assert_eq!(stats.state, yolo_load_state::Ready as u32);
+    assert!(stats.load_time_us > 0);
+    assert_eq!(stats.detects, 5);
+    assert_eq!(stats.errors_by_status[yolo_status::InvalidArgument as usize], 1);
+    assert_eq!(stats.errors_by_status[yolo_status::ImageDecodeFailed as usize], 2);
+    assert_eq!(stats.errors_by_status.iter().sum::<u64>(), 3);
+    assert_eq!((stats.sessions, stats.sessions_idle), (2, 2));
+    assert_eq!(stats.latency_histogram.iter().sum::<u64>(), 5);
+    assert!(stats.latency_p50_us > 0 && stats.latency_p50_us <= stats.latency_p99_us);
+    // SAFETY: NULL out-pointer is the case under test.
+    assert_eq!(unsafe { yolo_stats(detector.0, null_mut()) }, yolo_status::InvalidArgument);
+}
+
+static EVENTS: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn collect(_user_data: *mut c_void, level: u32, message: *const std::ffi::c_char) {
+    // SAFETY: the message is valid during the call.
+    let message = unsafe { std::ffi::CStr::from_ptr(message) }.to_string_lossy().into_owned();
+    EVENTS.lock().unwrap().push((level, message));
+}
+
+#[test]
+fn log_callback_receives_load_events() {
+    assert_eq!(yolo_set_log_callback(Some(collect), null_mut()), yolo_status::Ok);
+    let loaded = init_with(&model("v8_fixed.onnx"), |c| c.imgsz = 288).unwrap();
+    let _ = init_with(&model("log-test-missing.onnx"), |_| {});
+    assert_eq!(yolo_set_log_callback(None, null_mut()), yolo_status::Ok);
+    let _ = init_with(&model("log-test-after-reset.onnx"), |_| {});
+    drop(loaded);
+    let events = EVENTS.lock().unwrap().clone();
+    assert!(
+        events.iter().any(|(level, m)| *level == 3 && m.starts_with("loaded ") && m.contains("v8_fixed.onnx")),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|(level, m)| *level == 1 && m.contains("log-test-missing.onnx")), "{events:?}");
+    assert!(!events.iter().any(|(_, m)| m.contains("log-test-after-reset")), "no events after the reset: {events:?}");
+}

@@ -11,7 +11,7 @@ use super::types::*;
 use crate::detector::Detections;
 use crate::detector::{refresh_all_after_fork, Detector};
 use crate::error::{Error, ErrorKind, Result};
-use crate::image_input::PixelView;
+use crate::log::Level;
 use crate::postprocess::NmsSettings;
 use crate::registry::{LoadCallback, LoadState};
 
@@ -175,6 +175,89 @@ pub extern "C" fn yolo_after_fork() -> yolo_status {
     ffi_boundary!(status { refresh_all_after_fork() })
 }
 
+/// Writes the detector's counters: load state and time, detects, errors by status, sessions in use and
+/// idle, waits on the pool, and a latency histogram with percentiles. Lock-free and cheap: fit for a health
+/// check. Thread-safe.
+///
+/// # Safety
+/// `out_stats` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_stats(
+    detector: *const yolo_detector,
+    out_stats: *mut yolo_detector_stats,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_stats, "out_stats")?;
+        let detector = &handle.detector;
+        let calls = detector.call_stats();
+        let mut errors_by_status = [0u64; 32];
+        for kind in ErrorKind::ALL {
+            errors_by_status[yolo_status::from(kind) as usize] += calls.errors[kind as usize];
+        }
+        let (sessions, idle, waits, waited) = match detector.state() {
+            LoadState::Ready => detector.model()?.pool_stats()?,
+            LoadState::Loading | LoadState::Failed => (0, 0, 0, Duration::ZERO),
+        };
+        let stats = yolo_detector_stats {
+            state: match detector.state() {
+                LoadState::Loading => yolo_load_state::Loading,
+                LoadState::Ready => yolo_load_state::Ready,
+                LoadState::Failed => yolo_load_state::Failed,
+            } as u32,
+            load_time_us: detector.load_time().map_or(0, |t| t.as_micros() as u64),
+            detects: calls.detects,
+            errors_by_status,
+            sessions: sessions as u32,
+            sessions_idle: idle as u32,
+            pool_waits: waits,
+            pool_wait_us: waited.as_micros() as u64,
+            latency_p50_us: calls.latency_quantile_us(0.5),
+            latency_p90_us: calls.latency_quantile_us(0.9),
+            latency_p99_us: calls.latency_quantile_us(0.99),
+            latency_histogram: calls.latency,
+        };
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(stats) };
+        Ok(())
+    })
+}
+
+/// Routes the library's events to `callback` (NULL: drop them again, the default), with `user_data`
+/// passed back as is. Nothing is ever printed to stdout or stderr. Process-wide; thread-safe. The
+/// previous callback may still run once on another thread while this call returns.
+#[no_mangle]
+pub extern "C" fn yolo_set_log_callback(callback: yolo_log_callback, user_data: *mut c_void) -> yolo_status {
+    ffi_boundary!(status {
+        let sink = callback.map(|callback| {
+            let target = LogTarget { callback, user_data };
+            Box::new(move |level: Level, message: &str| target.send(level, message)) as crate::log::Sink
+        });
+        crate::log::set_sink(sink);
+        Ok(())
+    })
+}
+
+/// A C log callback with its user data.
+struct LogTarget {
+    callback: unsafe extern "C" fn(*mut c_void, u32, *const c_char),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the header documents that the log callback runs on whichever thread the event happens; the
+// caller hands `user_data` over on that condition, and the library never dereferences it.
+unsafe impl Send for LogTarget {}
+// SAFETY: as above; the library only copies the pointer.
+unsafe impl Sync for LogTarget {}
+
+impl LogTarget {
+    fn send(&self, level: Level, message: &str) {
+        let message = c_string_lossy(message);
+        // SAFETY: a C function pointer registered for exactly this; the message lives until it returns.
+        unsafe { (self.callback)(self.user_data, level as u32, message.as_ptr()) };
+    }
+}
+
 /// Every live detector handle of the process.
 static DETECTORS: HandleTable<DetectorHandle> = HandleTable::new(MAX_DETECTORS);
 /// At most this many detector handles can be open at once.
@@ -303,10 +386,10 @@ pub unsafe extern "C" fn yolo_detect_pixels(
         let bytes = unsafe { input_bytes(pixels, pixels_len, "pixels") }?;
         let out = OutParam::new(out_result, "out_result")?;
         let format = pixel_format_from_raw(pixel_format)?;
-        let view = PixelView::new(bytes, width as usize, height as usize, stride_bytes, format)?;
         // SAFETY: NULL or valid by the caller's contract.
         let settings = unsafe { settings_for(&handle, options) }?;
-        let detections = handle.detector.detect_pixels(&view, settings.as_ref())?;
+        let detections =
+            handle.detector.detect_buffer(bytes, width as usize, height as usize, stride_bytes, format, settings.as_ref())?;
         // SAFETY: `out` is writable by the caller's contract.
         unsafe { write_result(out, detections) };
         Ok(())

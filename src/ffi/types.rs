@@ -146,6 +146,43 @@ pub enum yolo_load_state {
 pub type yolo_load_callback =
     Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void, status: yolo_status, message: *const c_char)>;
 
+/// Counters of one detector, from `yolo_stats`. Each counter is read atomically, the set is not: under load
+/// the numbers may be a few calls apart. Owned by the caller.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct yolo_detector_stats {
+    /// A `yolo_load_state` value.
+    pub state: u32,
+    /// How long the model load took, in microseconds; 0 while loading.
+    pub load_time_us: u64,
+    /// Successful `yolo_detect` and `yolo_detect_pixels` calls on this detector.
+    pub detects: u64,
+    /// Failed detect calls on this detector, indexed by `yolo_status` value.
+    pub errors_by_status: [u64; 32],
+    /// Sessions in the model's pool (shared with the detectors that share the model); 0 unless ready.
+    pub sessions: u32,
+    /// Of those, idle right now.
+    pub sessions_idle: u32,
+    /// Detect calls (of every detector sharing the model) that found every session busy and waited.
+    pub pool_waits: u64,
+    /// Their total wait, in microseconds.
+    pub pool_wait_us: u64,
+    /// Median latency of successful detect calls, in microseconds, as the upper edge of its histogram bucket.
+    pub latency_p50_us: u64,
+    /// 90th percentile, likewise.
+    pub latency_p90_us: u64,
+    /// 99th percentile, likewise.
+    pub latency_p99_us: u64,
+    /// Successful calls by latency: bucket `i` counts calls under `2^i` microseconds (and at least `2^(i-1)`).
+    pub latency_histogram: [u64; 32],
+}
+
+/// Receives the library's events (loads, load failures, fork rebuilds, warnings) with a level: 1 error,
+/// 2 warning, 3 info. Called on the thread where the event happens; the message is valid only during the
+/// call. It must not call back into the library, and must not unwind.
+pub type yolo_log_callback =
+    Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void, level: u32, message: *const c_char)>;
+
 /// `load_wait_ms` value that makes calls on a loading model wait for ever.
 pub const YOLO_WAIT_FOREVER: u32 = u32::MAX;
 

@@ -17,6 +17,9 @@ int main(void) {
     CHECK(YOLO_STATUS_OK == 0);
     CHECK(YOLO_STATUS_INVALID_ARGUMENT == 1);
     CHECK(YOLO_STATUS_INTERNAL_ERROR == 10);
+    CHECK(YOLO_STATUS_NOT_READY == 11 && YOLO_STATUS_LOAD_FAILED == 12 && YOLO_STATUS_INVALID_HANDLE == 13);
+    CHECK(YOLO_LOAD_STATE_LOADING == 1 && YOLO_LOAD_STATE_READY == 2 && YOLO_LOAD_STATE_FAILED == 3);
+    CHECK(sizeof(((yolo_detector_stats *)0)->errors_by_status) / sizeof(uint64_t) == 32);
     CHECK(YOLO_PIXEL_FORMAT_RGB8 == 1 && YOLO_PIXEL_FORMAT_GRAY8 == 5);
     CHECK(sizeof(yolo_status) == 4);
     CHECK(sizeof(yolo_detection) == 24);
@@ -26,6 +29,7 @@ int main(void) {
     CHECK(config.pool_size == 0 && config.threads_per_session == 0 && config.imgsz == 0);
     CHECK(config.conf_threshold == 0.25f && config.iou_threshold == 0.7f);
     CHECK(config.max_detections == 300 && !config.class_agnostic && config.acquire_timeout_ms == 0);
+    CHECK(!config.async_load && config.load_wait_ms == 0 && config.on_load == NULL);
 
     yolo_detect_options options = yolo_detect_options_default();
     CHECK(options.conf_threshold == (float)YOLO_INHERIT_THRESHOLD && options.class_agnostic == YOLO_INHERIT_FLAG);
@@ -39,8 +43,12 @@ int main(void) {
     CHECK(yolo_init(NULL, &detector) == YOLO_STATUS_INVALID_ARGUMENT && detector == NULL);
     CHECK(strstr(yolo_last_error(), "config") != NULL);
     CHECK(yolo_init(&config, &detector) == YOLO_STATUS_INVALID_ARGUMENT);
-    yolo_free(NULL);
+    CHECK(yolo_free(NULL) == YOLO_STATUS_OK);
     yolo_result_free(NULL);
+    CHECK(yolo_free((yolo_detector *)(uintptr_t)0x12345) == YOLO_STATUS_INVALID_HANDLE);
+    CHECK(yolo_wait_ready(NULL, 0) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_after_fork() == YOLO_STATUS_OK);
+    CHECK(yolo_set_log_callback(NULL, NULL) == YOLO_STATUS_OK);
     puts("header_test: 1 passed, 0 failed");
     return 0;
 }
