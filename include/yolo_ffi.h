@@ -178,6 +178,10 @@ typedef struct yolo_config {
   yolo_load_callback on_load;
   // Passed to `on_load` as is; the library never dereferences it.
   void *on_load_user_data;
+  // Give every session of the pool one shared copy of the model's weights, so that a pool of N costs
+  // little more memory than one session. Needs graph optimisation Level 2 instead of All, which makes
+  // each inference slower (see the README's measurements). Default false.
+  bool share_weights;
 } yolo_config;
 
 // Per-call overrides of the detector's defaults. Get one from `yolo_detect_options_default()`, which

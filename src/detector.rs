@@ -35,6 +35,9 @@ pub struct DetectorConfig {
     pub max_image_pixels: u64,
     /// Return from [`Detector::open`] at once and load on a background thread.
     pub async_load: bool,
+    /// Give every session of the pool one shared copy of the model's weights. Sharing needs graph
+    /// optimisation at Level 2 instead of All, which costs latency (see README); off by default.
+    pub share_weights: bool,
     /// How long a detect call waits for a model still loading: `Some(ZERO)` fails at once with
     /// [`ErrorKind::NotReady`], `None` waits for ever.
     pub load_wait: Option<Duration>,
@@ -54,6 +57,7 @@ impl DetectorConfig {
             acquire_timeout: None,
             max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
             async_load: false,
+            share_weights: false,
             load_wait: Some(Duration::ZERO),
         }
     }

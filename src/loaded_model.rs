@@ -9,13 +9,13 @@ use half::f16;
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef};
+use ort::value::{DynValue, Tensor, TensorElementType, TensorRef};
 
 use crate::detector::{Detections, DetectorConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
 use crate::image_input::PixelView;
-use crate::model::{classify_output, InputPrecision, ModelSpec, OutputLayout};
+use crate::model::{classify_output, initializers, InputPrecision, ModelSpec, OutputLayout};
 use crate::pool::Pool;
 use crate::postprocess::{decode_and_suppress, BoxScaler, Detection, NmsSettings, OutputView, PostprocessScratch};
 use crate::preprocess::{letterbox_into, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
@@ -124,6 +124,8 @@ struct SessionFactory {
     model_name: String,
     pool_size: usize,
     threads: usize,
+    /// One copy of the model's large weights, handed to every session (`share_weights`).
+    shared_weights: Vec<(String, Arc<DynValue>)>,
 }
 
 impl SessionFactory {
@@ -132,11 +134,21 @@ impl SessionFactory {
             Error::new(ErrorKind::ModelLoadFailed, format!("ONNX Runtime cannot load {}: {e}", self.model_name))
         };
         let configure = || -> ort::Result<ort::session::builder::SessionBuilder> {
-            Ok(Session::builder(self.environment)?
-                .with_optimization_level(GraphOptimizationLevel::All)?
+            // Layout optimisations (above Level 2) rewrite weights per session, which defeats sharing.
+            let level = if self.shared_weights.is_empty() {
+                GraphOptimizationLevel::All
+            } else {
+                GraphOptimizationLevel::Level2
+            };
+            let mut builder = Session::builder(self.environment)?
+                .with_optimization_level(level)?
                 .with_intra_threads(self.threads)?
                 // Idle threads spinning in one session steal the cores of the others.
-                .with_intra_op_spinning(self.pool_size == 1)?)
+                .with_intra_op_spinning(self.pool_size == 1)?;
+            for (name, value) in &self.shared_weights {
+                builder = builder.with_initializer(name, Arc::clone(value))?;
+            }
+            Ok(builder)
         };
         configure().map_err(load_failed)?.commit_from_memory(&self.model_bytes).map_err(load_failed)
     }
@@ -184,9 +196,12 @@ impl LoadedModel {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (pool_size, threads) = resolve_parallelism(config.pool_size, config.threads_per_session, cores);
         let environment = runtime::environment(config.ort_library_path.as_deref())?;
+        let model_bytes = read_model(&config.model_path)?;
+        let shared_weights = if config.share_weights { weights_to_share(&model_bytes)? } else { Vec::new() };
         let factory = SessionFactory {
             environment,
-            model_bytes: read_model(&config.model_path)?,
+            shared_weights,
+            model_bytes,
             model_name: config.model_path.display().to_string(),
             pool_size,
             threads,
@@ -362,6 +377,50 @@ impl Drop for LoadedModel {
             std::mem::forget(self.pool.swap(None));
         }
     }
+}
+
+/// Initializers smaller than this stay in each session's graph: they are shapes and scalars that constant
+/// folding needs to see as constants, and sharing them saves nothing.
+const SHARE_WEIGHTS_FROM_BYTES: usize = 1024;
+
+/// ONNX Runtime values for the model's large inline weights, to be shared by every session.
+fn weights_to_share(model: &[u8]) -> Result<Vec<(String, Arc<DynValue>)>> {
+    fn le<const N: usize, T>(raw: &[u8], convert: fn([u8; N]) -> T) -> Vec<T> {
+        raw.chunks_exact(N).map(|c| convert(c.try_into().expect("chunks of N"))).collect()
+    }
+    let failed = |e: ort::Error| Error::new(ErrorKind::ModelLoadFailed, format!("cannot share weights: {e}"));
+    let mut out = Vec::new();
+    for init in initializers::raw_initializers(model)? {
+        let elements = init.dims.iter().try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
+        let shape = init.dims.clone();
+        let raw = init.raw_data;
+        let value: DynValue = match (init.data_type, elements) {
+            (_, None) => continue,
+            _ if raw.len() < SHARE_WEIGHTS_FROM_BYTES => continue,
+            (1, Some(n)) if raw.len() == n * 4 => {
+                Tensor::from_array((shape, le(raw, f32::from_le_bytes))).map_err(failed)?.into_dyn()
+            }
+            (10, Some(n)) if raw.len() == n * 2 => {
+                Tensor::from_array((shape, le(raw, |b| f16::from_bits(u16::from_le_bytes(b)))))
+                    .map_err(failed)?
+                    .into_dyn()
+            }
+            (7, Some(n)) if raw.len() == n * 8 => {
+                Tensor::from_array((shape, le(raw, i64::from_le_bytes))).map_err(failed)?.into_dyn()
+            }
+            (6, Some(n)) if raw.len() == n * 4 => {
+                Tensor::from_array((shape, le(raw, i32::from_le_bytes))).map_err(failed)?.into_dyn()
+            }
+            (2, Some(n)) if raw.len() == n => Tensor::from_array((shape, raw.to_vec())).map_err(failed)?.into_dyn(),
+            (3, Some(n)) if raw.len() == n => {
+                Tensor::from_array((shape, le(raw, i8::from_le_bytes))).map_err(failed)?.into_dyn()
+            }
+            // Other types, or a size that does not add up: ONNX Runtime keeps its own copy.
+            _ => continue,
+        };
+        out.push((init.name, Arc::new(value)));
+    }
+    Ok(out)
 }
 
 /// Maps the model file read-only, with errors that say which path and why.

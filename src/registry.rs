@@ -20,6 +20,7 @@ struct ModelKey {
     pool_size: usize,
     threads_per_session: usize,
     imgsz: Option<(u32, u32)>,
+    share_weights: bool,
 }
 
 impl ModelKey {
@@ -35,6 +36,7 @@ impl ModelKey {
             pool_size: config.pool_size,
             threads_per_session: config.threads_per_session,
             imgsz: config.imgsz,
+            share_weights: config.share_weights,
         }
     }
 }

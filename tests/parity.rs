@@ -30,57 +30,62 @@ fn detections_match_ultralytics_reference() {
                 let (imgsz, conf) = setting.split_once('/').unwrap();
                 let imgsz: u32 = imgsz.parse().unwrap();
                 let conf: f32 = conf.parse().unwrap();
-                let detector = init_with(&shared.join("models").join(model), |c| {
-                    c.imgsz = imgsz;
-                    c.pool_size = 1;
-                })
-                .unwrap_or_else(|e| panic!("{model}: {e:?}"));
-                let options = yolo_detect_options {
-                    conf_threshold: conf,
-                    iou_threshold: 0.7,
-                    max_detections: 300,
-                    class_agnostic: 0,
-                };
-                let got = detect(&detector, &bytes, Some(&options)).unwrap();
-                let label = format!("{model} {image_name} {setting}");
-                let expected: Vec<(u32, f32, [f32; 4])> = expected
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|row| {
-                        let v: Vec<f64> = row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
-                        (v[0] as u32, v[1] as f32, [v[2] as f32, v[3] as f32, v[4] as f32, v[5] as f32])
+                // Shared weights run at graph optimisation Level 2: check that they give the same boxes.
+                let shares: &[bool] = if model == "nudenet-320n.onnx" { &[false, true] } else { &[false] };
+                for &share_weights in shares {
+                    let detector = init_with(&shared.join("models").join(model), |c| {
+                        c.imgsz = imgsz;
+                        c.pool_size = 1;
+                        c.share_weights = share_weights;
                     })
-                    .collect();
-                let mut matched = vec![false; got.len()];
-                for (class, score, bbox) in &expected {
-                    let best = got
+                    .unwrap_or_else(|e| panic!("{model}: {e:?}"));
+                    let options = yolo_detect_options {
+                        conf_threshold: conf,
+                        iou_threshold: 0.7,
+                        max_detections: 300,
+                        class_agnostic: 0,
+                    };
+                    let got = detect(&detector, &bytes, Some(&options)).unwrap();
+                    let label = format!("{model} {image_name} {setting} share_weights={share_weights}");
+                    let expected: Vec<(u32, f32, [f32; 4])> = expected
+                        .as_array()
+                        .unwrap()
                         .iter()
-                        .enumerate()
-                        .filter(|(i, d)| !matched[*i] && d.class_id == *class)
-                        .map(|(i, d)| (i, iou(bbox, &[d.x1, d.y1, d.x2, d.y2]), d.score))
-                        .max_by(|a, b| a.1.total_cmp(&b.1));
-                    match best {
-                        Some((i, overlap, s)) if overlap >= 0.95 && (s - score).abs() <= 0.02 => matched[i] = true,
-                        _ if (score - conf).abs() <= THRESHOLD_MARGIN => exceptions.push(format!(
-                            "{label}: reference box class {class} score {score} near the threshold is missing"
-                        )),
-                        other => failures.push(format!(
-                            "{label}: reference box class {class} score {score} {bbox:?} unmatched (best {other:?})"
-                        )),
+                        .map(|row| {
+                            let v: Vec<f64> = row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+                            (v[0] as u32, v[1] as f32, [v[2] as f32, v[3] as f32, v[4] as f32, v[5] as f32])
+                        })
+                        .collect();
+                    let mut matched = vec![false; got.len()];
+                    for (class, score, bbox) in &expected {
+                        let best = got
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, d)| !matched[*i] && d.class_id == *class)
+                            .map(|(i, d)| (i, iou(bbox, &[d.x1, d.y1, d.x2, d.y2]), d.score))
+                            .max_by(|a, b| a.1.total_cmp(&b.1));
+                        match best {
+                            Some((i, overlap, s)) if overlap >= 0.95 && (s - score).abs() <= 0.02 => matched[i] = true,
+                            _ if (score - conf).abs() <= THRESHOLD_MARGIN => exceptions.push(format!(
+                                "{label}: reference box class {class} score {score} near the threshold is missing"
+                            )),
+                            other => failures.push(format!(
+                                "{label}: reference box class {class} score {score} {bbox:?} unmatched (best {other:?})"
+                            )),
+                        }
                     }
-                }
-                for (d, _) in got.iter().zip(&matched).filter(|(_, m)| !**m) {
-                    if (d.score - conf).abs() <= THRESHOLD_MARGIN {
-                        exceptions.push(format!(
-                            "{label}: extra box class {} score {} near the threshold",
-                            d.class_id, d.score
-                        ));
-                    } else {
-                        failures.push(format!("{label}: extra detection {d:?} not in the reference"));
+                    for (d, _) in got.iter().zip(&matched).filter(|(_, m)| !**m) {
+                        if (d.score - conf).abs() <= THRESHOLD_MARGIN {
+                            exceptions.push(format!(
+                                "{label}: extra box class {} score {} near the threshold",
+                                d.class_id, d.score
+                            ));
+                        } else {
+                            failures.push(format!("{label}: extra detection {d:?} not in the reference"));
+                        }
                     }
+                    compared += expected.len();
                 }
-                compared += expected.len();
             }
         }
     }

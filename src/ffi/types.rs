@@ -250,6 +250,10 @@ pub struct yolo_config {
     pub on_load: yolo_load_callback,
     /// Passed to `on_load` as is; the library never dereferences it.
     pub on_load_user_data: *mut std::ffi::c_void,
+    /// Give every session of the pool one shared copy of the model's weights, so that a pool of N costs
+    /// little more memory than one session. Needs graph optimisation Level 2 instead of All, which makes
+    /// each inference slower (see the README's measurements). Default false.
+    pub share_weights: bool,
 }
 
 impl Default for yolo_config {
@@ -271,6 +275,7 @@ impl Default for yolo_config {
             load_wait_ms: 0,
             on_load: None,
             on_load_user_data: std::ptr::null_mut(),
+            share_weights: false,
         }
     }
 }
@@ -301,6 +306,7 @@ impl yolo_config {
         config.max_image_pixels =
             if self.max_image_pixels == 0 { DEFAULT_MAX_IMAGE_PIXELS } else { self.max_image_pixels };
         config.async_load = self.async_load;
+        config.share_weights = self.share_weights;
         config.load_wait = match self.load_wait_ms {
             YOLO_WAIT_FOREVER => None,
             ms => Some(Duration::from_millis(ms.into())),

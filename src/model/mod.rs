@@ -1,5 +1,6 @@
 //! What the library knows about a loaded model: its input, its output layout and its classes.
 
+pub mod initializers;
 mod layout;
 pub mod metadata;
 

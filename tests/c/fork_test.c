@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
             failed++;
         }
     }
-    if (yolo_free(detector) != YOLO_STATUS_OK) failed++;
+    /* The parent exits with its detector still open: exit must neither crash nor hang. */
     printf("fork_test (pool %s x %s threads): %d passed, %d failed\n", argv[2], argv[3], failed ? 0 : 1, failed ? 1 : 0);
     return failed ? 1 : 0;
 }

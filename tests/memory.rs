@@ -1,0 +1,96 @@
+//! Memory of a pool: with `share_weights`, a pool of 4 sessions costs at most about 1.3x one session.
+//! Resident set sizes are compared within this one process, as ratios with headroom, never as absolutes.
+//! Uses the nudenet model that `make fixtures` fetches (or `../shared/`).
+
+mod common;
+
+use common::*;
+use yolo_ffi::ffi::*;
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+
+fn nudenet() -> std::path::PathBuf {
+    let cached = cache_dir().join("models/nudenet-320n.onnx");
+    if cached.is_file() {
+        cached
+    } else {
+        shared_dir().expect("run `make fixtures` first").join("models/nudenet-320n.onnx")
+    }
+}
+
+/// Opens a detector; returns it with the growth of the resident set.
+fn load(pool_size: u32, share_weights: bool) -> (Detector, u64) {
+    let before = resident_bytes();
+    let detector = init_with(&nudenet(), |c| {
+        c.pool_size = pool_size;
+        c.threads_per_session = 1;
+        c.share_weights = share_weights;
+    })
+    .unwrap();
+    (detector, resident_bytes().saturating_sub(before))
+}
+
+/// Runs every session of `detector` once at the same time; returns the growth of the resident set.
+fn run_every_session(detector: &Detector, pool_size: u32) -> u64 {
+    let before = resident_bytes();
+    let image = vec![100u8; 320 * 320 * 3];
+    let threads: Vec<_> = (0..pool_size)
+        .map(|_| {
+            let (handle, image) = (detector.0 as usize, image.clone());
+            std::thread::spawn(move || {
+                let detector = Detector(handle as *mut yolo_detector);
+                detect_pixels(&detector, &image, 320, 320, 960, yolo_pixel_format::Rgb8 as u32, None).unwrap();
+                std::mem::forget(detector);
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    resident_bytes().saturating_sub(before)
+}
+
+#[test]
+fn a_shared_pool_of_four_costs_little_more_than_one_session() {
+    // Load ONNX Runtime itself first, so that it counts in no measurement.
+    let _runtime = init(&synthetic_dir().join("v8_fixed.onnx"));
+    let (one, one_loaded) = load(1, true);
+    let (two, two_loaded) = load(2, true);
+    let (four, four_loaded) = load(4, true);
+    let (four_unshared, four_unshared_loaded) = load(4, false);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    eprintln!(
+        "resident growth at load: shared pool 1 {:.1} MiB, shared pool 2 {:.1} MiB, shared pool 4 {:.1} MiB ({:.2}x), unshared pool 4 {:.1} MiB ({:.2}x)",
+        mib(one_loaded),
+        mib(two_loaded),
+        mib(four_loaded),
+        four_loaded as f64 / one_loaded as f64,
+        mib(four_unshared_loaded),
+        four_unshared_loaded as f64 / one_loaded as f64
+    );
+    // Each session's activation buffers come on top once it runs, shared or not.
+    let (run_one, run_two, run_four, run_four_unshared) = (
+        run_every_session(&one, 1),
+        run_every_session(&two, 2),
+        run_every_session(&four, 4),
+        run_every_session(&four_unshared, 4),
+    );
+    eprintln!(
+        "resident growth of the first concurrent run of every session: pool 1 {:.1} MiB, shared pool 2 {:.1} MiB, shared pool 4 {:.1} MiB, unshared pool 4 {:.1} MiB",
+        mib(run_one),
+        mib(run_two),
+        mib(run_four),
+        mib(run_four_unshared)
+    );
+    assert!(
+        (four_loaded as f64) <= 1.3 * one_loaded as f64,
+        "shared pool of 4: {four_loaded} bytes against {one_loaded} for one session"
+    );
+    assert!(
+        (four_unshared_loaded as f64) > 1.5 * four_loaded as f64,
+        "sharing must save memory: {four_loaded} shared against {four_unshared_loaded} unshared"
+    );
+}
