@@ -276,7 +276,7 @@ struct yolo_detect_options yolo_detect_options_default(void);
 
 // Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
 // this process already holds the same model file with the same `pool_size`, `threads_per_session`,
-// `imgsz` and `ort_library_path` (in which case the new detector shares its sessions, loaded once),
+// `imgsz`, `share_weights` and `ort_library_path` (in which case the new detector shares its sessions, loaded once),
 // reads the model, builds `pool_size` sessions and runs one warm-up inference. Thresholds, timeouts and
 // limits are per detector, even when sessions are shared.
 //
