@@ -115,13 +115,8 @@ pub unsafe extern "C" fn yolo_state(detector: *const yolo_detector, out_state: *
     ffi_boundary!(status {
         let handle = detector_from(detector)?;
         let out = OutParam::new(out_state, "out_state")?;
-        let state = match handle.detector.state() {
-            LoadState::Loading => yolo_load_state::Loading,
-            LoadState::Ready => yolo_load_state::Ready,
-            LoadState::Failed => yolo_load_state::Failed,
-        };
         // SAFETY: writable by the caller's contract.
-        unsafe { out.write(state) };
+        unsafe { out.write(handle.detector.state().into()) };
         Ok(())
     })
 }
@@ -200,11 +195,7 @@ pub unsafe extern "C" fn yolo_stats(
             LoadState::Loading | LoadState::Failed => (0, 0, 0, Duration::ZERO),
         };
         let stats = yolo_detector_stats {
-            state: match detector.state() {
-                LoadState::Loading => yolo_load_state::Loading,
-                LoadState::Ready => yolo_load_state::Ready,
-                LoadState::Failed => yolo_load_state::Failed,
-            } as u32,
+            state: yolo_load_state::from(detector.state()) as u32,
             load_time_us: detector.load_time().map_or(0, |t| t.as_micros() as u64),
             detects: calls.detects,
             errors_by_status,

@@ -8,6 +8,7 @@ use crate::detector::{Detector, DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::PixelFormat;
 use crate::postprocess::{Detection, NmsSettings};
+use crate::registry::LoadState;
 
 use super::boundary::optional_path;
 use super::handles::BoxOwned;
@@ -137,6 +138,16 @@ pub enum yolo_load_state {
     Ready = 2,
     /// The load failed: every call reports `YOLO_STATUS_LOAD_FAILED`; `yolo_load_error` says why.
     Failed = 3,
+}
+
+impl From<LoadState> for yolo_load_state {
+    fn from(state: LoadState) -> Self {
+        match state {
+            LoadState::Loading => Self::Loading,
+            LoadState::Ready => Self::Ready,
+            LoadState::Failed => Self::Failed,
+        }
+    }
 }
 
 /// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
