@@ -100,28 +100,40 @@ impl<T> HandleTable<T> {
         Ok(Self::encode(index, slot.generation))
     }
 
+    /// The slot a handle names and whether its generation is the slot's current one.
+    fn locate(&self, handle: usize, name: &str) -> Result<(&RwLock<Slot<T>>, usize, u64)> {
+        let (index, generation) = Self::decode(handle).ok_or_else(|| Self::stale(name))?;
+        let slot = self.slots().get(index).ok_or_else(|| Self::stale(name))?;
+        Ok((slot, index, generation))
+    }
+
+    fn stale(name: &str) -> Error {
+        Error::new(ErrorKind::InvalidHandle, format!("{name} is not a live handle (freed already?)"))
+    }
+
+    /// Whether `slot` holds a value of `generation` (compared as encoded: generations wrap at the handle's
+    /// width).
+    fn is_current(slot: &Slot<T>, index: usize, generation: u64) -> bool {
+        slot.value.is_some() && Self::encode(index, slot.generation) == Self::encode(index, generation)
+    }
+
     /// The value behind a live handle. Takes only that slot's read lock, and only to clone the `Arc`.
     pub(crate) fn get(&self, handle: usize, name: &str) -> Result<Arc<T>> {
-        let stale = || Error::new(ErrorKind::InvalidHandle, format!("{name} is not a live handle (freed already?)"));
-        let (index, generation) = Self::decode(handle).ok_or_else(stale)?;
-        let slot = self.slots().get(index).ok_or_else(stale)?.read().unwrap_or_else(PoisonError::into_inner);
+        let (slot, index, generation) = self.locate(handle, name)?;
+        let slot = slot.read().unwrap_or_else(PoisonError::into_inner);
         match &slot.value {
-            // Generations wrap at the handle's width; compare as encoded.
-            Some(value) if Self::encode(index, slot.generation) == Self::encode(index, generation) => {
-                Ok(Arc::clone(value))
-            }
-            _ => Err(stale()),
+            Some(value) if Self::is_current(&slot, index, generation) => Ok(Arc::clone(value)),
+            _ => Err(Self::stale(name)),
         }
     }
 
     /// Invalidates a handle and returns its value; the value lives on while calls in flight hold it.
     pub(crate) fn remove(&self, handle: usize, name: &str) -> Result<Arc<T>> {
-        let stale = || Error::new(ErrorKind::InvalidHandle, format!("{name} is not a live handle (freed already?)"));
-        let (index, generation) = Self::decode(handle).ok_or_else(stale)?;
+        let (slot, index, generation) = self.locate(handle, name)?;
         let value = {
-            let mut slot = self.slots().get(index).ok_or_else(stale)?.write().unwrap_or_else(PoisonError::into_inner);
-            if slot.value.is_none() || Self::encode(index, slot.generation) != Self::encode(index, generation) {
-                return Err(stale());
+            let mut slot = slot.write().unwrap_or_else(PoisonError::into_inner);
+            if !Self::is_current(&slot, index, generation) {
+                return Err(Self::stale(name));
             }
             slot.generation = slot.generation.wrapping_add(1);
             slot.value.take().expect("checked above")
