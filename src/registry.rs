@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::detector::DetectorConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fork;
 use crate::loaded_model::LoadedModel;
 use crate::log::{self, Level};
 
@@ -62,6 +64,12 @@ pub struct SharedModel {
     pending: Mutex<Vec<LoadCallback>>,
     finished: Condvar,
     load_time: OnceLock<Duration>,
+    /// What to load again if a `fork()` leaves the load without its thread.
+    config: DetectorConfig,
+    /// The fork epoch of the process whose thread runs the load.
+    loader_epoch: AtomicU64,
+    /// This model, for starting a loading thread from `&self`.
+    me: Weak<SharedModel>,
 }
 
 impl std::fmt::Debug for SharedModel {
@@ -73,6 +81,7 @@ impl std::fmt::Debug for SharedModel {
 impl SharedModel {
     /// Where the load stands. Never blocks.
     pub fn state(&self) -> LoadState {
+        self.resume_if_orphaned();
         match self.outcome.get() {
             None => LoadState::Loading,
             Some(Ok(_)) => LoadState::Ready,
@@ -85,6 +94,7 @@ impl SharedModel {
         if let Some(outcome) = self.outcome.get() {
             return Some(outcome);
         }
+        self.resume_if_orphaned();
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut guard = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
@@ -109,6 +119,37 @@ impl SharedModel {
         self.load_time.get().copied()
     }
 
+    /// Restarts a load that a `fork()` cut off. A child inherits the parent's unfinished load but not the
+    /// thread running it (servers such as `gunicorn --preload` fork workers while an `async_load` is still
+    /// going), so the first look at the model in the child starts the load again there, in the background.
+    fn resume_if_orphaned(&self) {
+        if self.outcome.get().is_some() {
+            return;
+        }
+        let epoch = fork::epoch();
+        let started = self.loader_epoch.load(Ordering::Acquire);
+        if started == epoch
+            || self.loader_epoch.compare_exchange(started, epoch, Ordering::AcqRel, Ordering::Acquire).is_err()
+        {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else { return };
+        log::emit(Level::Warn, || {
+            format!("fork() interrupted the load of {}; loading it again in this process", self.key.path.display())
+        });
+        if let Err(error) = me.start_loading_thread() {
+            self.finish(Err(error));
+        }
+    }
+
+    fn start_loading_thread(self: Arc<Self>) -> Result<()> {
+        std::thread::Builder::new()
+            .name("yolo-ffi-load".into())
+            .spawn(move || self.run_load())
+            .map(drop)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the loading thread: {e}")))
+    }
+
     /// Runs `callback` when the load ends, or now if it already has.
     fn on_finished(&self, callback: LoadCallback) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -121,10 +162,10 @@ impl SharedModel {
         }
     }
 
-    fn run_load(&self, config: &DetectorConfig) {
+    fn run_load(&self) {
         let started = Instant::now();
         log::emit(Level::Info, || format!("loading {}", self.key.path.display()));
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| LoadedModel::load(config)))
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| LoadedModel::load(&self.config)))
             .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "internal error: the model load panicked")));
         let elapsed = started.elapsed();
         let _ = self.load_time.set(elapsed);
@@ -140,6 +181,11 @@ impl SharedModel {
             }),
             Err(error) => log::emit(Level::Error, || format!("loading {} failed: {error}", self.key.path.display())),
         }
+        self.finish(outcome);
+    }
+
+    /// Records the outcome, wakes the waiters and runs the callbacks.
+    fn finish(&self, outcome: Result<LoadedModel>) {
         let callbacks = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             let _ = self.outcome.set(outcome);
@@ -164,6 +210,8 @@ pub fn obtain(
     background: bool,
     on_finished: Option<LoadCallback>,
 ) -> Result<Arc<SharedModel>> {
+    // Before any load starts: a fork() during the load must be seen by the child (see `resume_if_orphaned`).
+    fork::watch();
     let key = ModelKey::new(config);
     let (shared, created) = {
         let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
@@ -172,12 +220,15 @@ pub fn obtain(
         match map.get(&key).and_then(Weak::upgrade).filter(|m| m.state() != LoadState::Failed) {
             Some(existing) => (existing, false),
             None => {
-                let fresh = Arc::new(SharedModel {
+                let fresh = Arc::new_cyclic(|me| SharedModel {
                     key: key.clone(),
                     outcome: OnceLock::new(),
                     pending: Mutex::new(Vec::new()),
                     finished: Condvar::new(),
                     load_time: OnceLock::new(),
+                    config: config.clone(),
+                    loader_epoch: AtomicU64::new(fork::epoch()),
+                    me: me.clone(),
                 });
                 map.insert(key, Arc::downgrade(&fresh));
                 (fresh, true)
@@ -189,14 +240,11 @@ pub fn obtain(
     }
     if created {
         if background {
-            let loading = Arc::clone(&shared);
-            let config = config.clone();
-            std::thread::Builder::new()
-                .name("yolo-ffi-load".into())
-                .spawn(move || loading.run_load(&config))
-                .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the loading thread: {e}")))?;
+            if let Err(error) = Arc::clone(&shared).start_loading_thread() {
+                shared.finish(Err(error));
+            }
         } else {
-            shared.run_load(config);
+            shared.run_load();
         }
     }
     Ok(shared)

@@ -1,6 +1,8 @@
 /* Fork safety: a detector loaded before fork() works in the parent and in the child, and neither hangs or
  * crashes, whether the child detects, frees at once, calls yolo_after_fork first, or exits with the
  * detector still open. Children end through exit(), so exit handlers run as in a real worker.
+ * Then fork() in the middle of a background load (`gunicorn --preload` with `async_load`): the child must
+ * load the model itself and detect, and the parent's load must end as usual.
  *
  *   fork_test MODEL POOL_SIZE THREADS_PER_SESSION */
 #define _POSIX_C_SOURCE 200809L
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned char pixels[96 * 64 * 3];
@@ -38,6 +41,45 @@ static int run_child(yolo_detector *detector, enum child_plan plan, long expecte
     if (plan == EXIT_WITH_LIVE_DETECTOR) return 0; /* exit() with the detector still open */
     if (yolo_free(detector) != YOLO_STATUS_OK) return 13;
     return 0;
+}
+
+/* Forks `delay_us` after starting a background load, and checks both processes get a working detector. */
+static int fork_during_load(const yolo_config *base, unsigned delay_us, long expected) {
+    yolo_config config = *base;
+    config.async_load = true;
+    config.share_weights = !base->share_weights; /* another model key: a load of its own, not a shared one */
+    yolo_detector *detector = NULL;
+    if (yolo_init(&config, &detector) != YOLO_STATUS_OK) {
+        fprintf(stderr, "async init: %s\n", yolo_last_error());
+        return 1;
+    }
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = (long)delay_us * 1000L};
+    nanosleep(&pause, NULL);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid == 0) {
+        alarm(60);
+        if (yolo_wait_ready(detector, 30000) != YOLO_STATUS_OK) {
+            fprintf(stderr, "child wait_ready: %s\n", yolo_last_error());
+            exit(20);
+        }
+        exit(count(detector) == expected ? 0 : 21);
+    }
+    int failed = 0;
+    if (yolo_wait_ready(detector, 30000) != YOLO_STATUS_OK || count(detector) != expected) {
+        fprintf(stderr, "fork_test: load interrupted after %u us: the parent's detector broke\n", delay_us);
+        failed++;
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "fork_test: load interrupted after %u us: child %s %d\n", delay_us,
+                WIFEXITED(status) ? "exited" : "killed by signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        failed++;
+    }
+    if (yolo_free(detector) != YOLO_STATUS_OK) failed++;
+    return failed;
 }
 
 int main(int argc, char **argv) {
@@ -79,6 +121,8 @@ int main(int argc, char **argv) {
             failed++;
         }
     }
+    static const unsigned delays_us[] = {0, 1000, 5000, 20000, 60000};
+    for (size_t i = 0; i < sizeof delays_us / sizeof delays_us[0]; i++) failed += fork_during_load(&config, delays_us[i], expected);
     /* The parent exits with its detector still open: exit must neither crash nor hang. */
     printf("fork_test (pool %s x %s threads): %d passed, %d failed\n", argv[2], argv[3], failed ? 0 : 1, failed ? 1 : 0);
     return failed ? 1 : 0;
