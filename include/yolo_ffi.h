@@ -342,9 +342,12 @@ yolo_status yolo_stats(const struct yolo_detector *detector,
                        struct yolo_detector_stats *out_stats);
 
 // Routes the library's events to `callback` (NULL: drop them again, the default), with `user_data`
-// passed back as is. Nothing is ever printed to stdout or stderr. Process-wide; thread-safe. The
-// previous callback may still run once on another thread while this call returns.
-yolo_status yolo_set_log_callback(yolo_log_callback callback, void *user_data);
+// passed back as is. Nothing is ever printed to stdout or stderr. Process-wide; thread-safe. Returns once
+// no thread is still running the previous callback, so its `user_data` may be freed then. The library
+// holds no lock while a callback runs, so a callback that blocks (a Python callback waiting for the GIL)
+// never leaves a lock held in a child forked meanwhile.
+yolo_status yolo_set_log_callback(yolo_log_callback callback,
+                                  void *user_data);
 
 // Decodes an encoded image (JPEG, PNG, BMP, WebP, GIF first frame or TIFF; EXIF orientation applied) and
 // detects objects in it. `options` may be NULL for the detector's defaults.

@@ -10,14 +10,15 @@ static EPOCH: AtomicU64 = AtomicU64::new(0);
 static WATCH: Once = Once::new();
 
 extern "C" fn in_child_after_fork() {
-    // Async-signal-safe: one atomic add, nothing else.
+    // Async-signal-safe: atomic operations only.
     EPOCH.fetch_add(1, Ordering::SeqCst);
+    crate::log::forget_calls_after_fork();
 }
 
 /// Registers the child handler, once per process. Call before building anything fork-sensitive.
 pub fn watch() {
     WATCH.call_once(|| {
-        // SAFETY: the handler only performs an atomic add, which is safe in a freshly forked child.
+        // SAFETY: the handler only performs atomic operations, which are safe in a freshly forked child.
         let rc = unsafe { libc::pthread_atfork(None, None, Some(in_child_after_fork)) };
         debug_assert_eq!(rc, 0, "pthread_atfork failed");
     });

@@ -215,8 +215,10 @@ pub unsafe extern "C" fn yolo_stats(
 }
 
 /// Routes the library's events to `callback` (NULL: drop them again, the default), with `user_data`
-/// passed back as is. Nothing is ever printed to stdout or stderr. Process-wide; thread-safe. The
-/// previous callback may still run once on another thread while this call returns.
+/// passed back as is. Nothing is ever printed to stdout or stderr. Process-wide; thread-safe. Returns once
+/// no thread is still running the previous callback, so its `user_data` may be freed then. The library
+/// holds no lock while a callback runs, so a callback that blocks (a Python callback waiting for the GIL)
+/// never leaves a lock held in a child forked meanwhile.
 #[no_mangle]
 pub extern "C" fn yolo_set_log_callback(callback: yolo_log_callback, user_data: *mut c_void) -> yolo_status {
     ffi_boundary!(status {
