@@ -2,24 +2,78 @@
 //! slower, and dropping it there hangs or crashes (onnxruntime #9800). A `pthread_atfork` child handler bumps
 //! a process-wide epoch; a model built in an earlier epoch leaks its inherited sessions on purpose and builds
 //! fresh ones in the child.
+//!
+//! Some work must not be cut in half by `fork()`: loading ONNX Runtime (our lock, ort's one-time statics,
+//! the dynamic loader) and building or first running a session (ONNX Runtime's process-wide registries,
+//! initialised under locks). A child forked in the middle would inherit those locks held by a thread it
+//! does not have, and hang on its first load. Such work holds a [`NoForkGuard`]; the `pthread_atfork`
+//! prepare handler waits until none is held and keeps new ones out until the fork is done.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 static WATCH: Once = Once::new();
 
-extern "C" fn in_child_after_fork() {
-    // Async-signal-safe: atomic operations only.
-    EPOCH.fetch_add(1, Ordering::SeqCst);
-    crate::log::forget_calls_after_fork();
+/// A pthread read-write lock usable from `pthread_atfork` handlers, which Rust's std locks are not: the
+/// prepare handler takes it for writing and the parent and child handlers release it.
+struct ForkLock(UnsafeCell<libc::pthread_rwlock_t>);
+
+// SAFETY: the pthread rwlock is made for concurrent use from many threads; it is only used through its
+// pthread functions.
+unsafe impl Sync for ForkLock {}
+
+static NO_FORK: ForkLock = ForkLock(UnsafeCell::new(libc::PTHREAD_RWLOCK_INITIALIZER));
+
+/// Held while doing work that a `fork()` must not interrupt; `fork()` waits until every guard is gone.
+#[must_use = "the work is only protected while the guard lives"]
+pub struct NoForkGuard(());
+
+/// Keeps `fork()` out until the guard drops. Never hold it across a call into the host (callbacks, logs):
+/// a host may call `fork()` while holding a lock that such a call needs (Python's GIL), and would wait on
+/// us for ever.
+pub fn no_fork() -> NoForkGuard {
+    watch();
+    // SAFETY: the lock is initialised statically (or re-initialised in a child) and lives for ever.
+    let rc = unsafe { libc::pthread_rwlock_rdlock(NO_FORK.0.get()) };
+    debug_assert_eq!(rc, 0, "pthread_rwlock_rdlock failed");
+    NoForkGuard(())
 }
 
-/// Registers the child handler, once per process. Call before building anything fork-sensitive.
+impl Drop for NoForkGuard {
+    fn drop(&mut self) {
+        // SAFETY: this guard holds a read lock taken in `no_fork`.
+        let rc = unsafe { libc::pthread_rwlock_unlock(NO_FORK.0.get()) };
+        debug_assert_eq!(rc, 0, "pthread_rwlock_unlock failed");
+    }
+}
+
+extern "C" fn before_fork() {
+    // SAFETY: taken by the forking thread, released by `after_fork_in_parent` or reset in the child.
+    unsafe { libc::pthread_rwlock_wrlock(NO_FORK.0.get()) };
+}
+
+extern "C" fn after_fork_in_parent() {
+    // SAFETY: the write lock `before_fork` took on this thread.
+    unsafe { libc::pthread_rwlock_unlock(NO_FORK.0.get()) };
+}
+
+extern "C" fn in_child_after_fork() {
+    // Async-signal-safe work only: atomics, and re-initialising a lock that only this thread can see.
+    EPOCH.fetch_add(1, Ordering::SeqCst);
+    crate::log::forget_calls_after_fork();
+    // SAFETY: the child has one thread, this one, which took the write lock in `before_fork`; starting the
+    // lock afresh releases it without relying on the owner check of another thread's id.
+    unsafe { libc::pthread_rwlock_init(NO_FORK.0.get(), std::ptr::null()) };
+}
+
+/// Registers the fork handlers, once per process. Call before anything fork-sensitive starts.
 pub fn watch() {
     WATCH.call_once(|| {
-        // SAFETY: the handler only performs atomic operations, which are safe in a freshly forked child.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(in_child_after_fork)) };
+        // SAFETY: the handlers only touch atomics and the pthread lock above, as fork handlers may.
+        let rc =
+            unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork_in_parent), Some(in_child_after_fork)) };
         debug_assert_eq!(rc, 0, "pthread_atfork failed");
     });
 }

@@ -150,6 +150,7 @@ impl SessionFactory {
             }
             Ok(builder)
         };
+        let _no_fork = fork::no_fork();
         configure().map_err(load_failed)?.commit_from_memory(&self.model_bytes).map_err(load_failed)
     }
 
@@ -212,8 +213,11 @@ impl LoadedModel {
         let mut warm = Worker::new(first, spec.precision);
         let (height, width) = spec.shape.target();
         warm.fill_blank(height as usize, width as usize);
+        // The first run initialises kernels under ONNX Runtime's process-wide locks.
+        let no_fork = fork::no_fork();
         warm.infer(height as usize, width as usize)
             .map_err(|e| Error::invalid_model(format!("warm-up inference failed: {e}")))?;
+        drop(no_fork);
         let layout = classify_output(&warm.output_shape, height, width, &spec.metadata)?;
         let names = match (&spec.metadata.names, layout) {
             (Some(names), _) => names.clone(),

@@ -46,6 +46,8 @@ pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
         }
         return Ok(env);
     }
+    // No log events below this point: they may call into a host that is waiting in fork() for this guard.
+    let _no_fork = crate::fork::no_fork();
     let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(env) = ENVIRONMENT.get() {
         return Ok(env);
