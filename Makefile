@@ -20,7 +20,7 @@ DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: all ort fixtures demo test header check-header lint test-models test-rust test-c \
-        test-c-sanitize test-c-valgrind clean
+        test-c-sanitize test-c-valgrind wheel test-python clean
 
 all: $(LIB) build/detect
 
@@ -99,7 +99,25 @@ test-c-valgrind: build/api_test test-models fixtures
 	valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	  --suppressions=tests/c/valgrind.supp build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
 
-test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind
+## The Python wheel (ctypes bindings plus the bundled libyolo_ffi.so), built the way `pip install .` builds it.
+WHEEL_DIR := build/wheelhouse
+VENV      := build/venv
+
+wheel: $(LIB)
+	rm -rf $(WHEEL_DIR)
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir $(WHEEL_DIR) .
+
+## What users do: install the wheel into a fresh virtualenv, then run the package's and the Django example's
+## tests there, outside the source tree, so a wheel that forgets a file fails here.
+test-python: wheel test-models fixtures
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
+	  -r examples/django/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl
+	cd build && YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
+	cd examples/django && timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
+
+test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-python
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,122 @@
+"""The example app through Django's test client, against the real library and model.
+
+Files: `YOLO_MODEL` (default: the demo model that `make fixtures` fetched) and `YOLO_FFI_TEST_IMAGES`
+(default: the images folder beside it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from unittest import mock
+
+import yolo_ffi
+from django.apps import apps
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import SimpleTestCase, override_settings
+
+from . import service
+
+IMAGES = Path(os.environ.get("YOLO_FFI_TEST_IMAGES") or Path(settings.YOLO_MODEL).parent.parent / "images")
+
+
+def upload(path: Path) -> SimpleUploadedFile:
+    return SimpleUploadedFile(path.name, path.read_bytes(), content_type="image/jpeg")
+
+
+class ReadyAppTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        assert service.current() is not None, "ready() must have started the detector"
+        assert service.current().wait_ready(120), "the model did not load"
+        cls.bus = IMAGES / "bus.jpg"
+
+    def test_ready_twice_loads_once(self) -> None:
+        before = service.current()
+        apps.get_app_config("detection").ready()
+        apps.get_app_config("detection").ready()
+        self.assertIs(service.current(), before)
+        self.assertEqual(before.stats().state, yolo_ffi.LoadState.READY)
+
+    def test_healthz_is_200_when_ready(self) -> None:
+        response = self.client.get("/healthz")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()["status"], "ready")
+        self.assertGreater(response.json()["classes"], 0)
+
+    def test_detect_returns_the_librarys_detections(self) -> None:
+        with yolo_ffi.Detector(settings.YOLO_MODEL, pool_size=1, conf=0.05) as direct:
+            expected = [d.to_dict() for d in direct.detect(self.bus)]
+        self.assertTrue(expected, "the test image must give detections at conf 0.05")
+        response = self.client.post("/detect", {"image": upload(self.bus), "conf": "0.05"})
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response.json()["detections"], expected)
+        self.assertEqual(response["X-Worker-Pid"], str(os.getpid()))
+        fewer = self.client.post("/detect?max_det=1", {"image": upload(self.bus), "conf": "0.05"})
+        self.assertEqual(fewer.json()["detections"], expected[:1])
+
+    def test_bad_uploads_get_400_with_the_librarys_message(self) -> None:
+        garbage = b"this is not an image"
+        with self.assertRaises(yolo_ffi.ImageDecodeError) as caught:
+            service.current().detect(garbage)
+        response = self.client.post("/detect", {"image": SimpleUploadedFile("x.jpg", garbage)})
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["error"], caught.exception.message)
+        self.assertEqual(self.client.post("/detect", {}).status_code, 400)
+        self.assertIn("image", self.client.post("/detect", {}).json()["error"])
+        bad_conf = self.client.post("/detect", {"image": upload(self.bus), "conf": "high"})
+        self.assertEqual(bad_conf.status_code, 400)
+        out_of_range = self.client.post("/detect", {"image": upload(self.bus), "conf": "7"})
+        self.assertEqual(out_of_range.status_code, 400)
+        self.assertIn("conf", out_of_range.json()["error"])
+        self.assertEqual(self.client.get("/detect").status_code, 405)
+
+    @override_settings(YOLO_MAX_UPLOAD_BYTES=1000)
+    def test_large_uploads_get_413(self) -> None:
+        self.assertEqual(self.client.post("/detect", {"image": upload(self.bus)}).status_code, 413)
+
+
+class DegradedModeTests(SimpleTestCase):
+    """A model that cannot load leaves the app up: health says why, detect says 503, the rest works."""
+
+    def tearDown(self) -> None:
+        service.start()  # back to the configured model for the other tests
+        service.current().wait_ready(120)
+
+    def test_missing_model(self) -> None:
+        missing = str(Path(settings.YOLO_MODEL).with_name("missing-model.onnx"))
+        with override_settings(YOLO_MODEL=missing, YOLO_RETRY_SECONDS=3600):
+            apps.get_app_config("detection").ready()
+            with self.assertRaises(yolo_ffi.LoadFailedError):
+                service.current().wait_ready(60)
+            health = self.client.get("/healthz")
+            self.assertEqual(health.status_code, 503)
+            self.assertEqual(health.json()["status"], "failed")
+            self.assertIn("missing-model.onnx", health.json()["error"])
+            detect = self.client.post("/detect", {"image": upload(IMAGES / "bus.jpg")})
+            self.assertEqual(detect.status_code, 503)
+            self.assertIn("missing-model.onnx", detect.json()["error"])
+            self.assertEqual(self.client.get("/").status_code, 200)
+
+    def test_a_failed_load_is_retried_after_the_interval(self) -> None:
+        good = settings.YOLO_MODEL
+        with override_settings(YOLO_MODEL=good + ".absent", YOLO_RETRY_SECONDS=0):
+            service.start()
+            with self.assertRaises(yolo_ffi.LoadFailedError):
+                service.current().wait_ready(60)
+        with override_settings(YOLO_RETRY_SECONDS=0):
+            # The model is back: the next request retries, and the load succeeds.
+            self.assertIn(self.client.get("/healthz").status_code, (200, 503))
+            self.assertTrue(service.current().wait_ready(120))
+            self.assertEqual(self.client.get("/healthz").status_code, 200)
+
+    def test_loading_state_is_503(self) -> None:
+        loading = mock.Mock(spec=yolo_ffi.Detector, state=yolo_ffi.LoadState.LOADING, model_path="m.onnx")
+        loading.detect.side_effect = yolo_ffi.NotReadyError("the model is still loading", 11)
+        with mock.patch.object(service, "_detector", loading):
+            health = self.client.get("/healthz")
+            self.assertEqual((health.status_code, health.json()["status"]), (503, "loading"))
+            detect = self.client.post("/detect", {"image": upload(IMAGES / "bus.jpg")})
+            self.assertEqual((detect.status_code, detect["Retry-After"]), (503, "1"))

@@ -1,0 +1,79 @@
+"""HTTP endpoints: `POST /detect` (multipart field `image`), `GET /healthz`, `GET /`."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import yolo_ffi
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from . import service
+
+
+def _json(payload: dict, status: int = 200, **headers: str) -> JsonResponse:
+    response = JsonResponse(payload, status=status)
+    # Which worker answered: lets operators (and the gunicorn smoke test) see the load spread.
+    response["X-Worker-Pid"] = str(os.getpid())
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+@require_GET
+def index(request: HttpRequest) -> JsonResponse:
+    """Up whatever the model's state: the app never goes down with its model."""
+    return _json({"service": "yolo-ffi example", "endpoints": ["POST /detect", "GET /healthz"]})
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 once the model is ready; 503 with the reason while it loads or after it failed to load."""
+    ready, details = service.health()
+    return _json(details, status=200 if ready else 503)
+
+
+def _number(request: HttpRequest, name: str, kind: type) -> Optional[float]:
+    raw = request.POST.get(name) or request.GET.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
+@csrf_exempt  # an API for programs, not a form in a browser session
+@require_POST
+def detect(request: HttpRequest) -> JsonResponse:
+    """Detections in the uploaded image, as `{"detections": [{class_id, class_name, score, box}], ...}`.
+
+    Optional form or query fields `conf`, `iou` and `max_det` override the configured thresholds.
+    """
+    upload = request.FILES.get("image")
+    if upload is None:
+        return _json({"error": "send the image as a multipart/form-data file field named 'image'"}, 400)
+    if upload.size > settings.YOLO_MAX_UPLOAD_BYTES:
+        return _json({"error": f"the image is larger than {settings.YOLO_MAX_UPLOAD_BYTES} bytes"}, 413)
+    try:
+        conf, iou, max_det = _number(request, "conf", float), _number(request, "iou", float), _number(request, "max_det", int)
+    except ValueError as error:
+        return _json({"error": str(error)}, 400)
+    detector = service.current()
+    if detector is None:
+        _, details = service.health()
+        return _json(details, 503, Retry_After="30")
+    try:
+        detections = detector.detect(upload.read(), conf=conf, iou=iou, max_det=max_det)
+    except yolo_ffi.NotReadyError as error:
+        return _json({"status": "loading", "error": error.message}, 503, Retry_After="1")
+    except yolo_ffi.LoadFailedError as error:
+        return _json({"status": "failed", "error": error.message}, 503, Retry_After="30")
+    except yolo_ffi.AcquireTimeoutError as error:
+        return _json({"error": error.message}, 503, Retry_After="1")
+    except ValueError as error:  # ImageDecodeError, ImageTooLargeError, InvalidArgumentError, bad max_det
+        return _json({"error": str(error)}, 400)
+    return _json({"model": detector.model_path, "detections": [d.to_dict() for d in detections]})

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from detection import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("healthz", views.healthz, name="healthz"),
+    path("detect", views.detect, name="detect"),
+]

@@ -1,0 +1,63 @@
+"""yolo_ffi: YOLO object detection on ONNX Runtime, through libyolo_ffi's C ABI.
+
+    from yolo_ffi import Detector
+    with Detector("yolov8n.onnx") as detector:
+        for d in detector.detect("bus.jpg"):
+            print(d.class_name, d.score, d.box)
+
+Detections match Ultralytics' `predict` for the same model, image and thresholds. For web servers, use
+`preload()` from a start-up hook: it loads once per process, in the background, and survives fork.
+Log events go to the `yolo_ffi` logger.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    AcquireTimeoutError,
+    ImageDecodeError,
+    ImageTooLargeError,
+    InferenceError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidHandleError,
+    InvalidModelError,
+    LoadFailedError,
+    ModelLoadError,
+    NotReadyError,
+    OutOfRangeError,
+    RuntimeUnavailableError,
+    YoloError,
+)
+from ._runtime import after_fork, onnxruntime_library, version
+from .detector import Detection, Detector, ImageInput, LoadState, Stats, pixel_buffer, preload
+
+#: The version of this package, which is also the bundled library's (`version()`).
+__version__ = version()
+
+__all__ = [
+    "AcquireTimeoutError",
+    "Detection",
+    "Detector",
+    "ImageDecodeError",
+    "ImageInput",
+    "ImageTooLargeError",
+    "InferenceError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidHandleError",
+    "InvalidModelError",
+    "LoadFailedError",
+    "LoadState",
+    "ModelLoadError",
+    "NotReadyError",
+    "OutOfRangeError",
+    "RuntimeUnavailableError",
+    "Stats",
+    "YoloError",
+    "__version__",
+    "after_fork",
+    "onnxruntime_library",
+    "pixel_buffer",
+    "preload",
+    "version",
+]

@@ -1,0 +1,184 @@
+"""Every ctypes declaration of libyolo_ffi's C API, in one place: structs, callbacks, `argtypes` and `restype`.
+
+Mirrors `include/yolo_ffi.h`, which cbindgen generates from the Rust sources; the tests check the struct
+layouts against the library's own defaults. Nothing here raises on a status: `_errors.check` does that.
+
+The library is found next to this file (the wheel bundles it); `YOLO_FFI_LIBRARY` names another build,
+for developers testing a fresh `cargo build` without reinstalling.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_bool,
+    c_char_p,
+    c_float,
+    c_int32,
+    c_size_t,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+
+LIBRARY_ENV = "YOLO_FFI_LIBRARY"
+
+#: `yolo_config.load_wait_ms` that waits for ever.
+WAIT_FOREVER = 0xFFFF_FFFF
+#: `yolo_detect_options` float field that inherits the detector's value.
+INHERIT_THRESHOLD = -1.0
+#: `yolo_detect_options.class_agnostic` that inherits the detector's value.
+INHERIT_FLAG = -1
+LATENCY_BUCKETS = 32
+ERROR_SLOTS = 32
+
+# yolo_pixel_format
+PIXEL_RGB8 = 1
+PIXEL_BGR8 = 2
+PIXEL_RGBA8 = 3
+PIXEL_BGRA8 = 4
+PIXEL_GRAY8 = 5
+
+status_t = c_uint32
+detector_p = c_void_p  # struct yolo_detector *: opaque, checked by the library
+result_p = c_void_p  # struct yolo_result *: opaque, owned until yolo_result_free
+
+LOAD_CALLBACK = CFUNCTYPE(None, c_void_p, status_t, c_char_p)
+LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p)
+
+
+class Config(Structure):
+    """`struct yolo_config`."""
+
+    _fields_ = [
+        ("model_path", c_char_p),
+        ("ort_library_path", c_char_p),
+        ("pool_size", c_uint32),
+        ("threads_per_session", c_uint32),
+        ("imgsz", c_uint32),
+        ("conf_threshold", c_float),
+        ("iou_threshold", c_float),
+        ("max_detections", c_uint32),
+        ("class_agnostic", c_bool),
+        ("acquire_timeout_ms", c_uint32),
+        ("max_image_pixels", c_uint64),
+        ("async_load", c_bool),
+        ("load_wait_ms", c_uint32),
+        ("on_load", LOAD_CALLBACK),
+        ("on_load_user_data", c_void_p),
+        ("share_weights", c_bool),
+    ]
+
+
+class DetectOptions(Structure):
+    """`struct yolo_detect_options`."""
+
+    _fields_ = [
+        ("conf_threshold", c_float),
+        ("iou_threshold", c_float),
+        ("max_detections", c_uint32),
+        ("class_agnostic", c_int32),
+    ]
+
+
+class RawDetection(Structure):
+    """`struct yolo_detection`."""
+
+    _fields_ = [
+        ("x1", c_float),
+        ("y1", c_float),
+        ("x2", c_float),
+        ("y2", c_float),
+        ("score", c_float),
+        ("class_id", c_uint32),
+    ]
+
+
+class DetectorStats(Structure):
+    """`struct yolo_detector_stats`."""
+
+    _fields_ = [
+        ("state", c_uint32),
+        ("load_time_us", c_uint64),
+        ("detects", c_uint64),
+        ("errors_by_status", c_uint64 * ERROR_SLOTS),
+        ("sessions", c_uint32),
+        ("sessions_idle", c_uint32),
+        ("pool_waits", c_uint64),
+        ("pool_wait_us", c_uint64),
+        ("latency_p50_us", c_uint64),
+        ("latency_p90_us", c_uint64),
+        ("latency_p99_us", c_uint64),
+        ("latency_histogram", c_uint64 * LATENCY_BUCKETS),
+    ]
+
+
+def _library_path() -> str:
+    override = os.environ.get(LIBRARY_ENV)
+    if override:
+        return override
+    bundled = Path(__file__).with_name("libyolo_ffi.so")
+    if not bundled.exists():
+        raise ImportError(
+            f"yolo_ffi: {bundled} is missing: this install has no native library. Reinstall the wheel, "
+            f"or set {LIBRARY_ENV} to a libyolo_ffi.so built with `cargo build --release`."
+        )
+    return str(bundled)
+
+
+# ctypes.CDLL (not PyDLL) releases the GIL around every call: detect calls from many threads run in parallel.
+lib = ctypes.CDLL(_library_path())
+
+
+def _declare(name: str, restype, *argtypes) -> None:
+    function = getattr(lib, name)
+    function.restype = restype
+    function.argtypes = list(argtypes)
+
+
+_declare("yolo_version", c_char_p)
+_declare("yolo_status_string", c_char_p, c_uint32)
+_declare("yolo_last_error", c_char_p)
+_declare("yolo_config_default", Config)
+_declare("yolo_detect_options_default", DetectOptions)
+_declare("yolo_init", status_t, POINTER(Config), POINTER(detector_p))
+_declare("yolo_free", status_t, detector_p)
+_declare("yolo_state", status_t, detector_p, POINTER(c_uint32))
+_declare("yolo_wait_ready", status_t, detector_p, c_uint32)
+_declare("yolo_load_error", status_t, detector_p, POINTER(c_void_p), POINTER(c_size_t))
+_declare("yolo_after_fork", status_t)
+_declare("yolo_stats", status_t, detector_p, POINTER(DetectorStats))
+_declare("yolo_set_log_callback", status_t, LOG_CALLBACK, c_void_p)
+_declare("yolo_detect", status_t, detector_p, c_void_p, c_size_t, POINTER(DetectOptions), POINTER(result_p))
+_declare(
+    "yolo_detect_pixels",
+    status_t,
+    detector_p,
+    c_void_p,
+    c_size_t,
+    c_uint32,
+    c_uint32,
+    c_size_t,
+    c_uint32,
+    POINTER(DetectOptions),
+    POINTER(result_p),
+)
+_declare("yolo_result_detections", status_t, result_p, POINTER(POINTER(RawDetection)), POINTER(c_size_t))
+_declare("yolo_result_image_size", status_t, result_p, POINTER(c_uint32), POINTER(c_uint32))
+_declare("yolo_result_free", None, result_p)
+_declare("yolo_class_count", status_t, detector_p, POINTER(c_size_t))
+_declare("yolo_class_name", status_t, detector_p, c_uint32, POINTER(c_void_p), POINTER(c_size_t))
+_declare("yolo_input_size", status_t, detector_p, POINTER(c_uint32), POINTER(c_uint32))
+
+
+def utf8_at(pointer: c_void_p, length: c_size_t) -> str:
+    """Copies `length` bytes of library-owned UTF-8 at `pointer` into a Python string."""
+    if not pointer.value or length.value == 0:
+        return ""
+    return ctypes.string_at(pointer.value, length.value).decode("utf-8", errors="replace")
+

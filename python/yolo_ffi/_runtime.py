@@ -1,0 +1,112 @@
+"""Process-wide concerns: which ONNX Runtime to load, the library's log events, and fork."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from importlib import metadata
+from typing import Optional
+
+from . import _capi
+from ._errors import check
+
+#: Environment variables naming the runtime, checked in this order.
+RUNTIME_ENV_VARS = ("YOLO_FFI_ORT_LIBRARY", "ORT_DYLIB_PATH")
+#: Distributions that ship the `onnxruntime` package with its shared library, in order of preference.
+RUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml")
+
+logger = logging.getLogger("yolo_ffi")
+
+
+def onnxruntime_library() -> Optional[str]:
+    """Path of `libonnxruntime.so.*` inside the installed onnxruntime wheel, or None.
+
+    Read from the distribution's file list (importlib metadata), without importing onnxruntime: importing it
+    would load a second copy of ONNX Runtime, its Python bindings, into the process.
+    """
+    for distribution in RUNTIME_DISTRIBUTIONS:
+        try:
+            files = metadata.files(distribution) or []
+        except metadata.PackageNotFoundError:
+            continue
+        libraries = sorted(
+            (f for f in files if f.name.startswith("libonnxruntime.so") and f.parent.name == "capi"),
+            key=lambda f: (len(f.name), f.name),
+            reverse=True,
+        )
+        for library in libraries:
+            path = os.path.abspath(str(library.locate()))
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def resolve_runtime(explicit: Optional[os.PathLike | str]) -> Optional[str]:
+    """The runtime path to hand to `yolo_init`: the explicit one, else the first environment variable set,
+    else the onnxruntime wheel's, else None (the library's own search).
+
+    A path from here is the only one the library tries: a runtime named by the caller or the environment
+    that cannot be loaded is an error, never a silent fall-back to another copy.
+    """
+    if explicit is not None:
+        return os.fspath(explicit)
+    for name in RUNTIME_ENV_VARS:
+        if os.environ.get(name):
+            return os.environ[name]
+    return onnxruntime_library()
+
+
+def version() -> str:
+    """The native library's version, `MAJOR.MINOR.PATCH`."""
+    return _capi.lib.yolo_version().decode("ascii")
+
+
+def after_fork() -> None:
+    """In a forked child, builds fresh sessions for every model now rather than on first use.
+
+    Optional: the library notices fork on its own. Call it from gunicorn's `post_fork`, uwsgi's `@postfork`
+    or Celery's `worker_process_init` to pay the cost before the first request.
+    """
+    check(_capi.lib.yolo_after_fork())
+
+
+_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
+
+
+@_capi.LOG_CALLBACK
+def _forward_log(_user_data: Optional[int], level: int, message: Optional[bytes]) -> None:
+    # Runs on the library's threads with the GIL taken by ctypes; an exception here must not escape into C.
+    try:
+        text = (message or b"").decode("utf-8", errors="replace")
+        logger.log(_LEVELS.get(level, logging.INFO), "%s", text)
+    except Exception:  # noqa: BLE001 - nothing may propagate into the library
+        pass
+
+
+_registered_in_pid: Optional[int] = None
+
+
+def _install_log_forwarding() -> None:
+    global _registered_in_pid
+    check(_capi.lib.yolo_set_log_callback(_forward_log, None))
+    _registered_in_pid = os.getpid()
+
+
+def _stop_log_forwarding() -> None:
+    # At interpreter exit, before Python tears itself down: after this returns no log callback is running
+    # or can start, so a loading thread never calls into a finalising interpreter.
+    if _registered_in_pid == os.getpid():
+        _capi.lib.yolo_set_log_callback(_capi.LOG_CALLBACK(), None)
+
+
+def _adopt_after_fork() -> None:
+    global _registered_in_pid
+    if _registered_in_pid is not None:
+        _registered_in_pid = os.getpid()
+
+
+_install_log_forwarding()
+atexit.register(_stop_log_forwarding)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_adopt_after_fork)

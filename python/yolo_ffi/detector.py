@@ -1,0 +1,468 @@
+"""`Detector`: a handle on a model loaded (once per process) by libyolo_ffi, and its detections."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _capi
+from ._errors import InvalidHandleError, NotReadyError, check, error_for, last_error_message
+from ._runtime import resolve_runtime
+
+if TYPE_CHECKING:  # Pillow is optional
+    from PIL.Image import Image as PILImage
+
+#: What `Detector.detect` accepts: a path, encoded bytes, a numpy uint8 array or a PIL image.
+ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, "PILImage"]
+
+
+class LoadState(enum.IntEnum):
+    """Where a detector's model load stands (the C `yolo_load_state`)."""
+
+    LOADING = 1
+    READY = 2
+    FAILED = 3
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object, in pixels of the original image (after EXIF orientation for encoded images)."""
+
+    class_id: int
+    class_name: str
+    score: float
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def box(self) -> Tuple[float, float, float, float]:
+        """`(x1, y1, x2, y2)`: corners, as Ultralytics' `boxes.xyxy`."""
+        return (self.x1, self.y1, self.x2, self.y2)
+
+    @property
+    def xywh(self) -> Tuple[float, float, float, float]:
+        """`(center x, center y, width, height)`, as Ultralytics' `boxes.xywh`."""
+        width, height = self.x2 - self.x1, self.y2 - self.y1
+        return (self.x1 + width / 2, self.y1 + height / 2, width, height)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-ready dict: class id and name, score, and `box` as `[x1, y1, x2, y2]`."""
+        return {
+            "class_id": self.class_id,
+            "class_name": self.class_name,
+            "score": self.score,
+            "box": [self.x1, self.y1, self.x2, self.y2],
+        }
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counters of one detector (the C `yolo_detector_stats`)."""
+
+    state: LoadState
+    load_time: Optional[float]
+    """Seconds the model load took; None while loading."""
+    detects: int
+    errors_by_status: Dict[int, int]
+    """Failed detect calls by `yolo_status` value; only statuses that occurred."""
+    sessions: int
+    sessions_idle: int
+    pool_waits: int
+    pool_wait_seconds: float
+    latency_p50: float
+    """Seconds; the upper edge of the histogram bucket (a power of two microseconds)."""
+    latency_p90: float
+    latency_p99: float
+
+
+def _milliseconds(seconds: Optional[float], what: str, none_means: int) -> int:
+    """Seconds as the C API's u32 milliseconds; None gives `none_means`."""
+    if seconds is None:
+        return none_means
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"{what} must be a number of seconds >= 0 or None, not {seconds!r}")
+    return min(int(math.ceil(seconds * 1000)), _capi.WAIT_FOREVER - 1)
+
+
+def _count(value: Optional[int], what: str) -> int:
+    """A non-negative count for a u32 field; None gives 0 (the library's 'choose for me')."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise ValueError(f"{what} must be an int in [0, 2**32) or None, not {value!r}")
+    return value
+
+
+def pixel_buffer(array: np.ndarray, channels: str = "rgb") -> Tuple[np.ndarray, int, int, int, int, int]:
+    """How a numpy image goes to `yolo_detect_pixels`: `(array, pixels_len, width, height, stride, format)`.
+
+    The returned array is the input itself when each row is contiguous (any row stride, as for a crop),
+    else a C-contiguous copy. Exposed for tests and for callers who want to check that no copy is made.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected a numpy array, not {type(array).__name__}")
+    if array.dtype != np.uint8:
+        raise TypeError(f"pixel arrays must have dtype uint8, not {array.dtype} (scale and cast first)")
+    order = channels.lower()
+    if order not in ("rgb", "bgr"):
+        raise ValueError(f"channels must be 'rgb' or 'bgr', not {channels!r}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        pixel_format, depth = _capi.PIXEL_GRAY8, 1
+    elif array.ndim == 3 and array.shape[2] in (3, 4):
+        depth = array.shape[2]
+        formats = {
+            ("rgb", 3): _capi.PIXEL_RGB8,
+            ("bgr", 3): _capi.PIXEL_BGR8,
+            ("rgb", 4): _capi.PIXEL_RGBA8,
+            ("bgr", 4): _capi.PIXEL_BGRA8,
+        }
+        pixel_format = formats[(order, depth)]
+    else:
+        raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image array, not shape {array.shape}")
+    height, width = array.shape[:2]
+    row_is_contiguous = array.strides[-1] == 1 and (array.ndim == 2 or array.strides[1] == depth)
+    if not row_is_contiguous or array.strides[0] < width * depth:
+        array = np.ascontiguousarray(array)
+    stride = array.strides[0]
+    pixels_len = (height - 1) * stride + width * depth if height and width else 0
+    return array, pixels_len, width, height, stride, pixel_format
+
+
+def _pil_to_array(image: "PILImage") -> np.ndarray:
+    if image.mode not in ("RGB", "RGBA", "L"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    return np.asarray(image)
+
+
+def _is_pil_image(value: object) -> bool:
+    return type(value).__module__.startswith("PIL.") and hasattr(value, "getbands")
+
+
+class Detector:
+    """A YOLO detector on an ONNX model, backed by a pool of ONNX Runtime sessions in libyolo_ffi.
+
+    Models are shared per process: another `Detector` on the same file with the same `pool_size`,
+    `threads_per_session`, `imgsz`, `share_weights` and `ort_library` reuses the loaded sessions. Thresholds
+    and limits stay per detector. Thread-safe: `detect` releases the GIL, so threads run in parallel up to
+    the pool's size. Fork-safe: a forked child builds its own sessions on first use.
+
+    Args:
+        model: path of the ONNX model (Ultralytics export: YOLOv5/v8/11 or end-to-end YOLO26/v10).
+        pool_size: sessions in the pool; None chooses from the core count.
+        threads_per_session: intra-op threads per session; None divides the cores by the pool size.
+        imgsz: letterbox size for models with a dynamic input; None uses the model's metadata, else 640.
+        conf: default confidence threshold; boxes must score strictly above it.
+        iou: default NMS IoU threshold.
+        max_det: default maximum detections per image.
+        agnostic: class-agnostic NMS by default.
+        async_load: return at once and load in the background; `state`, `wait_ready` and `load_error`
+            report the load, and calls before it ends raise `NotReadyError` (after `load_wait`).
+        load_wait: seconds a call waits for a loading model before `NotReadyError`; 0 (default) does not
+            wait, None waits for ever.
+        acquire_timeout: seconds a call waits for a free session before `AcquireTimeoutError`; None waits for
+            ever.
+        max_image_pixels: larger images are refused before decoding; None means 100 megapixels.
+        share_weights: one copy of the weights for the whole pool (less memory, slower inference).
+        ort_library: path of `libonnxruntime.so`. By default `YOLO_FFI_ORT_LIBRARY` or `ORT_DYLIB_PATH`
+            if set, else the library of the installed `onnxruntime` package.
+
+    Raises:
+        ModelLoadError, InvalidModelError, RuntimeUnavailableError: a synchronous load failed.
+        InvalidArgumentError: a setting is out of range.
+    """
+
+    def __init__(
+        self,
+        model: Union[str, "os.PathLike[str]"],
+        *,
+        pool_size: Optional[int] = None,
+        threads_per_session: Optional[int] = None,
+        imgsz: Optional[int] = None,
+        conf: float = 0.25,
+        iou: float = 0.7,
+        max_det: int = 300,
+        agnostic: bool = False,
+        async_load: bool = False,
+        load_wait: Optional[float] = 0.0,
+        acquire_timeout: Optional[float] = None,
+        max_image_pixels: Optional[int] = None,
+        share_weights: bool = False,
+        ort_library: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> None:
+        self._handle: Optional[int] = None
+        self._names: Optional[Dict[int, str]] = None
+        self._lock = threading.Lock()
+        self.model_path = os.fspath(model)
+        config = _capi.lib.yolo_config_default()
+        config.model_path = os.fsencode(self.model_path)
+        runtime = resolve_runtime(ort_library)
+        config.ort_library_path = os.fsencode(runtime) if runtime else None
+        config.pool_size = _count(pool_size, "pool_size")
+        config.threads_per_session = _count(threads_per_session, "threads_per_session")
+        config.imgsz = _count(imgsz, "imgsz")
+        config.conf_threshold = float(conf)
+        config.iou_threshold = float(iou)
+        if _count(max_det, "max_det") == 0:
+            raise ValueError(f"max_det must be at least 1, not {max_det!r}")
+        config.max_detections = max_det
+        config.class_agnostic = bool(agnostic)
+        config.acquire_timeout_ms = 0 if acquire_timeout is None else max(1, _milliseconds(acquire_timeout, "acquire_timeout", 0))
+        if max_image_pixels is not None and (not isinstance(max_image_pixels, int) or max_image_pixels < 1):
+            raise ValueError(f"max_image_pixels must be a positive int or None, not {max_image_pixels!r}")
+        config.max_image_pixels = max_image_pixels or 0
+        config.async_load = bool(async_load)
+        config.load_wait_ms = _milliseconds(load_wait, "load_wait", _capi.WAIT_FOREVER)
+        config.share_weights = bool(share_weights)
+        handle = _capi.detector_p()
+        check(_capi.lib.yolo_init(ctypes.byref(config), ctypes.byref(handle)))
+        self._handle = handle.value
+
+    # -- lifetime -----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases this handle; the model goes when its last detector does. Idempotent."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+        if handle is not None:
+            _capi.lib.yolo_free(handle)
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._handle is None
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A safety net only: during interpreter shutdown the module globals may already be gone.
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.state.name.lower()
+        return f"<yolo_ffi.Detector {self.model_path!r} {state}>"
+
+    def _live(self) -> int:
+        handle = self._handle
+        if handle is None:
+            raise InvalidHandleError("the detector is closed", InvalidHandleError.status_code)
+        return handle
+
+    # -- load state ---------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> LoadState:
+        """Where the model load stands. Never blocks."""
+        out = ctypes.c_uint32()
+        check(_capi.lib.yolo_state(self._live(), ctypes.byref(out)))
+        return LoadState(out.value)
+
+    def wait_ready(self, timeout: Optional[float] = None) -> bool:
+        """Waits up to `timeout` seconds (None: for ever) for the load to end.
+
+        Returns True when the model is ready, False if it is still loading. Raises `LoadFailedError` if the
+        load failed. Waits in slices, so Ctrl-C still interrupts it.
+        """
+        deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            slice_ms = 200 if left is None else max(0, min(200, int(math.ceil(left * 1000))))
+            status = _capi.lib.yolo_wait_ready(self._live(), slice_ms)
+            if status == 0:
+                return True
+            if status != NotReadyError.status_code:
+                raise error_for(status, last_error_message(status))
+            if left is not None and left <= slice_ms / 1000:
+                return False
+
+    @property
+    def load_error(self) -> Optional[str]:
+        """Why the load failed, or None (still loading, or loaded)."""
+        pointer, length = ctypes.c_void_p(), ctypes.c_size_t()
+        check(_capi.lib.yolo_load_error(self._live(), ctypes.byref(pointer), ctypes.byref(length)))
+        return _capi.utf8_at(pointer, length) or None
+
+    # -- model facts --------------------------------------------------------------------------------------
+
+    @property
+    def names(self) -> Dict[int, str]:
+        """Class names by id, as Ultralytics' `model.names`. Raises `NotReadyError` while loading."""
+        names = self._names
+        if names is None:
+            handle = self._live()
+            count = ctypes.c_size_t()
+            check(_capi.lib.yolo_class_count(handle, ctypes.byref(count)))
+            names = {}
+            for class_id in range(count.value):
+                pointer, length = ctypes.c_void_p(), ctypes.c_size_t()
+                check(_capi.lib.yolo_class_name(handle, class_id, ctypes.byref(pointer), ctypes.byref(length)))
+                names[class_id] = _capi.utf8_at(pointer, length)
+            self._names = names
+        return dict(names)
+
+    @property
+    def input_size(self) -> Tuple[int, int]:
+        """`(width, height)` of the model's input (the letterbox target). Raises `NotReadyError` while loading."""
+        width, height = ctypes.c_uint32(), ctypes.c_uint32()
+        check(_capi.lib.yolo_input_size(self._live(), ctypes.byref(width), ctypes.byref(height)))
+        return (width.value, height.value)
+
+    def stats(self) -> Stats:
+        """Counters: load state and time, detects, errors, pool use and latency percentiles. Lock-free."""
+        raw = _capi.DetectorStats()
+        check(_capi.lib.yolo_stats(self._live(), ctypes.byref(raw)))
+        return Stats(
+            state=LoadState(raw.state),
+            load_time=raw.load_time_us / 1e6 if raw.state != LoadState.LOADING else None,
+            detects=raw.detects,
+            errors_by_status={code: n for code, n in enumerate(raw.errors_by_status) if n},
+            sessions=raw.sessions,
+            sessions_idle=raw.sessions_idle,
+            pool_waits=raw.pool_waits,
+            pool_wait_seconds=raw.pool_wait_us / 1e6,
+            latency_p50=raw.latency_p50_us / 1e6,
+            latency_p90=raw.latency_p90_us / 1e6,
+            latency_p99=raw.latency_p99_us / 1e6,
+        )
+
+    # -- detection ----------------------------------------------------------------------------------------
+
+    def detect(
+        self,
+        image: ImageInput,
+        *,
+        conf: Optional[float] = None,
+        iou: Optional[float] = None,
+        max_det: Optional[int] = None,
+        agnostic: Optional[bool] = None,
+        channels: str = "rgb",
+    ) -> List[Detection]:
+        """Detects objects in one image; detections are sorted by score, highest first.
+
+        `image` is a path (str or os.PathLike); `bytes`, `bytearray` or `memoryview` of an encoded image
+        (JPEG, PNG, BMP, WebP, GIF, TIFF); a numpy uint8 array HxW (grey), HxWx3 or HxWx4 (RGB/RGBA, or
+        BGR/BGRA with `channels='bgr'`, as from OpenCV); or a `PIL.Image`. Arrays whose rows are contiguous
+        are read in place, without a copy. `conf`, `iou`, `max_det` and `agnostic` override the detector's
+        defaults for this call. The GIL is released while the library works.
+
+        Raises:
+            ImageDecodeError, ImageTooLargeError: the image cannot be used.
+            NotReadyError, LoadFailedError: the model is still loading, or failed to load.
+            AcquireTimeoutError: every session stayed busy for `acquire_timeout`.
+            FileNotFoundError: a path that does not exist. TypeError: an unsupported input type.
+        """
+        options = self._options(conf, iou, max_det, agnostic)
+        result = _capi.result_p()
+        if isinstance(image, (str, os.PathLike)):
+            image = Path(image).read_bytes()
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            try:
+                encoded = np.frombuffer(image, dtype=np.uint8)
+            except (ValueError, TypeError):  # a non-contiguous memoryview
+                encoded = np.frombuffer(bytes(image), dtype=np.uint8)
+            status = _capi.lib.yolo_detect(
+                self._live(), encoded.ctypes.data, encoded.size, ctypes.byref(options), ctypes.byref(result)
+            )
+        else:
+            if _is_pil_image(image):
+                image, channels = _pil_to_array(image), "rgb"
+            if not isinstance(image, np.ndarray):
+                raise TypeError(
+                    "image must be a path, bytes, bytearray, memoryview, numpy uint8 array or PIL image, "
+                    f"not {type(image).__name__}"
+                )
+            pixels, pixels_len, width, height, stride, pixel_format = pixel_buffer(image, channels)
+            status = _capi.lib.yolo_detect_pixels(
+                self._live(),
+                pixels.ctypes.data,
+                pixels_len,
+                width,
+                height,
+                stride,
+                pixel_format,
+                ctypes.byref(options),
+                ctypes.byref(result),
+            )
+        check(status)
+        try:
+            return self._collect(result)
+        finally:
+            _capi.lib.yolo_result_free(result)
+
+    def _options(
+        self, conf: Optional[float], iou: Optional[float], max_det: Optional[int], agnostic: Optional[bool]
+    ) -> _capi.DetectOptions:
+        options = _capi.DetectOptions()
+        options.conf_threshold = _capi.INHERIT_THRESHOLD if conf is None else float(conf)
+        options.iou_threshold = _capi.INHERIT_THRESHOLD if iou is None else float(iou)
+        if max_det is not None and _count(max_det, "max_det") == 0:
+            raise ValueError("max_det must be at least 1 (None keeps the detector's)")
+        options.max_detections = max_det or 0
+        options.class_agnostic = _capi.INHERIT_FLAG if agnostic is None else int(bool(agnostic))
+        return options
+
+    def _collect(self, result: _capi.result_p) -> List[Detection]:
+        raw = ctypes.POINTER(_capi.RawDetection)()
+        count = ctypes.c_size_t()
+        check(_capi.lib.yolo_result_detections(result, ctypes.byref(raw), ctypes.byref(count)))
+        names = self.names
+        detections = []
+        for i in range(count.value):
+            d = raw[i]
+            detections.append(
+                Detection(
+                    class_id=d.class_id,
+                    class_name=names.get(d.class_id, str(d.class_id)),
+                    score=d.score,
+                    x1=d.x1,
+                    y1=d.y1,
+                    x2=d.x2,
+                    y2=d.y2,
+                )
+            )
+        return detections
+
+
+_shared: Dict[Tuple[str, Tuple[Tuple[str, Any], ...]], Detector] = {}
+_shared_lock = threading.Lock()
+
+
+def preload(model: Union[str, "os.PathLike[str]"], **options: Any) -> Detector:
+    """This process's detector for `model` with `options`, opened on the first call and reused after.
+
+    Meant for start-up hooks that can run more than once, such as Django's `AppConfig.ready()` (the
+    autoreloader and test runners call it again): the second call returns the same `Detector`, so the
+    model is neither loaded twice nor given a second handle. `async_load` defaults to True here, so
+    start-up never waits for the model. A detector whose load failed, or that was closed, is replaced by a
+    fresh one (the load is retried). Accepts every keyword of `Detector`. Thread-safe.
+    """
+    options.setdefault("async_load", True)
+    key = (os.path.realpath(os.fspath(model)), tuple(sorted((k, repr(v)) for k, v in options.items())))
+    with _shared_lock:
+        detector = _shared.get(key)
+        if detector is not None and not detector.closed and detector.state != LoadState.FAILED:
+            return detector
+        if detector is not None:
+            detector.close()
+        detector = Detector(model, **options)
+        _shared[key] = detector
+        return detector

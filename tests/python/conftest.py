@@ -1,0 +1,61 @@
+"""Fixtures for the Python package's tests. They run against the installed wheel (`make test-python`).
+
+Files come from the Makefile: the demo model and images from the cache that `scripts/fetch.sh` fills
+(`YOLO_FFI_CACHE`), the synthetic models from `build/test-models` (`YOLO_FFI_TEST_MODELS`). The
+Ultralytics reference only exists in the developers' `../shared/`; the test that needs it says so and skips.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cache() -> Path:
+    return Path(subprocess.run([str(ROOT / "scripts/fetch.sh"), "path"], check=True, capture_output=True, text=True).stdout.strip())
+
+
+CACHE = _cache()
+MODEL = Path(os.environ.get("YOLO_FFI_TEST_MODEL", CACHE / "models/nudenet-320n.onnx"))
+IMAGES = Path(os.environ.get("YOLO_FFI_TEST_IMAGES", CACHE / "images"))
+SYNTHETIC = Path(os.environ.get("YOLO_FFI_TEST_MODELS", ROOT / "build/test-models"))
+SHARED = Path(os.environ.get("YOLO_FFI_SHARED", ROOT.parent / "shared"))
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make fixtures test-models` first")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    return _require(MODEL)
+
+
+@pytest.fixture(scope="session")
+def bus() -> Path:
+    return _require(IMAGES / "bus.jpg")
+
+
+@pytest.fixture(scope="session")
+def zidane() -> Path:
+    return _require(IMAGES / "zidane.jpg")
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> Path:
+    return _require(SYNTHETIC)
+
+
+@pytest.fixture(scope="session")
+def detector(model_path: Path):
+    import yolo_ffi
+
+    with yolo_ffi.Detector(model_path, pool_size=2, threads_per_session=1) as detector:
+        yield detector
