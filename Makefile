@@ -114,6 +114,7 @@ test-python: wheel test-models fixtures
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
 	  -r examples/django/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl
+	$(VENV)/bin/python -m mypy --strict --cache-dir=/dev/null python/yolo_ffi
 	cd build && YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
 	cd examples/django && timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
 

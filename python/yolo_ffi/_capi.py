@@ -25,6 +25,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
+from typing import Any
 
 LIBRARY_ENV = "YOLO_FFI_LIBRARY"
 
@@ -135,7 +136,7 @@ def _library_path() -> str:
 lib = ctypes.CDLL(_library_path())
 
 
-def _declare(name: str, restype, *argtypes) -> None:
+def _declare(name: str, restype: Any, *argtypes: Any) -> None:
     function = getattr(lib, name)
     function.restype = restype
     function.argtypes = list(argtypes)

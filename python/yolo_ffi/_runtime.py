@@ -42,7 +42,7 @@ def onnxruntime_library() -> Optional[str]:
     return None
 
 
-def resolve_runtime(explicit: Optional[os.PathLike | str]) -> Optional[str]:
+def resolve_runtime(explicit: "Optional[os.PathLike[str] | str]") -> Optional[str]:
     """The runtime path to hand to `yolo_init`: the explicit one, else the first environment variable set,
     else the onnxruntime wheel's, else None (the library's own search).
 
@@ -59,7 +59,8 @@ def resolve_runtime(explicit: Optional[os.PathLike | str]) -> Optional[str]:
 
 def version() -> str:
     """The native library's version, `MAJOR.MINOR.PATCH`."""
-    return _capi.lib.yolo_version().decode("ascii")
+    raw: bytes = _capi.lib.yolo_version()
+    return raw.decode("ascii")
 
 
 def after_fork() -> None:
@@ -74,8 +75,7 @@ def after_fork() -> None:
 _LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
 
 
-@_capi.LOG_CALLBACK
-def _forward_log(_user_data: Optional[int], level: int, message: Optional[bytes]) -> None:
+def _log_to_python(_user_data: Optional[int], level: int, message: Optional[bytes]) -> None:
     # Runs on the library's threads with the GIL taken by ctypes; an exception here must not escape into C.
     try:
         text = (message or b"").decode("utf-8", errors="replace")
@@ -84,6 +84,8 @@ def _forward_log(_user_data: Optional[int], level: int, message: Optional[bytes]
         pass
 
 
+# The C function pointer; kept referenced for as long as the library may call it.
+_forward_log = _capi.LOG_CALLBACK(_log_to_python)
 _registered_in_pid: Optional[int] = None
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union, cast
 
 import numpy as np
 
@@ -384,7 +384,7 @@ class Detector:
             )
         else:
             if _is_pil_image(image):
-                image, channels = _pil_to_array(image), "rgb"
+                image, channels = _pil_to_array(cast("PILImage", image)), "rgb"
             if not isinstance(image, np.ndarray):
                 raise TypeError(
                     "image must be a path, bytes, bytearray, memoryview, numpy uint8 array or PIL image, "
