@@ -79,16 +79,21 @@ build/api_test: tests/c/api_test.c include/yolo_ffi.h $(LIB)
 build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
 
+build/exit_during_load: tests/c/exit_during_load.c include/yolo_ffi.h $(LIB)
+	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
+
 build/api_test_asan: tests/c/api_test.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
-test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_test test-models fixtures
+test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_test build/exit_during_load test-models fixtures
 	build/header_test_c
 	build/header_test_cpp
 	build/api_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 1 2
 	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 1
 	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 2
+	for delay in 0 0 0 1000 5000 20000 50000 100000 150000 250000; do \
+	  timeout 60 build/exit_during_load $(DEMO_MODEL) $$delay || { echo "exit $$delay us into a load: status $$?"; exit 1; }; done
 	scripts/check_detect_cli.sh build/detect $(MODELS) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 
 test-c-sanitize: build/api_test_asan test-models fixtures

@@ -10,7 +10,7 @@
 //! prepare handler waits until none is held and keeps new ones out until the fork is done.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Once;
 
 static EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -86,8 +86,27 @@ extern "C" {
     ) -> libc::c_int;
 }
 
-extern "C" fn exit_forked_child_before_onnx_runtime(status: libc::c_int, _arg: *mut libc::c_void) {
-    if epoch() > 0 {
+/// Calls into ONNX Runtime in progress: loads, session builds and runs.
+static RUNTIME_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a call into ONNX Runtime while it lives (see [`guard_exit`]).
+#[must_use = "the call is only counted while the guard lives"]
+pub struct RuntimeCallGuard(());
+
+/// Marks the start of work inside ONNX Runtime; the work ends when the guard drops. One atomic add.
+pub fn runtime_call() -> RuntimeCallGuard {
+    RUNTIME_CALLS.fetch_add(1, Ordering::AcqRel);
+    RuntimeCallGuard(())
+}
+
+impl Drop for RuntimeCallGuard {
+    fn drop(&mut self) {
+        RUNTIME_CALLS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+extern "C" fn exit_before_onnx_runtime_if_unsafe(status: libc::c_int, _arg: *mut libc::c_void) {
+    if epoch() > 0 || RUNTIME_CALLS.load(Ordering::Acquire) > 0 {
         // SAFETY: flushing stdio then ending the process is what `exit` would do after the remaining
         // handlers; `_exit` never returns.
         unsafe {
@@ -99,17 +118,23 @@ extern "C" fn exit_forked_child_before_onnx_runtime(status: libc::c_int, _arg: *
 
 static GUARD_EXIT: Once = Once::new();
 
-/// Makes a forked child's `exit()` end the process before ONNX Runtime's own exit handlers run. ONNX
-/// Runtime 1.32 destroys, at exit, a condition variable that one of its background threads waits on; in a
-/// forked child that thread is gone but still counted as a waiter, and the process hangs for ever (even
-/// after a bare `import onnxruntime` in Python). Exit handlers run in reverse order of registration, so
-/// this one, registered once ONNX Runtime is loaded, runs before ONNX Runtime's. In the parent it does
-/// nothing. The cost: in a forked child, C-level exit handlers registered before ONNX Runtime was loaded
-/// are skipped (stdio is still flushed).
-pub fn guard_child_exit() {
+/// Makes `exit()` end the process before ONNX Runtime's own exit handlers run, when running them is
+/// unsafe; otherwise exit proceeds as usual. Exit handlers run in reverse order of registration, so this
+/// one, registered once ONNX Runtime is loaded, runs before ONNX Runtime's. Two cases:
+///
+/// - A forked child: ONNX Runtime 1.32 destroys, at exit, a condition variable that one of its background
+///   threads waits on; in the child that thread is gone but still counted as a waiter, and the process
+///   hangs for ever (even after a bare `import onnxruntime` in Python).
+/// - A call into ONNX Runtime still running on another thread, such as a background load when a short
+///   command (`manage.py check`) exits right after `AppConfig.ready()` started it: ONNX Runtime's static
+///   destructors would run under that thread, which crashed (SIGSEGV or abort) in 6 exits of 10.
+///
+/// The cost, in those two cases only: C-level exit handlers registered before ONNX Runtime was loaded are
+/// skipped (stdio is still flushed).
+pub fn guard_exit() {
     GUARD_EXIT.call_once(|| {
         // SAFETY: registers a handler with the right signature; glibc keeps it for the process's lifetime.
-        let rc = unsafe { on_exit(exit_forked_child_before_onnx_runtime, std::ptr::null_mut()) };
+        let rc = unsafe { on_exit(exit_before_onnx_runtime_if_unsafe, std::ptr::null_mut()) };
         debug_assert_eq!(rc, 0, "on_exit failed");
     });
 }

@@ -151,6 +151,7 @@ impl SessionFactory {
             Ok(builder)
         };
         let _no_fork = fork::no_fork();
+        let _in_runtime = fork::runtime_call();
         configure().map_err(load_failed)?.commit_from_memory(&self.model_bytes).map_err(load_failed)
     }
 
@@ -194,6 +195,7 @@ impl LoadedModel {
     /// used; thresholds and timeouts belong to each handle.
     pub fn load(config: &DetectorConfig) -> Result<Self> {
         fork::watch();
+        let _in_runtime = fork::runtime_call();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (pool_size, threads) = resolve_parallelism(config.pool_size, config.threads_per_session, cores);
         let environment = runtime::environment(config.ort_library_path.as_deref())?;
@@ -338,7 +340,9 @@ impl LoadedModel {
             InputBuffer::F32(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
             InputBuffer::F16(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
         }
+        let in_runtime = fork::runtime_call();
         worker.infer(geometry.input_height, geometry.input_width)?;
+        drop(in_runtime);
         let output = self.output_view(&worker.output_shape, &worker.output)?;
         decode_and_suppress(self.layout, output, settings, &mut worker.postprocess, &mut worker.detections);
         let scaler = BoxScaler::new(geometry.input_height, geometry.input_width, view.height(), view.width());

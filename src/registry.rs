@@ -240,7 +240,14 @@ pub fn obtain(
     }
     if created {
         if background {
-            if let Err(error) = Arc::clone(&shared).start_loading_thread() {
+            // ONNX Runtime itself is loaded here, on the caller's thread (tens of milliseconds, once per
+            // process), so that no background thread is ever inside its loading when the process exits:
+            // the exit guard (`fork::guard_exit`) only exists once the runtime is loaded. A runtime that
+            // cannot be loaded fails this model's load like any other cause.
+            let started = crate::runtime::environment(config.ort_library_path.as_deref())
+                .and_then(|_| Arc::clone(&shared).start_loading_thread());
+            if let Err(error) = started {
+                log::emit(Level::Error, || format!("loading {} failed: {error}", shared.key.path.display()));
                 shared.finish(Err(error));
             }
         } else {

@@ -77,7 +77,7 @@ pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
                         Error::new(ErrorKind::RuntimeUnavailable, format!("ONNX Runtime from {}: {e}", path.display()))
                     })?;
                 crate::fork::watch();
-                crate::fork::guard_child_exit();
+                crate::fork::guard_exit();
                 let _ = LOADED_FROM.set(path.clone());
                 return Ok(ENVIRONMENT.get_or_init(|| env));
             }

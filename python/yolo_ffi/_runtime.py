@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import functools
 import os
 from importlib import metadata
 from typing import Optional
@@ -19,11 +20,13 @@ RUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino
 logger = logging.getLogger("yolo_ffi")
 
 
+@functools.lru_cache(maxsize=None)
 def onnxruntime_library() -> Optional[str]:
     """Path of `libonnxruntime.so.*` inside the installed onnxruntime wheel, or None.
 
     Read from the distribution's file list (importlib metadata), without importing onnxruntime: importing it
-    would load a second copy of ONNX Runtime, its Python bindings, into the process.
+    would load a second copy of ONNX Runtime, its Python bindings, into the process. Looked up once per
+    process: installed packages do not move under a running interpreter.
     """
     for distribution in RUNTIME_DISTRIBUTIONS:
         try:

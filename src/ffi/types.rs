@@ -252,7 +252,10 @@ pub struct yolo_config {
     pub max_image_pixels: u64,
     /// Return from `yolo_init` at once and load the model on a background thread: start-up never blocks
     /// on the model, and a failed load leaves a valid detector that reports `YOLO_STATUS_LOAD_FAILED`.
-    /// Default false: `yolo_init` loads, and fails if the load fails.
+    /// The first `yolo_init` of a process still loads ONNX Runtime itself before returning (about 50 ms),
+    /// so that no background thread is inside the runtime's loading if the process exits; a runtime that
+    /// cannot be loaded also gives a detector in the failed state. Default false: `yolo_init` loads, and
+    /// fails if the load fails.
     pub async_load: bool,
     /// While the model is loading, how long calls on this detector wait for it before returning
     /// `YOLO_STATUS_NOT_READY`: 0 (default) returns at once, `YOLO_WAIT_FOREVER` waits for ever.

@@ -79,9 +79,11 @@ def test_runtime_is_the_onnxruntime_wheels_found_without_importing_it():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
+@pytest.mark.parametrize("asynchronous", [False, True])
 @pytest.mark.parametrize("how", ["argument", "environment"])
-def test_an_explicit_runtime_overrides_the_wheels(model_path, tmp_path, how):
-    # ONNX Runtime loads once per process, so this runs in a fresh interpreter.
+def test_an_explicit_runtime_overrides_the_wheels(model_path, tmp_path, how, asynchronous):
+    # ONNX Runtime loads once per process, so this runs in a fresh interpreter. Loading in the background,
+    # a runtime that cannot be loaded fails the load like any other cause, and the app stays up.
     bogus = tmp_path / "libonnxruntime.so"
     bogus.write_bytes(b"not a library")
     argument = f", ort_library={str(bogus)!r}" if how == "argument" else ""
@@ -89,15 +91,26 @@ def test_an_explicit_runtime_overrides_the_wheels(model_path, tmp_path, how):
         f"""
         import yolo_ffi
         try:
-            yolo_ffi.Detector({str(model_path)!r}{argument})
-        except yolo_ffi.RuntimeUnavailableError as error:
-            print(error)
+            detector = yolo_ffi.Detector({str(model_path)!r}{argument}, async_load={asynchronous})
+            assert detector.state is yolo_ffi.LoadState.FAILED
+            detector.wait_ready(10)
+        except (yolo_ffi.RuntimeUnavailableError, yolo_ffi.LoadFailedError) as error:
+            print(type(error).__name__, error)
         """
     )
     env = dict(os.environ, YOLO_FFI_ORT_LIBRARY=str(bogus)) if how == "environment" else dict(os.environ)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert str(bogus) in out.stdout
+    expected = "LoadFailedError" if asynchronous else "RuntimeUnavailableError"
+    assert out.stdout.startswith(expected) and str(bogus) in out.stdout, out.stdout
+
+
+def test_exiting_during_a_background_load_is_clean(model_path):
+    # What `manage.py check` does after AppConfig.ready() started a load: exit at once.
+    code = f"import yolo_ffi; yolo_ffi.Detector({str(model_path)!r}, async_load=True)"
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, (out.returncode, out.stderr)
 
 
 # -- detections ---------------------------------------------------------------------------------------------
