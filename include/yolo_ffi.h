@@ -24,11 +24,18 @@
 // `load_wait_ms` value that makes calls on a loading model wait for ever.
 #define YOLO_WAIT_FOREVER UINT32_MAX
 
+// The most images one `yolo_detect_batch` call takes.
+#define YOLO_BATCH_LIMIT 1024
+
 // The value of a `yolo_detect_options` float field that means "use the detector's default".
 #define YOLO_INHERIT_THRESHOLD -1.0
 
 // The value of `yolo_detect_options.class_agnostic` that means "use the detector's default".
 #define YOLO_INHERIT_FLAG -1
+
+// Most images in one ONNX Runtime run of [`LoadedModel::detect_batch`]; larger batches run in chunks. Each
+// session keeps an input buffer for its largest batch: 8 images at 640x640 in f32 are 39 MB.
+#define MAX_BATCH 8
 
 // Latency buckets: bucket `i` counts calls that took less than `2^i` microseconds (the last is open).
 #define LATENCY_BUCKETS 32
@@ -133,6 +140,8 @@ typedef struct yolo_result yolo_result;
 // failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
 // for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
 // call. The callback must not call `yolo_free` on the detector it was registered for, and must not unwind.
+// It runs after the detector's state has changed and waiters were woken: `yolo_wait_ready` may return
+// while the callback is still running on the loading thread.
 typedef void (*yolo_load_callback)(void *user_data, yolo_status status, const char *message);
 
 // How to load a detector. Get one from `yolo_config_default()`, then set the fields you need. The struct
@@ -351,6 +360,28 @@ yolo_status yolo_stats(const struct yolo_detector *detector,
 // never leaves a lock held in a child forked meanwhile.
 yolo_status yolo_set_log_callback(yolo_log_callback callback,
                                   void *user_data);
+
+// Decodes `count` encoded images and detects objects in each: `images[i]` points to `image_lens[i]` bytes.
+// On a model with a dynamic batch dimension, up to 8 images share one ONNX Runtime run (letterboxed as
+// Ultralytics batches them: to the minimal rectangle when all have the same size, else to the full input
+// size); other models run the images one by one. `count` is 1 to `YOLO_BATCH_LIMIT`. `options` may be
+// NULL for the detector's defaults.
+//
+// All or nothing: on success, writes `count` new results to `out_results[0..count]`, in the order of
+// `images`, each owned by the caller until `yolo_result_free`; on any failure (one image that does not
+// decode fails the call, and the message names it) nothing is written. The arrays and image bytes are
+// only read during the call. Thread-safe, as `yolo_detect`.
+//
+// # Safety
+// `detector` must be a live detector; `images` and `image_lens` must be readable arrays of `count`
+// entries, each `images[i]` readable for `image_lens[i]` bytes; `options` must be NULL or valid;
+// `out_results` must be writable for `count` pointers.
+yolo_status yolo_detect_batch(const struct yolo_detector *detector,
+                              const uint8_t *const *images,
+                              const size_t *image_lens,
+                              size_t count,
+                              const struct yolo_detect_options *options,
+                              struct yolo_result **out_results);
 
 // Decodes an encoded image (JPEG, PNG, BMP, WebP, GIF first frame or TIFF; EXIF orientation applied) and
 // detects objects in it. `options` may be NULL for the detector's defaults.

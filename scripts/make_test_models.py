@@ -81,6 +81,50 @@ def end_to_end_dynamic():
     return model
 
 
+def end_to_end_batch():
+    """[batch, 1, 6] per image: one box, score = the image's mean input value, class = height * 1000 + width.
+
+    The score tells the images of a batch apart, the class tells which input size the batch ran at.
+    """
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["mean4", "col_shape"], ["score"]),
+        helper.make_node("Shape", ["images"], ["shape"]),
+        helper.make_node("Gather", ["shape", "idx_h"], ["h_i"], axis=0),
+        helper.make_node("Gather", ["shape", "idx_w"], ["w_i"], axis=0),
+        helper.make_node("Cast", ["h_i"], ["h"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["w_i"], ["w"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["h", "thousand"], ["h1000"]),
+        helper.make_node("Add", ["h1000", "w"], ["code1"]),
+        helper.make_node("Shape", ["score"], ["score_shape"]),
+        helper.make_node("Expand", ["code1", "score_shape"], ["code"]),
+        helper.make_node("Concat", ["score_shape", "four"], ["box_shape"], axis=0),
+        helper.make_node("Slice", ["box_shape", "zero", "three"], ["box_dims"]),
+        helper.make_node("Concat", ["box_dims", "four"], ["box_target"], axis=0),
+        helper.make_node("Expand", ["box", "box_target"], ["boxes"]),
+        helper.make_node("Concat", ["boxes", "score", "code"], ["output0"], axis=2),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "e2e_batch",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 1, 6])],
+        [
+            numpy_helper.from_array(np.array([-1, 1, 1], np.int64), "col_shape"),
+            numpy_helper.from_array(np.array([2], np.int64), "idx_h"),
+            numpy_helper.from_array(np.array([3], np.int64), "idx_w"),
+            numpy_helper.from_array(np.array([1000], np.float32), "thousand"),
+            numpy_helper.from_array(np.array([4], np.int64), "four"),
+            numpy_helper.from_array(np.array([0], np.int64), "zero"),
+            numpy_helper.from_array(np.array([2], np.int64), "three"),
+            numpy_helper.from_array(np.array([[[2, 2, 10, 10]]], np.float32), "box"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=OPSET, ir_version=8)
+    metadata(model, end2end="True", stride="32", imgsz="[64, 64]", task="detect", names="{0: 'any'}")
+    return model
+
+
 def two_inputs():
     graph = helper.make_graph(
         [helper.make_node("Add", ["images", "other"], ["output0"])],
@@ -131,6 +175,7 @@ def main(out_dir):
         "v8_fixed.onnx": constant_output_model(channels_first(V8_BOXES), names=names3, stride="32", task="detect"),
         "v5_fixed.onnx": constant_output_model(np.array(V5_ROWS, np.float32)[None], names="{0: 'a', 1: 'b'}", stride="32"),
         "e2e_dynamic.onnx": end_to_end_dynamic(),
+        "e2e_batch.onnx": end_to_end_batch(),
         "v8_f16_dynamic.onnx": constant_output_model(
             channels_first([(16, 16, 8, 8, 0.75), (40, 40, 8, 8, 0.125)]),
             height="height",

@@ -191,7 +191,7 @@ impl Detector {
     }
 
     /// Runs a detect call, counting it.
-    fn counted(&self, call: impl FnOnce() -> Result<Detections>) -> Result<Detections> {
+    fn counted<T>(&self, call: impl FnOnce() -> Result<T>) -> Result<T> {
         let started = Instant::now();
         let outcome = call();
         match &outcome {
@@ -225,6 +225,26 @@ impl Detector {
         self.counted(|| {
             let view = PixelView::new(data, width, height, stride, format)?;
             self.detect_pixels_uncounted(&view, settings)
+        })
+    }
+
+    /// Decodes several encoded images and detects objects in them, in one ONNX Runtime run per
+    /// [`crate::loaded_model::MAX_BATCH`] images on models with a dynamic batch dimension (see
+    /// [`LoadedModel::detect_batch`]). Counted as one call; any failure fails the whole batch, naming the
+    /// image.
+    pub fn detect_encoded_batch(&self, images: &[&[u8]], settings: Option<&NmsSettings>) -> Result<Vec<Detections>> {
+        self.counted(|| {
+            let model = self.model()?;
+            let decoded = images
+                .iter()
+                .enumerate()
+                .map(|(i, bytes)| {
+                    image_input::decode(bytes, self.max_image_pixels)
+                        .map_err(|e| Error::new(e.kind(), format!("image {i} of the batch: {}", e.message())))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let views: Vec<PixelView<'_>> = decoded.iter().map(|d| d.view()).collect();
+            model.detect_batch(&views, settings.unwrap_or(&self.defaults), self.acquire_timeout)
         })
     }
 

@@ -18,7 +18,9 @@ use crate::image_input::PixelView;
 use crate::model::{classify_output, initializers, InputPrecision, ModelSpec, OutputLayout};
 use crate::pool::Pool;
 use crate::postprocess::{decode_and_suppress, BoxScaler, Detection, NmsSettings, OutputView, PostprocessScratch};
-use crate::preprocess::{letterbox_into, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
+use crate::preprocess::{
+    letterbox_into, letterbox_into_slice, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE,
+};
 use crate::runtime;
 
 /// Upper bound on `pool_size`, so that a typo cannot load thousands of sessions.
@@ -71,10 +73,10 @@ impl Worker {
         }
     }
 
-    /// Runs the model on the prepared input of `height` x `width` and copies the first output out, as f32,
-    /// before the session can be used again.
-    fn infer(&mut self, height: usize, width: usize) -> Result<()> {
-        let shape = [1usize, 3, height, width];
+    /// Runs the model on the prepared input of `batch` images of `height` x `width` and copies the first
+    /// output out, as f32, before the session can be used again.
+    fn infer(&mut self, batch: usize, height: usize, width: usize) -> Result<()> {
+        let shape = [batch, 3, height, width];
         let failed = |e: ort::Error| {
             Error::new(ErrorKind::InferenceFailed, format!("ONNX Runtime failed to run the model: {e}"))
         };
@@ -116,6 +118,10 @@ impl Worker {
         }
     }
 }
+
+/// Most images in one ONNX Runtime run of [`LoadedModel::detect_batch`]; larger batches run in chunks. Each
+/// session keeps an input buffer for its largest batch: 8 images at 640x640 in f32 are 39 MB.
+pub const MAX_BATCH: usize = 8;
 
 /// Builds the sessions of one model; kept so that a forked child can build its own.
 struct SessionFactory {
@@ -217,7 +223,7 @@ impl LoadedModel {
         warm.fill_blank(height as usize, width as usize);
         // The first run initialises kernels under ONNX Runtime's process-wide locks.
         let no_fork = fork::no_fork();
-        warm.infer(height as usize, width as usize)
+        warm.infer(1, height as usize, width as usize)
             .map_err(|e| Error::invalid_model(format!("warm-up inference failed: {e}")))?;
         drop(no_fork);
         let layout = classify_output(&warm.output_shape, height, width, &spec.metadata)?;
@@ -341,9 +347,9 @@ impl LoadedModel {
             InputBuffer::F16(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
         }
         let in_runtime = fork::runtime_call();
-        worker.infer(geometry.input_height, geometry.input_width)?;
+        worker.infer(1, geometry.input_height, geometry.input_width)?;
         drop(in_runtime);
-        let output = self.output_view(&worker.output_shape, &worker.output)?;
+        let output = self.output_view(&worker.output_shape, &worker.output, 0)?;
         decode_and_suppress(self.layout, output, settings, &mut worker.postprocess, &mut worker.detections);
         let scaler = BoxScaler::new(geometry.input_height, geometry.input_width, view.height(), view.width());
         let mut detections = worker.detections.clone();
@@ -352,8 +358,83 @@ impl LoadedModel {
         Ok(Detections { detections, image_width: view.width(), image_height: view.height() })
     }
 
-    /// Checks that a run's output still fits the layout found at load, and returns its first image.
-    fn output_view<'a>(&self, shape: &[i64], data: &'a [f32]) -> Result<OutputView<'a>> {
+    /// Detects objects in several images. On a model with a dynamic batch dimension, up to [`MAX_BATCH`]
+    /// images share one ONNX Runtime run, letterboxed as Ultralytics batches them: to the minimal rectangle
+    /// when every image has the same size, else to the full input size. Other models run one image at a
+    /// time. Results are in the order of `views`; any failure fails the whole call.
+    pub fn detect_batch(
+        &self,
+        views: &[PixelView<'_>],
+        settings: &NmsSettings,
+        acquire_timeout: Option<Duration>,
+    ) -> Result<Vec<Detections>> {
+        settings.validate()?;
+        if !self.spec.dynamic_batch || views.len() < 2 {
+            return views.iter().map(|view| self.detect_pixels(view, settings, acquire_timeout)).collect();
+        }
+        let mut all = Vec::with_capacity(views.len());
+        for chunk in views.chunks(MAX_BATCH) {
+            all.extend(self.detect_one_run(chunk, settings, acquire_timeout)?);
+        }
+        Ok(all)
+    }
+
+    fn detect_one_run(
+        &self,
+        views: &[PixelView<'_>],
+        settings: &NmsSettings,
+        acquire_timeout: Option<Duration>,
+    ) -> Result<Vec<Detections>> {
+        let pool = self.pool()?;
+        let (target_h, target_w) = self.spec.shape.target();
+        let same_size = views.windows(2).all(|p| (p[0].width(), p[0].height()) == (p[1].width(), p[1].height()));
+        let stride = self.spec.shape.minimal_rect_stride().filter(|_| same_size).map(|s| s as usize);
+        let geometries: Vec<LetterboxGeometry> = views
+            .iter()
+            .map(|v| LetterboxGeometry::new(v.width(), v.height(), target_h as usize, target_w as usize, stride))
+            .collect();
+        // Equal for every image: one size with the minimal rectangle, else the full target.
+        let (height, width) = (geometries[0].input_height, geometries[0].input_width);
+        let mut guard = pool.acquire(acquire_timeout).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Timeout,
+                format!("all {} sessions stayed busy for {:?}", pool.capacity(), acquire_timeout.unwrap_or_default()),
+            )
+        })?;
+        let worker = &mut *guard;
+        fn fill<T: InputElement>(
+            buf: &mut Vec<T>,
+            views: &[PixelView<'_>],
+            geometries: &[LetterboxGeometry],
+            scratch: &mut LetterboxScratch,
+        ) {
+            let per_image = 3 * geometries[0].input_height * geometries[0].input_width;
+            buf.resize(views.len() * per_image, T::from_u8(PAD_VALUE));
+            for ((view, geometry), out) in views.iter().zip(geometries).zip(buf.chunks_exact_mut(per_image)) {
+                letterbox_into_slice(view, geometry, scratch, out);
+            }
+        }
+        match &mut worker.input {
+            InputBuffer::F32(buf) => fill(buf, views, &geometries, &mut worker.letterbox),
+            InputBuffer::F16(buf) => fill(buf, views, &geometries, &mut worker.letterbox),
+        }
+        let in_runtime = fork::runtime_call();
+        worker.infer(views.len(), height, width)?;
+        drop(in_runtime);
+        let mut results = Vec::with_capacity(views.len());
+        for (index, view) in views.iter().enumerate() {
+            let output = self.output_view(&worker.output_shape, &worker.output, index)?;
+            decode_and_suppress(self.layout, output, settings, &mut worker.postprocess, &mut worker.detections);
+            let scaler = BoxScaler::new(height, width, view.height(), view.width());
+            let mut detections = worker.detections.clone();
+            detections.iter_mut().for_each(|d| scaler.apply(d));
+            results.push(Detections { detections, image_width: view.width(), image_height: view.height() });
+        }
+        Ok(results)
+    }
+
+    /// Checks that a run's output still fits the layout found at load, and returns image `index` of it.
+    fn output_view<'a>(&self, shape: &[i64], data: &'a [f32], index: usize) -> Result<OutputView<'a>> {
         let mismatch = || {
             Error::new(
                 ErrorKind::InferenceFailed,
@@ -371,10 +452,11 @@ impl LoadedModel {
                 OutputLayout::AnchorsWithObjectness { num_classes } => cols == 5 + num_classes,
                 OutputLayout::EndToEnd => cols == 6,
             };
-        if !fits || data.len() < rows * cols {
+        let start = index * rows * cols;
+        if !fits || index as i64 >= batch || data.len() < start + rows * cols {
             return Err(mismatch());
         }
-        Ok(OutputView { data: &data[..rows * cols], rows, cols })
+        Ok(OutputView { data: &data[start..start + rows * cols], rows, cols })
     }
 }
 

@@ -78,6 +78,10 @@ pub struct OutputView<'a> {
 pub struct PostprocessScratch {
     candidates: Vec<Detection>,
     suppressed: Vec<bool>,
+    best_score: Vec<f32>,
+    best_class: Vec<u32>,
+    offset_boxes: Vec<[f32; 4]>,
+    areas: Vec<f32>,
 }
 
 /// Decodes `output` laid out as `layout` into detections in model-input pixels, applying the thresholds and
@@ -105,14 +109,12 @@ pub fn decode_and_suppress(
             }
             return;
         }
-        OutputLayout::ChannelsFirst { num_classes } => {
-            collect_channels_first(output, num_classes, conf, &mut scratch.candidates)
-        }
+        OutputLayout::ChannelsFirst { num_classes } => collect_channels_first(output, num_classes, conf, scratch),
         OutputLayout::AnchorsWithObjectness { num_classes } => {
             collect_with_objectness(output, num_classes, conf, &mut scratch.candidates)
         }
     }
-    non_max_suppression(&mut scratch.candidates, settings, &mut scratch.suppressed, out);
+    non_max_suppression(scratch, settings, out);
 }
 
 /// Ultralytics' `xywh2xyxy`, in single precision like the tensors it runs on.
@@ -122,26 +124,31 @@ fn xywh_to_xyxy(cx: f32, cy: f32, w: f32, h: f32) -> (f32, f32, f32, f32) {
     (cx - hw, cy - hh, cx + hw, cy + hh)
 }
 
-/// `[4 + nc, N]`: the best class of each box, kept when its score is strictly above `conf`.
-fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32, candidates: &mut Vec<Detection>) {
-    candidates.clear();
+/// `[4 + nc, N]`: the best class of each box, kept when its score is strictly above `conf`. The scores are
+/// read class by class, each a contiguous row, so the loop streams through memory and vectorises; reading
+/// them box by box strides across all the rows (8400 x 80 scattered reads for yolov8n).
+fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32, scratch: &mut PostprocessScratch) {
     let n = output.cols;
     let channel = |c: usize| &output.data[c * n..(c + 1) * n];
-    let scores_start = 4 * n;
-    for i in 0..n {
-        // The first maximum wins ties, as torch's `max(dim)` does.
-        let mut best = f32::NEG_INFINITY;
-        let mut best_class = 0;
-        for c in 0..num_classes {
-            let s = output.data[scores_start + c * n + i];
-            if s > best {
-                best = s;
-                best_class = c;
+    let (best_score, best_class) = (&mut scratch.best_score, &mut scratch.best_class);
+    best_score.clear();
+    best_score.resize(n, f32::NEG_INFINITY);
+    best_class.clear();
+    best_class.resize(n, 0);
+    for c in 0..num_classes {
+        // Strictly greater: the first maximum wins ties, as torch's `max(dim)` does; NaN never wins.
+        for ((best, class), &s) in best_score.iter_mut().zip(best_class.iter_mut()).zip(channel(4 + c)) {
+            if s > *best {
+                *best = s;
+                *class = c as u32;
             }
         }
-        if best > conf {
+    }
+    scratch.candidates.clear();
+    for (i, (&score, &class_id)) in best_score.iter().zip(best_class.iter()).enumerate() {
+        if score > conf {
             let (x1, y1, x2, y2) = xywh_to_xyxy(channel(0)[i], channel(1)[i], channel(2)[i], channel(3)[i]);
-            candidates.push(Detection { x1, y1, x2, y2, score: best, class_id: best_class as u32 });
+            scratch.candidates.push(Detection { x1, y1, x2, y2, score, class_id });
         }
     }
 }
@@ -171,22 +178,24 @@ fn collect_with_objectness(output: OutputView<'_>, num_classes: usize, conf: f32
 }
 
 /// Greedy NMS as torchvision's `nms` computes it, on boxes offset by class unless agnostic; stops once
-/// `max_detections` are kept, which gives the same result as Ultralytics' `keep[:max_det]`.
-fn non_max_suppression(
-    candidates: &mut Vec<Detection>,
-    settings: &NmsSettings,
-    suppressed: &mut Vec<bool>,
-    out: &mut Vec<Detection>,
-) {
+/// `max_detections` are kept, which gives the same result as Ultralytics' `keep[:max_det]`. The offset boxes
+/// and their areas are computed once, not once per pair: the same f32 operations, so the same values.
+fn non_max_suppression(scratch: &mut PostprocessScratch, settings: &NmsSettings, out: &mut Vec<Detection>) {
+    let candidates = &mut scratch.candidates;
     // A stable sort: equal scores keep their anchor order.
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
     candidates.truncate(MAX_NMS_CANDIDATES);
+    let suppressed = &mut scratch.suppressed;
     suppressed.clear();
     suppressed.resize(candidates.len(), false);
-    let offset_box = |d: &Detection| {
+    scratch.offset_boxes.clear();
+    scratch.offset_boxes.extend(candidates.iter().map(|d| {
         let off = if settings.class_agnostic { 0.0 } else { d.class_id as f32 * CLASS_OFFSET };
         [d.x1 + off, d.y1 + off, d.x2 + off, d.y2 + off]
-    };
+    }));
+    scratch.areas.clear();
+    scratch.areas.extend(scratch.offset_boxes.iter().map(|b| (b[2] - b[0]) * (b[3] - b[1])));
+    let (boxes, areas) = (&scratch.offset_boxes, &scratch.areas);
     for i in 0..candidates.len() {
         if suppressed[i] {
             continue;
@@ -195,18 +204,16 @@ fn non_max_suppression(
         if out.len() == settings.max_detections {
             break;
         }
-        let a = offset_box(&candidates[i]);
-        let area_a = (a[2] - a[0]) * (a[3] - a[1]);
+        let (a, area_a) = (boxes[i], areas[i]);
         for j in i + 1..candidates.len() {
             if suppressed[j] {
                 continue;
             }
-            let b = offset_box(&candidates[j]);
+            let b = boxes[j];
             let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
             let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
             let inter = w * h;
-            let area_b = (b[2] - b[0]) * (b[3] - b[1]);
-            if inter / (area_a + area_b - inter) > settings.iou_threshold {
+            if inter / (area_a + areas[j] - inter) > settings.iou_threshold {
                 suppressed[j] = true;
             }
         }

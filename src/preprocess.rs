@@ -187,11 +187,22 @@ pub fn letterbox_into<T: InputElement>(
     scratch: &mut LetterboxScratch,
     out: &mut Vec<T>,
 ) {
+    out.resize(3 * geometry.input_width * geometry.input_height, T::from_u8(PAD_VALUE));
+    letterbox_into_slice(view, geometry, scratch, out);
+}
+
+/// [`letterbox_into`] for one image of a batch: `out` is exactly that image's `3 x height x width` values.
+pub fn letterbox_into_slice<T: InputElement>(
+    view: &PixelView<'_>,
+    geometry: &LetterboxGeometry,
+    scratch: &mut LetterboxScratch,
+    out: &mut [T],
+) {
     let lut: [T; 256] = std::array::from_fn(|v| T::from_u8(v as u8));
     let (in_w, in_h) = (geometry.input_width, geometry.input_height);
     let plane = in_w * in_h;
-    out.clear();
-    out.resize(3 * plane, lut[usize::from(PAD_VALUE)]);
+    assert_eq!(out.len(), 3 * plane, "the output must hold exactly one letterboxed image");
+    out.fill(lut[usize::from(PAD_VALUE)]);
     let same_size = view.width() == geometry.resized_width && view.height() == geometry.resized_height;
     if same_size {
         let bpp = view.format().bytes_per_pixel();

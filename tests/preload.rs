@@ -59,6 +59,11 @@ fn background_load_becomes_ready_and_calls_back_once() {
     assert_eq!(unsafe { yolo_load_error(detector.0, &mut message, &mut len) }, yolo_status::Ok);
     assert_eq!(len, 0);
     drop(detector);
+    // The callback runs on the loading thread after waiters are woken, so it may finish a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.calls.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
     assert_eq!(seen.last.lock().unwrap().as_ref().unwrap().0, yolo_status::Ok);
 }

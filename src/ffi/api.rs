@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::boundary::{input_bytes, last_error_ptr, non_null, OutParam};
+use super::boundary::{input_array, input_bytes, last_error_ptr, non_null, OutParam};
 use super::handles::{borrow_handle, free_handle, into_handle, HandleTable};
 use super::types::*;
 use crate::detector::Detections;
@@ -316,6 +316,58 @@ unsafe fn write_result(out: OutParam<*mut yolo_result>, found: Detections) {
     };
     // SAFETY: forwarded to the caller's contract.
     unsafe { out.write(into_handle(result)) };
+}
+
+/// Decodes `count` encoded images and detects objects in each: `images[i]` points to `image_lens[i]` bytes.
+/// On a model with a dynamic batch dimension, up to 8 images share one ONNX Runtime run (letterboxed as
+/// Ultralytics batches them: to the minimal rectangle when all have the same size, else to the full input
+/// size); other models run the images one by one. `count` is 1 to `YOLO_BATCH_LIMIT`. `options` may be
+/// NULL for the detector's defaults.
+///
+/// All or nothing: on success, writes `count` new results to `out_results[0..count]`, in the order of
+/// `images`, each owned by the caller until `yolo_result_free`; on any failure (one image that does not
+/// decode fails the call, and the message names it) nothing is written. The arrays and image bytes are
+/// only read during the call. Thread-safe, as `yolo_detect`.
+///
+/// # Safety
+/// `detector` must be a live detector; `images` and `image_lens` must be readable arrays of `count`
+/// entries, each `images[i]` readable for `image_lens[i]` bytes; `options` must be NULL or valid;
+/// `out_results` must be writable for `count` pointers.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_batch(
+    detector: *const yolo_detector,
+    images: *const *const u8,
+    image_lens: *const usize,
+    count: usize,
+    options: *const yolo_detect_options,
+    out_results: *mut *mut yolo_result,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        if count == 0 || count > YOLO_BATCH_LIMIT {
+            return Err(Error::invalid_argument(format!("count is {count}; it must be 1 to {YOLO_BATCH_LIMIT}")));
+        }
+        // SAFETY: both arrays hold `count` entries by the caller's contract.
+        let (pointers, lengths) = unsafe { (input_array(images, count, "images")?, input_array(image_lens, count, "image_lens")?) };
+        let encoded = pointers
+            .iter()
+            .zip(lengths)
+            .enumerate()
+            // SAFETY: each image is readable for its length by the caller's contract.
+            .map(|(i, (&ptr, &len))| unsafe { input_bytes(ptr, len, &format!("images[{i}]")) })
+            .collect::<Result<Vec<&[u8]>>>()?;
+        non_null(out_results, "out_results")?;
+        // SAFETY: NULL or valid by the caller's contract.
+        let settings = unsafe { settings_for(&handle, options) }?;
+        let found = handle.detector.detect_encoded_batch(&encoded, settings.as_ref())?;
+        for (i, detections) in found.into_iter().enumerate() {
+            // SAFETY: `out_results` is non-null and writable for `count` pointers, and `i < count`.
+            let slot = OutParam::new(unsafe { out_results.add(i) }, "out_results")?;
+            // SAFETY: as above.
+            unsafe { write_result(slot, detections) };
+        }
+        Ok(())
+    })
 }
 
 /// Decodes an encoded image (JPEG, PNG, BMP, WebP, GIF first frame or TIFF; EXIF orientation applied) and

@@ -117,11 +117,20 @@ impl<T> OutParam<T> {
 /// # Safety
 /// `ptr` must be valid for reads of `len` bytes for `'a`, and not mutated meanwhile.
 pub(crate) unsafe fn input_bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { input_array(ptr, len, name) }
+}
+
+/// An array of `len` values from C: `ptr` must not be NULL, even when `len` is 0.
+///
+/// # Safety
+/// `ptr` must be valid and aligned for reads of `len` values of `T` for `'a`, and not mutated meanwhile.
+pub(crate) unsafe fn input_array<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]> {
     non_null(ptr, name)?;
-    if len > isize::MAX as usize {
-        return Err(Error::invalid_argument(format!("{name}_len {len} is larger than any buffer can be")));
+    if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|bytes| bytes > isize::MAX as usize) {
+        return Err(Error::invalid_argument(format!("{name} length {len} is larger than any buffer can be")));
     }
-    // SAFETY: non-null, `len` fits an allocation, and the caller promises `len` readable bytes.
+    // SAFETY: non-null, `len` values fit an allocation, and the caller promises them readable.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 

@@ -154,6 +154,8 @@ impl From<LoadState> for yolo_load_state {
 /// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
 /// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
 /// call. The callback must not call `yolo_free` on the detector it was registered for, and must not unwind.
+/// It runs after the detector's state has changed and waiters were woken: `yolo_wait_ready` may return
+/// while the callback is still running on the loading thread.
 pub type yolo_load_callback =
     Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void, status: yolo_status, message: *const c_char)>;
 
@@ -196,6 +198,9 @@ pub type yolo_log_callback =
 
 /// `load_wait_ms` value that makes calls on a loading model wait for ever.
 pub const YOLO_WAIT_FOREVER: u32 = u32::MAX;
+
+/// The most images one `yolo_detect_batch` call takes.
+pub const YOLO_BATCH_LIMIT: usize = 1024;
 
 /// Converts the raw `uint32_t` a C caller passed, which may be any value.
 pub(crate) fn pixel_format_from_raw(raw: u32) -> Result<PixelFormat> {

@@ -69,6 +69,8 @@ pub struct ModelSpec {
     pub precision: InputPrecision,
     /// Letterbox target.
     pub shape: InputShape,
+    /// Whether the batch dimension is dynamic, so that one run can take several images.
+    pub dynamic_batch: bool,
     /// Parsed metadata.
     pub metadata: ModelMetadata,
 }
@@ -147,6 +149,6 @@ impl ModelSpec {
             let pick = |fixed: i64, requested: u32| if fixed > 0 { fixed as u32 } else { requested };
             InputShape::Dynamic { height: pick(height, h), width: pick(width, w), stride }
         };
-        Ok(Self { input_name: input.name().to_owned(), precision, shape, metadata })
+        Ok(Self { input_name: input.name().to_owned(), precision, shape, dynamic_batch: batch == -1, metadata })
     }
 }

@@ -1,0 +1,580 @@
+//! yolo-ffi against raw ONNX Runtime, in one process and one run.
+//!
+//! ```text
+//! cargo bench --bench bench -- latency    [--rounds N] [--json FILE] MODEL[:IMGSZ]... IMAGE
+//! cargo bench --bench bench -- throughput [--seconds S] [--json FILE] MODEL[:IMGSZ] IMAGE
+//! ```
+//!
+//! `latency` interleaves, round after round, a raw `Session::run` on a ready tensor (same session options,
+//! same input shape), `yolo_detect_pixels` on decoded pixels, `yolo_detect` on the JPEG and on a PNG of the
+//! same image, `yolo_detect_batch` of 4 images against 4 single calls, and each stage alone (decode,
+//! letterbox, inference, decode + NMS). It prints medians and their ratio to raw ONNX Runtime.
+//!
+//! `throughput` runs caller threads x pool sizes x threads per session on `yolo_detect_pixels`, and raw
+//! ONNX Runtime with one session per caller, and reports images/s and p50/p99 latency, the best
+//! configuration per caller count, and where the automatic defaults land. Wall-clock numbers: run it on
+//! an idle machine and say which machine it was.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::TensorRef;
+use yolo_ffi::ffi::*;
+use yolo_ffi::image_input::{decode, DecodedImage};
+use yolo_ffi::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
+use yolo_ffi::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let result = match args.first().map(String::as_str) {
+        Some("latency") => latency(&args[1..]),
+        Some("throughput") => throughput(&args[1..]),
+        _ => Err("usage: bench latency|throughput [options] MODEL[:IMGSZ]... IMAGE (see benches/bench.rs)".into()),
+    };
+    if let Err(message) = result {
+        eprintln!("bench: {message}");
+        std::process::exit(2);
+    }
+}
+
+type Outcome = Result<(), String>;
+
+/// Options common to both modes, and the positional arguments.
+struct Args {
+    rounds: usize,
+    seconds: f64,
+    json: Option<PathBuf>,
+    positional: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut parsed = Args { rounds: 30, seconds: 3.0, json: None, positional: Vec::new() };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--rounds" => parsed.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--seconds" => parsed.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--json" => parsed.json = Some(PathBuf::from(value()?)),
+            _ => parsed.positional.push(arg.clone()),
+        }
+    }
+    if parsed.positional.len() < 2 {
+        return Err("give at least one MODEL[:IMGSZ] and an IMAGE".into());
+    }
+    Ok(parsed)
+}
+
+/// `path` or `path:imgsz`.
+fn model_arg(arg: &str) -> Result<(PathBuf, u32), String> {
+    match arg.rsplit_once(':') {
+        Some((path, size)) if size.chars().all(|c| c.is_ascii_digit()) => {
+            Ok((PathBuf::from(path), size.parse().map_err(|e| format!("{arg}: {e}"))?))
+        }
+        _ => Ok((PathBuf::from(arg), 0)),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+// -- a small C-ABI client ------------------------------------------------------------------------------------
+
+/// A detector opened through the C ABI, as a C caller would.
+struct Handle(*mut yolo_detector);
+
+// SAFETY: detector handles are thread-safe by the API's contract.
+unsafe impl Send for Handle {}
+// SAFETY: as above.
+unsafe impl Sync for Handle {}
+
+impl Handle {
+    fn open(model: &Path, imgsz: u32, pool_size: u32, threads: u32) -> Result<Self, String> {
+        let path = CString::new(model.to_str().ok_or("non-UTF-8 model path")?).map_err(|e| e.to_string())?;
+        let mut config = yolo_config_default();
+        config.model_path = path.as_ptr();
+        config.imgsz = imgsz;
+        config.pool_size = pool_size;
+        config.threads_per_session = threads;
+        let mut handle = std::ptr::null_mut();
+        // SAFETY: `config` and the path it points to outlive the call; `handle` is a valid out-pointer.
+        match unsafe { yolo_init(&config, &mut handle) } {
+            yolo_status::Ok => Ok(Self(handle)),
+            status => Err(format!("yolo_init({}): {status:?}: {}", model.display(), last_error())),
+        }
+    }
+
+    fn detect_pixels(&self, image: &DecodedImage) -> usize {
+        let view = image.view();
+        let stride = view.width() * 3;
+        let len = stride * view.height();
+        let mut result = std::ptr::null_mut();
+        // SAFETY: the view's rows are contiguous RGB8 with `stride` bytes each, `len` bytes in all.
+        let status = unsafe {
+            yolo_detect_pixels(
+                self.0,
+                view.row(0).as_ptr(),
+                len,
+                view.width() as u32,
+                view.height() as u32,
+                stride,
+                yolo_pixel_format::Rgb8 as u32,
+                std::ptr::null(),
+                &mut result,
+            )
+        };
+        take(status, result)
+    }
+
+    fn detect(&self, encoded: &[u8]) -> usize {
+        let mut result = std::ptr::null_mut();
+        // SAFETY: `encoded` is readable for its length; `result` is a valid out-pointer.
+        let status = unsafe { yolo_detect(self.0, encoded.as_ptr(), encoded.len(), std::ptr::null(), &mut result) };
+        take(status, result)
+    }
+
+    fn detect_batch(&self, images: &[&[u8]]) -> usize {
+        let pointers: Vec<*const u8> = images.iter().map(|i| i.as_ptr()).collect();
+        let lengths: Vec<usize> = images.iter().map(|i| i.len()).collect();
+        let mut results = vec![std::ptr::null_mut(); images.len()];
+        // SAFETY: three arrays of `images.len()` entries; each pointer is readable for its length.
+        let status = unsafe {
+            yolo_detect_batch(
+                self.0,
+                pointers.as_ptr(),
+                lengths.as_ptr(),
+                images.len(),
+                std::ptr::null(),
+                results.as_mut_ptr(),
+            )
+        };
+        assert_eq!(status, yolo_status::Ok, "yolo_detect_batch: {}", last_error());
+        results.into_iter().map(|r| take(yolo_status::Ok, r)).sum()
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        yolo_free(self.0);
+    }
+}
+
+fn last_error() -> String {
+    // SAFETY: `yolo_last_error` never returns NULL and the string is valid until the next call.
+    unsafe { std::ffi::CStr::from_ptr(yolo_last_error()) }.to_string_lossy().into_owned()
+}
+
+/// The number of detections in a result, which it frees.
+fn take(status: yolo_status, result: *mut yolo_result) -> usize {
+    assert_eq!(status, yolo_status::Ok, "detect failed: {}", last_error());
+    let mut detections = std::ptr::null();
+    let mut count = 0;
+    // SAFETY: `result` is a live result from a successful call, freed right after.
+    unsafe {
+        yolo_result_detections(result, &mut detections, &mut count);
+        yolo_result_free(result);
+    }
+    count
+}
+
+// -- raw ONNX Runtime ----------------------------------------------------------------------------------------
+
+/// A session built with the options the library uses for a pool of `pool_size` sessions of `threads`.
+fn raw_session(model: &Path, pool_size: usize, threads: usize) -> Result<Session, String> {
+    let environment = yolo_ffi::runtime::environment(None).map_err(|e| e.to_string())?;
+    let failed = |e: ort::Error| format!("raw session for {}: {e}", model.display());
+    Session::builder(environment)
+        .map_err(failed)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| failed(e.into()))?
+        .with_intra_threads(threads)
+        .map_err(|e| failed(e.into()))?
+        .with_intra_op_spinning(pool_size == 1)
+        .map_err(|e| failed(e.into()))?
+        .commit_from_memory(&std::fs::read(model).map_err(|e| format!("{}: {e}", model.display()))?)
+        .map_err(failed)
+}
+
+/// Runs `session` on `input` and copies the first output out, as the library does.
+fn raw_run(session: &mut Session, input: &[f32], height: usize, width: usize, output: &mut Vec<f32>) -> Vec<i64> {
+    let outputs = session
+        .run(ort::inputs![TensorRef::from_array_view(([1usize, 3, height, width], input)).expect("tensor")])
+        .expect("raw run");
+    let (shape, data) = outputs[0].try_extract_tensor::<f32>().expect("f32 output");
+    output.clear();
+    output.extend_from_slice(data);
+    shape.to_vec()
+}
+
+// -- statistics ----------------------------------------------------------------------------------------------
+
+fn median(samples: &mut [f64]) -> f64 {
+    quantile(samples, 0.5)
+}
+
+fn quantile(samples: &mut [f64], q: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let position = q * (samples.len() - 1) as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    samples[low] + (samples[high] - samples[low]) * (position - low as f64)
+}
+
+fn time_ms(f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// [`time_ms`] after 25 ms of busy waiting. ONNX Runtime's intra-op threads keep spinning for a while after a
+/// run and would steal the cores of a measurement on another session; a sleep instead of a busy wait lets a
+/// virtual machine's cores go idle, and the next run then pays for waking them.
+fn settled_ms(f: impl FnOnce()) -> f64 {
+    let until = Instant::now() + Duration::from_millis(25);
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
+    time_ms(f)
+}
+
+fn write_json(path: &Option<PathBuf>, value: serde_json::Value) -> Outcome {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(&value).unwrap())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+// -- latency -------------------------------------------------------------------------------------------------
+
+fn latency(args: &[String]) -> Outcome {
+    let args = parse(args)?;
+    let (models, image) = args.positional.split_at(args.positional.len() - 1);
+    let jpeg = std::fs::read(&image[0]).map_err(|e| format!("{}: {e}", image[0]))?;
+    let decoded = decode(&jpeg, u64::MAX).map_err(|e| e.to_string())?;
+    let png = {
+        let view = decoded.view();
+        let mut rgb = Vec::with_capacity(view.width() * view.height() * 3);
+        (0..view.height()).for_each(|y| rgb.extend_from_slice(&view.row(y)[..view.width() * 3]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_raw(view.width() as u32, view.height() as u32, rgb)
+            .unwrap()
+            .write_to(&mut out, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())?;
+        out.into_inner()
+    };
+    let threads = cores();
+    println!(
+        "latency: {} rounds, pool 1 x {threads} threads (raw ONNX Runtime: the same options), image {} {}x{}",
+        args.rounds,
+        image[0],
+        decoded.view().width(),
+        decoded.view().height()
+    );
+    let mut report = Vec::new();
+    for model_arg_text in models {
+        let (model, imgsz) = model_arg(model_arg_text)?;
+        report.push(latency_one(&model, imgsz, threads, &args, &jpeg, &png, &decoded)?);
+    }
+    write_json(
+        &args.json,
+        serde_json::json!({ "mode": "latency", "image": image[0], "threads": threads, "models": report }),
+    )
+}
+
+fn latency_one(
+    model: &Path,
+    imgsz: u32,
+    threads: usize,
+    args: &Args,
+    jpeg: &[u8],
+    png: &[u8],
+    decoded: &DecodedImage,
+) -> Result<serde_json::Value, String> {
+    let handle = Handle::open(model, imgsz, 1, threads as u32)?;
+    let mut config = yolo_ffi::DetectorConfig::new(model);
+    config.pool_size = 1;
+    config.threads_per_session = threads;
+    config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
+    let detector = yolo_ffi::Detector::new(&config).map_err(|e| e.to_string())?;
+    let loaded = detector.model().map_err(|e| e.to_string())?;
+    let spec = loaded.spec();
+    let (target_h, target_w) = spec.shape.target();
+    let view = decoded.view();
+    let geometry = LetterboxGeometry::new(
+        view.width(),
+        view.height(),
+        target_h as usize,
+        target_w as usize,
+        spec.shape.minimal_rect_stride().map(|s| s as usize),
+    );
+    let (h, w) = (geometry.input_height, geometry.input_width);
+    let mut scratch = LetterboxScratch::default();
+    let mut tensor: Vec<f32> = Vec::new();
+    letterbox_into(&view, &geometry, &mut scratch, &mut tensor);
+    let mut session = raw_session(model, 1, threads)?;
+    let mut second = raw_session(model, 1, threads)?;
+    let mut output = Vec::new();
+    let shape = raw_run(&mut session, &tensor, h, w, &mut output);
+    let &[_, rows, cols] = shape.as_slice() else { return Err(format!("output shape {shape:?}")) };
+    let settings = NmsSettings::default();
+    let mut post_scratch = PostprocessScratch::default();
+    let mut boxes = Vec::new();
+    let batch_images: Vec<&[u8]> = vec![jpeg; 4];
+
+    let names = [
+        "raw ORT run",
+        "raw ORT run, 2nd session",
+        "yolo_detect_pixels",
+        "yolo_detect JPEG",
+        "yolo_detect PNG",
+        "decode JPEG",
+        "decode PNG",
+        "letterbox",
+        "decode + NMS",
+        "4 x yolo_detect JPEG",
+        "yolo_detect_batch 4 JPEG",
+    ];
+    let mut samples = vec![Vec::with_capacity(args.rounds); names.len()];
+    // Warm-up: every path once.
+    handle.detect_pixels(decoded);
+    handle.detect(jpeg);
+    handle.detect_batch(&batch_images);
+    // Each round runs every variant once, in a shuffled order: on this kind of machine a run's time depends
+    // on what ran just before it, and a fixed order would bias some variants every round.
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..args.rounds {
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            order.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &variant in &order {
+            // Once unmeasured, then measured: the first run after another session's wakes this session's
+            // sleeping intra-op thread, a cost that depends on how recently the variant ran.
+            let mut run = |variant: usize| match variant {
+                0 => drop(raw_run(&mut session, &tensor, h, w, &mut output)),
+                1 => drop(raw_run(&mut second, &tensor, h, w, &mut output)),
+                2 => {
+                    handle.detect_pixels(decoded);
+                }
+                3 => {
+                    handle.detect(jpeg);
+                }
+                4 => {
+                    handle.detect(png);
+                }
+                5 => drop(decode(jpeg, u64::MAX).unwrap()),
+                6 => drop(decode(png, u64::MAX).unwrap()),
+                7 => letterbox_into(&view, &geometry, &mut scratch, &mut tensor),
+                8 => {
+                    let out = OutputView { data: &output, rows: rows as usize, cols: cols as usize };
+                    decode_and_suppress(loaded.layout(), out, &settings, &mut post_scratch, &mut boxes);
+                }
+                9 => batch_images.iter().for_each(|i| {
+                    handle.detect(i);
+                }),
+                _ => {
+                    handle.detect_batch(&batch_images);
+                }
+            };
+            settled_ms(|| run(variant));
+            samples[variant].push(time_ms(|| run(variant)));
+        }
+    }
+    let medians: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
+    let raw = medians[0];
+    println!("\n{} (input {}x{}, {} detections)", model.display(), w, h, boxes.len());
+    println!("| {:<26} | {:>10} | {:>8} |", "what", "median ms", "x raw");
+    println!("|{:-<28}|{:->12}|{:->10}|", "", "", "");
+    let mut rows_json = Vec::new();
+    for (name, value) in names.iter().zip(&medians) {
+        println!("| {name:<26} | {value:>10.2} | {:>8.3} |", value / raw);
+        rows_json.push(serde_json::json!({ "what": name, "median_ms": value, "ratio_to_raw": value / raw }));
+    }
+    let pre_post = medians[2] - raw;
+    println!(
+        "yolo_detect_pixels overhead over raw: {pre_post:.2} ms; batch of 4 / 4 single calls: {:.3}",
+        medians[10] / medians[9]
+    );
+    Ok(serde_json::json!({
+        "model": model.display().to_string(), "imgsz": imgsz, "input": [w, h], "rows": rows_json,
+    }))
+}
+
+// -- throughput ----------------------------------------------------------------------------------------------
+
+/// One measured configuration.
+struct Run {
+    label: String,
+    callers: usize,
+    pool: usize,
+    threads: usize,
+    images_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Runs `callers` threads calling `work(caller)` for `seconds`; images/s and latency quantiles.
+fn drive(callers: usize, seconds: f64, work: impl Fn(usize) + Sync) -> (f64, f64, f64) {
+    let stop = AtomicBool::new(false);
+    let latencies = Mutex::new(Vec::new());
+    let start = Barrier::new(callers + 1);
+    let mut elapsed = 0.0;
+    std::thread::scope(|scope| {
+        for caller in 0..callers {
+            let (stop, latencies, start, work) = (&stop, &latencies, &start, &work);
+            scope.spawn(move || {
+                let mut mine = Vec::new();
+                start.wait();
+                while !stop.load(Ordering::Relaxed) {
+                    mine.push(time_ms(|| work(caller)));
+                }
+                latencies.lock().unwrap().extend(mine);
+            });
+        }
+        start.wait();
+        let began = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        stop.store(true, Ordering::Relaxed);
+        elapsed = began.elapsed().as_secs_f64();
+    });
+    let mut latencies = latencies.into_inner().unwrap();
+    // Calls still running at the stop finished after it; count the rate over the calls and their time.
+    let rate = latencies.len() as f64 / elapsed.max(latencies.iter().sum::<f64>() / 1e3 / callers as f64);
+    (rate, quantile(&mut latencies, 0.5), quantile(&mut latencies, 0.99))
+}
+
+fn throughput(args: &[String]) -> Outcome {
+    let args = parse(args)?;
+    let (model, imgsz) = model_arg(&args.positional[0])?;
+    let image = &args.positional[1];
+    let decoded =
+        decode(&std::fs::read(image).map_err(|e| format!("{image}: {e}"))?, u64::MAX).map_err(|e| e.to_string())?;
+    let cores = cores();
+    println!("throughput: {} on {image}, {:.1} s per configuration, {cores} cores", model.display(), args.seconds);
+    let mut runs = Vec::new();
+
+    // Raw ONNX Runtime: one session per caller (the ceiling a pool can reach), on the library's input.
+    let probe = Handle::open(&model, imgsz, 1, 1)?;
+    probe.detect_pixels(&decoded);
+    let mut config = yolo_ffi::DetectorConfig::new(&model);
+    config.pool_size = 1;
+    config.threads_per_session = 1;
+    config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
+    let detector = yolo_ffi::Detector::new(&config).map_err(|e| e.to_string())?;
+    let spec = detector.model().map_err(|e| e.to_string())?.spec().clone();
+    let (th, tw) = spec.shape.target();
+    let view = decoded.view();
+    let geometry = LetterboxGeometry::new(
+        view.width(),
+        view.height(),
+        th as usize,
+        tw as usize,
+        spec.shape.minimal_rect_stride().map(|s| s as usize),
+    );
+    let mut tensor: Vec<f32> = Vec::new();
+    letterbox_into(&view, &geometry, &mut LetterboxScratch::default(), &mut tensor);
+    let (h, w) = (geometry.input_height, geometry.input_width);
+    drop((detector, probe));
+    for (sessions, threads, callers) in [(1, 2, 1), (1, 1, 1), (2, 1, 2), (2, 2, 2), (4, 1, 4)] {
+        let pool: Vec<Mutex<(Session, Vec<f32>)>> = (0..sessions)
+            .map(|_| raw_session(&model, sessions, threads).map(|s| Mutex::new((s, Vec::new()))))
+            .collect::<Result<_, _>>()?;
+        let (rate, p50, p99) = drive(callers, args.seconds, |caller| {
+            let mut slot = pool[caller % sessions].lock().unwrap();
+            let (session, output) = &mut *slot;
+            raw_run(session, &tensor, h, w, output);
+        });
+        println!("raw ORT {sessions} x {threads} threads, {callers} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms");
+        runs.push(Run {
+            label: "raw".into(),
+            callers,
+            pool: sessions,
+            threads,
+            images_per_second: rate,
+            p50_ms: p50,
+            p99_ms: p99,
+        });
+    }
+
+    let mut configs: Vec<(usize, usize)> = Vec::new();
+    for pool in [1, 2, 4] {
+        for threads in [1, 2] {
+            configs.push((pool, threads));
+        }
+    }
+    configs.push((0, 0)); // the automatic defaults
+    for (pool, threads) in configs {
+        let handle = Arc::new(Handle::open(&model, imgsz, pool as u32, threads as u32)?);
+        handle.detect_pixels(&decoded);
+        let (actual_pool, actual_threads) = yolo_ffi::loaded_model::resolve_parallelism(pool, threads, cores);
+        for callers in [1, 2, 4, 8] {
+            let (rate, p50, p99) = drive(callers, args.seconds, |_| {
+                handle.detect_pixels(&decoded);
+            });
+            let label = if pool == 0 { "auto" } else { "pool" };
+            println!(
+                "{label} {actual_pool} x {actual_threads} threads, {callers} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms"
+            );
+            runs.push(Run {
+                label: label.into(),
+                callers,
+                pool: actual_pool,
+                threads: actual_threads,
+                images_per_second: rate,
+                p50_ms: p50,
+                p99_ms: p99,
+            });
+        }
+    }
+
+    println!(
+        "\n| callers | best pool x threads | img/s | auto img/s | auto / best | raw ORT best img/s | best / raw |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for callers in [1, 2, 4, 8] {
+        let ours = runs.iter().filter(|r| r.label != "raw" && r.callers == callers);
+        let best = ours.max_by(|a, b| a.images_per_second.total_cmp(&b.images_per_second)).unwrap();
+        let auto = runs.iter().find(|r| r.label == "auto" && r.callers == callers).unwrap();
+        let raw_best = runs
+            .iter()
+            .filter(|r| r.label == "raw" && r.callers == callers)
+            .map(|r| r.images_per_second)
+            .fold(f64::NAN, f64::max);
+        println!(
+            "| {callers} | {} x {} | {:.2} | {:.2} | {:.3} | {} | {} |",
+            best.pool,
+            best.threads,
+            best.images_per_second,
+            auto.images_per_second,
+            auto.images_per_second / best.images_per_second,
+            if raw_best.is_nan() { "-".into() } else { format!("{raw_best:.2}") },
+            if raw_best.is_nan() { "-".into() } else { format!("{:.3}", best.images_per_second / raw_best) },
+        );
+    }
+    let json: Vec<_> = runs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "kind": r.label, "callers": r.callers, "pool": r.pool, "threads": r.threads,
+                "images_per_second": r.images_per_second, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+            })
+        })
+        .collect();
+    write_json(
+        &args.json,
+        serde_json::json!({ "mode": "throughput", "model": model.display().to_string(), "image": image, "cores": cores, "runs": json }),
+    )
+}
