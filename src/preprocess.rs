@@ -144,7 +144,8 @@ impl LetterboxScratch {
         self.row_source = [None, None];
     }
 
-    /// Horizontally resamples source row `y` into one of the two row buffers and returns its slot.
+    /// Horizontally resamples source row `y` into one of the two row buffers, one plane per channel (red,
+    /// green, blue), and returns its slot.
     fn horizontal_row(&mut self, view: &PixelView<'_>, y: usize) -> usize {
         if let Some(slot) = self.row_source.iter().position(|&s| s == Some(y)) {
             return slot;
@@ -158,13 +159,15 @@ impl LetterboxScratch {
         let src = view.row(y);
         let bpp = view.format().bytes_per_pixel();
         let offsets = view.format().rgb_offsets();
-        let out = &mut self.rows[slot];
-        for (tap, px) in self.x_taps.iter().zip(out.chunks_exact_mut(3)) {
-            let a = &src[tap.first * bpp..];
-            let b = &src[tap.second * bpp..];
-            for (value, &offset) in px.iter_mut().zip(&offsets) {
-                *value = i32::from(a[offset]) * tap.w_first + i32::from(b[offset]) * tap.w_second;
-            }
+        let width = self.x_taps.len();
+        let (red, rest) = self.rows[slot].split_at_mut(width);
+        let (green, blue) = rest.split_at_mut(width);
+        for (((tap, r), g), b) in self.x_taps.iter().zip(red).zip(green).zip(blue) {
+            let first = &src[tap.first * bpp..tap.first * bpp + bpp];
+            let second = &src[tap.second * bpp..tap.second * bpp + bpp];
+            let sample =
+                |offset: usize| i32::from(first[offset]) * tap.w_first + i32::from(second[offset]) * tap.w_second;
+            (*r, *g, *b) = (sample(offsets[0]), sample(offsets[1]), sample(offsets[2]));
         }
         self.row_source[slot] = Some(y);
         slot
@@ -202,16 +205,16 @@ pub fn letterbox_into_slice<T: InputElement>(
     let (in_w, in_h) = (geometry.input_width, geometry.input_height);
     let plane = in_w * in_h;
     assert_eq!(out.len(), 3 * plane, "the output must hold exactly one letterboxed image");
-    out.fill(lut[usize::from(PAD_VALUE)]);
-    let same_size = view.width() == geometry.resized_width && view.height() == geometry.resized_height;
-    if same_size {
+    fill_padding(out, geometry, lut[usize::from(PAD_VALUE)]);
+    let (rw, rh) = (geometry.resized_width, geometry.resized_height);
+    if view.width() == rw && view.height() == rh {
         let bpp = view.format().bytes_per_pixel();
         let offsets = view.format().rgb_offsets();
         for y in 0..view.height() {
             let src = view.row(y);
             let row_start = (y + geometry.top) * in_w + geometry.left;
             for (c, &offset) in offsets.iter().enumerate() {
-                let dst = &mut out[c * plane + row_start..c * plane + row_start + view.width()];
+                let dst = &mut out[c * plane + row_start..c * plane + row_start + rw];
                 for (d, px) in dst.iter_mut().zip(src.chunks_exact(bpp)) {
                     *d = lut[usize::from(px[offset])];
                 }
@@ -220,18 +223,35 @@ pub fn letterbox_into_slice<T: InputElement>(
         return;
     }
     scratch.prepare(view, geometry);
-    for dy in 0..geometry.resized_height {
+    for dy in 0..rh {
         let tap = scratch.y_taps[dy];
         let first = scratch.horizontal_row(view, tap.first);
         let second = scratch.horizontal_row(view, tap.second);
         let (row_a, row_b) = (&scratch.rows[first], &scratch.rows[second]);
         let row_start = (dy + geometry.top) * in_w + geometry.left;
         for c in 0..3 {
-            let dst = &mut out[c * plane + row_start..c * plane + row_start + geometry.resized_width];
-            for (x, d) in dst.iter_mut().enumerate() {
-                let i = x * 3 + c;
-                *d = lut[usize::from(blend_vertical(row_a[i], row_b[i], tap.w_first, tap.w_second))];
+            // Rows are kept one plane per channel, so this loop reads and writes contiguous memory.
+            let dst = &mut out[c * plane + row_start..c * plane + row_start + rw];
+            let (a, b) = (&row_a[c * rw..(c + 1) * rw], &row_b[c * rw..(c + 1) * rw]);
+            for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+                *d = lut[usize::from(blend_vertical(a, b, tap.w_first, tap.w_second))];
             }
+        }
+    }
+}
+
+/// Writes `pad` around the resized image only: above, below, and left and right of it, in each plane. The
+/// resized area is written once, by the resampling.
+fn fill_padding<T: Copy>(out: &mut [T], geometry: &LetterboxGeometry, pad: T) {
+    let (in_w, in_h) = (geometry.input_width, geometry.input_height);
+    let (left, top) = (geometry.left, geometry.top);
+    let (right, bottom) = (left + geometry.resized_width, top + geometry.resized_height);
+    for plane in out.chunks_exact_mut(in_w * in_h) {
+        plane[..top * in_w].fill(pad);
+        plane[bottom * in_w..].fill(pad);
+        for row in plane[top * in_w..bottom * in_w].chunks_exact_mut(in_w) {
+            row[..left].fill(pad);
+            row[right..].fill(pad);
         }
     }
 }
