@@ -14,18 +14,25 @@ PYDEPS   := build/pydeps
 MODELS   := build/test-models
 SOURCES  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 CWARN    := -Wall -Wextra -Werror
+# libjpeg-turbo's SIMD needs nasm at build time; without it the library still builds, decoding JPEG slower.
+# Expanded when used, so that it sees a nasm that `system-deps` installed earlier in the same run.
+FEATURES  = $(if $(shell command -v nasm 2>/dev/null),--features simd-jpeg,)
 RPATH    := -Wl,-rpath,'$$ORIGIN/../target/release'
 LINK     := -Ltarget/release -lyolo_ffi $(RPATH)
 DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
-.PHONY: all ort fixtures demo test header check-header lint test-models test-rust test-c \
-        test-c-sanitize test-c-valgrind wheel test-python clean
+.PHONY: system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
+        test-c-sanitize test-c-valgrind wheel test-python bench clean
 
 all: $(LIB) build/detect
 
+## Optional system packages (nasm, for libjpeg-turbo's SIMD); best effort, see the script.
+system-deps:
+	scripts/system-deps.sh
+
 $(LIB): $(wildcard $(SOURCES))
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked $(FEATURES)
 
 build/detect: examples_c/detect.c include/yolo_ffi.h $(LIB)
 	@mkdir -p build
@@ -55,7 +62,7 @@ check-header: $(CBINDGEN)
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+	$(CARGO) clippy --release --locked --all-targets $(FEATURES) -- -D warnings
 
 $(PYDEPS)/.installed:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(PYDEPS) "onnx>=1.17,<2" "numpy<3"
@@ -65,7 +72,7 @@ test-models: $(PYDEPS)/.installed scripts/make_test_models.py
 	PYTHONPATH=$(PYDEPS) $(PYTHON) scripts/make_test_models.py $(MODELS)
 
 test-rust: $(LIB) test-models fixtures
-	$(CARGO) test --release --locked
+	$(CARGO) test --release --locked $(FEATURES)
 
 build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -Iinclude $< -o $@ $(LINK)
@@ -122,6 +129,22 @@ test-python: wheel test-models fixtures
 	$(VENV)/bin/python -m mypy --strict --cache-dir=/dev/null python/yolo_ffi
 	cd build && YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
 	cd examples/django && timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
+
+## Benchmarks (docs/benchmarks.md): wall-clock, so run on an idle machine. The models beyond the demo one
+## live in ../shared/ (developers); set BENCH_MODELS to your own otherwise.
+SHARED_MODELS := ../shared/models
+BENCH_IMAGE   ?= $(CACHE)/images/bus.jpg
+BENCH_MODELS  ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)/yolov8n.onnx $(SHARED_MODELS)/yolo11n.onnx \
+                 $(SHARED_MODELS)/yolo26n-e2e.onnx) $(DEMO_MODEL):320
+THROUGHPUT_MODEL ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)/yolov8n.onnx,$(DEMO_MODEL):320)
+
+bench: fixtures
+	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 20 --json docs/bench/latency.json \
+	  $(BENCH_MODELS) $(BENCH_IMAGE)
+	$(CARGO) bench --locked $(FEATURES) --bench bench -- throughput --seconds 4 \
+	  --json docs/bench/throughput.json $(THROUGHPUT_MODEL) $(BENCH_IMAGE)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/plotdeps "matplotlib>=3.8,<4"
+	PYTHONPATH=build/plotdeps $(PYTHON) scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
 
 test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-python
 

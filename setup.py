@@ -41,6 +41,8 @@ class BuildWithCargo(build_py):
         profile = os.environ.get("YOLO_FFI_CARGO_PROFILE", "release")
         cargo = os.environ.get("CARGO", "cargo")
         command = [cargo, "build", "--locked", "--lib", "--profile", profile]
+        if shutil.which("nasm"):  # libjpeg-turbo's SIMD decoder (see Cargo.toml)
+            command += ["--features", "simd-jpeg"]
         self.announce(" ".join(command), level=2)
         try:
             subprocess.run(command, cwd=ROOT, check=True)

@@ -8,7 +8,7 @@
 //! `latency` interleaves, round after round, a raw `Session::run` on a ready tensor (same session options,
 //! same input shape), `yolo_detect_pixels` on decoded pixels, `yolo_detect` on the JPEG and on a PNG of the
 //! same image, `yolo_detect_batch` of 4 images against 4 single calls, and each stage alone (decode,
-//! letterbox, inference, decode + NMS). It prints medians and their ratio to raw ONNX Runtime.
+//! letterbox, inference, decode + NMS), plus `image`'s zune-jpeg decoder for comparison. It prints medians and their ratio to raw ONNX Runtime.
 //!
 //! `throughput` runs caller threads x pool sizes x threads per session on `yolo_detect_pixels`, and raw
 //! ONNX Runtime with one session per caller, and reports images/s and p50/p99 latency, the best
@@ -343,6 +343,7 @@ fn latency_one(
         "decode + NMS",
         "4 x yolo_detect JPEG",
         "yolo_detect_batch 4 JPEG",
+        "decode JPEG, zune-jpeg",
     ];
     let mut samples = vec![Vec::with_capacity(args.rounds); names.len()];
     // Warm-up: every path once.
@@ -385,9 +386,12 @@ fn latency_one(
                 9 => batch_images.iter().for_each(|i| {
                     handle.detect(i);
                 }),
-                _ => {
+                10 => {
                     handle.detect_batch(&batch_images);
                 }
+                // `image`'s own JPEG decoder, for comparison only: it differs from libjpeg-turbo (and so from
+                // cv2.imread) by up to 4 levels, which moves scores; the library uses libjpeg-turbo.
+                _ => drop(image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).unwrap()),
             };
             settled_ms(|| run(variant));
             samples[variant].push(time_ms(|| run(variant)));

@@ -169,6 +169,16 @@ _declare(
     POINTER(DetectOptions),
     POINTER(result_p),
 )
+_declare(
+    "yolo_detect_batch",
+    status_t,
+    detector_p,
+    POINTER(c_void_p),
+    POINTER(c_size_t),
+    c_size_t,
+    POINTER(DetectOptions),
+    POINTER(result_p),
+)
 _declare("yolo_result_detections", status_t, result_p, POINTER(POINTER(RawDetection)), POINTER(c_size_t))
 _declare("yolo_result_image_size", status_t, result_p, POINTER(c_uint32), POINTER(c_uint32))
 _declare("yolo_result_free", None, result_p)

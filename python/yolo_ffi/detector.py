@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -407,6 +407,53 @@ class Detector:
             return self._collect(result)
         finally:
             _capi.lib.yolo_result_free(result)
+
+    def detect_batch(
+        self,
+        images: Sequence[Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]],
+        *,
+        conf: Optional[float] = None,
+        iou: Optional[float] = None,
+        max_det: Optional[int] = None,
+        agnostic: Optional[bool] = None,
+    ) -> List[List[Detection]]:
+        """Detects objects in several encoded images (paths or bytes), one list of detections per image.
+
+        On a model with a dynamic batch dimension, up to 8 images share one ONNX Runtime run, letterboxed
+        as Ultralytics batches them (to the minimal rectangle only when all have the same size, so results
+        can differ slightly from single calls for mixed sizes); other models run them one by one. All or
+        nothing: one image that does not decode raises, naming its index. The GIL is released throughout.
+        """
+        options = self._options(conf, iou, max_det, agnostic)
+        encoded = []
+        for image in images:
+            if isinstance(image, (str, os.PathLike)):
+                image = Path(image).read_bytes()
+            if not isinstance(image, (bytes, bytearray, memoryview)):
+                raise TypeError(f"detect_batch takes paths or encoded bytes, not {type(image).__name__}; use detect()")
+            try:
+                encoded.append(np.frombuffer(image, dtype=np.uint8))
+            except (ValueError, TypeError):
+                encoded.append(np.frombuffer(bytes(image), dtype=np.uint8))
+        count = len(encoded)
+        if count == 0:
+            return []
+        pointers = (ctypes.c_void_p * count)(*(e.ctypes.data for e in encoded))
+        lengths = (ctypes.c_size_t * count)(*(e.size for e in encoded))
+        results = (_capi.result_p * count)()
+        check(
+            _capi.lib.yolo_detect_batch(
+                self._live(), pointers, lengths, count, ctypes.byref(options), results
+            )
+        )
+        collected: List[List[Detection]] = []
+        try:
+            for result in results:
+                collected.append(self._collect(_capi.result_p(result)))
+        finally:
+            for result in results:
+                _capi.lib.yolo_result_free(result)
+        return collected
 
     def _options(
         self, conf: Optional[float], iou: Optional[float], max_det: Optional[int], agnostic: Optional[bool]

@@ -121,8 +121,30 @@ int main(int argc, char **argv) {
     CHECK(yolo_detect(detector, garbage, sizeof garbage, NULL, &result) == YOLO_STATUS_IMAGE_DECODE_FAILED);
     CHECK(yolo_detect(detector, garbage, 0, NULL, &result) == YOLO_STATUS_INVALID_ARGUMENT);
 
-    /* Four threads share the detector. */
+    /* A batch: three copies of the image give three results equal to a single call's; a bad image in the
+     * batch fails the call and writes no result. */
     reference_count = count_detections(detector);
+    {
+        const uint8_t *images[3] = {image_bytes, image_bytes, image_bytes};
+        size_t lens[3] = {image_len, image_len, image_len};
+        yolo_result *results[3] = {NULL, NULL, NULL};
+        CHECK(yolo_detect_batch(detector, images, lens, 3, NULL, results) == YOLO_STATUS_OK);
+        for (int i = 0; i < 3; i++) {
+            const yolo_detection *found = NULL;
+            size_t n = 0;
+            CHECK(yolo_result_detections(results[i], &found, &n) == YOLO_STATUS_OK && n == reference_count);
+            yolo_result_free(results[i]);
+            results[i] = NULL;
+        }
+        images[1] = garbage;
+        lens[1] = sizeof garbage;
+        CHECK(yolo_detect_batch(detector, images, lens, 3, NULL, results) == YOLO_STATUS_IMAGE_DECODE_FAILED);
+        CHECK(results[0] == NULL && results[1] == NULL && results[2] == NULL);
+        CHECK(strstr(yolo_last_error(), "image 1") != NULL);
+        CHECK(yolo_detect_batch(detector, images, lens, 0, NULL, results) == YOLO_STATUS_INVALID_ARGUMENT);
+    }
+
+    /* Four threads share the detector. */
     CHECK(reference_count != (size_t)-1);
     pthread_t threads[4];
     for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, worker, NULL);

@@ -194,6 +194,18 @@ def test_per_call_overrides(detector, bus):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_detect_batch_matches_single_calls_for_same_size_images(detector, bus, zidane):
+    singles = [detector.detect(image, conf=0.05) for image in (bus, bus.read_bytes(), bus)]
+    assert detector.detect_batch([bus, bus.read_bytes(), memoryview(bus.read_bytes())], conf=0.05) == singles
+    assert detector.detect_batch([]) == []
+    mixed = detector.detect_batch([bus, zidane])
+    assert len(mixed) == 2 and all(isinstance(d, yolo_ffi.Detection) for d in mixed[0])
+    with pytest.raises(yolo_ffi.ImageDecodeError, match="image 1"):
+        detector.detect_batch([bus, b"junk"])
+    with pytest.raises(TypeError):
+        detector.detect_batch([np.zeros((4, 4, 3), np.uint8)])  # type: ignore[list-item]
+
+
 def test_detection_helpers():
     d = yolo_ffi.Detection(class_id=1, class_name="a", score=0.5, x1=10, y1=20, x2=30, y2=60)
     assert d.box == (10, 20, 30, 60)
