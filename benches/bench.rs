@@ -344,7 +344,10 @@ fn latency_one(
         "4 x yolo_detect JPEG",
         "yolo_detect_batch 4 JPEG",
         "decode JPEG, zune-jpeg",
+        "resize, fast_image_resize",
     ];
+    let (mut fir_resizer, fir_source, mut fir_target, fir_options) = fast_image_resize_setup(&view, &geometry);
+    let differing = fast_image_resize_differences(&fir_target, &tensor, &geometry);
     let mut samples = vec![Vec::with_capacity(args.rounds); names.len()];
     // Warm-up: every path once.
     handle.detect_pixels(decoded);
@@ -391,7 +394,9 @@ fn latency_one(
                 }
                 // `image`'s own JPEG decoder, for comparison only: it differs from libjpeg-turbo (and so from
                 // cv2.imread) by up to 4 levels, which moves scores; the library uses libjpeg-turbo.
-                _ => drop(image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).unwrap()),
+                11 => drop(image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).unwrap()),
+                // A well-kept SIMD resizer, for comparison: resampling only (no normalisation, no planes).
+                _ => fir_resizer.resize(&fir_source, &mut fir_target, &fir_options).unwrap(),
             };
             settled_ms(|| run(variant));
             samples[variant].push(time_ms(|| run(variant)));
@@ -407,6 +412,10 @@ fn latency_one(
         println!("| {name:<26} | {value:>10.2} | {:>8.3} |", value / raw);
         rows_json.push(serde_json::json!({ "what": name, "median_ms": value, "ratio_to_raw": value / raw }));
     }
+    println!(
+        "fast_image_resize Interpolation(Bilinear) vs this library's cv2-exact resize: {} of {} values differ",
+        differing.0, differing.1
+    );
     let pre_post = medians[2] - raw;
     println!(
         "yolo_detect_pixels overhead over raw: {pre_post:.2} ms; batch of 4 / 4 single calls: {:.3}",
@@ -415,6 +424,50 @@ fn latency_one(
     Ok(serde_json::json!({
         "model": model.display().to_string(), "imgsz": imgsz, "input": [w, h], "rows": rows_json,
     }))
+}
+
+/// A `fast_image_resize` resizer from `view` to the letterbox's resized size, with OpenCV-like bilinear.
+fn fast_image_resize_setup(
+    view: &yolo_ffi::image_input::PixelView<'_>,
+    geometry: &LetterboxGeometry,
+) -> (
+    fast_image_resize::Resizer,
+    fast_image_resize::images::Image<'static>,
+    fast_image_resize::images::Image<'static>,
+    fast_image_resize::ResizeOptions,
+) {
+    use fast_image_resize as fir;
+    let mut rgb = Vec::with_capacity(view.width() * view.height() * 3);
+    (0..view.height()).for_each(|y| rgb.extend_from_slice(&view.row(y)[..view.width() * 3]));
+    let source = fir::images::Image::from_vec_u8(view.width() as u32, view.height() as u32, rgb, fir::PixelType::U8x3)
+        .expect("source image");
+    let mut target =
+        fir::images::Image::new(geometry.resized_width as u32, geometry.resized_height as u32, fir::PixelType::U8x3);
+    let options = fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Interpolation(fir::FilterType::Bilinear));
+    let mut resizer = fir::Resizer::new();
+    resizer.resize(&source, &mut target, &options).expect("resize");
+    (resizer, source, target, options)
+}
+
+/// How many of `resized`'s values differ from the library's letterbox in `tensor` (values x 255), of all.
+fn fast_image_resize_differences(
+    resized: &fast_image_resize::images::Image<'_>,
+    tensor: &[f32],
+    geometry: &LetterboxGeometry,
+) -> (usize, usize) {
+    let plane = geometry.input_width * geometry.input_height;
+    let buffer = resized.buffer();
+    let mut differing = 0;
+    for y in 0..geometry.resized_height {
+        for x in 0..geometry.resized_width {
+            for c in 0..3 {
+                let ours = tensor[c * plane + (y + geometry.top) * geometry.input_width + geometry.left + x];
+                let theirs = buffer[(y * geometry.resized_width + x) * 3 + c];
+                differing += usize::from((ours * 255.0).round() as u8 != theirs);
+            }
+        }
+    }
+    (differing, geometry.resized_width * geometry.resized_height * 3)
 }
 
 // -- throughput ----------------------------------------------------------------------------------------------

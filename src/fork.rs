@@ -105,8 +105,35 @@ impl Drop for RuntimeCallGuard {
     }
 }
 
+/// Threads of ours that have called into ONNX Runtime and have not fully ended.
+static RUNTIME_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts its thread in [`RUNTIME_THREADS`] from creation until the thread's locals are destroyed.
+struct RuntimeThreadMark;
+
+impl Drop for RuntimeThreadMark {
+    fn drop(&mut self) {
+        RUNTIME_THREADS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+thread_local! {
+    static RUNTIME_THREAD: RuntimeThreadMark = {
+        RUNTIME_THREADS.fetch_add(1, Ordering::AcqRel);
+        RuntimeThreadMark
+    };
+}
+
+/// Marks the calling thread (one of ours, such as a loading thread) as one that uses ONNX Runtime, until it
+/// has completely ended. Call it first thing in the thread: thread-local destructors run in reverse order
+/// of first use, so the mark outlives ONNX Runtime's own thread-locals, whose destructors would otherwise
+/// race with its static destructors when the process exits just as the thread finishes.
+pub fn mark_runtime_thread() {
+    RUNTIME_THREAD.with(|_| ());
+}
+
 extern "C" fn exit_before_onnx_runtime_if_unsafe(status: libc::c_int, _arg: *mut libc::c_void) {
-    if epoch() > 0 || RUNTIME_CALLS.load(Ordering::Acquire) > 0 {
+    if epoch() > 0 || RUNTIME_CALLS.load(Ordering::Acquire) > 0 || RUNTIME_THREADS.load(Ordering::Acquire) > 0 {
         // SAFETY: flushing stdio then ending the process is what `exit` would do after the remaining
         // handlers; `_exit` never returns.
         unsafe {
@@ -127,16 +154,31 @@ static GUARD_EXIT: Once = Once::new();
 ///   hangs for ever (even after a bare `import onnxruntime` in Python).
 /// - A call into ONNX Runtime still running on another thread, such as a background load when a short
 ///   command (`manage.py check`) exits right after `AppConfig.ready()` started it: ONNX Runtime's static
-///   destructors would run under that thread, which crashed (SIGSEGV or abort) in 6 exits of 10.
+///   destructors would run under that thread, which crashed (SIGSEGV or abort) in 6 exits of 10. A
+///   loading thread counts until it has completely ended (see [`mark_runtime_thread`]).
 ///
 /// The cost, in those two cases only: C-level exit handlers registered before ONNX Runtime was loaded are
 /// skipped (stdio is still flushed).
 pub fn guard_exit() {
-    GUARD_EXIT.call_once(|| {
-        // SAFETY: registers a handler with the right signature; glibc keeps it for the process's lifetime.
-        let rc = unsafe { on_exit(exit_before_onnx_runtime_if_unsafe, std::ptr::null_mut()) };
-        debug_assert_eq!(rc, 0, "on_exit failed");
-    });
+    GUARD_EXIT.call_once(register_exit_guard);
+}
+
+/// Registers the exit guard again, so that it runs before the exit-time destructors ONNX Runtime has
+/// registered since: ONNX Runtime creates some of its static objects on first use, during the first session
+/// builds and runs, and each registers its destructor then. Without this, a process exiting while a second
+/// session was being built destroyed objects the loading thread was using (SIGSEGV inside
+/// `commit_from_memory`, caught with gdb in 1 exit of about 200). Called after each step that may have
+/// created such objects; each registration costs one entry in glibc's exit list.
+pub fn guard_exit_again() {
+    if GUARD_EXIT.is_completed() {
+        register_exit_guard();
+    }
+}
+
+fn register_exit_guard() {
+    // SAFETY: registers a handler with the right signature; glibc keeps it for the process's lifetime.
+    let rc = unsafe { on_exit(exit_before_onnx_runtime_if_unsafe, std::ptr::null_mut()) };
+    debug_assert_eq!(rc, 0, "on_exit failed");
 }
 
 /// How many forks this process descends from since [`watch`] was first called.

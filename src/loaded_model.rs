@@ -158,7 +158,9 @@ impl SessionFactory {
         };
         let _no_fork = fork::no_fork();
         let _in_runtime = fork::runtime_call();
-        configure().map_err(load_failed)?.commit_from_memory(&self.model_bytes).map_err(load_failed)
+        let session = configure().map_err(load_failed)?.commit_from_memory(&self.model_bytes).map_err(load_failed);
+        fork::guard_exit_again();
+        session
     }
 
     fn build_pool(&self, precision: InputPrecision, first: Option<Worker>) -> Result<Pool<Worker>> {
@@ -225,6 +227,7 @@ impl LoadedModel {
         let no_fork = fork::no_fork();
         warm.infer(1, height as usize, width as usize)
             .map_err(|e| Error::invalid_model(format!("warm-up inference failed: {e}")))?;
+        fork::guard_exit_again();
         drop(no_fork);
         let layout = classify_output(&warm.output_shape, height, width, &spec.metadata)?;
         let names = match (&spec.metadata.names, layout) {

@@ -145,7 +145,10 @@ impl SharedModel {
     fn start_loading_thread(self: Arc<Self>) -> Result<()> {
         std::thread::Builder::new()
             .name("yolo-ffi-load".into())
-            .spawn(move || self.run_load())
+            .spawn(move || {
+                fork::mark_runtime_thread();
+                self.run_load()
+            })
             .map(drop)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the loading thread: {e}")))
     }
