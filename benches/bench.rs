@@ -212,6 +212,31 @@ fn raw_run(session: &mut Session, input: &[f32], height: usize, width: usize, ou
     shape.to_vec()
 }
 
+/// The library's model (pool of 1) and the letterbox it applies to `image`: what the raw runs reproduce.
+fn library_geometry(
+    model: &Path,
+    imgsz: u32,
+    threads: usize,
+    image: &DecodedImage,
+) -> Result<(yolo_ffi::Detector, LetterboxGeometry), String> {
+    let mut config = yolo_ffi::DetectorConfig::new(model);
+    config.pool_size = 1;
+    config.threads_per_session = threads;
+    config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
+    let detector = yolo_ffi::Detector::new(&config).map_err(|e| e.to_string())?;
+    let spec = detector.model().map_err(|e| e.to_string())?.spec();
+    let (target_h, target_w) = spec.shape.target();
+    let view = image.view();
+    let geometry = LetterboxGeometry::new(
+        view.width(),
+        view.height(),
+        target_h as usize,
+        target_w as usize,
+        spec.shape.minimal_rect_stride().map(|s| s as usize),
+    );
+    Ok((detector, geometry))
+}
+
 // -- statistics ----------------------------------------------------------------------------------------------
 
 fn median(samples: &mut [f64]) -> f64 {
@@ -301,22 +326,9 @@ fn latency_one(
     decoded: &DecodedImage,
 ) -> Result<serde_json::Value, String> {
     let handle = Handle::open(model, imgsz, 1, threads as u32)?;
-    let mut config = yolo_ffi::DetectorConfig::new(model);
-    config.pool_size = 1;
-    config.threads_per_session = threads;
-    config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
-    let detector = yolo_ffi::Detector::new(&config).map_err(|e| e.to_string())?;
+    let (detector, geometry) = library_geometry(model, imgsz, threads, decoded)?;
     let loaded = detector.model().map_err(|e| e.to_string())?;
-    let spec = loaded.spec();
-    let (target_h, target_w) = spec.shape.target();
     let view = decoded.view();
-    let geometry = LetterboxGeometry::new(
-        view.width(),
-        view.height(),
-        target_h as usize,
-        target_w as usize,
-        spec.shape.minimal_rect_stride().map(|s| s as usize),
-    );
     let (h, w) = (geometry.input_height, geometry.input_width);
     let mut scratch = LetterboxScratch::default();
     let mut tensor: Vec<f32> = Vec::new();
@@ -526,21 +538,8 @@ fn throughput(args: &[String]) -> Outcome {
     // Raw ONNX Runtime: one session per caller (the ceiling a pool can reach), on the library's input.
     let probe = Handle::open(&model, imgsz, 1, 1)?;
     probe.detect_pixels(&decoded);
-    let mut config = yolo_ffi::DetectorConfig::new(&model);
-    config.pool_size = 1;
-    config.threads_per_session = 1;
-    config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
-    let detector = yolo_ffi::Detector::new(&config).map_err(|e| e.to_string())?;
-    let spec = detector.model().map_err(|e| e.to_string())?.spec().clone();
-    let (th, tw) = spec.shape.target();
+    let (detector, geometry) = library_geometry(&model, imgsz, 1, &decoded)?;
     let view = decoded.view();
-    let geometry = LetterboxGeometry::new(
-        view.width(),
-        view.height(),
-        th as usize,
-        tw as usize,
-        spec.shape.minimal_rect_stride().map(|s| s as usize),
-    );
     let mut tensor: Vec<f32> = Vec::new();
     letterbox_into(&view, &geometry, &mut LetterboxScratch::default(), &mut tensor);
     let (h, w) = (geometry.input_height, geometry.input_width);

@@ -119,6 +119,16 @@ impl Worker {
     }
 }
 
+/// A session of `pool`, waiting up to `timeout` (`None`: for ever).
+fn acquire_worker(pool: &Pool<Worker>, timeout: Option<Duration>) -> Result<crate::pool::PoolGuard<'_, Worker>> {
+    pool.acquire(timeout).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Timeout,
+            format!("all {} sessions stayed busy for {:?}", pool.capacity(), timeout.unwrap_or_default()),
+        )
+    })
+}
+
 /// Most images in one ONNX Runtime run of [`LoadedModel::detect_batch`]; larger batches run in chunks. Each
 /// session keeps an input buffer for its largest batch: 8 images at 640x640 in f32 are 39 MB.
 pub const MAX_BATCH: usize = 8;
@@ -338,12 +348,7 @@ impl LoadedModel {
             target_w as usize,
             self.spec.shape.minimal_rect_stride().map(|s| s as usize),
         );
-        let mut guard = pool.acquire(acquire_timeout).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("all {} sessions stayed busy for {:?}", pool.capacity(), acquire_timeout.unwrap_or_default()),
-            )
-        })?;
+        let mut guard = acquire_worker(&pool, acquire_timeout)?;
         let worker = &mut *guard;
         match &mut worker.input {
             InputBuffer::F32(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
@@ -398,12 +403,7 @@ impl LoadedModel {
             .collect();
         // Equal for every image: one size with the minimal rectangle, else the full target.
         let (height, width) = (geometries[0].input_height, geometries[0].input_width);
-        let mut guard = pool.acquire(acquire_timeout).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("all {} sessions stayed busy for {:?}", pool.capacity(), acquire_timeout.unwrap_or_default()),
-            )
-        })?;
+        let mut guard = acquire_worker(&pool, acquire_timeout)?;
         let worker = &mut *guard;
         fn fill<T: InputElement>(
             buf: &mut Vec<T>,

@@ -39,6 +39,15 @@ unsafe extern "C" fn record(user_data: *mut c_void, status: yolo_status, message
     *seen.last.lock().unwrap() = Some((status, message.to_string_lossy().into_owned()));
 }
 
+/// The callback runs on the loading thread after waiters are woken (documented), so it may finish a moment
+/// after `yolo_wait_ready` returns.
+fn wait_for_callback(seen: &Seen) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.calls.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn background_load_becomes_ready_and_calls_back_once() {
     let seen = Arc::new(Seen::default());
@@ -59,11 +68,7 @@ fn background_load_becomes_ready_and_calls_back_once() {
     assert_eq!(unsafe { yolo_load_error(detector.0, &mut message, &mut len) }, yolo_status::Ok);
     assert_eq!(len, 0);
     drop(detector);
-    // The callback runs on the loading thread after waiters are woken, so it may finish a moment later.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while seen.calls.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    wait_for_callback(&seen);
     assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
     assert_eq!(seen.last.lock().unwrap().as_ref().unwrap().0, yolo_status::Ok);
 }
@@ -94,6 +99,7 @@ fn a_failed_background_load_leaves_a_valid_detector_that_reports_why() {
         std::ffi::CStr::from_ptr(message).to_str().unwrap().to_owned()
     };
     assert!(reason.contains("no-such-model.onnx") && reason.len() == len, "{reason}");
+    wait_for_callback(&seen);
     assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
     assert_eq!(seen.last.lock().unwrap().as_ref().unwrap().0, yolo_status::ModelLoadFailed);
     let mut count = 0usize;
