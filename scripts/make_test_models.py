@@ -48,16 +48,32 @@ def channels_first(boxes):
     return np.array(boxes, np.float32).T[None]
 
 
-def end_to_end_dynamic():
-    """[1, 3, 6] with row 0's class = input height * 1000 + input width."""
-    nodes = [
+# Initializers that `size_code_nodes` reads.
+SIZE_CODE_INITIALIZERS = [
+    numpy_helper.from_array(np.array([2], np.int64), "idx_h"),
+    numpy_helper.from_array(np.array([3], np.int64), "idx_w"),
+    numpy_helper.from_array(np.array([1000], np.float32), "thousand"),
+]
+
+
+def size_code_nodes(output):
+    """Nodes computing `output` = input height * 1000 + input width, as a float: the synthetic end-to-end
+    models report through it which input size a run actually used."""
+    return [
         helper.make_node("Shape", ["images"], ["shape"]),
         helper.make_node("Gather", ["shape", "idx_h"], ["h_i"], axis=0),
         helper.make_node("Gather", ["shape", "idx_w"], ["w_i"], axis=0),
         helper.make_node("Cast", ["h_i"], ["h"], to=TensorProto.FLOAT),
         helper.make_node("Cast", ["w_i"], ["w"], to=TensorProto.FLOAT),
         helper.make_node("Mul", ["h", "thousand"], ["h1000"]),
-        helper.make_node("Add", ["h1000", "w"], ["code"]),
+        helper.make_node("Add", ["h1000", "w"], [output]),
+    ]
+
+
+def end_to_end_dynamic():
+    """[1, 3, 6] with row 0's class = input height * 1000 + input width."""
+    nodes = [
+        *size_code_nodes("code"),
         helper.make_node("Concat", ["row0_head", "code"], ["row0"], axis=0),
         helper.make_node("Concat", ["row0", "rest"], ["flat"], axis=0),
         helper.make_node("Reshape", ["flat", "out_shape"], ["output0"]),
@@ -68,9 +84,7 @@ def end_to_end_dynamic():
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, "height", "width"])],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3, 6])],
         [
-            numpy_helper.from_array(np.array([2], np.int64), "idx_h"),
-            numpy_helper.from_array(np.array([3], np.int64), "idx_w"),
-            numpy_helper.from_array(np.array([1000], np.float32), "thousand"),
+            *SIZE_CODE_INITIALIZERS,
             numpy_helper.from_array(np.array([4, 4, 12, 12, 0.9], np.float32), "row0_head"),
             numpy_helper.from_array(np.array([0, 0, 8, 8, 0.1, 0, 10, 10, 20, 20, 0.8, 1], np.float32), "rest"),
             numpy_helper.from_array(np.array([1, 3, 6], np.int64), "out_shape"),
@@ -89,13 +103,7 @@ def end_to_end_batch():
     nodes = [
         helper.make_node("ReduceMean", ["images"], ["mean4"], axes=[1, 2, 3], keepdims=1),
         helper.make_node("Reshape", ["mean4", "col_shape"], ["score"]),
-        helper.make_node("Shape", ["images"], ["shape"]),
-        helper.make_node("Gather", ["shape", "idx_h"], ["h_i"], axis=0),
-        helper.make_node("Gather", ["shape", "idx_w"], ["w_i"], axis=0),
-        helper.make_node("Cast", ["h_i"], ["h"], to=TensorProto.FLOAT),
-        helper.make_node("Cast", ["w_i"], ["w"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["h", "thousand"], ["h1000"]),
-        helper.make_node("Add", ["h1000", "w"], ["code1"]),
+        *size_code_nodes("code1"),
         helper.make_node("Shape", ["score"], ["score_shape"]),
         helper.make_node("Expand", ["code1", "score_shape"], ["code"]),
         helper.make_node("Concat", ["score_shape", "four"], ["box_shape"], axis=0),
@@ -111,9 +119,7 @@ def end_to_end_batch():
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 1, 6])],
         [
             numpy_helper.from_array(np.array([-1, 1, 1], np.int64), "col_shape"),
-            numpy_helper.from_array(np.array([2], np.int64), "idx_h"),
-            numpy_helper.from_array(np.array([3], np.int64), "idx_w"),
-            numpy_helper.from_array(np.array([1000], np.float32), "thousand"),
+            *SIZE_CODE_INITIALIZERS,
             numpy_helper.from_array(np.array([4], np.int64), "four"),
             numpy_helper.from_array(np.array([0], np.int64), "zero"),
             numpy_helper.from_array(np.array([2], np.int64), "three"),
