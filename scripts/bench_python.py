@@ -87,13 +87,19 @@ class NumpyPipeline:
         return np.concatenate([boxes, scores[:, None], classes[:, None].astype(np.float32)], 1)
 
 
-def ultralytics_predict(model: str, imgsz: int):
+def ultralytics_predict(model: str, imgsz: int, speeds: list):
+    """Ultralytics' `predict` on the same ONNX file (its onnxruntime backend), or None when it is not
+    installed. Each call appends Ultralytics' own stage timings (`Results.speed`, ms) to `speeds`."""
     try:
         from ultralytics import YOLO
     except ImportError:
         return None
     yolo = YOLO(model, task="detect")
-    return lambda path: yolo.predict(path, imgsz=imgsz, verbose=False)
+
+    def predict(path: str) -> None:
+        speeds.append(yolo.predict(path, imgsz=imgsz, verbose=False)[0].speed)
+
+    return predict
 
 
 def interleaved_medians(calls: dict, rounds: int) -> dict:
@@ -102,6 +108,9 @@ def interleaved_medians(calls: dict, rounds: int) -> dict:
         call()
     for _ in range(rounds):
         for name, call in calls.items():
+            # onnxruntime's threads spin for a while after a run; without a pause, they slow the next call
+            # (measured: detect(path) 10 to 18 ms slower than detect(bytes) when it came right after predict).
+            time.sleep(0.05)
             start = time.perf_counter()
             call()
             samples[name].append((time.perf_counter() - start) * 1e3)
@@ -150,7 +159,8 @@ def main() -> None:
         "yolo_ffi detect(numpy RGB)": lambda: single.detect(rgb),
         "onnxruntime + numpy": lambda: numpy_pipeline(args.image),
     }
-    predict = ultralytics_predict(args.model, args.imgsz)
+    ultralytics_speeds: list = []
+    predict = ultralytics_predict(args.model, args.imgsz, ultralytics_speeds)
     if predict is not None:
         calls["ultralytics predict"] = lambda: predict(args.image)
     medians = interleaved_medians(calls, args.rounds)
@@ -159,8 +169,18 @@ def main() -> None:
     print("| what | median ms | x onnxruntime + numpy |\n|---|---|---|")
     for name, value in medians.items():
         print(f"| {name} | {value:.2f} | {value / base:.3f} |")
+    stages = {}
     if predict is None:
         print("(Ultralytics is not installed: its column is left out)")
+    else:
+        # Its pre-processing (letterbox, layout, /255) and post-processing (NMS, box scaling) exclude the
+        # image decode, as the library's "letterbox" and "decode + NMS" stages in benches/bench.rs do.
+        measured = ultralytics_speeds[1:]  # without the warm-up call
+        stages = {key: statistics.median(s[key] for s in measured) for key in ("preprocess", "inference", "postprocess")}
+        print("| Ultralytics stage (its own `Results.speed`) | median ms |\n|---|---|")
+        for key, value in stages.items():
+            print(f"| {key} | {value:.2f} |")
+        print(f"| preprocess + postprocess | {stages['preprocess'] + stages['postprocess']:.2f} |")
 
     pooled = yolo_ffi.Detector(args.model, imgsz=args.imgsz)  # the automatic pool
     rates = {
@@ -173,7 +193,15 @@ def main() -> None:
     for name, value in rates.items():
         print(f"| {name} | {value:.2f} |")
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "image": args.image, "cores": cores, "latency_ms": medians, "throughput": rates}, indent=2))
+        report = {
+            "model": args.model,
+            "image": args.image,
+            "cores": cores,
+            "latency_ms": medians,
+            "ultralytics_stages_ms": stages,
+            "throughput": rates,
+        }
+        args.json.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -67,11 +67,25 @@ impl LetterboxGeometry {
 pub trait InputElement: Copy + Default + Send + 'static {
     /// The normalised value `v / 255`, computed as Ultralytics does for this precision.
     fn from_u8(v: u8) -> Self;
+
+    /// Normalises a row: `dst[i] = from_u8(src[i])`, where `lut[v]` holds `from_u8(v)`.
+    fn normalise_row(src: &[u8], dst: &mut [Self], lut: &[Self; 256]) {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = lut[usize::from(v)];
+        }
+    }
 }
 
 impl InputElement for f32 {
     fn from_u8(v: u8) -> Self {
         f32::from(v) / 255.0
+    }
+
+    // Computed rather than looked up: the division vectorises, a table lookup does not.
+    fn normalise_row(src: &[u8], dst: &mut [Self], _lut: &[Self; 256]) {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = Self::from_u8(v);
+        }
     }
 }
 
@@ -126,8 +140,12 @@ pub struct LetterboxScratch {
     key: Option<(usize, usize, usize, usize)>,
     x_taps: Vec<Tap>,
     y_taps: Vec<Tap>,
-    rows: [Vec<i32>; 2],
+    /// Two horizontally resampled rows, one plane per channel, already divided by 16 as OpenCV's vertical
+    /// pass divides them: what is left fits 16 bits, which lets the vertical pass run 8 lanes wide.
+    rows: [Vec<i16>; 2],
     row_source: [Option<usize>; 2],
+    /// One resized output row of one channel, before normalisation.
+    blended: Vec<u8>,
 }
 
 impl LetterboxScratch {
@@ -141,11 +159,11 @@ impl LetterboxScratch {
         for row in &mut self.rows {
             row.resize(geometry.resized_width * 3, 0);
         }
+        self.blended.resize(geometry.resized_width, 0);
         self.row_source = [None, None];
     }
 
-    /// Horizontally resamples source row `y` into one of the two row buffers, one plane per channel (red,
-    /// green, blue), and returns its slot.
+    /// Horizontally resamples source row `y` into one of the two row buffers and returns its slot.
     fn horizontal_row(&mut self, view: &PixelView<'_>, y: usize) -> usize {
         if let Some(slot) = self.row_source.iter().position(|&s| s == Some(y)) {
             return slot;
@@ -157,29 +175,44 @@ impl LetterboxScratch {
             [Some(a), Some(b)] => usize::from(b < a),
         };
         let src = view.row(y);
-        let bpp = view.format().bytes_per_pixel();
         let offsets = view.format().rgb_offsets();
-        let width = self.x_taps.len();
-        let (red, rest) = self.rows[slot].split_at_mut(width);
-        let (green, blue) = rest.split_at_mut(width);
-        for (((tap, r), g), b) in self.x_taps.iter().zip(red).zip(green).zip(blue) {
-            let first = &src[tap.first * bpp..tap.first * bpp + bpp];
-            let second = &src[tap.second * bpp..tap.second * bpp + bpp];
-            let sample =
-                |offset: usize| i32::from(first[offset]) * tap.w_first + i32::from(second[offset]) * tap.w_second;
-            (*r, *g, *b) = (sample(offsets[0]), sample(offsets[1]), sample(offsets[2]));
+        let (taps, row) = (&self.x_taps, &mut self.rows[slot]);
+        // One copy of the loop per pixel size, so that the compiler sees constant offsets.
+        match view.format().bytes_per_pixel() {
+            1 => resample_row::<1>(taps, src, offsets, row),
+            2 => resample_row::<2>(taps, src, offsets, row),
+            3 => resample_row::<3>(taps, src, offsets, row),
+            _ => resample_row::<4>(taps, src, offsets, row),
         }
         self.row_source[slot] = Some(y);
         slot
     }
 }
 
-/// OpenCV's vectorised vertical blend of two horizontally resampled rows: both rows are pre-shifted by 4,
+/// Resamples one row of `BPP`-byte pixels into `out`, one plane per channel (red, green, blue), divided by
+/// 16 as [`blend_vertical`] expects.
+fn resample_row<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 3], out: &mut [i16]) {
+    let width = taps.len();
+    let (red, rest) = out.split_at_mut(width);
+    let (green, blue) = rest.split_at_mut(width);
+    for (((tap, r), g), b) in taps.iter().zip(red).zip(green).zip(blue) {
+        let first: &[u8; BPP] = src[tap.first * BPP..][..BPP].try_into().expect("BPP bytes");
+        let second: &[u8; BPP] = src[tap.second * BPP..][..BPP].try_into().expect("BPP bytes");
+        // At most 255 * 2048 >> 4 = 32640, so the value fits an i16.
+        let sample = |offset: usize| {
+            ((i32::from(first[offset]) * tap.w_first + i32::from(second[offset]) * tap.w_second) >> 4) as i16
+        };
+        (*r, *g, *b) = (sample(offsets[0]), sample(offsets[1]), sample(offsets[2]));
+    }
+}
+
+/// OpenCV's vectorised vertical blend of two horizontally resampled rows (already divided by 16):
 /// multiplied keeping the high 16 bits, summed, then rounded by 2 bits.
 #[inline]
-fn blend_vertical(top: i32, bottom: i32, w_top: i32, w_bottom: i32) -> u8 {
-    let v = (((top >> 4) * w_top) >> 16) + (((bottom >> 4) * w_bottom) >> 16);
-    ((v + 2) >> 2).clamp(0, 255) as u8
+fn blend_vertical(top: i16, bottom: i16, w_top: i16, w_bottom: i16) -> u8 {
+    let high = |v: i16, w: i16| ((i32::from(v) * i32::from(w)) >> 16) as i16;
+    let v = high(top, w_top).wrapping_add(high(bottom, w_bottom));
+    ((v.wrapping_add(2)) >> 2).clamp(0, 255) as u8
 }
 
 /// Letterboxes `view` into `out`, a planar RGB tensor of `geometry.input_height` x `geometry.input_width`,
@@ -228,14 +261,16 @@ pub fn letterbox_into_slice<T: InputElement>(
         let first = scratch.horizontal_row(view, tap.first);
         let second = scratch.horizontal_row(view, tap.second);
         let (row_a, row_b) = (&scratch.rows[first], &scratch.rows[second]);
+        let (w_a, w_b) = (tap.w_first as i16, tap.w_second as i16);
         let row_start = (dy + geometry.top) * in_w + geometry.left;
         for c in 0..3 {
-            // Rows are kept one plane per channel, so this loop reads and writes contiguous memory.
-            let dst = &mut out[c * plane + row_start..c * plane + row_start + rw];
+            // Rows are kept one plane per channel, so these loops read and write contiguous memory.
             let (a, b) = (&row_a[c * rw..(c + 1) * rw], &row_b[c * rw..(c + 1) * rw]);
-            for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
-                *d = lut[usize::from(blend_vertical(a, b, tap.w_first, tap.w_second))];
+            for ((v, &a), &b) in scratch.blended.iter_mut().zip(a).zip(b) {
+                *v = blend_vertical(a, b, w_a, w_b);
             }
+            let dst = &mut out[c * plane + row_start..c * plane + row_start + rw];
+            T::normalise_row(&scratch.blended, dst, &lut);
         }
     }
 }
@@ -333,6 +368,63 @@ mod tests {
         let view = PixelView::new(&[77], 1, 1, 1, PixelFormat::Gray8).unwrap();
         letterbox_into(&view, &g, &mut LetterboxScratch::default(), &mut out);
         assert_eq!(out, [77.0 / 255.0; 3]);
+    }
+
+    /// OpenCV's `INTER_LINEAR` for one output value, written out directly from its definition: horizontal
+    /// sums in 11-bit fixed point, then the vertical pass of `blend_vertical` in 32-bit arithmetic.
+    fn reference_value(view: &PixelView<'_>, geometry: &LetterboxGeometry, c: usize, y: usize, x: usize) -> u8 {
+        let (mut x_taps, mut y_taps) = (Vec::new(), Vec::new());
+        linear_taps(view.width(), geometry.resized_width, &mut x_taps);
+        linear_taps(view.height(), geometry.resized_height, &mut y_taps);
+        let bpp = view.format().bytes_per_pixel();
+        let offset = view.format().rgb_offsets()[c];
+        let horizontal = |row: usize| {
+            let (t, src) = (x_taps[x], view.row(row));
+            i32::from(src[t.first * bpp + offset]) * t.w_first + i32::from(src[t.second * bpp + offset]) * t.w_second
+        };
+        let t = y_taps[y];
+        let v = (((horizontal(t.first) >> 4) * t.w_first) >> 16) + (((horizontal(t.second) >> 4) * t.w_second) >> 16);
+        ((v + 2) >> 2).clamp(0, 255) as u8
+    }
+
+    #[test]
+    fn resize_matches_the_direct_formula_for_every_format_and_stride() {
+        // A xorshift generator: deterministic, and no dependency for one test.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let formats =
+            [PixelFormat::Rgb8, PixelFormat::Bgr8, PixelFormat::Rgba8, PixelFormat::Bgra8, PixelFormat::Gray8];
+        let mut scratch = LetterboxScratch::default();
+        let mut out: Vec<f32> = Vec::new();
+        for case in 0..60 {
+            let format = formats[case % formats.len()];
+            let (width, height) = (1 + (next() % 97) as usize, 1 + (next() % 97) as usize);
+            let stride = width * format.bytes_per_pixel() + (next() % 4) as usize;
+            let data: Vec<u8> = (0..stride * height).map(|_| next() as u8).collect();
+            let view = PixelView::new(&data, width, height, stride, format).unwrap();
+            let target = [16, 48, 64, 160][case % 4];
+            let geometry = LetterboxGeometry::new(width, height, target, target, (case % 2 == 0).then_some(32));
+            if (geometry.resized_width, geometry.resized_height) == (width, height) {
+                continue;
+            }
+            // The scratch is shared across cases on purpose: a stale buffer must not leak into the next.
+            letterbox_into(&view, &geometry, &mut scratch, &mut out);
+            let plane = geometry.input_width * geometry.input_height;
+            for c in 0..3 {
+                for y in 0..geometry.resized_height {
+                    for x in 0..geometry.resized_width {
+                        let at = c * plane + (y + geometry.top) * geometry.input_width + x + geometry.left;
+                        let expected = f32::from(reference_value(&view, &geometry, c, y, x)) / 255.0;
+                        assert_eq!(out[at], expected, "case {case} {format:?} {width}x{height} c{c} y{y} x{x}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
