@@ -23,7 +23,7 @@ DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
-        test-c-sanitize test-c-valgrind wheel test-python bench clean
+        test-c-sanitize test-c-valgrind wheel test-python bench clean fuzz fuzz-smoke miri
 
 all: $(LIB) build/detect
 
@@ -72,6 +72,7 @@ test-models: $(PYDEPS)/.installed scripts/make_test_models.py
 	PYTHONPATH=$(PYDEPS) $(PYTHON) scripts/make_test_models.py $(MODELS)
 
 test-rust: $(LIB) test-models fixtures
+	scripts/fetch.sh old-ort
 	$(CARGO) test --release --locked $(FEATURES)
 
 build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(LIB)
@@ -92,7 +93,18 @@ build/exit_during_load: tests/c/exit_during_load.c include/yolo_ffi.h $(LIB)
 build/api_test_asan: tests/c/api_test.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
-test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_test build/exit_during_load test-models fixtures
+build/soak: tests/c/soak.c include/yolo_ffi.h $(LIB)
+	$(CC) -std=c11 $(CWARN) -g -O2 -Iinclude $< -o $@ $(LINK) -pthread
+
+build/soak_asan: tests/c/soak.c include/yolo_ffi.h $(LIB)
+	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
+
+SOAK_IMAGE := tests/fixtures/images/rgb.jpg
+SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/c/lsan.supp \
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_test build/exit_during_load build/soak \
+        test-models fixtures
 	build/header_test_c
 	build/header_test_cpp
 	build/api_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg
@@ -102,14 +114,18 @@ test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_
 	for delay in 0 0 0 1000 5000 20000 50000 100000 150000 250000; do \
 	  timeout 60 build/exit_during_load $(DEMO_MODEL) $$delay || { echo "exit $$delay us into a load: status $$?"; exit 1; }; done
 	scripts/check_detect_cli.sh build/detect $(MODELS) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
+	timeout 600 build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 8 10000
 
-test-c-sanitize: build/api_test_asan test-models fixtures
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/c/lsan.supp \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build/api_test_asan $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+test-c-sanitize: build/api_test_asan build/soak_asan test-models fixtures
+	$(SAN_ENV) build/api_test_asan $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+	$(SAN_ENV) timeout 600 build/soak_asan $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 8 1000 0
 
-test-c-valgrind: build/api_test test-models fixtures
-	valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-	  --suppressions=tests/c/valgrind.supp build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+            --suppressions=tests/c/valgrind.supp
+
+test-c-valgrind: build/api_test build/soak test-models fixtures
+	$(VALGRIND) build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+	timeout 900 $(VALGRIND) build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 4 250 0
 
 ## The Python wheel (ctypes bindings plus the bundled libyolo_ffi.so), built the way `pip install .` builds it.
 WHEEL_DIR := build/wheelhouse
@@ -130,6 +146,48 @@ test-python: wheel test-models fixtures
 	cd build && YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
 	cd examples/django && timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
 
+## Fuzzing (docs/reliability.md): cargo fuzz (libFuzzer + AddressSanitizer) on the nightly toolchain.
+## `make fuzz-smoke` runs every target briefly (part of `make test`); `make fuzz FUZZ_SECONDS=600` for real.
+## Without a nightly toolchain the smoke run is skipped with a message, unless FUZZ_REQUIRED=1 (CI).
+CARGO_FUZZ    := build/tools/bin/cargo-fuzz
+FUZZ_TARGETS  := detect_bytes detect_pixels metadata postprocess
+FUZZ_SECONDS  ?= 600
+SMOKE_SECONDS ?= 15
+# The C-ABI targets load ONNX Runtime, whose one-time allocations LeakSanitizer would report, so they run
+# without leak detection (their leaks are checked by the soak, the LSan and the valgrind runs of the C
+# tests); the pure-Rust targets run with it (docs/reliability.md).
+FUZZ_RUN       = PATH="$(CURDIR)/build/tools/bin:$$PATH" YOLO_FFI_ORT_LIBRARY=$(CACHE)/onnxruntime-1.32.0/libonnxruntime.so.1.32.0 \
+                 $(CARGO) +nightly fuzz run --fuzz-dir fuzz -O
+
+$(CARGO_FUZZ):
+	$(CARGO) install --quiet --locked cargo-fuzz --version 0.13.2 --root build/tools
+
+fuzz: $(CARGO_FUZZ) test-models fixtures
+	for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/$$t; seeds=fuzz/seeds/$$t; \
+	  leaks=1; case $$t in detect_*) leaks=0;; esac; \
+	  if [ $$t = detect_bytes ]; then seeds=tests/fixtures/images; fi; \
+	  $(FUZZ_RUN) $$t build/fuzz/$$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) -detect_leaks=$$leaks \
+	    -print_final_stats=1 > build/fuzz/$$t.log 2>&1; status=$$?; \
+	  echo "fuzz $$t:"; grep -E "INITED|DONE|stat::number|stat::average|stat::peak" build/fuzz/$$t.log; \
+	  if [ $$status != 0 ]; then tail -60 build/fuzz/$$t.log; echo "fuzz $$t FAILED: build/fuzz/$$t.log"; exit 1; fi; done
+
+fuzz-smoke:
+	@if ! $(CARGO) +nightly --version >/dev/null 2>&1; then \
+	  if [ "$(FUZZ_REQUIRED)" = 1 ]; then echo "fuzz-smoke: no nightly toolchain"; exit 1; fi; \
+	  echo "fuzz-smoke SKIPPED: cargo fuzz needs the nightly toolchain (rustup toolchain install nightly)"; \
+	else $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(SMOKE_SECONDS); fi
+
+## Miri on the unit tests of the modules that hold unsafe code but do not call ONNX Runtime: the FFI
+## boundary and handles, the pool, the log sink, the stats (docs/reliability.md). Skipped with a message
+## where the nightly toolchain has no miri, unless FUZZ_REQUIRED=1 (CI).
+MIRI_TESTS := pool:: ffi:: log:: stats::
+
+miri:
+	@if ! $(CARGO) +nightly miri --version >/dev/null 2>&1; then \
+	  if [ "$(FUZZ_REQUIRED)" = 1 ]; then echo "miri: not installed for the nightly toolchain"; exit 1; fi; \
+	  echo "miri SKIPPED: needs rustup component add miri --toolchain nightly"; \
+	else MIRIFLAGS=-Zmiri-disable-isolation $(CARGO) +nightly miri test --lib -- $(MIRI_TESTS); fi
+
 ## Benchmarks (docs/benchmarks.md): wall-clock, so run on an idle machine. The models beyond the demo one
 ## live in ../shared/ (developers); set BENCH_MODELS to your own otherwise.
 SHARED_MODELS := ../shared/models
@@ -146,7 +204,7 @@ bench: fixtures
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/plotdeps "matplotlib>=3.8,<4"
 	PYTHONPATH=build/plotdeps $(PYTHON) scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
 
-test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-python
+test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-python fuzz-smoke miri
 
 clean:
 	$(CARGO) clean

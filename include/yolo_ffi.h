@@ -438,8 +438,10 @@ yolo_status yolo_result_image_size(const struct yolo_result *result,
                                    uint32_t *out_width,
                                    uint32_t *out_height);
 
-// Releases a result. NULL is a no-op. Passing anything else than a result from `yolo_detect` or
-// `yolo_detect_pixels`, or the same result twice, is undefined behaviour.
+// Releases a result. NULL is a no-op. Passing anything else than a result from this library, or the same
+// result twice, is undefined behaviour. The common cases are caught on a best-effort basis: a pointer
+// without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
+// alone, and the call sets `yolo_last_error()` and logs a warning instead of freeing it. Do not rely on it.
 //
 // # Safety
 // `result` must be NULL or a live result, not used by any other thread.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches what the build and tests need at run time, from PyPI only, into a user cache outside the clone.
-# Idempotent: a file whose sha256 already matches is kept. Usage: scripts/fetch.sh ort|demo|images|all
+# Idempotent: a file whose sha256 already matches is kept. Usage: scripts/fetch.sh ort|old-ort|demo|images|all
 # Prints nothing but errors unless VERBOSE=1.
 set -euo pipefail
 
@@ -8,6 +8,9 @@ CACHE="${YOLO_FFI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/yolo-ffi}"
 ORT_VERSION=1.32.0
 ORT_FILE="libonnxruntime.so.$ORT_VERSION"
 ORT_SHA256=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
+# An ONNX Runtime older than the C API version ort needs (23 releases older), for the test that it is refused.
+OLD_ORT_VERSION=1.20.1
+OLD_ORT_SHA256=be3dd32e78f6906fd4fa6208dbd296031fa1c3ffb42b40f706cf68d3de269f2b
 NUDENET_SHA256=c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f
 BUS_SHA256=c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63
 ZIDANE_SHA256=16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb
@@ -58,6 +61,12 @@ fetch_ort() {
     --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.11 "onnxruntime==$ORT_VERSION"
 }
 
+fetch_old_ort() {
+  fetch_from_wheel "$CACHE/onnxruntime-$OLD_ORT_VERSION/libonnxruntime.so.$OLD_ORT_VERSION" "$OLD_ORT_SHA256" \
+    "onnxruntime/capi/libonnxruntime.so.$OLD_ORT_VERSION" \
+    --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.11 "onnxruntime==$OLD_ORT_VERSION"
+}
+
 fetch_demo() {
   # The trained YOLOv8n of nudenet 3.4.2; its weights are AGPL-3.0, so they are fetched, never committed.
   copy_or_fetch "$CACHE/models/nudenet-320n.onnx" "$NUDENET_SHA256" "$SHARED/models/nudenet-320n.onnx" \
@@ -71,9 +80,10 @@ fetch_images() {
 
 case "${1:-all}" in
   ort) fetch_ort ;;
+  old-ort) fetch_old_ort ;;
   demo) fetch_demo ;;
   images) fetch_images ;;
   all) fetch_ort; fetch_demo; fetch_images ;;
   path) echo "$CACHE" ;;
-  *) echo "usage: $0 ort|demo|images|all|path" >&2; exit 2 ;;
+  *) echo "usage: $0 ort|old-ort|demo|images|all|path" >&2; exit 2 ;;
 esac

@@ -193,6 +193,10 @@ def main(out_dir):
         ),
         "not_yolo.onnx": constant_output_model(np.zeros((1, 10), np.float32)),
         "segment_task.onnx": constant_output_model(channels_first(V8_BOXES), names=names3, task="segment"),
+        # An Ultralytics classifier: one score per class, [1, classes].
+        "classify_task.onnx": constant_output_model(
+            np.full((1, 3), 1 / 3, np.float32), names=names3, task="classify", imgsz="[64, 64]"
+        ),
         "two_inputs.onnx": two_inputs(),
         "uint8_input.onnx": uint8_input(),
     }

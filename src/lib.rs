@@ -4,8 +4,8 @@
 //! [`model`], [`image_input`], [`runtime`]) is plain Rust. The [`ffi`] module is the C surface: it only checks
 //! and converts arguments, then calls the core.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
 
 pub mod detector;
 pub mod error;

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::boundary::{input_array, input_bytes, last_error_ptr, non_null, OutParam};
+use super::boundary::{clear_last_error, input_array, input_bytes, last_error_ptr, non_null, set_last_error, OutParam};
 use super::handles::{borrow_handle, free_handle, into_handle, HandleTable};
 use super::types::*;
 use crate::detector::Detections;
@@ -491,15 +491,25 @@ pub unsafe extern "C" fn yolo_result_image_size(
     })
 }
 
-/// Releases a result. NULL is a no-op. Passing anything else than a result from `yolo_detect` or
-/// `yolo_detect_pixels`, or the same result twice, is undefined behaviour.
+/// Releases a result. NULL is a no-op. Passing anything else than a result from this library, or the same
+/// result twice, is undefined behaviour. The common cases are caught on a best-effort basis: a pointer
+/// without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
+/// alone, and the call sets `yolo_last_error()` and logs a warning instead of freeing it. Do not rely on it.
 ///
 /// # Safety
 /// `result` must be NULL or a live result, not used by any other thread.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
-    // SAFETY: forwarded to the caller's contract.
-    ffi_boundary!(value(), { unsafe { free_handle(result) } })
+    ffi_boundary!(value(), {
+        // SAFETY: forwarded to the caller's contract.
+        match unsafe { free_handle(result) } {
+            Ok(()) => clear_last_error(),
+            Err(error) => {
+                crate::log::emit(crate::log::Level::Warn, || format!("yolo_result_free: {}", error.message()));
+                set_last_error(error.message());
+            }
+        }
+    })
 }
 
 /// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 0.

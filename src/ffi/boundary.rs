@@ -20,7 +20,8 @@ pub(crate) fn set_last_error(message: &str) {
     LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
 }
 
-fn clear_last_error() {
+/// Clears this thread's last error, as a successful call does.
+pub(crate) fn clear_last_error() {
     LAST_ERROR.with(|slot| {
         let mut slot = slot.borrow_mut();
         if !slot.is_empty() {
@@ -146,4 +147,58 @@ pub(crate) unsafe fn optional_path(ptr: *const c_char) -> Option<PathBuf> {
     // SAFETY: non-null and NUL-terminated by the caller's contract.
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
     (!bytes.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        // SAFETY: the thread's last error is a live NUL-terminated string.
+        unsafe { CStr::from_ptr(last_error_ptr()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn status_bodies_set_and_clear_the_last_error_and_catch_panics() {
+        assert_eq!(run_status(|| Err(Error::invalid_argument("bad \0 value"))), yolo_status::InvalidArgument);
+        assert_eq!(last_error(), "bad ? value");
+        assert_eq!(run_status(|| Ok(())), yolo_status::Ok);
+        assert_eq!(last_error(), "");
+        let status = run_status(|| panic!("boom"));
+        assert_eq!(status, yolo_status::InternalError);
+        assert!(last_error().contains("boom"), "{}", last_error());
+        assert_eq!(run_value(7, || panic!("again")), 7);
+        assert!(last_error().contains("again"));
+    }
+
+    #[test]
+    fn buffers_and_out_params_check_null_and_size() {
+        let data = [1u8, 2, 3];
+        // SAFETY: `data` is readable for 3 bytes; the NULL and huge-length cases are rejected before reading.
+        unsafe {
+            assert_eq!(input_bytes(data.as_ptr(), 3, "data").unwrap(), &data);
+            assert_eq!(input_bytes(data.as_ptr(), 0, "data").unwrap(), &[] as &[u8]);
+            assert!(input_bytes(std::ptr::null(), 0, "data").unwrap_err().message().contains("data is NULL"));
+            let words = [0u64; 2];
+            let huge = input_array(words.as_ptr(), usize::MAX / 4, "words").unwrap_err();
+            assert!(huge.message().contains("larger than any buffer"), "{}", huge.message());
+        }
+        let mut slot = 0u32;
+        let out = OutParam::new(&mut slot, "out").unwrap();
+        // SAFETY: `slot` is writable.
+        unsafe { out.write(42) };
+        assert_eq!(slot, 42);
+        assert!(OutParam::<u32>::new(std::ptr::null_mut(), "out_x").err().unwrap().message().contains("out_x"));
+    }
+
+    #[test]
+    fn paths_keep_every_byte_but_nul() {
+        let raw = c"/tmp/caf\xe9.onnx";
+        // SAFETY: NUL-terminated literals, and NULL.
+        unsafe {
+            assert_eq!(optional_path(raw.as_ptr()).unwrap().as_os_str().as_bytes(), b"/tmp/caf\xe9.onnx");
+            assert_eq!(optional_path(c"".as_ptr()), None);
+            assert_eq!(optional_path(std::ptr::null()), None);
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Opaque handles and the casts between them and the Rust values behind them.
 //!
 //! Each C handle type is an opaque struct that C only ever sees behind a pointer. There are two ownership
-//! kinds: results are `Box`es handed to C ([`BoxOwned`]: create, borrow, free), and detectors live in a
+//! kinds: results are tagged `Box`es handed to C ([`BoxOwned`]: create, borrow, free), and detectors live in a
 //! generation-checked [`HandleTable`] (insert, get, remove), so that a stale detector handle is an error, not
 //! a use after free.
 
@@ -9,20 +9,63 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// A C handle type whose pointer is a `Box<Self::Rust>` handed to C.
+/// A C handle type whose pointer is a `Box` handed to C.
 pub(crate) trait BoxOwned: Sized {
     /// The Rust value behind the handle.
     type Rust;
     /// The handle's name in error messages.
     const NAME: &'static str;
+    /// Written in front of every live value of this kind and checked on every use, so that the common
+    /// mistakes (a pointer of another kind, a result freed twice) are reported instead of followed.
+    const TAG: u64;
 }
+
+/// The heap block behind a Box-owned handle: the kind's tag, then the value.
+#[repr(C)]
+struct Tagged<T> {
+    tag: u64,
+    value: T,
+}
+
+/// What a freed block's tag is overwritten with, for allocators that leave the first word alone.
+const FREED_TAG: u64 = 0xDEAD_F4EE_DEAD_F4EE;
 
 /// Moves `value` to the heap and returns it as an owning C handle.
 pub(crate) fn into_handle<C: BoxOwned>(value: C::Rust) -> *mut C {
-    Box::into_raw(Box::new(value)).cast()
+    Box::into_raw(Box::new(Tagged { tag: C::TAG, value })).cast()
 }
 
-/// Borrows the value behind a handle; NULL is an invalid-argument error.
+/// The error for a non-NULL pointer that is not a live handle of kind `C`.
+fn not_live<C: BoxOwned>() -> Error {
+    Error::new(
+        ErrorKind::InvalidHandle,
+        format!("this pointer is not a live {} (freed already, or not from this library?)", C::NAME),
+    )
+}
+
+/// Checks the tag of a non-NULL handle and returns its block.
+///
+/// # Safety
+/// `handle` must be readable for a `u64` at its address. That holds for every live handle; for the mistakes
+/// this check exists for (a freed result whose memory the allocator still holds, a pointer to another kind
+/// of object) it is a best effort, and the API documents those calls as undefined behaviour.
+unsafe fn checked_block<C: BoxOwned>(handle: *const C) -> Result<*mut Tagged<C::Rust>> {
+    let block = handle.cast::<Tagged<C::Rust>>().cast_mut();
+    // A detector handle (an encoded index, not an address) is usually misaligned for a block: caught here
+    // without reading anything.
+    if !block.is_aligned() {
+        return Err(not_live::<C>());
+    }
+    // SAFETY: aligned, and readable by the caller's contract.
+    let tag = unsafe { std::ptr::addr_of!((*block).tag).read_volatile() };
+    if tag != C::TAG {
+        return Err(not_live::<C>());
+    }
+    Ok(block)
+}
+
+/// Borrows the value behind a handle; NULL is an invalid-argument error, and a pointer without this kind's
+/// tag an invalid-handle error.
 ///
 /// # Safety
 /// A non-NULL `handle` must come from [`into_handle`] for the same `C`, and not have been freed.
@@ -30,20 +73,30 @@ pub(crate) unsafe fn borrow_handle<'a, C: BoxOwned>(handle: *const C) -> Result<
     if handle.is_null() {
         return Err(Error::invalid_argument(format!("{} is NULL", C::NAME)));
     }
-    // SAFETY: non-null, and by the caller's contract a live `Box<C::Rust>` made by `into_handle`.
-    Ok(unsafe { &*handle.cast::<C::Rust>() })
+    // SAFETY: a live handle by the caller's contract.
+    let block = unsafe { checked_block(handle) }?;
+    // SAFETY: the tag matched, so by the caller's contract this is a live block made by `into_handle`.
+    Ok(unsafe { &(*block).value })
 }
 
-/// Frees a handle; NULL is a no-op.
+/// Frees a handle; NULL is a no-op. A pointer without this kind's tag is left alone and reported.
 ///
 /// # Safety
 /// A non-NULL `handle` must come from [`into_handle`] for the same `C`, not have been freed, and not be in
 /// use by any other thread.
-pub(crate) unsafe fn free_handle<C: BoxOwned>(handle: *mut C) {
-    if !handle.is_null() {
-        // SAFETY: by the caller's contract this is the `Box` made by `into_handle`, freed only here.
-        drop(unsafe { Box::from_raw(handle.cast::<C::Rust>()) });
+pub(crate) unsafe fn free_handle<C: BoxOwned>(handle: *mut C) -> Result<()> {
+    if handle.is_null() {
+        return Ok(());
     }
+    // SAFETY: a live handle by the caller's contract.
+    let block = unsafe { checked_block(handle) }?;
+    // SAFETY: the tag matched, so this is the `Box` made by `into_handle`, freed only here. The tag is
+    // overwritten first so that a second free of the same block is caught while the memory stays unused.
+    unsafe {
+        std::ptr::addr_of_mut!((*block).tag).write_volatile(FREED_TAG);
+        drop(Box::from_raw(block));
+    }
+    Ok(())
 }
 
 /// The second ownership kind: handles kept in a [`HandleTable`], shared by `Arc` with the calls in flight.
@@ -146,6 +199,39 @@ impl<T> HandleTable<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Thing;
+    impl BoxOwned for Thing {
+        type Rust = String;
+        const NAME: &'static str = "thing";
+        const TAG: u64 = 0x1234_5678_9ABC_DEF0;
+    }
+
+    #[test]
+    fn tagged_boxes_borrow_free_and_refuse_other_pointers() {
+        let handle = into_handle::<Thing>("value".to_owned());
+        // SAFETY: a live handle from `into_handle`.
+        assert_eq!(unsafe { borrow_handle(handle) }.unwrap(), "value");
+        // A misaligned value (as a detector handle usually is) is refused without being read.
+        let misaligned = std::ptr::without_provenance_mut::<Thing>(0x10_0001);
+        // SAFETY: rejected by the alignment check before any read.
+        let error = unsafe { free_handle(misaligned) }.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidHandle);
+        assert!(error.message().contains("not a live thing"), "{}", error.message());
+        // Readable memory with another tag is refused and left alone.
+        let mut other = [0u64; 4];
+        // SAFETY: `other` is readable and aligned; it is not freed because its tag does not match.
+        assert!(unsafe { free_handle(other.as_mut_ptr().cast::<Thing>()) }.is_err());
+        // SAFETY: as above.
+        assert!(unsafe { borrow_handle(other.as_ptr().cast::<Thing>()) }.is_err());
+        // SAFETY: NULL is accepted by free and refused by borrow.
+        unsafe {
+            assert!(free_handle::<Thing>(std::ptr::null_mut()).is_ok());
+            assert_eq!(borrow_handle::<Thing>(std::ptr::null()).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        }
+        // SAFETY: the live handle, freed once.
+        unsafe { free_handle(handle) }.unwrap();
+    }
 
     #[test]
     fn stale_and_double_freed_handles_are_detected_even_when_the_slot_is_reused() {

@@ -479,6 +479,8 @@ pub(crate) struct DetectionResult {
 impl BoxOwned for yolo_result {
     type Rust = DetectionResult;
     const NAME: &'static str = "result";
+    /// "yoloRSLT" in ASCII.
+    const TAG: u64 = u64::from_be_bytes(*b"yoloRSLT");
 }
 
 #[cfg(test)]

@@ -1,0 +1,68 @@
+//! The detector the C-ABI targets share: one per process, on the small synthetic model, so that each input
+//! runs in microseconds. `YOLO_FUZZ_MODEL` overrides the model.
+
+use std::ffi::CString;
+use std::ptr::null_mut;
+use std::sync::OnceLock;
+
+use yolo_ffi::ffi::{yolo_config_default, yolo_detector, yolo_init, yolo_last_error, yolo_status};
+
+/// A live detector handle; the library's handles may be used from any thread.
+pub struct Shared(pub *mut yolo_detector);
+// SAFETY: detector handles are thread-safe by the library's contract (documented in the header).
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+/// libfuzzer-sys aborts on every panic, even one that is caught. libjpeg reports a corrupt stream by
+/// unwinding through the mozjpeg crate, which catches it and returns an error; that is how the library is
+/// meant to work, so the hook is replaced by one that only prints. A panic that reaches the fuzz target is
+/// still a crash: libfuzzer-sys aborts when the target unwinds.
+pub fn quiet_caught_panics() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        std::panic::set_hook(Box::new(|info| {
+            if !info.location().is_some_and(|l| l.file().contains("mozjpeg")) {
+                eprintln!("{info}");
+            }
+        }))
+    });
+}
+
+/// The process's detector, created on first use. Panics (a fuzzer setup error, not a finding) when the model
+/// or ONNX Runtime cannot be loaded.
+pub fn detector() -> *mut yolo_detector {
+    static DETECTOR: OnceLock<Shared> = OnceLock::new();
+    DETECTOR
+        .get_or_init(|| {
+            quiet_caught_panics();
+            let model = std::env::var("YOLO_FUZZ_MODEL")
+                .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../build/test-models/v8_fixed.onnx").into());
+            let model = CString::new(model).expect("model path without NUL");
+            let mut config = yolo_config_default();
+            config.model_path = model.as_ptr();
+            config.pool_size = 1;
+            config.threads_per_session = 1;
+            // Small enough that no input of libFuzzer's default length limit makes a run slow.
+            config.max_image_pixels = 4_000_000;
+            let mut out = null_mut();
+            // SAFETY: a valid config whose strings outlive the call, and a valid out-pointer.
+            let status = unsafe { yolo_init(&config, &mut out) };
+            if status != yolo_status::Ok {
+                // SAFETY: the library's last-error string is NUL-terminated and valid until the next call.
+                let message = unsafe { std::ffi::CStr::from_ptr(yolo_last_error()) };
+                panic!("fuzz setup: yolo_init failed ({status:?}): {message:?}; run `make test-models` first");
+            }
+            Shared(out)
+        })
+        .0
+}
+
+/// Statuses a detect call may return for hostile input. Anything else (a panic caught at the boundary, a
+/// runtime failure on a valid tensor) is a finding.
+pub fn expected(status: yolo_status) -> bool {
+    matches!(
+        status,
+        yolo_status::Ok | yolo_status::InvalidArgument | yolo_status::ImageDecodeFailed | yolo_status::ImageTooLarge
+    )
+}

@@ -1,0 +1,45 @@
+//! Output decoding, NMS and box scaling on arbitrary tensors: any shape the layout check accepts, values
+//! including NaN, infinities, negative sizes and huge coordinates, and any thresholds the API accepts.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use yolo_ffi::model::classify_output;
+use yolo_ffi::model::metadata::ModelMetadata;
+use yolo_ffi::postprocess::{decode_and_suppress, BoxScaler, NmsSettings, OutputView, PostprocessScratch};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((head, body)) = data.split_first_chunk::<12>() else { return };
+    let rows = 1 + usize::from(u16::from_le_bytes([head[0], head[1]])) % 2048;
+    let cols = 1 + usize::from(head[2]) % 96;
+    let (input_h, input_w) = (1 + u32::from(head[3]) * 4, 1 + u32::from(head[4]) * 4);
+    let (orig_h, orig_w) = (1 + usize::from(u16::from_le_bytes([head[5], head[6]])), 1 + usize::from(head[7]) * 16);
+    let settings = NmsSettings {
+        conf_threshold: f32::from(head[8]) / 255.0,
+        iou_threshold: f32::from(head[9]) / 255.0,
+        max_detections: 1 + usize::from(head[10]) * 2,
+        class_agnostic: head[11] & 1 == 1,
+    };
+    let meta = ModelMetadata { end2end: Some(head[11] & 2 == 2).filter(|_| head[11] & 4 == 4), ..Default::default() };
+    let Ok(layout) = classify_output(&[1, rows as i64, cols as i64], input_h, input_w, &meta) else { return };
+    // The body's floats, repeated to fill the tensor: any bit pattern, NaN and infinities included.
+    let floats: Vec<f32> = body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    if floats.is_empty() {
+        return;
+    }
+    let tensor: Vec<f32> = floats.iter().copied().cycle().take(rows * cols).collect();
+    let output = OutputView { data: &tensor, rows, cols };
+    let mut detections = Vec::new();
+    decode_and_suppress(layout, output, &settings, &mut PostprocessScratch::default(), &mut detections);
+    assert!(detections.len() <= settings.max_detections);
+    let scaler = BoxScaler::new(input_h as usize, input_w as usize, orig_h, orig_w);
+    for detection in &mut detections {
+        assert!(detection.score > settings.conf_threshold, "score {} kept", detection.score);
+        scaler.apply(detection);
+        // Clipped to the image, unless a coordinate was NaN to begin with.
+        for (v, limit) in
+            [(detection.x1, orig_w), (detection.x2, orig_w), (detection.y1, orig_h), (detection.y2, orig_h)]
+        {
+            assert!(v.is_nan() || (0.0..=limit as f32).contains(&v), "{v} outside 0..={limit}");
+        }
+    }
+});
