@@ -93,6 +93,9 @@ build/exit_during_load: tests/c/exit_during_load.c include/yolo_ffi.h $(LIB)
 build/api_test_asan: tests/c/api_test.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
+build/detect_asan: examples_c/detect.c include/yolo_ffi.h $(LIB)
+	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK)
+
 build/soak: tests/c/soak.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -O2 -Iinclude $< -o $@ $(LINK) -pthread
 
@@ -116,15 +119,17 @@ test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_
 	scripts/check_detect_cli.sh build/detect $(MODELS) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	timeout 600 build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 8 10000
 
-test-c-sanitize: build/api_test_asan build/soak_asan test-models fixtures
+test-c-sanitize: build/api_test_asan build/soak_asan build/detect_asan test-models fixtures
 	$(SAN_ENV) build/api_test_asan $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+	$(SAN_ENV) build/detect_asan $(DEMO_MODEL) $(DEMO_IMAGES) > /dev/null
 	$(SAN_ENV) timeout 600 build/soak_asan $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 8 1000 0
 
-VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
             --suppressions=tests/c/valgrind.supp
 
-test-c-valgrind: build/api_test build/soak test-models fixtures
+test-c-valgrind: build/api_test build/soak build/detect test-models fixtures
 	$(VALGRIND) build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+	$(VALGRIND) build/detect $(DEMO_MODEL) $(DEMO_IMAGES) > /dev/null
 	timeout 900 $(VALGRIND) build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 4 250 0
 
 ## The Python wheel (ctypes bindings plus the bundled libyolo_ffi.so), built the way `pip install .` builds it.

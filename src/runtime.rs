@@ -87,7 +87,7 @@ pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
     Err(Error::new(
         ErrorKind::RuntimeUnavailable,
         format!(
-            "ONNX Runtime {ORT_VERSION} was not found; run `make ort` or set {ORT_LIBRARY_ENV}. Tried: {}",
+            "ONNX Runtime {ORT_VERSION} could not be loaded (run `make ort` or set {ORT_LIBRARY_ENV}). Tried: {}",
             tried.join("; ")
         ),
     ))
