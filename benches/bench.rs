@@ -490,6 +490,8 @@ struct Run {
     callers: usize,
     pool: usize,
     threads: usize,
+    /// Threads of the automatic pool's solo session, if it has one.
+    solo_threads: Option<usize>,
     images_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -559,6 +561,7 @@ fn throughput(args: &[String]) -> Outcome {
             callers,
             pool: sessions,
             threads,
+            solo_threads: None,
             images_per_second: rate,
             p50_ms: p50,
             p99_ms: p99,
@@ -576,19 +579,22 @@ fn throughput(args: &[String]) -> Outcome {
         let handle = Arc::new(Handle::open(&model, imgsz, pool as u32, threads as u32)?);
         handle.detect_pixels(&decoded);
         let (actual_pool, actual_threads) = yolo_ffi::loaded_model::resolve_parallelism(pool, threads, cores);
+        let solo_threads = yolo_ffi::loaded_model::solo_threads(pool, threads, cores);
+        let solo = solo_threads.map_or(String::new(), |t| format!(" + a solo session of {t}"));
         for callers in [1, 2, 4, 8] {
             let (rate, p50, p99) = drive(callers, args.seconds, |_| {
                 handle.detect_pixels(&decoded);
             });
             let label = if pool == 0 { "auto" } else { "pool" };
             println!(
-                "{label} {actual_pool} x {actual_threads} threads, {callers} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms"
+                "{label} {actual_pool} x {actual_threads} threads{solo}, {callers} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms"
             );
             runs.push(Run {
                 label: label.into(),
                 callers,
                 pool: actual_pool,
                 threads: actual_threads,
+                solo_threads,
                 images_per_second: rate,
                 p50_ms: p50,
                 p99_ms: p99,
@@ -624,7 +630,7 @@ fn throughput(args: &[String]) -> Outcome {
         .iter()
         .map(|r| {
             serde_json::json!({
-                "kind": r.label, "callers": r.callers, "pool": r.pool, "threads": r.threads,
+                "kind": r.label, "callers": r.callers, "pool": r.pool, "threads": r.threads, "solo_threads": r.solo_threads,
                 "images_per_second": r.images_per_second, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
             })
         })

@@ -156,7 +156,10 @@ typedef struct yolo_config {
   // ONNX Runtime once: after the first success, later values are ignored.
   const char *ort_library_path;
   // Sessions in the pool, at most 256. 0 (default): chosen from the core count and
-  // `threads_per_session` so that sessions x threads does not exceed the cores.
+  // `threads_per_session` so that sessions x threads does not exceed the cores. With both 0 on a
+  // machine with several cores, the pool is one single-threaded session per core plus one "solo" session
+  // with a thread per core, which serves a call that arrives while no other call is in flight: the
+  // fastest setting for many callers and for one (one session's memory more).
   uint32_t pool_size;
   // Intra-op threads per session. 0 (default): the cores divided by `pool_size`, at least 1.
   uint32_t threads_per_session;

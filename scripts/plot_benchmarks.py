@@ -29,12 +29,12 @@ def main(source: Path, target: Path) -> None:
         if run["kind"] == "raw":
             raw.append(run)
         else:
-            lines[(run["kind"], run["pool"], run["threads"])].append(run)
+            lines[(run["kind"], run["pool"], run["threads"], run.get("solo_threads"))].append(run)
     figure, (rate_axis, latency_axis) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for (kind, pool, threads), runs in sorted(lines.items()):
+    for (kind, pool, threads, solo), runs in sorted(lines.items(), key=lambda item: item[0][:3]):
         runs.sort(key=lambda r: r["callers"])
         callers = [r["callers"] for r in runs]
-        label = f"{'auto: ' if kind == 'auto' else ''}pool {pool} x {threads} thr"
+        label = f"{'auto: ' if kind == 'auto' else ''}pool {pool} x {threads} thr" + (f" + solo {solo}" if solo else "")
         style = "--" if kind == "auto" else "-"
         rate_axis.plot(callers, [r["images_per_second"] for r in runs], style, marker="o", label=label)
         latency_axis.plot(callers, [r["p50_ms"] for r in runs], style, marker="o", label=label)

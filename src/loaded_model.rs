@@ -1,6 +1,6 @@
 //! A loaded model: its pool of ONNX Runtime sessions and the Ultralytics pipeline around them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -28,7 +28,8 @@ pub const MAX_POOL_SIZE: usize = 256;
 
 /// Resolves 0 ("auto") in `pool_size` and `threads_per_session` so that sessions x threads stays within
 /// `cores`. With both automatic, each core gets its own single-threaded session: on 2 cores that measured
-/// 13.2 img/s against 8.5 for one 2-thread session shared by 2 callers (shared/notes).
+/// 13.2 img/s against 8.5 for one 2-thread session shared by 2 callers (shared/notes). See also
+/// [`solo_threads`].
 pub fn resolve_parallelism(pool_size: usize, threads_per_session: usize, cores: usize) -> (usize, usize) {
     let cores = cores.max(1);
     match (pool_size, threads_per_session) {
@@ -37,6 +38,15 @@ pub fn resolve_parallelism(pool_size: usize, threads_per_session: usize, cores: 
         (p, 0) => (p, (cores / p).max(1)),
         (p, t) => (p, t),
     }
+}
+
+/// With both `pool_size` and `threads_per_session` automatic on more than one core, the pool gets one more
+/// session, with a thread per core, which serves a call that arrives while no other call is in flight.
+/// Single-threaded sessions are the fastest configuration when every core has a caller, and the slowest
+/// for a lone caller (0.6x of one session using every core, measured on 2 cores; 0.35x on 16). Returns
+/// that session's thread count.
+pub fn solo_threads(pool_size: usize, threads_per_session: usize, cores: usize) -> Option<usize> {
+    (pool_size == 0 && threads_per_session == 0 && cores > 1).then_some(cores)
 }
 
 /// The model input buffer, in the model's precision.
@@ -119,14 +129,76 @@ impl Worker {
     }
 }
 
-/// A session of `pool`, waiting up to `timeout` (`None`: for ever).
-fn acquire_worker(pool: &Pool<Worker>, timeout: Option<Duration>) -> Result<crate::pool::PoolGuard<'_, Worker>> {
+/// An item of `pool`, waiting up to `timeout` (`None`: for ever).
+fn acquire_from<T>(pool: &Pool<T>, timeout: Option<Duration>) -> Result<crate::pool::PoolGuard<'_, T>> {
     pool.acquire(timeout).ok_or_else(|| {
         Error::new(
             ErrorKind::Timeout,
             format!("all {} sessions stayed busy for {:?}", pool.capacity(), timeout.unwrap_or_default()),
         )
     })
+}
+
+/// The sessions of one process (generic so that the choice between them can be tested without a model).
+struct Sessions<T = Worker> {
+    /// The configured pool, for calls that run at the same time.
+    shared: Pool<T>,
+    /// The solo session ([`solo_threads`]), for a call that runs alone.
+    solo: Option<Pool<T>>,
+    /// Calls holding a session or waiting for one.
+    in_flight: AtomicUsize,
+}
+
+impl<T> Sessions<T> {
+    /// A session for one call: the solo session when this call is the only one in flight and it is idle,
+    /// else one of the shared pool, waiting up to `timeout` (`None`: for ever).
+    fn checkout(&self, timeout: Option<Duration>) -> Result<Checkout<'_, T>> {
+        let alone = self.in_flight.fetch_add(1, Ordering::AcqRel) == 0;
+        let in_flight = InFlight(&self.in_flight);
+        let solo = self.solo.as_ref().filter(|_| alone).and_then(Pool::try_acquire);
+        let session = match solo {
+            Some(session) => session,
+            None => acquire_from(&self.shared, timeout)?,
+        };
+        Ok(Checkout { session, _in_flight: in_flight })
+    }
+
+    fn capacity(&self) -> usize {
+        self.shared.capacity() + self.solo.as_ref().map_or(0, Pool::capacity)
+    }
+
+    fn idle(&self) -> usize {
+        self.shared.idle() + self.solo.as_ref().map_or(0, Pool::idle)
+    }
+}
+
+/// Counts a call in flight until dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A session checked out for one call. Fields drop in order: the session goes back before the call stops
+/// counting as in flight.
+struct Checkout<'a, T> {
+    session: crate::pool::PoolGuard<'a, T>,
+    _in_flight: InFlight<'a>,
+}
+
+impl<T> std::ops::Deref for Checkout<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.session
+    }
+}
+
+impl<T> std::ops::DerefMut for Checkout<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.session
+    }
 }
 
 /// Most images in one ONNX Runtime run of [`LoadedModel::detect_batch`]; larger batches run in chunks. Each
@@ -140,12 +212,16 @@ struct SessionFactory {
     model_name: String,
     pool_size: usize,
     threads: usize,
+    /// Threads of the solo session, if there is one ([`solo_threads`]).
+    solo_threads: Option<usize>,
     /// One copy of the model's large weights, handed to every session (`share_weights`).
     shared_weights: Vec<(String, Arc<DynValue>)>,
 }
 
 impl SessionFactory {
-    fn build(&self) -> Result<Session> {
+    /// A session with `threads` intra-op threads; they spin between runs only when they have the cores to
+    /// themselves (one session in all).
+    fn build(&self, threads: usize) -> Result<Session> {
         let load_failed = |e: ort::Error| {
             Error::new(ErrorKind::ModelLoadFailed, format!("ONNX Runtime cannot load {}: {e}", self.model_name))
         };
@@ -158,9 +234,9 @@ impl SessionFactory {
             };
             let mut builder = Session::builder(self.environment)?
                 .with_optimization_level(level)?
-                .with_intra_threads(self.threads)?
+                .with_intra_threads(threads)?
                 // Idle threads spinning in one session steal the cores of the others.
-                .with_intra_op_spinning(self.pool_size == 1)?;
+                .with_intra_op_spinning(self.pool_size == 1 && self.solo_threads.is_none())?;
             for (name, value) in &self.shared_weights {
                 builder = builder.with_initializer(name, Arc::clone(value))?;
             }
@@ -173,20 +249,25 @@ impl SessionFactory {
         session
     }
 
-    fn build_pool(&self, precision: InputPrecision, first: Option<Worker>) -> Result<Pool<Worker>> {
+    /// Every session of the process: `first` (already built and warmed up) plus the rest.
+    fn build_sessions(&self, precision: InputPrecision, first: Option<Worker>) -> Result<Sessions> {
         let mut workers = Vec::with_capacity(self.pool_size);
         workers.extend(first);
         while workers.len() < self.pool_size {
-            workers.push(Worker::new(self.build()?, precision));
+            workers.push(Worker::new(self.build(self.threads)?, precision));
         }
-        Ok(Pool::new(workers))
+        let solo = match self.solo_threads {
+            Some(threads) => Some(Pool::new(vec![Worker::new(self.build(threads)?, precision)])),
+            None => None,
+        };
+        Ok(Sessions { shared: Pool::new(workers), solo, in_flight: AtomicUsize::new(0) })
     }
 }
 
 /// A model loaded in this process, shared by every handle opened on it. `Send + Sync`.
 pub struct LoadedModel {
-    /// The pool of this process. Replaced, never dropped, in a forked child (see [`fork`]).
-    pool: ArcSwapOption<Pool<Worker>>,
+    /// The sessions of this process. Replaced, never dropped, in a forked child (see [`fork`]).
+    pool: ArcSwapOption<Sessions>,
     /// The fork epoch `pool` was built in.
     pool_epoch: AtomicU64,
     rebuild: Mutex<()>,
@@ -216,6 +297,7 @@ impl LoadedModel {
         let _in_runtime = fork::runtime_call();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (pool_size, threads) = resolve_parallelism(config.pool_size, config.threads_per_session, cores);
+        let solo_threads = solo_threads(config.pool_size, config.threads_per_session, cores);
         let environment = runtime::environment(config.ort_library_path.as_deref())?;
         let model_bytes = read_model(&config.model_path)?;
         let shared_weights = if config.share_weights { weights_to_share(&model_bytes)? } else { Vec::new() };
@@ -226,9 +308,10 @@ impl LoadedModel {
             model_name: config.model_path.display().to_string(),
             pool_size,
             threads,
+            solo_threads,
         };
         let epoch = fork::epoch();
-        let first = factory.build()?;
+        let first = factory.build(threads)?;
         let spec = ModelSpec::from_session(&first, config.imgsz)?;
         let mut warm = Worker::new(first, spec.precision);
         let (height, width) = spec.shape.target();
@@ -248,7 +331,7 @@ impl LoadedModel {
             ) => (0..num_classes).map(|i| format!("class{i}")).collect(),
             (None, OutputLayout::EndToEnd) => Vec::new(),
         };
-        let pool = factory.build_pool(spec.precision, Some(warm))?;
+        let pool = factory.build_sessions(spec.precision, Some(warm))?;
         Ok(Self {
             pool: ArcSwapOption::from_pointee(pool),
             pool_epoch: AtomicU64::new(epoch),
@@ -260,8 +343,8 @@ impl LoadedModel {
         })
     }
 
-    /// The pool of this process: the one built at load, or after a fork a fresh one built on first use.
-    fn pool(&self) -> Result<Arc<Pool<Worker>>> {
+    /// The sessions of this process: those built at load, or after a fork fresh ones built on first use.
+    fn pool(&self) -> Result<Arc<Sessions>> {
         if self.pool_epoch.load(Ordering::Acquire) == fork::epoch() {
             if let Some(pool) = self.pool.load_full() {
                 return Ok(pool);
@@ -271,17 +354,22 @@ impl LoadedModel {
     }
 
     #[cold]
-    fn rebuild_after_fork(&self) -> Result<Arc<Pool<Worker>>> {
+    fn rebuild_after_fork(&self) -> Result<Arc<Sessions>> {
         let _rebuilding = self.rebuild.lock().unwrap_or_else(PoisonError::into_inner);
         let epoch = fork::epoch();
         if self.pool_epoch.load(Ordering::Acquire) != epoch {
-            let fresh = Arc::new(self.factory.build_pool(self.spec.precision, None)?);
+            let fresh = Arc::new(self.factory.build_sessions(self.spec.precision, None)?);
             // The inherited sessions belong to thread pools that no longer exist here: dropping them hangs
             // or crashes, so they are leaked on purpose.
             std::mem::forget(self.pool.swap(Some(fresh)));
             self.pool_epoch.store(epoch, Ordering::Release);
             crate::log::emit(crate::log::Level::Info, || {
-                format!("built {} fresh sessions of {} after fork()", self.factory.pool_size, self.factory.model_name)
+                let solo = usize::from(self.factory.solo_threads.is_some());
+                format!(
+                    "built {} fresh sessions of {} after fork()",
+                    self.factory.pool_size + solo,
+                    self.factory.model_name
+                )
             });
         }
         self.pool.load_full().ok_or_else(|| Error::new(ErrorKind::Internal, "the session pool is gone"))
@@ -290,7 +378,7 @@ impl LoadedModel {
     /// The pool of this process as `(sessions, idle, waits, total wait)`.
     pub fn pool_stats(&self) -> Result<(usize, usize, u64, Duration)> {
         let pool = self.pool()?;
-        let (waits, waited) = pool.waits();
+        let (waits, waited) = pool.shared.waits();
         Ok((pool.capacity(), pool.idle(), waits, waited))
     }
 
@@ -320,9 +408,14 @@ impl LoadedModel {
         self.layout
     }
 
-    /// Sessions in the pool.
+    /// Sessions in the pool, not counting the solo session.
     pub fn pool_size(&self) -> usize {
         self.factory.pool_size
+    }
+
+    /// Threads of the solo session, when the automatic configuration added one ([`solo_threads`]).
+    pub fn solo_session_threads(&self) -> Option<usize> {
+        self.factory.solo_threads
     }
 
     /// Intra-op threads per session.
@@ -348,7 +441,7 @@ impl LoadedModel {
             target_w as usize,
             self.spec.shape.minimal_rect_stride().map(|s| s as usize),
         );
-        let mut guard = acquire_worker(&pool, acquire_timeout)?;
+        let mut guard = pool.checkout(acquire_timeout)?;
         let worker = &mut *guard;
         match &mut worker.input {
             InputBuffer::F32(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
@@ -403,7 +496,7 @@ impl LoadedModel {
             .collect();
         // Equal for every image: one size with the minimal rectangle, else the full target.
         let (height, width) = (geometries[0].input_height, geometries[0].input_width);
-        let mut guard = acquire_worker(&pool, acquire_timeout)?;
+        let mut guard = pool.checkout(acquire_timeout)?;
         let worker = &mut *guard;
         fn fill<T: InputElement>(
             buf: &mut Vec<T>,
@@ -539,6 +632,54 @@ fn read_model(path: &std::path::Path) -> Result<memmap2::Mmap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sessions(shared: Vec<&'static str>, solo: Option<&'static str>) -> Sessions<&'static str> {
+        Sessions { shared: Pool::new(shared), solo: solo.map(|s| Pool::new(vec![s])), in_flight: AtomicUsize::new(0) }
+    }
+
+    #[test]
+    fn a_lone_call_gets_the_solo_session_and_concurrent_calls_the_shared_ones() {
+        let all = sessions(vec!["a", "b"], Some("solo"));
+        {
+            let first = all.checkout(None).unwrap();
+            assert_eq!(*first, "solo");
+            let second = all.checkout(None).unwrap();
+            let third = all.checkout(None).unwrap();
+            assert_ne!(*second, "solo");
+            assert_ne!(*third, "solo");
+            assert_eq!(all.in_flight.load(Ordering::SeqCst), 3);
+            drop(first);
+            // Others are still in flight: a new call shares, even though the solo session is idle.
+            assert_eq!(all.idle(), 1);
+            drop(second);
+            let fourth = all.checkout(None).unwrap();
+            assert_ne!(*fourth, "solo");
+        }
+        assert_eq!(all.in_flight.load(Ordering::SeqCst), 0);
+        assert_eq!(*all.checkout(None).unwrap(), "solo", "alone again");
+        assert_eq!((all.capacity(), all.idle()), (3, 3));
+    }
+
+    #[test]
+    fn without_a_solo_session_every_call_shares_and_timeouts_stop_counting() {
+        let all = sessions(vec!["only"], None);
+        let held = all.checkout(None).unwrap();
+        assert_eq!(*held, "only");
+        let error = all.checkout(Some(Duration::from_millis(5))).err().unwrap();
+        assert_eq!(error.kind(), ErrorKind::Timeout);
+        assert_eq!(all.in_flight.load(Ordering::SeqCst), 1, "the timed-out call no longer counts");
+        drop(held);
+        assert_eq!(all.in_flight.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn only_the_fully_automatic_configuration_on_several_cores_gets_a_solo_session() {
+        assert_eq!(solo_threads(0, 0, 2), Some(2));
+        assert_eq!(solo_threads(0, 0, 16), Some(16));
+        assert_eq!(solo_threads(0, 0, 1), None, "one core: the one session already has every core");
+        assert_eq!(solo_threads(2, 0, 8), None, "an explicit pool is kept as asked");
+        assert_eq!(solo_threads(0, 1, 8), None);
+    }
 
     #[test]
     fn auto_parallelism_never_oversubscribes() {

@@ -88,6 +88,14 @@ impl<T> Pool<T> {
         self.acquire_slow(timeout.map(|t| Instant::now() + t))
     }
 
+    /// Borrows an idle item if there is one and nobody is waiting; never waits.
+    pub fn try_acquire(&self) -> Option<PoolGuard<'_, T>> {
+        if self.waiters.load(Ordering::Acquire) != 0 {
+            return None;
+        }
+        self.idle.pop().map(|item| PoolGuard { pool: self, item: Some(item) })
+    }
+
     /// How many acquisitions found every item busy and had to wait, and their total wait.
     pub fn waits(&self) -> (u64, Duration) {
         (self.waits.load(Ordering::Relaxed), Duration::from_nanos(self.wait_nanos.load(Ordering::Relaxed)))
@@ -201,6 +209,24 @@ mod tests {
         drop(a);
         assert_eq!(pool.idle(), 1);
         assert!(pool.acquire(Some(Duration::ZERO)).is_some());
+    }
+
+    #[test]
+    fn try_acquire_never_waits_and_never_jumps_the_queue() {
+        let pool = Arc::new(Pool::new(vec![7u32]));
+        let held = pool.try_acquire().expect("idle item");
+        assert!(pool.try_acquire().is_none(), "busy: no wait, no item");
+        let waiter = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || pool.acquire(None).map(|g| *g))
+        };
+        while pool.waiters.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        drop(held);
+        // The returned item belongs to the waiter, even if it has not woken up yet.
+        assert!(pool.try_acquire().is_none() || pool.waiters.load(Ordering::SeqCst) == 0);
+        assert_eq!(waiter.join().unwrap(), Some(7));
     }
 
     #[test]

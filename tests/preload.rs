@@ -267,6 +267,21 @@ fn stats_count_calls_errors_sessions_and_latency() {
     assert_eq!(unsafe { yolo_stats(detector.0, null_mut()) }, yolo_status::InvalidArgument);
 }
 
+#[test]
+fn the_automatic_pool_adds_a_solo_session_on_several_cores() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let detector =
+        init_with(&synthetic_dir().join("v8_fixed.onnx"), |c| (c.pool_size, c.threads_per_session) = (0, 0)).unwrap();
+    detect_pixels(&detector, &[0; 300], 10, 10, 30, RGB8, None).unwrap();
+    let mut stats = std::mem::MaybeUninit::<yolo_detector_stats>::zeroed();
+    // SAFETY: live handle, local out-pointer.
+    assert_eq!(unsafe { yolo_stats(detector.0, stats.as_mut_ptr()) }, yolo_status::Ok);
+    // SAFETY: written on success.
+    let stats = unsafe { stats.assume_init() };
+    let expected = if cores > 1 { cores + 1 } else { 1 };
+    assert_eq!((stats.sessions, stats.sessions_idle), (expected as u32, expected as u32), "{cores} cores");
+}
+
 static EVENTS: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
 
 unsafe extern "C" fn collect(_user_data: *mut c_void, level: u32, message: *const std::ffi::c_char) {

@@ -161,7 +161,9 @@ class Detector:
 
     Args:
         model: path of the ONNX model (Ultralytics export: YOLOv5/v8/11 or end-to-end YOLO26/v10).
-        pool_size: sessions in the pool; None chooses from the core count.
+        pool_size: sessions in the pool; None chooses from the core count (with threads_per_session also
+            None: one single-threaded session per core, plus one using every core for a call that runs
+            alone).
         threads_per_session: intra-op threads per session; None divides the cores by the pool size.
         imgsz: letterbox size for models with a dynamic input; None uses the model's metadata, else 640.
         conf: default confidence threshold; boxes must score strictly above it.

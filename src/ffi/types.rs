@@ -235,7 +235,10 @@ pub struct yolo_config {
     /// ONNX Runtime once: after the first success, later values are ignored.
     pub ort_library_path: *const c_char,
     /// Sessions in the pool, at most 256. 0 (default): chosen from the core count and
-    /// `threads_per_session` so that sessions x threads does not exceed the cores.
+    /// `threads_per_session` so that sessions x threads does not exceed the cores. With both 0 on a
+    /// machine with several cores, the pool is one single-threaded session per core plus one "solo" session
+    /// with a thread per core, which serves a call that arrives while no other call is in flight: the
+    /// fastest setting for many callers and for one (one session's memory more).
     pub pool_size: u32,
     /// Intra-op threads per session. 0 (default): the cores divided by `pool_size`, at least 1.
     pub threads_per_session: u32,
