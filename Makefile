@@ -208,6 +208,7 @@ bench: fixtures
 	  --json docs/bench/throughput.json $(THROUGHPUT_MODEL) $(BENCH_IMAGE)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/plotdeps "matplotlib>=3.8,<4"
 	PYTHONPATH=build/plotdeps $(PYTHON) scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
+	$(CARGO) bench --locked $(FEATURES) --bench stages
 
 test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-python fuzz-smoke miri
 

@@ -1,0 +1,76 @@
+//! Criterion benchmarks of the library's own stages, which do not involve ONNX Runtime: JPEG decoding, the
+//! letterbox and output decoding with NMS. `cargo bench --features simd-jpeg --bench stages`.
+//!
+//! The side-by-side comparison with raw ONNX Runtime is `benches/bench.rs`, which interleaves every variant
+//! in one process (criterion measures one function at a time). The image is bus.jpg from the fixture cache
+//! (`make fixtures`), else the small test fixture.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use yolo_ffi::image_input::decode;
+use yolo_ffi::model::OutputLayout;
+use yolo_ffi::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
+use yolo_ffi::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
+
+fn jpeg() -> Vec<u8> {
+    let cached = yolo_ffi::runtime::cache_dir().map(|dir| dir.join("images/bus.jpg"));
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/rgb.jpg");
+    let path = cached.filter(|p| p.is_file()).unwrap_or(fixture);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A YOLOv8-shaped output (`[84, 8400]`, channels first) of pseudo-random boxes in which about 3% of the
+/// anchors score above 0.25: the many-candidate NMS of an untrained model, deterministic.
+fn channels_first_output() -> Vec<f32> {
+    let (rows, anchors) = (84usize, 8400usize);
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let mut out = vec![0.0f32; rows * anchors];
+    for a in 0..anchors {
+        out[a] = next() * 640.0;
+        out[anchors + a] = next() * 640.0;
+        out[2 * anchors + a] = 8.0 + next() * 120.0;
+        out[3 * anchors + a] = 8.0 + next() * 120.0;
+        for c in 4..rows {
+            let r = next();
+            out[c * anchors + a] = if r > 0.9996 { 0.25 + next() * 0.75 } else { r * 0.2 };
+        }
+    }
+    out
+}
+
+fn stages(c: &mut Criterion) {
+    let bytes = jpeg();
+    c.bench_function("decode JPEG (libjpeg-turbo)", |b| b.iter(|| decode(black_box(&bytes), u64::MAX).unwrap()));
+
+    let image = decode(&bytes, u64::MAX).unwrap();
+    let view = image.view();
+    for (name, target, stride) in
+        [("letterbox to 640x640", 640, None), ("letterbox to the 320 minimal rectangle", 320, Some(32))]
+    {
+        let geometry = LetterboxGeometry::new(view.width(), view.height(), target, target, stride);
+        let (mut scratch, mut tensor) = (LetterboxScratch::default(), Vec::<f32>::new());
+        c.bench_function(name, |b| b.iter(|| letterbox_into(black_box(&view), &geometry, &mut scratch, &mut tensor)));
+    }
+
+    let output = channels_first_output();
+    let settings = NmsSettings::default();
+    let (mut scratch, mut detections) = (PostprocessScratch::default(), Vec::new());
+    let layout = OutputLayout::ChannelsFirst { num_classes: 80 };
+    c.bench_function("decode + NMS, 84 x 8400", |b| {
+        b.iter(|| {
+            let view = OutputView { data: black_box(&output), rows: 84, cols: 8400 };
+            decode_and_suppress(layout, view, &settings, &mut scratch, &mut detections);
+        })
+    });
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
