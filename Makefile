@@ -81,7 +81,7 @@ build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(LIB)
 build/header_test_cpp: tests/c/header_test.cpp include/yolo_ffi.h $(LIB)
 	$(CXX) -std=c++17 $(CWARN) -Iinclude $< -o $@ $(LINK)
 
-build/api_test: tests/c/api_test.c include/yolo_ffi.h $(LIB)
+build/api_test: tests/c/api_test.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread
 
 build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(LIB)
@@ -90,16 +90,16 @@ build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(LIB)
 build/exit_during_load: tests/c/exit_during_load.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
 
-build/api_test_asan: tests/c/api_test.c include/yolo_ffi.h $(LIB)
+build/api_test_asan: tests/c/api_test.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
 build/detect_asan: examples_c/detect.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK)
 
-build/soak: tests/c/soak.c include/yolo_ffi.h $(LIB)
+build/soak: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -O2 -Iinclude $< -o $@ $(LINK) -pthread
 
-build/soak_asan: tests/c/soak.c include/yolo_ffi.h $(LIB)
+build/soak_asan: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
 SOAK_IMAGE := tests/fixtures/images/rgb.jpg

@@ -211,18 +211,24 @@ mod tests {
         assert!(pool.acquire(Some(Duration::ZERO)).is_some());
     }
 
-    #[test]
-    fn try_acquire_never_waits_and_never_jumps_the_queue() {
-        let pool = Arc::new(Pool::new(vec![7u32]));
-        let held = pool.try_acquire().expect("idle item");
-        assert!(pool.try_acquire().is_none(), "busy: no wait, no item");
+    /// A thread that asks `pool` for an item without a timeout; returns once it is waiting.
+    fn spawn_waiter(pool: &Arc<Pool<u32>>) -> std::thread::JoinHandle<Option<u32>> {
         let waiter = {
-            let pool = Arc::clone(&pool);
+            let pool = Arc::clone(pool);
             std::thread::spawn(move || pool.acquire(None).map(|g| *g))
         };
         while pool.waiters.load(Ordering::SeqCst) == 0 {
             std::thread::yield_now();
         }
+        waiter
+    }
+
+    #[test]
+    fn try_acquire_never_waits_and_never_jumps_the_queue() {
+        let pool = Arc::new(Pool::new(vec![7u32]));
+        let held = pool.try_acquire().expect("idle item");
+        assert!(pool.try_acquire().is_none(), "busy: no wait, no item");
+        let waiter = spawn_waiter(&pool);
         drop(held);
         // The returned item belongs to the waiter, even if it has not woken up yet.
         assert!(pool.try_acquire().is_none() || pool.waiters.load(Ordering::SeqCst) == 0);
@@ -233,13 +239,7 @@ mod tests {
     fn a_waiter_wakes_when_an_item_returns() {
         let pool = Arc::new(Pool::new(vec![0u32]));
         let held = pool.acquire(None).unwrap();
-        let waiter = {
-            let pool = Arc::clone(&pool);
-            std::thread::spawn(move || pool.acquire(None).map(|g| *g))
-        };
-        while pool.waiters.load(Ordering::SeqCst) == 0 {
-            std::thread::yield_now();
-        }
+        let waiter = spawn_waiter(&pool);
         drop(held);
         assert_eq!(waiter.join().unwrap(), Some(0));
     }

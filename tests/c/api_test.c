@@ -4,6 +4,7 @@
  *
  *   api_test MODEL IMAGE */
 #include "yolo_ffi.h"
+#include "read_file.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -24,22 +25,6 @@ static unsigned char *image_bytes;
 static size_t image_len;
 static const yolo_detector *shared_detector;
 static size_t reference_count;
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static size_t count_detections(const yolo_detector *detector) {
     yolo_result *result = NULL;
@@ -69,7 +54,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: api_test MODEL IMAGE\n");
         return 2;
     }
-    image_bytes = slurp(argv[2], &image_len);
+    image_bytes = read_file(argv[2], &image_len);
     CHECK(image_bytes != NULL);
     if (!image_bytes) return 1;
 

@@ -10,6 +10,7 @@
  * 1.15) bounds RSS at the end over RSS after warm-up; 0 skips the check, for ASan (its quarantine holds
  * freed memory) and valgrind. */
 #include "yolo_ffi.h"
+#include "read_file.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -48,22 +49,6 @@ static long rss_kb(void) {
     if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
     fclose(f);
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
 }
 
 static yolo_detector *open_detector(void) {
@@ -183,7 +168,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     model_path = argv[1];
-    jpeg = slurp(argv[2], &jpeg_len);
+    jpeg = read_file(argv[2], &jpeg_len);
     int threads = atoi(argv[3]);
     calls_per_thread = atol(argv[4]);
     double max_growth = argc > 5 ? atof(argv[5]) : 1.15;
