@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::boundary::{clear_last_error, input_array, input_bytes, last_error_ptr, non_null, set_last_error, OutParam};
+use super::boundary::{input_array, input_bytes, last_error_ptr, non_null, OutParam};
 use super::handles::{borrow_handle, free_handle, into_handle, HandleTable};
 use super::types::*;
 use crate::detector::Detections;
@@ -500,16 +500,13 @@ pub unsafe extern "C" fn yolo_result_image_size(
 /// `result` must be NULL or a live result, not used by any other thread.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
-    ffi_boundary!(value(), {
+    // The status is not returned (the function is void), but it sets or clears the last error as usual.
+    ffi_boundary!(status {
         // SAFETY: forwarded to the caller's contract.
-        match unsafe { free_handle(result) } {
-            Ok(()) => clear_last_error(),
-            Err(error) => {
-                crate::log::emit(crate::log::Level::Warn, || format!("yolo_result_free: {}", error.message()));
-                set_last_error(error.message());
-            }
-        }
-    })
+        unsafe { free_handle(result) }.inspect_err(|error| {
+            crate::log::emit(crate::log::Level::Warn, || format!("yolo_result_free: {}", error.message()));
+        })
+    });
 }
 
 /// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 0.

@@ -20,8 +20,7 @@ pub(crate) fn set_last_error(message: &str) {
     LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
 }
 
-/// Clears this thread's last error, as a successful call does.
-pub(crate) fn clear_last_error() {
+fn clear_last_error() {
     LAST_ERROR.with(|slot| {
         let mut slot = slot.borrow_mut();
         if !slot.is_empty() {
