@@ -153,7 +153,7 @@ test-python: wheel test-models fixtures
 
 ## Fuzzing (docs/reliability.md): cargo fuzz (libFuzzer + AddressSanitizer) on the nightly toolchain.
 ## `make fuzz-smoke` runs every target briefly (part of `make test`); `make fuzz FUZZ_SECONDS=600` for real.
-## Without a nightly toolchain the smoke run is skipped with a message, unless FUZZ_REQUIRED=1 (CI).
+## Without a nightly toolchain the smoke run is skipped with a message; FUZZ_REQUIRED=1 makes that an error.
 CARGO_FUZZ    := build/tools/bin/cargo-fuzz
 FUZZ_TARGETS  := detect_bytes detect_pixels metadata postprocess
 FUZZ_SECONDS  ?= 600
@@ -184,7 +184,7 @@ fuzz-smoke:
 
 ## Miri on the unit tests of the modules that hold unsafe code but do not call ONNX Runtime: the FFI
 ## boundary and handles, the pool, the log sink, the stats (docs/reliability.md). Skipped with a message
-## where the nightly toolchain has no miri, unless FUZZ_REQUIRED=1 (CI).
+## where the nightly toolchain has no miri; FUZZ_REQUIRED=1 makes that an error.
 MIRI_TESTS := pool:: ffi:: log:: stats::
 
 miri:
