@@ -8,7 +8,8 @@
 //! `latency` interleaves, round after round, a raw `Session::run` on a ready tensor (same session options,
 //! same input shape), `yolo_detect_pixels` on decoded pixels, `yolo_detect` on the JPEG and on a PNG of the
 //! same image, `yolo_detect_batch` of 4 images against 4 single calls, and each stage alone (decode,
-//! letterbox, inference, decode + NMS), plus `image`'s zune-jpeg decoder for comparison. It prints medians and their ratio to raw ONNX Runtime.
+//! letterbox on one thread and on the session's, inference, decode + NMS), plus `image`'s zune-jpeg decoder for comparison.
+//! It prints medians and their ratio to raw ONNX Runtime.
 //!
 //! `throughput` runs caller threads x pool sizes x threads per session on `yolo_detect_pixels`, and raw
 //! ONNX Runtime with one session per caller, and reports images/s and p50/p99 latency, the best
@@ -185,8 +186,9 @@ fn take(status: yolo_status, result: *mut yolo_result) -> usize {
 
 // -- raw ONNX Runtime ----------------------------------------------------------------------------------------
 
-/// A session built with the options the library uses for a pool of `pool_size` sessions of `threads`.
-fn raw_session(model: &Path, pool_size: usize, threads: usize) -> Result<Session, String> {
+/// A session built with the options the library uses for a session of `threads` intra-op threads, spinning
+/// or not: the library lets threads spin only in a pool of one session (see `SessionFactory::spinning`).
+fn raw_session(model: &Path, threads: usize, spinning: bool) -> Result<Session, String> {
     let environment = yolo_ffi::runtime::environment(None).map_err(|e| e.to_string())?;
     let failed = |e: ort::Error| format!("raw session for {}: {e}", model.display());
     Session::builder(environment)
@@ -195,7 +197,7 @@ fn raw_session(model: &Path, pool_size: usize, threads: usize) -> Result<Session
         .map_err(|e| failed(e.into()))?
         .with_intra_threads(threads)
         .map_err(|e| failed(e.into()))?
-        .with_intra_op_spinning(pool_size == 1)
+        .with_intra_op_spinning(spinning)
         .map_err(|e| failed(e.into()))?
         .commit_from_memory(&std::fs::read(model).map_err(|e| format!("{}: {e}", model.display()))?)
         .map_err(failed)
@@ -212,15 +214,16 @@ fn raw_run(session: &mut Session, input: &[f32], height: usize, width: usize, ou
     shape.to_vec()
 }
 
-/// The library's model (pool of 1) and the letterbox it applies to `image`: what the raw runs reproduce.
+/// The library's model for a pool of `pool_size` x `threads` (0: automatic) and the letterbox it applies to
+/// `image`: what the raw runs reproduce. A handle opened with the same settings shares this model.
 fn library_geometry(
     model: &Path,
     imgsz: u32,
-    threads: usize,
+    (pool_size, threads): (usize, usize),
     image: &DecodedImage,
 ) -> Result<(yolo_ffi::Detector, LetterboxGeometry), String> {
     let mut config = yolo_ffi::DetectorConfig::new(model);
-    config.pool_size = 1;
+    config.pool_size = pool_size;
     config.threads_per_session = threads;
     config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
     let detector = yolo_ffi::Detector::new(&config).map_err(|e| e.to_string())?;
@@ -299,7 +302,8 @@ fn latency(args: &[String]) -> Outcome {
     };
     let threads = cores();
     println!(
-        "latency: {} rounds, pool 1 x {threads} threads (raw ONNX Runtime: the same options), image {} {}x{}",
+        "latency: {} rounds, automatic pool, a lone call on its solo session of {threads} threads (raw ONNX \
+         Runtime: the same options), image {} {}x{}",
         args.rounds,
         image[0],
         decoded.view().width(),
@@ -325,16 +329,21 @@ fn latency_one(
     png: &[u8],
     decoded: &DecodedImage,
 ) -> Result<serde_json::Value, String> {
-    let handle = Handle::open(model, imgsz, 1, threads as u32)?;
-    let (detector, geometry) = library_geometry(model, imgsz, threads, decoded)?;
+    // The automatic pool, as users get it: a lone call runs on its solo session of a thread per core,
+    // which does not spin; the raw sessions are built the same way.
+    let handle = Handle::open(model, imgsz, 0, 0)?;
+    let (detector, geometry) = library_geometry(model, imgsz, (0, 0), decoded)?;
     let loaded = detector.model().map_err(|e| e.to_string())?;
     let view = decoded.view();
     let (h, w) = (geometry.input_height, geometry.input_width);
     let mut scratch = LetterboxScratch::default();
+    // The library's own: as many bands as the session has intra-op threads.
+    let mut banded_scratch = LetterboxScratch::with_threads(threads);
+    let mut banded_tensor: Vec<f32> = Vec::new();
     let mut tensor: Vec<f32> = Vec::new();
     letterbox_into(&view, &geometry, &mut scratch, &mut tensor);
-    let mut session = raw_session(model, 1, threads)?;
-    let mut second = raw_session(model, 1, threads)?;
+    let mut session = raw_session(model, threads, false)?;
+    let mut second = raw_session(model, threads, false)?;
     let mut output = Vec::new();
     let shape = raw_run(&mut session, &tensor, h, w, &mut output);
     let &[_, rows, cols] = shape.as_slice() else { return Err(format!("output shape {shape:?}")) };
@@ -357,6 +366,8 @@ fn latency_one(
         "yolo_detect_batch 4 JPEG",
         "decode JPEG, zune-jpeg",
         "resize, fast_image_resize",
+        "letterbox, session's threads",
+        "raw ORT run, library's session",
     ];
     let (mut fir_resizer, fir_source, mut fir_target, fir_options) = fast_image_resize_setup(&view, &geometry);
     let differing = fast_image_resize_differences(&fir_target, &tensor, &geometry);
@@ -408,7 +419,11 @@ fn latency_one(
                 // cv2.imread) by up to 4 levels, which moves scores; the library uses libjpeg-turbo.
                 11 => drop(image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).unwrap()),
                 // A well-kept SIMD resizer, for comparison: resampling only (no normalisation, no planes).
-                _ => fir_resizer.resize(&fir_source, &mut fir_target, &fir_options).unwrap(),
+                12 => fir_resizer.resize(&fir_source, &mut fir_target, &fir_options).unwrap(),
+                13 => letterbox_into(&view, &geometry, &mut banded_scratch, &mut banded_tensor),
+                // The same raw run through the session `handle`'s detect calls use (the registry gives
+                // equal configurations one model): the floor without the spread between two sessions.
+                _ => drop(loaded.run_prepared(&tensor, h, w, &mut output).expect("run_prepared")),
             };
             settled_ms(|| run(variant));
             samples[variant].push(time_ms(|| run(variant)));
@@ -429,12 +444,18 @@ fn latency_one(
         differing.0, differing.1
     );
     let pre_post = medians[2] - raw;
+    let own = medians[14];
     println!(
-        "yolo_detect_pixels overhead over raw: {pre_post:.2} ms; batch of 4 / 4 single calls: {:.3}",
+        "yolo_detect_pixels overhead over raw: {pre_post:.2} ms; over the library's own session: {:.2} ms, \
+         {:.3}x; yolo_detect JPEG over it: {:.3}x; batch of 4 / 4 single calls: {:.3}",
+        medians[2] - own,
+        medians[2] / own,
+        medians[3] / own,
         medians[10] / medians[9]
     );
     Ok(serde_json::json!({
         "model": model.display().to_string(), "imgsz": imgsz, "input": [w, h], "rows": rows_json,
+        "pixels_over_own_session": medians[2] / own, "jpeg_over_own_session": medians[3] / own,
     }))
 }
 
@@ -540,7 +561,7 @@ fn throughput(args: &[String]) -> Outcome {
     // Raw ONNX Runtime: one session per caller (the ceiling a pool can reach), on the library's input.
     let probe = Handle::open(&model, imgsz, 1, 1)?;
     probe.detect_pixels(&decoded);
-    let (detector, geometry) = library_geometry(&model, imgsz, 1, &decoded)?;
+    let (detector, geometry) = library_geometry(&model, imgsz, (1, 1), &decoded)?;
     let view = decoded.view();
     let mut tensor: Vec<f32> = Vec::new();
     letterbox_into(&view, &geometry, &mut LetterboxScratch::default(), &mut tensor);
@@ -548,7 +569,7 @@ fn throughput(args: &[String]) -> Outcome {
     drop((detector, probe));
     for (sessions, threads, callers) in [(1, 2, 1), (1, 1, 1), (2, 1, 2), (2, 2, 2), (4, 1, 4)] {
         let pool: Vec<Mutex<(Session, Vec<f32>)>> = (0..sessions)
-            .map(|_| raw_session(&model, sessions, threads).map(|s| Mutex::new((s, Vec::new()))))
+            .map(|_| raw_session(&model, threads, sessions == 1).map(|s| Mutex::new((s, Vec::new()))))
             .collect::<Result<_, _>>()?;
         let (rate, p50, p99) = drive(callers, args.seconds, |caller| {
             let mut slot = pool[caller % sessions].lock().unwrap();

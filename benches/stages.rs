@@ -46,6 +46,32 @@ fn channels_first_output() -> Vec<f32> {
     out
 }
 
+/// The output of a YOLOv8 with random weights, in shape: every anchor scores above 0.25, each stride level
+/// for one class, with boxes centred on their anchors and many times the stride wide, so that thousands of
+/// overlapping candidates of one class reach NMS.
+fn every_anchor_a_candidate() -> Vec<f32> {
+    let (rows, mut anchors) = (84usize, Vec::new());
+    for (stride, class, size) in [(8usize, 44usize, 120.0f32), (16, 40, 240.0), (32, 53, 480.0)] {
+        for gy in 0..640 / stride {
+            for gx in 0..640 / stride {
+                let centre = |g: usize| (g * stride + stride / 2) as f32;
+                anchors.push((centre(gx), centre(gy), size, class));
+            }
+        }
+    }
+    let n = anchors.len();
+    let mut out = vec![0.1f32; rows * n];
+    for (a, &(cx, cy, size, class)) in anchors.iter().enumerate() {
+        out[a] = cx;
+        out[n + a] = cy;
+        out[2 * n + a] = size;
+        out[3 * n + a] = size;
+        // Scores that fall slowly from the centre of the image, as a smooth random network's do.
+        out[(4 + class) * n + a] = 0.9 - ((cx - 320.0).abs() + (cy - 320.0).abs()) / 2000.0;
+    }
+    out
+}
+
 fn stages(c: &mut Criterion) {
     let bytes = jpeg();
     c.bench_function("decode JPEG (libjpeg-turbo)", |b| b.iter(|| decode(black_box(&bytes), u64::MAX).unwrap()));
@@ -58,18 +84,28 @@ fn stages(c: &mut Criterion) {
         let geometry = LetterboxGeometry::new(view.width(), view.height(), target, target, stride);
         let (mut scratch, mut tensor) = (LetterboxScratch::default(), Vec::<f32>::new());
         c.bench_function(name, |b| b.iter(|| letterbox_into(black_box(&view), &geometry, &mut scratch, &mut tensor)));
+        // As a session of one intra-op thread per core prepares its input: in bands, on every core.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut scratch = LetterboxScratch::with_threads(cores);
+        c.bench_function(&format!("{name}, {cores} threads"), |b| {
+            b.iter(|| letterbox_into(black_box(&view), &geometry, &mut scratch, &mut tensor))
+        });
     }
 
-    let output = channels_first_output();
     let settings = NmsSettings::default();
     let (mut scratch, mut detections) = (PostprocessScratch::default(), Vec::new());
     let layout = OutputLayout::ChannelsFirst { num_classes: 80 };
-    c.bench_function("decode + NMS, 84 x 8400", |b| {
-        b.iter(|| {
-            let view = OutputView { data: black_box(&output), rows: 84, cols: 8400 };
-            decode_and_suppress(layout, view, &settings, &mut scratch, &mut detections);
-        })
-    });
+    for (name, output) in [
+        ("decode + NMS, 84 x 8400", channels_first_output()),
+        ("decode + NMS, 84 x 8400, every anchor a candidate", every_anchor_a_candidate()),
+    ] {
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let view = OutputView { data: black_box(&output), rows: 84, cols: 8400 };
+                decode_and_suppress(layout, view, &settings, &mut scratch, &mut detections);
+            })
+        });
+    }
 }
 
 criterion_group!(benches, stages);

@@ -67,7 +67,8 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(session: Session, precision: InputPrecision) -> Self {
+    /// A worker over `session` whose letterbox uses up to `letterbox_threads` threads.
+    fn new(session: Session, letterbox_threads: usize, precision: InputPrecision) -> Self {
         let input = match precision {
             InputPrecision::F32 => InputBuffer::F32(Vec::new()),
             InputPrecision::F16 => InputBuffer::F16(Vec::new()),
@@ -75,7 +76,7 @@ impl Worker {
         Self {
             session,
             input,
-            letterbox: LetterboxScratch::default(),
+            letterbox: LetterboxScratch::with_threads(letterbox_threads),
             output: Vec::new(),
             output_shape: Vec::new(),
             postprocess: PostprocessScratch::default(),
@@ -219,6 +220,24 @@ struct SessionFactory {
 }
 
 impl SessionFactory {
+    /// Whether sessions let idle intra-op threads spin: only a pool of one session, whose threads have the
+    /// cores to themselves. Spinning threads steal the cores of other sessions, and they keep spinning for
+    /// about 45 ms after a run (measured: 40 to 50 ms of CPU in the 500 ms after one yolov8n run; ONNX
+    /// Runtime's `session.force_spinning_stop` did not change that).
+    fn spinning(&self) -> bool {
+        self.pool_size == 1 && self.solo_threads.is_none()
+    }
+
+    /// The threads a session's letterbox may use: as many as it has intra-op threads, which sit idle while
+    /// it prepares the input; one when they spin, since they then keep their cores busy after each run.
+    fn letterbox_threads(&self, threads: usize) -> usize {
+        if self.spinning() {
+            1
+        } else {
+            threads
+        }
+    }
+
     /// A session with `threads` intra-op threads; they spin between runs only when they have the cores to
     /// themselves (one session in all).
     fn build(&self, threads: usize) -> Result<Session> {
@@ -235,8 +254,7 @@ impl SessionFactory {
             let mut builder = Session::builder(self.environment)?
                 .with_optimization_level(level)?
                 .with_intra_threads(threads)?
-                // Idle threads spinning in one session steal the cores of the others.
-                .with_intra_op_spinning(self.pool_size == 1 && self.solo_threads.is_none())?;
+                .with_intra_op_spinning(self.spinning())?;
             for (name, value) in &self.shared_weights {
                 builder = builder.with_initializer(name, Arc::clone(value))?;
             }
@@ -254,10 +272,12 @@ impl SessionFactory {
         let mut workers = Vec::with_capacity(self.pool_size);
         workers.extend(first);
         while workers.len() < self.pool_size {
-            workers.push(Worker::new(self.build(self.threads)?, precision));
+            workers.push(Worker::new(self.build(self.threads)?, self.letterbox_threads(self.threads), precision));
         }
         let solo = match self.solo_threads {
-            Some(threads) => Some(Pool::new(vec![Worker::new(self.build(threads)?, precision)])),
+            Some(threads) => {
+                Some(Pool::new(vec![Worker::new(self.build(threads)?, self.letterbox_threads(threads), precision)]))
+            }
             None => None,
         };
         Ok(Sessions { shared: Pool::new(workers), solo, in_flight: AtomicUsize::new(0) })
@@ -313,7 +333,7 @@ impl LoadedModel {
         let epoch = fork::epoch();
         let first = factory.build(threads)?;
         let spec = ModelSpec::from_session(&first, config.imgsz)?;
-        let mut warm = Worker::new(first, spec.precision);
+        let mut warm = Worker::new(first, factory.letterbox_threads(threads), spec.precision);
         let (height, width) = spec.shape.target();
         warm.fill_blank(height as usize, width as usize);
         // The first run initialises kernels under ONNX Runtime's process-wide locks.
@@ -421,6 +441,31 @@ impl LoadedModel {
     /// Intra-op threads per session.
     pub fn threads_per_session(&self) -> usize {
         self.factory.threads
+    }
+
+    /// Runs a session of the pool, as a detect call would get it, on an input tensor the caller prepared
+    /// (`1 x 3 x height x width` f32 values, already letterboxed and normalised), and copies the first
+    /// output into `output`; returns its shape. No pre- or post-processing: raw ONNX Runtime through this
+    /// model's own session, the floor against which `benches/bench.rs` measures a detect call's overhead
+    /// free of the few percent by which two identically built sessions differ. Models with f16 input are
+    /// refused.
+    pub fn run_prepared(&self, input: &[f32], height: usize, width: usize, output: &mut Vec<f32>) -> Result<Vec<i64>> {
+        if self.spec.precision != InputPrecision::F32 {
+            return Err(Error::invalid_argument("run_prepared takes f32 input; this model takes f16"));
+        }
+        let pool = self.pool()?;
+        let mut guard = pool.checkout(None)?;
+        let failed = |e: ort::Error| {
+            Error::new(ErrorKind::InferenceFailed, format!("ONNX Runtime failed to run the model: {e}"))
+        };
+        let _in_runtime = fork::runtime_call();
+        let tensor = TensorRef::from_array_view(([1, 3, height, width], input)).map_err(failed)?;
+        let worker = &mut *guard;
+        let outputs = worker.session.run(ort::inputs![tensor]).map_err(failed)?;
+        let (shape, data) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
+        output.clear();
+        output.extend_from_slice(data);
+        Ok(shape.to_vec())
     }
 
     /// Detects objects in a pixel buffer with `settings`, waiting up to `acquire_timeout` (`None`: for

@@ -135,11 +135,61 @@ fn linear_taps(src: usize, dst: usize, taps: &mut Vec<Tap>) {
 }
 
 /// Buffers reused from call to call, so that steady-state preprocessing allocates nothing.
-#[derive(Debug, Default)]
+///
+/// A scratch made [`with_threads`](LetterboxScratch::with_threads)`(n)` letterboxes a large image in `n`
+/// horizontal bands at once, on scoped threads started for the call: a session with `n` intra-op threads
+/// leaves those cores idle while its input is prepared. Threads started per call, rather than kept, leave
+/// nothing behind that a `fork()` could break. The bands give exactly the single-threaded result.
+#[derive(Debug)]
 pub struct LetterboxScratch {
     key: Option<(usize, usize, usize, usize)>,
     x_taps: Vec<Tap>,
     y_taps: Vec<Tap>,
+    /// One per band, at least one.
+    bands: Vec<BandScratch>,
+}
+
+impl Default for LetterboxScratch {
+    fn default() -> Self {
+        Self::with_threads(1)
+    }
+}
+
+/// Below this many resized pixels per band, starting a thread costs more than the band saves.
+const MIN_BAND_PIXELS: usize = 32 * 1024;
+
+impl LetterboxScratch {
+    /// A scratch that uses up to `threads` threads (the caller's included) per image; 0 counts as 1.
+    pub fn with_threads(threads: usize) -> Self {
+        Self {
+            key: None,
+            x_taps: Vec::new(),
+            y_taps: Vec::new(),
+            bands: (0..threads.max(1)).map(|_| BandScratch::default()).collect(),
+        }
+    }
+
+    /// The number of threads this scratch may use.
+    pub fn threads(&self) -> usize {
+        self.bands.len()
+    }
+
+    fn prepare(&mut self, view: &PixelView<'_>, geometry: &LetterboxGeometry) {
+        let key = (view.width(), view.height(), geometry.resized_width, geometry.resized_height);
+        if self.key != Some(key) {
+            linear_taps(view.width(), geometry.resized_width, &mut self.x_taps);
+            linear_taps(view.height(), geometry.resized_height, &mut self.y_taps);
+            self.key = Some(key);
+        }
+        for band in &mut self.bands {
+            band.prepare(geometry.resized_width);
+        }
+    }
+}
+
+/// The buffers of one band of rows.
+#[derive(Debug, Default)]
+struct BandScratch {
     /// Two horizontally resampled rows, one plane per channel, already divided by 16 as OpenCV's vertical
     /// pass divides them: what is left fits 16 bits, which lets the vertical pass run 8 lanes wide.
     rows: [Vec<i16>; 2],
@@ -148,23 +198,17 @@ pub struct LetterboxScratch {
     blended: Vec<u8>,
 }
 
-impl LetterboxScratch {
-    fn prepare(&mut self, view: &PixelView<'_>, geometry: &LetterboxGeometry) {
-        let key = (view.width(), view.height(), geometry.resized_width, geometry.resized_height);
-        if self.key != Some(key) {
-            linear_taps(view.width(), geometry.resized_width, &mut self.x_taps);
-            linear_taps(view.height(), geometry.resized_height, &mut self.y_taps);
-            self.key = Some(key);
-        }
+impl BandScratch {
+    fn prepare(&mut self, resized_width: usize) {
         for row in &mut self.rows {
-            row.resize(geometry.resized_width * 3, 0);
+            row.resize(resized_width * 3, 0);
         }
-        self.blended.resize(geometry.resized_width, 0);
+        self.blended.resize(resized_width, 0);
         self.row_source = [None, None];
     }
 
     /// Horizontally resamples source row `y` into one of the two row buffers and returns its slot.
-    fn horizontal_row(&mut self, view: &PixelView<'_>, y: usize) -> usize {
+    fn horizontal_row(&mut self, x_taps: &[Tap], view: &PixelView<'_>, y: usize) -> usize {
         if let Some(slot) = self.row_source.iter().position(|&s| s == Some(y)) {
             return slot;
         }
@@ -176,13 +220,13 @@ impl LetterboxScratch {
         };
         let src = view.row(y);
         let offsets = view.format().rgb_offsets();
-        let (taps, row) = (&self.x_taps, &mut self.rows[slot]);
+        let row = &mut self.rows[slot];
         // One copy of the loop per pixel size, so that the compiler sees constant offsets.
         match view.format().bytes_per_pixel() {
-            1 => resample_row::<1>(taps, src, offsets, row),
-            2 => resample_row::<2>(taps, src, offsets, row),
-            3 => resample_row::<3>(taps, src, offsets, row),
-            _ => resample_row::<4>(taps, src, offsets, row),
+            1 => resample_row::<1>(x_taps, src, offsets, row),
+            2 => resample_row::<2>(x_taps, src, offsets, row),
+            3 => resample_row::<3>(x_taps, src, offsets, row),
+            _ => resample_row::<4>(x_taps, src, offsets, row),
         }
         self.row_source[slot] = Some(y);
         slot
@@ -234,43 +278,109 @@ pub fn letterbox_into_slice<T: InputElement>(
     scratch: &mut LetterboxScratch,
     out: &mut [T],
 ) {
-    let lut: [T; 256] = std::array::from_fn(|v| T::from_u8(v as u8));
     let (in_w, in_h) = (geometry.input_width, geometry.input_height);
     let plane = in_w * in_h;
     assert_eq!(out.len(), 3 * plane, "the output must hold exactly one letterboxed image");
-    fill_padding(out, geometry, lut[usize::from(PAD_VALUE)]);
+    fill_padding(out, geometry, T::from_u8(PAD_VALUE));
     let (rw, rh) = (geometry.resized_width, geometry.resized_height);
-    if view.width() == rw && view.height() == rh {
-        let bpp = view.format().bytes_per_pixel();
-        let offsets = view.format().rgb_offsets();
-        for y in 0..view.height() {
-            let src = view.row(y);
-            let row_start = (y + geometry.top) * in_w + geometry.left;
-            for (c, &offset) in offsets.iter().enumerate() {
-                let dst = &mut out[c * plane + row_start..c * plane + row_start + rw];
-                for (d, px) in dst.iter_mut().zip(src.chunks_exact(bpp)) {
-                    *d = lut[usize::from(px[offset])];
-                }
+    let resize = view.width() != rw || view.height() != rh;
+    if resize {
+        scratch.prepare(view, geometry);
+    }
+    let bands = band_count(scratch.bands.len(), rw, rh);
+    // The rows of the resized image in each plane, handed out band by band.
+    let (red, rest) = out.split_at_mut(plane);
+    let (green, blue) = rest.split_at_mut(plane);
+    let image_rows = geometry.top * in_w..(geometry.top + rh) * in_w;
+    let mut planes = [&mut red[image_rows.clone()], &mut green[image_rows.clone()], &mut blue[image_rows]];
+    let LetterboxScratch { x_taps, y_taps, bands: band_scratches, .. } = scratch;
+    let (x_taps, y_taps) = (&x_taps[..], &y_taps[..]);
+    let band = |scratch: &mut BandScratch, rows: std::ops::Range<usize>, planes: [&mut [T]; 3]| {
+        if resize {
+            resample_band(view, geometry, x_taps, y_taps, scratch, rows, planes)
+        } else {
+            copy_band(view, geometry, rows, planes)
+        }
+    };
+    if bands == 1 {
+        // Without a scope, which would allocate.
+        return band(&mut band_scratches[0], 0..rh, planes);
+    }
+    std::thread::scope(|threads| {
+        let mut first_row = 0;
+        for (index, scratch) in band_scratches.iter_mut().take(bands).enumerate() {
+            let end_row = rh * (index + 1) / bands;
+            let len = (end_row - first_row) * in_w;
+            let band_planes = planes.each_mut().map(|p| {
+                let (head, tail) = std::mem::take(p).split_at_mut(len);
+                *p = tail;
+                head
+            });
+            let rows = first_row..end_row;
+            // The calling thread takes the last band rather than waiting idle.
+            if index + 1 == bands {
+                band(scratch, rows, band_planes);
+            } else {
+                threads.spawn(move || band(scratch, rows, band_planes));
+            }
+            first_row = end_row;
+        }
+    });
+}
+
+/// How many bands a `resized_width` x `resized_height` image is cut into with up to `threads` threads.
+fn band_count(threads: usize, resized_width: usize, resized_height: usize) -> usize {
+    threads.min(resized_width * resized_height / MIN_BAND_PIXELS).clamp(1, resized_height)
+}
+
+/// Normalises rows `rows` of an image already at the resized size into `planes`, which start at the first
+/// of those rows.
+fn copy_band<T: InputElement>(
+    view: &PixelView<'_>,
+    geometry: &LetterboxGeometry,
+    rows: std::ops::Range<usize>,
+    mut planes: [&mut [T]; 3],
+) {
+    let lut: [T; 256] = std::array::from_fn(|v| T::from_u8(v as u8));
+    let (bpp, offsets, in_w) = (view.format().bytes_per_pixel(), view.format().rgb_offsets(), geometry.input_width);
+    for (i, y) in rows.enumerate() {
+        let src = view.row(y);
+        let row_start = i * in_w + geometry.left;
+        for (plane, &offset) in planes.iter_mut().zip(&offsets) {
+            let dst = &mut plane[row_start..row_start + geometry.resized_width];
+            for (d, px) in dst.iter_mut().zip(src.chunks_exact(bpp)) {
+                *d = lut[usize::from(px[offset])];
             }
         }
-        return;
     }
-    scratch.prepare(view, geometry);
-    for dy in 0..rh {
-        let tap = scratch.y_taps[dy];
-        let first = scratch.horizontal_row(view, tap.first);
-        let second = scratch.horizontal_row(view, tap.second);
-        let (row_a, row_b) = (&scratch.rows[first], &scratch.rows[second]);
+}
+
+/// Resizes rows `rows` of the resized image into `planes`, which start at the first of those rows.
+fn resample_band<T: InputElement>(
+    view: &PixelView<'_>,
+    geometry: &LetterboxGeometry,
+    x_taps: &[Tap],
+    y_taps: &[Tap],
+    band: &mut BandScratch,
+    rows: std::ops::Range<usize>,
+    mut planes: [&mut [T]; 3],
+) {
+    let lut: [T; 256] = std::array::from_fn(|v| T::from_u8(v as u8));
+    let (rw, in_w) = (geometry.resized_width, geometry.input_width);
+    for (i, dy) in rows.enumerate() {
+        let tap = y_taps[dy];
+        let first = band.horizontal_row(x_taps, view, tap.first);
+        let second = band.horizontal_row(x_taps, view, tap.second);
+        let (row_a, row_b) = (&band.rows[first], &band.rows[second]);
         let (w_a, w_b) = (tap.w_first as i16, tap.w_second as i16);
-        let row_start = (dy + geometry.top) * in_w + geometry.left;
-        for c in 0..3 {
+        let row_start = i * in_w + geometry.left;
+        for (c, plane) in planes.iter_mut().enumerate() {
             // Rows are kept one plane per channel, so these loops read and write contiguous memory.
             let (a, b) = (&row_a[c * rw..(c + 1) * rw], &row_b[c * rw..(c + 1) * rw]);
-            for ((v, &a), &b) in scratch.blended.iter_mut().zip(a).zip(b) {
+            for ((v, &a), &b) in band.blended.iter_mut().zip(a).zip(b) {
                 *v = blend_vertical(a, b, w_a, w_b);
             }
-            let dst = &mut out[c * plane + row_start..c * plane + row_start + rw];
-            T::normalise_row(&scratch.blended, dst, &lut);
+            T::normalise_row(&band.blended, &mut plane[row_start..row_start + rw], &lut);
         }
     }
 }
@@ -425,6 +535,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn bands_on_several_threads_give_exactly_the_single_threaded_result() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Downscaled, upscaled, and already at the resized size (copied, not resampled).
+        for (width, height, target, format) in [
+            (810, 1080, 640, PixelFormat::Rgb8),
+            (300, 200, 640, PixelFormat::Bgra8),
+            (480, 640, 640, PixelFormat::Gray8),
+            (1000, 333, 320, PixelFormat::Rgba8),
+        ] {
+            let stride = width * format.bytes_per_pixel() + 3;
+            let data: Vec<u8> = (0..stride * height).map(|_| next() as u8).collect();
+            let view = PixelView::new(&data, width, height, stride, format).unwrap();
+            let geometry = LetterboxGeometry::new(width, height, target, target, Some(32));
+            let mut single: Vec<f32> = Vec::new();
+            letterbox_into(&view, &geometry, &mut LetterboxScratch::default(), &mut single);
+            for threads in [2, 3, 7] {
+                let bands = band_count(threads, geometry.resized_width, geometry.resized_height);
+                assert!(bands > 1 || geometry.resized_width * geometry.resized_height < 2 * MIN_BAND_PIXELS);
+                let mut scratch = LetterboxScratch::with_threads(threads);
+                let mut banded: Vec<f16> = Vec::new();
+                letterbox_into(&view, &geometry, &mut scratch, &mut banded);
+                let mut banded_f32: Vec<f32> = Vec::new();
+                letterbox_into(&view, &geometry, &mut scratch, &mut banded_f32);
+                assert_eq!(banded_f32, single, "{width}x{height} -> {target} on {threads} threads ({bands} bands)");
+                let single_f16: Vec<f16> = single.iter().map(|&v| f16::from_u8((v * 255.0).round() as u8)).collect();
+                assert_eq!(banded, single_f16, "f16, {width}x{height} -> {target} on {threads} threads");
+            }
+        }
+        assert_eq!(band_count(8, 100_000, 3), 3, "never more bands than rows");
+        assert_eq!(band_count(8, 100, 100), 1, "small images stay on one thread");
     }
 
     #[test]
