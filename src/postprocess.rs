@@ -133,11 +133,26 @@ fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32,
     best_score.resize(n, f32::NEG_INFINITY);
     best_class.clear();
     best_class.resize(n, 0);
+    // Not compiled for AVX2 as NMS is: that measured 50% slower here.
+    best_class_per_anchor(output, num_classes, best_score, best_class);
+    scratch.candidates.clear();
+    for (i, (&score, &class_id)) in best_score.iter().zip(best_class.iter()).enumerate() {
+        if score > conf {
+            let (x1, y1, x2, y2) = xywh_to_xyxy(channel(0)[i], channel(1)[i], channel(2)[i], channel(3)[i]);
+            scratch.candidates.push(Detection { x1, y1, x2, y2, score, class_id });
+        }
+    }
+}
+
+/// The best class score of each anchor and its class, into `best_score` and `best_class` (filled with
+/// -inf and 0 by the caller).
+fn best_class_per_anchor(output: OutputView<'_>, num_classes: usize, best_score: &mut [f32], best_class: &mut [u32]) {
+    let n = output.cols;
     // Anchors in tiles whose running maxima stay in L1 while every class row of the tile streams past.
     const TILE: usize = 256;
     for (t, (best_score, best_class)) in best_score.chunks_mut(TILE).zip(best_class.chunks_mut(TILE)).enumerate() {
         for c in 0..num_classes {
-            let scores = &channel(4 + c)[t * TILE..][..best_score.len()];
+            let scores = &output.data[(4 + c) * n + t * TILE..][..best_score.len()];
             let c_id = c as u32;
             // Strictly greater: the first maximum wins ties, as torch's `max(dim)` does; NaN never wins.
             // Selects rather than branches, so that the loop compiles to vector compares and blends.
@@ -146,13 +161,6 @@ fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32,
                 *best = if better { s } else { *best };
                 *class = if better { c_id } else { *class };
             }
-        }
-    }
-    scratch.candidates.clear();
-    for (i, (&score, &class_id)) in best_score.iter().zip(best_class.iter()).enumerate() {
-        if score > conf {
-            let (x1, y1, x2, y2) = xywh_to_xyxy(channel(0)[i], channel(1)[i], channel(2)[i], channel(3)[i]);
-            scratch.candidates.push(Detection { x1, y1, x2, y2, score, class_id });
         }
     }
 }
@@ -295,10 +303,31 @@ impl BoxColumns {
             &self.y2[range.start..][..n],
         );
         let area = &self.area[range.start..][..n];
-        for k in 0..n {
-            suppressed[k] |= suppresses(a, area_a, &[x1[k], y1[k], x2[k], y2[k]], area[k], threshold);
+        let columns = [x1, y1, x2, y2, area];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { suppress_columns_avx2(a, area_a, threshold, columns, suppressed) };
         }
+        suppress_columns(a, area_a, threshold, columns, suppressed)
     }
+}
+
+/// The loop of [`BoxColumns::suppress_overlapping`] over equally long columns `x1, y1, x2, y2, area`.
+#[inline(always)]
+fn suppress_columns(a: &[f32; 4], area_a: f32, threshold: f32, columns: [&[f32]; 5], suppressed: &mut [bool]) {
+    let [x1, y1, x2, y2, area] = columns;
+    for k in 0..suppressed.len() {
+        suppressed[k] |= suppresses(a, area_a, &[x1[k], y1[k], x2[k], y2[k]], area[k], threshold);
+    }
+}
+
+/// [`suppress_columns`] compiled for AVX2: 8 lanes instead of SSE2's 4. The same IEEE operations in the
+/// same order (no fused multiply-add), so the same decisions.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn suppress_columns_avx2(a: &[f32; 4], area_a: f32, threshold: f32, columns: [&[f32]; 5], suppressed: &mut [bool]) {
+    suppress_columns(a, area_a, threshold, columns, suppressed)
 }
 
 /// The score-sorted candidates grouped by class (or in one group), reused across calls.

@@ -69,6 +69,7 @@ pub trait InputElement: Copy + Default + Send + 'static {
     fn from_u8(v: u8) -> Self;
 
     /// Normalises a row: `dst[i] = from_u8(src[i])`, where `lut[v]` holds `from_u8(v)`.
+    #[inline(always)]
     fn normalise_row(src: &[u8], dst: &mut [Self], lut: &[Self; 256]) {
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = lut[usize::from(v)];
@@ -82,6 +83,7 @@ impl InputElement for f32 {
     }
 
     // Computed rather than looked up: the division vectorises, a table lookup does not.
+    #[inline(always)]
     fn normalise_row(src: &[u8], dst: &mut [Self], _lut: &[Self; 256]) {
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = Self::from_u8(v);
@@ -208,6 +210,7 @@ impl BandScratch {
     }
 
     /// Horizontally resamples source row `y` into one of the two row buffers and returns its slot.
+    #[inline(always)]
     fn horizontal_row(&mut self, x_taps: &[Tap], view: &PixelView<'_>, y: usize) -> usize {
         if let Some(slot) = self.row_source.iter().position(|&s| s == Some(y)) {
             return slot;
@@ -235,6 +238,7 @@ impl BandScratch {
 
 /// Resamples one row of `BPP`-byte pixels into `out`, one plane per channel (red, green, blue), divided by
 /// 16 as [`blend_vertical`] expects.
+#[inline(always)]
 fn resample_row<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 3], out: &mut [i16]) {
     let width = taps.len();
     let (red, rest) = out.split_at_mut(width);
@@ -252,7 +256,7 @@ fn resample_row<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 3],
 
 /// OpenCV's vectorised vertical blend of two horizontally resampled rows (already divided by 16):
 /// multiplied keeping the high 16 bits, summed, then rounded by 2 bits.
-#[inline]
+#[inline(always)]
 fn blend_vertical(top: i16, bottom: i16, w_top: i16, w_bottom: i16) -> u8 {
     let high = |v: i16, w: i16| ((i32::from(v) * i32::from(w)) >> 16) as i16;
     let v = high(top, w_top).wrapping_add(high(bottom, w_bottom));
@@ -355,8 +359,44 @@ fn copy_band<T: InputElement>(
     }
 }
 
-/// Resizes rows `rows` of the resized image into `planes`, which start at the first of those rows.
+/// Resizes rows `rows` of the resized image into `planes`, which start at the first of those rows; with
+/// AVX2 where the CPU has it.
 fn resample_band<T: InputElement>(
+    view: &PixelView<'_>,
+    geometry: &LetterboxGeometry,
+    x_taps: &[Tap],
+    y_taps: &[Tap],
+    band: &mut BandScratch,
+    rows: std::ops::Range<usize>,
+    planes: [&mut [T]; 3],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { resample_band_avx2(view, geometry, x_taps, y_taps, band, rows, planes) };
+    }
+    resample_band_portable(view, geometry, x_taps, y_taps, band, rows, planes)
+}
+
+/// [`resample_band_portable`] compiled for AVX2: twice the lanes, the same integer and IEEE operations in
+/// the same order, so the same values (the golden and differential tests run whichever this CPU takes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn resample_band_avx2<T: InputElement>(
+    view: &PixelView<'_>,
+    geometry: &LetterboxGeometry,
+    x_taps: &[Tap],
+    y_taps: &[Tap],
+    band: &mut BandScratch,
+    rows: std::ops::Range<usize>,
+    planes: [&mut [T]; 3],
+) {
+    resample_band_portable(view, geometry, x_taps, y_taps, band, rows, planes)
+}
+
+/// The resampling of [`resample_band`], for any instruction set.
+#[inline(always)]
+fn resample_band_portable<T: InputElement>(
     view: &PixelView<'_>,
     geometry: &LetterboxGeometry,
     x_taps: &[Tap],
@@ -574,6 +614,47 @@ mod tests {
         }
         assert_eq!(band_count(8, 100_000, 3), 3, "never more bands than rows");
         assert_eq!(band_count(8, 100, 100), 1, "small images stay on one thread");
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_avx2_build_of_the_resampling_gives_the_portable_values() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: only the portable build runs");
+            return;
+        }
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (width, height, format) in [(333, 517, PixelFormat::Rgb8), (901, 77, PixelFormat::Bgra8)] {
+            let stride = width * format.bytes_per_pixel() + 1;
+            let data: Vec<u8> = (0..stride * height).map(|_| next() as u8).collect();
+            let view = PixelView::new(&data, width, height, stride, format).unwrap();
+            let geometry = LetterboxGeometry::new(width, height, 160, 160, None);
+            let (rw, rh, in_w) = (geometry.resized_width, geometry.resized_height, geometry.input_width);
+            let mut scratch = LetterboxScratch::default();
+            scratch.prepare(&view, &geometry);
+            let mut outputs = Vec::new();
+            for avx2 in [false, true] {
+                let mut planes = vec![vec![0.0f32; rh * in_w]; 3];
+                let [r, g, b] = &mut planes[..] else { unreachable!() };
+                let band = &mut scratch.bands[0];
+                band.prepare(rw);
+                let args = (&view, &geometry, &scratch.x_taps[..], &scratch.y_taps[..]);
+                if avx2 {
+                    // SAFETY: AVX2 was detected above.
+                    unsafe { resample_band_avx2(args.0, args.1, args.2, args.3, band, 0..rh, [r, g, b]) };
+                } else {
+                    resample_band_portable(args.0, args.1, args.2, args.3, band, 0..rh, [r, g, b]);
+                }
+                outputs.push(planes);
+            }
+            assert_eq!(outputs[0], outputs[1], "{width}x{height} {format:?}");
+        }
     }
 
     #[test]
