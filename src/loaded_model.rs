@@ -8,7 +8,7 @@ use arc_swap::ArcSwapOption;
 use half::f16;
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
+use ort::session::{Session, SessionOutputs};
 use ort::value::{DynValue, Tensor, TensorElementType, TensorRef};
 
 use crate::detector::{Detections, DetectorConfig};
@@ -88,34 +88,16 @@ impl Worker {
     /// output out, as f32, before the session can be used again.
     fn infer(&mut self, batch: usize, height: usize, width: usize) -> Result<()> {
         let shape = [batch, 3, height, width];
-        let failed = |e: ort::Error| {
-            Error::new(ErrorKind::InferenceFailed, format!("ONNX Runtime failed to run the model: {e}"))
-        };
         let outputs = match &self.input {
             InputBuffer::F32(buf) => {
-                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(failed)?])
+                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(inference_failed)?])
             }
             InputBuffer::F16(buf) => {
-                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(failed)?])
+                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(inference_failed)?])
             }
         }
-        .map_err(failed)?;
-        let value = &outputs[0];
-        self.output.clear();
-        self.output_shape.clear();
-        match value.dtype().tensor_type() {
-            Some(TensorElementType::Float16) => {
-                let (shape, data) = value.try_extract_tensor::<f16>().map_err(failed)?;
-                self.output_shape.extend_from_slice(shape);
-                self.output.extend(data.iter().map(|v| v.to_f32()));
-            }
-            _ => {
-                let (shape, data) = value.try_extract_tensor::<f32>().map_err(failed)?;
-                self.output_shape.extend_from_slice(shape);
-                self.output.extend_from_slice(data);
-            }
-        }
-        Ok(())
+        .map_err(inference_failed)?;
+        copy_first_output(&outputs, &mut self.output_shape, &mut self.output)
     }
 
     fn fill_blank(&mut self, height: usize, width: usize) {
@@ -128,6 +110,32 @@ impl Worker {
             InputBuffer::F16(buf) => fill(buf, 3 * height * width),
         }
     }
+}
+
+/// An error of ONNX Runtime during a run, as a detect call reports it.
+fn inference_failed(e: ort::Error) -> Error {
+    Error::new(ErrorKind::InferenceFailed, format!("ONNX Runtime failed to run the model: {e}"))
+}
+
+/// Copies the first output of a run into `shape` and `values`, as f32 (converting f16 outputs), so that
+/// the session can be used again.
+fn copy_first_output(outputs: &SessionOutputs<'_>, shape: &mut Vec<i64>, values: &mut Vec<f32>) -> Result<()> {
+    let value = &outputs[0];
+    shape.clear();
+    values.clear();
+    match value.dtype().tensor_type() {
+        Some(TensorElementType::Float16) => {
+            let (dims, data) = value.try_extract_tensor::<f16>().map_err(inference_failed)?;
+            shape.extend_from_slice(dims);
+            values.extend(data.iter().map(|v| v.to_f32()));
+        }
+        _ => {
+            let (dims, data) = value.try_extract_tensor::<f32>().map_err(inference_failed)?;
+            shape.extend_from_slice(dims);
+            values.extend_from_slice(data);
+        }
+    }
+    Ok(())
 }
 
 /// An item of `pool`, waiting up to `timeout` (`None`: for ever).
@@ -455,17 +463,13 @@ impl LoadedModel {
         }
         let pool = self.pool()?;
         let mut guard = pool.checkout(None)?;
-        let failed = |e: ort::Error| {
-            Error::new(ErrorKind::InferenceFailed, format!("ONNX Runtime failed to run the model: {e}"))
-        };
         let _in_runtime = fork::runtime_call();
-        let tensor = TensorRef::from_array_view(([1, 3, height, width], input)).map_err(failed)?;
+        let tensor = TensorRef::from_array_view(([1, 3, height, width], input)).map_err(inference_failed)?;
         let worker = &mut *guard;
-        let outputs = worker.session.run(ort::inputs![tensor]).map_err(failed)?;
-        let (shape, data) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
-        output.clear();
-        output.extend_from_slice(data);
-        Ok(shape.to_vec())
+        let outputs = worker.session.run(ort::inputs![tensor]).map_err(inference_failed)?;
+        let mut shape = Vec::new();
+        copy_first_output(&outputs, &mut shape, output)?;
+        Ok(shape)
     }
 
     /// Detects objects in a pixel buffer with `settings`, waiting up to `acquire_timeout` (`None`: for

@@ -171,11 +171,6 @@ impl LetterboxScratch {
         }
     }
 
-    /// The number of threads this scratch may use.
-    pub fn threads(&self) -> usize {
-        self.bands.len()
-    }
-
     fn prepare(&mut self, view: &PixelView<'_>, geometry: &LetterboxGeometry) {
         let key = (view.width(), view.height(), geometry.resized_width, geometry.resized_height);
         if self.key != Some(key) {
@@ -298,10 +293,10 @@ pub fn letterbox_into_slice<T: InputElement>(
     let image_rows = geometry.top * in_w..(geometry.top + rh) * in_w;
     let mut planes = [&mut red[image_rows.clone()], &mut green[image_rows.clone()], &mut blue[image_rows]];
     let LetterboxScratch { x_taps, y_taps, bands: band_scratches, .. } = scratch;
-    let (x_taps, y_taps) = (&x_taps[..], &y_taps[..]);
+    let source = BandSource { view: *view, geometry, x_taps, y_taps };
     let band = |scratch: &mut BandScratch, rows: std::ops::Range<usize>, planes: [&mut [T]; 3]| {
         if resize {
-            resample_band(view, geometry, x_taps, y_taps, scratch, rows, planes)
+            resample_band(&source, scratch, rows, planes)
         } else {
             copy_band(view, geometry, rows, planes)
         }
@@ -359,13 +354,19 @@ fn copy_band<T: InputElement>(
     }
 }
 
+/// What every band of one letterbox reads: the image, where it goes, and the resampling taps.
+#[derive(Clone, Copy)]
+struct BandSource<'a> {
+    view: PixelView<'a>,
+    geometry: &'a LetterboxGeometry,
+    x_taps: &'a [Tap],
+    y_taps: &'a [Tap],
+}
+
 /// Resizes rows `rows` of the resized image into `planes`, which start at the first of those rows; with
 /// AVX2 where the CPU has it.
 fn resample_band<T: InputElement>(
-    view: &PixelView<'_>,
-    geometry: &LetterboxGeometry,
-    x_taps: &[Tap],
-    y_taps: &[Tap],
+    source: &BandSource<'_>,
     band: &mut BandScratch,
     rows: std::ops::Range<usize>,
     planes: [&mut [T]; 3],
@@ -373,9 +374,9 @@ fn resample_band<T: InputElement>(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { resample_band_avx2(view, geometry, x_taps, y_taps, band, rows, planes) };
+        return unsafe { resample_band_avx2(source, band, rows, planes) };
     }
-    resample_band_portable(view, geometry, x_taps, y_taps, band, rows, planes)
+    resample_band_portable(source, band, rows, planes)
 }
 
 /// [`resample_band_portable`] compiled for AVX2: twice the lanes, the same integer and IEEE operations in
@@ -383,28 +384,23 @@ fn resample_band<T: InputElement>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn resample_band_avx2<T: InputElement>(
-    view: &PixelView<'_>,
-    geometry: &LetterboxGeometry,
-    x_taps: &[Tap],
-    y_taps: &[Tap],
+    source: &BandSource<'_>,
     band: &mut BandScratch,
     rows: std::ops::Range<usize>,
     planes: [&mut [T]; 3],
 ) {
-    resample_band_portable(view, geometry, x_taps, y_taps, band, rows, planes)
+    resample_band_portable(source, band, rows, planes)
 }
 
 /// The resampling of [`resample_band`], for any instruction set.
 #[inline(always)]
 fn resample_band_portable<T: InputElement>(
-    view: &PixelView<'_>,
-    geometry: &LetterboxGeometry,
-    x_taps: &[Tap],
-    y_taps: &[Tap],
+    source: &BandSource<'_>,
     band: &mut BandScratch,
     rows: std::ops::Range<usize>,
     mut planes: [&mut [T]; 3],
 ) {
+    let BandSource { view, geometry, x_taps, y_taps } = source;
     let lut: [T; 256] = std::array::from_fn(|v| T::from_u8(v as u8));
     let (rw, in_w) = (geometry.resized_width, geometry.input_width);
     for (i, dy) in rows.enumerate() {
@@ -520,6 +516,16 @@ mod tests {
         assert_eq!(out, [77.0 / 255.0; 3]);
     }
 
+    /// A xorshift generator: deterministic pseudo-random test data without a dependency.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// OpenCV's `INTER_LINEAR` for one output value, written out directly from its definition: horizontal
     /// sums in 11-bit fixed point, then the vertical pass of `blend_vertical` in 32-bit arithmetic.
     fn reference_value(view: &PixelView<'_>, geometry: &LetterboxGeometry, c: usize, y: usize, x: usize) -> u8 {
@@ -539,14 +545,7 @@ mod tests {
 
     #[test]
     fn resize_matches_the_direct_formula_for_every_format_and_stride() {
-        // A xorshift generator: deterministic, and no dependency for one test.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         let formats =
             [PixelFormat::Rgb8, PixelFormat::Bgr8, PixelFormat::Rgba8, PixelFormat::Bgra8, PixelFormat::Gray8];
         let mut scratch = LetterboxScratch::default();
@@ -579,13 +578,7 @@ mod tests {
 
     #[test]
     fn bands_on_several_threads_give_exactly_the_single_threaded_result() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
         // Downscaled, upscaled, and already at the resized size (copied, not resampled).
         for (width, height, target, format) in [
             (810, 1080, 640, PixelFormat::Rgb8),
@@ -623,13 +616,7 @@ mod tests {
             eprintln!("no AVX2 on this CPU: only the portable build runs");
             return;
         }
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         for (width, height, format) in [(333, 517, PixelFormat::Rgb8), (901, 77, PixelFormat::Bgra8)] {
             let stride = width * format.bytes_per_pixel() + 1;
             let data: Vec<u8> = (0..stride * height).map(|_| next() as u8).collect();
@@ -644,12 +631,12 @@ mod tests {
                 let [r, g, b] = &mut planes[..] else { unreachable!() };
                 let band = &mut scratch.bands[0];
                 band.prepare(rw);
-                let args = (&view, &geometry, &scratch.x_taps[..], &scratch.y_taps[..]);
+                let source = BandSource { view, geometry: &geometry, x_taps: &scratch.x_taps, y_taps: &scratch.y_taps };
                 if avx2 {
                     // SAFETY: AVX2 was detected above.
-                    unsafe { resample_band_avx2(args.0, args.1, args.2, args.3, band, 0..rh, [r, g, b]) };
+                    unsafe { resample_band_avx2(&source, band, 0..rh, [r, g, b]) };
                 } else {
-                    resample_band_portable(args.0, args.1, args.2, args.3, band, 0..rh, [r, g, b]);
+                    resample_band_portable(&source, band, 0..rh, [r, g, b]);
                 }
                 outputs.push(planes);
             }
