@@ -50,11 +50,31 @@ struct Args {
     rounds: usize,
     seconds: f64,
     json: Option<PathBuf>,
+    /// Throughput: only these pools (`POOLxTHREADS`, `0x0` the automatic one), and no raw ONNX Runtime rows.
+    configs: Option<Vec<(usize, usize)>>,
+    /// Throughput: these caller counts instead of 1, 2, 4, 8 (and the cores).
+    callers: Option<Vec<usize>>,
+    /// Throughput: each caller sleeps between calls, a random 0 to twice this many ms, so that calls
+    /// sometimes run alone and sometimes overlap, as in a server that is not saturated.
+    pause_ms: f64,
     positional: Vec<String>,
 }
 
+/// A comma-separated list, each item parsed by `item`.
+fn list<T>(text: &str, item: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
+    text.split(',').map(|part| item(part.trim()).ok_or(format!("cannot read {part:?} in {text:?}"))).collect()
+}
+
 fn parse(args: &[String]) -> Result<Args, String> {
-    let mut parsed = Args { rounds: 30, seconds: 3.0, json: None, positional: Vec::new() };
+    let mut parsed = Args {
+        rounds: 30,
+        seconds: 3.0,
+        json: None,
+        configs: None,
+        callers: None,
+        pause_ms: 0.0,
+        positional: Vec::new(),
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{arg} needs a value"));
@@ -62,6 +82,14 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--rounds" => parsed.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
             "--seconds" => parsed.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
             "--json" => parsed.json = Some(PathBuf::from(value()?)),
+            "--configs" => {
+                parsed.configs = Some(list(&value()?, |c| {
+                    let (pool, threads) = c.split_once('x')?;
+                    Some((pool.parse().ok()?, threads.parse().ok()?))
+                })?)
+            }
+            "--callers" => parsed.callers = Some(list(&value()?, |c| c.parse().ok().filter(|&n: &usize| n > 0))?),
+            "--pause-ms" => parsed.pause_ms = value()?.parse().map_err(|e| format!("--pause-ms: {e}"))?,
             _ => parsed.positional.push(arg.clone()),
         }
     }
@@ -302,7 +330,7 @@ fn latency(args: &[String]) -> Outcome {
     };
     let threads = cores();
     println!(
-        "latency: {} rounds, automatic pool, a lone call on its solo session of {threads} threads (raw ONNX \
+        "latency: {} rounds, automatic pool, a lone call on its widest session, {threads} threads (raw ONNX \
          Runtime: the same options), image {} {}x{}",
         args.rounds,
         image[0],
@@ -329,7 +357,7 @@ fn latency_one(
     png: &[u8],
     decoded: &DecodedImage,
 ) -> Result<serde_json::Value, String> {
-    // The automatic pool, as users get it: a lone call runs on its solo session of a thread per core,
+    // The automatic pool, as users get it: a lone call runs on its widest session, a thread per core,
     // which does not spin; the raw sessions are built the same way.
     let handle = Handle::open(model, imgsz, 0, 0)?;
     let (detector, geometry) = library_geometry(model, imgsz, (0, 0), decoded)?;
@@ -511,8 +539,8 @@ struct Run {
     callers: usize,
     pool: usize,
     threads: usize,
-    /// Threads of the automatic pool's solo session, if it has one.
-    solo_threads: Option<usize>,
+    /// The automatic pool's sessions as "sessions x threads + ...", empty for an explicit pool.
+    tiers: String,
     images_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -520,6 +548,11 @@ struct Run {
 
 /// Runs `callers` threads calling `work(caller)` for `seconds`; images/s and latency quantiles.
 fn drive(callers: usize, seconds: f64, work: impl Fn(usize) + Sync) -> (f64, f64, f64) {
+    drive_with_pauses(callers, seconds, 0.0, work)
+}
+
+/// [`drive`], each caller sleeping a random 0 to `2 * pause_ms` between calls.
+fn drive_with_pauses(callers: usize, seconds: f64, pause_ms: f64, work: impl Fn(usize) + Sync) -> (f64, f64, f64) {
     let stop = AtomicBool::new(false);
     let latencies = Mutex::new(Vec::new());
     let start = Barrier::new(callers + 1);
@@ -529,9 +562,17 @@ fn drive(callers: usize, seconds: f64, work: impl Fn(usize) + Sync) -> (f64, f64
             let (stop, latencies, start, work) = (&stop, &latencies, &start, &work);
             scope.spawn(move || {
                 let mut mine = Vec::new();
+                let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (caller as u64 + 1);
                 start.wait();
                 while !stop.load(Ordering::Relaxed) {
                     mine.push(time_ms(|| work(caller)));
+                    if pause_ms > 0.0 {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        let fraction = (state >> 11) as f64 / (1u64 << 53) as f64;
+                        std::thread::sleep(Duration::from_secs_f64(2.0 * pause_ms * fraction / 1e3));
+                    }
                 }
                 latencies.lock().unwrap().extend(mine);
             });
@@ -546,6 +587,14 @@ fn drive(callers: usize, seconds: f64, work: impl Fn(usize) + Sync) -> (f64, f64
     // Calls still running at the stop finished after it; count the rate over the calls and their time.
     let rate = latencies.len() as f64 / elapsed.max(latencies.iter().sum::<f64>() / 1e3 / callers as f64);
     (rate, quantile(&mut latencies, 0.5), quantile(&mut latencies, 0.99))
+}
+
+/// This process's resident memory and its peak, from `/proc/self/status` (Linux).
+fn resident_memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field =
+        |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map_or("?".into(), |v| v.trim().to_string());
+    format!("RSS {}, peak {}", field("VmRSS:"), field("VmHWM:"))
 }
 
 fn throughput(args: &[String]) -> Outcome {
@@ -567,7 +616,9 @@ fn throughput(args: &[String]) -> Outcome {
     letterbox_into(&view, &geometry, &mut LetterboxScratch::default(), &mut tensor);
     let (h, w) = (geometry.input_height, geometry.input_width);
     drop((detector, probe));
-    for (sessions, threads, callers) in [(1, 2, 1), (1, 1, 1), (2, 1, 2), (2, 2, 2), (4, 1, 4)] {
+    let raw_configs: &[(usize, usize, usize)] =
+        if args.configs.is_some() { &[] } else { &[(1, 2, 1), (1, 1, 1), (2, 1, 2), (2, 2, 2), (4, 1, 4)] };
+    for &(sessions, threads, callers) in raw_configs {
         let pool: Vec<Mutex<(Session, Vec<f32>)>> = (0..sessions)
             .map(|_| raw_session(&model, threads, sessions == 1).map(|s| Mutex::new((s, Vec::new()))))
             .collect::<Result<_, _>>()?;
@@ -582,67 +633,81 @@ fn throughput(args: &[String]) -> Outcome {
             callers,
             pool: sessions,
             threads,
-            solo_threads: None,
+            tiers: String::new(),
             images_per_second: rate,
             p50_ms: p50,
             p99_ms: p99,
         });
     }
 
+    // Pool sizes and threads in powers of two: 1, 2 and 4 sessions x 1 and 2 threads everywhere (the
+    // issue's grid, oversubscribed on 2 cores), and on larger machines every pool that fits the cores.
+    let powers = |limit: usize| std::iter::successors(Some(1), move |&n| (n * 2 <= limit).then_some(n * 2));
     let mut configs: Vec<(usize, usize)> = Vec::new();
-    for pool in [1, 2, 4] {
-        for threads in [1, 2] {
-            configs.push((pool, threads));
+    for pool in powers(cores.max(4)) {
+        for threads in powers(cores.max(2)) {
+            if (pool <= 4 && threads <= 2) || pool * threads <= cores {
+                configs.push((pool, threads));
+            }
         }
     }
     configs.push((0, 0)); // the automatic defaults
+    let configs = args.configs.clone().unwrap_or(configs);
+    let mut caller_counts: Vec<usize> = powers(cores.max(8)).collect();
+    if cores > 8 && !cores.is_power_of_two() {
+        caller_counts.push(cores);
+    }
+    let caller_counts = args.callers.clone().unwrap_or(caller_counts);
+    if args.pause_ms > 0.0 {
+        println!("each caller sleeps 0 to {} ms (uniform) between calls", 2.0 * args.pause_ms);
+    }
     for (pool, threads) in configs {
+        let before = resident_memory();
         let handle = Arc::new(Handle::open(&model, imgsz, pool as u32, threads as u32)?);
         handle.detect_pixels(&decoded);
-        let (actual_pool, actual_threads) = yolo_ffi::loaded_model::resolve_parallelism(pool, threads, cores);
-        let solo_threads = yolo_ffi::loaded_model::solo_threads(pool, threads, cores);
-        let solo = solo_threads.map_or(String::new(), |t| format!(" + a solo session of {t}"));
-        for callers in [1, 2, 4, 8] {
-            let (rate, p50, p99) = drive(callers, args.seconds, |_| {
+        let tiers = yolo_ffi::loaded_model::session_tiers(pool, threads, cores);
+        let described = tiers.iter().map(|t| format!("{} x {}", t.sessions, t.threads)).collect::<Vec<_>>().join(" + ");
+        for &callers in &caller_counts {
+            let (rate, p50, p99) = drive_with_pauses(callers, args.seconds, args.pause_ms, |_| {
                 handle.detect_pixels(&decoded);
             });
             let label = if pool == 0 { "auto" } else { "pool" };
             println!(
-                "{label} {actual_pool} x {actual_threads} threads{solo}, {callers} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms"
+                "{label} {described} threads, {callers} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms"
             );
             runs.push(Run {
                 label: label.into(),
                 callers,
-                pool: actual_pool,
-                threads: actual_threads,
-                solo_threads,
+                pool: tiers[tiers.len() - 1].sessions,
+                threads: tiers[tiers.len() - 1].threads,
+                tiers: if pool == 0 { described.clone() } else { String::new() },
                 images_per_second: rate,
                 p50_ms: p50,
                 p99_ms: p99,
             });
         }
+        println!("memory: {before} before opening {described}; {} after its runs", resident_memory());
     }
 
     println!(
         "\n| callers | best pool x threads | img/s | auto img/s | auto / best | raw ORT best img/s | best / raw |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for callers in [1, 2, 4, 8] {
+    for &callers in &caller_counts {
         let ours = runs.iter().filter(|r| r.label != "raw" && r.callers == callers);
         let best = ours.max_by(|a, b| a.images_per_second.total_cmp(&b.images_per_second)).unwrap();
-        let auto = runs.iter().find(|r| r.label == "auto" && r.callers == callers).unwrap();
+        let auto =
+            runs.iter().find(|r| r.label == "auto" && r.callers == callers).map_or(f64::NAN, |r| r.images_per_second);
+        let best_name = if best.label == "auto" { "auto".into() } else { format!("{} x {}", best.pool, best.threads) };
         let raw_best = runs
             .iter()
             .filter(|r| r.label == "raw" && r.callers == callers)
             .map(|r| r.images_per_second)
             .fold(f64::NAN, f64::max);
         println!(
-            "| {callers} | {} x {} | {:.2} | {:.2} | {:.3} | {} | {} |",
-            best.pool,
-            best.threads,
+            "| {callers} | {best_name} | {:.2} | {auto:.2} | {:.3} | {} | {} |",
             best.images_per_second,
-            auto.images_per_second,
-            auto.images_per_second / best.images_per_second,
+            auto / best.images_per_second,
             if raw_best.is_nan() { "-".into() } else { format!("{raw_best:.2}") },
             if raw_best.is_nan() { "-".into() } else { format!("{:.3}", best.images_per_second / raw_best) },
         );
@@ -651,7 +716,7 @@ fn throughput(args: &[String]) -> Outcome {
         .iter()
         .map(|r| {
             serde_json::json!({
-                "kind": r.label, "callers": r.callers, "pool": r.pool, "threads": r.threads, "solo_threads": r.solo_threads,
+                "kind": r.label, "callers": r.callers, "pool": r.pool, "threads": r.threads, "tiers": r.tiers,
                 "images_per_second": r.images_per_second, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
             })
         })

@@ -157,9 +157,11 @@ typedef struct yolo_config {
   const char *ort_library_path;
   // Sessions in the pool, at most 256. 0 (default): chosen from the core count and
   // `threads_per_session` so that sessions x threads does not exceed the cores. With both 0 on a
-  // machine with several cores, the pool is one single-threaded session per core plus one "solo" session
-  // with a thread per core, which serves a call that arrives while no other call is in flight: the
-  // fastest setting for many callers and for one (one session's memory more).
+  // machine with several cores, the pool has sessions of several widths: one with a thread per core,
+  // two with half the cores each, and so on down to one single-threaded session per core (2 cores:
+  // 1 x 2 + 2 x 1; 16 cores: 31 sessions). Each call takes a session as wide as the cores divided by
+  // the calls in flight, so one caller and many are both served at full speed, for fewer than twice
+  // as many sessions' memory as cores. Set `pool_size` or `threads_per_session` for a smaller pool.
   uint32_t pool_size;
   // Intra-op threads per session. 0 (default): the cores divided by `pool_size`, at least 1.
   uint32_t threads_per_session;

@@ -29,12 +29,15 @@ def main(source: Path, target: Path) -> None:
         if run["kind"] == "raw":
             raw.append(run)
         else:
-            lines[(run["kind"], run["pool"], run["threads"], run.get("solo_threads"))].append(run)
+            # Older runs name the automatic pool's extra session "solo_threads"; newer ones list its tiers.
+            tiers = run.get("tiers") or (f"{run['pool']} x {run['threads']} + 1 x {run['solo_threads']}"
+                                         if run.get("solo_threads") else "")  # fmt: skip
+            lines[(run["kind"], run["pool"], run["threads"], tiers)].append(run)
     figure, (rate_axis, latency_axis) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for (kind, pool, threads, solo), runs in sorted(lines.items(), key=lambda item: item[0][:3]):
+    for (kind, pool, threads, tiers), runs in sorted(lines.items(), key=lambda item: item[0][:3]):
         runs.sort(key=lambda r: r["callers"])
         callers = [r["callers"] for r in runs]
-        label = f"{'auto: ' if kind == 'auto' else ''}pool {pool} x {threads} thr" + (f" + solo {solo}" if solo else "")
+        label = f"auto: {tiers} thr" if kind == "auto" and tiers else f"pool {pool} x {threads} thr"
         style = "--" if kind == "auto" else "-"
         rate_axis.plot(callers, [r["images_per_second"] for r in runs], style, marker="o", label=label)
         latency_axis.plot(callers, [r["p50_ms"] for r in runs], style, marker="o", label=label)
@@ -47,7 +50,8 @@ def main(source: Path, target: Path) -> None:
     latency_axis.set(title=f"{model}: median latency", xlabel="caller threads", ylabel="p50 ms")
     for axis in (rate_axis, latency_axis):
         axis.set_xscale("log", base=2)
-        axis.set_xticks([1, 2, 4, 8], ["1", "2", "4", "8"])
+        ticks = sorted({run["callers"] for run in data["runs"]})
+        axis.set_xticks(ticks, [str(t) for t in ticks])
         axis.grid(alpha=0.3)
     rate_axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()

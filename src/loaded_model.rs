@@ -26,10 +26,10 @@ use crate::runtime;
 /// Upper bound on `pool_size`, so that a typo cannot load thousands of sessions.
 pub const MAX_POOL_SIZE: usize = 256;
 
-/// Resolves 0 ("auto") in `pool_size` and `threads_per_session` so that sessions x threads stays within
-/// `cores`. With both automatic, each core gets its own single-threaded session: on 2 cores that measured
-/// 13.2 img/s against 8.5 for one 2-thread session shared by 2 callers (shared/notes). See also
-/// [`solo_threads`].
+/// Resolves 0 ("auto") in one of `pool_size` and `threads_per_session` so that sessions x threads stays
+/// within `cores`. Returns `(sessions, threads)`. Both automatic is [`automatic_tiers`]' business; here it
+/// gives the narrowest tier, one single-threaded session per core: on 2 cores that measured 13.2 img/s
+/// against 8.5 for one 2-thread session shared by 2 callers (shared/notes).
 pub fn resolve_parallelism(pool_size: usize, threads_per_session: usize, cores: usize) -> (usize, usize) {
     let cores = cores.max(1);
     match (pool_size, threads_per_session) {
@@ -40,13 +40,38 @@ pub fn resolve_parallelism(pool_size: usize, threads_per_session: usize, cores: 
     }
 }
 
-/// With both `pool_size` and `threads_per_session` automatic on more than one core, the pool gets one more
-/// session, with a thread per core, which serves a call that arrives while no other call is in flight.
-/// Single-threaded sessions are the fastest configuration when every core has a caller, and the slowest
-/// for a lone caller (0.6x of one session using every core, measured on 2 cores; 0.35x on 16). Returns
-/// that session's thread count.
-pub fn solo_threads(pool_size: usize, threads_per_session: usize, cores: usize) -> Option<usize> {
-    (pool_size == 0 && threads_per_session == 0 && cores > 1).then_some(cores)
+/// Sessions of one width in a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionTier {
+    /// Intra-op threads of each session.
+    pub threads: usize,
+    /// How many such sessions.
+    pub sessions: usize,
+}
+
+/// The sessions a configuration builds, widest first. An explicit `pool_size` or `threads_per_session`
+/// gives one tier ([`resolve_parallelism`]); both automatic gives [`automatic_tiers`].
+pub fn session_tiers(pool_size: usize, threads_per_session: usize, cores: usize) -> Vec<SessionTier> {
+    if pool_size == 0 && threads_per_session == 0 {
+        return automatic_tiers(cores);
+    }
+    let (sessions, threads) = resolve_parallelism(pool_size, threads_per_session, cores);
+    vec![SessionTier { threads, sessions }]
+}
+
+/// The automatic pool: for each width `cores`, `cores / 2`, `cores / 4`, ... down to 1 thread, as many
+/// sessions of that width as fit the cores. A call takes a session as wide as its fair share of the cores
+/// (the cores divided by the calls in flight, see `Sessions::checkout`), so that a lone call gets every core
+/// and `n` concurrent calls get `cores / n` each. One width does not serve every load: on 16 cores the
+/// best pool was 1 x 16 for one caller, 4 x 4 for four and 16 x 1 for sixteen, each 1.6x to 3x the others
+/// (docs/benchmarks.md). The price is memory: fewer than twice as many sessions as cores (31 on 16 cores,
+/// 2.3 GB resident for yolov8n at 640 once every width has run, against 1.2 GB for 16 x 1). On 2 cores
+/// this is 1 x 2 plus 2 x 1.
+pub fn automatic_tiers(cores: usize) -> Vec<SessionTier> {
+    let cores = cores.max(1);
+    std::iter::successors(Some(cores), |&threads| (threads > 1).then_some(threads / 2))
+        .map(|threads| SessionTier { threads, sessions: cores / threads })
+        .collect()
 }
 
 /// The model input buffer, in the model's precision.
@@ -150,34 +175,44 @@ fn acquire_from<T>(pool: &Pool<T>, timeout: Option<Duration>) -> Result<crate::p
 
 /// The sessions of one process (generic so that the choice between them can be tested without a model).
 struct Sessions<T = Worker> {
-    /// The configured pool, for calls that run at the same time.
-    shared: Pool<T>,
-    /// The solo session ([`solo_threads`]), for a call that runs alone.
-    solo: Option<Pool<T>>,
+    /// Pools of sessions of one width each, widest first, with their intra-op threads.
+    tiers: Vec<(usize, Pool<T>)>,
+    /// The cores the calls in flight share.
+    cores: usize,
     /// Calls holding a session or waiting for one.
     in_flight: AtomicUsize,
 }
 
 impl<T> Sessions<T> {
-    /// A session for one call: the solo session when this call is the only one in flight and it is idle,
-    /// else one of the shared pool, waiting up to `timeout` (`None`: for ever).
+    /// A session for one call: an idle one of the widest tier no wider than this call's fair share of the
+    /// cores (the cores divided by the calls in flight, this one included), else an idle narrower one,
+    /// else the next of the narrowest tier, waiting up to `timeout` (`None`: for ever). Never a wider one:
+    /// that would oversubscribe the cores the other calls use.
     fn checkout(&self, timeout: Option<Duration>) -> Result<Checkout<'_, T>> {
-        let alone = self.in_flight.fetch_add(1, Ordering::AcqRel) == 0;
+        let calls = self.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
         let in_flight = InFlight(&self.in_flight);
-        let solo = self.solo.as_ref().filter(|_| alone).and_then(Pool::try_acquire);
-        let session = match solo {
+        let fair_share = (self.cores / calls).max(1);
+        let narrowest = self.tiers.len() - 1;
+        let first = self.tiers.iter().position(|(threads, _)| *threads <= fair_share).unwrap_or(narrowest);
+        let idle = self.tiers[first..].iter().find_map(|(_, pool)| pool.try_acquire());
+        let session = match idle {
             Some(session) => session,
-            None => acquire_from(&self.shared, timeout)?,
+            None => acquire_from(&self.tiers[narrowest].1, timeout)?,
         };
         Ok(Checkout { session, _in_flight: in_flight })
     }
 
     fn capacity(&self) -> usize {
-        self.shared.capacity() + self.solo.as_ref().map_or(0, Pool::capacity)
+        self.tiers.iter().map(|(_, pool)| pool.capacity()).sum()
     }
 
     fn idle(&self) -> usize {
-        self.shared.idle() + self.solo.as_ref().map_or(0, Pool::idle)
+        self.tiers.iter().map(|(_, pool)| pool.idle()).sum()
+    }
+
+    /// Acquisitions that had to wait, and their total wait, over every tier.
+    fn waits(&self) -> (u64, Duration) {
+        self.tiers.iter().map(|(_, pool)| pool.waits()).fold((0, Duration::ZERO), |(n, t), (m, u)| (n + m, t + u))
     }
 }
 
@@ -219,10 +254,9 @@ struct SessionFactory {
     environment: &'static Environment,
     model_bytes: memmap2::Mmap,
     model_name: String,
-    pool_size: usize,
-    threads: usize,
-    /// Threads of the solo session, if there is one ([`solo_threads`]).
-    solo_threads: Option<usize>,
+    /// The sessions to build, widest first ([`session_tiers`]).
+    tiers: Vec<SessionTier>,
+    cores: usize,
     /// One copy of the model's large weights, handed to every session (`share_weights`).
     shared_weights: Vec<(String, Arc<DynValue>)>,
 }
@@ -231,9 +265,21 @@ impl SessionFactory {
     /// Whether sessions let idle intra-op threads spin: only a pool of one session, whose threads have the
     /// cores to themselves. Spinning threads steal the cores of other sessions, and they keep spinning for
     /// about 45 ms after a run (measured: 40 to 50 ms of CPU in the 500 ms after one yolov8n run; ONNX
-    /// Runtime's `session.force_spinning_stop` did not change that).
+    /// Runtime's `session.force_spinning_stop` did not change that). So the automatic pool's widest session
+    /// does not spin either: on 16 cores a spinning one gave a lone caller 34 to 40 img/s against 31 to 33,
+    /// but two callers that pause between calls (sometimes alone, sometimes not) got a p50 of 51 to 54 ms
+    /// against 32 to 35.
     fn spinning(&self) -> bool {
-        self.pool_size == 1 && self.solo_threads.is_none()
+        self.session_count() == 1
+    }
+
+    fn session_count(&self) -> usize {
+        self.tiers.iter().map(|tier| tier.sessions).sum()
+    }
+
+    /// The narrowest width, which the warm-up session gets.
+    fn narrowest(&self) -> usize {
+        self.tiers.last().map_or(1, |tier| tier.threads)
     }
 
     /// The threads a session's letterbox may use: as many as it has intra-op threads, which sit idle while
@@ -246,8 +292,7 @@ impl SessionFactory {
         }
     }
 
-    /// A session with `threads` intra-op threads; they spin between runs only when they have the cores to
-    /// themselves (one session in all).
+    /// A session with `threads` intra-op threads, spinning or not ([`Self::spinning`]).
     fn build(&self, threads: usize) -> Result<Session> {
         let load_failed = |e: ort::Error| {
             Error::new(ErrorKind::ModelLoadFailed, format!("ONNX Runtime cannot load {}: {e}", self.model_name))
@@ -275,20 +320,21 @@ impl SessionFactory {
         session
     }
 
-    /// Every session of the process: `first` (already built and warmed up) plus the rest.
-    fn build_sessions(&self, precision: InputPrecision, first: Option<Worker>) -> Result<Sessions> {
-        let mut workers = Vec::with_capacity(self.pool_size);
-        workers.extend(first);
-        while workers.len() < self.pool_size {
-            workers.push(Worker::new(self.build(self.threads)?, self.letterbox_threads(self.threads), precision));
-        }
-        let solo = match self.solo_threads {
-            Some(threads) => {
-                Some(Pool::new(vec![Worker::new(self.build(threads)?, self.letterbox_threads(threads), precision)]))
+    /// Every session of the process: `first` (already built and warmed up, of the narrowest width) plus
+    /// the rest.
+    fn build_sessions(&self, precision: InputPrecision, mut first: Option<Worker>) -> Result<Sessions> {
+        let mut tiers = Vec::with_capacity(self.tiers.len());
+        for (index, tier) in self.tiers.iter().enumerate() {
+            let mut workers = Vec::with_capacity(tier.sessions);
+            if index == self.tiers.len() - 1 {
+                workers.extend(first.take());
             }
-            None => None,
-        };
-        Ok(Sessions { shared: Pool::new(workers), solo, in_flight: AtomicUsize::new(0) })
+            while workers.len() < tier.sessions {
+                workers.push(Worker::new(self.build(tier.threads)?, self.letterbox_threads(tier.threads), precision));
+            }
+            tiers.push((tier.threads, Pool::new(workers)));
+        }
+        Ok(Sessions { tiers, cores: self.cores, in_flight: AtomicUsize::new(0) })
     }
 }
 
@@ -310,8 +356,7 @@ impl std::fmt::Debug for LoadedModel {
         f.debug_struct("LoadedModel")
             .field("spec", &self.spec)
             .field("layout", &self.layout)
-            .field("pool_size", &self.factory.pool_size)
-            .field("threads_per_session", &self.factory.threads)
+            .field("tiers", &self.factory.tiers)
             .finish_non_exhaustive()
     }
 }
@@ -324,8 +369,7 @@ impl LoadedModel {
         fork::watch();
         let _in_runtime = fork::runtime_call();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (pool_size, threads) = resolve_parallelism(config.pool_size, config.threads_per_session, cores);
-        let solo_threads = solo_threads(config.pool_size, config.threads_per_session, cores);
+        let tiers = session_tiers(config.pool_size, config.threads_per_session, cores);
         let environment = runtime::environment(config.ort_library_path.as_deref())?;
         let model_bytes = read_model(&config.model_path)?;
         let shared_weights = if config.share_weights { weights_to_share(&model_bytes)? } else { Vec::new() };
@@ -334,11 +378,11 @@ impl LoadedModel {
             shared_weights,
             model_bytes,
             model_name: config.model_path.display().to_string(),
-            pool_size,
-            threads,
-            solo_threads,
+            tiers,
+            cores,
         };
         let epoch = fork::epoch();
+        let threads = factory.narrowest();
         let first = factory.build(threads)?;
         let spec = ModelSpec::from_session(&first, config.imgsz)?;
         let mut warm = Worker::new(first, factory.letterbox_threads(threads), spec.precision);
@@ -392,10 +436,9 @@ impl LoadedModel {
             std::mem::forget(self.pool.swap(Some(fresh)));
             self.pool_epoch.store(epoch, Ordering::Release);
             crate::log::emit(crate::log::Level::Info, || {
-                let solo = usize::from(self.factory.solo_threads.is_some());
                 format!(
                     "built {} fresh sessions of {} after fork()",
-                    self.factory.pool_size + solo,
+                    self.factory.session_count(),
                     self.factory.model_name
                 )
             });
@@ -406,7 +449,7 @@ impl LoadedModel {
     /// The pool of this process as `(sessions, idle, waits, total wait)`.
     pub fn pool_stats(&self) -> Result<(usize, usize, u64, Duration)> {
         let pool = self.pool()?;
-        let (waits, waited) = pool.shared.waits();
+        let (waits, waited) = pool.waits();
         Ok((pool.capacity(), pool.idle(), waits, waited))
     }
 
@@ -436,19 +479,9 @@ impl LoadedModel {
         self.layout
     }
 
-    /// Sessions in the pool, not counting the solo session.
-    pub fn pool_size(&self) -> usize {
-        self.factory.pool_size
-    }
-
-    /// Threads of the solo session, when the automatic configuration added one ([`solo_threads`]).
-    pub fn solo_session_threads(&self) -> Option<usize> {
-        self.factory.solo_threads
-    }
-
-    /// Intra-op threads per session.
-    pub fn threads_per_session(&self) -> usize {
-        self.factory.threads
+    /// The sessions of the pool, widest first.
+    pub fn session_tiers(&self) -> &[SessionTier] {
+        &self.factory.tiers
     }
 
     /// Runs a session of the pool, as a detect call would get it, on an input tensor the caller prepared
@@ -682,52 +715,98 @@ fn read_model(path: &std::path::Path) -> Result<memmap2::Mmap> {
 mod tests {
     use super::*;
 
-    fn sessions(shared: Vec<&'static str>, solo: Option<&'static str>) -> Sessions<&'static str> {
-        Sessions { shared: Pool::new(shared), solo: solo.map(|s| Pool::new(vec![s])), in_flight: AtomicUsize::new(0) }
+    /// Sessions named "w<threads>.<index>" for `tiers` on `cores` cores.
+    fn sessions(tiers: &[SessionTier], cores: usize) -> Sessions<String> {
+        let tiers = tiers
+            .iter()
+            .map(|tier| {
+                (tier.threads, Pool::new((0..tier.sessions).map(|i| format!("w{}.{i}", tier.threads)).collect()))
+            })
+            .collect();
+        Sessions { tiers, cores, in_flight: AtomicUsize::new(0) }
+    }
+
+    fn width(session: &str) -> usize {
+        session[1..].split('.').next().unwrap().parse().unwrap()
     }
 
     #[test]
-    fn a_lone_call_gets_the_solo_session_and_concurrent_calls_the_shared_ones() {
-        let all = sessions(vec!["a", "b"], Some("solo"));
+    fn each_call_gets_a_session_as_wide_as_its_share_of_the_cores() {
+        let all = sessions(&automatic_tiers(16), 16);
+        assert_eq!(all.capacity(), 1 + 2 + 4 + 8 + 16);
         {
             let first = all.checkout(None).unwrap();
-            assert_eq!(*first, "solo");
+            assert_eq!(width(&first), 16, "a lone call gets every core");
             let second = all.checkout(None).unwrap();
+            assert_eq!(width(&second), 8);
             let third = all.checkout(None).unwrap();
-            assert_ne!(*second, "solo");
-            assert_ne!(*third, "solo");
-            assert_eq!(all.in_flight.load(Ordering::SeqCst), 3);
-            drop(first);
-            // Others are still in flight: a new call shares, even though the solo session is idle.
-            assert_eq!(all.idle(), 1);
-            drop(second);
+            assert_eq!(width(&third), 4, "16 / 3 rounds down to the 4-thread tier");
             let fourth = all.checkout(None).unwrap();
-            assert_ne!(*fourth, "solo");
+            assert_eq!(width(&fourth), 4);
+            let more: Vec<_> = (0..12).map(|_| all.checkout(None).unwrap()).collect();
+            assert!(more.iter().all(|s| width(s) <= 2), "{:?}", more.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+            assert_eq!(all.in_flight.load(Ordering::SeqCst), 16);
+            drop(first);
+            // 15 calls are still in flight: the idle 16-thread session is too wide for a new one.
+            let next = all.checkout(None).unwrap();
+            assert_eq!(width(&next), 1);
         }
         assert_eq!(all.in_flight.load(Ordering::SeqCst), 0);
-        assert_eq!(*all.checkout(None).unwrap(), "solo", "alone again");
-        assert_eq!((all.capacity(), all.idle()), (3, 3));
+        assert_eq!(width(&all.checkout(None).unwrap()), 16, "alone again");
+        assert_eq!(all.idle(), all.capacity());
     }
 
     #[test]
-    fn without_a_solo_session_every_call_shares_and_timeouts_stop_counting() {
-        let all = sessions(vec!["only"], None);
+    fn a_call_whose_tier_is_busy_takes_a_narrower_session_never_a_wider_one() {
+        let all = sessions(&automatic_tiers(4), 4);
+        // Both 2-thread sessions busy without counting as calls in flight.
+        let outside: Vec<_> = (0..2).map(|_| all.tiers[1].1.try_acquire().unwrap()).collect();
+        assert!(outside.iter().all(|s| width(s) == 2));
+        let wide = all.checkout(None).unwrap();
+        assert_eq!(width(&wide), 4);
+        assert_eq!(width(&all.checkout(None).unwrap()), 1, "share 2, its tier busy: a narrower one");
+        let second = all.checkout(None).unwrap();
+        drop(wide);
+        let third = all.checkout(None).unwrap();
+        assert_eq!((width(&second), width(&third)), (1, 1), "the idle 4-thread session is too wide");
+        let rest: Vec<_> = (0..2).map(|_| all.checkout(None).unwrap()).collect();
+        assert!(rest.iter().all(|s| width(s) == 1));
+        let error = all.checkout(Some(Duration::from_millis(5))).err().unwrap();
+        assert_eq!(error.kind(), ErrorKind::Timeout, "waits on the narrowest tier rather than oversubscribe");
+        assert_eq!(all.idle(), 1, "only the 4-thread session");
+    }
+
+    #[test]
+    fn one_tier_serves_every_call_and_timeouts_stop_counting() {
+        let all = sessions(&session_tiers(1, 1, 8), 8);
         let held = all.checkout(None).unwrap();
-        assert_eq!(*held, "only");
+        assert_eq!(*held, "w1.0");
         let error = all.checkout(Some(Duration::from_millis(5))).err().unwrap();
         assert_eq!(error.kind(), ErrorKind::Timeout);
         assert_eq!(all.in_flight.load(Ordering::SeqCst), 1, "the timed-out call no longer counts");
         drop(held);
         assert_eq!(all.in_flight.load(Ordering::SeqCst), 0);
+        assert_eq!(all.waits().0, 1);
     }
 
     #[test]
-    fn only_the_fully_automatic_configuration_on_several_cores_gets_a_solo_session() {
-        assert_eq!(solo_threads(0, 0, 2), Some(2));
-        assert_eq!(solo_threads(0, 0, 16), Some(16));
-        assert_eq!(solo_threads(0, 0, 1), None, "one core: the one session already has every core");
-        assert_eq!(solo_threads(2, 0, 8), None, "an explicit pool is kept as asked");
-        assert_eq!(solo_threads(0, 1, 8), None);
+    fn the_automatic_tiers_halve_the_width_and_fill_the_cores_at_each() {
+        let tiers = |cores| automatic_tiers(cores).iter().map(|t| (t.threads, t.sessions)).collect::<Vec<_>>();
+        assert_eq!(tiers(1), [(1, 1)]);
+        assert_eq!(tiers(2), [(2, 1), (1, 2)], "the solo session plus one per core");
+        assert_eq!(tiers(6), [(6, 1), (3, 2), (1, 6)]);
+        assert_eq!(tiers(16), [(16, 1), (8, 2), (4, 4), (2, 8), (1, 16)]);
+        for cores in 1..=300 {
+            let all = automatic_tiers(cores);
+            assert_eq!((all[0].threads, all[0].sessions), (cores, 1), "{cores}");
+            assert_eq!(all.last().map(|t| (t.threads, t.sessions)), Some((1, cores)), "{cores}");
+            assert!(all.windows(2).all(|w| w[0].threads > w[1].threads), "{cores}: widest first");
+            assert!(all.iter().all(|t| t.threads * t.sessions <= cores), "{cores}: a tier fits the cores");
+            assert!(all.iter().map(|t| t.sessions).sum::<usize>() < 2 * cores, "{cores}: under twice the cores");
+        }
+        assert_eq!(session_tiers(0, 0, 8), automatic_tiers(8));
+        assert_eq!(session_tiers(2, 0, 8), [SessionTier { threads: 4, sessions: 2 }], "explicit is kept as asked");
+        assert_eq!(session_tiers(0, 1, 8), [SessionTier { threads: 1, sessions: 8 }]);
     }
 
     #[test]

@@ -175,11 +175,15 @@ impl SharedModel {
         match &outcome {
             Ok(model) => log::emit(Level::Info, || {
                 format!(
-                    "loaded {} in {} ms: {} sessions x {} threads",
+                    "loaded {} in {} ms: sessions x threads {}",
                     self.key.path.display(),
                     elapsed.as_millis(),
-                    model.pool_size(),
-                    model.threads_per_session()
+                    model
+                        .session_tiers()
+                        .iter()
+                        .map(|tier| format!("{} x {}", tier.sessions, tier.threads))
+                        .collect::<Vec<_>>()
+                        .join(" + ")
                 )
             }),
             Err(error) => log::emit(Level::Error, || format!("loading {} failed: {error}", self.key.path.display())),

@@ -162,8 +162,8 @@ class Detector:
     Args:
         model: path of the ONNX model (Ultralytics export: YOLOv5/v8/11 or end-to-end YOLO26/v10).
         pool_size: sessions in the pool; None chooses from the core count (with threads_per_session also
-            None: one single-threaded session per core, plus one using every core for a call that runs
-            alone).
+            None: sessions of every width from all the cores down to one thread, each call taking one as
+            wide as the cores divided by the calls in flight).
         threads_per_session: intra-op threads per session; None divides the cores by the pool size.
         imgsz: letterbox size for models with a dynamic input; None uses the model's metadata, else 640.
         conf: default confidence threshold; boxes must score strictly above it.
