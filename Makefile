@@ -204,7 +204,7 @@ THROUGHPUT_MODEL ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODE
 bench: fixtures
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 20 --json docs/bench/latency.json \
 	  $(BENCH_MODELS) $(BENCH_IMAGE)
-	$(CARGO) bench --locked $(FEATURES) --bench bench -- throughput --seconds 4 \
+	$(CARGO) bench --locked $(FEATURES) --bench bench -- throughput --seconds 3 --repeat 3 \
 	  --json docs/bench/throughput.json $(THROUGHPUT_MODEL) $(BENCH_IMAGE)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/plotdeps "matplotlib>=3.8,<4"
 	PYTHONPATH=build/plotdeps $(PYTHON) scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo bench --bench bench -- latency    [--rounds N] [--json FILE] MODEL[:IMGSZ]... IMAGE
-//! cargo bench --bench bench -- throughput [--seconds S] [--json FILE] MODEL[:IMGSZ] IMAGE
+//! cargo bench --bench bench -- throughput [--seconds S] [--repeat N] [--json FILE]
+//!                                          [--configs PxT,...] [--callers N,...] [--pause-ms MS] MODEL[:IMGSZ] IMAGE
 //! ```
 //!
 //! `latency` interleaves, round after round, a raw `Session::run` on a ready tensor (same session options,
@@ -13,13 +14,16 @@
 //!
 //! `throughput` runs caller threads x pool sizes x threads per session on `yolo_detect_pixels`, and raw
 //! ONNX Runtime with one session per caller, and reports images/s and p50/p99 latency, the best
-//! configuration per caller count, and where the automatic defaults land. Wall-clock numbers: run it on
-//! an idle machine and say which machine it was.
+//! configuration per caller count, and where the automatic defaults land. The grid grows with the cores
+//! (every power-of-two pool that fits them, callers up to the cores); `--repeat` runs it several times,
+//! interleaved, and reports medians; `--configs` (`0x0` is the automatic pool) and `--callers` narrow it
+//! and leave out raw ONNX Runtime; `--pause-ms` makes callers pause between calls, as in a server that is
+//! not saturated. Wall-clock numbers: run it on an idle machine and say which machine it was.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use ort::session::builder::GraphOptimizationLevel;
@@ -57,6 +61,8 @@ struct Args {
     /// Throughput: each caller sleeps between calls, a random 0 to twice this many ms, so that calls
     /// sometimes run alone and sometimes overlap, as in a server that is not saturated.
     pause_ms: f64,
+    /// Throughput: run the whole grid this many times, interleaved, and report each cell's medians.
+    repeat: usize,
     positional: Vec<String>,
 }
 
@@ -73,6 +79,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         configs: None,
         callers: None,
         pause_ms: 0.0,
+        repeat: 1,
         positional: Vec::new(),
     };
     let mut it = args.iter();
@@ -89,6 +96,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 })?)
             }
             "--callers" => parsed.callers = Some(list(&value()?, |c| c.parse().ok().filter(|&n: &usize| n > 0))?),
+            "--repeat" => {
+                parsed.repeat = value()?.parse().ok().filter(|&n: &usize| n > 0).ok_or("--repeat takes a count")?
+            }
             "--pause-ms" => parsed.pause_ms = value()?.parse().map_err(|e| format!("--pause-ms: {e}"))?,
             _ => parsed.positional.push(arg.clone()),
         }
@@ -534,6 +544,7 @@ fn fast_image_resize_differences(
 // -- throughput ----------------------------------------------------------------------------------------------
 
 /// One measured configuration.
+#[derive(Default)]
 struct Run {
     label: String,
     callers: usize,
@@ -604,8 +615,12 @@ fn throughput(args: &[String]) -> Outcome {
     let decoded =
         decode(&std::fs::read(image).map_err(|e| format!("{image}: {e}"))?, u64::MAX).map_err(|e| e.to_string())?;
     let cores = cores();
-    println!("throughput: {} on {image}, {:.1} s per configuration, {cores} cores", model.display(), args.seconds);
-    let mut runs = Vec::new();
+    println!(
+        "throughput: {} on {image}, {:.1} s per configuration, {} repetitions, {cores} cores",
+        model.display(),
+        args.seconds,
+        args.repeat
+    );
 
     // Raw ONNX Runtime: one session per caller (the ceiling a pool can reach), on the library's input.
     let probe = Handle::open(&model, imgsz, 1, 1)?;
@@ -618,27 +633,16 @@ fn throughput(args: &[String]) -> Outcome {
     drop((detector, probe));
     let raw_configs: &[(usize, usize, usize)] =
         if args.configs.is_some() { &[] } else { &[(1, 2, 1), (1, 1, 1), (2, 1, 2), (2, 2, 2), (4, 1, 4)] };
-    for &(sessions, threads, callers) in raw_configs {
-        let pool: Vec<Mutex<(Session, Vec<f32>)>> = (0..sessions)
-            .map(|_| raw_session(&model, threads, sessions == 1).map(|s| Mutex::new((s, Vec::new()))))
-            .collect::<Result<_, _>>()?;
-        let (rate, p50, p99) = drive(callers, args.seconds, |caller| {
-            let mut slot = pool[caller % sessions].lock().unwrap();
-            let (session, output) = &mut *slot;
-            raw_run(session, &tensor, h, w, output);
-        });
-        println!("raw ORT {sessions} x {threads} threads, {callers} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms");
-        runs.push(Run {
-            label: "raw".into(),
-            callers,
-            pool: sessions,
-            threads,
-            tiers: String::new(),
-            images_per_second: rate,
-            p50_ms: p50,
-            p99_ms: p99,
-        });
-    }
+    type RawPool = Vec<Mutex<(Session, Vec<f32>)>>;
+    let raw_pools: Vec<(usize, usize, usize, RawPool)> = raw_configs
+        .iter()
+        .map(|&(sessions, threads, callers)| {
+            let pool = (0..sessions)
+                .map(|_| raw_session(&model, threads, sessions == 1).map(|s| Mutex::new((s, Vec::new()))))
+                .collect::<Result<_, _>>()?;
+            Ok((sessions, threads, callers, pool))
+        })
+        .collect::<Result<_, String>>()?;
 
     // Pool sizes and threads in powers of two: 1, 2 and 4 sessions x 1 and 2 threads everywhere (the
     // issue's grid, oversubscribed on 2 cores), and on larger machines every pool that fits the cores.
@@ -661,33 +665,85 @@ fn throughput(args: &[String]) -> Outcome {
     if args.pause_ms > 0.0 {
         println!("each caller sleeps 0 to {} ms (uniform) between calls", 2.0 * args.pause_ms);
     }
-    for (pool, threads) in configs {
+    // Every pool stays open for the whole run, so that repetitions interleave.
+    let mut pools = Vec::new();
+    for &(pool, threads) in &configs {
         let before = resident_memory();
-        let handle = Arc::new(Handle::open(&model, imgsz, pool as u32, threads as u32)?);
+        let handle = Handle::open(&model, imgsz, pool as u32, threads as u32)?;
         handle.detect_pixels(&decoded);
         let tiers = yolo_ffi::loaded_model::session_tiers(pool, threads, cores);
         let described = tiers.iter().map(|t| format!("{} x {}", t.sessions, t.threads)).collect::<Vec<_>>().join(" + ");
-        for &callers in &caller_counts {
-            let (rate, p50, p99) = drive_with_pauses(callers, args.seconds, args.pause_ms, |_| {
-                handle.detect_pixels(&decoded);
-            });
-            let label = if pool == 0 { "auto" } else { "pool" };
-            println!(
-                "{label} {described} threads, {callers} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms"
-            );
-            runs.push(Run {
-                label: label.into(),
-                callers,
-                pool: tiers[tiers.len() - 1].sessions,
-                threads: tiers[tiers.len() - 1].threads,
-                tiers: if pool == 0 { described.clone() } else { String::new() },
-                images_per_second: rate,
-                p50_ms: p50,
-                p99_ms: p99,
-            });
-        }
-        println!("memory: {before} before opening {described}; {} after its runs", resident_memory());
+        println!("memory: {before} before opening {described}; {} after", resident_memory());
+        pools.push((pool, tiers, described, handle));
     }
+
+    // Cells in a fixed order, `args.repeat` times; each cell reports its median rate, p50 and p99.
+    let mut cells: Vec<(Run, Vec<(f64, f64, f64)>)> = Vec::new();
+    for repetition in 0..args.repeat {
+        let mut cell = 0;
+        let mut record = |run: Run, measured: (f64, f64, f64)| {
+            let (rate, p50, p99) = measured;
+            println!(
+                "[{}/{}] {} {}, {} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms",
+                repetition + 1,
+                args.repeat,
+                run.label,
+                if run.tiers.is_empty() {
+                    format!("{} x {} threads", run.pool, run.threads)
+                } else {
+                    run.tiers.clone()
+                },
+                run.callers
+            );
+            if repetition == 0 {
+                cells.push((run, Vec::new()));
+            }
+            cells[cell].1.push(measured);
+            cell += 1;
+        };
+        for (sessions, threads, callers, pool) in &raw_pools {
+            let measured = drive(*callers, args.seconds, |caller| {
+                let mut slot = pool[caller % sessions].lock().unwrap();
+                let (session, output) = &mut *slot;
+                raw_run(session, &tensor, h, w, output);
+            });
+            let run =
+                Run { label: "raw".into(), callers: *callers, pool: *sessions, threads: *threads, ..Run::default() };
+            record(run, measured);
+        }
+        for &callers in &caller_counts {
+            for (pool, tiers, described, handle) in &pools {
+                let measured = drive_with_pauses(callers, args.seconds, args.pause_ms, |_| {
+                    handle.detect_pixels(&decoded);
+                });
+                let narrowest = tiers[tiers.len() - 1];
+                let run = Run {
+                    label: if *pool == 0 { "auto" } else { "pool" }.into(),
+                    callers,
+                    pool: narrowest.sessions,
+                    threads: narrowest.threads,
+                    tiers: if *pool == 0 { described.clone() } else { String::new() },
+                    ..Run::default()
+                };
+                record(run, measured);
+            }
+        }
+    }
+    println!("memory after every run: {}", resident_memory());
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let runs: Vec<Run> = cells
+        .into_iter()
+        .map(|(run, measured)| Run {
+            images_per_second: median(measured.iter().map(|m| m.0).collect()),
+            p50_ms: median(measured.iter().map(|m| m.1).collect()),
+            p99_ms: median(measured.iter().map(|m| m.2).collect()),
+            ..run
+        })
+        .collect();
+    drop((pools, raw_pools));
 
     println!(
         "\n| callers | best pool x threads | img/s | auto img/s | auto / best | raw ORT best img/s | best / raw |"

@@ -33,14 +33,18 @@ def main(source: Path, target: Path) -> None:
             tiers = run.get("tiers") or (f"{run['pool']} x {run['threads']} + 1 x {run['solo_threads']}"
                                          if run.get("solo_threads") else "")  # fmt: skip
             lines[(run["kind"], run["pool"], run["threads"], tiers)].append(run)
-    figure, (rate_axis, latency_axis) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for (kind, pool, threads, tiers), runs in sorted(lines.items(), key=lambda item: item[0][:3]):
+    figure, (rate_axis, latency_axis) = plt.subplots(1, 2, figsize=(12, 6.4))
+    # tab20 keeps up to 20 lines apart (a 16-core grid has 16); the default cycle repeats after 10.
+    colours = plt.get_cmap("tab20").colors
+    ordered = sorted(lines.items(), key=lambda item: item[0][:3])
+    for index, ((kind, pool, threads, tiers), runs) in enumerate(ordered):
         runs.sort(key=lambda r: r["callers"])
         callers = [r["callers"] for r in runs]
         label = f"auto: {tiers} thr" if kind == "auto" and tiers else f"pool {pool} x {threads} thr"
         style = "--" if kind == "auto" else "-"
-        rate_axis.plot(callers, [r["images_per_second"] for r in runs], style, marker="o", label=label)
-        latency_axis.plot(callers, [r["p50_ms"] for r in runs], style, marker="o", label=label)
+        colour = "black" if kind == "auto" else colours[index % len(colours)]
+        rate_axis.plot(callers, [r["images_per_second"] for r in runs], style, color=colour, marker="o", label=label)
+        latency_axis.plot(callers, [r["p50_ms"] for r in runs], style, color=colour, marker="o", label=label)
     for run in raw:
         rate_axis.plot(run["callers"], run["images_per_second"], "kx", markersize=9)
         rate_axis.annotate(f"raw {run['pool']}x{run['threads']}", (run["callers"], run["images_per_second"]),
@@ -53,8 +57,9 @@ def main(source: Path, target: Path) -> None:
         ticks = sorted({run["callers"] for run in data["runs"]})
         axis.set_xticks(ticks, [str(t) for t in ticks])
         axis.grid(alpha=0.3)
-    rate_axis.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
+    handles, labels = rate_axis.get_legend_handles_labels()
+    figure.legend(handles, labels, fontsize=7, loc="lower center", ncol=4)
+    figure.tight_layout(rect=(0, 0.16, 1, 1))
     figure.savefig(target, dpi=110)
     print(f"wrote {target}")
 
