@@ -264,11 +264,13 @@ struct SessionFactory {
 impl SessionFactory {
     /// Whether sessions let idle intra-op threads spin: only a pool of one session, whose threads have the
     /// cores to themselves. Spinning threads steal the cores of other sessions, and they keep spinning for
-    /// about 45 ms after a run (measured: 40 to 50 ms of CPU in the 500 ms after one yolov8n run; ONNX
-    /// Runtime's `session.force_spinning_stop` did not change that). So the automatic pool's widest session
-    /// does not spin either: on 16 cores a spinning one gave a lone caller 34 to 40 img/s against 31 to 33,
-    /// but two callers that pause between calls (sometimes alone, sometimes not) got a p50 of 51 to 54 ms
-    /// against 32 to 35.
+    /// about 45 ms after a run (45 to 53 ms of CPU in the 300 ms after one yolov8n run on 2 cores).
+    /// The automatic pool's sessions do not spin, measured on 16 cores (docs/benchmarks.md): a spinning
+    /// widest session gave a lone caller 34 to 40 img/s against 31 to 37, but two callers that pause between
+    /// calls got a p50 of 51 to 54 ms against 32 to 35. Spinning only during runs
+    /// (`session.force_spinning_stop`, which does stop the spinning after a run: 0.1 ms of CPU in those
+    /// 300 ms) also helped a lone caller (38 to 40 img/s) but cost four pausing callers 14% of their
+    /// throughput and 2.5x their p99, and gained nothing on 2 cores.
     fn spinning(&self) -> bool {
         self.session_count() == 1
     }
