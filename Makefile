@@ -22,7 +22,7 @@ LINK     := -Ltarget/release -lyolo_ffi $(RPATH)
 DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
-.PHONY: system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
+.PHONY: bench-python system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench clean fuzz fuzz-smoke miri
 
 all: $(LIB) build/detect
@@ -209,6 +209,20 @@ bench: fixtures
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/plotdeps "matplotlib>=3.8,<4"
 	PYTHONPATH=build/plotdeps $(PYTHON) scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
 	$(CARGO) bench --locked $(FEATURES) --bench stages
+	$(MAKE) bench-python
+
+## The Python comparison (scripts/bench_python.py): the wheel in its own virtualenv, against onnxruntime +
+## numpy (and Ultralytics, when installed there), on the demo model and on yolov8n when ../shared has it.
+BENCH_VENV := build/benchvenv
+bench-python: wheel fixtures
+	rm -rf $(BENCH_VENV)
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
+	  $(WHEEL_DIR)/yolo_ffi-*.whl
+	$(BENCH_VENV)/bin/python scripts/bench_python.py $(DEMO_MODEL) $(BENCH_IMAGE) --imgsz 320 \
+	  --json docs/bench/python-nudenet-320n.json
+	$(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(BENCH_VENV)/bin/python scripts/bench_python.py \
+	  $(SHARED_MODELS)/yolov8n.onnx $(BENCH_IMAGE) --imgsz 640 --json docs/bench/python-yolov8n.json)
 
 test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-python fuzz-smoke miri
 
