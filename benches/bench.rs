@@ -557,13 +557,16 @@ struct Run {
     p99_ms: f64,
 }
 
+/// Images/s, p50 and p99 latency in ms of one measurement.
+type Measured = (f64, f64, f64);
+
 /// Runs `callers` threads calling `work(caller)` for `seconds`; images/s and latency quantiles.
-fn drive(callers: usize, seconds: f64, work: impl Fn(usize) + Sync) -> (f64, f64, f64) {
+fn drive(callers: usize, seconds: f64, work: impl Fn(usize) + Sync) -> Measured {
     drive_with_pauses(callers, seconds, 0.0, work)
 }
 
 /// [`drive`], each caller sleeping a random 0 to `2 * pause_ms` between calls.
-fn drive_with_pauses(callers: usize, seconds: f64, pause_ms: f64, work: impl Fn(usize) + Sync) -> (f64, f64, f64) {
+fn drive_with_pauses(callers: usize, seconds: f64, pause_ms: f64, work: impl Fn(usize) + Sync) -> Measured {
     let stop = AtomicBool::new(false);
     let latencies = Mutex::new(Vec::new());
     let start = Barrier::new(callers + 1);
@@ -678,10 +681,10 @@ fn throughput(args: &[String]) -> Outcome {
     }
 
     // Cells in a fixed order, `args.repeat` times; each cell reports its median rate, p50 and p99.
-    let mut cells: Vec<(Run, Vec<(f64, f64, f64)>)> = Vec::new();
+    let mut cells: Vec<(Run, Vec<Measured>)> = Vec::new();
     for repetition in 0..args.repeat {
         let mut cell = 0;
-        let mut record = |run: Run, measured: (f64, f64, f64)| {
+        let mut record = |run: Run, measured: Measured| {
             let (rate, p50, p99) = measured;
             println!(
                 "[{}/{}] {} {}, {} callers: {rate:.2} img/s, p50 {p50:.1} ms, p99 {p99:.1} ms",

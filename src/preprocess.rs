@@ -144,8 +144,11 @@ fn linear_taps(src: usize, dst: usize, taps: &mut Vec<Tap>) {
 /// nothing behind that a `fork()` could break. The bands give exactly the single-threaded result.
 #[derive(Debug)]
 pub struct LetterboxScratch {
-    key: Option<(usize, usize, usize, usize)>,
+    /// Source width, height and bytes per pixel, and resized width and height, the taps were made for.
+    key: Option<(usize, usize, usize, usize, usize)>,
     x_taps: Vec<Tap>,
+    /// `x_taps` as the AVX2 horizontal pass reads them.
+    x_gather: GatherTaps,
     y_taps: Vec<Tap>,
     /// One per band, at least one.
     bands: Vec<BandScratch>,
@@ -166,16 +169,19 @@ impl LetterboxScratch {
         Self {
             key: None,
             x_taps: Vec::new(),
+            x_gather: GatherTaps::default(),
             y_taps: Vec::new(),
             bands: (0..threads.max(1)).map(|_| BandScratch::default()).collect(),
         }
     }
 
     fn prepare(&mut self, view: &PixelView<'_>, geometry: &LetterboxGeometry) {
-        let key = (view.width(), view.height(), geometry.resized_width, geometry.resized_height);
+        let bpp = view.format().bytes_per_pixel();
+        let key = (view.width(), view.height(), bpp, geometry.resized_width, geometry.resized_height);
         if self.key != Some(key) {
             linear_taps(view.width(), geometry.resized_width, &mut self.x_taps);
             linear_taps(view.height(), geometry.resized_height, &mut self.y_taps);
+            self.x_gather.prepare(&self.x_taps, bpp, view.width());
             self.key = Some(key);
         }
         for band in &mut self.bands {
@@ -204,9 +210,10 @@ impl BandScratch {
         self.row_source = [None, None];
     }
 
-    /// Horizontally resamples source row `y` into one of the two row buffers and returns its slot.
+    /// Horizontally resamples source row `y` into one of the two row buffers and returns its slot. `AVX2`:
+    /// the caller runs with AVX2 enabled, checked at run time ([`resample_band`]).
     #[inline(always)]
-    fn horizontal_row(&mut self, x_taps: &[Tap], view: &PixelView<'_>, y: usize) -> usize {
+    fn horizontal_row<const AVX2: bool>(&mut self, source: &BandSource<'_>, y: usize) -> usize {
         if let Some(slot) = self.row_source.iter().position(|&s| s == Some(y)) {
             return slot;
         }
@@ -216,11 +223,18 @@ impl BandScratch {
             [_, None] => 1,
             [Some(a), Some(b)] => usize::from(b < a),
         };
+        let (view, x_taps) = (&source.view, source.x_taps);
         let src = view.row(y);
         let offsets = view.format().rgb_offsets();
         let row = &mut self.rows[slot];
         // One copy of the loop per pixel size, so that the compiler sees constant offsets.
         match view.format().bytes_per_pixel() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 is only set by `resample_band_avx2`, which runs once the CPU is known to have it.
+            3 if AVX2 => unsafe { resample_row_avx2::<3>(x_taps, source.x_gather, src, offsets, row) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            4 if AVX2 => unsafe { resample_row_avx2::<4>(x_taps, source.x_gather, src, offsets, row) },
             1 => resample_row::<1>(x_taps, src, offsets, row),
             2 => resample_row::<2>(x_taps, src, offsets, row),
             3 => resample_row::<3>(x_taps, src, offsets, row),
@@ -231,6 +245,43 @@ impl BandScratch {
     }
 }
 
+/// The horizontal taps laid out for the AVX2 pass: byte offsets of both source pixels, and both weights in
+/// one 32-bit word (first in the low half), which is what `pmaddwd` multiplies pairwise.
+#[derive(Debug, Default)]
+struct GatherTaps {
+    first: Vec<i32>,
+    second: Vec<i32>,
+    weights: Vec<i32>,
+    /// How many leading taps, a multiple of 8, the AVX2 pass takes: those whose 4-byte loads stay inside
+    /// a row. The rest go through [`resample_pixels`]. 0 for pixels other than 3 or 4 bytes.
+    vector_len: usize,
+    /// The row length in bytes that `vector_len` was worked out for.
+    row_bytes: usize,
+}
+
+impl GatherTaps {
+    fn prepare(&mut self, taps: &[Tap], bpp: usize, src_width: usize) {
+        self.first.clear();
+        self.second.clear();
+        self.weights.clear();
+        self.vector_len = 0;
+        let row_bytes = src_width * bpp;
+        self.row_bytes = row_bytes;
+        if !matches!(bpp, 3 | 4) || i32::try_from(row_bytes).is_err() {
+            return;
+        }
+        // Taps never decrease, so the pixels whose loads fit the row are a prefix.
+        let fits = taps.iter().take_while(|t| t.first.max(t.second) * bpp + 4 <= row_bytes).count();
+        self.vector_len = fits / 8 * 8;
+        for tap in &taps[..self.vector_len] {
+            // In range: both are below `row_bytes`, which fits an i32; the weights are at most 2048.
+            self.first.push((tap.first * bpp) as i32);
+            self.second.push((tap.second * bpp) as i32);
+            self.weights.push((tap.w_second << 16) | tap.w_first);
+        }
+    }
+}
+
 /// Resamples one row of `BPP`-byte pixels into `out`, one plane per channel (red, green, blue), divided by
 /// 16 as [`blend_vertical`] expects.
 #[inline(always)]
@@ -238,6 +289,13 @@ fn resample_row<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 3],
     let width = taps.len();
     let (red, rest) = out.split_at_mut(width);
     let (green, blue) = rest.split_at_mut(width);
+    resample_pixels::<BPP>(taps, src, offsets, [red, green, blue]);
+}
+
+/// The horizontal pass for the pixels of `taps`, into one slice per channel.
+#[inline(always)]
+fn resample_pixels<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 3], planes: [&mut [i16]; 3]) {
+    let [red, green, blue] = planes;
     for (((tap, r), g), b) in taps.iter().zip(red).zip(green).zip(blue) {
         let first: &[u8; BPP] = src[tap.first * BPP..][..BPP].try_into().expect("BPP bytes");
         let second: &[u8; BPP] = src[tap.second * BPP..][..BPP].try_into().expect("BPP bytes");
@@ -247,6 +305,70 @@ fn resample_row<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 3],
         };
         (*r, *g, *b) = (sample(offsets[0]), sample(offsets[1]), sample(offsets[2]));
     }
+}
+
+/// [`resample_row`] for 3- and 4-byte pixels with AVX2: eight output pixels at a time, each source pixel
+/// read as one 32-bit word by a gather, each channel's two samples weighted by one `pmaddwd`. The same
+/// integer arithmetic, so the same values; pixels from `gather.vector_len` on take the scalar loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn resample_row_avx2<const BPP: usize>(
+    taps: &[Tap],
+    gather: &GatherTaps,
+    src: &[u8],
+    offsets: [usize; 3],
+    out: &mut [i16],
+) {
+    use std::arch::x86_64::*;
+    let width = taps.len();
+    let vector_len = gather.vector_len;
+    // The gathers read 4 bytes at each offset; `GatherTaps::prepare` kept those inside a row of this width.
+    assert!(vector_len <= width && gather.first.len() == vector_len && src.len() >= gather.row_bytes);
+    let (red, rest) = out.split_at_mut(width);
+    let (green, blue) = rest.split_at_mut(width);
+    let planes = [red, green, blue];
+    // Per channel, pshufb masks that move its byte of each 32-bit word to bits 0-7 (first pixel) or 16-23
+    // (second pixel), zeroing the rest, so that the two OR into the i16 pair `pmaddwd` wants.
+    let mask = |offset: usize, shift: usize| {
+        let mut bytes = [-128i8; 32];
+        for lane in 0..8 {
+            bytes[lane * 4 + shift] = ((lane % 4) * 4 + offset) as i8;
+        }
+        // SAFETY: 32 readable bytes; unaligned loads are allowed.
+        unsafe { _mm256_loadu_si256(bytes.as_ptr().cast()) }
+    };
+    let first_masks = offsets.map(|o| mask(o, 0));
+    let second_masks = offsets.map(|o| mask(o, 2));
+    for j in (0..vector_len).step_by(8) {
+        // SAFETY: `first`, `second` and `weights` hold `vector_len` values, a multiple of 8, so 8 are
+        // readable from `j`. Each offset plus 4 is within `src` (a row of the width `prepare` saw, at least
+        // `first.max(second) * BPP + 4` bytes long), so every gathered word is inside `src`. The stores
+        // write 8 i16 at `j`, below `width`, the length of each plane.
+        unsafe {
+            let first_offsets = _mm256_loadu_si256(gather.first.as_ptr().add(j).cast());
+            let second_offsets = _mm256_loadu_si256(gather.second.as_ptr().add(j).cast());
+            let weights = _mm256_loadu_si256(gather.weights.as_ptr().add(j).cast());
+            let first = _mm256_i32gather_epi32::<1>(src.as_ptr().cast(), first_offsets);
+            let second = _mm256_i32gather_epi32::<1>(src.as_ptr().cast(), second_offsets);
+            for c in 0..3 {
+                let pairs = _mm256_or_si256(
+                    _mm256_shuffle_epi8(first, first_masks[c]),
+                    _mm256_shuffle_epi8(second, second_masks[c]),
+                );
+                let sums = _mm256_srai_epi32::<4>(_mm256_madd_epi16(pairs, weights));
+                // packs works per 128-bit lane; the permute puts the eight results in order.
+                let packed = _mm256_permute4x64_epi64::<0b1000>(_mm256_packs_epi32(sums, sums));
+                _mm_storeu_si128(planes[c].as_mut_ptr().add(j).cast(), _mm256_castsi256_si128(packed));
+            }
+        }
+    }
+    let [red, green, blue] = planes;
+    resample_pixels::<BPP>(
+        &taps[vector_len..],
+        src,
+        offsets,
+        [&mut red[vector_len..], &mut green[vector_len..], &mut blue[vector_len..]],
+    );
 }
 
 /// OpenCV's vectorised vertical blend of two horizontally resampled rows (already divided by 16):
@@ -292,8 +414,8 @@ pub fn letterbox_into_slice<T: InputElement>(
     let (green, blue) = rest.split_at_mut(plane);
     let image_rows = geometry.top * in_w..(geometry.top + rh) * in_w;
     let mut planes = [&mut red[image_rows.clone()], &mut green[image_rows.clone()], &mut blue[image_rows]];
-    let LetterboxScratch { x_taps, y_taps, bands: band_scratches, .. } = scratch;
-    let source = BandSource { view: *view, geometry, x_taps, y_taps };
+    let LetterboxScratch { x_taps, x_gather, y_taps, bands: band_scratches, .. } = scratch;
+    let source = BandSource { view: *view, geometry, x_taps, x_gather, y_taps };
     let band = |scratch: &mut BandScratch, rows: std::ops::Range<usize>, planes: [&mut [T]; 3]| {
         if resize {
             resample_band(&source, scratch, rows, planes)
@@ -360,6 +482,7 @@ struct BandSource<'a> {
     view: PixelView<'a>,
     geometry: &'a LetterboxGeometry,
     x_taps: &'a [Tap],
+    x_gather: &'a GatherTaps,
     y_taps: &'a [Tap],
 }
 
@@ -376,7 +499,7 @@ fn resample_band<T: InputElement>(
         // SAFETY: the CPU has AVX2, checked just above.
         return unsafe { resample_band_avx2(source, band, rows, planes) };
     }
-    resample_band_portable(source, band, rows, planes)
+    resample_band_portable::<T, false>(source, band, rows, planes)
 }
 
 /// [`resample_band_portable`] compiled for AVX2: twice the lanes, the same integer and IEEE operations in
@@ -389,24 +512,24 @@ fn resample_band_avx2<T: InputElement>(
     rows: std::ops::Range<usize>,
     planes: [&mut [T]; 3],
 ) {
-    resample_band_portable(source, band, rows, planes)
+    resample_band_portable::<T, true>(source, band, rows, planes)
 }
 
-/// The resampling of [`resample_band`], for any instruction set.
+/// The resampling of [`resample_band`], for any instruction set; `AVX2` when the caller has it enabled.
 #[inline(always)]
-fn resample_band_portable<T: InputElement>(
+fn resample_band_portable<T: InputElement, const AVX2: bool>(
     source: &BandSource<'_>,
     band: &mut BandScratch,
     rows: std::ops::Range<usize>,
     mut planes: [&mut [T]; 3],
 ) {
-    let BandSource { view, geometry, x_taps, y_taps } = source;
+    let BandSource { geometry, y_taps, .. } = source;
     let lut: [T; 256] = std::array::from_fn(|v| T::from_u8(v as u8));
     let (rw, in_w) = (geometry.resized_width, geometry.input_width);
     for (i, dy) in rows.enumerate() {
         let tap = y_taps[dy];
-        let first = band.horizontal_row(x_taps, view, tap.first);
-        let second = band.horizontal_row(x_taps, view, tap.second);
+        let first = band.horizontal_row::<AVX2>(source, tap.first);
+        let second = band.horizontal_row::<AVX2>(source, tap.second);
         let (row_a, row_b) = (&band.rows[first], &band.rows[second]);
         let (w_a, w_b) = (tap.w_first as i16, tap.w_second as i16);
         let row_start = i * in_w + geometry.left;
@@ -617,11 +740,22 @@ mod tests {
             return;
         }
         let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
-        for (width, height, format) in [(333, 517, PixelFormat::Rgb8), (901, 77, PixelFormat::Bgra8)] {
-            let stride = width * format.bytes_per_pixel() + 1;
+        // Downscales and upscales, padded and exact strides (the last row then ends the buffer, where a
+        // gather reading past a row would leave it), widths below one vector and with a scalar tail.
+        let cases = [
+            (333, 517, PixelFormat::Rgb8, 1, 160),
+            (901, 77, PixelFormat::Bgra8, 1, 160),
+            (810, 1080, PixelFormat::Rgb8, 0, 640),
+            (641, 479, PixelFormat::Bgr8, 0, 640),
+            (50, 40, PixelFormat::Rgba8, 0, 160),
+            (5, 9, PixelFormat::Rgb8, 0, 64),
+            (77, 3, PixelFormat::Gray8, 0, 160),
+        ];
+        for (width, height, format, padding, target) in cases {
+            let stride = width * format.bytes_per_pixel() + padding;
             let data: Vec<u8> = (0..stride * height).map(|_| next() as u8).collect();
             let view = PixelView::new(&data, width, height, stride, format).unwrap();
-            let geometry = LetterboxGeometry::new(width, height, 160, 160, None);
+            let geometry = LetterboxGeometry::new(width, height, target, target, None);
             let (rw, rh, in_w) = (geometry.resized_width, geometry.resized_height, geometry.input_width);
             let mut scratch = LetterboxScratch::default();
             scratch.prepare(&view, &geometry);
@@ -631,16 +765,22 @@ mod tests {
                 let [r, g, b] = &mut planes[..] else { unreachable!() };
                 let band = &mut scratch.bands[0];
                 band.prepare(rw);
-                let source = BandSource { view, geometry: &geometry, x_taps: &scratch.x_taps, y_taps: &scratch.y_taps };
+                let source = BandSource {
+                    view,
+                    geometry: &geometry,
+                    x_taps: &scratch.x_taps,
+                    x_gather: &scratch.x_gather,
+                    y_taps: &scratch.y_taps,
+                };
                 if avx2 {
                     // SAFETY: AVX2 was detected above.
                     unsafe { resample_band_avx2(&source, band, 0..rh, [r, g, b]) };
                 } else {
-                    resample_band_portable(&source, band, 0..rh, [r, g, b]);
+                    resample_band_portable::<f32, false>(&source, band, 0..rh, [r, g, b]);
                 }
                 outputs.push(planes);
             }
-            assert_eq!(outputs[0], outputs[1], "{width}x{height} {format:?}");
+            assert_eq!(outputs[0], outputs[1], "{width}x{height} {format:?} -> {target}");
         }
     }
 
