@@ -197,13 +197,14 @@ miri:
 ## live in ../shared/ (developers); set BENCH_MODELS to your own otherwise.
 SHARED_MODELS := ../shared/models
 BENCH_IMAGE   ?= $(CACHE)/images/bus.jpg
+BENCH_IMAGES  ?= $(BENCH_IMAGE) $(CACHE)/images/zidane.jpg
 BENCH_MODELS  ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)/yolov8n.onnx $(SHARED_MODELS)/yolo11n.onnx \
                  $(SHARED_MODELS)/yolo26n-e2e.onnx) $(DEMO_MODEL):320
 THROUGHPUT_MODEL ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)/yolov8n.onnx,$(DEMO_MODEL):320)
 
 bench: fixtures
-	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 20 --json docs/bench/latency.json \
-	  $(BENCH_MODELS) $(BENCH_IMAGE)
+	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 30 --json docs/bench/latency.json \
+	  $(BENCH_MODELS) $(BENCH_IMAGES)
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- throughput --seconds 3 --repeat 3 \
 	  --json docs/bench/throughput.json $(THROUGHPUT_MODEL) $(BENCH_IMAGE)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/plotdeps "matplotlib>=3.8,<4"

@@ -1,7 +1,7 @@
 //! yolo-ffi against raw ONNX Runtime, in one process and one run.
 //!
 //! ```text
-//! cargo bench --bench bench -- latency    [--rounds N] [--json FILE] MODEL[:IMGSZ]... IMAGE
+//! cargo bench --bench bench -- latency    [--rounds N] [--json FILE] MODEL.onnx[:IMGSZ]... IMAGE...
 //! cargo bench --bench bench -- throughput [--seconds S] [--repeat N] [--json FILE]
 //!                                          [--configs PxT,...] [--callers N,...] [--pause-ms MS] MODEL[:IMGSZ] IMAGE
 //! ```
@@ -324,38 +324,44 @@ fn write_json(path: &Option<PathBuf>, value: serde_json::Value) -> Outcome {
 
 fn latency(args: &[String]) -> Outcome {
     let args = parse(args)?;
-    let (models, image) = args.positional.split_at(args.positional.len() - 1);
-    let jpeg = std::fs::read(&image[0]).map_err(|e| format!("{}: {e}", image[0]))?;
-    let decoded = decode(&jpeg, u64::MAX).map_err(|e| e.to_string())?;
-    let png = {
-        let view = decoded.view();
-        let mut rgb = Vec::with_capacity(view.width() * view.height() * 3);
-        (0..view.height()).for_each(|y| rgb.extend_from_slice(&view.row(y)[..view.width() * 3]));
-        let mut out = std::io::Cursor::new(Vec::new());
-        image::RgbImage::from_raw(view.width() as u32, view.height() as u32, rgb)
-            .unwrap()
-            .write_to(&mut out, image::ImageFormat::Png)
-            .map_err(|e| e.to_string())?;
-        out.into_inner()
-    };
-    let threads = cores();
-    println!(
-        "latency: {} rounds, automatic pool, a lone call on its widest session, {threads} threads (raw ONNX \
-         Runtime: the same options), image {} {}x{}",
-        args.rounds,
-        image[0],
-        decoded.view().width(),
-        decoded.view().height()
-    );
-    let mut report = Vec::new();
-    for model_arg_text in models {
-        let (model, imgsz) = model_arg(model_arg_text)?;
-        report.push(latency_one(&model, imgsz, threads, &args, &jpeg, &png, &decoded)?);
+    // Models are the `.onnx` arguments (with an optional `:IMGSZ`), images the rest.
+    let (models, images): (Vec<&String>, Vec<&String>) = args
+        .positional
+        .iter()
+        .partition(|a| model_arg(a).is_ok_and(|(path, _)| path.extension().is_some_and(|e| e == "onnx")));
+    if models.is_empty() || images.is_empty() {
+        return Err("latency takes at least one MODEL.onnx[:IMGSZ] and one IMAGE".into());
     }
-    write_json(
-        &args.json,
-        serde_json::json!({ "mode": "latency", "image": image[0], "threads": threads, "models": report }),
-    )
+    let threads = cores();
+    let mut report = Vec::new();
+    for image in images {
+        let jpeg = std::fs::read(image).map_err(|e| format!("{image}: {e}"))?;
+        let decoded = decode(&jpeg, u64::MAX).map_err(|e| e.to_string())?;
+        let png = {
+            let view = decoded.view();
+            let mut rgb = Vec::with_capacity(view.width() * view.height() * 3);
+            (0..view.height()).for_each(|y| rgb.extend_from_slice(&view.row(y)[..view.width() * 3]));
+            let mut out = std::io::Cursor::new(Vec::new());
+            image::RgbImage::from_raw(view.width() as u32, view.height() as u32, rgb)
+                .unwrap()
+                .write_to(&mut out, image::ImageFormat::Png)
+                .map_err(|e| e.to_string())?;
+            out.into_inner()
+        };
+        let (width, height) = (decoded.view().width(), decoded.view().height());
+        println!(
+            "latency: {} rounds, automatic pool, a lone call on its widest session, {threads} threads (raw ONNX \
+             Runtime: the same options), image {image} {width}x{height}",
+            args.rounds,
+        );
+        let mut per_model = Vec::new();
+        for model_arg_text in &models {
+            let (model, imgsz) = model_arg(model_arg_text)?;
+            per_model.push(latency_one(&model, imgsz, threads, &args, &jpeg, &png, &decoded)?);
+        }
+        report.push(serde_json::json!({ "image": image, "width": width, "height": height, "models": per_model }));
+    }
+    write_json(&args.json, serde_json::json!({ "mode": "latency", "threads": threads, "images": report }))
 }
 
 fn latency_one(
