@@ -226,19 +226,21 @@ impl BandScratch {
         let (view, x_taps) = (&source.view, source.x_taps);
         let src = view.row(y);
         let offsets = view.format().rgb_offsets();
-        let row = &mut self.rows[slot];
+        let (red, rest) = self.rows[slot].split_at_mut(x_taps.len());
+        let (green, blue) = rest.split_at_mut(x_taps.len());
+        let planes = [red, green, blue];
         // One copy of the loop per pixel size, so that the compiler sees constant offsets.
         match view.format().bytes_per_pixel() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 is only set by `resample_band_avx2`, which runs once the CPU is known to have it.
-            3 if AVX2 => unsafe { resample_row_avx2::<3>(x_taps, source.x_gather, src, offsets, row) },
+            3 if AVX2 => unsafe { resample_pixels_avx2::<3>(x_taps, source.x_gather, src, offsets, planes) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            4 if AVX2 => unsafe { resample_row_avx2::<4>(x_taps, source.x_gather, src, offsets, row) },
-            1 => resample_row::<1>(x_taps, src, offsets, row),
-            2 => resample_row::<2>(x_taps, src, offsets, row),
-            3 => resample_row::<3>(x_taps, src, offsets, row),
-            _ => resample_row::<4>(x_taps, src, offsets, row),
+            4 if AVX2 => unsafe { resample_pixels_avx2::<4>(x_taps, source.x_gather, src, offsets, planes) },
+            1 => resample_pixels::<1>(x_taps, src, offsets, planes),
+            2 => resample_pixels::<2>(x_taps, src, offsets, planes),
+            3 => resample_pixels::<3>(x_taps, src, offsets, planes),
+            _ => resample_pixels::<4>(x_taps, src, offsets, planes),
         }
         self.row_source[slot] = Some(y);
         slot
@@ -251,10 +253,9 @@ impl BandScratch {
 struct GatherTaps {
     first: Vec<i32>,
     second: Vec<i32>,
+    /// As many as the leading taps the AVX2 pass takes, a multiple of 8: those whose 4-byte loads stay
+    /// inside a row. The rest go through [`resample_pixels`]. None for pixels other than 3 or 4 bytes.
     weights: Vec<i32>,
-    /// How many leading taps, a multiple of 8, the AVX2 pass takes: those whose 4-byte loads stay inside
-    /// a row. The rest go through [`resample_pixels`]. 0 for pixels other than 3 or 4 bytes.
-    vector_len: usize,
     /// The row length in bytes that `vector_len` was worked out for.
     row_bytes: usize,
 }
@@ -264,7 +265,6 @@ impl GatherTaps {
         self.first.clear();
         self.second.clear();
         self.weights.clear();
-        self.vector_len = 0;
         let row_bytes = src_width * bpp;
         self.row_bytes = row_bytes;
         if !matches!(bpp, 3 | 4) || i32::try_from(row_bytes).is_err() {
@@ -272,8 +272,7 @@ impl GatherTaps {
         }
         // Taps never decrease, so the pixels whose loads fit the row are a prefix.
         let fits = taps.iter().take_while(|t| t.first.max(t.second) * bpp + 4 <= row_bytes).count();
-        self.vector_len = fits / 8 * 8;
-        for tap in &taps[..self.vector_len] {
+        for tap in &taps[..fits / 8 * 8] {
             // In range: both are below `row_bytes`, which fits an i32; the weights are at most 2048.
             self.first.push((tap.first * bpp) as i32);
             self.second.push((tap.second * bpp) as i32);
@@ -282,17 +281,8 @@ impl GatherTaps {
     }
 }
 
-/// Resamples one row of `BPP`-byte pixels into `out`, one plane per channel (red, green, blue), divided by
-/// 16 as [`blend_vertical`] expects.
-#[inline(always)]
-fn resample_row<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 3], out: &mut [i16]) {
-    let width = taps.len();
-    let (red, rest) = out.split_at_mut(width);
-    let (green, blue) = rest.split_at_mut(width);
-    resample_pixels::<BPP>(taps, src, offsets, [red, green, blue]);
-}
-
-/// The horizontal pass for the pixels of `taps`, into one slice per channel.
+/// The horizontal pass for the pixels of `taps` (`BPP`-byte source pixels), into one slice per channel (red,
+/// green, blue), divided by 16 as [`blend_vertical`] expects.
 #[inline(always)]
 fn resample_pixels<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 3], planes: [&mut [i16]; 3]) {
     let [red, green, blue] = planes;
@@ -307,26 +297,23 @@ fn resample_pixels<const BPP: usize>(taps: &[Tap], src: &[u8], offsets: [usize; 
     }
 }
 
-/// [`resample_row`] for 3- and 4-byte pixels with AVX2: eight output pixels at a time, each source pixel
-/// read as one 32-bit word by a gather, each channel's two samples weighted by one `pmaddwd`. The same
-/// integer arithmetic, so the same values; pixels from `gather.vector_len` on take the scalar loop.
+/// [`resample_pixels`] for 3- and 4-byte pixels with AVX2: eight output pixels at a time, each source
+/// pixel read as one 32-bit word by a gather, each channel's two samples weighted by one `pmaddwd`. The same
+/// integer arithmetic, so the same values; the pixels past `gather`'s taps take the scalar loop.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn resample_row_avx2<const BPP: usize>(
+fn resample_pixels_avx2<const BPP: usize>(
     taps: &[Tap],
     gather: &GatherTaps,
     src: &[u8],
     offsets: [usize; 3],
-    out: &mut [i16],
+    planes: [&mut [i16]; 3],
 ) {
     use std::arch::x86_64::*;
-    let width = taps.len();
-    let vector_len = gather.vector_len;
+    let vector_len = gather.first.len();
     // The gathers read 4 bytes at each offset; `GatherTaps::prepare` kept those inside a row of this width.
-    assert!(vector_len <= width && gather.first.len() == vector_len && src.len() >= gather.row_bytes);
-    let (red, rest) = out.split_at_mut(width);
-    let (green, blue) = rest.split_at_mut(width);
-    let planes = [red, green, blue];
+    assert!(vector_len <= taps.len() && planes.iter().all(|p| p.len() == taps.len()));
+    assert!(src.len() >= gather.row_bytes);
     // Per channel, pshufb masks that move its byte of each 32-bit word to bits 0-7 (first pixel) or 16-23
     // (second pixel), zeroing the rest, so that the two OR into the i16 pair `pmaddwd` wants.
     let mask = |offset: usize, shift: usize| {
@@ -340,10 +327,10 @@ fn resample_row_avx2<const BPP: usize>(
     let first_masks = offsets.map(|o| mask(o, 0));
     let second_masks = offsets.map(|o| mask(o, 2));
     for j in (0..vector_len).step_by(8) {
-        // SAFETY: `first`, `second` and `weights` hold `vector_len` values, a multiple of 8, so 8 are
-        // readable from `j`. Each offset plus 4 is within `src` (a row of the width `prepare` saw, at least
-        // `first.max(second) * BPP + 4` bytes long), so every gathered word is inside `src`. The stores
-        // write 8 i16 at `j`, below `width`, the length of each plane.
+        // SAFETY: `first`, `second` and `weights` hold `vector_len` values, a multiple of 8 (`prepare`),
+        // so 8 are readable from `j`. Each offset plus 4 is within `src` (a row of the width `prepare` saw,
+        // at least `first.max(second) * BPP + 4` bytes long), so every gathered word is inside `src`. The
+        // stores write 8 i16 at `j`, below the taps' count, the length of each plane (asserted above).
         unsafe {
             let first_offsets = _mm256_loadu_si256(gather.first.as_ptr().add(j).cast());
             let second_offsets = _mm256_loadu_si256(gather.second.as_ptr().add(j).cast());
@@ -502,8 +489,9 @@ fn resample_band<T: InputElement>(
     resample_band_portable::<T, false>(source, band, rows, planes)
 }
 
-/// [`resample_band_portable`] compiled for AVX2: twice the lanes, the same integer and IEEE operations in
-/// the same order, so the same values (the golden and differential tests run whichever this CPU takes).
+/// [`resample_band_portable`] compiled for AVX2, with the gathering horizontal pass: twice the lanes, the
+/// same integer and IEEE arithmetic, so the same values (the golden and differential tests run whichever
+/// this CPU takes, and a unit test compares the two).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn resample_band_avx2<T: InputElement>(
