@@ -249,6 +249,42 @@ impl<T> std::ops::DerefMut for Checkout<'_, T> {
 /// session keeps an input buffer for its largest batch: 8 images at 640x640 in f32 are 39 MB.
 pub const MAX_BATCH: usize = 8;
 
+/// How long an idle intra-op thread of a session in a pool of several spins before it sleeps, in
+/// microseconds. Long enough to bridge the gaps between the operators of one run (so that a wide session
+/// does not pay a thread wake-up per operator), short enough that threads sleep soon after a run and leave
+/// the cores to the other sessions. On 16 cores (`docs/bench/spin-duration-16core*.txt`) it took a lone
+/// caller of the automatic pool from 28 to 38 img/s (sleeping threads) to 41 to 43, as fast as one
+/// 16-thread session spinning the ONNX Runtime way, and callers that pause between calls lost nothing.
+pub const POOLED_SPIN_MICROS: u32 = 250;
+
+/// How the idle intra-op threads of a session wait for work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleThreads {
+    /// ONNX Runtime's default: spin for a number of iterations, about 45 ms of CPU after a yolov8n run on
+    /// 2 cores, then sleep.
+    Spin,
+    /// Spin for at most `micros` microseconds (`session.intra_op.spin_duration_us`), then sleep.
+    SpinFor {
+        /// The longest spin.
+        micros: u32,
+    },
+}
+
+/// How idle intra-op threads wait in a pool of `sessions` sessions. A pool of one session has the cores
+/// to itself, so its threads spin the ONNX Runtime way. In a pool of several, a session's spinning
+/// threads would take the cores of the others' runs: sleeping at once was the rule until the sixth
+/// session, but it cost a wide session a wake-up per operator (a lone caller on 16 cores got 0.70 to 0.94
+/// of a spinning 1 x 16 pool), and spinning until ONNX Runtime's own limit cost two callers that pause
+/// between calls half their p50 again (`docs/bench/spin-16core.txt`). So they spin briefly
+/// ([`POOLED_SPIN_MICROS`]).
+pub fn idle_threads(sessions: usize) -> IdleThreads {
+    if sessions == 1 {
+        IdleThreads::Spin
+    } else {
+        IdleThreads::SpinFor { micros: POOLED_SPIN_MICROS }
+    }
+}
+
 /// Builds the sessions of one model; kept so that a forked child can build its own.
 struct SessionFactory {
     environment: &'static Environment,
@@ -262,17 +298,9 @@ struct SessionFactory {
 }
 
 impl SessionFactory {
-    /// Whether sessions let idle intra-op threads spin: only a pool of one session, whose threads have the
-    /// cores to themselves. Spinning threads steal the cores of other sessions, and they keep spinning for
-    /// about 45 ms after a run (45 to 53 ms of CPU in the 300 ms after one yolov8n run on 2 cores).
-    /// The automatic pool's sessions do not spin, measured on 16 cores (docs/benchmarks.md): a spinning
-    /// widest session gave a lone caller 34 to 40 img/s against 31 to 37, but two callers that pause between
-    /// calls got a p50 of 51 to 54 ms against 32 to 35. Spinning only during runs
-    /// (`session.force_spinning_stop`, which does stop the spinning after a run: 0.1 ms of CPU in those
-    /// 300 ms) also helped a lone caller (38 to 40 img/s) but cost four pausing callers 14% of their
-    /// throughput and 2.5x their p99, and gained nothing on 2 cores.
-    fn spinning(&self) -> bool {
-        self.session_count() == 1
+    /// How the sessions' idle intra-op threads wait for work ([`idle_threads`]).
+    fn idle_threads(&self) -> IdleThreads {
+        idle_threads(self.session_count())
     }
 
     fn session_count(&self) -> usize {
@@ -285,16 +313,16 @@ impl SessionFactory {
     }
 
     /// The threads a session's letterbox may use: as many as it has intra-op threads, which sit idle while
-    /// it prepares the input; one when they spin, since they then keep their cores busy after each run.
+    /// it prepares the input; one when they spin the ONNX Runtime way, since they then keep their cores
+    /// busy for tens of milliseconds after each run.
     fn letterbox_threads(&self, threads: usize) -> usize {
-        if self.spinning() {
-            1
-        } else {
-            threads
+        match self.idle_threads() {
+            IdleThreads::Spin => 1,
+            IdleThreads::SpinFor { .. } => threads,
         }
     }
 
-    /// A session with `threads` intra-op threads, spinning or not ([`Self::spinning`]).
+    /// A session with `threads` intra-op threads whose idle threads wait as [`Self::idle_threads`] says.
     fn build(&self, threads: usize) -> Result<Session> {
         let load_failed = |e: ort::Error| {
             Error::new(ErrorKind::ModelLoadFailed, format!("ONNX Runtime cannot load {}: {e}", self.model_name))
@@ -309,7 +337,10 @@ impl SessionFactory {
             let mut builder = Session::builder(self.environment)?
                 .with_optimization_level(level)?
                 .with_intra_threads(threads)?
-                .with_intra_op_spinning(self.spinning())?;
+                .with_intra_op_spinning(true)?;
+            if let IdleThreads::SpinFor { micros } = self.idle_threads() {
+                builder = builder.with_config_entry("session.intra_op.spin_duration_us", micros.to_string())?;
+            }
             for (name, value) in &self.shared_weights {
                 builder = builder.with_initializer(name, Arc::clone(value))?;
             }
@@ -809,6 +840,21 @@ mod tests {
         assert_eq!(session_tiers(0, 0, 8), automatic_tiers(8));
         assert_eq!(session_tiers(2, 0, 8), [SessionTier { threads: 4, sessions: 2 }], "explicit is kept as asked");
         assert_eq!(session_tiers(0, 1, 8), [SessionTier { threads: 1, sessions: 8 }]);
+    }
+
+    #[test]
+    fn only_a_pool_of_one_session_spins_the_onnx_runtime_way() {
+        let sessions = |tiers: Vec<SessionTier>| tiers.iter().map(|t| t.sessions).sum::<usize>();
+        assert_eq!(idle_threads(sessions(session_tiers(1, 0, 16))), IdleThreads::Spin, "1 x 16");
+        assert_eq!(idle_threads(sessions(session_tiers(0, 0, 1))), IdleThreads::Spin, "auto on one core");
+        for cores in 2..=64 {
+            let automatic = idle_threads(sessions(session_tiers(0, 0, cores)));
+            assert_eq!(automatic, IdleThreads::SpinFor { micros: POOLED_SPIN_MICROS }, "auto on {cores} cores");
+        }
+        assert_eq!(
+            idle_threads(sessions(session_tiers(4, 4, 16))),
+            IdleThreads::SpinFor { micros: POOLED_SPIN_MICROS }
+        );
     }
 
     #[test]
