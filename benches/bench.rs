@@ -31,6 +31,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 use yolo_ffi::ffi::*;
 use yolo_ffi::image_input::{decode, DecodedImage};
+use yolo_ffi::loaded_model::{idle_threads, IdleThreads};
 use yolo_ffi::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
 use yolo_ffi::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
 
@@ -224,21 +225,26 @@ fn take(status: yolo_status, result: *mut yolo_result) -> usize {
 
 // -- raw ONNX Runtime ----------------------------------------------------------------------------------------
 
-/// A session built with the options the library uses for a session of `threads` intra-op threads, spinning
-/// or not: the library lets threads spin only in a pool of one session (see `SessionFactory::spinning`).
-fn raw_session(model: &Path, threads: usize, spinning: bool) -> Result<Session, String> {
+/// A session built with the options the library uses for a session of `threads` intra-op threads whose idle
+/// threads wait as `idle` says (the library's `loaded_model::idle_threads`: ONNX Runtime's own spinning in
+/// a pool of one session, a spin of at most `POOLED_SPIN_MICROS` in a pool of several).
+fn raw_session(model: &Path, threads: usize, idle: IdleThreads) -> Result<Session, String> {
     let environment = yolo_ffi::runtime::environment(None).map_err(|e| e.to_string())?;
     let failed = |e: ort::Error| format!("raw session for {}: {e}", model.display());
-    Session::builder(environment)
+    let mut builder = Session::builder(environment)
         .map_err(failed)?
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(|e| failed(e.into()))?
         .with_intra_threads(threads)
         .map_err(|e| failed(e.into()))?
-        .with_intra_op_spinning(spinning)
-        .map_err(|e| failed(e.into()))?
-        .commit_from_memory(&std::fs::read(model).map_err(|e| format!("{}: {e}", model.display()))?)
-        .map_err(failed)
+        .with_intra_op_spinning(true)
+        .map_err(|e| failed(e.into()))?;
+    if let IdleThreads::SpinFor { micros } = idle {
+        builder = builder
+            .with_config_entry("session.intra_op.spin_duration_us", micros.to_string())
+            .map_err(|e| failed(e.into()))?;
+    }
+    builder.commit_from_memory(&std::fs::read(model).map_err(|e| format!("{}: {e}", model.display()))?).map_err(failed)
 }
 
 /// Runs `session` on `input` and copies the first output out, as the library does.
@@ -374,7 +380,7 @@ fn latency_one(
     decoded: &DecodedImage,
 ) -> Result<serde_json::Value, String> {
     // The automatic pool, as users get it: a lone call runs on its widest session, a thread per core,
-    // which does not spin; the raw sessions are built the same way.
+    // whose idle threads spin briefly; the raw sessions are built the same way.
     let handle = Handle::open(model, imgsz, 0, 0)?;
     let (detector, geometry) = library_geometry(model, imgsz, (0, 0), decoded)?;
     let loaded = detector.model().map_err(|e| e.to_string())?;
@@ -386,8 +392,9 @@ fn latency_one(
     let mut banded_tensor: Vec<f32> = Vec::new();
     let mut tensor: Vec<f32> = Vec::new();
     letterbox_into(&view, &geometry, &mut scratch, &mut tensor);
-    let mut session = raw_session(model, threads, false)?;
-    let mut second = raw_session(model, threads, false)?;
+    let idle = idle_threads(loaded.session_tiers().iter().map(|tier| tier.sessions).sum());
+    let mut session = raw_session(model, threads, idle)?;
+    let mut second = raw_session(model, threads, idle)?;
     let mut output = Vec::new();
     let shape = raw_run(&mut session, &tensor, h, w, &mut output);
     let &[_, rows, cols] = shape.as_slice() else { return Err(format!("output shape {shape:?}")) };
@@ -659,7 +666,7 @@ fn throughput(args: &[String]) -> Outcome {
         .iter()
         .map(|&(sessions, threads, callers)| {
             let pool = (0..sessions)
-                .map(|_| raw_session(&model, threads, sessions == 1).map(|s| Mutex::new((s, Vec::new()))))
+                .map(|_| raw_session(&model, threads, idle_threads(sessions)).map(|s| Mutex::new((s, Vec::new()))))
                 .collect::<Result<_, _>>()?;
             Ok((sessions, threads, callers, pool))
         })

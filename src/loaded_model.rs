@@ -252,9 +252,10 @@ pub const MAX_BATCH: usize = 8;
 /// How long an idle intra-op thread of a session in a pool of several spins before it sleeps, in
 /// microseconds. Long enough to bridge the gaps between the operators of one run (so that a wide session
 /// does not pay a thread wake-up per operator), short enough that threads sleep soon after a run and leave
-/// the cores to the other sessions. On 16 cores (`docs/bench/spin-duration-16core*.txt`) it took a lone
-/// caller of the automatic pool from 28 to 38 img/s (sleeping threads) to 41 to 43, as fast as one
-/// 16-thread session spinning the ONNX Runtime way, and callers that pause between calls lost nothing.
+/// the cores to the other sessions. On 16 cores (`docs/bench/spin-duration-16core.txt`, `spin-ab-16core.txt`)
+/// it took a lone caller of the automatic pool from 28 to 38 img/s (sleeping threads) to 40 to 49, level
+/// with one 16-thread session spinning the ONNX Runtime way; saturated callers gained or held, and callers
+/// that pause between calls kept their p50. 100 us gained less for a lone caller; 500 and 1000 us no more.
 pub const POOLED_SPIN_MICROS: u32 = 250;
 
 /// How the idle intra-op threads of a session wait for work.
