@@ -273,11 +273,10 @@ pub enum IdleThreads {
 
 /// How idle intra-op threads wait in a pool of `sessions` sessions. A pool of one session has the cores
 /// to itself, so its threads spin the ONNX Runtime way. In a pool of several, a session's spinning
-/// threads would take the cores of the others' runs: sleeping at once was the rule until the sixth
-/// session, but it cost a wide session a wake-up per operator (a lone caller on 16 cores got 0.70 to 0.94
-/// of a spinning 1 x 16 pool), and spinning until ONNX Runtime's own limit cost two callers that pause
-/// between calls half their p50 again (`docs/bench/spin-16core.txt`). So they spin briefly
-/// ([`POOLED_SPIN_MICROS`]).
+/// threads would take the cores of the others' runs. Sleeping at once, the earlier rule, cost a wide
+/// session a wake-up per operator (a lone caller on 16 cores got 0.70 to 0.94 of a spinning 1 x 16 pool),
+/// and spinning until ONNX Runtime's own limit cost two callers that pause between calls half their p50
+/// again (`docs/bench/spin-16core.txt`). So they spin briefly ([`POOLED_SPIN_MICROS`]).
 pub fn idle_threads(sessions: usize) -> IdleThreads {
     if sessions == 1 {
         IdleThreads::Spin
