@@ -392,7 +392,7 @@ fn latency_one(
     let mut banded_tensor: Vec<f32> = Vec::new();
     let mut tensor: Vec<f32> = Vec::new();
     letterbox_into(&view, &geometry, &mut scratch, &mut tensor);
-    let idle = idle_threads(loaded.session_tiers().iter().map(|tier| tier.sessions).sum());
+    let idle = loaded.idle_threads();
     let mut session = raw_session(model, threads, idle)?;
     let mut second = raw_session(model, threads, idle)?;
     let mut output = Vec::new();
@@ -700,7 +700,7 @@ fn throughput(args: &[String]) -> Outcome {
         let handle = Handle::open(&model, imgsz, pool as u32, threads as u32)?;
         handle.detect_pixels(&decoded);
         let tiers = yolo_ffi::loaded_model::session_tiers(pool, threads, cores);
-        let described = tiers.iter().map(|t| format!("{} x {}", t.sessions, t.threads)).collect::<Vec<_>>().join(" + ");
+        let described = yolo_ffi::loaded_model::describe_tiers(&tiers);
         println!("memory: {before} before opening {described}; {} after", resident_memory());
         pools.push((pool, tiers, described, handle));
     }

@@ -49,6 +49,11 @@ pub struct SessionTier {
     pub sessions: usize,
 }
 
+/// The tiers as `sessions x threads`, joined by ` + ` (`1 x 2 + 2 x 1`), for logs and reports.
+pub fn describe_tiers(tiers: &[SessionTier]) -> String {
+    tiers.iter().map(|tier| format!("{} x {}", tier.sessions, tier.threads)).collect::<Vec<_>>().join(" + ")
+}
+
 /// The sessions a configuration builds, widest first. An explicit `pool_size` or `threads_per_session`
 /// gives one tier ([`resolve_parallelism`]); both automatic gives [`automatic_tiers`].
 pub fn session_tiers(pool_size: usize, threads_per_session: usize, cores: usize) -> Vec<SessionTier> {
@@ -517,6 +522,11 @@ impl LoadedModel {
         &self.factory.tiers
     }
 
+    /// How the pool's idle intra-op threads wait for work ([`idle_threads`]).
+    pub fn idle_threads(&self) -> IdleThreads {
+        self.factory.idle_threads()
+    }
+
     /// Runs a session of the pool, as a detect call would get it, on an input tensor the caller prepared
     /// (`1 x 3 x height x width` f32 values, already letterboxed and normalised), and copies the first
     /// output into `output`; returns its shape. No pre- or post-processing: raw ONNX Runtime through this
@@ -826,7 +836,7 @@ mod tests {
     fn the_automatic_tiers_halve_the_width_and_fill_the_cores_at_each() {
         let tiers = |cores| automatic_tiers(cores).iter().map(|t| (t.threads, t.sessions)).collect::<Vec<_>>();
         assert_eq!(tiers(1), [(1, 1)]);
-        assert_eq!(tiers(2), [(2, 1), (1, 2)], "the solo session plus one per core");
+        assert_eq!(tiers(2), [(2, 1), (1, 2)], "one 2-thread session plus one per core");
         assert_eq!(tiers(6), [(6, 1), (3, 2), (1, 6)]);
         assert_eq!(tiers(16), [(16, 1), (8, 2), (4, 4), (2, 8), (1, 16)]);
         for cores in 1..=300 {

@@ -178,12 +178,7 @@ impl SharedModel {
                     "loaded {} in {} ms: sessions x threads {}",
                     self.key.path.display(),
                     elapsed.as_millis(),
-                    model
-                        .session_tiers()
-                        .iter()
-                        .map(|tier| format!("{} x {}", tier.sessions, tier.threads))
-                        .collect::<Vec<_>>()
-                        .join(" + ")
+                    crate::loaded_model::describe_tiers(model.session_tiers())
                 )
             }),
             Err(error) => log::emit(Level::Error, || format!("loading {} failed: {error}", self.key.path.display())),
