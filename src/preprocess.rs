@@ -253,10 +253,11 @@ impl BandScratch {
 struct GatherTaps {
     first: Vec<i32>,
     second: Vec<i32>,
-    /// As many as the leading taps the AVX2 pass takes, a multiple of 8: those whose 4-byte loads stay
-    /// inside a row. The rest go through [`resample_pixels`]. None for pixels other than 3 or 4 bytes.
+    /// Each of the three holds as many values as the leading taps the AVX2 pass takes, a multiple of 8:
+    /// those whose 4-byte loads stay inside a row. The rest go through [`resample_pixels`]. None for pixels
+    /// other than 3 or 4 bytes.
     weights: Vec<i32>,
-    /// The row length in bytes that `vector_len` was worked out for.
+    /// The row length in bytes that the offsets were kept inside of.
     row_bytes: usize,
 }
 
