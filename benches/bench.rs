@@ -458,7 +458,14 @@ fn latency_one(
                 7 => letterbox_into(&view, &geometry, &mut scratch, &mut tensor),
                 8 => {
                     let out = OutputView { data: &output, rows: rows as usize, cols: cols as usize };
-                    decode_and_suppress(loaded.layout(), out, &settings, &mut post_scratch, &mut boxes);
+                    decode_and_suppress(
+                        loaded.layout(),
+                        out,
+                        loaded.class_names().len(),
+                        &settings,
+                        &mut post_scratch,
+                        &mut boxes,
+                    );
                 }
                 9 => batch_images.iter().for_each(|i| {
                     handle.detect(i);

@@ -94,7 +94,7 @@ fn stages(c: &mut Criterion) {
 
     let settings = NmsSettings::default();
     let (mut scratch, mut detections) = (PostprocessScratch::default(), Vec::new());
-    let layout = OutputLayout::ChannelsFirst { num_classes: 80 };
+    let (layout, classes) = (OutputLayout::ChannelsFirst { num_classes: 80 }, 80);
     for (name, output) in [
         ("decode + NMS, 84 x 8400", channels_first_output()),
         ("decode + NMS, 84 x 8400, every anchor a candidate", every_anchor_a_candidate()),
@@ -102,7 +102,7 @@ fn stages(c: &mut Criterion) {
         c.bench_function(name, |b| {
             b.iter(|| {
                 let view = OutputView { data: black_box(&output), rows: 84, cols: 8400 };
-                decode_and_suppress(layout, view, &settings, &mut scratch, &mut detections);
+                decode_and_suppress(layout, view, classes, &settings, &mut scratch, &mut detections);
             })
         });
     }

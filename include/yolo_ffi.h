@@ -37,6 +37,14 @@
 // session keeps an input buffer for its largest batch: 8 images at 640x640 in f32 are 39 MB.
 #define MAX_BATCH 8
 
+// How many classes an end-to-end model without `names` metadata has: Ultralytics' `default_class_names`,
+// `class0` to `class998`, which its `AutoBackend` gives such a model.
+#define DEFAULT_CLASS_COUNT 999
+
+// The largest side of a model input, from the config, the metadata or the model's fixed shape: 16384
+// pixels, over ten times any YOLO export, so that a crafted value cannot ask for hundreds of gigabytes.
+#define MAX_IMGSZ 16384
+
 // Latency buckets: bucket `i` counts calls that took less than `2^i` microseconds (the last is open).
 #define LATENCY_BUCKETS 32
 
@@ -79,8 +87,13 @@ enum yolo_status
   // The model failed to load in the background; the message gives the reason. The detector stays valid
   // (and must still be freed): every call reports the same failure.
   YOLO_STATUS_LOAD_FAILED = 12,
-  // The detector handle was freed already, or never came from `yolo_init`.
+  // The handle was freed already, or never came from this library: a detector after `yolo_free`, or
+  // something that is not a live result passed to a `yolo_result_*` function.
   YOLO_STATUS_INVALID_HANDLE = 13,
+  // Memory ran out while loading the model or running it: a buffer for the model's input size, or an
+  // allocation inside ONNX Runtime, could not be made. The model may be valid but too large for this
+  // machine's memory (or the process's limit) at its input size.
+  YOLO_STATUS_OUT_OF_MEMORY = 14,
 };
 #ifndef __cplusplus
 typedef uint32_t yolo_status;
@@ -139,9 +152,10 @@ typedef struct yolo_result yolo_result;
 // Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
 // failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
 // for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
-// call. The callback must not call `yolo_free` on the detector it was registered for, and must not unwind.
-// It runs after the detector's state has changed and waiters were woken: `yolo_wait_ready` may return
-// while the callback is still running on the loading thread.
+// call. The callback must not unwind. It runs after the detector's state has changed and waiters were
+// woken: `yolo_wait_ready` may return while the callback is still running on the loading thread. It is
+// never called once `yolo_free` on its detector has returned (`yolo_free` waits for a callback running
+// at that moment), so `user_data` need only live until then.
 typedef void (*yolo_load_callback)(void *user_data, yolo_status status, const char *message);
 
 // How to load a detector. Get one from `yolo_config_default()`, then set the fields you need. The struct
@@ -314,6 +328,10 @@ yolo_status yolo_init(const struct yolo_config *config,
 // `yolo_init`) gives `YOLO_STATUS_INVALID_HANDLE` and changes nothing. Calls still running on the
 // detector in other threads finish normally: the detector's memory is released when the last returns,
 // and the model's sessions when the last detector sharing them is released. Results stay valid.
+//
+// The detector's `on_load` callback is never called once `yolo_free` has returned: a load still running
+// then ends without it, and a callback running at that moment on the loading thread is waited for. So its
+// `user_data` may be freed right after `yolo_free`.
 //
 // Handles are checked, not dereferenced: a stale handle is detected even after its slot was reused by a
 // new detector. Thread-safe.

@@ -20,11 +20,13 @@ def metadata(model, **entries):
         model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
 
 
-def constant_output_model(outputs, *, height=64, width=64, dtype=TensorProto.FLOAT, **meta):
-    """A model with one image input whose output is `outputs` (a numpy array) whatever the pixels."""
+def constant_output_model(outputs, *, height=64, width=64, dtype=TensorProto.FLOAT, copy_input=False, **meta):
+    """A model with one image input whose output is `outputs` (a numpy array) whatever the pixels. With
+    `copy_input`, ONNX Runtime allocates a tensor of the input's size on the way (input x 0)."""
     np_dtype = np.float16 if dtype == TensorProto.FLOAT16 else np.float32
-    nodes = [
-        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+    copy = [helper.make_node("Mul", ["images", "zero"], ["pixels"])] if copy_input else []
+    nodes = copy + [
+        helper.make_node("ReduceMean", ["pixels" if copy_input else "images"], ["mean"], keepdims=0),
         helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
         helper.make_node("Add", ["constant", "nothing"], ["output0"]),
     ]
@@ -52,26 +54,30 @@ def channels_first(boxes):
 SIZE_CODE_INITIALIZERS = [
     numpy_helper.from_array(np.array([2], np.int64), "idx_h"),
     numpy_helper.from_array(np.array([3], np.int64), "idx_w"),
-    numpy_helper.from_array(np.array([1000], np.float32), "thousand"),
+    numpy_helper.from_array(np.array([32], np.float32), "stride32"),
+    numpy_helper.from_array(np.array([100], np.float32), "hundred"),
 ]
 
 
 def size_code_nodes(output):
-    """Nodes computing `output` = input height * 1000 + input width, as a float: the synthetic end-to-end
-    models report through it which input size a run actually used."""
+    """Nodes computing `output` = (input height / 32) * 100 + input width / 32, as a float: the synthetic
+    end-to-end models report through it (as a class id, below the 999 classes of a model without names)
+    which input size a run actually used. Inputs are multiples of the stride, 32."""
     return [
         helper.make_node("Shape", ["images"], ["shape"]),
         helper.make_node("Gather", ["shape", "idx_h"], ["h_i"], axis=0),
         helper.make_node("Gather", ["shape", "idx_w"], ["w_i"], axis=0),
         helper.make_node("Cast", ["h_i"], ["h"], to=TensorProto.FLOAT),
         helper.make_node("Cast", ["w_i"], ["w"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["h", "thousand"], ["h1000"]),
-        helper.make_node("Add", ["h1000", "w"], [output]),
+        helper.make_node("Div", ["h", "stride32"], ["h32"]),
+        helper.make_node("Div", ["w", "stride32"], ["w32"]),
+        helper.make_node("Mul", ["h32", "hundred"], ["h3200"]),
+        helper.make_node("Add", ["h3200", "w32"], [output]),
     ]
 
 
 def end_to_end_dynamic():
-    """[1, 3, 6] with row 0's class = input height * 1000 + input width."""
+    """[1, 3, 6] with row 0's class = the input size code (`size_code_nodes`)."""
     nodes = [
         *size_code_nodes("code"),
         helper.make_node("Concat", ["row0_head", "code"], ["row0"], axis=0),
@@ -96,7 +102,7 @@ def end_to_end_dynamic():
 
 
 def end_to_end_batch():
-    """[batch, 1, 6] per image: one box, score = the image's mean input value, class = height * 1000 + width.
+    """[batch, 1, 6] per image: one box, score = the image's mean input value, class = the input size code.
 
     The score tells the images of a batch apart, the class tells which input size the batch ran at.
     """
@@ -127,7 +133,7 @@ def end_to_end_batch():
         ],
     )
     model = helper.make_model(graph, opset_imports=OPSET, ir_version=8)
-    metadata(model, end2end="True", stride="32", imgsz="[64, 64]", task="detect", names="{0: 'any'}")
+    metadata(model, end2end="True", stride="32", imgsz="[64, 64]", task="detect")
     return model
 
 
@@ -173,6 +179,105 @@ V5_ROWS = [
 ]
 
 
+NAMES3 = "{0: 'a', 1: 'b', 2: 'c'}"
+NAMES4 = "{0: 'a', 1: 'b', 2: 'c', 3: 'd'}"
+# (cx, cy, w, h, scores of 4 classes) in 64x64 input pixels: one good box, the rest what no trained model
+# outputs. Only the good box and the one of negative size (corners then ordered) keep the header's promise.
+CRAFTED_V8_BOXES = [
+    (40, 40, 8, 8, 0.0, 0.8, 0.0, 0.0),  # good: [36 36 44 44], class 1
+    (32, 32, 64, 64, np.inf, 0.0, 0.0, 0.0),  # infinite score
+    (np.nan, 10, 4, 4, 0.9, 0.0, 0.0, 0.0),  # NaN centre
+    (10, 10, np.inf, 4, 0.9, 0.0, 0.0, 0.0),  # infinite width
+    (10, 50, -8, -6, 0.0, 0.0, 0.7, 0.0),  # negative size: [14 53 6 47], corners ordered to [6 47 14 53]
+]
+# (x1, y1, x2, y2, score, class) rows of an end-to-end head for a 4-class model.
+CRAFTED_E2E_ROWS = [
+    (50, 50, 10, 10, 0.9, 1),  # corners swapped: kept as [10 10 50 50]
+    (np.nan, 5, 20, 20, 0.9, 0),  # NaN corner
+    (0, 0, 8, 8, 0.9, 1e10),  # class far beyond the model's 4
+    (0, 0, 8, 8, 0.9, 4),  # class just beyond
+    (0, 0, 8, 8, 0.9, -1),  # negative class
+    (0, 0, 8, 8, np.inf, 0),  # infinite score
+    (4, 4, 12, 12, 0.6, 3.7),  # good: class 3
+]
+
+
+def placeholder_bytes(model, placeholder, raw):
+    """`model` serialised, with the metadata string `placeholder` replaced by `raw` (same length): the onnx
+    package only writes valid UTF-8, and a hostile model need not."""
+    data = model.SerializeToString()
+    assert len(placeholder) == len(raw) and data.count(placeholder) == 1
+    return data.replace(placeholder, raw)
+
+
+def with_external_constant(model, location):
+    """`model` with its `constant` initializer moved to external data at `location` (not written)."""
+    from onnx import external_data_helper
+
+    for tensor in model.graph.initializer:
+        if tensor.name == "constant":
+            external_data_helper.set_external_data(tensor, location=location)
+            tensor.ClearField("raw_data")
+            tensor.ClearField("float_data")
+            tensor.data_location = TensorProto.EXTERNAL
+    return model
+
+
+def write_hostile(out):
+    """Models for tests/c/hostile_models.c, in OUT/hostile."""
+    hostile = out / "hostile"
+    hostile.mkdir(exist_ok=True)
+    dynamic = dict(height="height", width="width", names=NAMES4, stride="32")
+    good = channels_first([CRAFTED_V8_BOXES[0]])
+    onnx.save(constant_output_model(good, imgsz="[100000, 100000]", **dynamic), hostile / "imgsz_bomb.onnx")
+    # The largest size the metadata may ask for; its input alone is 3.2 GB of floats.
+    big = constant_output_model(good, imgsz="[16384, 16384]", copy_input=True, **dynamic)
+    onnx.save(big, hostile / "imgsz_16384.onnx")
+    onnx.save(constant_output_model(good, height=20000, width=20000, names=NAMES4), hostile / "fixed_20000.onnx")
+    onnx.save(constant_output_model(channels_first(CRAFTED_V8_BOXES), names=NAMES4), hostile / "crafted_v8.onnx")
+    e2e = np.array(CRAFTED_E2E_ROWS, np.float32)[None]
+    onnx.save(constant_output_model(e2e, names=NAMES4, end2end="True"), hostile / "crafted_e2e.onnx")
+    # Three classes in the output, one in the metadata: refused, naming both.
+    onnx.save(
+        constant_output_model(channels_first([(20, 20, 8, 8, 0.0, 0.0, 0.9)]), names="{0: 'only'}"),
+        hostile / "names_short.onnx",
+    )
+    # 'caf\xe9' in Latin-1: not UTF-8.
+    latin1 = constant_output_model(channels_first([(20, 20, 8, 8, 0.9)]), names="{0: 'cafX'}")
+    (hostile / "names_latin1.onnx").write_bytes(placeholder_bytes(latin1, b"cafX", b"caf\xe9"))
+
+    # External data: the model's output constant beside the model, and a decoy of the same size.
+    external = hostile / "external"
+    external.mkdir(exist_ok=True)
+    model = constant_output_model(channels_first(V8_BOXES), names=NAMES3)
+    onnx.save_model(
+        model, external / "model.onnx", save_as_external_data=True, location="weights.bin", size_threshold=0
+    )
+    # The decoy: one box of score 0.99 at (8, 8), in a file laid out as weights.bin is (decoy/weights.bin)
+    # and as the constant alone (decoy_weights.bin).
+    decoy = np.array(V8_BOXES, np.float32).copy()
+    decoy[:, 4:] = 0.0
+    decoy[0, 4] = 0.99
+    decoy[0, :4] = (8, 8, 4, 4)
+    (hostile / "decoy").mkdir(exist_ok=True)
+    onnx.save_model(
+        constant_output_model(channels_first(decoy), names=NAMES3),
+        hostile / "decoy" / "model.onnx",
+        save_as_external_data=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+    (hostile / "decoy_weights.bin").write_bytes(channels_first(decoy).astype("<f4").tobytes())
+    for name, location in [("escape_dotdot", "../decoy_weights.bin"), ("escape_absolute", "/etc/hostname"),
+                           ("escape_symlink", "link.bin")]:
+        onnx.save(with_external_constant(constant_output_model(channels_first(V8_BOXES), names=NAMES3), location),
+                  external / f"{name}.onnx")
+    link = external / "link.bin"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to("../decoy_weights.bin")
+
+
 def main(out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -203,6 +308,7 @@ def main(out_dir):
     for name, model in models.items():
         onnx.checker.check_model(model)
         onnx.save(model, out / name)
+    write_hostile(out)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::{self, PixelFormat, PixelView};
 use crate::loaded_model::{LoadedModel, MAX_POOL_SIZE};
+use crate::model::MAX_IMGSZ;
 use crate::postprocess::{Detection, NmsSettings};
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
 use crate::stats::{CallStats, CallStatsSnapshot};
@@ -80,8 +81,8 @@ impl DetectorConfig {
             return Err(Error::invalid_argument("max_image_pixels must be at least 1"));
         }
         if let Some((h, w)) = self.imgsz {
-            if h == 0 || w == 0 || h > 16384 || w > 16384 {
-                return Err(Error::invalid_argument(format!("imgsz {h}x{w} must be between 1 and 16384")));
+            if h == 0 || w == 0 || h > MAX_IMGSZ || w > MAX_IMGSZ {
+                return Err(Error::invalid_argument(format!("imgsz {h}x{w} must be between 1 and {MAX_IMGSZ}")));
             }
         }
         Ok(())

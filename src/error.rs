@@ -34,11 +34,13 @@ pub enum ErrorKind {
     LoadFailed,
     /// A handle that was already freed, or never was a handle.
     InvalidHandle,
+    /// Memory ran out: a buffer or an ONNX Runtime allocation for the model's input size could not be made.
+    OutOfMemory,
 }
 
 impl ErrorKind {
     /// Every kind, for tables indexed by `kind as usize`.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         Self::InvalidArgument,
         Self::RuntimeUnavailable,
         Self::ModelLoadFailed,
@@ -52,6 +54,7 @@ impl ErrorKind {
         Self::NotReady,
         Self::LoadFailed,
         Self::InvalidHandle,
+        Self::OutOfMemory,
     ];
 }
 
@@ -65,7 +68,10 @@ pub struct Error {
 impl Error {
     /// Builds an error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        let mut message = message.into();
+        // Some sources (ONNX Runtime, image decoders) end their messages with a newline.
+        message.truncate(message.trim_end().len());
+        Self { kind, message }
     }
 
     /// Shorthand for [`ErrorKind::InvalidArgument`].
@@ -76,6 +82,11 @@ impl Error {
     /// Shorthand for [`ErrorKind::InvalidModel`].
     pub fn invalid_model(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidModel, message)
+    }
+
+    /// Shorthand for [`ErrorKind::OutOfMemory`], naming what could not be allocated.
+    pub fn out_of_memory(what: impl std::fmt::Display, bytes: usize) -> Self {
+        Self::new(ErrorKind::OutOfMemory, format!("out of memory: cannot allocate {bytes} bytes for {what}"))
     }
 
     /// The error's kind.
@@ -96,6 +107,18 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Resizes `buf` to `len` elements, filling new ones with `value`, and reports an allocation that fails
+/// as [`ErrorKind::OutOfMemory`] instead of aborting the process. For buffers whose size a model or an
+/// image decides.
+pub fn try_resize<T: Clone>(buf: &mut Vec<T>, len: usize, value: T, what: &str) -> Result<()> {
+    if let Some(more) = len.checked_sub(buf.len()) {
+        buf.try_reserve_exact(more)
+            .map_err(|_| Error::out_of_memory(what, len.saturating_mul(std::mem::size_of::<T>())))?;
+    }
+    buf.resize(len, value);
+    Ok(())
+}
 
 /// The core's result type.
 pub type Result<T> = std::result::Result<T, Error>;

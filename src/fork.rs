@@ -132,8 +132,14 @@ pub fn mark_runtime_thread() {
     RUNTIME_THREAD.with(|_| ());
 }
 
+/// Whether running ONNX Runtime's exit-time destructors now could hang or crash the process (see
+/// [`guard_exit`]).
+fn exit_is_unsafe() -> bool {
+    epoch() > 0 || RUNTIME_CALLS.load(Ordering::Acquire) > 0 || RUNTIME_THREADS.load(Ordering::Acquire) > 0
+}
+
 extern "C" fn exit_before_onnx_runtime_if_unsafe(status: libc::c_int, _arg: *mut libc::c_void) {
-    if epoch() > 0 || RUNTIME_CALLS.load(Ordering::Acquire) > 0 || RUNTIME_THREADS.load(Ordering::Acquire) > 0 {
+    if exit_is_unsafe() {
         // SAFETY: flushing stdio then ending the process is what `exit` would do after the remaining
         // handlers; `_exit` never returns.
         unsafe {
@@ -173,6 +179,36 @@ pub fn guard_exit_again() {
     if GUARD_EXIT.is_completed() {
         register_exit_guard();
     }
+}
+
+/// Puts the exit guard first when its thread calls `exit()` (see [`watch_exits_from_this_thread`]).
+struct ExitWatch;
+
+impl Drop for ExitWatch {
+    fn drop(&mut self) {
+        // Thread-local destructors run when the thread ends, and when it calls `exit()`: glibc runs the
+        // exiting thread's before any exit handler. A guard registered now is the newest entry of the exit
+        // list, so it runs before every destructor ONNX Runtime registered, also one registered a moment
+        // ago inside a call still running on a loading thread. When the thread merely ends, the entry is
+        // one more harmless check at exit, and only added while a call into ONNX Runtime is in progress.
+        if GUARD_EXIT.is_completed() && exit_is_unsafe() {
+            register_exit_guard();
+        }
+    }
+}
+
+thread_local! {
+    static EXIT_WATCH: ExitWatch = const { ExitWatch };
+}
+
+/// Makes an `exit()` from the calling thread run the exit guard before any of ONNX Runtime's exit-time
+/// destructors, including those ONNX Runtime registers while a background load is inside it. Registering
+/// the guard again after each step ([`guard_exit_again`]) leaves a window: a destructor registered in the
+/// middle of a session build runs before the guard, under the loading thread (SIGSEGV inside
+/// `commit_from_memory`, seen in 1 to 4 exits of 120). Called on the threads that open detectors, which
+/// are the threads that start loads and, in servers and short commands alike, the main thread that exits.
+pub fn watch_exits_from_this_thread() {
+    let _ = EXIT_WATCH.try_with(|_| ());
 }
 
 fn register_exit_guard() {

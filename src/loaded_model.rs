@@ -12,10 +12,10 @@ use ort::session::{Session, SessionOutputs};
 use ort::value::{DynValue, Tensor, TensorElementType, TensorRef};
 
 use crate::detector::{Detections, DetectorConfig};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{try_resize, Error, ErrorKind, Result};
 use crate::fork;
 use crate::image_input::PixelView;
-use crate::model::{classify_output, initializers, InputPrecision, ModelSpec, OutputLayout};
+use crate::model::{classify_output, proto, InputPrecision, ModelMetadata, ModelSpec, OutputLayout};
 use crate::pool::Pool;
 use crate::postprocess::{decode_and_suppress, BoxScaler, Detection, NmsSettings, OutputView, PostprocessScratch};
 use crate::preprocess::{
@@ -130,21 +130,47 @@ impl Worker {
         copy_first_output(&outputs, &mut self.output_shape, &mut self.output)
     }
 
-    fn fill_blank(&mut self, height: usize, width: usize) {
-        fn fill<T: InputElement>(buf: &mut Vec<T>, len: usize) {
-            buf.clear();
-            buf.resize(len, T::from_u8(PAD_VALUE));
+    /// Makes the input buffer hold `len` values, reporting an allocation that fails instead of aborting:
+    /// the input size comes from the model, and a crafted one can ask for more memory than there is.
+    fn reserve_input(&mut self, len: usize) -> Result<()> {
+        fn reserve<T: InputElement>(buf: &mut Vec<T>, len: usize) -> Result<()> {
+            try_resize(buf, len, T::from_u8(PAD_VALUE), "the model's input tensor")
         }
         match &mut self.input {
-            InputBuffer::F32(buf) => fill(buf, 3 * height * width),
-            InputBuffer::F16(buf) => fill(buf, 3 * height * width),
+            InputBuffer::F32(buf) => reserve(buf, len),
+            InputBuffer::F16(buf) => reserve(buf, len),
         }
+    }
+
+    /// A blank (padding-grey) input of one `height` x `width` image, for the warm-up run.
+    fn fill_blank(&mut self, height: usize, width: usize) -> Result<()> {
+        let len = 3usize
+            .checked_mul(height)
+            .and_then(|n| n.checked_mul(width))
+            .ok_or_else(|| Error::out_of_memory("the model's input tensor", usize::MAX))?;
+        match &mut self.input {
+            InputBuffer::F32(buf) => buf.clear(),
+            InputBuffer::F16(buf) => buf.clear(),
+        }
+        self.reserve_input(len)
     }
 }
 
 /// An error of ONNX Runtime during a run, as a detect call reports it.
 fn inference_failed(e: ort::Error) -> Error {
-    Error::new(ErrorKind::InferenceFailed, format!("ONNX Runtime failed to run the model: {e}"))
+    runtime_error(ErrorKind::InferenceFailed, "ONNX Runtime failed to run the model", &e)
+}
+
+/// An error of ONNX Runtime as `kind` with `context`, unless ONNX Runtime ran out of memory: that is
+/// [`ErrorKind::OutOfMemory`], whatever the step, since the model may be fine on a larger machine.
+fn runtime_error(kind: ErrorKind, context: &str, e: &ort::Error) -> Error {
+    let message = e.to_string();
+    // ONNX Runtime's allocators say "Failed to allocate memory"; a C++ allocation that throws says
+    // "bad_alloc" or "bad allocation", depending on the standard library.
+    let out_of_memory =
+        ["Failed to allocate memory", "bad_alloc", "bad allocation"].iter().any(|m| message.contains(m));
+    let kind = if out_of_memory { ErrorKind::OutOfMemory } else { kind };
+    Error::new(kind, format!("{context}: {}", message.trim_end()))
 }
 
 /// Copies the first output of a run into `shape` and `values`, as f32 (converting f16 outputs), so that
@@ -153,15 +179,20 @@ fn copy_first_output(outputs: &SessionOutputs<'_>, shape: &mut Vec<i64>, values:
     let value = &outputs[0];
     shape.clear();
     values.clear();
+    let reserve = |values: &mut Vec<f32>, len: usize| {
+        values.try_reserve_exact(len).map_err(|_| Error::out_of_memory("a copy of the model's output", len * 4))
+    };
     match value.dtype().tensor_type() {
         Some(TensorElementType::Float16) => {
             let (dims, data) = value.try_extract_tensor::<f16>().map_err(inference_failed)?;
             shape.extend_from_slice(dims);
+            reserve(values, data.len())?;
             values.extend(data.iter().map(|v| v.to_f32()));
         }
         _ => {
             let (dims, data) = value.try_extract_tensor::<f32>().map_err(inference_failed)?;
             shape.extend_from_slice(dims);
+            reserve(values, data.len())?;
             values.extend_from_slice(data);
         }
     }
@@ -295,6 +326,8 @@ struct SessionFactory {
     environment: &'static Environment,
     model_bytes: memmap2::Mmap,
     model_name: String,
+    /// Where ONNX Runtime reads the model's external data from (the model's own folder), when it has any.
+    external_data_folder: Option<std::path::PathBuf>,
     /// The sessions to build, widest first ([`session_tiers`]).
     tiers: Vec<SessionTier>,
     cores: usize,
@@ -330,7 +363,7 @@ impl SessionFactory {
     /// A session with `threads` intra-op threads whose idle threads wait as [`Self::idle_threads`] says.
     fn build(&self, threads: usize) -> Result<Session> {
         let load_failed = |e: ort::Error| {
-            Error::new(ErrorKind::ModelLoadFailed, format!("ONNX Runtime cannot load {}: {e}", self.model_name))
+            runtime_error(ErrorKind::ModelLoadFailed, &format!("ONNX Runtime cannot load {}", self.model_name), &e)
         };
         let configure = || -> ort::Result<ort::session::builder::SessionBuilder> {
             // Layout optimisations (above Level 2) rewrite weights per session, which defeats sharing.
@@ -345,6 +378,14 @@ impl SessionFactory {
                 .with_intra_op_spinning(true)?;
             if let IdleThreads::SpinFor { micros } = self.idle_threads() {
                 builder = builder.with_config_entry("session.intra_op.spin_duration_us", micros.to_string())?;
+            }
+            // The model reaches ONNX Runtime as bytes, so without this it would resolve external data against
+            // the process's working directory.
+            if let Some(folder) = &self.external_data_folder {
+                builder = builder.with_config_entry(
+                    "session.model_external_initializers_file_folder_path",
+                    folder.to_string_lossy(),
+                )?;
             }
             for (name, value) in &self.shared_weights {
                 builder = builder.with_initializer(name, Arc::clone(value))?;
@@ -410,37 +451,38 @@ impl LoadedModel {
         let tiers = session_tiers(config.pool_size, config.threads_per_session, cores);
         let environment = runtime::environment(config.ort_library_path.as_deref())?;
         let model_bytes = read_model(&config.model_path)?;
+        let external_data_folder = external_data_folder(&config.model_path, &model_bytes)?;
+        let metadata = read_metadata(&model_bytes, &config.model_path)?;
         let shared_weights = if config.share_weights { weights_to_share(&model_bytes)? } else { Vec::new() };
         let factory = SessionFactory {
             environment,
             shared_weights,
             model_bytes,
             model_name: config.model_path.display().to_string(),
+            external_data_folder,
             tiers,
             cores,
         };
         let epoch = fork::epoch();
         let threads = factory.narrowest();
         let first = factory.build(threads)?;
-        let spec = ModelSpec::from_session(&first, config.imgsz)?;
+        let spec = ModelSpec::from_session(&first, metadata, config.imgsz)?;
         let mut warm = Worker::new(first, factory.letterbox_threads(threads), spec.precision);
         let (height, width) = spec.shape.target();
-        warm.fill_blank(height as usize, width as usize);
+        warm.fill_blank(height as usize, width as usize)?;
         // The first run initialises kernels under ONNX Runtime's process-wide locks.
         let no_fork = fork::no_fork();
-        warm.infer(1, height as usize, width as usize)
-            .map_err(|e| Error::invalid_model(format!("warm-up inference failed: {e}")))?;
+        warm.infer(1, height as usize, width as usize).map_err(|e| match e.kind() {
+            ErrorKind::OutOfMemory => Error::new(
+                ErrorKind::OutOfMemory,
+                format!("warm-up inference at {height}x{width} ran out of memory: {}", e.message()),
+            ),
+            _ => Error::invalid_model(format!("warm-up inference failed: {e}")),
+        })?;
         fork::guard_exit_again();
         drop(no_fork);
         let layout = classify_output(&warm.output_shape, height, width, &spec.metadata)?;
-        let names = match (&spec.metadata.names, layout) {
-            (Some(names), _) => names.clone(),
-            (
-                None,
-                OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes },
-            ) => (0..num_classes).map(|i| format!("class{i}")).collect(),
-            (None, OutputLayout::EndToEnd) => Vec::new(),
-        };
+        let names = class_names(spec.metadata.names.as_deref(), layout);
         let pool = factory.build_sessions(spec.precision, Some(warm))?;
         Ok(Self {
             pool: ArcSwapOption::from_pointee(pool),
@@ -568,6 +610,7 @@ impl LoadedModel {
         );
         let mut guard = pool.checkout(acquire_timeout)?;
         let worker = &mut *guard;
+        worker.reserve_input(3 * geometry.input_height * geometry.input_width)?;
         match &mut worker.input {
             InputBuffer::F32(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
             InputBuffer::F16(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
@@ -576,7 +619,14 @@ impl LoadedModel {
         worker.infer(1, geometry.input_height, geometry.input_width)?;
         drop(in_runtime);
         let output = self.output_view(&worker.output_shape, &worker.output, 0)?;
-        decode_and_suppress(self.layout, output, settings, &mut worker.postprocess, &mut worker.detections);
+        decode_and_suppress(
+            self.layout,
+            output,
+            self.names.len(),
+            settings,
+            &mut worker.postprocess,
+            &mut worker.detections,
+        );
         let scaler = BoxScaler::new(geometry.input_height, geometry.input_width, view.height(), view.width());
         let mut detections = worker.detections.clone();
         drop(guard);
@@ -623,6 +673,7 @@ impl LoadedModel {
         let (height, width) = (geometries[0].input_height, geometries[0].input_width);
         let mut guard = pool.checkout(acquire_timeout)?;
         let worker = &mut *guard;
+        worker.reserve_input(views.len() * 3 * height * width)?;
         fn fill<T: InputElement>(
             buf: &mut Vec<T>,
             views: &[PixelView<'_>],
@@ -645,7 +696,14 @@ impl LoadedModel {
         let mut results = Vec::with_capacity(views.len());
         for (index, view) in views.iter().enumerate() {
             let output = self.output_view(&worker.output_shape, &worker.output, index)?;
-            decode_and_suppress(self.layout, output, settings, &mut worker.postprocess, &mut worker.detections);
+            decode_and_suppress(
+                self.layout,
+                output,
+                self.names.len(),
+                settings,
+                &mut worker.postprocess,
+                &mut worker.detections,
+            );
             let scaler = BoxScaler::new(height, width, view.height(), view.width());
             let mut detections = worker.detections.clone();
             detections.iter_mut().for_each(|d| scaler.apply(d));
@@ -701,7 +759,7 @@ fn weights_to_share(model: &[u8]) -> Result<Vec<(String, Arc<DynValue>)>> {
     }
     let failed = |e: ort::Error| Error::new(ErrorKind::ModelLoadFailed, format!("cannot share weights: {e}"));
     let mut out = Vec::new();
-    for init in initializers::raw_initializers(model)? {
+    for init in proto::raw_initializers(model)? {
         let elements = init.dims.iter().try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
         let shape = init.dims.clone();
         let raw = init.raw_data;
@@ -732,6 +790,84 @@ fn weights_to_share(model: &[u8]) -> Result<Vec<(String, Arc<DynValue>)>> {
         out.push((init.name, Arc::new(value)));
     }
     Ok(out)
+}
+
+/// How many classes an end-to-end model without `names` metadata has: Ultralytics' `default_class_names`,
+/// `class0` to `class998`, which its `AutoBackend` gives such a model.
+pub const DEFAULT_CLASS_COUNT: usize = 999;
+
+/// The class names by class id: the metadata's (whose count [`classify_output`] checked against the
+/// output), else `class{i}` for each class of the output, or [`DEFAULT_CLASS_COUNT`] of them for an
+/// end-to-end model, whose output does not say how many classes it has.
+fn class_names(metadata: Option<&[String]>, layout: OutputLayout) -> Vec<String> {
+    if let Some(names) = metadata {
+        return names.to_vec();
+    }
+    let count = match layout {
+        OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes } => {
+            num_classes
+        }
+        OutputLayout::EndToEnd => DEFAULT_CLASS_COUNT,
+    };
+    (0..count).map(|i| format!("class{i}")).collect()
+}
+
+/// A model file whose protobuf cannot be read, as ONNX Runtime would report it: a file that does not load.
+fn not_onnx(path: &std::path::Path, error: &Error) -> Error {
+    Error::new(ErrorKind::ModelLoadFailed, format!("cannot read model {}: not an ONNX model: {error}", path.display()))
+}
+
+/// The model's metadata, read from its bytes, so that a value that is not valid UTF-8 is decoded with
+/// U+FFFD in place of the bad bytes (with a warning) rather than dropped, as ONNX Runtime's reader drops it.
+fn read_metadata(model: &[u8], path: &std::path::Path) -> Result<ModelMetadata> {
+    let entries = proto::metadata_props(model).map_err(|e| not_onnx(path, &e))?;
+    for (key, _, _) in entries.iter().filter(|(_, _, lossy)| *lossy) {
+        crate::log::emit(crate::log::Level::Warn, || {
+            format!("{}: metadata '{key}' is not valid UTF-8; its bad bytes read as U+FFFD", path.display())
+        });
+    }
+    // A key written twice counts once, as ONNX Runtime's map keeps the last value.
+    ModelMetadata::parse(|key| entries.iter().rev().find(|(k, _, _)| k == key).map(|(_, value, _)| value.clone()))
+}
+
+/// The folder ONNX Runtime must read the model's external data from, when the model has any: the model
+/// file's own folder, symlinks resolved. Every file the model names must be a relative path that stays
+/// inside that folder, also once symlinks are resolved; anything else is refused before ONNX Runtime
+/// reads a byte, so that an uploaded model cannot make the library read other files of the server.
+fn external_data_folder(model_path: &std::path::Path, model: &[u8]) -> Result<Option<std::path::PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Component, Path};
+    let locations = proto::external_data_locations(model).map_err(|e| not_onnx(model_path, &e))?;
+    if locations.is_empty() {
+        return Ok(None);
+    }
+    let cannot = |what: String, e: std::io::Error| Error::new(ErrorKind::ModelLoadFailed, format!("{what}: {e}"));
+    let real = std::fs::canonicalize(model_path)
+        .map_err(|e| cannot(format!("cannot resolve the model path {}", model_path.display()), e))?;
+    let folder = real.parent().unwrap_or(Path::new("/")).to_path_buf();
+    for location in locations {
+        let relative = Path::new(std::ffi::OsStr::from_bytes(&location));
+        let inside = !relative.as_os_str().is_empty()
+            && relative.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        if !inside {
+            return Err(Error::invalid_model(format!(
+                "external data location {:?} is not a relative path inside the model's folder",
+                relative.display()
+            )));
+        }
+        let file = folder.join(relative);
+        let resolved = std::fs::canonicalize(&file)
+            .map_err(|e| cannot(format!("cannot open the model's external data {}", file.display()), e))?;
+        if !resolved.starts_with(&folder) {
+            return Err(Error::invalid_model(format!(
+                "external data location {:?} leads outside the model's folder {} (to {})",
+                relative.display(),
+                folder.display(),
+                resolved.display()
+            )));
+        }
+    }
+    Ok(Some(folder))
 }
 
 /// Maps the model file read-only, with errors that say which path and why.

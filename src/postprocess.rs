@@ -83,10 +83,18 @@ pub struct PostprocessScratch {
 }
 
 /// Decodes `output` laid out as `layout` into detections in model-input pixels, applying the thresholds and
-/// NMS exactly as Ultralytics' `non_max_suppression` does. The caller checks that `output` fits `layout`.
+/// NMS exactly as Ultralytics' `non_max_suppression` does. The caller checks that `output` fits `layout`;
+/// `class_count` is the number of classes the model names.
+///
+/// What a trained model never outputs is decided here, so that every detection keeps the header's
+/// promise: a candidate whose score or box has a value that is not finite (NaN or an infinity) is dropped
+/// before NMS, as a NaN score always was; an end-to-end row whose class is not a number from 0 to
+/// `class_count - 1` (NaN, negative, or beyond the model's classes) is dropped; the fractional part of an
+/// end-to-end class is dropped, as Ultralytics' `int()` does. [`BoxScaler::apply`] then orders the corners.
 pub fn decode_and_suppress(
     layout: OutputLayout,
     output: OutputView<'_>,
+    class_count: usize,
     settings: &NmsSettings,
     scratch: &mut PostprocessScratch,
     out: &mut Vec<Detection>,
@@ -98,7 +106,9 @@ pub fn decode_and_suppress(
             // Already selected by the model: filter by score and cap, in the model's order.
             for row in output.data.chunks_exact(output.cols).take(output.rows) {
                 let &[x1, y1, x2, y2, score, class] = &row[..6] else { unreachable!("cols checked >= 6") };
-                if score > conf && class >= 0.0 && class.is_finite() {
+                // `class < class_count` in f64, where every usize up to 2^53 is exact; NaN fails every compare.
+                let known_class = class >= 0.0 && f64::from(class) < class_count as f64;
+                if score > conf && score.is_finite() && known_class && finite_box(x1, y1, x2, y2) {
                     out.push(Detection { x1, y1, x2, y2, score, class_id: class as u32 });
                     if out.len() == settings.max_detections {
                         break;
@@ -113,6 +123,12 @@ pub fn decode_and_suppress(
         }
     }
     non_max_suppression(scratch, settings, out);
+}
+
+/// Whether every edge of a box is a finite number.
+#[inline]
+fn finite_box(x1: f32, y1: f32, x2: f32, y2: f32) -> bool {
+    x1.is_finite() && y1.is_finite() && x2.is_finite() && y2.is_finite()
 }
 
 /// Ultralytics' `xywh2xyxy`, in single precision like the tensors it runs on.
@@ -137,9 +153,11 @@ fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32,
     best_class_per_anchor(output, num_classes, best_score, best_class);
     scratch.candidates.clear();
     for (i, (&score, &class_id)) in best_score.iter().zip(best_class.iter()).enumerate() {
-        if score > conf {
+        if score > conf && score.is_finite() {
             let (x1, y1, x2, y2) = xywh_to_xyxy(channel(0)[i], channel(1)[i], channel(2)[i], channel(3)[i]);
-            scratch.candidates.push(Detection { x1, y1, x2, y2, score, class_id });
+            if finite_box(x1, y1, x2, y2) {
+                scratch.candidates.push(Detection { x1, y1, x2, y2, score, class_id });
+            }
         }
     }
 }
@@ -182,9 +200,11 @@ fn collect_with_objectness(output: OutputView<'_>, num_classes: usize, conf: f32
                 best_class = c;
             }
         }
-        if best > conf {
+        if best > conf && best.is_finite() {
             let (x1, y1, x2, y2) = xywh_to_xyxy(row[0], row[1], row[2], row[3]);
-            candidates.push(Detection { x1, y1, x2, y2, score: best, class_id: best_class as u32 });
+            if finite_box(x1, y1, x2, y2) {
+                candidates.push(Detection { x1, y1, x2, y2, score: best, class_id: best_class as u32 });
+            }
         }
     }
 }
@@ -434,12 +454,16 @@ impl BoxScaler {
         }
     }
 
-    /// Scales and clips `d` in place.
+    /// Scales and clips `d` in place, then orders its corners, so that `0 <= x1 <= x2 <= width` and
+    /// `0 <= y1 <= y2 <= height` for any finite box, also one whose corners the model gave swapped (an
+    /// end-to-end head) or whose size was negative. For the boxes of trained models the order is already so.
     pub fn apply(&self, d: &mut Detection) {
-        d.x1 = ((d.x1 - self.pad_x) / self.gain_x).clamp(0.0, self.width);
-        d.y1 = ((d.y1 - self.pad_y) / self.gain_y).clamp(0.0, self.height);
-        d.x2 = ((d.x2 - self.pad_x) / self.gain_x).clamp(0.0, self.width);
-        d.y2 = ((d.y2 - self.pad_y) / self.gain_y).clamp(0.0, self.height);
+        let x1 = ((d.x1 - self.pad_x) / self.gain_x).clamp(0.0, self.width);
+        let y1 = ((d.y1 - self.pad_y) / self.gain_y).clamp(0.0, self.height);
+        let x2 = ((d.x2 - self.pad_x) / self.gain_x).clamp(0.0, self.width);
+        let y2 = ((d.y2 - self.pad_y) / self.gain_y).clamp(0.0, self.height);
+        (d.x1, d.x2) = (x1.min(x2), x1.max(x2));
+        (d.y1, d.y2) = (y1.min(y2), y1.max(y2));
     }
 }
 
@@ -466,7 +490,14 @@ mod tests {
 
     fn run(layout: OutputLayout, data: &[f32], rows: usize, cols: usize, s: &NmsSettings) -> Vec<Detection> {
         let mut out = Vec::new();
-        decode_and_suppress(layout, OutputView { data, rows, cols }, s, &mut PostprocessScratch::default(), &mut out);
+        let classes = match layout {
+            OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes } => {
+                num_classes
+            }
+            OutputLayout::EndToEnd => 999,
+        };
+        let view = OutputView { data, rows, cols };
+        decode_and_suppress(layout, view, classes, s, &mut PostprocessScratch::default(), &mut out);
         out
     }
 
@@ -542,11 +573,47 @@ mod tests {
     }
 
     #[test]
-    fn nan_scores_never_pass() {
-        let data =
-            channels_first(&[(5.0, 5.0, 10.0, 10.0, vec![f32::NAN]), (5.0, 5.0, f32::INFINITY, 10.0, vec![0.9])]);
-        let out = run(OutputLayout::ChannelsFirst { num_classes: 1 }, &data, 5, 2, &settings(0.25, 0.7, 300, false));
-        assert_eq!(out.len(), 1);
+    fn non_finite_scores_and_boxes_are_dropped_in_every_layout() {
+        let (inf, nan) = (f32::INFINITY, f32::NAN);
+        let data = channels_first(&[
+            (5.0, 5.0, 10.0, 10.0, vec![nan, 0.1]),
+            (5.0, 5.0, inf, 10.0, vec![0.9, 0.0]),
+            (nan, 8.0, 4.0, 4.0, vec![0.9, 0.0]),
+            (32.0, 32.0, 4.0, 4.0, vec![inf, 0.0]),
+            (40.0, 40.0, 4.0, 4.0, vec![0.0, 0.5]),
+        ]);
+        let out = run(OutputLayout::ChannelsFirst { num_classes: 2 }, &data, 6, 5, &settings(0.25, 0.7, 300, false));
+        assert_eq!(out.iter().map(|d| (d.x1, d.score, d.class_id)).collect::<Vec<_>>(), [(38.0, 0.5, 1)]);
+
+        #[rustfmt::skip]
+        let rows = [
+            10.0, 10.0, 4.0, 4.0, inf, 1.0,
+            10.0, 10.0, 4.0, 4.0, 1.0, nan,
+            10.0, 10.0, nan, 4.0, 0.9, 1.0,
+            20.0, 20.0, 4.0, 4.0, 0.9, 1.0,
+        ];
+        let out =
+            run(OutputLayout::AnchorsWithObjectness { num_classes: 1 }, &rows, 4, 6, &settings(0.25, 0.7, 9, false));
+        assert_eq!(out.iter().map(|d| (d.x1, d.score)).collect::<Vec<_>>(), [(18.0, 0.9)]);
+
+        #[rustfmt::skip]
+        let rows = [
+            64.0, 0.0, 0.0, 64.0, inf, 0.0,
+            nan, 8.0, nan, 12.0, 0.9, 0.0,
+            50.0, 50.0, 10.0, 10.0, 0.9, 2.7,
+            0.0, 0.0, 8.0, 8.0, 0.9, 1e10,
+            0.0, 0.0, 8.0, 8.0, 0.9, -1.0,
+            0.0, 0.0, 8.0, 8.0, 0.9, 3.0,
+            0.0, 0.0, inf, 8.0, 0.9, 0.0,
+        ];
+        let mut out = Vec::new();
+        let view = OutputView { data: &rows, rows: 7, cols: 6 };
+        let s = settings(0.25, 0.7, 300, false);
+        decode_and_suppress(OutputLayout::EndToEnd, view, 3, &s, &mut PostprocessScratch::default(), &mut out);
+        assert_eq!(out.len(), 1, "only the swapped box of class 2.7 is a finite box of a known class: {out:?}");
+        assert_eq!((out[0].class_id, out[0].x1, out[0].x2), (2, 50.0, 10.0), "corners are ordered when scaled");
+        BoxScaler::new(64, 64, 64, 64).apply(&mut out[0]);
+        assert_eq!((out[0].x1, out[0].y1, out[0].x2, out[0].y2), (10.0, 10.0, 50.0, 50.0));
     }
 
     #[test]

@@ -214,6 +214,7 @@ pub fn obtain(
 ) -> Result<Arc<SharedModel>> {
     // Before any load starts: a fork() during the load must be seen by the child (see `resume_if_orphaned`).
     fork::watch();
+    fork::watch_exits_from_this_thread();
     let key = ModelKey::new(config);
     let (shared, created) = {
         let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);

@@ -47,14 +47,14 @@ fn class_codes(results: &[Vec<yolo_detection>]) -> Vec<u32> {
 
 #[test]
 fn same_size_images_share_one_run_at_the_minimal_rectangle() {
-    // e2e_batch: score = the image's mean input value, class = input height * 1000 + width.
+    // e2e_batch: score = the image's mean input value, class = (input height / 32) * 100 + width / 32.
     let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = 128).unwrap();
     let images: Vec<Vec<u8>> = [40, 120, 200].iter().map(|&v| png(96, 64, v)).collect();
     let together = batch(&detector, &images).unwrap();
     let alone = singles(&detector, &images);
     assert_eq!(together, alone);
     // 96x64 scaled by 4/3 is 128x85, padded to a multiple of 32: 128x96, as a single image would be.
-    assert_eq!(class_codes(&together), vec![96_128; 3]);
+    assert_eq!(class_codes(&together), vec![304; 3]);
     let scores: Vec<f32> = together.iter().map(|r| r[0].score).collect();
     assert!(scores[0] != scores[1] && scores[1] != scores[2], "each image must get its own output: {scores:?}");
 }
@@ -64,8 +64,8 @@ fn mixed_sizes_use_the_full_input_size_as_ultralytics_does() {
     let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = 128).unwrap();
     let images = vec![png(96, 64, 40), png(64, 96, 120), png(100, 100, 200)];
     let together = batch(&detector, &images).unwrap();
-    assert_eq!(class_codes(&together), vec![128_128; 3]);
-    assert_eq!(class_codes(&singles(&detector, &images)), vec![96_128, 128_096, 128_128]);
+    assert_eq!(class_codes(&together), vec![404; 3]);
+    assert_eq!(class_codes(&singles(&detector, &images)), vec![304, 403, 404]);
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn end_to_end_layout_keeps_model_order_and_uses_the_minimal_rectangle() {
     // 100x50 at imgsz 64: gain 0.64, resized to 64x32; 32 rows of padding % 32 = 0, so the input is 32x64.
     let found = detect_pixels(&detector, &gray(100, 50), 100, 50, 300, RGB8, None).unwrap();
     assert_eq!(found.len(), 2, "the 0.1 row is below the threshold");
-    assert_eq!(found[0].class_id, 32 * 1000 + 64, "input height * 1000 + width");
+    assert_eq!(found[0].class_id, 102, "(input height / 32) * 100 + width / 32");
     assert_eq!((found[1].class_id, found[1].score), (1, 0.8), "not re-sorted, not suppressed");
     let mut size = (0u32, 0u32);
     // SAFETY: live detector, local out-pointers.
@@ -96,17 +96,18 @@ fn end_to_end_layout_keeps_model_order_and_uses_the_minimal_rectangle() {
     let mut count = 99usize;
     // SAFETY: as above.
     assert_eq!(unsafe { yolo_class_count(detector.0, &mut count) }, yolo_status::Ok);
-    assert_eq!(count, 0, "an end-to-end model without names has no class names");
-    assert_eq!(class_name(&detector, 0), Err(yolo_status::OutOfRange));
+    assert_eq!(count, 999, "an end-to-end model without names has Ultralytics' 999 default names");
+    assert_eq!(class_name(&detector, 998).as_deref(), Ok("class998"));
+    assert_eq!(class_name(&detector, 999), Err(yolo_status::OutOfRange));
 
     // imgsz 96: gain 0.96, resized to 96x48, padding 48 % 32 = 16 split 8/8: a 64x96 input.
     let detector = init_with(&model("e2e_dynamic.onnx"), |c| c.imgsz = 96).unwrap();
     let found = detect_pixels(&detector, &gray(100, 50), 100, 50, 300, RGB8, None).unwrap();
-    assert_eq!(found[0].class_id, 64 * 1000 + 96);
+    assert_eq!(found[0].class_id, 203);
     // imgsz 70 is rounded up to the stride: 96.
     let detector = init_with(&model("e2e_dynamic.onnx"), |c| c.imgsz = 70).unwrap();
     let found = detect_pixels(&detector, &gray(100, 50), 100, 50, 300, RGB8, None).unwrap();
-    assert_eq!(found[0].class_id, 64 * 1000 + 96);
+    assert_eq!(found[0].class_id, 203);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use yolo_ffi::model::classify_output;
+use yolo_ffi::model::{classify_output, OutputLayout};
 use yolo_ffi::model::metadata::ModelMetadata;
 use yolo_ffi::postprocess::{decode_and_suppress, BoxScaler, NmsSettings, OutputView, PostprocessScratch};
 
@@ -28,18 +28,24 @@ fuzz_target!(|data: &[u8]| {
     }
     let tensor: Vec<f32> = floats.iter().copied().cycle().take(rows * cols).collect();
     let output = OutputView { data: &tensor, rows, cols };
+    // The classes the model names: as many as the output has, or any count for an end-to-end head.
+    let class_count = match layout {
+        OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes } => num_classes,
+        OutputLayout::EndToEnd => usize::from(head[10]),
+    };
     let mut detections = Vec::new();
-    decode_and_suppress(layout, output, &settings, &mut PostprocessScratch::default(), &mut detections);
+    decode_and_suppress(layout, output, class_count, &settings, &mut PostprocessScratch::default(), &mut detections);
     assert!(detections.len() <= settings.max_detections);
     let scaler = BoxScaler::new(input_h as usize, input_w as usize, orig_h, orig_w);
     for detection in &mut detections {
-        assert!(detection.score > settings.conf_threshold, "score {} kept", detection.score);
         scaler.apply(detection);
-        // Clipped to the image, unless a coordinate was NaN to begin with.
-        for (v, limit) in
-            [(detection.x1, orig_w), (detection.x2, orig_w), (detection.y1, orig_h), (detection.y2, orig_h)]
-        {
-            assert!(v.is_nan() || (0.0..=limit as f32).contains(&v), "{v} outside 0..={limit}");
-        }
+        // The header's promise, with no exception: a finite score above the threshold, a class the model
+        // names, and a box inside the image with ordered corners.
+        let d = *detection;
+        assert!(d.score > settings.conf_threshold && d.score.is_finite(), "score {} kept", d.score);
+        assert!((d.class_id as usize) < class_count, "class {} of {class_count}", d.class_id);
+        let (w, h) = (orig_w as f32, orig_h as f32);
+        assert!(0.0 <= d.x1 && d.x1 <= d.x2 && d.x2 <= w, "x {} {} outside 0..={w}", d.x1, d.x2);
+        assert!(0.0 <= d.y1 && d.y1 <= d.y2 && d.y2 <= h, "y {} {} outside 0..={h}", d.y1, d.y2);
     }
 });

@@ -92,9 +92,15 @@ class LoadFailedError(YoloError):
 
 
 class InvalidHandleError(YoloError):
-    """The detector was closed (or its handle never came from the library)."""
+    """The detector was closed, or a handle (a detector or a result) never came from the library."""
 
     status_code = 13
+
+
+class OutOfMemoryError(YoloError, MemoryError):
+    """Memory ran out loading or running the model: its input size is too large for this machine."""
+
+    status_code = 14
 
 
 _BY_STATUS: Dict[int, Type[YoloError]] = {
@@ -113,6 +119,7 @@ _BY_STATUS: Dict[int, Type[YoloError]] = {
         NotReadyError,
         LoadFailedError,
         InvalidHandleError,
+        OutOfMemoryError,
     )
 }
 

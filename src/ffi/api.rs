@@ -80,9 +80,14 @@ pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mu
         let config = unsafe { *config };
         // SAFETY: its strings are NULL or NUL-terminated by the caller's contract.
         let core_config = unsafe { config.to_core() }?;
-        let notifier = config.on_load.map(|callback| LoadNotifier { callback, user_data: config.on_load_user_data });
+        let gate = config.on_load.is_some().then(|| Arc::new(LoadGate::default()));
+        let notifier = config.on_load.zip(gate.clone()).map(|(callback, gate)| LoadNotifier {
+            callback,
+            user_data: config.on_load_user_data,
+            gate,
+        });
         let detector = Detector::open(&core_config, notifier.map(LoadNotifier::into_callback))?;
-        let handle = DETECTORS.insert(DetectorHandle::new(detector))?;
+        let handle = DETECTORS.insert(DetectorHandle::new(detector, gate))?;
         // SAFETY: `out` is non-null and writable by the caller's contract.
         unsafe { out.write(handle as *mut yolo_detector) };
         Ok(())
@@ -94,13 +99,20 @@ pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mu
 /// detector in other threads finish normally: the detector's memory is released when the last returns,
 /// and the model's sessions when the last detector sharing them is released. Results stay valid.
 ///
+/// The detector's `on_load` callback is never called once `yolo_free` has returned: a load still running
+/// then ends without it, and a callback running at that moment on the loading thread is waited for. So its
+/// `user_data` may be freed right after `yolo_free`.
+///
 /// Handles are checked, not dereferenced: a stale handle is detected even after its slot was reused by a
 /// new detector. Thread-safe.
 #[no_mangle]
 pub extern "C" fn yolo_free(detector: *mut yolo_detector) -> yolo_status {
     ffi_boundary!(status {
         if !detector.is_null() {
-            drop(DETECTORS.remove(detector as usize, "detector")?);
+            let handle = DETECTORS.remove(detector as usize, "detector")?;
+            if let Some(gate) = handle.load_gate() {
+                gate.close();
+            }
         }
         Ok(())
     })
@@ -264,10 +276,57 @@ fn detector_from(detector: *const yolo_detector) -> Result<Arc<DetectorHandle>> 
     DETECTORS.get(detector as usize, "detector")
 }
 
-/// A C load callback with its user data.
+/// A C load callback with its user data, called through the gate its detector closes when freed.
 struct LoadNotifier {
     callback: unsafe extern "C" fn(*mut c_void, yolo_status, *const c_char),
     user_data: *mut c_void,
+    gate: Arc<LoadGate>,
+}
+
+/// Lets an `on_load` callback run only while its detector is not freed, and makes `yolo_free` wait for one
+/// that is running, so that the caller may free the callback's user data as soon as `yolo_free` returns.
+#[derive(Default)]
+pub(crate) struct LoadGate {
+    state: std::sync::Mutex<GateState>,
+    finished: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    /// The thread running the callback right now.
+    running_on: Option<std::thread::ThreadId>,
+}
+
+impl LoadGate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `callback` unless the gate is closed. No lock is held while it runs.
+    fn run(&self, callback: impl FnOnce()) {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return;
+            }
+            state.running_on = Some(std::thread::current().id());
+        }
+        callback();
+        self.lock().running_on = None;
+        self.finished.notify_all();
+    }
+
+    /// Closes the gate; returns once no callback is running, except one running on this very thread (a
+    /// callback that frees its own detector), which cannot be waited for.
+    pub(crate) fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        let me = std::thread::current().id();
+        while state.running_on.is_some_and(|thread| thread != me) {
+            state = self.finished.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
 }
 
 // SAFETY: the header documents that `on_load` runs on the loading thread; the caller hands `user_data`
@@ -276,7 +335,7 @@ unsafe impl Send for LoadNotifier {}
 
 impl LoadNotifier {
     fn into_callback(self) -> LoadCallback {
-        Box::new(move |outcome| self.notify(outcome))
+        Box::new(move |outcome| self.gate.run(|| self.notify(outcome)))
     }
 
     fn notify(&self, outcome: std::result::Result<&crate::loaded_model::LoadedModel, &Error>) {

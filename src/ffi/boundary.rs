@@ -13,15 +13,18 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
+// The last error is reached with `try_with`: a program may call the library from an exit handler, and
+// the thread that calls `exit()` has had its thread-locals destroyed by then. Such a call keeps no message.
+
 /// Stores `message` as this thread's last error. Interior NULs, which C cannot see past, become `?`.
 pub(crate) fn set_last_error(message: &str) {
     let bytes: Vec<u8> = message.bytes().map(|b| if b == 0 { b'?' } else { b }).collect();
     let message = CString::new(bytes).expect("NULs were replaced");
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = message);
 }
 
 fn clear_last_error() {
-    LAST_ERROR.with(|slot| {
+    let _ = LAST_ERROR.try_with(|slot| {
         let mut slot = slot.borrow_mut();
         if !slot.is_empty() {
             *slot = CString::default();
@@ -31,7 +34,7 @@ fn clear_last_error() {
 
 /// A pointer to this thread's last error message, valid until the next call into the library on this thread.
 pub(crate) fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+    LAST_ERROR.try_with(|slot| slot.borrow().as_ptr()).unwrap_or(c"".as_ptr())
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -1,7 +1,7 @@
 //! The `#[repr(C)]` types of the ABI and their conversions to the core's types.
 
 use std::ffi::{c_char, CStr, CString};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::detector::{Detector, DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
@@ -10,6 +10,7 @@ use crate::image_input::PixelFormat;
 use crate::postprocess::{Detection, NmsSettings};
 use crate::registry::LoadState;
 
+use super::api::LoadGate;
 use super::boundary::optional_path;
 use super::handles::BoxOwned;
 
@@ -47,8 +48,13 @@ pub enum yolo_status {
     /// The model failed to load in the background; the message gives the reason. The detector stays valid
     /// (and must still be freed): every call reports the same failure.
     LoadFailed = 12,
-    /// The detector handle was freed already, or never came from `yolo_init`.
+    /// The handle was freed already, or never came from this library: a detector after `yolo_free`, or
+    /// something that is not a live result passed to a `yolo_result_*` function.
     InvalidHandle = 13,
+    /// Memory ran out while loading the model or running it: a buffer for the model's input size, or an
+    /// allocation inside ONNX Runtime, could not be made. The model may be valid but too large for this
+    /// machine's memory (or the process's limit) at its input size.
+    OutOfMemory = 14,
 }
 
 impl From<ErrorKind> for yolo_status {
@@ -67,13 +73,14 @@ impl From<ErrorKind> for yolo_status {
             ErrorKind::NotReady => Self::NotReady,
             ErrorKind::LoadFailed => Self::LoadFailed,
             ErrorKind::InvalidHandle => Self::InvalidHandle,
+            ErrorKind::OutOfMemory => Self::OutOfMemory,
         }
     }
 }
 
 impl yolo_status {
     /// Every status, for `yolo_status_string` and the tests.
-    pub const ALL: [yolo_status; 14] = [
+    pub const ALL: [yolo_status; 15] = [
         Self::Ok,
         Self::InvalidArgument,
         Self::RuntimeUnavailable,
@@ -88,6 +95,7 @@ impl yolo_status {
         Self::NotReady,
         Self::LoadFailed,
         Self::InvalidHandle,
+        Self::OutOfMemory,
     ];
 
     /// A short, static, NUL-terminated description.
@@ -107,6 +115,7 @@ impl yolo_status {
             Self::NotReady => c"model not ready yet",
             Self::LoadFailed => c"model load failed",
             Self::InvalidHandle => c"invalid handle",
+            Self::OutOfMemory => c"out of memory",
         }
     }
 }
@@ -153,9 +162,10 @@ impl From<LoadState> for yolo_load_state {
 /// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
 /// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
 /// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
-/// call. The callback must not call `yolo_free` on the detector it was registered for, and must not unwind.
-/// It runs after the detector's state has changed and waiters were woken: `yolo_wait_ready` may return
-/// while the callback is still running on the loading thread.
+/// call. The callback must not unwind. It runs after the detector's state has changed and waiters were
+/// woken: `yolo_wait_ready` may return while the callback is still running on the loading thread. It is
+/// never called once `yolo_free` on its detector has returned (`yolo_free` waits for a callback running
+/// at that moment), so `user_data` need only live until then.
 pub type yolo_load_callback =
     Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void, status: yolo_status, message: *const c_char)>;
 
@@ -447,11 +457,18 @@ pub(crate) struct DetectorHandle {
     pub(crate) detector: Detector,
     c_names: OnceLock<Vec<CString>>,
     c_load_error: OnceLock<CString>,
+    /// The gate of the detector's `on_load` callback, if it has one.
+    load_gate: Option<Arc<LoadGate>>,
 }
 
 impl DetectorHandle {
-    pub(crate) fn new(detector: Detector) -> Self {
-        Self { detector, c_names: OnceLock::new(), c_load_error: OnceLock::new() }
+    pub(crate) fn new(detector: Detector, load_gate: Option<Arc<LoadGate>>) -> Self {
+        Self { detector, c_names: OnceLock::new(), c_load_error: OnceLock::new(), load_gate }
+    }
+
+    /// The gate that `yolo_free` closes so that `on_load` is not called after it.
+    pub(crate) fn load_gate(&self) -> Option<&LoadGate> {
+        self.load_gate.as_deref()
     }
 
     /// The class names as C strings, once the model is loaded.
@@ -495,7 +512,7 @@ mod tests {
     #[test]
     fn status_values_are_stable() {
         let values: Vec<u32> = yolo_status::ALL.iter().map(|s| *s as u32).collect();
-        assert_eq!(values, (0..=13).collect::<Vec<u32>>());
+        assert_eq!(values, (0..=14).collect::<Vec<u32>>());
     }
 
     #[test]

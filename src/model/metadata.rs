@@ -58,8 +58,14 @@ pub fn parse_imgsz(raw: &str) -> Result<(u32, u32)> {
     let mut parser = Parser::new(raw);
     let sizes = parser.int_or_int_list().map_err(bad)?;
     parser.end().map_err(bad)?;
-    let size =
-        |v: i64| u32::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| bad(format!("{v} is not a positive size")));
+    let size = |v: i64| {
+        let positive =
+            u32::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| bad(format!("{v} is not a positive size")))?;
+        if positive > super::MAX_IMGSZ {
+            return Err(bad(format!("{v} exceeds the maximum of {}", super::MAX_IMGSZ)));
+        }
+        Ok(positive)
+    };
     match sizes.as_slice() {
         [s] => Ok((size(*s)?, size(*s)?)),
         [h, w] => Ok((size(*h)?, size(*w)?)),
@@ -318,6 +324,9 @@ mod tests {
         assert_eq!(parse_imgsz("320").unwrap(), (320, 320));
         assert_eq!(parse_imgsz("[320]").unwrap(), (320, 320));
         assert!(parse_imgsz("[0, 640]").is_err());
+        assert_eq!(parse_imgsz("[16384, 16384]").unwrap(), (16384, 16384));
+        let bomb = parse_imgsz("[100000, 100000]").unwrap_err();
+        assert!(bomb.message().contains("100000 exceeds the maximum of 16384"), "{bomb}");
         assert!(parse_imgsz("[1, 2, 3]").is_err());
         assert!(parse_imgsz("big").is_err());
         assert_eq!(parse_stride("32").unwrap(), 32);

@@ -1,8 +1,8 @@
 //! What the library knows about a loaded model: its input, its output layout and its classes.
 
-pub mod initializers;
 mod layout;
 pub mod metadata;
+pub mod proto;
 
 pub use layout::{classify_output, OutputLayout};
 pub use metadata::ModelMetadata;
@@ -75,20 +75,20 @@ pub struct ModelSpec {
     pub metadata: ModelMetadata,
 }
 
+/// The largest side of a model input, from the config, the metadata or the model's fixed shape: 16384
+/// pixels, over ten times any YOLO export, so that a crafted value cannot ask for hundreds of gigabytes.
+pub const MAX_IMGSZ: u32 = 16384;
+
 /// The default image size when neither the config nor the metadata names one.
 pub const DEFAULT_IMGSZ: u32 = 640;
 /// The default stride when the metadata names none.
 pub const DEFAULT_STRIDE: u32 = 32;
 
 impl ModelSpec {
-    /// Inspects a session: one image input `[batch, 3, height, width]` of float or half, a tensor output,
-    /// and the Ultralytics metadata. `imgsz` (height, width) overrides the metadata for dynamic models.
-    pub fn from_session(session: &Session, imgsz: Option<(u32, u32)>) -> Result<Self> {
-        let metadata = {
-            let meta =
-                session.metadata().map_err(|e| Error::invalid_model(format!("cannot read model metadata: {e}")))?;
-            ModelMetadata::parse(|key| meta.custom(key))?
-        };
+    /// Inspects a session: one image input `[batch, 3, height, width]` of float or half, at most
+    /// [`MAX_IMGSZ`] on a side, and a tensor output; `metadata` is the model's. `imgsz` (height, width)
+    /// overrides the metadata for dynamic models.
+    pub fn from_session(session: &Session, metadata: ModelMetadata, imgsz: Option<(u32, u32)>) -> Result<Self> {
         if let Some(task) = metadata.task.as_deref().filter(|t| *t != "detect") {
             return Err(Error::invalid_model(format!(
                 "the model's task is '{task}'; only 'detect' models are supported"
@@ -137,8 +137,14 @@ impl ModelSpec {
         }
         let stride = metadata.stride.unwrap_or(DEFAULT_STRIDE);
         let shape = if height > 0 && width > 0 {
-            let fixed =
-                |v: i64| u32::try_from(v).map_err(|_| Error::invalid_model(format!("input size {v} is too large")));
+            let fixed = |v: i64| {
+                u32::try_from(v).ok().filter(|&v| v <= MAX_IMGSZ).ok_or_else(|| {
+                    Error::invalid_model(format!(
+                        "input '{}' has shape {dims:?}: a side of {v} exceeds the maximum of {MAX_IMGSZ}",
+                        input.name()
+                    ))
+                })
+            };
             InputShape::Fixed { height: fixed(height)?, width: fixed(width)? }
         } else {
             let (h, w) = imgsz.or(metadata.imgsz).unwrap_or((DEFAULT_IMGSZ, DEFAULT_IMGSZ));
@@ -147,7 +153,14 @@ impl ModelSpec {
             let (h, w) = (round_up(h), round_up(w));
             // A dimension the model fixes wins over the requested size.
             let pick = |fixed: i64, requested: u32| if fixed > 0 { fixed as u32 } else { requested };
-            InputShape::Dynamic { height: pick(height, h), width: pick(width, w), stride }
+            let (h, w) = (pick(height, h), pick(width, w));
+            if h > MAX_IMGSZ || w > MAX_IMGSZ {
+                return Err(Error::invalid_model(format!(
+                    "input '{}' has shape {dims:?} and an image size of {h}x{w}, above the maximum of {MAX_IMGSZ}",
+                    input.name()
+                )));
+            }
+            InputShape::Dynamic { height: h, width: w, stride }
         };
         Ok(Self { input_name: input.name().to_owned(), precision, shape, dynamic_batch: batch == -1, metadata })
     }

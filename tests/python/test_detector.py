@@ -233,6 +233,27 @@ def test_load_errors_raise_their_own_exceptions(synthetic, tmp_path):
         yolo_ffi.Detector(synthetic / "v8_fixed.onnx", max_det=0)
     with pytest.raises(ValueError):
         yolo_ffi.Detector(synthetic / "v8_fixed.onnx", pool_size=-1)
+    with pytest.raises(yolo_ffi.InvalidModelError, match="exceeds the maximum of 16384"):
+        yolo_ffi.Detector(synthetic / "hostile" / "imgsz_bomb.onnx")
+
+
+def test_every_status_of_the_library_has_its_own_exception():
+    known = [s for s in range(1, 64) if _capi.lib.yolo_status_string(s) != b"unknown status"]
+    assert known == list(range(1, len(known) + 1)), "statuses are numbered without gaps"
+    for status in known:
+        error = yolo_ffi._errors.error_for(status, "message")
+        assert type(error) is not yolo_ffi.YoloError, f"status {status} has no exception class"
+        assert error.status == status == type(error).status_code
+    assert isinstance(yolo_ffi._errors.error_for(14, "m"), (yolo_ffi.OutOfMemoryError, MemoryError))
+
+
+def test_boxes_keep_their_promise_on_crafted_outputs(synthetic):
+    # Infinite and NaN scores and coordinates, swapped corners, classes beyond the model's: only the boxes
+    # that can keep the promise come back, inside the image, corners ordered, of a named class.
+    with yolo_ffi.Detector(synthetic / "hostile" / "crafted_e2e.onnx") as detector:
+        found = detector.detect(np.full((64, 64, 3), 114, np.uint8))
+        assert [(d.class_id, d.box) for d in found] == [(1, (10.0, 10.0, 50.0, 50.0)), (3, (4.0, 4.0, 12.0, 12.0))]
+        assert all(d.class_name == "bd"[i] for i, d in enumerate(found))
 
 
 def test_bad_images_raise_clear_errors(detector, tmp_path):
