@@ -33,24 +33,6 @@
 // The value of `yolo_detect_options.class_agnostic` that means "use the detector's default".
 #define YOLO_INHERIT_FLAG -1
 
-// Most images in one ONNX Runtime run of [`LoadedModel::detect_batch`]; larger batches run in chunks. Each
-// session keeps an input buffer for its largest batch: 8 images at 640x640 in f32 are 39 MB.
-#define MAX_BATCH 8
-
-// How many classes an end-to-end model without `names` metadata has: Ultralytics' `default_class_names`,
-// `class0` to `class998`, which its `AutoBackend` gives such a model.
-#define DEFAULT_CLASS_COUNT 999
-
-// The largest side of a model input, from the config, the metadata or the model's fixed shape: 16384
-// pixels, over ten times any YOLO export, so that a crafted value cannot ask for hundreds of gigabytes.
-#define MAX_IMGSZ 16384
-
-// Latency buckets: bucket `i` counts calls that took less than `2^i` microseconds (the last is open).
-#define LATENCY_BUCKETS 32
-
-// Room for error counts by status code.
-#define ERROR_SLOTS 32
-
 // The outcome of a call. Values are stable: a value is never reused for another meaning, and new
 // statuses only get new values. On any status but `YOLO_STATUS_OK`, `yolo_last_error()` describes the
 // failure and no out-parameter was written.
@@ -318,8 +300,7 @@ struct yolo_detect_options yolo_detect_options_default(void);
 // On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
 // with `yolo_free`. `config` is only read during the call. Thread-safe.
 //
-// # Safety
-// `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
+// Safety: `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
 // `out_detector` must be NULL or valid for a write.
 yolo_status yolo_init(const struct yolo_config *config,
                       struct yolo_detector **out_detector);
@@ -339,8 +320,7 @@ yolo_status yolo_free(struct yolo_detector *detector);
 
 // Writes where the detector's model load stands (a `yolo_load_state` value). Never blocks. Thread-safe.
 //
-// # Safety
-// `out_state` must be valid for a write.
+// Safety: `out_state` must be valid for a write.
 yolo_status yolo_state(const struct yolo_detector *detector,
                        yolo_load_state *out_state);
 
@@ -354,8 +334,7 @@ yolo_status yolo_wait_ready(const struct yolo_detector *detector,
 // did not fail (or has not ended). The string is owned by the detector and valid until `yolo_free`.
 // Thread-safe.
 //
-// # Safety
-// The out-pointers must be valid for writes.
+// Safety: The out-pointers must be valid for writes.
 yolo_status yolo_load_error(const struct yolo_detector *detector,
                             const char **out_message,
                             size_t *out_message_len);
@@ -371,8 +350,7 @@ yolo_status yolo_after_fork(void);
 // idle, waits on the pool, and a latency histogram with percentiles. Lock-free and cheap: fit for a health
 // check. Thread-safe.
 //
-// # Safety
-// `out_stats` must be valid for a write.
+// Safety: `out_stats` must be valid for a write.
 yolo_status yolo_stats(const struct yolo_detector *detector,
                        struct yolo_detector_stats *out_stats);
 
@@ -395,8 +373,7 @@ yolo_status yolo_set_log_callback(yolo_log_callback callback,
 // decode fails the call, and the message names it) nothing is written. The arrays and image bytes are
 // only read during the call. Thread-safe, as `yolo_detect`.
 //
-// # Safety
-// `detector` must be a live detector; `images` and `image_lens` must be readable arrays of `count`
+// Safety: `detector` must be a live detector; `images` and `image_lens` must be readable arrays of `count`
 // entries, each `images[i]` readable for `image_lens[i]` bytes; `options` must be NULL or valid;
 // `out_results` must be writable for `count` pointers.
 yolo_status yolo_detect_batch(const struct yolo_detector *detector,
@@ -413,8 +390,7 @@ yolo_status yolo_detect_batch(const struct yolo_detector *detector,
 // image bytes are only read during the call. Thread-safe: call it from any number of threads on the same
 // detector; when every session is busy it waits up to the config's `acquire_timeout_ms`.
 //
-// # Safety
-// `detector` must be a live detector; `encoded` must be readable for `encoded_len` bytes; `options` must be
+// Safety: `detector` must be a live detector; `encoded` must be readable for `encoded_len` bytes; `options` must be
 // NULL or valid; `out_result` must be valid for a write.
 yolo_status yolo_detect(const struct yolo_detector *detector,
                         const uint8_t *encoded,
@@ -430,8 +406,7 @@ yolo_status yolo_detect(const struct yolo_detector *detector,
 //
 // Ownership, lifetime and thread-safety are as for `yolo_detect`.
 //
-// # Safety
-// `detector` must be a live detector; `pixels` must be readable for `pixels_len` bytes; `options` must be
+// Safety: `detector` must be a live detector; `pixels` must be readable for `pixels_len` bytes; `options` must be
 // NULL or valid; `out_result` must be valid for a write.
 yolo_status yolo_detect_pixels(const struct yolo_detector *detector,
                                const uint8_t *pixels,
@@ -447,16 +422,14 @@ yolo_status yolo_detect_pixels(const struct yolo_detector *detector,
 // descending score (end-to-end models: in the model's order). The array is owned by the result and valid
 // until `yolo_result_free`; with no detections, the count is 0 and the pointer must not be dereferenced.
 //
-// # Safety
-// `result` must be a live result; the out-pointers must be valid for writes.
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
 yolo_status yolo_result_detections(const struct yolo_result *result,
                                    const struct yolo_detection **out_detections,
                                    size_t *out_count);
 
 // Writes the size of the image the result's boxes refer to: for encoded images, after EXIF orientation.
 //
-// # Safety
-// `result` must be a live result; the out-pointers must be valid for writes.
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
 yolo_status yolo_result_image_size(const struct yolo_result *result,
                                    uint32_t *out_width,
                                    uint32_t *out_height);
@@ -466,15 +439,13 @@ yolo_status yolo_result_image_size(const struct yolo_result *result,
 // without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
 // alone, and the call sets `yolo_last_error()` and logs a warning instead of freeing it. Do not rely on it.
 //
-// # Safety
-// `result` must be NULL or a live result, not used by any other thread.
+// Safety: `result` must be NULL or a live result, not used by any other thread.
 void yolo_result_free(struct yolo_result *result);
 
 // Writes the number of classes the model names. An end-to-end model without `names` metadata reports 0.
 // Thread-safe.
 //
-// # Safety
-// `detector` must be a live detector; `out_count` must be valid for a write.
+// Safety: `detector` must be a live detector; `out_count` must be valid for a write.
 yolo_status yolo_class_count(const struct yolo_detector *detector,
                              size_t *out_count);
 
@@ -482,8 +453,7 @@ yolo_status yolo_class_count(const struct yolo_detector *detector,
 // The string is owned by the detector and valid until `yolo_free`. `YOLO_STATUS_OUT_OF_RANGE` when
 // `class_id >= yolo_class_count`. Thread-safe.
 //
-// # Safety
-// `detector` must be a live detector; the out-pointers must be valid for writes.
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
 yolo_status yolo_class_name(const struct yolo_detector *detector,
                             uint32_t class_id,
                             const char **out_name,
@@ -492,14 +462,10 @@ yolo_status yolo_class_name(const struct yolo_detector *detector,
 // Writes the model's input size in pixels: the fixed input shape, or for a dynamic model the letterbox
 // target, of which each image uses the minimal stride-aligned rectangle. Thread-safe.
 //
-// # Safety
-// `detector` must be a live detector; the out-pointers must be valid for writes.
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
 yolo_status yolo_input_size(const struct yolo_detector *detector,
                             uint32_t *out_width,
                             uint32_t *out_height);
-
-// glibc's `on_exit`: like `atexit`, but the handler receives the exit status.
-extern int on_exit(void (*function)(int status, void *arg), void *arg);
 
 #ifdef __cplusplus
 }  // extern "C"

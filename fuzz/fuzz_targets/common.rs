@@ -5,7 +5,10 @@ use std::ffi::CString;
 use std::ptr::null_mut;
 use std::sync::OnceLock;
 
-use yolo_ffi::ffi::{yolo_config_default, yolo_detector, yolo_init, yolo_last_error, yolo_status};
+use yolo_ffi::ffi::{
+    yolo_class_count, yolo_config_default, yolo_detector, yolo_init, yolo_last_error, yolo_result,
+    yolo_result_detections, yolo_result_image_size, yolo_status,
+};
 
 /// A live detector handle; the library's handles may be used from any thread.
 pub struct Shared(pub *mut yolo_detector);
@@ -65,4 +68,30 @@ pub fn expected(status: yolo_status) -> bool {
         status,
         yolo_status::Ok | yolo_status::InvalidArgument | yolo_status::ImageDecodeFailed | yolo_status::ImageTooLarge
     )
+}
+
+/// Checks the header's promise on every detection of `result`, with no exception: inside the image with
+/// ordered corners, a finite score above `threshold` (at most the call's), a class the model names.
+pub fn check_promise(result: *const yolo_result, threshold: f32) {
+    let (mut detections, mut count) = (std::ptr::null(), 0usize);
+    let (mut width, mut height, mut classes) = (0u32, 0u32, 0usize);
+    // SAFETY: `result` is a live result of this process's detector; the out-pointers are local.
+    unsafe {
+        assert_eq!(yolo_result_detections(result, &mut detections, &mut count), yolo_status::Ok);
+        assert_eq!(yolo_result_image_size(result, &mut width, &mut height), yolo_status::Ok);
+        assert_eq!(yolo_class_count(detector(), &mut classes), yolo_status::Ok);
+    }
+    let found = if count == 0 {
+        &[][..]
+    } else {
+        // SAFETY: the result owns `count` detections at `detections` until it is freed.
+        unsafe { std::slice::from_raw_parts(detections, count) }
+    };
+    let (w, h) = (width as f32, height as f32);
+    for d in found {
+        assert!(0.0 <= d.x1 && d.x1 <= d.x2 && d.x2 <= w, "x {} {} outside 0..={w}", d.x1, d.x2);
+        assert!(0.0 <= d.y1 && d.y1 <= d.y2 && d.y2 <= h, "y {} {} outside 0..={h}", d.y1, d.y2);
+        assert!(d.score.is_finite() && d.score > threshold, "score {}", d.score);
+        assert!((d.class_id as usize) < classes, "class {} of {classes}", d.class_id);
+    }
 }

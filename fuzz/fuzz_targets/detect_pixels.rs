@@ -51,6 +51,8 @@ fuzz_target!(|input: &[u8]| {
     };
     assert!(common::expected(status), "unexpected status {status:?}");
     if status == yolo_status::Ok {
+        // The default threshold is 0.25; a call with options may have set any threshold from 0.
+        common::check_promise(result, if options_ptr.is_null() { 0.25 } else { 0.0 });
         // SAFETY: freed once, by its only owner.
         unsafe { yolo_result_free(result) };
     } else {

@@ -1,5 +1,9 @@
 //! The exported functions. Each body runs inside `ffi_boundary!`, checks its pointers with the helpers in
 //! `boundary` and `handles`, then calls the core.
+//!
+//! Their doc comments become the C header's, so they are written as C prose: the safety contract of each
+//! `unsafe` function is a paragraph starting "Safety:", not a rustdoc `# Safety` heading.
+#![allow(clippy::missing_safety_doc)]
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -68,8 +72,7 @@ pub extern "C" fn yolo_detect_options_default() -> yolo_detect_options {
 /// On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
 /// with `yolo_free`. `config` is only read during the call. Thread-safe.
 ///
-/// # Safety
-/// `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
+/// Safety: `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
 /// `out_detector` must be NULL or valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mut *mut yolo_detector) -> yolo_status {
@@ -120,8 +123,7 @@ pub extern "C" fn yolo_free(detector: *mut yolo_detector) -> yolo_status {
 
 /// Writes where the detector's model load stands (a `yolo_load_state` value). Never blocks. Thread-safe.
 ///
-/// # Safety
-/// `out_state` must be valid for a write.
+/// Safety: `out_state` must be valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_state(detector: *const yolo_detector, out_state: *mut yolo_load_state) -> yolo_status {
     ffi_boundary!(status {
@@ -149,8 +151,7 @@ pub extern "C" fn yolo_wait_ready(detector: *const yolo_detector, timeout_ms: u3
 /// did not fail (or has not ended). The string is owned by the detector and valid until `yolo_free`.
 /// Thread-safe.
 ///
-/// # Safety
-/// The out-pointers must be valid for writes.
+/// Safety: The out-pointers must be valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_load_error(
     detector: *const yolo_detector,
@@ -186,8 +187,7 @@ pub extern "C" fn yolo_after_fork() -> yolo_status {
 /// idle, waits on the pool, and a latency histogram with percentiles. Lock-free and cheap: fit for a health
 /// check. Thread-safe.
 ///
-/// # Safety
-/// `out_stats` must be valid for a write.
+/// Safety: `out_stats` must be valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_stats(
     detector: *const yolo_detector,
@@ -351,8 +351,7 @@ impl LoadNotifier {
 
 /// Merges the optional per-call options with the detector's defaults.
 ///
-/// # Safety
-/// `options` must be NULL or point to a valid `yolo_detect_options`.
+/// Safety: `options` must be NULL or point to a valid `yolo_detect_options`.
 unsafe fn settings_for(handle: &DetectorHandle, options: *const yolo_detect_options) -> Result<Option<NmsSettings>> {
     if options.is_null() {
         return Ok(None);
@@ -364,8 +363,7 @@ unsafe fn settings_for(handle: &DetectorHandle, options: *const yolo_detect_opti
 
 /// Writes detections as a new result.
 ///
-/// # Safety
-/// `out` must be valid for a write.
+/// Safety: `out` must be valid for a write.
 unsafe fn write_result(out: OutParam<*mut yolo_result>, found: Detections) {
     let result = DetectionResult {
         detections: found.detections.into_iter().map(yolo_detection::from).collect(),
@@ -388,8 +386,7 @@ unsafe fn write_result(out: OutParam<*mut yolo_result>, found: Detections) {
 /// decode fails the call, and the message names it) nothing is written. The arrays and image bytes are
 /// only read during the call. Thread-safe, as `yolo_detect`.
 ///
-/// # Safety
-/// `detector` must be a live detector; `images` and `image_lens` must be readable arrays of `count`
+/// Safety: `detector` must be a live detector; `images` and `image_lens` must be readable arrays of `count`
 /// entries, each `images[i]` readable for `image_lens[i]` bytes; `options` must be NULL or valid;
 /// `out_results` must be writable for `count` pointers.
 #[no_mangle]
@@ -436,8 +433,7 @@ pub unsafe extern "C" fn yolo_detect_batch(
 /// image bytes are only read during the call. Thread-safe: call it from any number of threads on the same
 /// detector; when every session is busy it waits up to the config's `acquire_timeout_ms`.
 ///
-/// # Safety
-/// `detector` must be a live detector; `encoded` must be readable for `encoded_len` bytes; `options` must be
+/// Safety: `detector` must be a live detector; `encoded` must be readable for `encoded_len` bytes; `options` must be
 /// NULL or valid; `out_result` must be valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_detect(
@@ -469,8 +465,7 @@ pub unsafe extern "C" fn yolo_detect(
 ///
 /// Ownership, lifetime and thread-safety are as for `yolo_detect`.
 ///
-/// # Safety
-/// `detector` must be a live detector; `pixels` must be readable for `pixels_len` bytes; `options` must be
+/// Safety: `detector` must be a live detector; `pixels` must be readable for `pixels_len` bytes; `options` must be
 /// NULL or valid; `out_result` must be valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_detect_pixels(
@@ -504,8 +499,7 @@ pub unsafe extern "C" fn yolo_detect_pixels(
 /// descending score (end-to-end models: in the model's order). The array is owned by the result and valid
 /// until `yolo_result_free`; with no detections, the count is 0 and the pointer must not be dereferenced.
 ///
-/// # Safety
-/// `result` must be a live result; the out-pointers must be valid for writes.
+/// Safety: `result` must be a live result; the out-pointers must be valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_result_detections(
     result: *const yolo_result,
@@ -528,8 +522,7 @@ pub unsafe extern "C" fn yolo_result_detections(
 
 /// Writes the size of the image the result's boxes refer to: for encoded images, after EXIF orientation.
 ///
-/// # Safety
-/// `result` must be a live result; the out-pointers must be valid for writes.
+/// Safety: `result` must be a live result; the out-pointers must be valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_result_image_size(
     result: *const yolo_result,
@@ -555,8 +548,7 @@ pub unsafe extern "C" fn yolo_result_image_size(
 /// without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
 /// alone, and the call sets `yolo_last_error()` and logs a warning instead of freeing it. Do not rely on it.
 ///
-/// # Safety
-/// `result` must be NULL or a live result, not used by any other thread.
+/// Safety: `result` must be NULL or a live result, not used by any other thread.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
     // The status is not returned (the function is void), but it sets or clears the last error as usual.
@@ -571,8 +563,7 @@ pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
 /// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 0.
 /// Thread-safe.
 ///
-/// # Safety
-/// `detector` must be a live detector; `out_count` must be valid for a write.
+/// Safety: `detector` must be a live detector; `out_count` must be valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_class_count(detector: *const yolo_detector, out_count: *mut usize) -> yolo_status {
     ffi_boundary!(status {
@@ -588,8 +579,7 @@ pub unsafe extern "C" fn yolo_class_count(detector: *const yolo_detector, out_co
 /// The string is owned by the detector and valid until `yolo_free`. `YOLO_STATUS_OUT_OF_RANGE` when
 /// `class_id >= yolo_class_count`. Thread-safe.
 ///
-/// # Safety
-/// `detector` must be a live detector; the out-pointers must be valid for writes.
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_class_name(
     detector: *const yolo_detector,
@@ -617,8 +607,7 @@ pub unsafe extern "C" fn yolo_class_name(
 /// Writes the model's input size in pixels: the fixed input shape, or for a dynamic model the letterbox
 /// target, of which each image uses the minimal stride-aligned rectangle. Thread-safe.
 ///
-/// # Safety
-/// `detector` must be a live detector; the out-pointers must be valid for writes.
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_input_size(
     detector: *const yolo_detector,

@@ -4,7 +4,7 @@
  *
  *   exit_during_load MODEL RUNS [POOL_SIZE]
  *
- * Measures one synchronous load in a child process, then forks RUNS children. Child i opens the model with
+ * Measures how long a background load runs in a child process, then forks RUNS children. Child i opens the model with
  * `async_load`, registers an exit handler of its own (as ONNX Runtime registers destructors while it loads),
  * sleeps i / RUNS of 1.5 load times, and returns 3 from main. Each child must exit with status 3, and its
  * own exit handler must never run while the load is still going: the library's exit guard runs first. The
@@ -58,12 +58,16 @@ static yolo_config config_for(const char *model, uint32_t pool_size, bool async_
     return config;
 }
 
-/* In a child: a synchronous load; writes its duration in microseconds to `out`. */
+/* In a child: how long a background load runs after yolo_init returns, in microseconds, written to `out`. */
 static int measure_load(const char *model, uint32_t pool_size, int out) {
-    yolo_config config = config_for(model, pool_size, false);
-    int64_t started = now_us();
+    yolo_config config = config_for(model, pool_size, true);
     if (yolo_init(&config, &detector) != YOLO_STATUS_OK) {
         fprintf(stderr, "init: %s\n", yolo_last_error());
+        return 1;
+    }
+    int64_t started = now_us();
+    if (yolo_wait_ready(detector, YOLO_WAIT_FOREVER) != YOLO_STATUS_OK) {
+        fprintf(stderr, "load: %s\n", yolo_last_error());
         return 1;
     }
     int64_t took = now_us() - started;
