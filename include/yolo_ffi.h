@@ -123,8 +123,9 @@ typedef uint32_t yolo_pixel_format;
 // A loaded model and its pool of ONNX Runtime sessions.
 //
 // Created by `yolo_init`, released by `yolo_free`. Thread-safe: any number of threads may call
-// `yolo_detect`, `yolo_detect_pixels` and the query functions on one detector at the same time. It must not
-// be freed while another thread still uses it.
+// `yolo_detect`, `yolo_detect_pixels` and the query functions on one detector at the same time. Freeing it
+// while other threads are inside calls on it is safe: those calls finish normally, and its memory is
+// released when the last returns; calls that start after `yolo_free` get `YOLO_STATUS_INVALID_HANDLE`.
 typedef struct yolo_detector yolo_detector;
 
 // The detections of one image, owned by the caller until `yolo_result_free`. Independent of the detector:
@@ -222,7 +223,8 @@ typedef struct yolo_detector_stats {
   uint64_t detects;
   // Failed detect calls on this detector, indexed by `yolo_status` value.
   uint64_t errors_by_status[32];
-  // Sessions in the model's pool (shared with the detectors that share the model); 0 unless ready.
+  // Sessions in the model's pool (shared with the detectors that share the model); 0 unless ready, and 0
+  // in a forked child until its own sessions are built (by its first detect or `yolo_after_fork`).
   uint32_t sessions;
   // Of those, idle right now.
   uint32_t sessions_idle;

@@ -526,11 +526,19 @@ impl LoadedModel {
         self.pool.load_full().ok_or_else(|| Error::new(ErrorKind::Internal, "the session pool is gone"))
     }
 
-    /// The pool of this process as `(sessions, idle, waits, total wait)`.
-    pub fn pool_stats(&self) -> Result<(usize, usize, u64, Duration)> {
-        let pool = self.pool()?;
-        let (waits, waited) = pool.waits();
-        Ok((pool.capacity(), pool.idle(), waits, waited))
+    /// The pool of this process as `(sessions, idle, waits, total wait)`, all zero in a forked child whose
+    /// sessions are not built yet. Never builds them: a health check must stay cheap.
+    pub fn pool_stats(&self) -> (usize, usize, u64, Duration) {
+        if self.pool_epoch.load(Ordering::Acquire) != fork::epoch() {
+            return (0, 0, 0, Duration::ZERO);
+        }
+        match self.pool.load_full() {
+            Some(pool) => {
+                let (waits, waited) = pool.waits();
+                (pool.capacity(), pool.idle(), waits, waited)
+            }
+            None => (0, 0, 0, Duration::ZERO),
+        }
     }
 
     /// Builds this process's sessions now if they were inherited through `fork()`; a no-op otherwise.

@@ -182,7 +182,8 @@ pub struct yolo_detector_stats {
     pub detects: u64,
     /// Failed detect calls on this detector, indexed by `yolo_status` value.
     pub errors_by_status: [u64; 32],
-    /// Sessions in the model's pool (shared with the detectors that share the model); 0 unless ready.
+    /// Sessions in the model's pool (shared with the detectors that share the model); 0 unless ready, and 0
+    /// in a forked child until its own sessions are built (by its first detect or `yolo_after_fork`).
     pub sessions: u32,
     /// Of those, idle right now.
     pub sessions_idle: u32,
@@ -440,8 +441,9 @@ impl From<Detection> for yolo_detection {
 /// A loaded model and its pool of ONNX Runtime sessions.
 ///
 /// Created by `yolo_init`, released by `yolo_free`. Thread-safe: any number of threads may call
-/// `yolo_detect`, `yolo_detect_pixels` and the query functions on one detector at the same time. It must not
-/// be freed while another thread still uses it.
+/// `yolo_detect`, `yolo_detect_pixels` and the query functions on one detector at the same time. Freeing it
+/// while other threads are inside calls on it is safe: those calls finish normally, and its memory is
+/// released when the last returns; calls that start after `yolo_free` get `YOLO_STATUS_INVALID_HANDLE`.
 pub struct yolo_detector {
     _private: [u8; 0],
 }

@@ -33,10 +33,18 @@ static long count(const yolo_detector *detector) {
 
 enum child_plan { DETECT_THEN_FREE, FREE_AT_ONCE, AFTER_FORK_THEN_DETECT, EXIT_WITH_LIVE_DETECTOR, PLANS };
 
+/* The sessions yolo_stats reports, or -1. */
+static long sessions(const yolo_detector *detector) {
+    yolo_detector_stats stats;
+    return yolo_stats(detector, &stats) == YOLO_STATUS_OK ? (long)stats.sessions : -1;
+}
+
 static int run_child(yolo_detector *detector, enum child_plan plan, long expected) {
     alarm(60); /* a hang becomes a failure, not a stuck CI */
+    if (sessions(detector) != 0) return 14; /* a health check never builds the child's sessions */
     if (plan == AFTER_FORK_THEN_DETECT && yolo_after_fork() != YOLO_STATUS_OK) return 10;
     if (plan != FREE_AT_ONCE && count(detector) != expected) return 11;
+    if (plan != FREE_AT_ONCE && sessions(detector) < 1) return 15;
     if (plan != FREE_AT_ONCE && count(detector) != expected) return 12;
     if (plan == EXIT_WITH_LIVE_DETECTOR) return 0; /* exit() with the detector still open */
     if (yolo_free(detector) != YOLO_STATUS_OK) return 13;
