@@ -12,7 +12,7 @@ LIB      := target/release/libyolo_ffi.so
 CBINDGEN := build/tools/bin/cbindgen
 PYDEPS   := build/pydeps
 MODELS   := build/test-models
-SOURCES  := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+SOURCES  := $(shell find src core/src -name '*.rs') Cargo.toml core/Cargo.toml Cargo.lock
 CWARN    := -Wall -Wextra -Werror
 # libjpeg-turbo's SIMD needs nasm at build time; without it the library still builds, decoding JPEG slower.
 # Expanded when used, so that it sees a nasm that `system-deps` installed earlier in the same run.
@@ -54,18 +54,17 @@ demo: all fixtures
 $(CBINDGEN):
 	$(CARGO) install --quiet --locked cbindgen --version $(CBINDGEN_VERSION) --root build/tools
 
-## cbindgen reads the C surface alone (src/ffi/ and the modules it declares), so no item of the Rust core
-## can reach the header.
+## cbindgen reads the C crate alone (src/), so no item of the Rust core (core/) can reach the header.
 header: $(CBINDGEN)
-	$(CBINDGEN) --quiet --config cbindgen.toml --output include/yolo_ffi.h src/ffi/mod.rs
+	$(CBINDGEN) --quiet --config cbindgen.toml --output include/yolo_ffi.h src/lib.rs
 
 check-header: $(CBINDGEN)
-	$(CBINDGEN) --quiet --config cbindgen.toml --output include/yolo_ffi.h --verify src/ffi/mod.rs
+	$(CBINDGEN) --quiet --config cbindgen.toml --output include/yolo_ffi.h --verify src/lib.rs
 	tests/c/check_header.sh include/yolo_ffi.h $(CC) $(CXX)
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --locked --all-targets $(FEATURES) -- -D warnings
+	$(CARGO) clippy --release --locked --workspace --all-targets $(FEATURES) -- -D warnings
 
 $(PYDEPS)/.installed:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(PYDEPS) "onnx>=1.17,<2" "numpy<3"
@@ -76,7 +75,7 @@ test-models: $(PYDEPS)/.installed scripts/make_test_models.py
 
 test-rust: $(LIB) test-models fixtures
 	scripts/fetch.sh old-ort
-	$(CARGO) test --release --locked $(FEATURES)
+	$(CARGO) test --release --locked --workspace $(FEATURES)
 
 build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(LIB)
 	$(CC) -std=c11 $(CWARN) -Iinclude $< -o $@ $(LINK)
@@ -197,13 +196,13 @@ fuzz-smoke:
 ## Miri on the unit tests of the modules that hold unsafe code but do not call ONNX Runtime: the FFI
 ## boundary and handles, the pool, the log sink, the stats (docs/reliability.md). Skipped with a message
 ## where the nightly toolchain has no miri; FUZZ_REQUIRED=1 makes that an error.
-MIRI_TESTS := pool:: ffi:: log:: stats::
+MIRI_TESTS := pool:: log:: stats:: boundary:: handles:: types::
 
 miri:
 	@if ! $(CARGO) +nightly miri --version >/dev/null 2>&1; then \
 	  if [ "$(FUZZ_REQUIRED)" = 1 ]; then echo "miri: not installed for the nightly toolchain"; exit 1; fi; \
 	  echo "miri SKIPPED: needs rustup component add miri --toolchain nightly"; \
-	else MIRIFLAGS=-Zmiri-disable-isolation $(CARGO) +nightly miri test --lib -- $(MIRI_TESTS); fi
+	else MIRIFLAGS=-Zmiri-disable-isolation $(CARGO) +nightly miri test --workspace --lib -- $(MIRI_TESTS); fi
 
 ## Benchmarks (docs/benchmarks.md): wall-clock, so run on an idle machine. The models beyond the demo one
 ## live in ../shared/ (developers); set BENCH_MODELS to your own otherwise.

@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
-use yolo_ffi::ffi::*;
-use yolo_ffi::image_input::{decode, DecodedImage};
-use yolo_ffi::loaded_model::{idle_threads, IdleThreads};
-use yolo_ffi::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
-use yolo_ffi::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
+use yolo_ffi::*;
+use yolo_ffi_core::image_input::{decode, DecodedImage};
+use yolo_ffi_core::loaded_model::{idle_threads, IdleThreads};
+use yolo_ffi_core::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
+use yolo_ffi_core::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
@@ -229,7 +229,7 @@ fn take(status: yolo_status, result: *mut yolo_result) -> usize {
 /// threads wait as `idle` says (the library's `loaded_model::idle_threads`: ONNX Runtime's own spinning in
 /// a pool of one session, a spin of at most `POOLED_SPIN_MICROS` in a pool of several).
 fn raw_session(model: &Path, threads: usize, idle: IdleThreads) -> Result<Session, String> {
-    let environment = yolo_ffi::runtime::environment(None).map_err(|e| e.to_string())?;
+    let environment = yolo_ffi_core::runtime::environment(None).map_err(|e| e.to_string())?;
     let failed = |e: ort::Error| format!("raw session for {}: {e}", model.display());
     let mut builder = Session::builder(environment)
         .map_err(failed)?
@@ -265,12 +265,12 @@ fn library_geometry(
     imgsz: u32,
     (pool_size, threads): (usize, usize),
     image: &DecodedImage,
-) -> Result<(yolo_ffi::Detector, LetterboxGeometry), String> {
-    let mut config = yolo_ffi::DetectorConfig::new(model);
+) -> Result<(yolo_ffi_core::Detector, LetterboxGeometry), String> {
+    let mut config = yolo_ffi_core::DetectorConfig::new(model);
     config.pool_size = pool_size;
     config.threads_per_session = threads;
     config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
-    let detector = yolo_ffi::Detector::new(&config).map_err(|e| e.to_string())?;
+    let detector = yolo_ffi_core::Detector::new(&config).map_err(|e| e.to_string())?;
     let spec = detector.model().map_err(|e| e.to_string())?.spec();
     let (target_h, target_w) = spec.shape.target();
     let view = image.view();
@@ -531,7 +531,7 @@ fn latency_one(
 
 /// A `fast_image_resize` resizer from `view` to the letterbox's resized size, with OpenCV-like bilinear.
 fn fast_image_resize_setup(
-    view: &yolo_ffi::image_input::PixelView<'_>,
+    view: &yolo_ffi_core::image_input::PixelView<'_>,
     geometry: &LetterboxGeometry,
 ) -> (
     fast_image_resize::Resizer,
@@ -706,8 +706,8 @@ fn throughput(args: &[String]) -> Outcome {
         let before = resident_memory();
         let handle = Handle::open(&model, imgsz, pool as u32, threads as u32)?;
         handle.detect_pixels(&decoded);
-        let tiers = yolo_ffi::loaded_model::session_tiers(pool, threads, cores);
-        let described = yolo_ffi::loaded_model::describe_tiers(&tiers);
+        let tiers = yolo_ffi_core::loaded_model::session_tiers(pool, threads, cores);
+        let described = yolo_ffi_core::loaded_model::describe_tiers(&tiers);
         println!("memory: {before} before opening {described}; {} after", resident_memory());
         pools.push((pool, tiers, described, handle));
     }

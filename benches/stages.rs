@@ -9,13 +9,13 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use yolo_ffi::image_input::decode;
-use yolo_ffi::model::OutputLayout;
-use yolo_ffi::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
-use yolo_ffi::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
+use yolo_ffi_core::image_input::decode;
+use yolo_ffi_core::model::OutputLayout;
+use yolo_ffi_core::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
+use yolo_ffi_core::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
 
 fn jpeg() -> Vec<u8> {
-    let cached = yolo_ffi::runtime::cache_dir().map(|dir| dir.join("images/bus.jpg"));
+    let cached = yolo_ffi_core::runtime::cache_dir().map(|dir| dir.join("images/bus.jpg"));
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/rgb.jpg");
     let path = cached.filter(|p| p.is_file()).unwrap_or(fixture);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

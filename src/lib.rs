@@ -1,26 +1,18 @@
-//! yolo-ffi: YOLO object detection behind a stable C ABI.
-//!
-//! The crate has two layers. The safe core ([`detector`], [`pool`], [`preprocess`], [`postprocess`],
-//! [`model`], [`image_input`], [`runtime`]) is plain Rust. The [`ffi`] module is the C surface: it only checks
-//! and converts arguments, then calls the core.
+//! yolo-ffi's C ABI, over the plain-Rust core in `yolo-ffi-core`. This crate only checks and converts:
+//! every function validates its pointers through the helpers in [`boundary`] and [`handles`], calls the
+//! core, and converts the result into a [`yolo_status`] plus a thread-local message. Every exported body
+//! runs inside `ffi_boundary!`, so no panic unwinds into C. cbindgen reads this crate alone to write
+//! `include/yolo_ffi.h`.
 
+#![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
-pub mod detector;
-pub mod error;
-pub mod ffi;
-pub mod fork;
-pub mod image_input;
-pub mod loaded_model;
-pub mod log;
-pub mod model;
-pub mod pool;
-pub mod postprocess;
-pub mod preprocess;
-pub mod registry;
-pub mod runtime;
-pub mod stats;
+#[macro_use]
+pub mod boundary;
+mod api;
+pub mod handles;
+pub mod types;
 
-pub use detector::{Detections, Detector, DetectorConfig};
-pub use error::{Error, ErrorKind, Result};
+pub use api::*;
+pub use types::*;

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 struct Counting;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 fn png(width: u32, height: u32, value: u8) -> Vec<u8> {
     let image = image::RgbImage::from_pixel(width, height, image::Rgb([value, value / 2, 255 - value]));

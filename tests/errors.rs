@@ -7,7 +7,7 @@ use std::ffi::CString;
 use std::ptr::{null, null_mut};
 
 use common::*;
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 fn model(name: &str) -> std::path::PathBuf {
     synthetic_dir().join(name)
@@ -188,7 +188,7 @@ fn ort_library_that_is_not_ort_is_reported_once_loaded_it_is_kept() {
     let mut out = null_mut();
     // SAFETY: valid config and out-pointer.
     let status = unsafe { yolo_init(&config, &mut out) };
-    if yolo_ffi::runtime::is_loaded() && status == yolo_status::Ok {
+    if yolo_ffi_core::runtime::is_loaded() && status == yolo_status::Ok {
         // Another test loaded the runtime first: the explicit path is ignored, as documented.
         yolo_free(out);
     } else {

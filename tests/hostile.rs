@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::ptr::{null, null_mut};
 
 use common::*;
-use yolo_ffi::ffi::*;
-use yolo_ffi::image_input::decode;
+use yolo_ffi::*;
+use yolo_ffi_core::image_input::decode;
 
 fn model(name: &str) -> PathBuf {
     synthetic_dir().join(name)
@@ -200,7 +200,7 @@ fn unusual_encodings_decode_like_opencv() {
     // 8-bit PNG it was made from.
     let sixteen = decode(&fixture("16bit.png"), u64::MAX).unwrap();
     let eight = decode(&fixture("grey.png"), u64::MAX).unwrap();
-    let rows = |image: &yolo_ffi::image_input::DecodedImage| -> Vec<u8> {
+    let rows = |image: &yolo_ffi_core::image_input::DecodedImage| -> Vec<u8> {
         let view = image.view();
         (0..view.height()).flat_map(|y| view.row(y).iter().step_by(view.format().bytes_per_pixel())).copied().collect()
     };

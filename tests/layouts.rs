@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 fn model(name: &str) -> std::path::PathBuf {
     let path = synthetic_dir().join(name);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();

@@ -7,7 +7,7 @@ mod common;
 use std::ffi::CString;
 
 use common::*;
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 #[test]
 fn an_onnx_runtime_older_than_the_api_version_is_refused() {

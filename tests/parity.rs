@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 /// Ultralytics rounds printed scores to 5 decimals and boxes to 3; two JPEG decoders may differ by one level
 /// in a few pixels, so a box within this distance of the threshold may appear on one side only.

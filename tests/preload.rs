@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 fn model(name: &str) -> std::path::PathBuf {
     synthetic_dir().join(name)
@@ -138,8 +138,8 @@ fn one_model_per_process_shared_and_reference_counted() {
         c.imgsz = 224;
         c.pool_size = 2;
     };
-    let first = yolo_ffi::Detector::new(&{
-        let mut c = yolo_ffi::DetectorConfig::new(model("v8_fixed.onnx"));
+    let first = yolo_ffi_core::Detector::new(&{
+        let mut c = yolo_ffi_core::DetectorConfig::new(model("v8_fixed.onnx"));
         c.imgsz = Some((224, 224));
         c.pool_size = 2;
         c
@@ -147,16 +147,16 @@ fn one_model_per_process_shared_and_reference_counted() {
     .unwrap();
     // The same file through another spelling, with other thresholds: still the same sessions.
     let respelled = synthetic_dir().join("../test-models/./v8_fixed.onnx");
-    let mut c = yolo_ffi::DetectorConfig::new(respelled);
+    let mut c = yolo_ffi_core::DetectorConfig::new(respelled);
     c.imgsz = Some((224, 224));
     c.pool_size = 2;
     c.nms.conf_threshold = 0.5;
-    let second = yolo_ffi::Detector::new(&c).unwrap();
+    let second = yolo_ffi_core::Detector::new(&c).unwrap();
     assert!(first.shares_model_with(&second));
-    let mut c = yolo_ffi::DetectorConfig::new(model("v8_fixed.onnx"));
+    let mut c = yolo_ffi_core::DetectorConfig::new(model("v8_fixed.onnx"));
     c.imgsz = Some((224, 224));
     c.pool_size = 1;
-    assert!(!first.shares_model_with(&yolo_ffi::Detector::new(&c).unwrap()), "other sessions, other model");
+    assert!(!first.shares_model_with(&yolo_ffi_core::Detector::new(&c).unwrap()), "other sessions, other model");
 
     // Through the C ABI: per-handle thresholds over shared sessions, and the model outlives the first handle.
     let low = init_with(&model("v8_fixed.onnx"), settings).unwrap();
@@ -172,7 +172,7 @@ fn one_model_per_process_shared_and_reference_counted() {
 
     // When the last handle goes, the model goes: nothing of this key stays in the registry.
     drop((first, second, high));
-    let live = yolo_ffi::registry::live_models();
+    let live = yolo_ffi_core::registry::live_models();
     assert!(live.iter().all(|m| !format!("{m:?}").contains("224")), "{live:?}");
 }
 

@@ -5,7 +5,7 @@ use std::ffi::CString;
 use std::ptr::null_mut;
 use std::sync::OnceLock;
 
-use yolo_ffi::ffi::{
+use yolo_ffi::{
     yolo_class_count, yolo_config_default, yolo_detector, yolo_init, yolo_last_error, yolo_result,
     yolo_result_detections, yolo_result_image_size, yolo_status,
 };

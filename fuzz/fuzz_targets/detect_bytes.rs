@@ -6,7 +6,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use yolo_ffi::ffi::{yolo_detect, yolo_result_free, yolo_status};
+use yolo_ffi::{yolo_detect, yolo_result_free, yolo_status};
 
 fuzz_target!(|data: &[u8]| {
     let detector = common::detector();

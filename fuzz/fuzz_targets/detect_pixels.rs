@@ -6,7 +6,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use yolo_ffi::ffi::{
+use yolo_ffi::{
     yolo_detect_options, yolo_detect_options_default, yolo_detect_pixels, yolo_result_free, yolo_status,
 };
 

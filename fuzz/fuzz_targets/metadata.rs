@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use yolo_ffi::model::metadata::{parse_imgsz, parse_names, parse_stride, ModelMetadata};
+use yolo_ffi_core::model::metadata::{parse_imgsz, parse_names, parse_stride, ModelMetadata};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

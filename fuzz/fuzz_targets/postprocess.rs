@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use yolo_ffi::model::{classify_output, OutputLayout};
-use yolo_ffi::model::metadata::ModelMetadata;
-use yolo_ffi::postprocess::{decode_and_suppress, BoxScaler, NmsSettings, OutputView, PostprocessScratch};
+use yolo_ffi_core::model::{classify_output, OutputLayout};
+use yolo_ffi_core::model::metadata::ModelMetadata;
+use yolo_ffi_core::postprocess::{decode_and_suppress, BoxScaler, NmsSettings, OutputView, PostprocessScratch};
 
 fuzz_target!(|data: &[u8]| {
     let Some((head, body)) = data.split_first_chunk::<12>() else { return };

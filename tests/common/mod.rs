@@ -5,7 +5,7 @@
 use std::ffi::{c_char, CStr, CString};
 use std::path::PathBuf;
 
-use yolo_ffi::ffi::*;
+use yolo_ffi::*;
 
 /// `../shared/`, the developers' and CI's fixtures; users' clones do not have it.
 pub fn shared_dir() -> Option<PathBuf> {
@@ -17,7 +17,7 @@ pub fn shared_dir() -> Option<PathBuf> {
 pub fn cache_dir() -> PathBuf {
     std::env::var_os("YOLO_FFI_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| yolo_ffi::runtime::cache_dir().expect("HOME is set"))
+        .unwrap_or_else(|| yolo_ffi_core::runtime::cache_dir().expect("HOME is set"))
 }
 
 /// Where `scripts/make_test_models.py` wrote the synthetic models.

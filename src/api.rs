@@ -9,15 +9,15 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::boundary::{input_array, input_bytes, last_error_ptr, non_null, OutParam};
-use super::handles::{borrow_handle, free_handle, into_handle, HandleTable};
-use super::types::*;
-use crate::detector::Detections;
-use crate::detector::{refresh_all_after_fork, Detector};
-use crate::error::{Error, ErrorKind, Result};
-use crate::log::Level;
-use crate::postprocess::NmsSettings;
-use crate::registry::{LoadCallback, LoadState};
+use crate::boundary::{input_array, input_bytes, last_error_ptr, non_null, OutParam};
+use crate::handles::{borrow_handle, free_handle, into_handle, HandleTable};
+use crate::types::*;
+use yolo_ffi_core::detector::Detections;
+use yolo_ffi_core::detector::{refresh_all_after_fork, Detector};
+use yolo_ffi_core::error::{Error, ErrorKind, Result};
+use yolo_ffi_core::log::Level;
+use yolo_ffi_core::postprocess::NmsSettings;
+use yolo_ffi_core::registry::{LoadCallback, LoadState};
 
 /// The library's version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string. Never NULL, never freed.
 /// Thread-safe.
@@ -236,9 +236,9 @@ pub extern "C" fn yolo_set_log_callback(callback: yolo_log_callback, user_data: 
     ffi_boundary!(status {
         let sink = callback.map(|callback| {
             let target = LogTarget { callback, user_data };
-            Box::new(move |level: Level, message: &str| target.send(level, message)) as crate::log::Sink
+            Box::new(move |level: Level, message: &str| target.send(level, message)) as yolo_ffi_core::log::Sink
         });
-        crate::log::set_sink(sink);
+        yolo_ffi_core::log::set_sink(sink);
         Ok(())
     })
 }
@@ -338,7 +338,7 @@ impl LoadNotifier {
         Box::new(move |outcome| self.gate.run(|| self.notify(outcome)))
     }
 
-    fn notify(&self, outcome: std::result::Result<&crate::loaded_model::LoadedModel, &Error>) {
+    fn notify(&self, outcome: std::result::Result<&yolo_ffi_core::loaded_model::LoadedModel, &Error>) {
         let (status, message) = match outcome {
             Ok(_) => (yolo_status::Ok, c_string_lossy("")),
             Err(error) => (yolo_status::from(error.kind()), c_string_lossy(error.message())),
@@ -555,7 +555,7 @@ pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
     ffi_boundary!(status {
         // SAFETY: forwarded to the caller's contract.
         unsafe { free_handle(result) }.inspect_err(|error| {
-            crate::log::emit(crate::log::Level::Warn, || format!("yolo_result_free: {}", error.message()));
+            yolo_ffi_core::log::emit(yolo_ffi_core::log::Level::Warn, || format!("yolo_result_free: {}", error.message()));
         })
     });
 }

@@ -4,15 +4,15 @@ use std::ffi::{c_char, CStr, CString};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::detector::{Detector, DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
-use crate::error::{Error, ErrorKind, Result};
-use crate::image_input::PixelFormat;
-use crate::postprocess::{Detection, NmsSettings};
-use crate::registry::LoadState;
+use yolo_ffi_core::detector::{Detector, DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
+use yolo_ffi_core::error::{Error, ErrorKind, Result};
+use yolo_ffi_core::image_input::PixelFormat;
+use yolo_ffi_core::postprocess::{Detection, NmsSettings};
+use yolo_ffi_core::registry::LoadState;
 
-use super::api::LoadGate;
-use super::boundary::optional_path;
-use super::handles::BoxOwned;
+use crate::api::LoadGate;
+use crate::boundary::optional_path;
+use crate::handles::BoxOwned;
 
 /// The outcome of a call. Values are stable: a value is never reused for another meaning, and new
 /// statuses only get new values. On any status but `YOLO_STATUS_OK`, `yolo_last_error()` describes the

@@ -6,8 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use super::types::yolo_status;
-use crate::error::{Error, Result};
+use crate::types::yolo_status;
+use yolo_ffi_core::error::{Error, Result};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -79,10 +79,10 @@ pub fn run_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 /// `Result<()>`; `ffi_boundary!(value FALLBACK, { ... })` wraps a body that returns a plain value.
 macro_rules! ffi_boundary {
     (status $body:block) => {
-        $crate::ffi::boundary::run_status(|| -> $crate::error::Result<()> { $body })
+        $crate::boundary::run_status(|| -> yolo_ffi_core::error::Result<()> { $body })
     };
     (value $fallback:expr, $body:block) => {
-        $crate::ffi::boundary::run_value($fallback, || $body)
+        $crate::boundary::run_value($fallback, || $body)
     };
 }
 
