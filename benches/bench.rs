@@ -137,16 +137,27 @@ unsafe impl Sync for Handle {}
 impl Handle {
     fn open(model: &Path, imgsz: u32, pool_size: u32, threads: u32) -> Result<Self, String> {
         let path = CString::new(model.to_str().ok_or("non-UTF-8 model path")?).map_err(|e| e.to_string())?;
-        let mut config = yolo_config_default();
-        config.model_path = path.as_ptr();
-        config.imgsz = imgsz;
-        config.pool_size = pool_size;
-        config.threads_per_session = threads;
+        let mut config = std::ptr::null_mut();
         let mut handle = std::ptr::null_mut();
-        // SAFETY: `config` and the path it points to outlive the call; `handle` is a valid out-pointer.
-        match unsafe { yolo_init(&config, &mut handle) } {
-            yolo_status::Ok => Ok(Self(handle)),
-            status => Err(format!("yolo_init({}): {status:?}: {}", model.display(), last_error())),
+        // SAFETY: `config` is live from `yolo_config_new` until freed here; the path outlives the calls;
+        // `handle` is a valid out-pointer.
+        let status = unsafe {
+            let statuses = [
+                yolo_config_new(&mut config),
+                yolo_config_set_model_path(config, path.as_ptr()),
+                yolo_config_set_imgsz(config, imgsz, imgsz),
+                yolo_config_set_pool_size(config, pool_size),
+                yolo_config_set_threads_per_session(config, threads),
+            ];
+            let status = statuses.into_iter().find(|s| *s != yolo_status::Ok).unwrap_or(yolo_status::Ok);
+            let status = if status == yolo_status::Ok { yolo_init(config, &mut handle) } else { status };
+            let message = last_error();
+            yolo_config_free(config);
+            (status, message)
+        };
+        match status {
+            (yolo_status::Ok, _) => Ok(Self(handle)),
+            (status, message) => Err(format!("yolo_init({}): {status:?}: {message}", model.display())),
         }
     }
 

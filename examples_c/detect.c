@@ -107,39 +107,50 @@ static int parse_float(const char *s, float *out) {
 }
 
 int main(int argc, char **argv) {
-    yolo_config config = yolo_config_default();
+    yolo_config *config = NULL;
+    if (yolo_config_new(&config) != YOLO_STATUS_OK) {
+        fprintf(stderr, "detect: %s\n", yolo_last_error());
+        return 2;
+    }
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         if (i + 1 >= argc) {
             return usage();
         }
         const char *flag = argv[i], *value = argv[i + 1];
-        int ok = 0;
-        if (strcmp(flag, "--imgsz") == 0) {
-            ok = parse_u32(value, &config.imgsz);
-        } else if (strcmp(flag, "--conf") == 0) {
-            ok = parse_float(value, &config.conf_threshold);
-        } else if (strcmp(flag, "--iou") == 0) {
-            ok = parse_float(value, &config.iou_threshold);
-        } else if (strcmp(flag, "--max-det") == 0) {
-            ok = parse_u32(value, &config.max_detections);
-        } else if (strcmp(flag, "--pool") == 0) {
-            ok = parse_u32(value, &config.pool_size);
+        uint32_t number = 0;
+        float fraction = 0.0f;
+        yolo_status set = YOLO_STATUS_INVALID_ARGUMENT;
+        if (strcmp(flag, "--imgsz") == 0 && parse_u32(value, &number)) {
+            set = yolo_config_set_imgsz(config, number, number);
+        } else if (strcmp(flag, "--conf") == 0 && parse_float(value, &fraction)) {
+            set = yolo_config_set_conf_threshold(config, fraction);
+        } else if (strcmp(flag, "--iou") == 0 && parse_float(value, &fraction)) {
+            set = yolo_config_set_iou_threshold(config, fraction);
+        } else if (strcmp(flag, "--max-det") == 0 && parse_u32(value, &number)) {
+            set = yolo_config_set_max_detections(config, number);
+        } else if (strcmp(flag, "--pool") == 0 && parse_u32(value, &number)) {
+            set = yolo_config_set_pool_size(config, number);
         }
-        if (!ok) {
+        if (set != YOLO_STATUS_OK) {
             fprintf(stderr, "detect: bad option %s %s\n", flag, value);
+            yolo_config_free(config);
             return usage();
         }
     }
     if (argc - i < 2) {
+        yolo_config_free(config);
         return usage();
     }
-    config.model_path = argv[i++];
-
+    const char *model_path = argv[i++];
     yolo_detector *detector = NULL;
-    yolo_status status = yolo_init(&config, &detector);
+    yolo_status status = yolo_config_set_model_path(config, model_path);
+    if (status == YOLO_STATUS_OK) {
+        status = yolo_init(config, &detector);
+    }
+    yolo_config_free(config); /* the detector keeps what it needs */
     if (status != YOLO_STATUS_OK) {
-        fprintf(stderr, "detect: cannot load %s: %s: %s\n", config.model_path, yolo_status_string(status), yolo_last_error());
+        fprintf(stderr, "detect: cannot load %s: %s: %s\n", model_path, yolo_status_string(status), yolo_last_error());
         return 2;
     }
 

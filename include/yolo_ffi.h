@@ -21,17 +21,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The major version of the library this header was generated for. A program compiled against this header
+// works with any library of the same major version whose minor version is at least
+// `YOLO_FFI_VERSION_MINOR`; `yolo_version()` gives the version of the library actually loaded.
+#define YOLO_FFI_VERSION_MAJOR 0
+
+// The minor version of the library this header was generated for.
+#define YOLO_FFI_VERSION_MINOR 1
+
+// The patch version of the library this header was generated for.
+#define YOLO_FFI_VERSION_PATCH 0
+
 // `load_wait_ms` value that makes calls on a loading model wait for ever.
 #define YOLO_WAIT_FOREVER UINT32_MAX
 
 // The most images one `yolo_detect_batch` call takes.
 #define YOLO_BATCH_LIMIT 1024
-
-// The value of a `yolo_detect_options` float field that means "use the detector's default".
-#define YOLO_INHERIT_THRESHOLD -1.0
-
-// The value of `yolo_detect_options.class_agnostic` that means "use the detector's default".
-#define YOLO_INHERIT_FLAG -1
 
 // The outcome of a call. Values are stable: a value is never reused for another meaning, and new
 // statuses only get new values. On any status but `YOLO_STATUS_OK`, `yolo_last_error()` describes the
@@ -120,6 +125,20 @@ enum yolo_pixel_format
 typedef uint32_t yolo_pixel_format;
 #endif // __cplusplus
 
+// How to load a detector: the model file, the session pool, the default thresholds, limits, timeouts and
+// the background load. Created by `yolo_config_new` with every default set, changed with the
+// `yolo_config_set_*` functions, read by `yolo_init`, released by `yolo_config_free`. The caller owns it;
+// `yolo_init` copies what it needs, so the config may be freed, changed or reused as soon as `yolo_init`
+// returns. Not thread-safe while being changed; once set, any number of threads may pass it to `yolo_init`
+// at the same time.
+typedef struct yolo_config yolo_config;
+
+// Per-call overrides of a detector's default thresholds. Created by `yolo_detect_options_new`, where
+// every value is inherited from the detector; each `yolo_detect_options_set_*` call overrides one value.
+// Released by `yolo_detect_options_free`. Owned by the caller and only read during a detect call; not
+// thread-safe while being changed, and once set, may be shared by any number of threads.
+typedef struct yolo_detect_options yolo_detect_options;
+
 // A loaded model and its pool of ONNX Runtime sessions.
 //
 // Created by `yolo_init`, released by `yolo_free`. Thread-safe: any number of threads may call
@@ -131,86 +150,6 @@ typedef struct yolo_detector yolo_detector;
 // The detections of one image, owned by the caller until `yolo_result_free`. Independent of the detector:
 // it stays valid after `yolo_free`. Not synchronised: share it between threads only read-only.
 typedef struct yolo_result yolo_result;
-
-// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
-// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
-// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
-// call. The callback must not unwind. It runs after the detector's state has changed and waiters were
-// woken: `yolo_wait_ready` may return while the callback is still running on the loading thread. It is
-// never called once `yolo_free` on its detector has returned (`yolo_free` waits for a callback running
-// at that moment), so `user_data` need only live until then.
-typedef void (*yolo_load_callback)(void *user_data, yolo_status status, const char *message);
-
-// How to load a detector. Get one from `yolo_config_default()`, then set the fields you need. The struct
-// is only read during `yolo_init`; the caller keeps ownership of it and of the strings it points to, which
-// may be freed as soon as `yolo_init` returns.
-typedef struct yolo_config {
-  // Required. NUL-terminated path of the ONNX model, in the operating system's encoding.
-  const char *model_path;
-  // Optional (NULL or ""). NUL-terminated path of `libonnxruntime.so`; when set, only this file is tried.
-  // Otherwise the library searches `YOLO_FFI_ORT_LIBRARY`, `ORT_DYLIB_PATH`, the folder of
-  // `libyolo_ffi.so`, `~/.cache/yolo-ffi/onnxruntime-1.32.0/`, then the system loader. A process loads
-  // ONNX Runtime once: after the first success, later values are ignored.
-  const char *ort_library_path;
-  // Sessions in the pool, at most 256. 0 (default): chosen from the core count and
-  // `threads_per_session` so that sessions x threads does not exceed the cores. With both 0 on a
-  // machine with several cores, the pool has sessions of several widths: one with a thread per core,
-  // two with half the cores each, and so on down to one single-threaded session per core (2 cores:
-  // 1 x 2 + 2 x 1; 16 cores: 31 sessions). Each call takes a session as wide as the cores divided by
-  // the calls in flight, so one caller and many are both served at full speed, for fewer than twice
-  // as many sessions' memory as cores. Set `pool_size` or `threads_per_session` for a smaller pool.
-  uint32_t pool_size;
-  // Intra-op threads per session. 0 (default): the cores divided by `pool_size`, at least 1.
-  uint32_t threads_per_session;
-  // Letterbox size for models with a dynamic input, rounded up to the model's stride. 0 (default): the
-  // model's `imgsz` metadata, else 640. Models with a fixed input size always use that size.
-  uint32_t imgsz;
-  // Default confidence threshold in [0, 1]; boxes must score strictly above it. Default 0.25.
-  float conf_threshold;
-  // Default NMS IoU threshold in [0, 1]. Default 0.7.
-  float iou_threshold;
-  // Default maximum number of detections per image, at least 1. Default 300.
-  uint32_t max_detections;
-  // Default for class-agnostic NMS. Default false.
-  bool class_agnostic;
-  // How long `yolo_detect` waits for a free session, in milliseconds; 0 (default) waits for ever.
-  uint32_t acquire_timeout_ms;
-  // Images with more pixels are rejected with `YOLO_STATUS_IMAGE_TOO_LARGE` before being decoded.
-  // 0 means the default, 100000000.
-  uint64_t max_image_pixels;
-  // Return from `yolo_init` at once and load the model on a background thread: start-up never blocks
-  // on the model, and a failed load leaves a valid detector that reports `YOLO_STATUS_LOAD_FAILED`.
-  // The first `yolo_init` of a process still loads ONNX Runtime itself before returning (about 50 ms),
-  // so that no background thread is inside the runtime's loading if the process exits; a runtime that
-  // cannot be loaded also gives a detector in the failed state. Default false: `yolo_init` loads, and
-  // fails if the load fails.
-  bool async_load;
-  // While the model is loading, how long calls on this detector wait for it before returning
-  // `YOLO_STATUS_NOT_READY`: 0 (default) returns at once, `YOLO_WAIT_FOREVER` waits for ever.
-  uint32_t load_wait_ms;
-  // Optional. Called once when the load ends; see `yolo_load_callback`.
-  yolo_load_callback on_load;
-  // Passed to `on_load` as is; the library never dereferences it.
-  void *on_load_user_data;
-  // Give every session of the pool one shared copy of the model's weights, so that a pool of N costs
-  // little more memory than one session. Needs graph optimisation Level 2 instead of All, which makes
-  // each inference slower (see the README's measurements). Default false.
-  bool share_weights;
-} yolo_config;
-
-// Per-call overrides of the detector's defaults. Get one from `yolo_detect_options_default()`, which
-// inherits everything, and change the fields you need. Owned by the caller and only read during the call,
-// so one options value may be shared by many threads.
-typedef struct yolo_detect_options {
-  // Confidence threshold in [0, 1], or `YOLO_INHERIT_THRESHOLD` (-1).
-  float conf_threshold;
-  // NMS IoU threshold in [0, 1], or `YOLO_INHERIT_THRESHOLD` (-1).
-  float iou_threshold;
-  // Maximum detections, or 0 to inherit.
-  uint32_t max_detections;
-  // 1: class-agnostic NMS, 0: per class, `YOLO_INHERIT_FLAG` (-1): inherit.
-  int32_t class_agnostic;
-} yolo_detect_options;
 
 // Counters of one detector, from `yolo_stats`. Each counter is read atomically, the set is not: under load
 // the numbers may be a few calls apart. Owned by the caller.
@@ -265,6 +204,15 @@ typedef struct yolo_detection {
   uint32_t class_id;
 } yolo_detection;
 
+// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
+// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
+// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
+// call. The callback must not unwind. It runs after the detector's state has changed and waiters were
+// woken: `yolo_wait_ready` may return while the callback is still running on the loading thread. It is
+// never called once `yolo_free` on its detector has returned (`yolo_free` waits for a callback running
+// at that moment), so `user_data` need only live until then.
+typedef void (*yolo_load_callback)(void *user_data, yolo_status status, const char *message);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -277,17 +225,12 @@ const char *yolo_version(void);
 // never freed. Thread-safe.
 const char *yolo_status_string(uint32_t status);
 
-// The message of the last failed call on this thread, as NUL-terminated UTF-8; "" after a successful call.
+// The message of the last failed call on this thread, as NUL-terminated UTF-8; "" after a successful call,
+// except that the functions that release an object (`yolo_free`, `yolo_result_free`, `yolo_config_free`,
+// `yolo_detect_options_free`) leave it as it was when they succeed.
 // Never NULL. The pointer is owned by the library and valid until the next call into the library on the
 // same thread: copy the message to keep it. Each thread has its own message.
 const char *yolo_last_error(void);
-
-// A config with every default set and `model_path` NULL: set `model_path`, then pass it to `yolo_init`.
-// Thread-safe.
-struct yolo_config yolo_config_default(void);
-
-// Options that inherit every setting from the detector: change the fields to override. Thread-safe.
-struct yolo_detect_options yolo_detect_options_default(void);
 
 // Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
 // this process already holds the same model file with the same `pool_size`, `threads_per_session`,
@@ -302,8 +245,8 @@ struct yolo_detect_options yolo_detect_options_default(void);
 // On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
 // with `yolo_free`. `config` is only read during the call. Thread-safe.
 //
-// Safety: `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
-// `out_detector` must be NULL or valid for a write.
+// Safety: `config` must be NULL or a live config from `yolo_config_new`; `out_detector` must be NULL or
+// valid for a write.
 yolo_status yolo_init(const struct yolo_config *config,
                       struct yolo_detector **out_detector);
 
@@ -468,6 +411,164 @@ yolo_status yolo_class_name(const struct yolo_detector *detector,
 yolo_status yolo_input_size(const struct yolo_detector *detector,
                             uint32_t *out_width,
                             uint32_t *out_height);
+
+// Creates a config with every default set: the pool chosen from the cores, Ultralytics' thresholds
+// (confidence 0.25, IoU 0.7, 300 detections, per class), no acquire timeout, a 100-megapixel image limit,
+// a synchronous load. Set the model path with `yolo_config_set_model_path` before `yolo_init`. On success
+// writes a new config to `*out_config`, owned by the caller until `yolo_config_free`. Thread-safe.
+//
+// Safety: `out_config` must be NULL or valid for a write.
+yolo_status yolo_config_new(struct yolo_config **out_config);
+
+// Releases a config. NULL is a no-op. Detectors made from it are not affected. On success it leaves
+// `yolo_last_error()` as it was, so a program may free the config before reporting why `yolo_init` failed.
+//
+// Safety: `config` must be NULL or a live config from `yolo_config_new`, not in use by another thread.
+yolo_status yolo_config_free(struct yolo_config *config);
+
+// Sets the ONNX model file: a NUL-terminated path in the operating system's encoding, copied. Required.
+//
+// Safety: `config` must be a live config; `model_path` must be NULL or a NUL-terminated string.
+yolo_status yolo_config_set_model_path(struct yolo_config *config,
+                                       const char *model_path);
+
+// Sets the ONNX Runtime library to load (`libonnxruntime.so`), copied; NULL or "" searches again (the
+// default): `YOLO_FFI_ORT_LIBRARY`, `ORT_DYLIB_PATH`, the folder of `libyolo_ffi.so`,
+// `~/.cache/yolo-ffi/onnxruntime-1.32.0/`, then the system loader. A process loads ONNX Runtime once:
+// after the first success, later values are ignored.
+//
+// Safety: `config` must be a live config; `ort_library_path` must be NULL or a NUL-terminated string.
+yolo_status yolo_config_set_ort_library_path(struct yolo_config *config,
+                                             const char *ort_library_path);
+
+// Sets the sessions in the pool, at most 256. 0 (default): chosen from the core count and
+// `threads_per_session` so that sessions x threads does not exceed the cores. With both 0 on a machine
+// with several cores, the pool has sessions of several widths: one with a thread per core, two with half
+// the cores each, and so on down to one single-threaded session per core (2 cores: 1 x 2 + 2 x 1;
+// 16 cores: 31 sessions). Each call takes a session as wide as the cores divided by the calls in flight,
+// so one caller and many are both served at full speed, for fewer than twice as many sessions' memory as
+// cores. Set `pool_size` or `threads_per_session` for a smaller pool.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_pool_size(struct yolo_config *config,
+                                      uint32_t pool_size);
+
+// Sets the intra-op threads per session. 0 (default): the cores divided by `pool_size`, at least 1.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_threads_per_session(struct yolo_config *config, uint32_t threads);
+
+// Sets the letterbox size for models with a dynamic input, each side rounded up to the model's stride,
+// at most 16384. 0 x 0 (default): the model's `imgsz` metadata, else 640 x 640. Models with a fixed input
+// size always use that size.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_imgsz(struct yolo_config *config,
+                                  uint32_t height,
+                                  uint32_t width);
+
+// Sets the default confidence threshold, in [0, 1]: boxes must score strictly above it. Default 0.25.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_conf_threshold(struct yolo_config *config,
+                                           float conf_threshold);
+
+// Sets the default NMS IoU threshold, in [0, 1]. Default 0.7.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_iou_threshold(struct yolo_config *config, float iou_threshold);
+
+// Sets the default maximum number of detections per image, at least 1. Default 300.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_max_detections(struct yolo_config *config, uint32_t max_detections);
+
+// Sets the default for class-agnostic NMS (suppress across classes). Default false.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_class_agnostic(struct yolo_config *config, bool class_agnostic);
+
+// Sets how long a detect call waits for a free session, in milliseconds, before
+// `YOLO_STATUS_TIMEOUT`; 0 (default) waits for ever.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_acquire_timeout_ms(struct yolo_config *config, uint32_t timeout_ms);
+
+// Sets the pixel limit: images with more pixels are rejected with `YOLO_STATUS_IMAGE_TOO_LARGE` before
+// being decoded. 0 restores the default, 100000000.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_max_image_pixels(struct yolo_config *config,
+                                             uint64_t max_image_pixels);
+
+// With `true`, `yolo_init` returns at once and the model loads on a background thread: start-up never
+// blocks on the model, and a failed load leaves a valid detector that reports `YOLO_STATUS_LOAD_FAILED`.
+// The first `yolo_init` of a process still loads ONNX Runtime itself before returning (about 50 ms), so
+// that no background thread is inside the runtime's loading if the process exits; a runtime that cannot
+// be loaded also gives a detector in the failed state. Default false: `yolo_init` loads, and fails if the
+// load fails.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_async_load(struct yolo_config *config,
+                                       bool async_load);
+
+// Sets how long calls on a detector whose model is still loading wait for it before returning
+// `YOLO_STATUS_NOT_READY`: 0 (default) returns at once, `YOLO_WAIT_FOREVER` waits for ever.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_load_wait_ms(struct yolo_config *config, uint32_t load_wait_ms);
+
+// With `true`, every session of the pool gets one shared copy of the model's weights, so that a pool of
+// N costs little more memory than one session. Needs graph optimisation Level 2 instead of All, which
+// makes each inference slower (see the README's measurements). Default false.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_share_weights(struct yolo_config *config,
+                                          bool share_weights);
+
+// Sets the callback run once when the load ends (see `yolo_load_callback`), with `user_data` passed back
+// as is; the library never dereferences it. NULL `on_load` removes the callback.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_on_load(struct yolo_config *config,
+                                    yolo_load_callback on_load,
+                                    void *user_data);
+
+// Creates options that inherit every value from the detector. On success writes them to
+// `*out_options`, owned by the caller until `yolo_detect_options_free`. Thread-safe.
+//
+// Safety: `out_options` must be NULL or valid for a write.
+yolo_status yolo_detect_options_new(struct yolo_detect_options **out_options);
+
+// Releases options. NULL is a no-op. On success it leaves `yolo_last_error()` as it was.
+//
+// Safety: `options` must be NULL or live options from `yolo_detect_options_new`, not in use by another
+// thread.
+yolo_status yolo_detect_options_free(struct yolo_detect_options *options);
+
+// Overrides the confidence threshold, in [0, 1], for calls with these options.
+//
+// Safety: `options` must be live options.
+yolo_status yolo_detect_options_set_conf_threshold(struct yolo_detect_options *options,
+                                                   float conf_threshold);
+
+// Overrides the NMS IoU threshold, in [0, 1], for calls with these options.
+//
+// Safety: `options` must be live options.
+yolo_status yolo_detect_options_set_iou_threshold(struct yolo_detect_options *options,
+                                                  float iou_threshold);
+
+// Overrides the maximum number of detections, at least 1, for calls with these options.
+//
+// Safety: `options` must be live options.
+yolo_status yolo_detect_options_set_max_detections(struct yolo_detect_options *options,
+                                                   uint32_t max_detections);
+
+// Overrides class-agnostic NMS for calls with these options.
+//
+// Safety: `options` must be live options.
+yolo_status yolo_detect_options_set_class_agnostic(struct yolo_detect_options *options,
+                                                   bool class_agnostic);
 
 #ifdef __cplusplus
 }  // extern "C"

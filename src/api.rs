@@ -1,15 +1,12 @@
 //! The exported functions. Each body runs inside `ffi_boundary!`, checks its pointers with the helpers in
 //! `boundary` and `handles`, then calls the core.
-//!
-//! Their doc comments become the C header's, so they are written as C prose: the safety contract of each
-//! `unsafe` function is a paragraph starting "Safety:", not a rustdoc `# Safety` heading.
-#![allow(clippy::missing_safety_doc)]
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::boundary::{input_array, input_bytes, last_error_ptr, non_null, OutParam};
+use crate::config::{config_values, option_values, yolo_config, yolo_detect_options};
 use crate::handles::{borrow_handle, free_handle, into_handle, HandleTable};
 use crate::types::*;
 use yolo_ffi_core::detector::Detections;
@@ -38,25 +35,14 @@ pub extern "C" fn yolo_status_string(status: u32) -> *const c_char {
     })
 }
 
-/// The message of the last failed call on this thread, as NUL-terminated UTF-8; "" after a successful call.
+/// The message of the last failed call on this thread, as NUL-terminated UTF-8; "" after a successful call,
+/// except that the functions that release an object (`yolo_free`, `yolo_result_free`, `yolo_config_free`,
+/// `yolo_detect_options_free`) leave it as it was when they succeed.
 /// Never NULL. The pointer is owned by the library and valid until the next call into the library on the
 /// same thread: copy the message to keep it. Each thread has its own message.
 #[no_mangle]
 pub extern "C" fn yolo_last_error() -> *const c_char {
     ffi_boundary!(value c"".as_ptr(), { last_error_ptr() })
-}
-
-/// A config with every default set and `model_path` NULL: set `model_path`, then pass it to `yolo_init`.
-/// Thread-safe.
-#[no_mangle]
-pub extern "C" fn yolo_config_default() -> yolo_config {
-    ffi_boundary!(value yolo_config::default(), { yolo_config::default() })
-}
-
-/// Options that inherit every setting from the detector: change the fields to override. Thread-safe.
-#[no_mangle]
-pub extern "C" fn yolo_detect_options_default() -> yolo_detect_options {
-    ffi_boundary!(value yolo_detect_options::default(), { yolo_detect_options::default() })
 }
 
 /// Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
@@ -72,24 +58,22 @@ pub extern "C" fn yolo_detect_options_default() -> yolo_detect_options {
 /// On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
 /// with `yolo_free`. `config` is only read during the call. Thread-safe.
 ///
-/// Safety: `config` must be NULL or point to a valid `yolo_config` whose strings are NULL or NUL-terminated;
-/// `out_detector` must be NULL or valid for a write.
+/// Safety: `config` must be NULL or a live config from `yolo_config_new`; `out_detector` must be NULL or
+/// valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mut *mut yolo_detector) -> yolo_status {
     ffi_boundary!(status {
-        let config = non_null(config, "config")?;
         let out = OutParam::new(out_detector, "out_detector")?;
-        // SAFETY: non-null and valid by the caller's contract.
-        let config = unsafe { *config };
-        // SAFETY: its strings are NULL or NUL-terminated by the caller's contract.
-        let core_config = unsafe { config.to_core() }?;
+        // SAFETY: NULL or a live config by the caller's contract.
+        let config = unsafe { config_values(config) }?;
+        let core_config = &config.core;
         let gate = config.on_load.is_some().then(|| Arc::new(LoadGate::default()));
         let notifier = config.on_load.zip(gate.clone()).map(|(callback, gate)| LoadNotifier {
             callback,
             user_data: config.on_load_user_data,
             gate,
         });
-        let detector = Detector::open(&core_config, notifier.map(LoadNotifier::into_callback))?;
+        let detector = Detector::open(core_config, notifier.map(LoadNotifier::into_callback))?;
         let handle = DETECTORS.insert(DetectorHandle::new(detector, gate))?;
         // SAFETY: `out` is non-null and writable by the caller's contract.
         unsafe { out.write(handle as *mut yolo_detector) };
@@ -110,7 +94,7 @@ pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mu
 /// new detector. Thread-safe.
 #[no_mangle]
 pub extern "C" fn yolo_free(detector: *mut yolo_detector) -> yolo_status {
-    ffi_boundary!(status {
+    ffi_boundary!(release {
         if !detector.is_null() {
             let handle = DETECTORS.remove(detector as usize, "detector")?;
             if let Some(gate) = handle.load_gate() {
@@ -349,16 +333,13 @@ impl LoadNotifier {
     }
 }
 
-/// Merges the optional per-call options with the detector's defaults.
+/// The per-call settings: the detector's defaults with `options` applied, or `None` for NULL options.
 ///
-/// Safety: `options` must be NULL or point to a valid `yolo_detect_options`.
+/// Safety: `options` must be NULL or live options from `yolo_detect_options_new`.
 unsafe fn settings_for(handle: &DetectorHandle, options: *const yolo_detect_options) -> Result<Option<NmsSettings>> {
-    if options.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: non-null and valid by the caller's contract.
-    let options = unsafe { &*options };
-    options.apply_to(handle.detector.default_settings()).map(Some)
+    // SAFETY: forwarded to the caller's contract.
+    let options = unsafe { option_values(options) }?;
+    Ok(options.map(|options| options.apply_to(handle.detector.default_settings())))
 }
 
 /// Writes detections as a new result.
@@ -551,8 +532,8 @@ pub unsafe extern "C" fn yolo_result_image_size(
 /// Safety: `result` must be NULL or a live result, not used by any other thread.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
-    // The status is not returned (the function is void), but it sets or clears the last error as usual.
-    ffi_boundary!(status {
+    // The status is not returned (the function is void), but a failure sets the last error as usual.
+    ffi_boundary!(release {
         // SAFETY: forwarded to the caller's contract.
         unsafe { free_handle(result) }.inspect_err(|error| {
             yolo_ffi_core::log::emit(yolo_ffi_core::log::Level::Warn, || format!("yolo_result_free: {}", error.message()));

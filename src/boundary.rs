@@ -66,6 +66,24 @@ pub fn run_status(body: impl FnOnce() -> Result<()>) -> yolo_status {
     }
 }
 
+/// Runs the body of a function that releases an object: as [`run_status`], except that success leaves this
+/// thread's last error as it was, so that a caller may free its config (or anything else) before reading
+/// why the call before failed.
+#[doc(hidden)]
+pub fn run_release(body: impl FnOnce() -> Result<()>) -> yolo_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => yolo_status::Ok,
+        Ok(Err(error)) => {
+            set_last_error(error.message());
+            yolo_status::from(error.kind())
+        }
+        Err(payload) => {
+            set_last_error(&panic_message(payload.as_ref()));
+            yolo_status::InternalError
+        }
+    }
+}
+
 /// Runs the body of a function that returns a plain value; a panic yields `fallback` and sets the last error.
 #[doc(hidden)]
 pub fn run_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
@@ -76,10 +94,14 @@ pub fn run_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 }
 
 /// The one panic boundary. `ffi_boundary!(status { ... })` wraps a body that evaluates to
-/// `Result<()>`; `ffi_boundary!(value FALLBACK, { ... })` wraps a body that returns a plain value.
+/// `Result<()>`; `ffi_boundary!(release { ... })` the same for a function that releases an object (its
+/// success keeps the last error); `ffi_boundary!(value FALLBACK, { ... })` a body that returns a plain value.
 macro_rules! ffi_boundary {
     (status $body:block) => {
         $crate::boundary::run_status(|| -> yolo_ffi_core::error::Result<()> { $body })
+    };
+    (release $body:block) => {
+        $crate::boundary::run_release(|| -> yolo_ffi_core::error::Result<()> { $body })
     };
     (value $fallback:expr, $body:block) => {
         $crate::boundary::run_value($fallback, || $body)
@@ -171,6 +193,10 @@ mod tests {
         assert!(last_error().contains("boom"), "{}", last_error());
         assert_eq!(run_value(7, || panic!("again")), 7);
         assert!(last_error().contains("again"));
+        assert_eq!(run_release(|| Ok(())), yolo_status::Ok);
+        assert!(last_error().contains("again"), "a successful release keeps the message");
+        assert_eq!(run_release(|| Err(Error::invalid_argument("not a config"))), yolo_status::InvalidArgument);
+        assert_eq!(last_error(), "not a config");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Opaque handles and the casts between them and the Rust values behind them.
 //!
 //! Each C handle type is an opaque struct that C only ever sees behind a pointer. There are two ownership
-//! kinds: results are tagged `Box`es handed to C ([`BoxOwned`]: create, borrow, free), and detectors live in a
+//! kinds: results, configs and options are tagged `Box`es handed to C ([`BoxOwned`]: create, borrow,
+//! free), and detectors live in a
 //! generation-checked [`HandleTable`] (insert, get, remove), so that a stale detector handle is an error, not
 //! a use after free.
 
@@ -77,6 +78,21 @@ pub(crate) unsafe fn borrow_handle<'a, C: BoxOwned>(handle: *const C) -> Result<
     let block = unsafe { checked_block(handle) }?;
     // SAFETY: the tag matched, so by the caller's contract this is a live block made by `into_handle`.
     Ok(unsafe { &(*block).value })
+}
+
+/// Borrows the value behind a handle mutably, with the checks of [`borrow_handle`].
+///
+/// # Safety
+/// A non-NULL `handle` must come from [`into_handle`] for the same `C`, not have been freed, and not be in
+/// use by any other thread during the borrow.
+pub(crate) unsafe fn borrow_handle_mut<'a, C: BoxOwned>(handle: *mut C) -> Result<&'a mut C::Rust> {
+    if handle.is_null() {
+        return Err(Error::invalid_argument(format!("{} is NULL", C::NAME)));
+    }
+    // SAFETY: a live handle by the caller's contract.
+    let block = unsafe { checked_block(handle) }?;
+    // SAFETY: the tag matched, so this is a live block made by `into_handle`, used by no other thread.
+    Ok(unsafe { &mut (*block).value })
 }
 
 /// Frees a handle; NULL is a no-op. A pointer without this kind's tag is left alone and reported.

@@ -5,14 +5,19 @@
 //! `include/yolo_ffi.h`.
 
 #![allow(non_camel_case_types)]
+// The exported functions' doc comments become the C header's, so they are written as C prose: the safety
+// contract of each `unsafe` function is a paragraph starting "Safety:", not a rustdoc `# Safety` heading.
+#![allow(clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 #[macro_use]
 pub mod boundary;
 mod api;
+pub mod config;
 pub mod handles;
 pub mod types;
 
 pub use api::*;
+pub use config::*;
 pub use types::*;

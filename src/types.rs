@@ -2,16 +2,14 @@
 
 use std::ffi::{c_char, CStr, CString};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use yolo_ffi_core::detector::{Detector, DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
+use yolo_ffi_core::detector::Detector;
 use yolo_ffi_core::error::{Error, ErrorKind, Result};
 use yolo_ffi_core::image_input::PixelFormat;
-use yolo_ffi_core::postprocess::{Detection, NmsSettings};
+use yolo_ffi_core::postprocess::Detection;
 use yolo_ffi_core::registry::LoadState;
 
 use crate::api::LoadGate;
-use crate::boundary::optional_path;
 use crate::handles::BoxOwned;
 
 /// The outcome of a call. Values are stable: a value is never reused for another meaning, and new
@@ -207,6 +205,15 @@ pub struct yolo_detector_stats {
 pub type yolo_log_callback =
     Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void, level: u32, message: *const c_char)>;
 
+/// The major version of the library this header was generated for. A program compiled against this header
+/// works with any library of the same major version whose minor version is at least
+/// `YOLO_FFI_VERSION_MINOR`; `yolo_version()` gives the version of the library actually loaded.
+pub const YOLO_FFI_VERSION_MAJOR: u32 = 0;
+/// The minor version of the library this header was generated for.
+pub const YOLO_FFI_VERSION_MINOR: u32 = 1;
+/// The patch version of the library this header was generated for.
+pub const YOLO_FFI_VERSION_PATCH: u32 = 0;
+
 /// `load_wait_ms` value that makes calls on a loading model wait for ever.
 pub const YOLO_WAIT_FOREVER: u32 = u32::MAX;
 
@@ -229,186 +236,6 @@ pub(crate) fn pixel_format_from_raw(raw: u32) -> Result<PixelFormat> {
         other => {
             Err(Error::invalid_argument(format!("pixel_format {other} is not a yolo_pixel_format value (1 to 5)")))
         }
-    }
-}
-
-/// How to load a detector. Get one from `yolo_config_default()`, then set the fields you need. The struct
-/// is only read during `yolo_init`; the caller keeps ownership of it and of the strings it points to, which
-/// may be freed as soon as `yolo_init` returns.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct yolo_config {
-    /// Required. NUL-terminated path of the ONNX model, in the operating system's encoding.
-    pub model_path: *const c_char,
-    /// Optional (NULL or ""). NUL-terminated path of `libonnxruntime.so`; when set, only this file is tried.
-    /// Otherwise the library searches `YOLO_FFI_ORT_LIBRARY`, `ORT_DYLIB_PATH`, the folder of
-    /// `libyolo_ffi.so`, `~/.cache/yolo-ffi/onnxruntime-1.32.0/`, then the system loader. A process loads
-    /// ONNX Runtime once: after the first success, later values are ignored.
-    pub ort_library_path: *const c_char,
-    /// Sessions in the pool, at most 256. 0 (default): chosen from the core count and
-    /// `threads_per_session` so that sessions x threads does not exceed the cores. With both 0 on a
-    /// machine with several cores, the pool has sessions of several widths: one with a thread per core,
-    /// two with half the cores each, and so on down to one single-threaded session per core (2 cores:
-    /// 1 x 2 + 2 x 1; 16 cores: 31 sessions). Each call takes a session as wide as the cores divided by
-    /// the calls in flight, so one caller and many are both served at full speed, for fewer than twice
-    /// as many sessions' memory as cores. Set `pool_size` or `threads_per_session` for a smaller pool.
-    pub pool_size: u32,
-    /// Intra-op threads per session. 0 (default): the cores divided by `pool_size`, at least 1.
-    pub threads_per_session: u32,
-    /// Letterbox size for models with a dynamic input, rounded up to the model's stride. 0 (default): the
-    /// model's `imgsz` metadata, else 640. Models with a fixed input size always use that size.
-    pub imgsz: u32,
-    /// Default confidence threshold in [0, 1]; boxes must score strictly above it. Default 0.25.
-    pub conf_threshold: f32,
-    /// Default NMS IoU threshold in [0, 1]. Default 0.7.
-    pub iou_threshold: f32,
-    /// Default maximum number of detections per image, at least 1. Default 300.
-    pub max_detections: u32,
-    /// Default for class-agnostic NMS. Default false.
-    pub class_agnostic: bool,
-    /// How long `yolo_detect` waits for a free session, in milliseconds; 0 (default) waits for ever.
-    pub acquire_timeout_ms: u32,
-    /// Images with more pixels are rejected with `YOLO_STATUS_IMAGE_TOO_LARGE` before being decoded.
-    /// 0 means the default, 100000000.
-    pub max_image_pixels: u64,
-    /// Return from `yolo_init` at once and load the model on a background thread: start-up never blocks
-    /// on the model, and a failed load leaves a valid detector that reports `YOLO_STATUS_LOAD_FAILED`.
-    /// The first `yolo_init` of a process still loads ONNX Runtime itself before returning (about 50 ms),
-    /// so that no background thread is inside the runtime's loading if the process exits; a runtime that
-    /// cannot be loaded also gives a detector in the failed state. Default false: `yolo_init` loads, and
-    /// fails if the load fails.
-    pub async_load: bool,
-    /// While the model is loading, how long calls on this detector wait for it before returning
-    /// `YOLO_STATUS_NOT_READY`: 0 (default) returns at once, `YOLO_WAIT_FOREVER` waits for ever.
-    pub load_wait_ms: u32,
-    /// Optional. Called once when the load ends; see `yolo_load_callback`.
-    pub on_load: yolo_load_callback,
-    /// Passed to `on_load` as is; the library never dereferences it.
-    pub on_load_user_data: *mut std::ffi::c_void,
-    /// Give every session of the pool one shared copy of the model's weights, so that a pool of N costs
-    /// little more memory than one session. Needs graph optimisation Level 2 instead of All, which makes
-    /// each inference slower (see the README's measurements). Default false.
-    pub share_weights: bool,
-}
-
-impl Default for yolo_config {
-    fn default() -> Self {
-        let nms = NmsSettings::default();
-        Self {
-            model_path: std::ptr::null(),
-            ort_library_path: std::ptr::null(),
-            pool_size: 0,
-            threads_per_session: 0,
-            imgsz: 0,
-            conf_threshold: nms.conf_threshold,
-            iou_threshold: nms.iou_threshold,
-            max_detections: nms.max_detections as u32,
-            class_agnostic: nms.class_agnostic,
-            acquire_timeout_ms: 0,
-            max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
-            async_load: false,
-            load_wait_ms: 0,
-            on_load: None,
-            on_load_user_data: std::ptr::null_mut(),
-            share_weights: false,
-        }
-    }
-}
-
-impl yolo_config {
-    /// Converts to the core's config.
-    ///
-    /// # Safety
-    /// The string pointers must be NULL or NUL-terminated strings valid for the call.
-    pub(crate) unsafe fn to_core(self) -> Result<DetectorConfig> {
-        // SAFETY: forwarded to the caller's contract.
-        let model_path = unsafe { optional_path(self.model_path) }
-            .ok_or_else(|| Error::invalid_argument("config.model_path is NULL or empty"))?;
-        let mut config = DetectorConfig::new(model_path);
-        // SAFETY: as above.
-        config.ort_library_path = unsafe { optional_path(self.ort_library_path) };
-        config.pool_size = self.pool_size as usize;
-        config.threads_per_session = self.threads_per_session as usize;
-        config.imgsz = (self.imgsz != 0).then_some((self.imgsz, self.imgsz));
-        config.nms = NmsSettings {
-            conf_threshold: self.conf_threshold,
-            iou_threshold: self.iou_threshold,
-            max_detections: self.max_detections as usize,
-            class_agnostic: self.class_agnostic,
-        };
-        config.acquire_timeout =
-            (self.acquire_timeout_ms != 0).then(|| Duration::from_millis(self.acquire_timeout_ms.into()));
-        config.max_image_pixels =
-            if self.max_image_pixels == 0 { DEFAULT_MAX_IMAGE_PIXELS } else { self.max_image_pixels };
-        config.async_load = self.async_load;
-        config.share_weights = self.share_weights;
-        config.load_wait = match self.load_wait_ms {
-            YOLO_WAIT_FOREVER => None,
-            ms => Some(Duration::from_millis(ms.into())),
-        };
-        Ok(config)
-    }
-}
-
-/// The value of a `yolo_detect_options` float field that means "use the detector's default".
-pub const YOLO_INHERIT_THRESHOLD: f32 = -1.0;
-/// The value of `yolo_detect_options.class_agnostic` that means "use the detector's default".
-pub const YOLO_INHERIT_FLAG: i32 = -1;
-
-/// Per-call overrides of the detector's defaults. Get one from `yolo_detect_options_default()`, which
-/// inherits everything, and change the fields you need. Owned by the caller and only read during the call,
-/// so one options value may be shared by many threads.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct yolo_detect_options {
-    /// Confidence threshold in [0, 1], or `YOLO_INHERIT_THRESHOLD` (-1).
-    pub conf_threshold: f32,
-    /// NMS IoU threshold in [0, 1], or `YOLO_INHERIT_THRESHOLD` (-1).
-    pub iou_threshold: f32,
-    /// Maximum detections, or 0 to inherit.
-    pub max_detections: u32,
-    /// 1: class-agnostic NMS, 0: per class, `YOLO_INHERIT_FLAG` (-1): inherit.
-    pub class_agnostic: i32,
-}
-
-impl Default for yolo_detect_options {
-    fn default() -> Self {
-        Self {
-            conf_threshold: YOLO_INHERIT_THRESHOLD,
-            iou_threshold: YOLO_INHERIT_THRESHOLD,
-            max_detections: 0,
-            class_agnostic: YOLO_INHERIT_FLAG,
-        }
-    }
-}
-
-impl yolo_detect_options {
-    /// Merges these overrides into `defaults`. Out-of-range values are reported by the core's validation.
-    pub(crate) fn apply_to(&self, defaults: NmsSettings) -> Result<NmsSettings> {
-        let pick = |value: f32, default: f32| {
-            if value == YOLO_INHERIT_THRESHOLD {
-                default
-            } else {
-                value
-            }
-        };
-        Ok(NmsSettings {
-            conf_threshold: pick(self.conf_threshold, defaults.conf_threshold),
-            iou_threshold: pick(self.iou_threshold, defaults.iou_threshold),
-            max_detections: if self.max_detections == 0 {
-                defaults.max_detections
-            } else {
-                self.max_detections as usize
-            },
-            class_agnostic: match self.class_agnostic {
-                YOLO_INHERIT_FLAG => defaults.class_agnostic,
-                0 => false,
-                1 => true,
-                other => {
-                    return Err(Error::invalid_argument(format!("options.class_agnostic {other} is not -1, 0 or 1")))
-                }
-            },
-        })
     }
 }
 
@@ -512,6 +339,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_header_version_is_the_crate_version() {
+        let parse = |v: &str| v.parse::<u32>().unwrap();
+        assert_eq!(
+            (YOLO_FFI_VERSION_MAJOR, YOLO_FFI_VERSION_MINOR, YOLO_FFI_VERSION_PATCH),
+            (
+                parse(env!("CARGO_PKG_VERSION_MAJOR")),
+                parse(env!("CARGO_PKG_VERSION_MINOR")),
+                parse(env!("CARGO_PKG_VERSION_PATCH"))
+            ),
+            "update the YOLO_FFI_VERSION_* constants with Cargo.toml's version"
+        );
+    }
+
+    #[test]
     fn status_values_are_stable() {
         let values: Vec<u32> = yolo_status::ALL.iter().map(|s| *s as u32).collect();
         assert_eq!(values, (0..=14).collect::<Vec<u32>>());
@@ -524,21 +365,5 @@ mod tests {
         for bad in [0, 6, u32::MAX] {
             assert!(pixel_format_from_raw(bad).is_err());
         }
-    }
-
-    #[test]
-    fn options_inherit_and_override() {
-        let defaults = NmsSettings::default();
-        assert_eq!(yolo_detect_options::default().apply_to(defaults).unwrap(), defaults);
-        let custom =
-            yolo_detect_options { conf_threshold: 0.5, iou_threshold: 0.0, max_detections: 3, class_agnostic: 1 };
-        let merged = custom.apply_to(defaults).unwrap();
-        assert_eq!(
-            (merged.conf_threshold, merged.iou_threshold, merged.max_detections, merged.class_agnostic),
-            (0.5, 0.0, 3, true)
-        );
-        assert!(yolo_detect_options { class_agnostic: 2, ..Default::default() }.apply_to(defaults).is_err());
-        let negative = yolo_detect_options { conf_threshold: -0.5, ..Default::default() }.apply_to(defaults).unwrap();
-        assert!(negative.validate().is_err(), "only -1 exactly inherits");
     }
 }

@@ -45,15 +45,12 @@ fn bad_models_are_reported() {
 fn bad_configs_are_rejected() {
     let path = model("v8_fixed.onnx");
     for (adjust, fragment) in [
-        (
-            Box::new(|c: &mut yolo_config| c.conf_threshold = f32::NAN) as Box<dyn Fn(&mut yolo_config)>,
-            "conf_threshold",
-        ),
-        (Box::new(|c: &mut yolo_config| c.conf_threshold = 1.5), "conf_threshold"),
-        (Box::new(|c: &mut yolo_config| c.iou_threshold = -0.1), "iou_threshold"),
-        (Box::new(|c: &mut yolo_config| c.iou_threshold = f32::INFINITY), "iou_threshold"),
-        (Box::new(|c: &mut yolo_config| c.max_detections = 0), "max_detections"),
-        (Box::new(|c: &mut yolo_config| c.pool_size = 100_000), "pool_size"),
+        (Box::new(|c: &mut TestConfig| c.conf_threshold = f32::NAN) as Box<dyn Fn(&mut TestConfig)>, "conf_threshold"),
+        (Box::new(|c: &mut TestConfig| c.conf_threshold = 1.5), "conf_threshold"),
+        (Box::new(|c: &mut TestConfig| c.iou_threshold = -0.1), "iou_threshold"),
+        (Box::new(|c: &mut TestConfig| c.iou_threshold = f32::INFINITY), "iou_threshold"),
+        (Box::new(|c: &mut TestConfig| c.max_detections = 0), "max_detections"),
+        (Box::new(|c: &mut TestConfig| c.pool_size = 100_000), "pool_size"),
     ] {
         let (status, message) = init_with(&path, adjust).err().unwrap();
         assert_eq!(status, yolo_status::InvalidArgument, "{message}");
@@ -62,14 +59,22 @@ fn bad_configs_are_rejected() {
     let mut out = null_mut();
     // SAFETY: NULL config is the case under test.
     assert_eq!(unsafe { yolo_init(null(), &mut out) }, yolo_status::InvalidArgument);
-    let config = yolo_config_default();
-    // SAFETY: model_path NULL is the case under test.
-    assert_eq!(unsafe { yolo_init(&config, &mut out) }, yolo_status::InvalidArgument);
-    assert!(last_error().contains("model_path"));
-    let (config, _path) = common::config(&path);
+    let mut empty = Config(null_mut());
+    // SAFETY: a config without a model path is the case under test; `empty` frees it.
+    unsafe {
+        assert_eq!(yolo_config_new(&mut empty.0), yolo_status::Ok);
+        assert_eq!(yolo_init(empty.0, &mut out), yolo_status::InvalidArgument);
+    }
+    assert!(last_error().contains("model path"), "{}", last_error());
+    let config = common::config(&path);
     // SAFETY: NULL out-parameter is the case under test.
-    assert_eq!(unsafe { yolo_init(&config, null_mut()) }, yolo_status::InvalidArgument);
+    assert_eq!(unsafe { yolo_init(config.0, null_mut()) }, yolo_status::InvalidArgument);
     assert!(last_error().contains("out_detector"));
+    // Memory that is not a config is refused by its tag, not read as one.
+    let not_a_config = [0u64; 8];
+    // SAFETY: as above; the library checks the tag word and reads nothing else.
+    let status = unsafe { yolo_init(not_a_config.as_ptr().cast(), &mut out) };
+    assert_eq!(status, yolo_status::InvalidHandle, "{}", last_error());
 }
 
 #[test]
@@ -111,13 +116,14 @@ fn bad_images_and_arguments_are_reported() {
         yolo_status::InvalidArgument,
         "overflows",
     );
-    for (options, fragment) in [
-        (yolo_detect_options { conf_threshold: f32::NAN, ..yolo_detect_options_default() }, "conf_threshold"),
-        (yolo_detect_options { conf_threshold: -0.5, ..yolo_detect_options_default() }, "conf_threshold"),
-        (yolo_detect_options { iou_threshold: 2.0, ..yolo_detect_options_default() }, "iou_threshold"),
-        (yolo_detect_options { class_agnostic: 7, ..yolo_detect_options_default() }, "class_agnostic"),
+    // Bad per-call values are refused by the options' setters, before any call.
+    for (set, fragment) in [
+        (TestOptions { conf_threshold: Some(f32::NAN), ..Default::default() }, "conf_threshold"),
+        (TestOptions { conf_threshold: Some(-0.5), ..Default::default() }, "conf_threshold"),
+        (TestOptions { iou_threshold: Some(2.0), ..Default::default() }, "iou_threshold"),
+        (TestOptions { max_detections: Some(0), ..Default::default() }, "max_detections"),
     ] {
-        check(detect_pixels(&detector, &rgb, 10, 10, 30, rgb8, Some(&options)), yolo_status::InvalidArgument, fragment);
+        check(try_options(set).map(|_| Vec::new()), yolo_status::InvalidArgument, fragment);
     }
     // A small pixel limit applies to both entry points.
     let small = init_with(&model("v8_fixed.onnx"), |c| c.max_image_pixels = 99).unwrap();
@@ -182,12 +188,12 @@ fn strings_and_statuses() {
 #[test]
 fn ort_library_that_is_not_ort_is_reported_once_loaded_it_is_kept() {
     // Loading happens once per process; this test only checks the message when the runtime is not loaded yet.
-    let not_ort = CString::new("/etc/hostname").unwrap();
-    let (mut config, _path) = common::config(&model("v8_fixed.onnx"));
-    config.ort_library_path = not_ort.as_ptr();
+    let config =
+        config_with(&model("v8_fixed.onnx"), |c| c.ort_library_path = Some(CString::new("/etc/hostname").unwrap()))
+            .unwrap();
     let mut out = null_mut();
-    // SAFETY: valid config and out-pointer.
-    let status = unsafe { yolo_init(&config, &mut out) };
+    // SAFETY: a live config and a valid out-pointer.
+    let status = unsafe { yolo_init(config.0, &mut out) };
     if yolo_ffi_core::runtime::is_loaded() && status == yolo_status::Ok {
         // Another test loaded the runtime first: the explicit path is ignored, as documented.
         yolo_free(out);

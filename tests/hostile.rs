@@ -40,7 +40,7 @@ fn every_pointer_argument_may_be_null() {
     let mut state = yolo_load_state::Loading;
     // SAFETY: an all-zero stats struct is a valid out-buffer (plain integers).
     let mut stats: yolo_detector_stats = unsafe { std::mem::zeroed() };
-    let config = yolo_config_default();
+    let config = config(&model("v8_fixed.onnx"));
     let mut detector_out = null_mut();
     let images = [bytes];
     let lens = [len];
@@ -48,7 +48,30 @@ fn every_pointer_argument_may_be_null() {
     // SAFETY: each call passes NULL for exactly one pointer and valid pointers elsewhere.
     unsafe {
         assert_names(yolo_init(null(), &mut detector_out), "config");
-        assert_names(yolo_init(&config, null_mut()), "out_detector");
+        assert_names(yolo_init(config.0, null_mut()), "out_detector");
+        assert_names(yolo_config_new(null_mut()), "out_config");
+        assert_names(yolo_detect_options_new(null_mut()), "out_options");
+        assert_names(yolo_config_set_model_path(config.0, null()), "model_path");
+        // Every setter names the object it was given NULL for.
+        assert_names(yolo_config_set_model_path(null_mut(), c"m.onnx".as_ptr()), "config");
+        assert_names(yolo_config_set_ort_library_path(null_mut(), null()), "config");
+        assert_names(yolo_config_set_pool_size(null_mut(), 1), "config");
+        assert_names(yolo_config_set_threads_per_session(null_mut(), 1), "config");
+        assert_names(yolo_config_set_imgsz(null_mut(), 0, 0), "config");
+        assert_names(yolo_config_set_conf_threshold(null_mut(), 0.5), "config");
+        assert_names(yolo_config_set_iou_threshold(null_mut(), 0.5), "config");
+        assert_names(yolo_config_set_max_detections(null_mut(), 1), "config");
+        assert_names(yolo_config_set_class_agnostic(null_mut(), true), "config");
+        assert_names(yolo_config_set_acquire_timeout_ms(null_mut(), 1), "config");
+        assert_names(yolo_config_set_max_image_pixels(null_mut(), 1), "config");
+        assert_names(yolo_config_set_async_load(null_mut(), true), "config");
+        assert_names(yolo_config_set_load_wait_ms(null_mut(), 1), "config");
+        assert_names(yolo_config_set_share_weights(null_mut(), true), "config");
+        assert_names(yolo_config_set_on_load(null_mut(), None, null_mut()), "config");
+        assert_names(yolo_detect_options_set_conf_threshold(null_mut(), 0.5), "options");
+        assert_names(yolo_detect_options_set_iou_threshold(null_mut(), 0.5), "options");
+        assert_names(yolo_detect_options_set_max_detections(null_mut(), 1), "options");
+        assert_names(yolo_detect_options_set_class_agnostic(null_mut(), true), "options");
         assert_names(yolo_state(d, null_mut()), "out_state");
         assert_names(yolo_load_error(d, null_mut(), &mut len_out), "out_message");
         assert_names(yolo_load_error(d, &mut text, null_mut()), "out_message_len");
@@ -85,10 +108,14 @@ fn every_pointer_argument_may_be_null() {
         assert_names(yolo_class_count(null(), &mut count), "detector");
         assert_names(yolo_class_name(null(), 0, &mut text, &mut len_out), "detector");
         assert_names(yolo_input_size(null(), &mut w, &mut h), "detector");
-        // The frees accept NULL.
+        // The frees accept NULL, and on success leave the last error as it was.
+        let before = last_error();
+        assert!(!before.is_empty());
         assert_eq!(yolo_free(null_mut()), yolo_status::Ok);
+        assert_eq!(yolo_config_free(null_mut()), yolo_status::Ok);
+        assert_eq!(yolo_detect_options_free(null_mut()), yolo_status::Ok);
         yolo_result_free(null_mut());
-        assert_eq!(last_error(), "");
+        assert_eq!(last_error(), before);
     }
     assert!(result.is_null() && detector_out.is_null() && results[0].is_null(), "nothing written on failure");
 }
@@ -254,19 +281,29 @@ fn a_classification_model_is_refused_by_task() {
 fn thresholds_nan_infinite_negative_and_max_detections_zero() {
     let detector = init(&model("v8_fixed.onnx"));
     let png = fixture("rgb.png");
+    // Refused by the setter that receives them, in a config and in per-call options alike.
     for (conf, iou) in [(f32::NAN, 0.5), (f32::INFINITY, 0.5), (-0.01, 0.5), (0.5, f32::NEG_INFINITY), (0.5, f32::NAN)]
     {
-        let options = yolo_detect_options { conf_threshold: conf, iou_threshold: iou, ..yolo_detect_options_default() };
-        let (status, message) = detect(&detector, &png, Some(&options)).unwrap_err();
+        let set = TestOptions { conf_threshold: Some(conf), iou_threshold: Some(iou), ..Default::default() };
+        let (status, message) = try_options(set).err().unwrap();
         assert_eq!(status, yolo_status::InvalidArgument, "{conf} {iou}: {message}");
         assert!(message.contains("threshold"), "{message}");
+        let (status, message) = init_with(&model("v8_fixed.onnx"), |c| {
+            c.conf_threshold = conf;
+            c.iou_threshold = iou;
+        })
+        .err()
+        .unwrap();
+        assert_eq!(status, yolo_status::InvalidArgument, "{conf} {iou}: {message}");
     }
-    // In a config, max_detections 0 is an error; in per-call options, 0 means "the detector's value".
+    // max_detections 0 is an error in both; options that leave it unset inherit the detector's value.
     let (status, message) = init_with(&model("v8_fixed.onnx"), |c| c.max_detections = 0).err().unwrap();
     assert_eq!(status, yolo_status::InvalidArgument, "{message}");
-    let inherit = yolo_detect_options { max_detections: 0, ..yolo_detect_options_default() };
+    let (status, _) = try_options(TestOptions { max_detections: Some(0), ..Default::default() }).err().unwrap();
+    assert_eq!(status, yolo_status::InvalidArgument);
+    let inherit = options(TestOptions::default());
     assert_eq!(detect(&detector, &png, Some(&inherit)).unwrap(), detect(&detector, &png, None).unwrap());
-    let one = yolo_detect_options { max_detections: 1, ..yolo_detect_options_default() };
+    let one = options(TestOptions { max_detections: Some(1), ..Default::default() });
     assert_eq!(detect(&detector, &png, Some(&one)).unwrap().len(), 1);
 }
 
@@ -278,11 +315,14 @@ fn paths_that_are_not_utf8() {
     let mut raw = dir.as_os_str().as_encoded_bytes().to_vec();
     raw.extend_from_slice(b"/caf\xe9-\xff.onnx");
     let path = CString::new(raw.clone()).unwrap();
-    let mut config = yolo_config_default();
-    config.model_path = path.as_ptr();
+    let mut config = Config(null_mut());
     let mut out = null_mut();
-    // SAFETY: valid config and out-pointer.
-    let status = unsafe { yolo_init(&config, &mut out) };
+    // SAFETY: a live config and a valid out-pointer.
+    let status = unsafe {
+        assert_eq!(yolo_config_new(&mut config.0), yolo_status::Ok);
+        assert_eq!(yolo_config_set_model_path(config.0, path.as_ptr()), yolo_status::Ok);
+        yolo_init(config.0, &mut out)
+    };
     assert_eq!(status, yolo_status::ModelLoadFailed, "{}", last_error());
     assert!(last_error().contains("caf\u{fffd}-\u{fffd}.onnx"), "{}", last_error());
     // The same bytes naming a real file load.
@@ -290,7 +330,7 @@ fn paths_that_are_not_utf8() {
     let real = std::path::Path::new(std::ffi::OsStr::from_bytes(&raw));
     std::fs::copy(model("v8_fixed.onnx"), real).unwrap();
     // SAFETY: as above.
-    let status = unsafe { yolo_init(&config, &mut out) };
+    let status = unsafe { yolo_init(config.0, &mut out) };
     assert_eq!(status, yolo_status::Ok, "{}", last_error());
     assert_eq!(yolo_free(out), yolo_status::Ok);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -298,10 +338,10 @@ fn paths_that_are_not_utf8() {
 
 #[test]
 fn calls_after_free_and_double_frees_are_reported() {
-    let (config, _path) = config(&model("v8_fixed.onnx"));
+    let config = config(&model("v8_fixed.onnx"));
     let mut detector = null_mut();
-    // SAFETY: valid config and out-pointer.
-    assert_eq!(unsafe { yolo_init(&config, &mut detector) }, yolo_status::Ok);
+    // SAFETY: a live config and a valid out-pointer.
+    assert_eq!(unsafe { yolo_init(config.0, &mut detector) }, yolo_status::Ok);
     assert_eq!(yolo_free(detector), yolo_status::Ok);
     let png = fixture("rgb.png");
     let mut result = null_mut();

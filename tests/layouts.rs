@@ -31,18 +31,18 @@ fn channels_first_layout_thresholds_and_class_aware_nms() {
     // Same-size image: boxes are the model's xywh converted to xyxy.
     assert_eq!((found[0].x1, found[0].y1, found[0].x2, found[0].y2), (15.0, 15.0, 25.0, 25.0));
 
-    let agnostic = yolo_detect_options { class_agnostic: 1, ..yolo_detect_options_default() };
+    let agnostic = options(TestOptions { class_agnostic: Some(true), ..Default::default() });
     let found = detect_pixels(&detector, &gray(64, 64), 64, 64, 64 * 3, RGB8, Some(&agnostic)).unwrap();
     assert_eq!(summary(&found), [(0, 0.9), (2, 0.6), (2, 0.3)]);
 
-    let capped = yolo_detect_options { max_detections: 2, ..yolo_detect_options_default() };
+    let capped = options(TestOptions { max_detections: Some(2), ..Default::default() });
     assert_eq!(detect_pixels(&detector, &gray(64, 64), 64, 64, 192, RGB8, Some(&capped)).unwrap().len(), 2);
 
-    let low = yolo_detect_options { conf_threshold: 0.0, ..yolo_detect_options_default() };
+    let low = options(TestOptions { conf_threshold: Some(0.0), ..Default::default() });
     let found = detect_pixels(&detector, &gray(64, 64), 64, 64, 192, RGB8, Some(&low)).unwrap();
     assert!(found.iter().any(|d| d.score == 0.25), "0.25 is above 0.0");
 
-    let strict_iou = yolo_detect_options { iou_threshold: 0.0, ..yolo_detect_options_default() };
+    let strict_iou = options(TestOptions { iou_threshold: Some(0.0), ..Default::default() });
     let found = detect_pixels(&detector, &gray(64, 64), 64, 64, 192, RGB8, Some(&strict_iou)).unwrap();
     assert_eq!(summary(&found), [(0, 0.9), (1, 0.7), (2, 0.6), (2, 0.3)], "IoU 0 only suppresses overlapping boxes");
 }

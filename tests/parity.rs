@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use yolo_ffi::*;
 
 /// Ultralytics rounds printed scores to 5 decimals and boxes to 3; two JPEG decoders may differ by one level
 /// in a few pixels, so a box within this distance of the threshold may appear on one side only.
@@ -39,12 +38,12 @@ fn detections_match_ultralytics_reference() {
                         c.share_weights = share_weights;
                     })
                     .unwrap_or_else(|e| panic!("{model}: {e:?}"));
-                    let options = yolo_detect_options {
-                        conf_threshold: conf,
-                        iou_threshold: 0.7,
-                        max_detections: 300,
-                        class_agnostic: 0,
-                    };
+                    let options = options(TestOptions {
+                        conf_threshold: Some(conf),
+                        iou_threshold: Some(0.7),
+                        max_detections: Some(300),
+                        class_agnostic: Some(false),
+                    });
                     let got = detect(&detector, &bytes, Some(&options)).unwrap();
                     let label = format!("{model} {image_name} {setting} share_weights={share_weights}");
                     let expected: Vec<(u32, f32, [f32; 4])> = expected

@@ -67,8 +67,10 @@ fn background_load_becomes_ready_and_calls_back_once() {
     // SAFETY: live handle, local out-pointers.
     assert_eq!(unsafe { yolo_load_error(detector.0, &mut message, &mut len) }, yolo_status::Ok);
     assert_eq!(len, 0);
-    drop(detector);
+    // The callback may still be running: freeing the detector now would wait for it, or, if it had not
+    // started yet, skip it (it is never called after `yolo_free`). So wait for it first.
     wait_for_callback(&seen);
+    drop(detector);
     assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
     assert_eq!(seen.last.lock().unwrap().as_ref().unwrap().0, yolo_status::Ok);
 }
@@ -134,7 +136,7 @@ fn while_loading_calls_fail_fast_or_wait_as_configured() {
 
 #[test]
 fn one_model_per_process_shared_and_reference_counted() {
-    let settings = |c: &mut yolo_config| {
+    let settings = |c: &mut TestConfig| {
         c.imgsz = 224;
         c.pool_size = 2;
     };

@@ -6,8 +6,9 @@ use std::ptr::null_mut;
 use std::sync::OnceLock;
 
 use yolo_ffi::{
-    yolo_class_count, yolo_config_default, yolo_detector, yolo_init, yolo_last_error, yolo_result,
-    yolo_result_detections, yolo_result_image_size, yolo_status,
+    yolo_class_count, yolo_config_free, yolo_config_new, yolo_config_set_max_image_pixels, yolo_config_set_model_path,
+    yolo_config_set_pool_size, yolo_config_set_threads_per_session, yolo_detector, yolo_init, yolo_last_error,
+    yolo_result, yolo_result_detections, yolo_result_image_size, yolo_status,
 };
 
 /// A live detector handle; the library's handles may be used from any thread.
@@ -42,20 +43,30 @@ pub fn detector() -> *mut yolo_detector {
             let model = std::env::var("YOLO_FUZZ_MODEL")
                 .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../build/test-models/v8_fixed.onnx").into());
             let model = CString::new(model).expect("model path without NUL");
-            let mut config = yolo_config_default();
-            config.model_path = model.as_ptr();
-            config.pool_size = 1;
-            config.threads_per_session = 1;
-            // Small enough that no input of libFuzzer's default length limit makes a run slow.
-            config.max_image_pixels = 4_000_000;
-            let mut out = null_mut();
-            // SAFETY: a valid config whose strings outlive the call, and a valid out-pointer.
-            let status = unsafe { yolo_init(&config, &mut out) };
+            let (mut config, mut out) = (null_mut(), null_mut());
+            // SAFETY: `config` is live from `yolo_config_new` on; the path outlives the calls; `out` is a
+            // valid out-pointer. The config is freed once, after the message is read.
+            let status = unsafe {
+                [
+                    yolo_config_new(&mut config),
+                    yolo_config_set_model_path(config, model.as_ptr()),
+                    yolo_config_set_pool_size(config, 1),
+                    yolo_config_set_threads_per_session(config, 1),
+                    // Small enough that no input of libFuzzer's default length limit makes a run slow.
+                    yolo_config_set_max_image_pixels(config, 4_000_000),
+                    yolo_init(config, &mut out),
+                ]
+                .into_iter()
+                .find(|s| *s != yolo_status::Ok)
+                .unwrap_or(yolo_status::Ok)
+            };
             if status != yolo_status::Ok {
                 // SAFETY: the library's last-error string is NUL-terminated and valid until the next call.
                 let message = unsafe { std::ffi::CStr::from_ptr(yolo_last_error()) };
                 panic!("fuzz setup: yolo_init failed ({status:?}): {message:?}; run `make test-models` first");
             }
+            // SAFETY: the live config from above, freed once.
+            unsafe { yolo_config_free(config) };
             Shared(out)
         })
         .0

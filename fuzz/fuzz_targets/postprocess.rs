@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use yolo_ffi_core::model::{classify_output, OutputLayout};
 use yolo_ffi_core::model::metadata::ModelMetadata;
+use yolo_ffi_core::model::{classify_output, OutputLayout};
 use yolo_ffi_core::postprocess::{decode_and_suppress, BoxScaler, NmsSettings, OutputView, PostprocessScratch};
 
 fuzz_target!(|data: &[u8]| {
@@ -30,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
     let output = OutputView { data: &tensor, rows, cols };
     // The classes the model names: as many as the output has, or any count for an end-to-end head.
     let class_count = match layout {
-        OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes } => num_classes,
+        OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes } => {
+            num_classes
+        }
         OutputLayout::EndToEnd => usize::from(head[10]),
     };
     let mut detections = Vec::new();

@@ -1,7 +1,9 @@
 """Every ctypes declaration of libyolo_ffi's C API, in one place: structs, callbacks, `argtypes` and `restype`.
 
-Mirrors `include/yolo_ffi.h`, which cbindgen generates from the Rust sources; the tests check the struct
-layouts against the library's own defaults. Nothing here raises on a status: `_errors.check` does that.
+Mirrors `include/yolo_ffi.h`, which cbindgen generates from the Rust sources. Configs and per-call options
+are opaque objects set through functions, so no struct layout is restated for them; the tests check the
+layouts of the two structs that are read (detections, stats). Nothing here raises on a status:
+`_errors.check` does that.
 
 The library is found next to this file (the wheel bundles it); `YOLO_FFI_LIBRARY` names another build,
 for developers testing a fresh `cargo build` without reinstalling.
@@ -18,7 +20,6 @@ from ctypes import (
     c_bool,
     c_char_p,
     c_float,
-    c_int32,
     c_size_t,
     c_uint32,
     c_uint64,
@@ -29,12 +30,8 @@ from typing import Any
 
 LIBRARY_ENV = "YOLO_FFI_LIBRARY"
 
-#: `yolo_config.load_wait_ms` that waits for ever.
+#: `yolo_config_set_load_wait_ms` value that waits for ever.
 WAIT_FOREVER = 0xFFFF_FFFF
-#: `yolo_detect_options` float field that inherits the detector's value.
-INHERIT_THRESHOLD = -1.0
-#: `yolo_detect_options.class_agnostic` that inherits the detector's value.
-INHERIT_FLAG = -1
 LATENCY_BUCKETS = 32
 ERROR_SLOTS = 32
 
@@ -48,43 +45,11 @@ PIXEL_GRAY8 = 5
 status_t = c_uint32
 detector_p = c_void_p  # struct yolo_detector *: opaque, checked by the library
 result_p = c_void_p  # struct yolo_result *: opaque, owned until yolo_result_free
+config_p = c_void_p  # struct yolo_config *: opaque, owned until yolo_config_free
+options_p = c_void_p  # struct yolo_detect_options *: opaque, owned until yolo_detect_options_free
 
 LOAD_CALLBACK = CFUNCTYPE(None, c_void_p, status_t, c_char_p)
 LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p)
-
-
-class Config(Structure):
-    """`struct yolo_config`."""
-
-    _fields_ = [
-        ("model_path", c_char_p),
-        ("ort_library_path", c_char_p),
-        ("pool_size", c_uint32),
-        ("threads_per_session", c_uint32),
-        ("imgsz", c_uint32),
-        ("conf_threshold", c_float),
-        ("iou_threshold", c_float),
-        ("max_detections", c_uint32),
-        ("class_agnostic", c_bool),
-        ("acquire_timeout_ms", c_uint32),
-        ("max_image_pixels", c_uint64),
-        ("async_load", c_bool),
-        ("load_wait_ms", c_uint32),
-        ("on_load", LOAD_CALLBACK),
-        ("on_load_user_data", c_void_p),
-        ("share_weights", c_bool),
-    ]
-
-
-class DetectOptions(Structure):
-    """`struct yolo_detect_options`."""
-
-    _fields_ = [
-        ("conf_threshold", c_float),
-        ("iou_threshold", c_float),
-        ("max_detections", c_uint32),
-        ("class_agnostic", c_int32),
-    ]
 
 
 class RawDetection(Structure):
@@ -145,9 +110,30 @@ def _declare(name: str, restype: Any, *argtypes: Any) -> None:
 _declare("yolo_version", c_char_p)
 _declare("yolo_status_string", c_char_p, c_uint32)
 _declare("yolo_last_error", c_char_p)
-_declare("yolo_config_default", Config)
-_declare("yolo_detect_options_default", DetectOptions)
-_declare("yolo_init", status_t, POINTER(Config), POINTER(detector_p))
+_declare("yolo_config_new", status_t, POINTER(config_p))
+_declare("yolo_config_free", status_t, config_p)
+_declare("yolo_config_set_model_path", status_t, config_p, c_char_p)
+_declare("yolo_config_set_ort_library_path", status_t, config_p, c_char_p)
+_declare("yolo_config_set_pool_size", status_t, config_p, c_uint32)
+_declare("yolo_config_set_threads_per_session", status_t, config_p, c_uint32)
+_declare("yolo_config_set_imgsz", status_t, config_p, c_uint32, c_uint32)
+_declare("yolo_config_set_conf_threshold", status_t, config_p, c_float)
+_declare("yolo_config_set_iou_threshold", status_t, config_p, c_float)
+_declare("yolo_config_set_max_detections", status_t, config_p, c_uint32)
+_declare("yolo_config_set_class_agnostic", status_t, config_p, c_bool)
+_declare("yolo_config_set_acquire_timeout_ms", status_t, config_p, c_uint32)
+_declare("yolo_config_set_max_image_pixels", status_t, config_p, c_uint64)
+_declare("yolo_config_set_async_load", status_t, config_p, c_bool)
+_declare("yolo_config_set_load_wait_ms", status_t, config_p, c_uint32)
+_declare("yolo_config_set_share_weights", status_t, config_p, c_bool)
+_declare("yolo_config_set_on_load", status_t, config_p, LOAD_CALLBACK, c_void_p)
+_declare("yolo_detect_options_new", status_t, POINTER(options_p))
+_declare("yolo_detect_options_free", status_t, options_p)
+_declare("yolo_detect_options_set_conf_threshold", status_t, options_p, c_float)
+_declare("yolo_detect_options_set_iou_threshold", status_t, options_p, c_float)
+_declare("yolo_detect_options_set_max_detections", status_t, options_p, c_uint32)
+_declare("yolo_detect_options_set_class_agnostic", status_t, options_p, c_bool)
+_declare("yolo_init", status_t, config_p, POINTER(detector_p))
 _declare("yolo_free", status_t, detector_p)
 _declare("yolo_state", status_t, detector_p, POINTER(c_uint32))
 _declare("yolo_wait_ready", status_t, detector_p, c_uint32)
@@ -155,7 +141,7 @@ _declare("yolo_load_error", status_t, detector_p, POINTER(c_void_p), POINTER(c_s
 _declare("yolo_after_fork", status_t)
 _declare("yolo_stats", status_t, detector_p, POINTER(DetectorStats))
 _declare("yolo_set_log_callback", status_t, LOG_CALLBACK, c_void_p)
-_declare("yolo_detect", status_t, detector_p, c_void_p, c_size_t, POINTER(DetectOptions), POINTER(result_p))
+_declare("yolo_detect", status_t, detector_p, c_void_p, c_size_t, options_p, POINTER(result_p))
 _declare(
     "yolo_detect_pixels",
     status_t,
@@ -166,7 +152,7 @@ _declare(
     c_uint32,
     c_size_t,
     c_uint32,
-    POINTER(DetectOptions),
+    options_p,
     POINTER(result_p),
 )
 _declare(
@@ -176,7 +162,7 @@ _declare(
     POINTER(c_void_p),
     POINTER(c_size_t),
     c_size_t,
-    POINTER(DetectOptions),
+    options_p,
     POINTER(result_p),
 )
 _declare("yolo_result_detections", status_t, result_p, POINTER(POINTER(RawDetection)), POINTER(c_size_t))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import enum
 import math
@@ -10,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -208,28 +209,36 @@ class Detector:
         self._names: Optional[Dict[int, str]] = None
         self._lock = threading.Lock()
         self.model_path = os.fspath(model)
-        config = _capi.lib.yolo_config_default()
-        config.model_path = os.fsencode(self.model_path)
         runtime = resolve_runtime(ort_library)
-        config.ort_library_path = os.fsencode(runtime) if runtime else None
-        config.pool_size = _count(pool_size, "pool_size")
-        config.threads_per_session = _count(threads_per_session, "threads_per_session")
-        config.imgsz = _count(imgsz, "imgsz")
-        config.conf_threshold = float(conf)
-        config.iou_threshold = float(iou)
         if _count(max_det, "max_det") == 0:
             raise ValueError(f"max_det must be at least 1, not {max_det!r}")
-        config.max_detections = max_det
-        config.class_agnostic = bool(agnostic)
-        config.acquire_timeout_ms = 0 if acquire_timeout is None else max(1, _milliseconds(acquire_timeout, "acquire_timeout", 0))
         if max_image_pixels is not None and (not isinstance(max_image_pixels, int) or max_image_pixels < 1):
             raise ValueError(f"max_image_pixels must be a positive int or None, not {max_image_pixels!r}")
-        config.max_image_pixels = max_image_pixels or 0
-        config.async_load = bool(async_load)
-        config.load_wait_ms = _milliseconds(load_wait, "load_wait", _capi.WAIT_FOREVER)
-        config.share_weights = bool(share_weights)
+        size = _count(imgsz, "imgsz")
+        timeout_ms = 0 if acquire_timeout is None else max(1, _milliseconds(acquire_timeout, "acquire_timeout", 0))
+        lib = _capi.lib
+        config = _capi.config_p()
+        check(lib.yolo_config_new(ctypes.byref(config)))
         handle = _capi.detector_p()
-        check(_capi.lib.yolo_init(ctypes.byref(config), ctypes.byref(handle)))
+        try:
+            # Each setter checks its value and raises at once, naming it.
+            check(lib.yolo_config_set_model_path(config, os.fsencode(self.model_path)))
+            check(lib.yolo_config_set_ort_library_path(config, os.fsencode(runtime) if runtime else None))
+            check(lib.yolo_config_set_pool_size(config, _count(pool_size, "pool_size")))
+            check(lib.yolo_config_set_threads_per_session(config, _count(threads_per_session, "threads_per_session")))
+            check(lib.yolo_config_set_imgsz(config, size, size))
+            check(lib.yolo_config_set_conf_threshold(config, float(conf)))
+            check(lib.yolo_config_set_iou_threshold(config, float(iou)))
+            check(lib.yolo_config_set_max_detections(config, max_det))
+            check(lib.yolo_config_set_class_agnostic(config, bool(agnostic)))
+            check(lib.yolo_config_set_acquire_timeout_ms(config, timeout_ms))
+            check(lib.yolo_config_set_max_image_pixels(config, max_image_pixels or 0))
+            check(lib.yolo_config_set_async_load(config, bool(async_load)))
+            check(lib.yolo_config_set_load_wait_ms(config, _milliseconds(load_wait, "load_wait", _capi.WAIT_FOREVER)))
+            check(lib.yolo_config_set_share_weights(config, bool(share_weights)))
+            check(lib.yolo_init(config, ctypes.byref(handle)))
+        finally:
+            lib.yolo_config_free(config)
         self._handle = handle.value
 
     # -- lifetime -----------------------------------------------------------------------------------------
@@ -372,7 +381,15 @@ class Detector:
             AcquireTimeoutError: every session stayed busy for `acquire_timeout`.
             FileNotFoundError: a path that does not exist. TypeError: an unsupported input type.
         """
-        options = self._options(conf, iou, max_det, agnostic)
+        with self._options(conf, iou, max_det, agnostic) as options:
+            result = self._detect_one(image, channels, options)
+        try:
+            return self._collect(result)
+        finally:
+            _capi.lib.yolo_result_free(result)
+
+    def _detect_one(self, image: ImageInput, channels: str, options: Optional[_capi.options_p]) -> _capi.result_p:
+        """Runs one detect call on `image` and returns its result, which the caller frees."""
         result = _capi.result_p()
         if isinstance(image, (str, os.PathLike)):
             image = Path(image).read_bytes()
@@ -381,9 +398,7 @@ class Detector:
                 encoded = np.frombuffer(image, dtype=np.uint8)
             except (ValueError, TypeError):  # a non-contiguous memoryview
                 encoded = np.frombuffer(bytes(image), dtype=np.uint8)
-            status = _capi.lib.yolo_detect(
-                self._live(), encoded.ctypes.data, encoded.size, ctypes.byref(options), ctypes.byref(result)
-            )
+            status = _capi.lib.yolo_detect(self._live(), encoded.ctypes.data, encoded.size, options, ctypes.byref(result))
         else:
             if _is_pil_image(image):
                 image, channels = _pil_to_array(cast("PILImage", image)), "rgb"
@@ -401,14 +416,11 @@ class Detector:
                 height,
                 stride,
                 pixel_format,
-                ctypes.byref(options),
+                options,
                 ctypes.byref(result),
             )
         check(status)
-        try:
-            return self._collect(result)
-        finally:
-            _capi.lib.yolo_result_free(result)
+        return result
 
     def detect_batch(
         self,
@@ -426,7 +438,6 @@ class Detector:
         can differ slightly from single calls for mixed sizes); other models run them one by one. All or
         nothing: one image that does not decode raises, naming its index. The GIL is released throughout.
         """
-        options = self._options(conf, iou, max_det, agnostic)
         encoded = []
         for image in images:
             if isinstance(image, (str, os.PathLike)):
@@ -443,11 +454,8 @@ class Detector:
         pointers = (ctypes.c_void_p * count)(*(e.ctypes.data for e in encoded))
         lengths = (ctypes.c_size_t * count)(*(e.size for e in encoded))
         results = (_capi.result_p * count)()
-        check(
-            _capi.lib.yolo_detect_batch(
-                self._live(), pointers, lengths, count, ctypes.byref(options), results
-            )
-        )
+        with self._options(conf, iou, max_det, agnostic) as options:
+            check(_capi.lib.yolo_detect_batch(self._live(), pointers, lengths, count, options, results))
         collected: List[List[Detection]] = []
         try:
             for result in results:
@@ -457,17 +465,32 @@ class Detector:
                 _capi.lib.yolo_result_free(result)
         return collected
 
+    @staticmethod
+    @contextlib.contextmanager
     def _options(
-        self, conf: Optional[float], iou: Optional[float], max_det: Optional[int], agnostic: Optional[bool]
-    ) -> _capi.DetectOptions:
-        options = _capi.DetectOptions()
-        options.conf_threshold = _capi.INHERIT_THRESHOLD if conf is None else float(conf)
-        options.iou_threshold = _capi.INHERIT_THRESHOLD if iou is None else float(iou)
+        conf: Optional[float], iou: Optional[float], max_det: Optional[int], agnostic: Optional[bool]
+    ) -> Iterator[Optional[_capi.options_p]]:
+        """The per-call options for the C call in the `with` block: NULL when nothing is overridden."""
         if max_det is not None and _count(max_det, "max_det") == 0:
             raise ValueError("max_det must be at least 1 (None keeps the detector's)")
-        options.max_detections = max_det or 0
-        options.class_agnostic = _capi.INHERIT_FLAG if agnostic is None else int(bool(agnostic))
-        return options
+        if conf is None and iou is None and max_det is None and agnostic is None:
+            yield None
+            return
+        lib = _capi.lib
+        options = _capi.options_p()
+        check(lib.yolo_detect_options_new(ctypes.byref(options)))
+        try:
+            if conf is not None:
+                check(lib.yolo_detect_options_set_conf_threshold(options, float(conf)))
+            if iou is not None:
+                check(lib.yolo_detect_options_set_iou_threshold(options, float(iou)))
+            if max_det is not None:
+                check(lib.yolo_detect_options_set_max_detections(options, max_det))
+            if agnostic is not None:
+                check(lib.yolo_detect_options_set_class_agnostic(options, bool(agnostic)))
+            yield options
+        finally:
+            lib.yolo_detect_options_free(options)
 
     def _collect(self, result: _capi.result_p) -> List[Detection]:
         raw = ctypes.POINTER(_capi.RawDetection)()

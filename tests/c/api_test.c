@@ -58,11 +58,13 @@ int main(int argc, char **argv) {
     CHECK(image_bytes != NULL);
     if (!image_bytes) return 1;
 
-    yolo_config config = yolo_config_default();
-    config.model_path = argv[1];
-    config.pool_size = 2;
+    yolo_config *config = NULL;
+    CHECK(yolo_config_new(&config) == YOLO_STATUS_OK);
+    CHECK(yolo_config_set_model_path(config, argv[1]) == YOLO_STATUS_OK);
+    CHECK(yolo_config_set_pool_size(config, 2) == YOLO_STATUS_OK);
     yolo_detector *detector = NULL;
-    CHECK(yolo_init(&config, &detector) == YOLO_STATUS_OK);
+    CHECK(yolo_init(config, &detector) == YOLO_STATUS_OK);
+    CHECK(yolo_config_free(config) == YOLO_STATUS_OK);
     if (!detector) return 1;
     shared_detector = detector;
 
@@ -76,10 +78,11 @@ int main(int argc, char **argv) {
     CHECK(yolo_input_size(detector, &width, &height) == YOLO_STATUS_OK && width > 0 && height > 0);
 
     /* Encoded image with options; then the same pixels as BGR with a padded stride. */
-    yolo_detect_options options = yolo_detect_options_default();
-    options.conf_threshold = 0.05f;
+    yolo_detect_options *options = NULL;
+    CHECK(yolo_detect_options_new(&options) == YOLO_STATUS_OK);
+    CHECK(yolo_detect_options_set_conf_threshold(options, 0.05f) == YOLO_STATUS_OK);
     yolo_result *result = NULL;
-    CHECK(yolo_detect(detector, image_bytes, image_len, &options, &result) == YOLO_STATUS_OK);
+    CHECK(yolo_detect(detector, image_bytes, image_len, options, &result) == YOLO_STATUS_OK);
     const yolo_detection *detections = NULL;
     size_t count = 0;
     CHECK(yolo_result_detections(result, &detections, &count) == YOLO_STATUS_OK);
@@ -87,6 +90,7 @@ int main(int argc, char **argv) {
     CHECK(yolo_result_image_size(result, &image_w, &image_h) == YOLO_STATUS_OK && image_w > 0);
     for (size_t i = 1; i < count; i++) CHECK(detections[i - 1].score >= detections[i].score);
     yolo_result_free(result);
+    CHECK(yolo_detect_options_free(options) == YOLO_STATUS_OK);
 
     size_t stride = (size_t)image_w * 3 + 5;
     unsigned char *pixels = calloc(stride * image_h, 1);

@@ -50,21 +50,22 @@ static void late_exit_handler(void) {
     }
 }
 
-static yolo_config config_for(const char *model, uint32_t pool_size, bool async_load) {
-    yolo_config config = yolo_config_default();
-    config.model_path = model;
-    config.pool_size = pool_size;
-    config.async_load = async_load;
-    return config;
+/* Opens `model` with `async_load` into `detector`; false (with the reason printed) on failure. */
+static bool open_async(const char *model, uint32_t pool_size) {
+    yolo_config *config = NULL;
+    yolo_status status = yolo_config_new(&config);
+    if (status == YOLO_STATUS_OK) status = yolo_config_set_model_path(config, model);
+    if (status == YOLO_STATUS_OK) status = yolo_config_set_pool_size(config, pool_size);
+    if (status == YOLO_STATUS_OK) status = yolo_config_set_async_load(config, true);
+    if (status == YOLO_STATUS_OK) status = yolo_init(config, &detector);
+    if (status != YOLO_STATUS_OK) fprintf(stderr, "init: %s\n", yolo_last_error());
+    yolo_config_free(config);
+    return status == YOLO_STATUS_OK;
 }
 
 /* In a child: how long a background load runs after yolo_init returns, in microseconds, written to `out`. */
 static int measure_load(const char *model, uint32_t pool_size, int out) {
-    yolo_config config = config_for(model, pool_size, true);
-    if (yolo_init(&config, &detector) != YOLO_STATUS_OK) {
-        fprintf(stderr, "init: %s\n", yolo_last_error());
-        return 1;
-    }
+    if (!open_async(model, pool_size)) return 1;
     int64_t started = now_us();
     if (yolo_wait_ready(detector, YOLO_WAIT_FOREVER) != YOLO_STATUS_OK) {
         fprintf(stderr, "load: %s\n", yolo_last_error());
@@ -77,11 +78,7 @@ static int measure_load(const char *model, uint32_t pool_size, int out) {
 
 /* In a child: an async load, an exit `delay_us` later; writes 'L' (still loading) or 'R' to `out` first. */
 static int exit_during_load(const char *model, uint32_t pool_size, int64_t delay_us, int out) {
-    yolo_config config = config_for(model, pool_size, true);
-    if (yolo_init(&config, &detector) != YOLO_STATUS_OK) {
-        fprintf(stderr, "init: %s\n", yolo_last_error());
-        return 1;
-    }
+    if (!open_async(model, pool_size)) return 1;
     if (atexit(late_exit_handler) != 0) {
         return 1;
     }

@@ -52,12 +52,12 @@ static int run_child(yolo_detector *detector, enum child_plan plan, long expecte
 }
 
 /* Forks `delay_us` after starting a background load, and checks both processes get a working detector. */
-static int fork_during_load(const yolo_config *base, unsigned delay_us, long expected) {
-    yolo_config config = *base;
-    config.async_load = true;
-    config.share_weights = !base->share_weights; /* another model key: a load of its own, not a shared one */
+static int fork_during_load(yolo_config *config, unsigned delay_us, long expected) {
+    yolo_config_set_async_load(config, true);
+    /* Another model key than the detector loaded in main(): a load of its own, not a shared one. */
+    yolo_config_set_share_weights(config, true);
     yolo_detector *detector = NULL;
-    if (yolo_init(&config, &detector) != YOLO_STATUS_OK) {
+    if (yolo_init(config, &detector) != YOLO_STATUS_OK) {
         fprintf(stderr, "async init: %s\n", yolo_last_error());
         return 1;
     }
@@ -96,12 +96,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     memset(pixels, 90, sizeof pixels);
-    yolo_config config = yolo_config_default();
-    config.model_path = argv[1];
-    config.pool_size = (uint32_t)atoi(argv[2]);
-    config.threads_per_session = (uint32_t)atoi(argv[3]);
+    yolo_config *config = NULL;
+    if (yolo_config_new(&config) != YOLO_STATUS_OK || yolo_config_set_model_path(config, argv[1]) != YOLO_STATUS_OK ||
+        yolo_config_set_pool_size(config, (uint32_t)atoi(argv[2])) != YOLO_STATUS_OK ||
+        yolo_config_set_threads_per_session(config, (uint32_t)atoi(argv[3])) != YOLO_STATUS_OK) {
+        fprintf(stderr, "config: %s\n", yolo_last_error());
+        return 1;
+    }
     yolo_detector *detector = NULL;
-    if (yolo_init(&config, &detector) != YOLO_STATUS_OK) {
+    if (yolo_init(config, &detector) != YOLO_STATUS_OK) {
         fprintf(stderr, "init: %s\n", yolo_last_error());
         return 1;
     }
@@ -130,7 +133,8 @@ int main(int argc, char **argv) {
         }
     }
     static const unsigned delays_us[] = {0, 1000, 5000, 20000, 60000};
-    for (size_t i = 0; i < sizeof delays_us / sizeof delays_us[0]; i++) failed += fork_during_load(&config, delays_us[i], expected);
+    for (size_t i = 0; i < sizeof delays_us / sizeof delays_us[0]; i++) failed += fork_during_load(config, delays_us[i], expected);
+    yolo_config_free(config);
     /* The parent exits with its detector still open: exit must neither crash nor hang. */
     printf("fork_test (pool %s x %s threads): %d passed, %d failed\n", argv[2], argv[3], failed ? 0 : 1, failed ? 1 : 0);
     return failed ? 1 : 0;

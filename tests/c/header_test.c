@@ -1,5 +1,6 @@
 /* Compiles the public header on its own (C11 and, as header_test.cpp, C++17) and checks the ABI facts the
- * header promises: status and pixel-format values, and the defaults of yolo_config_default(). */
+ * header promises: status and pixel-format values, the version macros against the library, and the config
+ * and options objects' NULL and value checks. */
 #include "yolo_ffi.h"
 
 #include <stdio.h>
@@ -13,6 +14,9 @@
         }                                                               \
     } while (0)
 
+/* Memory that is not a config: yolo_init must refuse it by its tag rather than read it as one. */
+static const uint64_t detector_stats_probe[8] = {0};
+
 int main(void) {
     CHECK(YOLO_STATUS_OK == 0);
     CHECK(YOLO_STATUS_INVALID_ARGUMENT == 1);
@@ -24,15 +28,25 @@ int main(void) {
     CHECK(sizeof(yolo_status) == 4);
     CHECK(sizeof(yolo_detection) == 24);
 
-    yolo_config config = yolo_config_default();
-    CHECK(config.model_path == NULL && config.ort_library_path == NULL);
-    CHECK(config.pool_size == 0 && config.threads_per_session == 0 && config.imgsz == 0);
-    CHECK(config.conf_threshold == 0.25f && config.iou_threshold == 0.7f);
-    CHECK(config.max_detections == 300 && !config.class_agnostic && config.acquire_timeout_ms == 0);
-    CHECK(!config.async_load && config.load_wait_ms == 0 && config.on_load == NULL);
+    char version[64];
+    snprintf(version, sizeof version, "%d.%d.%d", YOLO_FFI_VERSION_MAJOR, YOLO_FFI_VERSION_MINOR,
+             YOLO_FFI_VERSION_PATCH);
+    CHECK(strcmp(yolo_version(), version) == 0);
+    CHECK(YOLO_STATUS_OUT_OF_MEMORY == 14);
 
-    yolo_detect_options options = yolo_detect_options_default();
-    CHECK(options.conf_threshold == (float)YOLO_INHERIT_THRESHOLD && options.class_agnostic == YOLO_INHERIT_FLAG);
+    yolo_config *config = NULL;
+    CHECK(yolo_config_new(NULL) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_config_new(&config) == YOLO_STATUS_OK && config != NULL);
+    CHECK(yolo_config_set_conf_threshold(config, 1.5f) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(yolo_last_error(), "conf_threshold") != NULL);
+    CHECK(yolo_config_set_pool_size(NULL, 1) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_config_set_imgsz(config, 480, 640) == YOLO_STATUS_OK);
+    yolo_detect_options *options = NULL;
+    CHECK(yolo_detect_options_new(&options) == YOLO_STATUS_OK && options != NULL);
+    CHECK(yolo_detect_options_set_iou_threshold(options, -0.5f) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_detect_options_set_class_agnostic(options, true) == YOLO_STATUS_OK);
+    CHECK(yolo_detect_options_free(options) == YOLO_STATUS_OK);
+    CHECK(yolo_detect_options_free(NULL) == YOLO_STATUS_OK);
 
     CHECK(strlen(yolo_version()) > 0);
     CHECK(strcmp(yolo_status_string(YOLO_STATUS_OK), "ok") == 0);
@@ -42,7 +56,11 @@ int main(void) {
     yolo_detector *detector = NULL;
     CHECK(yolo_init(NULL, &detector) == YOLO_STATUS_INVALID_ARGUMENT && detector == NULL);
     CHECK(strstr(yolo_last_error(), "config") != NULL);
-    CHECK(yolo_init(&config, &detector) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_init(config, &detector) == YOLO_STATUS_INVALID_ARGUMENT && detector == NULL);
+    CHECK(strstr(yolo_last_error(), "model path") != NULL);
+    CHECK(yolo_init((const yolo_config *)detector_stats_probe, &detector) == YOLO_STATUS_INVALID_HANDLE);
+    CHECK(yolo_config_free(config) == YOLO_STATUS_OK);
+    CHECK(yolo_config_free(NULL) == YOLO_STATUS_OK);
     CHECK(yolo_free(NULL) == YOLO_STATUS_OK);
     yolo_result_free(NULL);
     CHECK(yolo_free((yolo_detector *)(uintptr_t)0x12345) == YOLO_STATUS_INVALID_HANDLE);

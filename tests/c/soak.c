@@ -52,12 +52,17 @@ static long rss_kb(void) {
 }
 
 static yolo_detector *open_detector(void) {
-    yolo_config config = yolo_config_default();
-    config.model_path = model_path;
-    config.pool_size = 2;
-    config.threads_per_session = 1;
+    yolo_config *config = NULL;
+    if (yolo_config_new(&config) != YOLO_STATUS_OK || yolo_config_set_model_path(config, model_path) != YOLO_STATUS_OK ||
+        yolo_config_set_pool_size(config, 2) != YOLO_STATUS_OK ||
+        yolo_config_set_threads_per_session(config, 1) != YOLO_STATUS_OK) {
+        fprintf(stderr, "soak: config: %s\n", yolo_last_error());
+        exit(1);
+    }
     yolo_detector *detector = NULL;
-    if (yolo_init(&config, &detector) != YOLO_STATUS_OK) {
+    yolo_status status = yolo_init(config, &detector);
+    yolo_config_free(config);
+    if (status != YOLO_STATUS_OK) {
         fprintf(stderr, "soak: yolo_init: %s\n", yolo_last_error());
         exit(1);
     }
@@ -68,7 +73,7 @@ static yolo_detector *open_detector(void) {
 static yolo_status run_kind(const yolo_detector *detector, int kind, long *count) {
     static const unsigned char garbage[] = "definitely not an image, just some bytes";
     yolo_result *result = NULL;
-    yolo_detect_options options = yolo_detect_options_default();
+    yolo_detect_options *options = NULL;
     yolo_status status;
     switch (kind) {
     case 0: status = yolo_detect(detector, jpeg, jpeg_len, NULL, &result); break;
@@ -83,8 +88,11 @@ static yolo_status run_kind(const yolo_detector *detector, int kind, long *count
         status = yolo_detect_pixels(detector, pixels, 100, 64, 48, 64 * 3, YOLO_PIXEL_FORMAT_RGB8, NULL, &result);
         break;
     case 6:
-        options.conf_threshold = 0.0f / 0.0f;
-        status = yolo_detect(detector, jpeg, jpeg_len, &options, &result);
+        /* A NaN threshold is refused by the setter; the options are made and freed on every call. */
+        status = yolo_detect_options_new(&options);
+        if (status == YOLO_STATUS_OK) status = yolo_detect_options_set_conf_threshold(options, 0.0f / 0.0f);
+        if (status == YOLO_STATUS_OK) status = yolo_detect(detector, jpeg, jpeg_len, options, &result);
+        yolo_detect_options_free(options);
         break;
     default:
         status = yolo_detect_pixels(detector, pixels, sizeof pixels, 64, 48, 64 * 3, 1000, NULL, &result);

@@ -55,28 +55,168 @@ impl Drop for Detector {
     }
 }
 
-pub fn config(model: &std::path::Path) -> (yolo_config, CString) {
+/// What a test sets on a detector's config, with the library's defaults; [`config_with`] applies it
+/// through the `yolo_config_set_*` functions, in the order of the fields.
+pub struct TestConfig {
+    pub ort_library_path: Option<CString>,
+    pub pool_size: u32,
+    pub threads_per_session: u32,
+    /// Square letterbox size; 0 for the model's.
+    pub imgsz: u32,
+    pub conf_threshold: f32,
+    pub iou_threshold: f32,
+    pub max_detections: u32,
+    pub class_agnostic: bool,
+    pub acquire_timeout_ms: u32,
+    pub max_image_pixels: u64,
+    pub async_load: bool,
+    pub load_wait_ms: u32,
+    pub share_weights: bool,
+    pub on_load: yolo_load_callback,
+    pub on_load_user_data: *mut std::ffi::c_void,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            ort_library_path: None,
+            pool_size: 0,
+            threads_per_session: 0,
+            imgsz: 0,
+            conf_threshold: 0.25,
+            iou_threshold: 0.7,
+            max_detections: 300,
+            class_agnostic: false,
+            acquire_timeout_ms: 0,
+            max_image_pixels: 0,
+            async_load: false,
+            load_wait_ms: 0,
+            share_weights: false,
+            on_load: None,
+            on_load_user_data: std::ptr::null_mut(),
+        }
+    }
+}
+
+/// A config owned by a test; freed on drop.
+pub struct Config(pub *mut yolo_config);
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        // SAFETY: a live config of this test, freed once.
+        unsafe { yolo_config_free(self.0) };
+    }
+}
+
+/// `Ok` for a successful call, else its status and message, read at once (the next successful call would
+/// clear it).
+fn ok(status: yolo_status) -> Result<(), (yolo_status, String)> {
+    if status == yolo_status::Ok {
+        Ok(())
+    } else {
+        Err((status, last_error()))
+    }
+}
+
+/// A config for `model` with `adjust`'s settings; the first setter that refuses its value gives the error.
+pub fn config_with(
+    model: &std::path::Path,
+    adjust: impl FnOnce(&mut TestConfig),
+) -> Result<Config, (yolo_status, String)> {
+    let mut settings = TestConfig::default();
+    adjust(&mut settings);
     let path = CString::new(model.as_os_str().as_encoded_bytes()).unwrap();
-    let mut config = yolo_config_default();
-    config.model_path = path.as_ptr();
-    (config, path)
+    let mut config = Config(std::ptr::null_mut());
+    let c = &settings;
+    let library = c.ort_library_path.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+    // SAFETY: `config.0` is a live config from the first call on; the strings outlive each call.
+    unsafe {
+        ok(yolo_config_new(&mut config.0))?;
+        let k = config.0;
+        ok(yolo_config_set_model_path(k, path.as_ptr()))?;
+        ok(yolo_config_set_ort_library_path(k, library))?;
+        ok(yolo_config_set_pool_size(k, c.pool_size))?;
+        ok(yolo_config_set_threads_per_session(k, c.threads_per_session))?;
+        ok(yolo_config_set_imgsz(k, c.imgsz, c.imgsz))?;
+        ok(yolo_config_set_conf_threshold(k, c.conf_threshold))?;
+        ok(yolo_config_set_iou_threshold(k, c.iou_threshold))?;
+        ok(yolo_config_set_max_detections(k, c.max_detections))?;
+        ok(yolo_config_set_class_agnostic(k, c.class_agnostic))?;
+        ok(yolo_config_set_acquire_timeout_ms(k, c.acquire_timeout_ms))?;
+        ok(yolo_config_set_max_image_pixels(k, c.max_image_pixels))?;
+        ok(yolo_config_set_async_load(k, c.async_load))?;
+        ok(yolo_config_set_load_wait_ms(k, c.load_wait_ms))?;
+        ok(yolo_config_set_share_weights(k, c.share_weights))?;
+        ok(yolo_config_set_on_load(k, c.on_load, c.on_load_user_data))?;
+    }
+    Ok(config)
+}
+
+/// A config for `model` with every default.
+pub fn config(model: &std::path::Path) -> Config {
+    config_with(model, |_| {}).unwrap()
 }
 
 pub fn init_with(
     model: &std::path::Path,
-    adjust: impl FnOnce(&mut yolo_config),
+    adjust: impl FnOnce(&mut TestConfig),
 ) -> Result<Detector, (yolo_status, String)> {
-    let (mut config, _path) = config(model);
-    adjust(&mut config);
+    let config = config_with(model, adjust)?;
     let mut out = std::ptr::null_mut();
-    // SAFETY: config and its path are valid for the call; out is writable.
-    let status = unsafe { yolo_init(&config, &mut out) };
+    // SAFETY: a live config; out is writable.
+    let status = unsafe { yolo_init(config.0, &mut out) };
     if status == yolo_status::Ok {
         Ok(Detector(out))
     } else {
         assert!(out.is_null(), "out_detector written on failure");
         Err((status, last_error()))
     }
+}
+
+/// Per-call overrides a test sets; `None` inherits the detector's value.
+#[derive(Default, Clone, Copy)]
+pub struct TestOptions {
+    pub conf_threshold: Option<f32>,
+    pub iou_threshold: Option<f32>,
+    pub max_detections: Option<u32>,
+    pub class_agnostic: Option<bool>,
+}
+
+/// Options owned by a test; freed on drop.
+pub struct Options(pub *mut yolo_detect_options);
+
+impl Drop for Options {
+    fn drop(&mut self) {
+        // SAFETY: live options of this test, freed once.
+        unsafe { yolo_detect_options_free(self.0) };
+    }
+}
+
+/// Options with `set`'s overrides; the first setter that refuses its value gives the error.
+pub fn try_options(set: TestOptions) -> Result<Options, (yolo_status, String)> {
+    let mut options = Options(std::ptr::null_mut());
+    // SAFETY: `options.0` is live from the first call on.
+    unsafe {
+        ok(yolo_detect_options_new(&mut options.0))?;
+        if let Some(v) = set.conf_threshold {
+            ok(yolo_detect_options_set_conf_threshold(options.0, v))?;
+        }
+        if let Some(v) = set.iou_threshold {
+            ok(yolo_detect_options_set_iou_threshold(options.0, v))?;
+        }
+        if let Some(v) = set.max_detections {
+            ok(yolo_detect_options_set_max_detections(options.0, v))?;
+        }
+        if let Some(v) = set.class_agnostic {
+            ok(yolo_detect_options_set_class_agnostic(options.0, v))?;
+        }
+    }
+    Ok(options)
+}
+
+/// Options with `set`'s overrides, which must be valid.
+pub fn options(set: TestOptions) -> Options {
+    try_options(set).unwrap()
 }
 
 pub fn init(model: &std::path::Path) -> Detector {
@@ -104,10 +244,10 @@ pub fn take_result(result: *mut yolo_result) -> Vec<yolo_detection> {
 pub fn detect(
     detector: &Detector,
     bytes: &[u8],
-    options: Option<&yolo_detect_options>,
+    options: Option<&Options>,
 ) -> Result<Vec<yolo_detection>, (yolo_status, String)> {
     let mut result = std::ptr::null_mut();
-    let options = options.map_or(std::ptr::null(), |o| o as *const _);
+    let options = options.map_or(std::ptr::null(), |o| o.0 as *const _);
     // SAFETY: all pointers valid for the call.
     let status = unsafe { yolo_detect(detector.0, bytes.as_ptr(), bytes.len(), options, &mut result) };
     if status == yolo_status::Ok {
@@ -126,10 +266,10 @@ pub fn detect_pixels(
     height: u32,
     stride: usize,
     format: u32,
-    options: Option<&yolo_detect_options>,
+    options: Option<&Options>,
 ) -> Result<Vec<yolo_detection>, (yolo_status, String)> {
     let mut result = std::ptr::null_mut();
-    let options = options.map_or(std::ptr::null(), |o| o as *const _);
+    let options = options.map_or(std::ptr::null(), |o| o.0 as *const _);
     // SAFETY: all pointers valid for the call.
     let status = unsafe {
         yolo_detect_pixels(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import gc
 import importlib.metadata
@@ -56,18 +57,20 @@ def test_runs_from_the_installed_wheel_with_its_bundled_library():
     assert _capi.LIBRARY_ENV not in os.environ
 
 
-def test_struct_layouts_agree_with_the_library():
-    # Defaults come back by value through ctypes: a field out of place would read as garbage here.
-    config = _capi.lib.yolo_config_default()
-    assert config.model_path is None and config.ort_library_path is None
-    assert (config.pool_size, config.threads_per_session, config.imgsz) == (0, 0, 0)
-    assert math.isclose(config.conf_threshold, 0.25, rel_tol=1e-6) and math.isclose(config.iou_threshold, 0.7, rel_tol=1e-6)
-    assert config.max_detections == 300 and config.class_agnostic is False
-    assert (config.acquire_timeout_ms, config.load_wait_ms) == (0, 0)
-    assert config.async_load is False and config.share_weights is False and not config.on_load
-    options = _capi.lib.yolo_detect_options_default()
-    assert (options.conf_threshold, options.iou_threshold) == (-1.0, -1.0)
-    assert (options.max_detections, options.class_agnostic) == (0, -1)
+def test_struct_layouts_agree_with_the_header():
+    # Only detections and stats are read as structs; configs and options are opaque objects with setters.
+    assert ctypes.sizeof(_capi.RawDetection) == 24
+    assert ctypes.sizeof(_capi.DetectorStats) == 8 + 16 + 8 * _capi.ERROR_SLOTS + 8 + 40 + 8 * _capi.LATENCY_BUCKETS
+
+
+def test_config_and_option_values_are_checked_by_the_library(synthetic, detector, bus):
+    with pytest.raises(yolo_ffi.InvalidArgumentError, match="conf_threshold"):
+        yolo_ffi.Detector(synthetic / "v8_fixed.onnx", conf=float("nan"))
+    with pytest.raises(yolo_ffi.InvalidArgumentError, match="imgsz"):
+        yolo_ffi.Detector(synthetic / "v8_fixed.onnx", imgsz=20000)
+    with pytest.raises(yolo_ffi.InvalidArgumentError, match="iou_threshold"):
+        detector.detect(bus, iou=1.5)
+    assert detector.detect(bus, conf=0.9, agnostic=True) == detector.detect(bus, conf=0.9, agnostic=True)
 
 
 def test_runtime_is_the_onnxruntime_wheels_found_without_importing_it():

@@ -1,0 +1,591 @@
+//! The opaque configuration objects, `yolo_config` and `yolo_detect_options`, and their setters.
+//!
+//! Both are built with setter functions rather than read from a struct the caller lays out, so that a new
+//! option in a minor version breaks no compiled caller, and a binding in another language (ctypes, koffi,
+//! JNA, cgo) sets options without restating any struct layout. Each setter checks its value at once: a bad
+//! value is reported by the setter that received it, and leaves the object as it was.
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use yolo_ffi_core::detector::{DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
+use yolo_ffi_core::error::{Error, Result};
+use yolo_ffi_core::loaded_model::MAX_POOL_SIZE;
+use yolo_ffi_core::model::MAX_IMGSZ;
+use yolo_ffi_core::postprocess::NmsSettings;
+
+use crate::boundary::{optional_path, OutParam};
+use crate::handles::{borrow_handle, borrow_handle_mut, free_handle, into_handle, BoxOwned};
+use crate::types::{yolo_load_callback, yolo_status, YOLO_WAIT_FOREVER};
+
+/// How to load a detector: the model file, the session pool, the default thresholds, limits, timeouts and
+/// the background load. Created by `yolo_config_new` with every default set, changed with the
+/// `yolo_config_set_*` functions, read by `yolo_init`, released by `yolo_config_free`. The caller owns it;
+/// `yolo_init` copies what it needs, so the config may be freed, changed or reused as soon as `yolo_init`
+/// returns. Not thread-safe while being changed; once set, any number of threads may pass it to `yolo_init`
+/// at the same time.
+pub struct yolo_config {
+    _private: [u8; 0],
+}
+
+/// Per-call overrides of a detector's default thresholds. Created by `yolo_detect_options_new`, where
+/// every value is inherited from the detector; each `yolo_detect_options_set_*` call overrides one value.
+/// Released by `yolo_detect_options_free`. Owned by the caller and only read during a detect call; not
+/// thread-safe while being changed, and once set, may be shared by any number of threads.
+pub struct yolo_detect_options {
+    _private: [u8; 0],
+}
+
+/// What a `yolo_config` holds.
+pub(crate) struct ConfigValues {
+    /// The core's config; its `model_path` is empty until set.
+    pub(crate) core: DetectorConfig,
+    pub(crate) on_load: yolo_load_callback,
+    pub(crate) on_load_user_data: *mut c_void,
+}
+
+impl BoxOwned for yolo_config {
+    type Rust = ConfigValues;
+    const NAME: &'static str = "config";
+    /// "yoloCONF" in ASCII.
+    const TAG: u64 = u64::from_be_bytes(*b"yoloCONF");
+}
+
+/// What a `yolo_detect_options` holds: each value, or `None` to inherit the detector's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct OptionValues {
+    conf_threshold: Option<f32>,
+    iou_threshold: Option<f32>,
+    max_detections: Option<usize>,
+    class_agnostic: Option<bool>,
+}
+
+impl OptionValues {
+    /// These overrides applied to `defaults`.
+    pub(crate) fn apply_to(&self, defaults: NmsSettings) -> NmsSettings {
+        NmsSettings {
+            conf_threshold: self.conf_threshold.unwrap_or(defaults.conf_threshold),
+            iou_threshold: self.iou_threshold.unwrap_or(defaults.iou_threshold),
+            max_detections: self.max_detections.unwrap_or(defaults.max_detections),
+            class_agnostic: self.class_agnostic.unwrap_or(defaults.class_agnostic),
+        }
+    }
+}
+
+impl BoxOwned for yolo_detect_options {
+    type Rust = OptionValues;
+    const NAME: &'static str = "options";
+    /// "yoloOPTS" in ASCII.
+    const TAG: u64 = u64::from_be_bytes(*b"yoloOPTS");
+}
+
+/// A threshold in [0, 1]; NaN and everything else is an invalid argument naming `name`.
+fn threshold(name: &str, value: f32) -> Result<f32> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::invalid_argument(format!("{name} {value} is not in [0, 1]")))
+    }
+}
+
+fn at_least_one(name: &str, value: u32) -> Result<usize> {
+    if value == 0 {
+        Err(Error::invalid_argument(format!("{name} must be at least 1")))
+    } else {
+        Ok(value as usize)
+    }
+}
+
+/// Creates a config with every default set: the pool chosen from the cores, Ultralytics' thresholds
+/// (confidence 0.25, IoU 0.7, 300 detections, per class), no acquire timeout, a 100-megapixel image limit,
+/// a synchronous load. Set the model path with `yolo_config_set_model_path` before `yolo_init`. On success
+/// writes a new config to `*out_config`, owned by the caller until `yolo_config_free`. Thread-safe.
+///
+/// Safety: `out_config` must be NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_new(out_config: *mut *mut yolo_config) -> yolo_status {
+    ffi_boundary!(status {
+        let out = OutParam::new(out_config, "out_config")?;
+        let values = ConfigValues {
+            core: DetectorConfig::new(""),
+            on_load: None,
+            on_load_user_data: std::ptr::null_mut(),
+        };
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(into_handle::<yolo_config>(values)) };
+        Ok(())
+    })
+}
+
+/// Releases a config. NULL is a no-op. Detectors made from it are not affected. On success it leaves
+/// `yolo_last_error()` as it was, so a program may free the config before reporting why `yolo_init` failed.
+///
+/// Safety: `config` must be NULL or a live config from `yolo_config_new`, not in use by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_free(config: *mut yolo_config) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    ffi_boundary!(release { unsafe { free_handle(config) } })
+}
+
+/// Applies `change` to a live config.
+///
+/// Safety: `config` must be NULL or a live config not used by another thread during the call.
+unsafe fn change_config(config: *mut yolo_config, change: impl FnOnce(&mut ConfigValues) -> Result<()>) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: forwarded to the caller's contract.
+        let values = unsafe { borrow_handle_mut(config) }?;
+        change(values)
+    })
+}
+
+/// Sets the ONNX model file: a NUL-terminated path in the operating system's encoding, copied. Required.
+///
+/// Safety: `config` must be a live config; `model_path` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_model_path(
+    config: *mut yolo_config,
+    model_path: *const c_char,
+) -> yolo_status {
+    let change = |values: &mut ConfigValues| {
+        // SAFETY: NULL or NUL-terminated by the caller's contract.
+        let path = unsafe { optional_path(model_path) };
+        values.core.model_path = path.ok_or_else(|| Error::invalid_argument("model_path is NULL or empty"))?;
+        Ok(())
+    };
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { change_config(config, change) }
+}
+
+/// Sets the ONNX Runtime library to load (`libonnxruntime.so`), copied; NULL or "" searches again (the
+/// default): `YOLO_FFI_ORT_LIBRARY`, `ORT_DYLIB_PATH`, the folder of `libyolo_ffi.so`,
+/// `~/.cache/yolo-ffi/onnxruntime-1.32.0/`, then the system loader. A process loads ONNX Runtime once:
+/// after the first success, later values are ignored.
+///
+/// Safety: `config` must be a live config; `ort_library_path` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_ort_library_path(
+    config: *mut yolo_config,
+    ort_library_path: *const c_char,
+) -> yolo_status {
+    let change = |values: &mut ConfigValues| {
+        // SAFETY: NULL or NUL-terminated by the caller's contract.
+        values.core.ort_library_path = unsafe { optional_path(ort_library_path) };
+        Ok(())
+    };
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { change_config(config, change) }
+}
+
+/// Sets the sessions in the pool, at most 256. 0 (default): chosen from the core count and
+/// `threads_per_session` so that sessions x threads does not exceed the cores. With both 0 on a machine
+/// with several cores, the pool has sessions of several widths: one with a thread per core, two with half
+/// the cores each, and so on down to one single-threaded session per core (2 cores: 1 x 2 + 2 x 1;
+/// 16 cores: 31 sessions). Each call takes a session as wide as the cores divided by the calls in flight,
+/// so one caller and many are both served at full speed, for fewer than twice as many sessions' memory as
+/// cores. Set `pool_size` or `threads_per_session` for a smaller pool.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_pool_size(config: *mut yolo_config, pool_size: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            if pool_size as usize > MAX_POOL_SIZE {
+                return Err(Error::invalid_argument(format!(
+                    "pool_size {pool_size} exceeds the maximum of {MAX_POOL_SIZE}"
+                )));
+            }
+            values.core.pool_size = pool_size as usize;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the intra-op threads per session. 0 (default): the cores divided by `pool_size`, at least 1.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_threads_per_session(config: *mut yolo_config, threads: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.threads_per_session = threads as usize;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the letterbox size for models with a dynamic input, each side rounded up to the model's stride,
+/// at most 16384. 0 x 0 (default): the model's `imgsz` metadata, else 640 x 640. Models with a fixed input
+/// size always use that size.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_imgsz(config: *mut yolo_config, height: u32, width: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.imgsz = match (height, width) {
+                (0, 0) => None,
+                (h, w) if (1..=MAX_IMGSZ).contains(&h) && (1..=MAX_IMGSZ).contains(&w) => Some((h, w)),
+                (h, w) => {
+                    return Err(Error::invalid_argument(format!(
+                        "imgsz {h}x{w} must be between 1 and {MAX_IMGSZ} on each side, or 0x0"
+                    )))
+                }
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Sets the default confidence threshold, in [0, 1]: boxes must score strictly above it. Default 0.25.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_conf_threshold(config: *mut yolo_config, conf_threshold: f32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.nms.conf_threshold = threshold("conf_threshold", conf_threshold)?;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the default NMS IoU threshold, in [0, 1]. Default 0.7.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_iou_threshold(config: *mut yolo_config, iou_threshold: f32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.nms.iou_threshold = threshold("iou_threshold", iou_threshold)?;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the default maximum number of detections per image, at least 1. Default 300.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_max_detections(config: *mut yolo_config, max_detections: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.nms.max_detections = at_least_one("max_detections", max_detections)?;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the default for class-agnostic NMS (suppress across classes). Default false.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_class_agnostic(config: *mut yolo_config, class_agnostic: bool) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.nms.class_agnostic = class_agnostic;
+            Ok(())
+        })
+    }
+}
+
+/// Sets how long a detect call waits for a free session, in milliseconds, before
+/// `YOLO_STATUS_TIMEOUT`; 0 (default) waits for ever.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_acquire_timeout_ms(config: *mut yolo_config, timeout_ms: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.acquire_timeout = (timeout_ms != 0).then(|| Duration::from_millis(timeout_ms.into()));
+            Ok(())
+        })
+    }
+}
+
+/// Sets the pixel limit: images with more pixels are rejected with `YOLO_STATUS_IMAGE_TOO_LARGE` before
+/// being decoded. 0 restores the default, 100000000.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_max_image_pixels(
+    config: *mut yolo_config,
+    max_image_pixels: u64,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.max_image_pixels =
+                if max_image_pixels == 0 { DEFAULT_MAX_IMAGE_PIXELS } else { max_image_pixels };
+            Ok(())
+        })
+    }
+}
+
+/// With `true`, `yolo_init` returns at once and the model loads on a background thread: start-up never
+/// blocks on the model, and a failed load leaves a valid detector that reports `YOLO_STATUS_LOAD_FAILED`.
+/// The first `yolo_init` of a process still loads ONNX Runtime itself before returning (about 50 ms), so
+/// that no background thread is inside the runtime's loading if the process exits; a runtime that cannot
+/// be loaded also gives a detector in the failed state. Default false: `yolo_init` loads, and fails if the
+/// load fails.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_async_load(config: *mut yolo_config, async_load: bool) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.async_load = async_load;
+            Ok(())
+        })
+    }
+}
+
+/// Sets how long calls on a detector whose model is still loading wait for it before returning
+/// `YOLO_STATUS_NOT_READY`: 0 (default) returns at once, `YOLO_WAIT_FOREVER` waits for ever.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_load_wait_ms(config: *mut yolo_config, load_wait_ms: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.load_wait = match load_wait_ms {
+                YOLO_WAIT_FOREVER => None,
+                ms => Some(Duration::from_millis(ms.into())),
+            };
+            Ok(())
+        })
+    }
+}
+
+/// With `true`, every session of the pool gets one shared copy of the model's weights, so that a pool of
+/// N costs little more memory than one session. Needs graph optimisation Level 2 instead of All, which
+/// makes each inference slower (see the README's measurements). Default false.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_share_weights(config: *mut yolo_config, share_weights: bool) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.share_weights = share_weights;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the callback run once when the load ends (see `yolo_load_callback`), with `user_data` passed back
+/// as is; the library never dereferences it. NULL `on_load` removes the callback.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_on_load(
+    config: *mut yolo_config,
+    on_load: yolo_load_callback,
+    user_data: *mut c_void,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.on_load = on_load;
+            values.on_load_user_data = user_data;
+            Ok(())
+        })
+    }
+}
+
+/// The values of a live config, for `yolo_init`.
+///
+/// Safety: `config` must be NULL or a live config not changed by another thread during the call.
+pub(crate) unsafe fn config_values<'a>(config: *const yolo_config) -> Result<&'a ConfigValues> {
+    // SAFETY: forwarded to the caller's contract.
+    let values = unsafe { borrow_handle(config) }?;
+    if values.core.model_path.as_os_str().is_empty() {
+        return Err(Error::invalid_argument("the config has no model path: call yolo_config_set_model_path"));
+    }
+    Ok(values)
+}
+
+/// Creates options that inherit every value from the detector. On success writes them to
+/// `*out_options`, owned by the caller until `yolo_detect_options_free`. Thread-safe.
+///
+/// Safety: `out_options` must be NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_options_new(out_options: *mut *mut yolo_detect_options) -> yolo_status {
+    ffi_boundary!(status {
+        let out = OutParam::new(out_options, "out_options")?;
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(into_handle::<yolo_detect_options>(OptionValues::default())) };
+        Ok(())
+    })
+}
+
+/// Releases options. NULL is a no-op. On success it leaves `yolo_last_error()` as it was.
+///
+/// Safety: `options` must be NULL or live options from `yolo_detect_options_new`, not in use by another
+/// thread.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_options_free(options: *mut yolo_detect_options) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    ffi_boundary!(release { unsafe { free_handle(options) } })
+}
+
+/// Applies `change` to live options.
+///
+/// Safety: `options` must be NULL or live options not used by another thread during the call.
+unsafe fn change_options(
+    options: *mut yolo_detect_options,
+    change: impl FnOnce(&mut OptionValues) -> Result<()>,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: forwarded to the caller's contract.
+        let values = unsafe { borrow_handle_mut(options) }?;
+        change(values)
+    })
+}
+
+/// Overrides the confidence threshold, in [0, 1], for calls with these options.
+///
+/// Safety: `options` must be live options.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_options_set_conf_threshold(
+    options: *mut yolo_detect_options,
+    conf_threshold: f32,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_options(options, |values| {
+            values.conf_threshold = Some(threshold("conf_threshold", conf_threshold)?);
+            Ok(())
+        })
+    }
+}
+
+/// Overrides the NMS IoU threshold, in [0, 1], for calls with these options.
+///
+/// Safety: `options` must be live options.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_options_set_iou_threshold(
+    options: *mut yolo_detect_options,
+    iou_threshold: f32,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_options(options, |values| {
+            values.iou_threshold = Some(threshold("iou_threshold", iou_threshold)?);
+            Ok(())
+        })
+    }
+}
+
+/// Overrides the maximum number of detections, at least 1, for calls with these options.
+///
+/// Safety: `options` must be live options.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_options_set_max_detections(
+    options: *mut yolo_detect_options,
+    max_detections: u32,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_options(options, |values| {
+            values.max_detections = Some(at_least_one("max_detections", max_detections)?);
+            Ok(())
+        })
+    }
+}
+
+/// Overrides class-agnostic NMS for calls with these options.
+///
+/// Safety: `options` must be live options.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_options_set_class_agnostic(
+    options: *mut yolo_detect_options,
+    class_agnostic: bool,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_options(options, |values| {
+            values.class_agnostic = Some(class_agnostic);
+            Ok(())
+        })
+    }
+}
+
+/// The values of live options, or `None` for NULL.
+///
+/// Safety: `options` must be NULL or live options not changed by another thread during the call.
+pub(crate) unsafe fn option_values(options: *const yolo_detect_options) -> Result<Option<OptionValues>> {
+    if options.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { borrow_handle(options) }.map(|values| Some(*values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_inherit_what_they_do_not_set() {
+        let defaults = NmsSettings::default();
+        assert_eq!(OptionValues::default().apply_to(defaults), defaults);
+        let custom = OptionValues {
+            conf_threshold: Some(0.5),
+            iou_threshold: Some(0.0),
+            max_detections: Some(3),
+            class_agnostic: Some(true),
+        };
+        let merged = custom.apply_to(defaults);
+        assert_eq!(
+            (merged.conf_threshold, merged.iou_threshold, merged.max_detections, merged.class_agnostic),
+            (0.5, 0.0, 3, true)
+        );
+    }
+
+    #[test]
+    fn setters_check_their_values_and_leave_the_object_unchanged_on_error() {
+        let mut config = std::ptr::null_mut();
+        let mut options = std::ptr::null_mut();
+        // SAFETY: valid out-pointers; the objects are used by this thread only and freed once.
+        unsafe {
+            assert_eq!(yolo_config_new(&mut config), yolo_status::Ok);
+            assert_eq!(yolo_config_set_conf_threshold(config, f32::NAN), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_iou_threshold(config, 1.5), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_max_detections(config, 0), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_pool_size(config, 257), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_imgsz(config, 0, 640), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_imgsz(config, 16385, 640), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_model_path(config, std::ptr::null()), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_model_path(config, c"".as_ptr()), yolo_status::InvalidArgument);
+            assert_eq!(
+                config_values(config).err().map(|e| e.kind()),
+                Some(yolo_ffi_core::error::ErrorKind::InvalidArgument),
+                "no model path yet"
+            );
+            assert_eq!(yolo_config_set_imgsz(config, 480, 640), yolo_status::Ok);
+            assert_eq!(yolo_config_set_model_path(config, c"/models/m.onnx".as_ptr()), yolo_status::Ok);
+            let values = config_values(config).unwrap();
+            assert_eq!(values.core.nms, NmsSettings::default(), "the bad values changed nothing");
+            assert_eq!(values.core.imgsz, Some((480, 640)));
+            assert_eq!(values.core.model_path, std::path::Path::new("/models/m.onnx"));
+            assert_eq!(yolo_config_free(config), yolo_status::Ok);
+
+            assert_eq!(yolo_detect_options_new(&mut options), yolo_status::Ok);
+            assert_eq!(yolo_detect_options_set_conf_threshold(options, -1.0), yolo_status::InvalidArgument);
+            assert_eq!(yolo_detect_options_set_conf_threshold(options, 0.5), yolo_status::Ok);
+            assert_eq!(option_values(options).unwrap().unwrap().conf_threshold, Some(0.5));
+            assert_eq!(yolo_detect_options_free(options), yolo_status::Ok);
+            assert_eq!(option_values(std::ptr::null()).unwrap(), None);
+        }
+    }
+}
