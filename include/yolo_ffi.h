@@ -171,7 +171,8 @@ typedef struct yolo_detector_stats {
   uint64_t pool_waits;
   // Their total wait, in microseconds.
   uint64_t pool_wait_us;
-  // Median latency of successful detect calls, in microseconds, as the upper edge of its histogram bucket.
+  // Median latency of successful detect calls, in microseconds, within 2% of the true value (the middle
+  // of a bucket 1/32 of a power of two wide).
   uint64_t latency_p50_us;
   // 90th percentile, likewise.
   uint64_t latency_p90_us;

@@ -202,7 +202,7 @@ pub unsafe extern "C" fn yolo_stats(
             latency_p50_us: calls.latency_quantile_us(0.5),
             latency_p90_us: calls.latency_quantile_us(0.9),
             latency_p99_us: calls.latency_quantile_us(0.99),
-            latency_histogram: calls.latency,
+            latency_histogram: calls.power_of_two_histogram(),
         };
         // SAFETY: writable by the caller's contract.
         unsafe { out.write(stats) };

@@ -189,7 +189,8 @@ pub struct yolo_detector_stats {
     pub pool_waits: u64,
     /// Their total wait, in microseconds.
     pub pool_wait_us: u64,
-    /// Median latency of successful detect calls, in microseconds, as the upper edge of its histogram bucket.
+    /// Median latency of successful detect calls, in microseconds, within 2% of the true value (the middle
+    /// of a bucket 1/32 of a power of two wide).
     pub latency_p50_us: u64,
     /// 90th percentile, likewise.
     pub latency_p90_us: u64,

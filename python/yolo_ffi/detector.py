@@ -82,7 +82,7 @@ class Stats:
     pool_waits: int
     pool_wait_seconds: float
     latency_p50: float
-    """Seconds; the upper edge of the histogram bucket (a power of two microseconds)."""
+    """Seconds, within 2% of the true value (the middle of a histogram bucket 1/32 of a power of two wide)."""
     latency_p90: float
     latency_p99: float
 
