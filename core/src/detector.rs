@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::{self, PixelFormat, PixelView};
-use crate::loaded_model::{LoadedModel, MAX_POOL_SIZE};
+use crate::loaded_model::{LoadedModel, ModelConfig, MAX_POOL_SIZE};
 use crate::model::MAX_IMGSZ;
-use crate::postprocess::{Detection, NmsSettings};
+pub use crate::postprocess::Detections;
+use crate::postprocess::NmsSettings;
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
 use crate::stats::{CallStats, CallStatsSnapshot};
 
@@ -65,6 +66,19 @@ impl DetectorConfig {
 }
 
 impl DetectorConfig {
+    /// What identifies the model these settings load: the part of the config that the handles sharing a
+    /// model must agree on.
+    pub fn model(&self) -> ModelConfig {
+        ModelConfig {
+            model_path: self.model_path.clone(),
+            ort_library_path: self.ort_library_path.clone(),
+            pool_size: self.pool_size,
+            threads_per_session: self.threads_per_session,
+            imgsz: self.imgsz,
+            share_weights: self.share_weights,
+        }
+    }
+
     /// Checks the values that can be checked without touching the model.
     fn validate(&self) -> Result<()> {
         self.nms.validate()?;
@@ -87,17 +101,6 @@ impl DetectorConfig {
         }
         Ok(())
     }
-}
-
-/// The outcome of one detect call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Detections {
-    /// Detections by descending score (end-to-end models: in the model's order), in image pixels.
-    pub detections: Vec<Detection>,
-    /// Width of the image the boxes refer to (after EXIF orientation for encoded images).
-    pub image_width: usize,
-    /// Height of that image.
-    pub image_height: usize,
 }
 
 /// A handle on a model: its own thresholds, timeouts and limits over a model that every handle opened on
@@ -124,7 +127,7 @@ impl Detector {
     /// already), on the loading thread.
     pub fn open(config: &DetectorConfig, on_finished: Option<LoadCallback>) -> Result<Self> {
         config.validate()?;
-        let shared = registry::obtain(config, config.async_load, on_finished)?;
+        let shared = registry::obtain(&config.model(), config.async_load, on_finished)?;
         if !config.async_load {
             if let Some(Err(error)) = shared.wait(None) {
                 return Err(error.clone());

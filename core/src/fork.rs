@@ -10,7 +10,7 @@
 //! prepare handler waits until none is held and keeps new ones out until the fork is done.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Once;
 
 static EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -59,10 +59,39 @@ extern "C" fn after_fork_in_parent() {
     unsafe { libc::pthread_rwlock_unlock(NO_FORK.0.get()) };
 }
 
+/// Functions that modules above this one (the log) register to run in a freshly forked child, so that this
+/// module imports none of them. Slots hold a `fn()` as a pointer; null is empty.
+static CHILD_HOOKS: [AtomicPtr<()>; 4] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 4];
+
+/// Runs `hook` in every child forked from now on, from the `pthread_atfork` child handler, where only
+/// async-signal-safe work is allowed (atomics). Registering the same hook again does nothing.
+///
+/// # Panics
+/// When more than 4 distinct hooks are registered: a programming error of this crate.
+pub fn run_in_child_after_fork(hook: fn()) {
+    watch();
+    let wanted = hook as *mut ();
+    for slot in &CHILD_HOOKS {
+        match slot.compare_exchange(std::ptr::null_mut(), wanted, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return,
+            Err(existing) if existing == wanted => return,
+            Err(_) => continue,
+        }
+    }
+    panic!("more fork child hooks than slots");
+}
+
 extern "C" fn in_child_after_fork() {
     // Async-signal-safe work only: atomics, and re-initialising a lock that only this thread can see.
     EPOCH.fetch_add(1, Ordering::SeqCst);
-    crate::log::forget_calls_after_fork();
+    for slot in &CHILD_HOOKS {
+        let hook = slot.load(Ordering::Acquire);
+        if !hook.is_null() {
+            // SAFETY: every non-null slot holds a `fn()` stored by `run_in_child_after_fork`.
+            let hook: fn() = unsafe { std::mem::transmute::<*mut (), fn()>(hook) };
+            hook();
+        }
+    }
     // SAFETY: the child has one thread, this one, which took the write lock in `before_fork`; starting the
     // lock afresh releases it without relying on the owner check of another thread's id.
     unsafe { libc::pthread_rwlock_init(NO_FORK.0.get(), std::ptr::null()) };

@@ -3,13 +3,15 @@
 //! use it directly through [`Detector`] and [`DetectorConfig`].
 //!
 //! Imports go one way: [`detector`] (per-handle settings) → [`registry`] (one model per process) →
-//! [`loaded_model`] (the session pool and the pipeline) → [`runtime`] and [`fork`] (ONNX Runtime and its
-//! process-wide guards), with [`preprocess`], [`postprocess`], [`model`] and [`image_input`] beside them.
+//! [`loaded_model`] (the session pool and the pipeline) → [`engine`] (every session build and run, with the
+//! fork and exit guards) → [`runtime`] (loading ONNX Runtime) → [`log`] → [`fork`], with [`preprocess`],
+//! [`postprocess`], [`model`] and [`image_input`] beside them.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod detector;
+pub mod engine;
 pub mod error;
 pub mod fork;
 pub mod image_input;

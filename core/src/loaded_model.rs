@@ -9,19 +9,51 @@ use half::f16;
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionOutputs};
-use ort::value::{DynValue, Tensor, TensorElementType, TensorRef};
+use ort::value::{DynValue, Tensor, TensorElementType};
 
-use crate::detector::{Detections, DetectorConfig};
+use crate::engine::{self, RunKind};
 use crate::error::{try_resize, Error, ErrorKind, Result};
 use crate::fork;
 use crate::image_input::PixelView;
 use crate::model::{classify_output, proto, InputPrecision, ModelMetadata, ModelSpec, OutputLayout};
 use crate::pool::Pool;
-use crate::postprocess::{decode_and_suppress, BoxScaler, Detection, NmsSettings, OutputView, PostprocessScratch};
+use crate::postprocess::{
+    decode_and_suppress, BoxScaler, Detection, Detections, NmsSettings, OutputView, PostprocessScratch,
+};
 use crate::preprocess::{
     letterbox_into, letterbox_into_slice, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE,
 };
 use crate::runtime;
+
+/// What identifies a loaded model: the file and everything that shapes its sessions or its input size. It
+/// is what loading takes, and the registry shares one model among the handles whose `ModelConfig`s name
+/// the same file with the same values; thresholds, timeouts and limits are per handle.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelConfig {
+    /// The ONNX model file.
+    pub model_path: std::path::PathBuf,
+    /// The ONNX Runtime library; `None` searches (see [`runtime::environment`]).
+    pub ort_library_path: Option<std::path::PathBuf>,
+    /// Sessions in the pool; 0 picks from the core count and `threads_per_session` ([`session_tiers`]).
+    pub pool_size: usize,
+    /// Intra-op threads per session; 0 picks so that the pool does not oversubscribe the cores.
+    pub threads_per_session: usize,
+    /// Letterbox size `(height, width)` for models with a dynamic input; `None` uses the metadata, else 640.
+    pub imgsz: Option<(u32, u32)>,
+    /// Give every session of the pool one shared copy of the model's weights.
+    pub share_weights: bool,
+}
+
+impl ModelConfig {
+    /// The same config with the path resolved, so that two spellings of one file (symlinks, `..`) compare
+    /// equal. A path that cannot be resolved is kept as given: loading it fails anyway, naming it.
+    pub fn canonical(&self) -> Self {
+        let path = std::fs::canonicalize(&self.model_path)
+            .or_else(|_| std::path::absolute(&self.model_path))
+            .unwrap_or_else(|_| self.model_path.clone());
+        Self { model_path: path, ..self.clone() }
+    }
+}
 
 /// Upper bound on `pool_size`, so that a typo cannot load thousands of sessions.
 pub const MAX_POOL_SIZE: usize = 256;
@@ -116,18 +148,14 @@ impl Worker {
 
     /// Runs the model on the prepared input of `batch` images of `height` x `width` and copies the first
     /// output out, as f32, before the session can be used again.
-    fn infer(&mut self, batch: usize, height: usize, width: usize) -> Result<()> {
+    fn infer(&mut self, batch: usize, height: usize, width: usize, kind: RunKind) -> Result<()> {
         let shape = [batch, 3, height, width];
-        let outputs = match &self.input {
-            InputBuffer::F32(buf) => {
-                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(inference_failed)?])
-            }
-            InputBuffer::F16(buf) => {
-                self.session.run(ort::inputs![TensorRef::from_array_view((shape, &buf[..])).map_err(inference_failed)?])
-            }
+        let (output_shape, output) = (&mut self.output_shape, &mut self.output);
+        let read = |outputs: &SessionOutputs<'_>| copy_first_output(outputs, output_shape, output);
+        match &self.input {
+            InputBuffer::F32(buf) => engine::run(&mut self.session, shape, buf, kind, inference_failed, read),
+            InputBuffer::F16(buf) => engine::run(&mut self.session, shape, buf, kind, inference_failed, read),
         }
-        .map_err(inference_failed)?;
-        copy_first_output(&outputs, &mut self.output_shape, &mut self.output)
     }
 
     /// Makes the input buffer hold `len` values, reporting an allocation that fails instead of aborting:
@@ -392,11 +420,7 @@ impl SessionFactory {
             }
             Ok(builder)
         };
-        let _no_fork = fork::no_fork();
-        let _in_runtime = fork::runtime_call();
-        let session = configure().map_err(load_failed)?.commit_from_memory(&self.model_bytes).map_err(load_failed);
-        fork::guard_exit_again();
-        session
+        engine::build_session(configure, &self.model_bytes).map_err(load_failed)
     }
 
     /// Every session of the process: `first` (already built and warmed up, of the narrowest width) plus
@@ -442,10 +466,11 @@ impl std::fmt::Debug for LoadedModel {
 
 impl LoadedModel {
     /// Loads ONNX Runtime if needed, reads the model once, builds every session of the pool and runs one
-    /// warm-up inference that decides the output layout. Only the session-shaping fields of `config` are
-    /// used; thresholds and timeouts belong to each handle.
-    pub fn load(config: &DetectorConfig) -> Result<Self> {
+    /// warm-up inference that decides the output layout.
+    pub fn load(config: &ModelConfig) -> Result<Self> {
         fork::watch();
+        // The whole load counts as a call into ONNX Runtime, for its calls outside `engine` too: the shared
+        // weights' tensors and the session's metadata.
         let _in_runtime = fork::runtime_call();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let tiers = session_tiers(config.pool_size, config.threads_per_session, cores);
@@ -470,17 +495,13 @@ impl LoadedModel {
         let mut warm = Worker::new(first, factory.letterbox_threads(threads), spec.precision);
         let (height, width) = spec.shape.target();
         warm.fill_blank(height as usize, width as usize)?;
-        // The first run initialises kernels under ONNX Runtime's process-wide locks.
-        let no_fork = fork::no_fork();
-        warm.infer(1, height as usize, width as usize).map_err(|e| match e.kind() {
+        warm.infer(1, height as usize, width as usize, RunKind::First).map_err(|e| match e.kind() {
             ErrorKind::OutOfMemory => Error::new(
                 ErrorKind::OutOfMemory,
                 format!("warm-up inference at {height}x{width} ran out of memory: {}", e.message()),
             ),
             _ => Error::invalid_model(format!("warm-up inference failed: {e}")),
         })?;
-        fork::guard_exit_again();
-        drop(no_fork);
         let layout = classify_output(&warm.output_shape, height, width, &spec.metadata)?;
         let names = class_names(spec.metadata.names.as_deref(), layout);
         let pool = factory.build_sessions(spec.precision, Some(warm))?;
@@ -589,12 +610,10 @@ impl LoadedModel {
         }
         let pool = self.pool()?;
         let mut guard = pool.checkout(None)?;
-        let _in_runtime = fork::runtime_call();
-        let tensor = TensorRef::from_array_view(([1, 3, height, width], input)).map_err(inference_failed)?;
         let worker = &mut *guard;
-        let outputs = worker.session.run(ort::inputs![tensor]).map_err(inference_failed)?;
         let mut shape = Vec::new();
-        copy_first_output(&outputs, &mut shape, output)?;
+        let read = |outputs: &SessionOutputs<'_>| copy_first_output(outputs, &mut shape, output);
+        engine::run(&mut worker.session, [1, 3, height, width], input, RunKind::Later, inference_failed, read)?;
         Ok(shape)
     }
 
@@ -623,9 +642,7 @@ impl LoadedModel {
             InputBuffer::F32(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
             InputBuffer::F16(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
         }
-        let in_runtime = fork::runtime_call();
-        worker.infer(1, geometry.input_height, geometry.input_width)?;
-        drop(in_runtime);
+        worker.infer(1, geometry.input_height, geometry.input_width, RunKind::Later)?;
         let output = self.output_view(&worker.output_shape, &worker.output, 0)?;
         decode_and_suppress(
             self.layout,
@@ -698,9 +715,7 @@ impl LoadedModel {
             InputBuffer::F32(buf) => fill(buf, views, &geometries, &mut worker.letterbox),
             InputBuffer::F16(buf) => fill(buf, views, &geometries, &mut worker.letterbox),
         }
-        let in_runtime = fork::runtime_call();
-        worker.infer(views.len(), height, width)?;
-        drop(in_runtime);
+        worker.infer(views.len(), height, width, RunKind::Later)?;
         let mut results = Vec::with_capacity(views.len());
         for (index, view) in views.iter().enumerate() {
             let output = self.output_view(&worker.output_shape, &worker.output, index)?;
@@ -722,28 +737,13 @@ impl LoadedModel {
 
     /// Checks that a run's output still fits the layout found at load, and returns image `index` of it.
     fn output_view<'a>(&self, shape: &[i64], data: &'a [f32], index: usize) -> Result<OutputView<'a>> {
-        let mismatch = || {
+        let (data, rows, cols) = self.layout.image_output(shape, data, index).ok_or_else(|| {
             Error::new(
                 ErrorKind::InferenceFailed,
                 format!("output shape {shape:?} does not match the layout {:?} found at load", self.layout),
             )
-        };
-        let &[batch, rows, cols] = shape else {
-            return Err(mismatch());
-        };
-        let (rows, cols) =
-            (usize::try_from(rows).map_err(|_| mismatch())?, usize::try_from(cols).map_err(|_| mismatch())?);
-        let fits = batch >= 1
-            && match self.layout {
-                OutputLayout::ChannelsFirst { num_classes } => rows == 4 + num_classes,
-                OutputLayout::AnchorsWithObjectness { num_classes } => cols == 5 + num_classes,
-                OutputLayout::EndToEnd => cols == 6,
-            };
-        let start = index * rows * cols;
-        if !fits || index as i64 >= batch || data.len() < start + rows * cols {
-            return Err(mismatch());
-        }
-        Ok(OutputView { data: &data[start..start + rows * cols], rows, cols })
+        })?;
+        Ok(OutputView { data, rows, cols })
     }
 }
 

@@ -37,8 +37,8 @@ thread_local! {
 /// Routes every later event to `sink`, or drops them again with `None`. Returns once no call can still be
 /// using the previous sink, so a host may free what that sink referred to (Python does at exit).
 pub fn set_sink(sink: Option<Sink>) {
-    // The fork handler is what clears the calls a fork cuts off (`forget_calls_after_fork`).
-    crate::fork::watch();
+    // A fork cuts off the calls other threads have in progress; the child must not wait for them.
+    crate::fork::run_in_child_after_fork(forget_calls_after_fork);
     SINK.store(sink.map(Arc::new));
     let own = NESTED.with(Cell::get);
     while IN_FLIGHT.load(Ordering::SeqCst) > own {
@@ -48,6 +48,8 @@ pub fn set_sink(sink: Option<Sink>) {
 
 /// Sends an event to the sink, if any. Events are rare (loads, forks), never per detect.
 pub fn emit(level: Level, message: impl FnOnce() -> String) {
+    // Counted in before any fork() can see the count: a child must not wait for calls it does not have.
+    crate::fork::run_in_child_after_fork(forget_calls_after_fork);
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
     NESTED.with(|n| n.set(n.get() + 1));
     // Loaded after counting this call in, so a `set_sink` that stored a new sink before our load waits for

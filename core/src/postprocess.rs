@@ -62,6 +62,17 @@ pub struct Detection {
     pub class_id: u32,
 }
 
+/// The outcome of one detect call: the detections of one image, in its pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detections {
+    /// Detections by descending score (end-to-end models: in the model's order), in image pixels.
+    pub detections: Vec<Detection>,
+    /// Width of the image the boxes refer to (after EXIF orientation for encoded images).
+    pub image_width: usize,
+    /// Height of that image.
+    pub image_height: usize,
+}
+
 /// A model output for one image: `rows` x `cols` values in row-major order.
 #[derive(Debug, Clone, Copy)]
 pub struct OutputView<'a> {

@@ -2,46 +2,14 @@
 //! same file with the same session settings, and the background load with its outcome.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use crate::detector::DetectorConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
-use crate::loaded_model::LoadedModel;
+use crate::loaded_model::{LoadedModel, ModelConfig};
 use crate::log::{self, Level};
-
-/// What identifies a shareable model: the file and everything that changes its sessions or input size.
-/// Thresholds, timeouts and limits are per handle and do not split the pool.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ModelKey {
-    path: PathBuf,
-    ort_library_path: Option<PathBuf>,
-    pool_size: usize,
-    threads_per_session: usize,
-    imgsz: Option<(u32, u32)>,
-    share_weights: bool,
-}
-
-impl ModelKey {
-    fn new(config: &DetectorConfig) -> Self {
-        // Two spellings of one file (symlinks, `..`) share a model. A path that cannot be resolved is kept as
-        // given: loading it fails anyway, with a message naming it.
-        let path = std::fs::canonicalize(&config.model_path)
-            .or_else(|_| std::path::absolute(&config.model_path))
-            .unwrap_or_else(|_| config.model_path.clone());
-        Self {
-            path,
-            ort_library_path: config.ort_library_path.clone(),
-            pool_size: config.pool_size,
-            threads_per_session: config.threads_per_session,
-            imgsz: config.imgsz,
-            share_weights: config.share_weights,
-        }
-    }
-}
 
 /// Where a model's load stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,13 +27,14 @@ pub type LoadCallback = Box<dyn FnOnce(std::result::Result<&LoadedModel, &Error>
 
 /// A model being loaded or loaded, shared through the registry.
 pub struct SharedModel {
-    key: ModelKey,
+    key: ModelConfig,
     outcome: OnceLock<Result<LoadedModel>>,
     pending: Mutex<Vec<LoadCallback>>,
     finished: Condvar,
     load_time: OnceLock<Duration>,
-    /// What to load again if a `fork()` leaves the load without its thread.
-    config: DetectorConfig,
+    /// What to load, as given (the key is its canonical form); loaded again if a `fork()` leaves the load
+    /// without its thread.
+    config: ModelConfig,
     /// The fork epoch of the process whose thread runs the load.
     loader_epoch: AtomicU64,
     /// This model, for starting a loading thread from `&self`.
@@ -135,7 +104,10 @@ impl SharedModel {
         }
         let Some(me) = self.me.upgrade() else { return };
         log::emit(Level::Warn, || {
-            format!("fork() interrupted the load of {}; loading it again in this process", self.key.path.display())
+            format!(
+                "fork() interrupted the load of {}; loading it again in this process",
+                self.key.model_path.display()
+            )
         });
         if let Err(error) = me.start_loading_thread() {
             self.finish(Err(error));
@@ -167,7 +139,7 @@ impl SharedModel {
 
     fn run_load(&self) {
         let started = Instant::now();
-        log::emit(Level::Info, || format!("loading {}", self.key.path.display()));
+        log::emit(Level::Info, || format!("loading {}", self.key.model_path.display()));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| LoadedModel::load(&self.config)))
             .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "internal error: the model load panicked")));
         let elapsed = started.elapsed();
@@ -176,12 +148,14 @@ impl SharedModel {
             Ok(model) => log::emit(Level::Info, || {
                 format!(
                     "loaded {} in {} ms: sessions x threads {}",
-                    self.key.path.display(),
+                    self.key.model_path.display(),
                     elapsed.as_millis(),
                     crate::loaded_model::describe_tiers(model.session_tiers())
                 )
             }),
-            Err(error) => log::emit(Level::Error, || format!("loading {} failed: {error}", self.key.path.display())),
+            Err(error) => {
+                log::emit(Level::Error, || format!("loading {} failed: {error}", self.key.model_path.display()))
+            }
         }
         self.finish(outcome);
     }
@@ -202,20 +176,16 @@ impl SharedModel {
     }
 }
 
-static REGISTRY: Mutex<Option<HashMap<ModelKey, Weak<SharedModel>>>> = Mutex::new(None);
+static REGISTRY: Mutex<Option<HashMap<ModelConfig, Weak<SharedModel>>>> = Mutex::new(None);
 
 /// Gives the model for `config`: the one already loaded or loading in this process when there is one (a
 /// failed load is retried), else a new one, loaded on a background thread with `background`, else right
 /// here. `on_finished` runs once when the load ends (at once if it already has).
-pub fn obtain(
-    config: &DetectorConfig,
-    background: bool,
-    on_finished: Option<LoadCallback>,
-) -> Result<Arc<SharedModel>> {
+pub fn obtain(config: &ModelConfig, background: bool, on_finished: Option<LoadCallback>) -> Result<Arc<SharedModel>> {
     // Before any load starts: a fork() during the load must be seen by the child (see `resume_if_orphaned`).
     fork::watch();
     fork::watch_exits_from_this_thread();
-    let key = ModelKey::new(config);
+    let key = config.canonical();
     let (shared, created) = {
         let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
         let map = registry.get_or_insert_with(HashMap::new);
@@ -250,7 +220,7 @@ pub fn obtain(
             let started = crate::runtime::environment(config.ort_library_path.as_deref())
                 .and_then(|_| Arc::clone(&shared).start_loading_thread());
             if let Err(error) = started {
-                log::emit(Level::Error, || format!("loading {} failed: {error}", shared.key.path.display()));
+                log::emit(Level::Error, || format!("loading {} failed: {error}", shared.key.model_path.display()));
                 shared.finish(Err(error));
             }
         } else {

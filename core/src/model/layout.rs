@@ -20,6 +20,26 @@ pub enum OutputLayout {
     EndToEnd,
 }
 
+impl OutputLayout {
+    /// Image `index` of a run's output of `shape` holding `data`, checked against this layout: the rule a
+    /// later run's output must keep once [`classify_output`] chose the layout at load. `None` when the
+    /// shape no longer fits (the caller reports it) or `index` is beyond the batch.
+    pub fn image_output<'a>(&self, shape: &[i64], data: &'a [f32], index: usize) -> Option<(&'a [f32], usize, usize)> {
+        let &[batch, rows, cols] = shape else { return None };
+        let (rows, cols) = (usize::try_from(rows).ok()?, usize::try_from(cols).ok()?);
+        let fits = match *self {
+            Self::ChannelsFirst { num_classes } => rows == 4 + num_classes,
+            Self::AnchorsWithObjectness { num_classes } => cols == 5 + num_classes,
+            Self::EndToEnd => cols == 6,
+        };
+        let per_image = rows.checked_mul(cols)?;
+        let start = index.checked_mul(per_image)?;
+        let in_batch = usize::try_from(batch).is_ok_and(|batch| index < batch);
+        let image = data.get(start..start.checked_add(per_image)?)?;
+        (fits && in_batch).then_some((image, rows, cols))
+    }
+}
+
 /// Number of anchor rows a classic YOLOv5 head emits for an input: 3 anchors per cell at strides 8, 16, 32.
 fn yolov5_anchor_rows(input_height: u32, input_width: u32) -> i64 {
     [8u32, 16, 32].iter().map(|&s| 3 * i64::from(input_height.div_ceil(s)) * i64::from(input_width.div_ceil(s))).sum()
@@ -103,6 +123,19 @@ mod tests {
             OutputLayout::EndToEnd
         );
         assert_eq!(classify_output(&[1, 300, 6], 640, 640, &m80).unwrap(), OutputLayout::EndToEnd);
+    }
+
+    #[test]
+    fn a_later_output_must_keep_the_layout_found_at_load() {
+        let data: Vec<f32> = (0..2 * 7 * 3).map(|v| v as f32).collect();
+        let layout = OutputLayout::ChannelsFirst { num_classes: 3 };
+        assert_eq!(layout.image_output(&[2, 7, 3], &data, 1), Some((&data[21..42], 7, 3)));
+        assert_eq!(layout.image_output(&[2, 7, 3], &data, 2), None, "beyond the batch");
+        assert_eq!(layout.image_output(&[2, 8, 3], &data, 0), None, "another class count");
+        assert_eq!(layout.image_output(&[1, 7], &data, 0), None, "two dimensions");
+        assert_eq!(layout.image_output(&[3, 7, 3], &data, 2), None, "more than the data holds");
+        assert_eq!(OutputLayout::EndToEnd.image_output(&[1, 7, 6], &data, 0), Some((&data[..42], 7, 6)));
+        assert_eq!(OutputLayout::EndToEnd.image_output(&[1, i64::MAX, 6], &data, 0), None);
     }
 
     #[test]

@@ -1,0 +1,58 @@
+//! The one way the pipeline calls ONNX Runtime on a session: building it and running it. Each function
+//! holds the guards that `fork()` and `exit()` need (see [`crate::fork`]), so that no caller can forget one:
+//!
+//! - Every call counts as one in progress ([`fork::runtime_call`]): the exit guard ends the process before
+//!   ONNX Runtime's static destructors while one runs.
+//! - Building a session, and its first run, initialise ONNX Runtime's process-wide registries under its
+//!   locks: a `fork()` waits for them ([`fork::no_fork`]), and the exit guard is registered again after
+//!   them ([`fork::guard_exit_again`]), since they register exit-time destructors of their own.
+
+use std::fmt::Debug;
+
+use ort::session::builder::SessionBuilder;
+use ort::session::{Session, SessionOutputs};
+use ort::value::{PrimitiveTensorElementType, TensorRef};
+
+use crate::error::{Error, Result};
+use crate::fork;
+
+/// Builds a session from `model` with the options `configure` sets.
+pub fn build_session(configure: impl FnOnce() -> ort::Result<SessionBuilder>, model: &[u8]) -> ort::Result<Session> {
+    let _no_fork = fork::no_fork();
+    let _in_runtime = fork::runtime_call();
+    let session = configure().and_then(|mut builder| builder.commit_from_memory(model));
+    fork::guard_exit_again();
+    session
+}
+
+/// Whether a run is a session's first, which initialises kernels under ONNX Runtime's process-wide locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// The warm-up run at load.
+    First,
+    /// Any later run.
+    Later,
+}
+
+/// Runs `session` on one input tensor of `shape` over `input`, and hands the outputs to `read`, which
+/// copies out what it needs while the guards still hold (reading an output is a call into ONNX Runtime
+/// too). `failed` turns ONNX Runtime's errors into the caller's.
+pub fn run<E: PrimitiveTensorElementType + Debug + Clone + 'static, T>(
+    session: &mut Session,
+    shape: [usize; 4],
+    input: &[E],
+    kind: RunKind,
+    failed: fn(ort::Error) -> Error,
+    read: impl FnOnce(&SessionOutputs<'_>) -> Result<T>,
+) -> Result<T> {
+    let _no_fork = (kind == RunKind::First).then(fork::no_fork);
+    let _in_runtime = fork::runtime_call();
+    let result = TensorRef::from_array_view((shape, input))
+        .and_then(|tensor| session.run(ort::inputs![tensor]))
+        .map_err(failed)
+        .and_then(|outputs| read(&outputs));
+    if kind == RunKind::First {
+        fork::guard_exit_again();
+    }
+    result
+}
