@@ -152,7 +152,8 @@ wheel: $(LIB)
 	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir $(WHEEL_DIR) .
 
 ## What users do: install the wheel into a fresh virtualenv, then run the package's and the Django example's
-## tests there, outside the source tree, so a wheel that forgets a file fails here.
+## tests there, outside the source tree, so a wheel that forgets a file fails here; last, every C and Python
+## snippet of the README and docs/ as written (scripts/check_snippets.py).
 test-python: wheel test-models fixtures
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
@@ -161,6 +162,7 @@ test-python: wheel test-models fixtures
 	$(VENV)/bin/python -m mypy --strict --cache-dir=/dev/null python/yolo_ffi
 	cd build && YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
 	cd examples/django && timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
+	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC)
 
 ## Fuzzing (docs/reliability.md): cargo fuzz (libFuzzer + AddressSanitizer) on the nightly toolchain.
 ## `make fuzz-smoke` runs every target briefly (part of `make test`); `make fuzz FUZZ_SECONDS=600` for real.

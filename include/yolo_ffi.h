@@ -521,7 +521,7 @@ yolo_status yolo_config_set_load_wait_ms(struct yolo_config *config, uint32_t lo
 
 // With `true`, every session of the pool gets one shared copy of the model's weights, so that a pool of
 // N costs little more memory than one session. Needs graph optimisation Level 2 instead of All, which
-// makes each inference slower (see the README's measurements). Default false.
+// makes each inference slower (see docs/servers.md, "Memory"). Default false.
 //
 // Safety: `config` must be a live config.
 yolo_status yolo_config_set_share_weights(struct yolo_config *config,

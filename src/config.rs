@@ -368,7 +368,7 @@ pub unsafe extern "C" fn yolo_config_set_load_wait_ms(config: *mut yolo_config, 
 
 /// With `true`, every session of the pool gets one shared copy of the model's weights, so that a pool of
 /// N costs little more memory than one session. Needs graph optimisation Level 2 instead of All, which
-/// makes each inference slower (see the README's measurements). Default false.
+/// makes each inference slower (see docs/servers.md, "Memory"). Default false.
 ///
 /// Safety: `config` must be a live config.
 #[no_mangle]

@@ -38,7 +38,7 @@ pub struct DetectorConfig {
     /// Return from [`Detector::open`] at once and load on a background thread.
     pub async_load: bool,
     /// Give every session of the pool one shared copy of the model's weights. Sharing needs graph
-    /// optimisation at Level 2 instead of All, which costs latency (see README); off by default.
+    /// optimisation at Level 2 instead of All, which costs latency (docs/servers.md, "Memory"); off by default.
     pub share_weights: bool,
     /// How long a detect call waits for a model still loading: `Some(ZERO)` fails at once with
     /// [`ErrorKind::NotReady`], `None` waits for ever.

@@ -32,7 +32,7 @@ def draw(image_path: Path, detections: Sequence[Detection], out_path: Path) -> N
     try:
         from PIL import Image, ImageDraw, ImageFont, ImageOps
     except ImportError as error:
-        raise SystemExit("--save needs Pillow: pip install 'yolo-ffi[draw]'") from error
+        raise SystemExit("--save needs Pillow: pip install pillow") from error
     with Image.open(image_path) as opened:
         image = ImageOps.exif_transpose(opened).convert("RGB")
     canvas = ImageDraw.Draw(image)
