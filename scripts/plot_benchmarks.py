@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plots a throughput run of `cargo bench --bench bench -- throughput --json FILE` to a PNG.
 
-    python scripts/plot_benchmarks.py docs/bench/throughput-yolov8n.json docs/bench/throughput-yolov8n.png
+    python scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
 
 Left: images per second against caller threads, one line per pool size x threads per session (the
 automatic defaults dashed), raw ONNX Runtime with one session per caller as black crosses. Right: median

@@ -61,7 +61,7 @@ pub const MAX_POOL_SIZE: usize = 256;
 /// Resolves 0 ("auto") in one of `pool_size` and `threads_per_session` so that sessions x threads stays
 /// within `cores`. Returns `(sessions, threads)`. Both automatic is [`automatic_tiers`]' business; here it
 /// gives the narrowest tier, one single-threaded session per core: on 2 cores that measured 13.2 img/s
-/// against 8.5 for one 2-thread session shared by 2 callers (shared/notes).
+/// against 8.5 for one 2-thread session shared by 2 callers.
 pub fn resolve_parallelism(pool_size: usize, threads_per_session: usize, cores: usize) -> (usize, usize) {
     let cores = cores.max(1);
     match (pool_size, threads_per_session) {
