@@ -20,9 +20,7 @@ use crate::pool::Pool;
 use crate::postprocess::{
     decode_and_suppress, BoxScaler, Detection, Detections, NmsSettings, OutputView, PostprocessScratch,
 };
-use crate::preprocess::{
-    letterbox_into, letterbox_into_slice, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE,
-};
+use crate::preprocess::{letterbox_into_slice, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
 use crate::runtime;
 
 /// What identifies a loaded model: the file and everything that shapes its sessions or its input size. It
@@ -626,37 +624,8 @@ impl LoadedModel {
         acquire_timeout: Option<Duration>,
     ) -> Result<Detections> {
         settings.validate()?;
-        let pool = self.pool()?;
-        let (target_h, target_w) = self.spec.shape.target();
-        let geometry = LetterboxGeometry::new(
-            view.width(),
-            view.height(),
-            target_h as usize,
-            target_w as usize,
-            self.spec.shape.minimal_rect_stride().map(|s| s as usize),
-        );
-        let mut guard = pool.checkout(acquire_timeout)?;
-        let worker = &mut *guard;
-        worker.reserve_input(3 * geometry.input_height * geometry.input_width)?;
-        match &mut worker.input {
-            InputBuffer::F32(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
-            InputBuffer::F16(buf) => letterbox_into(view, &geometry, &mut worker.letterbox, buf),
-        }
-        worker.infer(1, geometry.input_height, geometry.input_width, RunKind::Later)?;
-        let output = self.output_view(&worker.output_shape, &worker.output, 0)?;
-        decode_and_suppress(
-            self.layout,
-            output,
-            self.names.len(),
-            settings,
-            &mut worker.postprocess,
-            &mut worker.detections,
-        );
-        let scaler = BoxScaler::new(geometry.input_height, geometry.input_width, view.height(), view.width());
-        let mut detections = worker.detections.clone();
-        drop(guard);
-        detections.iter_mut().for_each(|d| scaler.apply(d));
-        Ok(Detections { detections, image_width: view.width(), image_height: view.height() })
+        let mut found = self.run_pipeline(std::slice::from_ref(view), settings, acquire_timeout)?;
+        Ok(found.pop().expect("one result per image"))
     }
 
     /// Detects objects in several images. On a model with a dynamic batch dimension, up to [`MAX_BATCH`]
@@ -670,17 +639,19 @@ impl LoadedModel {
         acquire_timeout: Option<Duration>,
     ) -> Result<Vec<Detections>> {
         settings.validate()?;
-        if !self.spec.dynamic_batch || views.len() < 2 {
-            return views.iter().map(|view| self.detect_pixels(view, settings, acquire_timeout)).collect();
-        }
+        let per_run = if self.spec.dynamic_batch { MAX_BATCH } else { 1 };
         let mut all = Vec::with_capacity(views.len());
-        for chunk in views.chunks(MAX_BATCH) {
-            all.extend(self.detect_one_run(chunk, settings, acquire_timeout)?);
+        for chunk in views.chunks(per_run) {
+            all.extend(self.run_pipeline(chunk, settings, acquire_timeout)?);
         }
         Ok(all)
     }
 
-    fn detect_one_run(
+    /// The pipeline, for one image or a batch of them in one ONNX Runtime run: letterbox each into the
+    /// session's input, run, then decode each image's output with the model's head and scale its boxes
+    /// back to the image. A batch is letterboxed as Ultralytics batches: to the minimal rectangle when every
+    /// image has the same size (always, for one image), else to the full input size.
+    fn run_pipeline(
         &self,
         views: &[PixelView<'_>],
         settings: &NmsSettings,
@@ -698,41 +669,57 @@ impl LoadedModel {
         let (height, width) = (geometries[0].input_height, geometries[0].input_width);
         let mut guard = pool.checkout(acquire_timeout)?;
         let worker = &mut *guard;
-        worker.reserve_input(views.len() * 3 * height * width)?;
+        let per_image = 3 * height * width;
+        worker.reserve_input(views.len() * per_image)?;
         fn fill<T: InputElement>(
-            buf: &mut Vec<T>,
+            buf: &mut [T],
             views: &[PixelView<'_>],
             geometries: &[LetterboxGeometry],
             scratch: &mut LetterboxScratch,
+            per_image: usize,
         ) {
-            let per_image = 3 * geometries[0].input_height * geometries[0].input_width;
-            buf.resize(views.len() * per_image, T::from_u8(PAD_VALUE));
             for ((view, geometry), out) in views.iter().zip(geometries).zip(buf.chunks_exact_mut(per_image)) {
                 letterbox_into_slice(view, geometry, scratch, out);
             }
         }
         match &mut worker.input {
-            InputBuffer::F32(buf) => fill(buf, views, &geometries, &mut worker.letterbox),
-            InputBuffer::F16(buf) => fill(buf, views, &geometries, &mut worker.letterbox),
+            InputBuffer::F32(buf) => fill(buf, views, &geometries, &mut worker.letterbox, per_image),
+            InputBuffer::F16(buf) => fill(buf, views, &geometries, &mut worker.letterbox, per_image),
         }
         worker.infer(views.len(), height, width, RunKind::Later)?;
-        let mut results = Vec::with_capacity(views.len());
-        for (index, view) in views.iter().enumerate() {
-            let output = self.output_view(&worker.output_shape, &worker.output, index)?;
-            decode_and_suppress(
-                self.layout,
-                output,
-                self.names.len(),
-                settings,
-                &mut worker.postprocess,
-                &mut worker.detections,
-            );
-            let scaler = BoxScaler::new(height, width, view.height(), view.width());
-            let mut detections = worker.detections.clone();
-            detections.iter_mut().for_each(|d| scaler.apply(d));
-            results.push(Detections { detections, image_width: view.width(), image_height: view.height() });
+        let mut found = Vec::with_capacity(views.len());
+        for index in 0..views.len() {
+            found.push(self.decode_head(worker, index, settings)?);
         }
-        Ok(results)
+        // The session goes back before the boxes are scaled: other calls need not wait for that.
+        drop(guard);
+        Ok(found
+            .into_iter()
+            .zip(views)
+            .map(|(mut detections, view)| {
+                let scaler = BoxScaler::new(height, width, view.height(), view.width());
+                detections.iter_mut().for_each(|d| scaler.apply(d));
+                Detections { detections, image_width: view.width(), image_height: view.height() }
+            })
+            .collect())
+    }
+
+    /// The model's head: image `index` of the last run's output decoded into detections in model-input
+    /// pixels. This is where a task plugs in: the layout found at load says how to read the output, and
+    /// a segmentation, pose, oriented-box or classification head would read its outputs here and return
+    /// its own per-detection data with the boxes.
+    fn decode_head(&self, worker: &mut Worker, index: usize, settings: &NmsSettings) -> Result<Vec<Detection>> {
+        let output = self.output_view(&worker.output_shape, &worker.output, index)?;
+        let class_count = self.names.len();
+        decode_and_suppress(
+            self.layout,
+            output,
+            class_count,
+            settings,
+            &mut worker.postprocess,
+            &mut worker.detections,
+        );
+        Ok(worker.detections.clone())
     }
 
     /// Checks that a run's output still fits the layout found at load, and returns image `index` of it.
