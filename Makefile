@@ -9,6 +9,11 @@ CBINDGEN_VERSION := 0.29.2
 
 CACHE    := $(shell scripts/fetch.sh path)
 LIB      := target/release/libyolo_ffi.so
+# The SONAME build.rs gives the library (the ABI version: MAJOR, or 0.MINOR before 1.0), and the link by that
+# name that programs linked with -lyolo_ffi look for at run time.
+ABI_VERSION := $(shell sed -n 's/^version = "\([0-9]*\)\.\([0-9]*\)\..*/\1 \2/p' Cargo.toml | head -n 1 | \
+                 awk '{ print ($$1 == 0) ? "0." $$2 : $$1 }')
+SONAME_LINK := $(LIB).$(ABI_VERSION)
 CBINDGEN := build/tools/bin/cbindgen
 PYDEPS   := build/pydeps
 MODELS   := build/test-models
@@ -25,16 +30,19 @@ DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 .PHONY: bench-python system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench clean fuzz fuzz-smoke miri
 
-all: $(LIB) build/detect
+all: $(SONAME_LINK) build/detect
 
 ## Optional system packages (nasm, for libjpeg-turbo's SIMD); best effort, see the script.
 system-deps:
 	scripts/system-deps.sh
 
-$(LIB): $(wildcard $(SOURCES))
+$(LIB): $(wildcard $(SOURCES)) build.rs
 	$(CARGO) build --release --locked $(FEATURES)
 
-build/detect: examples_c/detect.c include/yolo_ffi.h $(LIB)
+$(SONAME_LINK): $(LIB)
+	ln -sf libyolo_ffi.so $@
+
+build/detect: examples_c/detect.c include/yolo_ffi.h $(SONAME_LINK)
 	@mkdir -p build
 	$(CC) -std=c11 $(CWARN) -O2 -Iinclude $< -o $@ $(LINK)
 
@@ -77,38 +85,38 @@ test-rust: $(LIB) test-models fixtures
 	scripts/fetch.sh old-ort
 	$(CARGO) test --release --locked --workspace $(FEATURES)
 
-build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(LIB)
+build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -Iinclude $< -o $@ $(LINK)
 
-build/header_test_cpp: tests/c/header_test.cpp include/yolo_ffi.h $(LIB)
+build/header_test_cpp: tests/c/header_test.cpp include/yolo_ffi.h $(SONAME_LINK)
 	$(CXX) -std=c++17 $(CWARN) -Iinclude $< -o $@ $(LINK)
 
-build/api_test: tests/c/api_test.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
+build/api_test: tests/c/api_test.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread
 
-build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(LIB)
+build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
 
-build/exit_during_load: tests/c/exit_during_load.c include/yolo_ffi.h $(LIB)
+build/exit_during_load: tests/c/exit_during_load.c include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
 
-build/hostile_models: tests/c/hostile_models.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
+build/hostile_models: tests/c/hostile_models.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread -lm
 
-build/hostile_models_asan: tests/c/hostile_models.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
+build/hostile_models_asan: tests/c/hostile_models.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) \
 	  -pthread -lm
 
-build/api_test_asan: tests/c/api_test.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
+build/api_test_asan: tests/c/api_test.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
-build/detect_asan: examples_c/detect.c include/yolo_ffi.h $(LIB)
+build/detect_asan: examples_c/detect.c include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK)
 
-build/soak: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
+build/soak: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -O2 -Iinclude $< -o $@ $(LINK) -pthread
 
-build/soak_asan: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(LIB)
+build/soak_asan: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
 SOAK_IMAGE := tests/fixtures/images/rgb.jpg
@@ -117,6 +125,8 @@ SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppress
 
 test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_test build/exit_during_load build/soak \
         build/hostile_models test-models fixtures
+	readelf -d $(LIB) | grep -q 'Library soname: \[libyolo_ffi.so.$(ABI_VERSION)\]' || \
+	  { echo "$(LIB) lacks the SONAME libyolo_ffi.so.$(ABI_VERSION)"; exit 1; }
 	build/header_test_c
 	build/header_test_cpp
 	build/api_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg
@@ -154,7 +164,7 @@ wheel: $(LIB)
 ## What users do: install the wheel into a fresh virtualenv, then run the package's and the Django example's
 ## tests there, outside the source tree, so a wheel that forgets a file fails here; last, every C and Python
 ## snippet of the README and docs/ as written (scripts/check_snippets.py).
-test-python: wheel test-models fixtures
+test-python: wheel $(SONAME_LINK) test-models fixtures
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
