@@ -354,6 +354,24 @@ mod tests {
     }
 
     #[test]
+    fn every_error_kind_has_its_own_listed_status() {
+        // Stats count errors by `kind as usize`, and `yolo_stats` reports them by status: both lists must
+        // hold every kind and status once, in order.
+        for (index, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, index, "ErrorKind::ALL is in declaration order");
+            assert!(yolo_status::ALL.contains(&yolo_status::from(*kind)), "{kind:?} maps to an unlisted status");
+        }
+        let mut mapped: Vec<u32> = ErrorKind::ALL.iter().map(|k| yolo_status::from(*k) as u32).collect();
+        mapped.sort_unstable();
+        mapped.dedup();
+        assert_eq!(mapped.len(), ErrorKind::ALL.len(), "two kinds share a status");
+        assert_eq!(yolo_status::ALL.len(), ErrorKind::ALL.len() + 1, "every status but OK has its kind");
+        for status in yolo_status::ALL {
+            assert_ne!(status.description().to_bytes(), b"unknown status");
+        }
+    }
+
+    #[test]
     fn status_values_are_stable() {
         let values: Vec<u32> = yolo_status::ALL.iter().map(|s| *s as u32).collect();
         assert_eq!(values, (0..=14).collect::<Vec<u32>>());
