@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 100_000_000;
 pub struct DetectorConfig {
     /// The ONNX model file.
     pub model_path: PathBuf,
-    /// The ONNX Runtime library; `None` searches (see [`runtime::environment`]).
+    /// The ONNX Runtime library; `None` searches (see `runtime::environment`).
     pub ort_library_path: Option<PathBuf>,
     /// Sessions in the pool; 0 picks from the core count and `threads_per_session`.
     pub pool_size: usize,

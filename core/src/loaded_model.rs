@@ -30,7 +30,7 @@ use crate::runtime;
 pub struct ModelConfig {
     /// The ONNX model file.
     pub model_path: std::path::PathBuf,
-    /// The ONNX Runtime library; `None` searches (see [`runtime::environment`]).
+    /// The ONNX Runtime library; `None` searches (see `runtime::environment`).
     pub ort_library_path: Option<std::path::PathBuf>,
     /// Sessions in the pool; 0 picks from the core count and `threads_per_session` ([`session_tiers`]).
     pub pool_size: usize,
