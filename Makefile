@@ -91,7 +91,7 @@ build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(SONAME_LINK)
 build/header_test_cpp: tests/c/header_test.cpp include/yolo_ffi.h $(SONAME_LINK)
 	$(CXX) -std=c++17 $(CWARN) -Iinclude $< -o $@ $(LINK)
 
-build/api_test: tests/c/api_test.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
+build/api_test: tests/c/api_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread
 
 build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(SONAME_LINK)
@@ -100,14 +100,14 @@ build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(SONAME_LINK)
 build/exit_during_load: tests/c/exit_during_load.c include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
 
-build/hostile_models: tests/c/hostile_models.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
+build/hostile_models: tests/c/hostile_models.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread -lm
 
-build/hostile_models_asan: tests/c/hostile_models.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
+build/hostile_models_asan: tests/c/hostile_models.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) \
 	  -pthread -lm
 
-build/api_test_asan: tests/c/api_test.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
+build/api_test_asan: tests/c/api_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
 build/detect_asan: examples_c/detect.c include/yolo_ffi.h $(SONAME_LINK)

@@ -50,20 +50,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// caught and reported as [`yolo_status::InternalError`].
 #[doc(hidden)]
 pub fn run_status(body: impl FnOnce() -> Result<()>) -> yolo_status {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => {
-            clear_last_error();
-            yolo_status::Ok
-        }
-        Ok(Err(error)) => {
-            set_last_error(error.message());
-            yolo_status::from(error.kind())
-        }
-        Err(payload) => {
-            set_last_error(&panic_message(payload.as_ref()));
-            yolo_status::InternalError
-        }
+    let status = run_release(body);
+    if status == yolo_status::Ok {
+        clear_last_error();
     }
+    status
 }
 
 /// Runs the body of a function that releases an object: as [`run_status`], except that success leaves this
