@@ -161,10 +161,15 @@ pub fn mark_runtime_thread() {
     RUNTIME_THREAD.with(|_| ());
 }
 
+/// Whether a call into ONNX Runtime is in progress, or a thread of ours that made one has not ended.
+fn runtime_work_in_progress() -> bool {
+    RUNTIME_CALLS.load(Ordering::Acquire) > 0 || RUNTIME_THREADS.load(Ordering::Acquire) > 0
+}
+
 /// Whether running ONNX Runtime's exit-time destructors now could hang or crash the process (see
 /// [`guard_exit`]).
 fn exit_is_unsafe() -> bool {
-    epoch() > 0 || RUNTIME_CALLS.load(Ordering::Acquire) > 0 || RUNTIME_THREADS.load(Ordering::Acquire) > 0
+    epoch() > 0 || runtime_work_in_progress()
 }
 
 extern "C" fn exit_before_onnx_runtime_if_unsafe(status: libc::c_int, _arg: *mut libc::c_void) {
@@ -219,8 +224,9 @@ impl Drop for ExitWatch {
         // exiting thread's before any exit handler. A guard registered now is the newest entry of the exit
         // list, so it runs before every destructor ONNX Runtime registered, also one registered a moment
         // ago inside a call still running on a loading thread. When the thread merely ends, the entry is
-        // one more harmless check at exit, and only added while a call into ONNX Runtime is in progress.
-        if GUARD_EXIT.is_completed() && exit_is_unsafe() {
+        // one more harmless check at exit, added only while a call into ONNX Runtime is in progress (not
+        // for every thread that ends in a forked child, which the guards registered so far cover).
+        if GUARD_EXIT.is_completed() && runtime_work_in_progress() {
             register_exit_guard();
         }
     }
