@@ -8,8 +8,10 @@
  *   problem and no out-parameter has been written.
  * - The handle comes first, then inputs, then out-parameters. Every buffer pointer is followed by its length.
  * - A required pointer that is NULL gives YOLO_STATUS_INVALID_ARGUMENT.
- * - Handles (yolo_detector, yolo_result) are owned by the caller from the call that returns them until
- *   their free function, which accepts NULL.
+ * - Objects (yolo_detector, yolo_result, yolo_config, yolo_detect_options) are opaque, and owned by the
+ *   caller from the call that creates them until their free function, which accepts NULL and, when it
+ *   succeeds, leaves yolo_last_error() as it was.
+ * - Settings go through setter functions that check each value at once; no struct is laid out by the caller.
  * - No call prints anything or aborts the process; a panic inside the library is reported as
  *   YOLO_STATUS_INTERNAL_ERROR.
  */
