@@ -64,21 +64,18 @@ extern "C" fn after_fork_in_parent() {
 static CHILD_HOOKS: [AtomicPtr<()>; 4] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 4];
 
 /// Runs `hook` in every child forked from now on, from the `pthread_atfork` child handler, where only
-/// async-signal-safe work is allowed (atomics). Registering the same hook again does nothing.
+/// async-signal-safe work is allowed (atomics). Register each hook once (behind a `Once`): function
+/// pointers are not guaranteed to compare equal, so a second registration would take a second slot.
 ///
 /// # Panics
-/// When more than 4 distinct hooks are registered: a programming error of this crate.
+/// When more hooks are registered than there are slots: a programming error of this crate.
 pub fn run_in_child_after_fork(hook: fn()) {
     watch();
-    let wanted = hook as *mut ();
-    for slot in &CHILD_HOOKS {
-        match slot.compare_exchange(std::ptr::null_mut(), wanted, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return,
-            Err(existing) if existing == wanted => return,
-            Err(_) => continue,
-        }
-    }
-    panic!("more fork child hooks than slots");
+    let hook = hook as *mut ();
+    let taken = CHILD_HOOKS
+        .iter()
+        .any(|slot| slot.compare_exchange(std::ptr::null_mut(), hook, Ordering::AcqRel, Ordering::Acquire).is_ok());
+    assert!(taken, "more fork child hooks than slots");
 }
 
 extern "C" fn in_child_after_fork() {

@@ -37,8 +37,7 @@ thread_local! {
 /// Routes every later event to `sink`, or drops them again with `None`. Returns once no call can still be
 /// using the previous sink, so a host may free what that sink referred to (Python does at exit).
 pub fn set_sink(sink: Option<Sink>) {
-    // A fork cuts off the calls other threads have in progress; the child must not wait for them.
-    crate::fork::run_in_child_after_fork(forget_calls_after_fork);
+    forget_calls_in_forked_children();
     SINK.store(sink.map(Arc::new));
     let own = NESTED.with(Cell::get);
     while IN_FLIGHT.load(Ordering::SeqCst) > own {
@@ -48,8 +47,7 @@ pub fn set_sink(sink: Option<Sink>) {
 
 /// Sends an event to the sink, if any. Events are rare (loads, forks), never per detect.
 pub fn emit(level: Level, message: impl FnOnce() -> String) {
-    // Counted in before any fork() can see the count: a child must not wait for calls it does not have.
-    crate::fork::run_in_child_after_fork(forget_calls_after_fork);
+    forget_calls_in_forked_children();
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
     NESTED.with(|n| n.set(n.get() + 1));
     // Loaded after counting this call in, so a `set_sink` that stored a new sink before our load waits for
@@ -61,6 +59,14 @@ pub fn emit(level: Level, message: impl FnOnce() -> String) {
     }
     NESTED.with(|n| n.set(n.get() - 1));
     IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Makes every child forked from now on forget the calls in progress (see [`forget_calls_after_fork`]):
+/// a fork cuts off the calls other threads have in progress, and the child must not wait for them. Called
+/// before a call is counted and before a sink is set, so no count is ever inherited unseen.
+fn forget_calls_in_forked_children() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| crate::fork::run_in_child_after_fork(forget_calls_after_fork));
 }
 
 /// In a freshly forked child: the calls the parent's other threads had in progress will never finish here.
