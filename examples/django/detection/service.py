@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Optional, Tuple
@@ -52,14 +53,25 @@ def current() -> Optional[yolo_ffi.Detector]:
     return detector
 
 
+def model_name(detector: yolo_ffi.Detector) -> str:
+    """The model's file name: what responses show, rather than where the model lies on the server."""
+    return os.path.basename(detector.model_path)
+
+
+def public_message(detector: yolo_ffi.Detector, message: Optional[str]) -> Optional[str]:
+    """`message` with the model's path on the server replaced by its file name."""
+    return message.replace(detector.model_path, model_name(detector)) if message else message
+
+
 def health() -> Tuple[bool, dict]:
     """`(ready, details)` for the health endpoint."""
     detector = current()
     if detector is None:
         return False, {"status": "failed", "error": _start_error}
     state = detector.state
+    name = model_name(detector)
     if state is yolo_ffi.LoadState.READY:
-        return True, {"status": "ready", "model": detector.model_path, "classes": len(detector.names)}
+        return True, {"status": "ready", "model": name, "classes": len(detector.names)}
     if state is yolo_ffi.LoadState.LOADING:
-        return False, {"status": "loading", "model": detector.model_path}
-    return False, {"status": "failed", "model": detector.model_path, "error": detector.load_error}
+        return False, {"status": "loading", "model": name}
+    return False, {"status": "failed", "model": name, "error": public_message(detector, detector.load_error)}

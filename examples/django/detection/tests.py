@@ -53,6 +53,7 @@ class ReadyAppTests(SimpleTestCase):
         response = self.client.post("/detect", {"image": upload(self.bus), "conf": "0.05"})
         self.assertEqual(response.status_code, 200, response.content)
         self.assertEqual(response.json()["detections"], expected)
+        self.assertEqual(response.json()["model"], Path(settings.YOLO_MODEL).name, "the name, not the server's path")
         self.assertEqual(response["X-Worker-Pid"], str(os.getpid()))
         fewer = self.client.post("/detect?max_det=1", {"image": upload(self.bus), "conf": "0.05"})
         self.assertEqual(fewer.json()["detections"], expected[:1])
@@ -98,6 +99,9 @@ class DegradedModeTests(SimpleTestCase):
             detect = self.client.post("/detect", {"image": upload(IMAGES / "bus.jpg")})
             self.assertEqual(detect.status_code, 503)
             self.assertIn("missing-model.onnx", detect.json()["error"])
+            folder = str(Path(missing).parent)
+            self.assertNotIn(folder, health.content.decode(), "responses do not show where the model lies")
+            self.assertNotIn(folder, detect.content.decode())
             self.assertEqual(self.client.get("/").status_code, 200)
 
     def test_a_failed_load_is_retried_after_the_interval(self) -> None:

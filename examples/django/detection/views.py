@@ -69,11 +69,11 @@ def detect(request: HttpRequest) -> JsonResponse:
     try:
         detections = detector.detect(upload.read(), conf=conf, iou=iou, max_det=max_det)
     except yolo_ffi.NotReadyError as error:
-        return _json({"status": "loading", "error": error.message}, 503, Retry_After="1")
+        return _json({"status": "loading", "error": service.public_message(detector, error.message)}, 503, Retry_After="1")
     except yolo_ffi.LoadFailedError as error:
-        return _json({"status": "failed", "error": error.message}, 503, Retry_After="30")
+        return _json({"status": "failed", "error": service.public_message(detector, error.message)}, 503, Retry_After="30")
     except yolo_ffi.AcquireTimeoutError as error:
         return _json({"error": error.message}, 503, Retry_After="1")
     except ValueError as error:  # ImageDecodeError, ImageTooLargeError, InvalidArgumentError, bad max_det
         return _json({"error": str(error)}, 400)
-    return _json({"model": detector.model_path, "detections": [d.to_dict() for d in detections]})
+    return _json({"model": service.model_name(detector), "detections": [d.to_dict() for d in detections]})
