@@ -134,28 +134,54 @@ impl Drop for RuntimeCallGuard {
 /// Threads of ours that have called into ONNX Runtime and have not fully ended.
 static RUNTIME_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts its thread in [`RUNTIME_THREADS`] from creation until the thread's locals are destroyed.
-struct RuntimeThreadMark;
+/// Keeps its thread counted in [`RUNTIME_THREADS`] until the thread's locals are destroyed, once the thread
+/// has adopted the count its [`RuntimeThreadToken`] took.
+struct RuntimeThreadMark(std::cell::Cell<bool>);
 
 impl Drop for RuntimeThreadMark {
     fn drop(&mut self) {
-        RUNTIME_THREADS.fetch_sub(1, Ordering::AcqRel);
+        if self.0.get() {
+            RUNTIME_THREADS.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
 thread_local! {
-    static RUNTIME_THREAD: RuntimeThreadMark = {
-        RUNTIME_THREADS.fetch_add(1, Ordering::AcqRel);
-        RuntimeThreadMark
-    };
+    static RUNTIME_THREAD: RuntimeThreadMark = const { RuntimeThreadMark(std::cell::Cell::new(false)) };
 }
 
-/// Marks the calling thread (one of ours, such as a loading thread) as one that uses ONNX Runtime, until it
-/// has completely ended. Call it first thing in the thread: thread-local destructors run in reverse order
-/// of first use, so the mark outlives ONNX Runtime's own thread-locals, whose destructors would otherwise
-/// race with its static destructors when the process exits just as the thread finishes.
-pub fn mark_runtime_thread() {
-    RUNTIME_THREAD.with(|_| ());
+/// A thread of ours about to start that will call into ONNX Runtime (a loading thread), counted from before
+/// it is spawned: an `exit()` between the spawn and the thread's first instruction must see it too.
+#[must_use = "move the token into the thread and call `adopt` there"]
+pub struct RuntimeThreadToken(());
+
+/// Counts a thread about to be spawned; move the token into it and call [`RuntimeThreadToken::adopt`]
+/// first thing there. Dropped unadopted (the spawn failed), it uncounts the thread.
+pub fn runtime_thread_starting() -> RuntimeThreadToken {
+    RUNTIME_THREADS.fetch_add(1, Ordering::AcqRel);
+    RuntimeThreadToken(())
+}
+
+impl RuntimeThreadToken {
+    /// Hands the count to the calling thread, which keeps it until it has completely ended. Call it first
+    /// thing in the thread: thread-local destructors run in reverse order of first use, so the mark outlives
+    /// ONNX Runtime's own thread-locals, whose destructors would otherwise race with its static destructors
+    /// when the process exits just as the thread finishes.
+    pub fn adopt(self) {
+        std::mem::forget(self);
+        RUNTIME_THREAD.with(|mark| {
+            if mark.0.replace(true) {
+                // This thread was counted already: keep one count for it.
+                RUNTIME_THREADS.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+    }
+}
+
+impl Drop for RuntimeThreadToken {
+    fn drop(&mut self) {
+        RUNTIME_THREADS.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Whether a call into ONNX Runtime is in progress, or a thread of ours that made one has not ended.
@@ -192,7 +218,8 @@ static GUARD_EXIT: Once = Once::new();
 /// - A call into ONNX Runtime still running on another thread, such as a background load when a short
 ///   command (`manage.py check`) exits right after `AppConfig.ready()` started it: ONNX Runtime's static
 ///   destructors would run under that thread, which crashed (SIGSEGV or abort) in 6 exits of 10. A
-///   loading thread counts until it has completely ended (see [`mark_runtime_thread`]).
+///   loading thread counts from before it is spawned until it has completely ended (see
+///   [`runtime_thread_starting`]).
 ///
 /// The cost, in those two cases only: C-level exit handlers registered before ONNX Runtime was loaded are
 /// skipped (stdio is still flushed).
@@ -252,4 +279,31 @@ fn register_exit_guard() {
 /// How many forks this process descends from since [`watch`] was first called.
 pub fn epoch() -> u64 {
     EPOCH.load(Ordering::SeqCst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loading_thread_counts_from_before_its_spawn_until_it_has_ended() {
+        // No other unit test of this crate calls into ONNX Runtime, so the counters start at zero.
+        assert!(!runtime_work_in_progress());
+        let token = runtime_thread_starting();
+        assert!(runtime_work_in_progress(), "counted before the thread exists");
+        let (adopted_tx, adopted_rx) = std::sync::mpsc::channel();
+        let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            token.adopt();
+            adopted_tx.send(()).unwrap();
+            end_rx.recv().unwrap();
+        });
+        adopted_rx.recv().unwrap();
+        assert!(runtime_work_in_progress(), "still counted while the thread runs");
+        end_tx.send(()).unwrap();
+        thread.join().unwrap();
+        assert!(!runtime_work_in_progress(), "uncounted once the thread has ended");
+        drop(runtime_thread_starting());
+        assert!(!runtime_work_in_progress(), "a thread that never started is uncounted");
+    }
 }

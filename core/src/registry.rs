@@ -115,10 +115,11 @@ impl SharedModel {
     }
 
     fn start_loading_thread(self: Arc<Self>) -> Result<()> {
+        let counted = fork::runtime_thread_starting();
         std::thread::Builder::new()
             .name("yolo-ffi-load".into())
             .spawn(move || {
-                fork::mark_runtime_thread();
+                counted.adopt();
                 self.run_load()
             })
             .map(drop)
