@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_loading_thread_counts_from_before_its_spawn_until_it_has_ended() {
-        // No other unit test of this crate calls into ONNX Runtime, so the counters start at zero.
+        // No other unit test of this crate runs a session or a loading thread, so the counters start at zero.
         assert!(!runtime_work_in_progress());
         let token = runtime_thread_starting();
         assert!(runtime_work_in_progress(), "counted before the thread exists");
