@@ -65,19 +65,28 @@ unsafe fn checked_block<C: BoxOwned>(handle: *const C) -> Result<*mut Tagged<C::
     Ok(block)
 }
 
+/// The live block behind a non-NULL handle of kind `C`; NULL is an invalid-argument error, and a pointer
+/// without this kind's tag an invalid-handle error.
+///
+/// # Safety
+/// As for [`borrow_handle`].
+unsafe fn live_block<C: BoxOwned>(handle: *const C) -> Result<*mut Tagged<C::Rust>> {
+    if handle.is_null() {
+        return Err(Error::invalid_argument(format!("{} is NULL", C::NAME)));
+    }
+    // SAFETY: a live handle by the caller's contract.
+    unsafe { checked_block(handle) }
+}
+
 /// Borrows the value behind a handle; NULL is an invalid-argument error, and a pointer without this kind's
 /// tag an invalid-handle error.
 ///
 /// # Safety
 /// A non-NULL `handle` must come from [`into_handle`] for the same `C`, and not have been freed.
 pub(crate) unsafe fn borrow_handle<'a, C: BoxOwned>(handle: *const C) -> Result<&'a C::Rust> {
-    if handle.is_null() {
-        return Err(Error::invalid_argument(format!("{} is NULL", C::NAME)));
-    }
-    // SAFETY: a live handle by the caller's contract.
-    let block = unsafe { checked_block(handle) }?;
-    // SAFETY: the tag matched, so by the caller's contract this is a live block made by `into_handle`.
-    Ok(unsafe { &(*block).value })
+    // SAFETY: forwarded to the caller's contract; the tag matched, so this is a live block made by
+    // `into_handle`.
+    unsafe { live_block(handle).map(|block| &(*block).value) }
 }
 
 /// Borrows the value behind a handle mutably, with the checks of [`borrow_handle`].
@@ -86,13 +95,8 @@ pub(crate) unsafe fn borrow_handle<'a, C: BoxOwned>(handle: *const C) -> Result<
 /// A non-NULL `handle` must come from [`into_handle`] for the same `C`, not have been freed, and not be in
 /// use by any other thread during the borrow.
 pub(crate) unsafe fn borrow_handle_mut<'a, C: BoxOwned>(handle: *mut C) -> Result<&'a mut C::Rust> {
-    if handle.is_null() {
-        return Err(Error::invalid_argument(format!("{} is NULL", C::NAME)));
-    }
-    // SAFETY: a live handle by the caller's contract.
-    let block = unsafe { checked_block(handle) }?;
-    // SAFETY: the tag matched, so this is a live block made by `into_handle`, used by no other thread.
-    Ok(unsafe { &mut (*block).value })
+    // SAFETY: as above, and no other thread uses the block during the borrow.
+    unsafe { live_block(handle).map(|block| &mut (*block).value) }
 }
 
 /// Frees a handle; NULL is a no-op. A pointer without this kind's tag is left alone and reported.

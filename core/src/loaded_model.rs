@@ -119,6 +119,8 @@ enum InputBuffer {
 struct Worker {
     session: Session,
     input: InputBuffer,
+    /// Where each image of the current run sits in the input.
+    geometries: Vec<LetterboxGeometry>,
     letterbox: LetterboxScratch,
     output: Vec<f32>,
     output_shape: Vec<i64>,
@@ -136,6 +138,7 @@ impl Worker {
         Self {
             session,
             input,
+            geometries: Vec::new(),
             letterbox: LetterboxScratch::with_threads(letterbox_threads),
             output: Vec::new(),
             output_shape: Vec::new(),
@@ -624,8 +627,9 @@ impl LoadedModel {
         acquire_timeout: Option<Duration>,
     ) -> Result<Detections> {
         settings.validate()?;
-        let mut found = self.run_pipeline(std::slice::from_ref(view), settings, acquire_timeout)?;
-        Ok(found.pop().expect("one result per image"))
+        let mut found = None;
+        self.run_pipeline(std::slice::from_ref(view), settings, acquire_timeout, |d| found = Some(d))?;
+        Ok(found.expect("one result per image"))
     }
 
     /// Detects objects in several images. On a model with a dynamic batch dimension, up to [`MAX_BATCH`]
@@ -642,33 +646,37 @@ impl LoadedModel {
         let per_run = if self.spec.dynamic_batch { MAX_BATCH } else { 1 };
         let mut all = Vec::with_capacity(views.len());
         for chunk in views.chunks(per_run) {
-            all.extend(self.run_pipeline(chunk, settings, acquire_timeout)?);
+            self.run_pipeline(chunk, settings, acquire_timeout, |d| all.push(d))?;
         }
         Ok(all)
     }
 
     /// The pipeline, for one image or a batch of them in one ONNX Runtime run: letterbox each into the
-    /// session's input, run, then decode each image's output with the model's head and scale its boxes
-    /// back to the image. A batch is letterboxed as Ultralytics batches: to the minimal rectangle when every
-    /// image has the same size (always, for one image), else to the full input size.
+    /// session's input, run, then decode each image's output with the model's head, scale its boxes back
+    /// to the image and hand them to `emit`, in the order of `views`. A batch is letterboxed as Ultralytics
+    /// batches: to the minimal rectangle when every image has the same size (always, for one image), else
+    /// to the full input size. Allocates nothing per call beyond the detections it hands out.
     fn run_pipeline(
         &self,
         views: &[PixelView<'_>],
         settings: &NmsSettings,
         acquire_timeout: Option<Duration>,
-    ) -> Result<Vec<Detections>> {
+        mut emit: impl FnMut(Detections),
+    ) -> Result<()> {
         let pool = self.pool()?;
+        let mut guard = pool.checkout(acquire_timeout)?;
+        let worker = &mut *guard;
         let (target_h, target_w) = self.spec.shape.target();
         let same_size = views.windows(2).all(|p| (p[0].width(), p[0].height()) == (p[1].width(), p[1].height()));
         let stride = self.spec.shape.minimal_rect_stride().filter(|_| same_size).map(|s| s as usize);
-        let geometries: Vec<LetterboxGeometry> = views
-            .iter()
-            .map(|v| LetterboxGeometry::new(v.width(), v.height(), target_h as usize, target_w as usize, stride))
-            .collect();
+        worker.geometries.clear();
+        worker.geometries.extend(
+            views
+                .iter()
+                .map(|v| LetterboxGeometry::new(v.width(), v.height(), target_h as usize, target_w as usize, stride)),
+        );
         // Equal for every image: one size with the minimal rectangle, else the full target.
-        let (height, width) = (geometries[0].input_height, geometries[0].input_width);
-        let mut guard = pool.checkout(acquire_timeout)?;
-        let worker = &mut *guard;
+        let (height, width) = (worker.geometries[0].input_height, worker.geometries[0].input_width);
         let per_image = 3 * height * width;
         worker.reserve_input(views.len() * per_image)?;
         fn fill<T: InputElement>(
@@ -682,26 +690,19 @@ impl LoadedModel {
                 letterbox_into_slice(view, geometry, scratch, out);
             }
         }
+        let (geometries, scratch) = (&worker.geometries, &mut worker.letterbox);
         match &mut worker.input {
-            InputBuffer::F32(buf) => fill(buf, views, &geometries, &mut worker.letterbox, per_image),
-            InputBuffer::F16(buf) => fill(buf, views, &geometries, &mut worker.letterbox, per_image),
+            InputBuffer::F32(buf) => fill(buf, views, geometries, scratch, per_image),
+            InputBuffer::F16(buf) => fill(buf, views, geometries, scratch, per_image),
         }
         worker.infer(views.len(), height, width, RunKind::Later)?;
-        let mut found = Vec::with_capacity(views.len());
-        for index in 0..views.len() {
-            found.push(self.decode_head(worker, index, settings)?);
+        for (index, view) in views.iter().enumerate() {
+            let mut detections = self.decode_head(worker, index, settings)?;
+            let scaler = BoxScaler::new(height, width, view.height(), view.width());
+            detections.iter_mut().for_each(|d| scaler.apply(d));
+            emit(Detections { detections, image_width: view.width(), image_height: view.height() });
         }
-        // The session goes back before the boxes are scaled: other calls need not wait for that.
-        drop(guard);
-        Ok(found
-            .into_iter()
-            .zip(views)
-            .map(|(mut detections, view)| {
-                let scaler = BoxScaler::new(height, width, view.height(), view.width());
-                detections.iter_mut().for_each(|d| scaler.apply(d));
-                Detections { detections, image_width: view.width(), image_height: view.height() }
-            })
-            .collect())
+        Ok(())
     }
 
     /// The model's head: image `index` of the last run's output decoded into detections in model-input
