@@ -56,7 +56,8 @@ enum yolo_status
   YOLO_STATUS_RUNTIME_UNAVAILABLE = 2,
   // The model file is missing, unreadable, a directory, or not a valid ONNX model.
   YOLO_STATUS_MODEL_LOAD_FAILED = 3,
-  // The model is valid ONNX but not a YOLO detection model this library understands.
+  // The model is valid ONNX but not a YOLO model this library understands, or its outputs do not fit
+  // its task; the message names the shapes.
   YOLO_STATUS_INVALID_MODEL = 4,
   // The encoded image is truncated, corrupt, or in an unsupported format.
   YOLO_STATUS_IMAGE_DECODE_FAILED = 5,
@@ -103,6 +104,27 @@ enum yolo_load_state
 };
 #ifndef __cplusplus
 typedef uint32_t yolo_load_state;
+#endif // __cplusplus
+
+// What a detector's model does, from `yolo_model_task`: Ultralytics' `task`. Values are stable.
+enum yolo_task
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Boxes with a class and a score (`yolo_result_detections`).
+  YOLO_TASK_DETECT = 1,
+  // Boxes plus one instance mask each (`yolo_result_mask`).
+  YOLO_TASK_SEGMENT = 2,
+  // Boxes plus keypoints each (`yolo_result_keypoints`, `yolo_keypoint_shape`).
+  YOLO_TASK_POSE = 3,
+  // Oriented boxes (`yolo_result_oriented_box`); the detections hold their axis-aligned bounds.
+  YOLO_TASK_OBB = 4,
+  // Class probabilities for the whole image (`yolo_result_classes`); no detections.
+  YOLO_TASK_CLASSIFY = 5,
+};
+#ifndef __cplusplus
+typedef uint32_t yolo_task;
 #endif // __cplusplus
 
 // The layout of one pixel in a buffer passed to `yolo_detect_pixels`. Values are stable; 0 is never valid,
@@ -206,6 +228,65 @@ typedef struct yolo_detection {
   // Class id; `yolo_class_name` gives its name.
   uint32_t class_id;
 } yolo_detection;
+
+// The instance mask of one detection of a segmentation model, from `yolo_result_mask`: a bitmap cropped to
+// the pixels the object covers. Row `r`, column `c` of the bitmap is image pixel (`left + c`, `top + r`);
+// every pixel outside the bitmap is outside the object. `data` points to `width * height` bytes (equal to
+// `data_len`), row after row, each 1 inside the object and 0 outside; it is owned by the result and valid
+// until `yolo_result_free`. A mask with no pixel at the image's resolution has `width`, `height` and
+// `data_len` 0, and `data` must not be dereferenced.
+typedef struct yolo_mask {
+  // Image column of the bitmap's first column.
+  uint32_t left;
+  // Image row of the bitmap's first row.
+  uint32_t top;
+  // Columns of the bitmap.
+  uint32_t width;
+  // Rows of the bitmap.
+  uint32_t height;
+  // The bitmap, `width * height` bytes.
+  const uint8_t *data;
+  // Bytes at `data`.
+  size_t data_len;
+} yolo_mask;
+
+// One keypoint of a pose model, in image pixels, clipped to the image. Part of an array owned by a
+// `yolo_result`, valid until `yolo_result_free`.
+typedef struct yolo_keypoint {
+  // Column.
+  float x;
+  // Row.
+  float y;
+  // Visibility confidence in [0, 1]; 1 for models whose keypoints have none (`kpt_shape` `[K, 2]`).
+  // A keypoint the model gave no finite position has position (0, 0) and confidence 0.
+  float confidence;
+} yolo_keypoint;
+
+// A rotated box in image pixels (Ultralytics' `xywhr` and `xyxyxyxy`), from `yolo_result_oriented_box`,
+// copied into the caller's struct. Not clipped: corners may lie outside the image.
+typedef struct yolo_oriented_box {
+  // Centre column.
+  float cx;
+  // Centre row.
+  float cy;
+  // Width, along the direction of `angle`.
+  float width;
+  // Height, across it.
+  float height;
+  // Rotation in radians, as the model gives it (Ultralytics' heads: from -pi/4 to 3pi/4).
+  float angle;
+  // The four corners `x0, y0, x1, y1, x2, y2, x3, y3`, in Ultralytics' order.
+  float corners[8];
+} yolo_oriented_box;
+
+// One class of a classification result, from `yolo_result_classes`. Part of an array owned by a
+// `yolo_result`, valid until `yolo_result_free`.
+typedef struct yolo_class_probability {
+  // Class id; `yolo_class_name` gives its name.
+  uint32_t class_id;
+  // The model's probability for the class.
+  float probability;
+} yolo_class_probability;
 
 // Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
 // failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
@@ -382,6 +463,49 @@ yolo_status yolo_result_image_size(const struct yolo_result *result,
                                    uint32_t *out_width,
                                    uint32_t *out_height);
 
+// Writes the instance mask of detection `index` of a segmentation model's result (see `yolo_mask`),
+// computed as Ultralytics computes it (by default at the model input's resolution, then scaled to the
+// image; with `retina_masks`, at the image's). `YOLO_STATUS_OUT_OF_RANGE` when `index` is not below the
+// detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a segmentation model. The bitmap
+// is owned by the result and valid until `yolo_result_free`.
+//
+// Safety: `result` must be a live result; `out_mask` must be valid for a write.
+yolo_status yolo_result_mask(const struct yolo_result *result,
+                             size_t index,
+                             struct yolo_mask *out_mask);
+
+// Gives the keypoints of detection `index` of a pose model's result: writes a pointer to the first of
+// `*out_count` keypoints (the model's keypoint count, `yolo_keypoint_shape`), in the model's order. The
+// array is owned by the result and valid until `yolo_result_free`. `YOLO_STATUS_OUT_OF_RANGE` when
+// `index` is not below the detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a pose
+// model.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_keypoints(const struct yolo_result *result,
+                                  size_t index,
+                                  const struct yolo_keypoint **out_keypoints,
+                                  size_t *out_count);
+
+// Copies the rotated box of detection `index` of an oriented-box model's result into `*out_box` (the
+// detection itself holds the box's axis-aligned bounds, clipped to the image). `YOLO_STATUS_OUT_OF_RANGE`
+// when `index` is not below the detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not an
+// oriented-box model.
+//
+// Safety: `result` must be a live result; `out_box` must be valid for a write.
+yolo_status yolo_result_oriented_box(const struct yolo_result *result,
+                                     size_t index,
+                                     struct yolo_oriented_box *out_box);
+
+// Gives a classification result's most probable classes, best first (equal probabilities in class
+// order), at most the call's `top_k` (default 5): writes a pointer to the first of `*out_count`
+// entries. The array is owned by the result and valid until `yolo_result_free`. For models of the
+// other tasks the count is 0 and the pointer must not be dereferenced.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_classes(const struct yolo_result *result,
+                                const struct yolo_class_probability **out_classes,
+                                size_t *out_count);
+
 // Releases a result. NULL is a no-op. Passing anything else than a result from this library, or the same
 // result twice, is undefined behaviour. The common cases are caught on a best-effort basis: a pointer
 // without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
@@ -406,6 +530,22 @@ yolo_status yolo_class_name(const struct yolo_detector *detector,
                             uint32_t class_id,
                             const char **out_name,
                             size_t *out_name_len);
+
+// Writes the model's task (a `yolo_task` value): the `task` of its metadata, or for a model without one,
+// classification when its output has two dimensions, segmentation when it has a second output of
+// prototypes, else detection. Thread-safe.
+//
+// Safety: `detector` must be a live detector; `out_task` must be valid for a write.
+yolo_status yolo_model_task(const struct yolo_detector *detector,
+                            yolo_task *out_task);
+
+// Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
+// confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
+//
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+yolo_status yolo_keypoint_shape(const struct yolo_detector *detector,
+                                size_t *out_keypoints,
+                                size_t *out_dims);
 
 // Writes the model's input size in pixels: the fixed input shape, or for a dynamic model the letterbox
 // target, of which each image uses the minimal stride-aligned rectangle. Thread-safe.
@@ -491,6 +631,20 @@ yolo_status yolo_config_set_max_detections(struct yolo_config *config, uint32_t 
 // Safety: `config` must be a live config.
 yolo_status yolo_config_set_class_agnostic(struct yolo_config *config, bool class_agnostic);
 
+// Sets how segmentation masks are computed by default: `false` (default) as Ultralytics' default, at
+// the model input's resolution then scaled to the image; `true` as Ultralytics' `retina_masks=True`, at the
+// image's resolution from the prototypes (finer edges, slower on large images). Other tasks ignore it.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_retina_masks(struct yolo_config *config,
+                                         bool retina_masks);
+
+// Sets how many of the most probable classes a classification result lists by default, at least 1.
+// Default 5. Other tasks ignore it.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_top_k(struct yolo_config *config, uint32_t top_k);
+
 // Sets how long a detect call waits for a free session, in milliseconds, before
 // `YOLO_STATUS_TIMEOUT`; 0 (default) waits for ever.
 //
@@ -572,6 +726,19 @@ yolo_status yolo_detect_options_set_max_detections(struct yolo_detect_options *o
 // Safety: `options` must be live options.
 yolo_status yolo_detect_options_set_class_agnostic(struct yolo_detect_options *options,
                                                    bool class_agnostic);
+
+// Overrides how segmentation masks are computed (see `yolo_config_set_retina_masks`) for calls with these
+// options.
+//
+// Safety: `options` must be live options.
+yolo_status yolo_detect_options_set_retina_masks(struct yolo_detect_options *options,
+                                                 bool retina_masks);
+
+// Overrides how many classes a classification result lists, at least 1, for calls with these options.
+//
+// Safety: `options` must be live options.
+yolo_status yolo_detect_options_set_top_k(struct yolo_detect_options *options,
+                                          uint32_t top_k);
 
 #ifdef __cplusplus
 }  // extern "C"

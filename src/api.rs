@@ -13,6 +13,7 @@ use yolo_ffi_core::detector::Detections;
 use yolo_ffi_core::detector::{refresh_all_after_fork, Detector};
 use yolo_ffi_core::error::{Error, ErrorKind, Result};
 use yolo_ffi_core::log::Level;
+use yolo_ffi_core::model::Head;
 use yolo_ffi_core::postprocess::NmsSettings;
 use yolo_ffi_core::registry::{LoadCallback, LoadState};
 
@@ -346,14 +347,8 @@ unsafe fn settings_for(handle: &DetectorHandle, options: *const yolo_detect_opti
 ///
 /// Safety: `out` must be valid for a write.
 unsafe fn write_result(out: OutParam<*mut yolo_result>, found: Detections) {
-    let result = DetectionResult {
-        detections: found.detections.into_iter().map(yolo_detection::from).collect(),
-        // Both fit: pixel buffers come in with u32 sizes, and decoders report u32 sizes.
-        image_width: found.image_width as u32,
-        image_height: found.image_height as u32,
-    };
     // SAFETY: forwarded to the caller's contract.
-    unsafe { out.write(into_handle(result)) };
+    unsafe { out.write(into_handle(DetectionResult::from(found))) };
 }
 
 /// Decodes `count` encoded images and detects objects in each: `images[i]` points to `image_lens[i]` bytes.
@@ -524,6 +519,125 @@ pub unsafe extern "C" fn yolo_result_image_size(
     })
 }
 
+/// The entry `index` of a result's per-detection data `items` (`what`), or why there is none.
+fn per_detection<'a, T>(result: &DetectionResult, items: &'a [T], per: usize, index: usize, what: &str) -> Result<&'a [T]> {
+    if index >= result.detections.len() {
+        return Err(Error::new(
+            ErrorKind::OutOfRange,
+            format!("index {index} is out of range: the result has {} detections", result.detections.len()),
+        ));
+    }
+    items.get(index * per..(index + 1) * per).filter(|_| per > 0).ok_or_else(|| {
+        Error::invalid_argument(format!("the result has no {what}: the model's task does not give them"))
+    })
+}
+
+/// Writes the instance mask of detection `index` of a segmentation model's result (see `yolo_mask`),
+/// computed as Ultralytics computes it (by default at the model input's resolution, then scaled to the
+/// image; with `retina_masks`, at the image's). `YOLO_STATUS_OUT_OF_RANGE` when `index` is not below the
+/// detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a segmentation model. The bitmap
+/// is owned by the result and valid until `yolo_result_free`.
+///
+/// Safety: `result` must be a live result; `out_mask` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_mask(result: *const yolo_result, index: usize, out_mask: *mut yolo_mask) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out = OutParam::new(out_mask, "out_mask")?;
+        let mask = &per_detection(result, &result.masks, 1, index, "masks")?[0];
+        let mask = yolo_mask {
+            left: mask.left,
+            top: mask.top,
+            width: mask.width,
+            height: mask.height,
+            data: mask.data.as_ptr(),
+            data_len: mask.data.len(),
+        };
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(mask) };
+        Ok(())
+    })
+}
+
+/// Gives the keypoints of detection `index` of a pose model's result: writes a pointer to the first of
+/// `*out_count` keypoints (the model's keypoint count, `yolo_keypoint_shape`), in the model's order. The
+/// array is owned by the result and valid until `yolo_result_free`. `YOLO_STATUS_OUT_OF_RANGE` when
+/// `index` is not below the detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a pose
+/// model.
+///
+/// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_keypoints(
+    result: *const yolo_result,
+    index: usize,
+    out_keypoints: *mut *const yolo_keypoint,
+    out_count: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out_keypoints = OutParam::new(out_keypoints, "out_keypoints")?;
+        let out_count = OutParam::new(out_count, "out_count")?;
+        let keypoints = per_detection(result, &result.keypoints, result.keypoints_per_detection, index, "keypoints")?;
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_keypoints.write(keypoints.as_ptr());
+            out_count.write(keypoints.len());
+        }
+        Ok(())
+    })
+}
+
+/// Copies the rotated box of detection `index` of an oriented-box model's result into `*out_box` (the
+/// detection itself holds the box's axis-aligned bounds, clipped to the image). `YOLO_STATUS_OUT_OF_RANGE`
+/// when `index` is not below the detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not an
+/// oriented-box model.
+///
+/// Safety: `result` must be a live result; `out_box` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_oriented_box(
+    result: *const yolo_result,
+    index: usize,
+    out_box: *mut yolo_oriented_box,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out = OutParam::new(out_box, "out_box")?;
+        let oriented = per_detection(result, &result.oriented_boxes, 1, index, "oriented boxes")?[0];
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(oriented) };
+        Ok(())
+    })
+}
+
+/// Gives a classification result's most probable classes, best first (equal probabilities in class
+/// order), at most the call's `top_k` (default 5): writes a pointer to the first of `*out_count`
+/// entries. The array is owned by the result and valid until `yolo_result_free`. For models of the
+/// other tasks the count is 0 and the pointer must not be dereferenced.
+///
+/// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_classes(
+    result: *const yolo_result,
+    out_classes: *mut *const yolo_class_probability,
+    out_count: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out_classes = OutParam::new(out_classes, "out_classes")?;
+        let out_count = OutParam::new(out_count, "out_count")?;
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_classes.write(result.classes.as_ptr());
+            out_count.write(result.classes.len());
+        }
+        Ok(())
+    })
+}
+
 /// Releases a result. NULL is a no-op. Passing anything else than a result from this library, or the same
 /// result twice, is undefined behaviour. The common cases are caught on a best-effort basis: a pointer
 /// without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
@@ -580,6 +694,50 @@ pub unsafe extern "C" fn yolo_class_name(
         unsafe {
             out_name.write(name.as_ptr());
             out_len.write(name.as_bytes().len());
+        }
+        Ok(())
+    })
+}
+
+/// Writes the model's task (a `yolo_task` value): the `task` of its metadata, or for a model without one,
+/// classification when its output has two dimensions, segmentation when it has a second output of
+/// prototypes, else detection. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; `out_task` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_model_task(detector: *const yolo_detector, out_task: *mut yolo_task) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_task, "out_task")?;
+        let task = handle.detector.model()?.head().task();
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(task.into()) };
+        Ok(())
+    })
+}
+
+/// Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
+/// confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_keypoint_shape(
+    detector: *const yolo_detector,
+    out_keypoints: *mut usize,
+    out_dims: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_keypoints = OutParam::new(out_keypoints, "out_keypoints")?;
+        let out_dims = OutParam::new(out_dims, "out_dims")?;
+        let (keypoints, dims) = match handle.detector.model()?.head() {
+            Head::Pose { keypoints, dims } => (keypoints, dims),
+            _ => (0, 0),
+        };
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_keypoints.write(keypoints);
+            out_dims.write(dims);
         }
         Ok(())
     })

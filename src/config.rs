@@ -58,6 +58,8 @@ pub(crate) struct OptionValues {
     iou_threshold: Option<f32>,
     max_detections: Option<usize>,
     class_agnostic: Option<bool>,
+    retina_masks: Option<bool>,
+    top_k: Option<usize>,
 }
 
 impl OptionValues {
@@ -68,6 +70,8 @@ impl OptionValues {
             iou_threshold: self.iou_threshold.unwrap_or(defaults.iou_threshold),
             max_detections: self.max_detections.unwrap_or(defaults.max_detections),
             class_agnostic: self.class_agnostic.unwrap_or(defaults.class_agnostic),
+            retina_masks: self.retina_masks.unwrap_or(defaults.retina_masks),
+            top_k: self.top_k.unwrap_or(defaults.top_k),
         }
     }
 }
@@ -295,6 +299,37 @@ pub unsafe extern "C" fn yolo_config_set_class_agnostic(config: *mut yolo_config
     }
 }
 
+/// Sets how segmentation masks are computed by default: `false` (default) as Ultralytics' default, at
+/// the model input's resolution then scaled to the image; `true` as Ultralytics' `retina_masks=True`, at the
+/// image's resolution from the prototypes (finer edges, slower on large images). Other tasks ignore it.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_retina_masks(config: *mut yolo_config, retina_masks: bool) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.nms.retina_masks = retina_masks;
+            Ok(())
+        })
+    }
+}
+
+/// Sets how many of the most probable classes a classification result lists by default, at least 1.
+/// Default 5. Other tasks ignore it.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_top_k(config: *mut yolo_config, top_k: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.nms.top_k = at_least_one("top_k", top_k)?;
+            Ok(())
+        })
+    }
+}
+
 /// Sets how long a detect call waits for a free session, in milliseconds, before
 /// `YOLO_STATUS_TIMEOUT`; 0 (default) waits for ever.
 ///
@@ -515,6 +550,38 @@ pub unsafe extern "C" fn yolo_detect_options_set_class_agnostic(
     unsafe {
         change_options(options, |values| {
             values.class_agnostic = Some(class_agnostic);
+            Ok(())
+        })
+    }
+}
+
+/// Overrides how segmentation masks are computed (see `yolo_config_set_retina_masks`) for calls with these
+/// options.
+///
+/// Safety: `options` must be live options.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_options_set_retina_masks(
+    options: *mut yolo_detect_options,
+    retina_masks: bool,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_options(options, |values| {
+            values.retina_masks = Some(retina_masks);
+            Ok(())
+        })
+    }
+}
+
+/// Overrides how many classes a classification result lists, at least 1, for calls with these options.
+///
+/// Safety: `options` must be live options.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_detect_options_set_top_k(options: *mut yolo_detect_options, top_k: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_options(options, |values| {
+            values.top_k = Some(at_least_one("top_k", top_k)?);
             Ok(())
         })
     }

@@ -6,8 +6,10 @@ use std::sync::{Arc, OnceLock};
 use yolo_ffi_core::detector::Detector;
 use yolo_ffi_core::error::{Error, ErrorKind, Result};
 use yolo_ffi_core::image_input::PixelFormat;
-use yolo_ffi_core::postprocess::Detection;
+use yolo_ffi_core::model::Task;
+use yolo_ffi_core::postprocess::{Detection, Detections};
 use yolo_ffi_core::registry::LoadState;
+use yolo_ffi_core::tasks::{Mask, OrientedBox};
 
 use crate::api::LoadGate;
 use crate::handles::BoxOwned;
@@ -26,7 +28,8 @@ pub enum yolo_status {
     RuntimeUnavailable = 2,
     /// The model file is missing, unreadable, a directory, or not a valid ONNX model.
     ModelLoadFailed = 3,
-    /// The model is valid ONNX but not a YOLO detection model this library understands.
+    /// The model is valid ONNX but not a YOLO model this library understands, or its outputs do not fit
+    /// its task; the message names the shapes.
     InvalidModel = 4,
     /// The encoded image is truncated, corrupt, or in an unsupported format.
     ImageDecodeFailed = 5,
@@ -145,6 +148,115 @@ pub enum yolo_load_state {
     Ready = 2,
     /// The load failed: every call reports `YOLO_STATUS_LOAD_FAILED`; `yolo_load_error` says why.
     Failed = 3,
+}
+
+/// What a detector's model does, from `yolo_model_task`: Ultralytics' `task`. Values are stable.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum yolo_task {
+    /// Boxes with a class and a score (`yolo_result_detections`).
+    Detect = 1,
+    /// Boxes plus one instance mask each (`yolo_result_mask`).
+    Segment = 2,
+    /// Boxes plus keypoints each (`yolo_result_keypoints`, `yolo_keypoint_shape`).
+    Pose = 3,
+    /// Oriented boxes (`yolo_result_oriented_box`); the detections hold their axis-aligned bounds.
+    Obb = 4,
+    /// Class probabilities for the whole image (`yolo_result_classes`); no detections.
+    Classify = 5,
+}
+
+impl From<Task> for yolo_task {
+    fn from(task: Task) -> Self {
+        match task {
+            Task::Detect => Self::Detect,
+            Task::Segment => Self::Segment,
+            Task::Pose => Self::Pose,
+            Task::Obb => Self::Obb,
+            Task::Classify => Self::Classify,
+        }
+    }
+}
+
+/// The instance mask of one detection of a segmentation model, from `yolo_result_mask`: a bitmap cropped to
+/// the pixels the object covers. Row `r`, column `c` of the bitmap is image pixel (`left + c`, `top + r`);
+/// every pixel outside the bitmap is outside the object. `data` points to `width * height` bytes (equal to
+/// `data_len`), row after row, each 1 inside the object and 0 outside; it is owned by the result and valid
+/// until `yolo_result_free`. A mask with no pixel at the image's resolution has `width`, `height` and
+/// `data_len` 0, and `data` must not be dereferenced.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct yolo_mask {
+    /// Image column of the bitmap's first column.
+    pub left: u32,
+    /// Image row of the bitmap's first row.
+    pub top: u32,
+    /// Columns of the bitmap.
+    pub width: u32,
+    /// Rows of the bitmap.
+    pub height: u32,
+    /// The bitmap, `width * height` bytes.
+    pub data: *const u8,
+    /// Bytes at `data`.
+    pub data_len: usize,
+}
+
+/// One keypoint of a pose model, in image pixels, clipped to the image. Part of an array owned by a
+/// `yolo_result`, valid until `yolo_result_free`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct yolo_keypoint {
+    /// Column.
+    pub x: f32,
+    /// Row.
+    pub y: f32,
+    /// Visibility confidence in [0, 1]; 1 for models whose keypoints have none (`kpt_shape` `[K, 2]`).
+    /// A keypoint the model gave no finite position has position (0, 0) and confidence 0.
+    pub confidence: f32,
+}
+
+/// A rotated box in image pixels (Ultralytics' `xywhr` and `xyxyxyxy`), from `yolo_result_oriented_box`,
+/// copied into the caller's struct. Not clipped: corners may lie outside the image.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct yolo_oriented_box {
+    /// Centre column.
+    pub cx: f32,
+    /// Centre row.
+    pub cy: f32,
+    /// Width, along the direction of `angle`.
+    pub width: f32,
+    /// Height, across it.
+    pub height: f32,
+    /// Rotation in radians, as the model gives it (Ultralytics' heads: from -pi/4 to 3pi/4).
+    pub angle: f32,
+    /// The four corners `x0, y0, x1, y1, x2, y2, x3, y3`, in Ultralytics' order.
+    pub corners: [f32; 8],
+}
+
+impl From<&OrientedBox> for yolo_oriented_box {
+    fn from(b: &OrientedBox) -> Self {
+        let c = b.corners;
+        Self {
+            cx: b.cx,
+            cy: b.cy,
+            width: b.width,
+            height: b.height,
+            angle: b.angle,
+            corners: [c[0][0], c[0][1], c[1][0], c[1][1], c[2][0], c[2][1], c[3][0], c[3][1]],
+        }
+    }
+}
+
+/// One class of a classification result, from `yolo_result_classes`. Part of an array owned by a
+/// `yolo_result`, valid until `yolo_result_free`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct yolo_class_probability {
+    /// Class id; `yolo_class_name` gives its name.
+    pub class_id: u32,
+    /// The model's probability for the class.
+    pub probability: f32,
 }
 
 impl From<LoadState> for yolo_load_state {
@@ -326,6 +438,39 @@ pub(crate) struct DetectionResult {
     pub(crate) detections: Vec<yolo_detection>,
     pub(crate) image_width: u32,
     pub(crate) image_height: u32,
+    /// Segmentation: one per detection.
+    pub(crate) masks: Vec<Mask>,
+    /// Pose: `keypoints_per_detection` per detection.
+    pub(crate) keypoints: Vec<yolo_keypoint>,
+    pub(crate) keypoints_per_detection: usize,
+    /// Oriented boxes: one per detection.
+    pub(crate) oriented_boxes: Vec<yolo_oriented_box>,
+    /// Classification: best first.
+    pub(crate) classes: Vec<yolo_class_probability>,
+}
+
+impl From<Detections> for DetectionResult {
+    fn from(found: Detections) -> Self {
+        Self {
+            detections: found.detections.into_iter().map(yolo_detection::from).collect(),
+            // Both fit: pixel buffers come in with u32 sizes, and decoders report u32 sizes.
+            image_width: found.image_width as u32,
+            image_height: found.image_height as u32,
+            masks: found.masks,
+            keypoints: found
+                .keypoints
+                .iter()
+                .map(|k| yolo_keypoint { x: k.x, y: k.y, confidence: k.confidence })
+                .collect(),
+            keypoints_per_detection: found.keypoints_per_detection,
+            oriented_boxes: found.oriented_boxes.iter().map(yolo_oriented_box::from).collect(),
+            classes: found
+                .classes
+                .iter()
+                .map(|c| yolo_class_probability { class_id: c.class_id, probability: c.probability })
+                .collect(),
+        }
+    }
 }
 
 impl BoxOwned for yolo_result {

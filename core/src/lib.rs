@@ -55,10 +55,12 @@ pub mod registry;
 pub mod runtime;
 #[doc(hidden)]
 pub mod stats;
+pub mod tasks;
 
 pub use detector::{Detector, DetectorConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use image_input::{PixelFormat, PixelView};
 pub use loaded_model::LoadedModel;
+pub use model::Task;
 pub use postprocess::{Detection, Detections, NmsSettings};
 pub use registry::LoadState;

@@ -15,13 +15,17 @@ use crate::engine::{self, RunKind};
 use crate::error::{try_resize, Error, ErrorKind, Result};
 use crate::fork;
 use crate::image_input::PixelView;
-use crate::model::{classify_output, proto, InputPrecision, ModelMetadata, ModelSpec, OutputLayout};
+use crate::model::{proto, recognise_head, Head, InputPrecision, ModelMetadata, ModelSpec, OutputLayout};
 use crate::pool::Pool;
 use crate::postprocess::{
     decode_and_suppress, BoxScaler, Detection, Detections, NmsSettings, OutputView, PostprocessScratch,
 };
 use crate::preprocess::{letterbox_into_slice, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
 use crate::runtime;
+use crate::tasks::classify::{classify_input, top_k, ClassifyScratch};
+use crate::tasks::obb::ObbScratch;
+use crate::tasks::segment::{Prototypes, SegmentScratch, Sizes};
+use crate::tasks::{pose, segment};
 
 /// What identifies a loaded model: the file and everything that shapes its sessions or its input size. It
 /// is what loading takes, and the registry shares one model among the handles whose `ModelConfig`s name
@@ -124,8 +128,14 @@ struct Worker {
     letterbox: LetterboxScratch,
     output: Vec<f32>,
     output_shape: Vec<i64>,
+    /// The second output (a segmentation model's prototypes), empty when the model has none.
+    second_output: Vec<f32>,
+    second_shape: Vec<i64>,
     postprocess: PostprocessScratch,
     detections: Vec<Detection>,
+    classify: ClassifyScratch,
+    segment: SegmentScratch,
+    obb: ObbScratch,
 }
 
 impl Worker {
@@ -142,17 +152,31 @@ impl Worker {
             letterbox: LetterboxScratch::with_threads(letterbox_threads),
             output: Vec::new(),
             output_shape: Vec::new(),
+            second_output: Vec::new(),
+            second_shape: Vec::new(),
             postprocess: PostprocessScratch::default(),
             detections: Vec::new(),
+            classify: ClassifyScratch::default(),
+            segment: SegmentScratch::default(),
+            obb: ObbScratch::default(),
         }
     }
 
     /// Runs the model on the prepared input of `batch` images of `height` x `width` and copies the first
-    /// output out, as f32, before the session can be used again.
+    /// two outputs out, as f32, before the session can be used again.
     fn infer(&mut self, batch: usize, height: usize, width: usize, kind: RunKind) -> Result<()> {
         let shape = [batch, 3, height, width];
         let (output_shape, output) = (&mut self.output_shape, &mut self.output);
-        let read = |outputs: &SessionOutputs<'_>| copy_first_output(outputs, output_shape, output);
+        let (second_shape, second) = (&mut self.second_shape, &mut self.second_output);
+        let read = |outputs: &SessionOutputs<'_>| {
+            copy_output(&outputs[0], output_shape, output)?;
+            second_shape.clear();
+            second.clear();
+            match outputs.len() > 1 && is_float(&outputs[1]) {
+                true => copy_output(&outputs[1], second_shape, second),
+                false => Ok(()),
+            }
+        };
         match &self.input {
             InputBuffer::F32(buf) => engine::run(&mut self.session, shape, buf, kind, inference_failed, read),
             InputBuffer::F16(buf) => engine::run(&mut self.session, shape, buf, kind, inference_failed, read),
@@ -202,10 +226,19 @@ fn runtime_error(kind: ErrorKind, context: &str, e: &ort::Error) -> Error {
     Error::new(kind, format!("{context}: {}", message.trim_end()))
 }
 
+/// Whether an output is a float or half tensor.
+fn is_float(value: &DynValue) -> bool {
+    matches!(value.dtype().tensor_type(), Some(TensorElementType::Float32 | TensorElementType::Float16))
+}
+
 /// Copies the first output of a run into `shape` and `values`, as f32 (converting f16 outputs), so that
 /// the session can be used again.
 fn copy_first_output(outputs: &SessionOutputs<'_>, shape: &mut Vec<i64>, values: &mut Vec<f32>) -> Result<()> {
-    let value = &outputs[0];
+    copy_output(&outputs[0], shape, values)
+}
+
+/// Copies one output of a run into `shape` and `values`, as f32 (converting f16 outputs).
+fn copy_output(value: &DynValue, shape: &mut Vec<i64>, values: &mut Vec<f32>) -> Result<()> {
     shape.clear();
     values.clear();
     let reserve = |values: &mut Vec<f32>, len: usize| {
@@ -451,6 +484,7 @@ pub struct LoadedModel {
     rebuild: Mutex<()>,
     factory: SessionFactory,
     spec: ModelSpec,
+    head: Head,
     layout: OutputLayout,
     names: Vec<String>,
 }
@@ -459,6 +493,7 @@ impl std::fmt::Debug for LoadedModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedModel")
             .field("spec", &self.spec)
+            .field("head", &self.head)
             .field("layout", &self.layout)
             .field("tiers", &self.factory.tiers)
             .finish_non_exhaustive()
@@ -503,7 +538,9 @@ impl LoadedModel {
             ),
             _ => Error::invalid_model(format!("warm-up inference failed: {e}")),
         })?;
-        let layout = classify_output(&warm.output_shape, height, width, &spec.metadata)?;
+        let shapes: Vec<Vec<i64>> =
+            [&warm.output_shape, &warm.second_shape].into_iter().filter(|s| !s.is_empty()).cloned().collect();
+        let (head, layout) = recognise_head(&shapes, height, width, &spec.metadata)?;
         let names = class_names(spec.metadata.names.as_deref(), layout);
         let pool = factory.build_sessions(spec.precision, Some(warm))?;
         Ok(Self {
@@ -512,6 +549,7 @@ impl LoadedModel {
             rebuild: Mutex::new(()),
             factory,
             spec,
+            head,
             layout,
             names,
         })
@@ -587,6 +625,11 @@ impl LoadedModel {
     /// The output layout found at load.
     pub fn layout(&self) -> OutputLayout {
         self.layout
+    }
+
+    /// What the model's outputs carry besides boxes, found at load.
+    pub fn head(&self) -> Head {
+        self.head
     }
 
     /// The sessions of the pool, widest first.
@@ -667,6 +710,7 @@ impl LoadedModel {
         let mut guard = pool.checkout(acquire_timeout)?;
         let worker = &mut *guard;
         let (target_h, target_w) = self.spec.shape.target();
+        let classify = self.head == Head::Classify;
         let same_size = views.windows(2).all(|p| (p[0].width(), p[0].height()) == (p[1].width(), p[1].height()));
         let stride = self.spec.shape.minimal_rect_stride().filter(|_| same_size).map(|s| s as usize);
         worker.geometries.clear();
@@ -675,52 +719,139 @@ impl LoadedModel {
                 .iter()
                 .map(|v| LetterboxGeometry::new(v.width(), v.height(), target_h as usize, target_w as usize, stride)),
         );
-        // Equal for every image: one size with the minimal rectangle, else the full target.
-        let (height, width) = (worker.geometries[0].input_height, worker.geometries[0].input_width);
+        // Equal for every image: one size with the minimal rectangle, else the full target. A classifier's
+        // input is always the full target: Ultralytics resizes and crops rather than letterboxes.
+        let (height, width) = if classify {
+            (target_h as usize, target_w as usize)
+        } else {
+            (worker.geometries[0].input_height, worker.geometries[0].input_width)
+        };
         let per_image = 3 * height * width;
         worker.reserve_input(views.len() * per_image)?;
-        fn fill<T: InputElement>(
-            buf: &mut [T],
-            views: &[PixelView<'_>],
-            geometries: &[LetterboxGeometry],
-            scratch: &mut LetterboxScratch,
-            per_image: usize,
-        ) {
-            for ((view, geometry), out) in views.iter().zip(geometries).zip(buf.chunks_exact_mut(per_image)) {
-                letterbox_into_slice(view, geometry, scratch, out);
+        struct Fill<'a> {
+            views: &'a [PixelView<'a>],
+            geometries: &'a [LetterboxGeometry],
+            letterbox: &'a mut LetterboxScratch,
+            classify: Option<&'a mut ClassifyScratch>,
+            size: (usize, usize),
+        }
+        fn fill<T: InputElement>(buf: &mut [T], f: Fill<'_>) {
+            let (height, width) = f.size;
+            let images = f.views.iter().zip(f.geometries).zip(buf.chunks_exact_mut(3 * height * width));
+            match f.classify {
+                Some(scratch) => images.for_each(|((view, _), out)| classify_input(view, height, width, scratch, out)),
+                None => images.for_each(|((view, geometry), out)| letterbox_into_slice(view, geometry, f.letterbox, out)),
             }
         }
-        let (geometries, scratch) = (&worker.geometries, &mut worker.letterbox);
+        let f = Fill {
+            views,
+            geometries: &worker.geometries,
+            letterbox: &mut worker.letterbox,
+            classify: if classify { Some(&mut worker.classify) } else { None },
+            size: (height, width),
+        };
         match &mut worker.input {
-            InputBuffer::F32(buf) => fill(buf, views, geometries, scratch, per_image),
-            InputBuffer::F16(buf) => fill(buf, views, geometries, scratch, per_image),
+            InputBuffer::F32(buf) => fill(buf, f),
+            InputBuffer::F16(buf) => fill(buf, f),
         }
         worker.infer(views.len(), height, width, RunKind::Later)?;
         for (index, view) in views.iter().enumerate() {
-            let mut detections = self.decode_head(worker, index, settings)?;
-            let scaler = BoxScaler::new(height, width, view.height(), view.width());
-            detections.iter_mut().for_each(|d| scaler.apply(d));
-            emit(Detections { detections, image_width: view.width(), image_height: view.height() });
+            emit(self.decode_head(worker, index, (view.height(), view.width()), (height, width), settings)?);
         }
         Ok(())
     }
 
-    /// The model's head: image `index` of the last run's output decoded into detections in model-input
-    /// pixels. This is where a task plugs in: the layout found at load says how to read the output, and
-    /// a segmentation, pose, oriented-box or classification head would read its outputs here and return
-    /// its own per-detection data with the boxes.
-    fn decode_head(&self, worker: &mut Worker, index: usize, settings: &NmsSettings) -> Result<Vec<Detection>> {
+    /// The model's head: image `index` of the last run's outputs decoded into what the task gives, in the
+    /// pixels of the image (`image`: height, width) that became the model input (`input`: height, width).
+    fn decode_head(
+        &self,
+        worker: &mut Worker,
+        index: usize,
+        image: (usize, usize),
+        input: (usize, usize),
+        settings: &NmsSettings,
+    ) -> Result<Detections> {
         let output = self.output_view(&worker.output_shape, &worker.output, index)?;
+        let mut found = Detections { image_width: image.1, image_height: image.0, ..Detections::default() };
+        let scaler = BoxScaler::new(input.0, input.1, image.0, image.1);
         let class_count = self.names.len();
-        decode_and_suppress(
-            self.layout,
-            output,
-            class_count,
-            settings,
-            &mut worker.postprocess,
-            &mut worker.detections,
-        );
-        Ok(worker.detections.clone())
+        let detections = &mut worker.detections;
+        match self.head {
+            Head::Classify => {
+                top_k(output.data, settings.top_k, &mut found.classes);
+                return Ok(found);
+            }
+            Head::Obb => {
+                crate::tasks::obb::decode(
+                    self.layout,
+                    &output,
+                    class_count,
+                    settings,
+                    &scaler,
+                    &mut worker.obb,
+                    &mut found.detections,
+                    &mut found.oriented_boxes,
+                );
+                return Ok(found);
+            }
+            Head::Detect | Head::Segment { .. } | Head::Pose { .. } => {
+                decode_and_suppress(self.layout, output, class_count, settings, &mut worker.postprocess, detections);
+            }
+        }
+        match self.head {
+            Head::Segment { mask_dim } => {
+                let protos = self.prototypes(&worker.second_shape, &worker.second_output, index, mask_dim)?;
+                let sizes = Sizes { input, image };
+                found.detections.extend_from_slice(detections);
+                segment::masks(
+                    &output,
+                    self.layout,
+                    protos,
+                    sizes,
+                    settings.retina_masks,
+                    |d| scaler.apply(d),
+                    &mut found.detections,
+                    &mut found.masks,
+                    &mut worker.segment,
+                );
+            }
+            Head::Pose { keypoints, dims } => {
+                found.keypoints_per_detection = keypoints;
+                pose::keypoints(&output, self.layout, (keypoints, dims), detections, &scaler, &mut found.keypoints);
+                found.detections.extend(detections.iter().map(|d| {
+                    let mut d = *d;
+                    scaler.apply(&mut d);
+                    d
+                }));
+            }
+            _ => {
+                found.detections.extend(detections.iter().map(|d| {
+                    let mut d = *d;
+                    scaler.apply(&mut d);
+                    d
+                }));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Image `index` of a segmentation model's prototypes, checked against the mask coefficients the
+    /// layout found at load.
+    fn prototypes<'a>(&self, shape: &[i64], data: &'a [f32], index: usize, mask_dim: usize) -> Result<Prototypes<'a>> {
+        let fits = match *shape {
+            [batch, dim, height, width] if dim as usize == mask_dim && height > 0 && width > 0 && index < batch as usize => {
+                let plane = mask_dim * height as usize * width as usize;
+                data.get(index * plane..(index + 1) * plane)
+                    .map(|data| Prototypes { data, mask_dim, height: height as usize, width: width as usize })
+            }
+            _ => None,
+        };
+        fits.ok_or_else(|| {
+            Error::new(
+                ErrorKind::InferenceFailed,
+                format!("prototype shape {shape:?} does not match the {mask_dim} mask coefficients found at load"),
+            )
+        })
     }
 
     /// Checks that a run's output still fits the layout found at load, and returns image `index` of it.
@@ -799,12 +930,7 @@ fn class_names(metadata: Option<&[String]>, layout: OutputLayout) -> Vec<String>
     if let Some(names) = metadata {
         return names.to_vec();
     }
-    let count = match layout {
-        OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes } => {
-            num_classes
-        }
-        OutputLayout::EndToEnd => DEFAULT_CLASS_COUNT,
-    };
+    let count = layout.class_count().unwrap_or(DEFAULT_CLASS_COUNT);
     (0..count).map(|i| format!("class{i}")).collect()
 }
 

@@ -19,12 +19,27 @@ pub struct NmsSettings {
     pub max_detections: usize,
     /// Suppress across classes instead of within each class.
     pub class_agnostic: bool,
+    /// Segmentation: compute masks at the image's resolution from the prototypes (Ultralytics'
+    /// `retina_masks=True`) instead of at the model input's, then scaled.
+    pub retina_masks: bool,
+    /// Classification: how many of the most probable classes a result lists, at least 1.
+    pub top_k: usize,
 }
+
+/// How many classes a classification result lists by default, as Ultralytics' `top5`.
+pub const DEFAULT_TOP_K: usize = 5;
 
 impl Default for NmsSettings {
     /// Ultralytics' `predict` defaults.
     fn default() -> Self {
-        Self { conf_threshold: 0.25, iou_threshold: 0.7, max_detections: 300, class_agnostic: false }
+        Self {
+            conf_threshold: 0.25,
+            iou_threshold: 0.7,
+            max_detections: 300,
+            class_agnostic: false,
+            retina_masks: false,
+            top_k: DEFAULT_TOP_K,
+        }
     }
 }
 
@@ -40,6 +55,9 @@ impl NmsSettings {
         }
         if self.max_detections == 0 {
             return Err(Error::invalid_argument("max_detections must be at least 1"));
+        }
+        if self.top_k == 0 {
+            return Err(Error::invalid_argument("top_k must be at least 1"));
         }
         Ok(())
     }
@@ -60,17 +78,32 @@ pub struct Detection {
     pub score: f32,
     /// Class id, an index into the model's class names.
     pub class_id: u32,
+    /// The box of the model's output this detection comes from (its anchor, or its end-to-end row), where
+    /// the task's other values of the box are read.
+    pub anchor: u32,
 }
 
-/// The outcome of one detect call: the detections of one image, in its pixels.
-#[derive(Debug, Clone, PartialEq)]
+/// The outcome of one detect call: the detections of one image, in its pixels, with what the model's task
+/// adds to them.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Detections {
-    /// Detections by descending score (end-to-end models: in the model's order), in image pixels.
+    /// Detections by descending score (end-to-end models: in the model's order), in image pixels. For
+    /// oriented boxes, each one's axis-aligned bounds; empty for classification.
     pub detections: Vec<Detection>,
     /// Width of the image the boxes refer to (after EXIF orientation for encoded images).
     pub image_width: usize,
     /// Height of that image.
     pub image_height: usize,
+    /// Segmentation: `masks[i]` is the mask of `detections[i]`.
+    pub masks: Vec<crate::tasks::Mask>,
+    /// Pose: `keypoints_per_detection` keypoints for each detection, in order.
+    pub keypoints: Vec<crate::tasks::Keypoint>,
+    /// Pose: keypoints per detection (the model's `kpt_shape`), 0 for other tasks.
+    pub keypoints_per_detection: usize,
+    /// Oriented boxes: `oriented_boxes[i]` is the rotated box of `detections[i]`.
+    pub oriented_boxes: Vec<crate::tasks::OrientedBox>,
+    /// Classification: the most probable classes, best first.
+    pub classes: Vec<crate::tasks::ClassProbability>,
 }
 
 /// A model output for one image: `rows` x `cols` values in row-major order.
@@ -113,14 +146,15 @@ pub fn decode_and_suppress(
     out.clear();
     let conf = settings.conf_threshold;
     match layout {
-        OutputLayout::EndToEnd => {
+        OutputLayout::EndToEnd { .. } => {
             // Already selected by the model: filter by score and cap, in the model's order.
-            for row in output.data.chunks_exact(output.cols).take(output.rows) {
+            for (anchor, row) in output.data.chunks_exact(output.cols).take(output.rows).enumerate() {
                 let &[x1, y1, x2, y2, score, class] = &row[..6] else { unreachable!("cols checked >= 6") };
                 // `class < class_count` in f64, where every usize up to 2^53 is exact; NaN fails every compare.
                 let known_class = class >= 0.0 && f64::from(class) < class_count as f64;
                 if score > conf && score.is_finite() && known_class && finite_box(x1, y1, x2, y2) {
-                    out.push(Detection { x1, y1, x2, y2, score, class_id: class as u32 });
+                    let anchor = anchor as u32;
+                    out.push(Detection { x1, y1, x2, y2, score, class_id: class as u32, anchor });
                     if out.len() == settings.max_detections {
                         break;
                     }
@@ -128,10 +162,11 @@ pub fn decode_and_suppress(
             }
             return;
         }
-        OutputLayout::ChannelsFirst { num_classes } => collect_channels_first(output, num_classes, conf, scratch),
+        OutputLayout::ChannelsFirst { num_classes, .. } => collect_channels_first(output, num_classes, conf, scratch),
         OutputLayout::AnchorsWithObjectness { num_classes } => {
             collect_with_objectness(output, num_classes, conf, &mut scratch.candidates)
         }
+        OutputLayout::Probabilities { .. } => return,
     }
     non_max_suppression(scratch, settings, out);
 }
@@ -167,7 +202,7 @@ fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32,
         if score > conf && score.is_finite() {
             let (x1, y1, x2, y2) = xywh_to_xyxy(channel(0)[i], channel(1)[i], channel(2)[i], channel(3)[i]);
             if finite_box(x1, y1, x2, y2) {
-                scratch.candidates.push(Detection { x1, y1, x2, y2, score, class_id });
+                scratch.candidates.push(Detection { x1, y1, x2, y2, score, class_id, anchor: i as u32 });
             }
         }
     }
@@ -175,7 +210,7 @@ fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32,
 
 /// The best class score of each anchor and its class, into `best_score` and `best_class` (filled with
 /// -inf and 0 by the caller).
-fn best_class_per_anchor(output: OutputView<'_>, num_classes: usize, best_score: &mut [f32], best_class: &mut [u32]) {
+pub(crate) fn best_class_per_anchor(output: OutputView<'_>, num_classes: usize, best_score: &mut [f32], best_class: &mut [u32]) {
     let n = output.cols;
     // Anchors in tiles whose running maxima stay in L1 while every class row of the tile streams past.
     const TILE: usize = 256;
@@ -197,7 +232,7 @@ fn best_class_per_anchor(output: OutputView<'_>, num_classes: usize, best_score:
 /// `[N, 5 + nc]`: objectness first filters, then score = objectness x class score.
 fn collect_with_objectness(output: OutputView<'_>, num_classes: usize, conf: f32, candidates: &mut Vec<Detection>) {
     candidates.clear();
-    for row in output.data.chunks_exact(output.cols).take(output.rows) {
+    for (anchor, row) in output.data.chunks_exact(output.cols).take(output.rows).enumerate() {
         let objectness = row[4];
         if objectness <= conf || objectness.is_nan() {
             continue;
@@ -214,7 +249,8 @@ fn collect_with_objectness(output: OutputView<'_>, num_classes: usize, conf: f32
         if best > conf && best.is_finite() {
             let (x1, y1, x2, y2) = xywh_to_xyxy(row[0], row[1], row[2], row[3]);
             if finite_box(x1, y1, x2, y2) {
-                candidates.push(Detection { x1, y1, x2, y2, score: best, class_id: best_class as u32 });
+                let (class_id, anchor) = (best_class as u32, anchor as u32);
+                candidates.push(Detection { x1, y1, x2, y2, score: best, class_id, anchor });
             }
         }
     }
@@ -469,12 +505,36 @@ impl BoxScaler {
     /// `0 <= y1 <= y2 <= height` for any finite box, also one whose corners the model gave swapped (an
     /// end-to-end head) or whose size was negative. For the boxes of trained models the order is already so.
     pub fn apply(&self, d: &mut Detection) {
-        let x1 = ((d.x1 - self.pad_x) / self.gain_x).clamp(0.0, self.width);
-        let y1 = ((d.y1 - self.pad_y) / self.gain_y).clamp(0.0, self.height);
-        let x2 = ((d.x2 - self.pad_x) / self.gain_x).clamp(0.0, self.width);
-        let y2 = ((d.y2 - self.pad_y) / self.gain_y).clamp(0.0, self.height);
+        let (x1, y1) = self.unclipped(d.x1, d.y1);
+        let (x2, y2) = self.unclipped(d.x2, d.y2);
+        let (x1, x2) = (x1.clamp(0.0, self.width), x2.clamp(0.0, self.width));
+        let (y1, y2) = (y1.clamp(0.0, self.height), y2.clamp(0.0, self.height));
         (d.x1, d.x2) = (x1.min(x2), x1.max(x2));
         (d.y1, d.y2) = (y1.min(y2), y1.max(y2));
+    }
+
+    /// A point from model-input pixels to image pixels, not clipped.
+    #[inline]
+    pub fn unclipped(&self, x: f32, y: f32) -> (f32, f32) {
+        ((x - self.pad_x) / self.gain_x, (y - self.pad_y) / self.gain_y)
+    }
+
+    /// A point from model-input pixels to image pixels, clipped to the image: Ultralytics' `scale_coords`,
+    /// as keypoints are scaled.
+    pub fn point(&self, x: f32, y: f32) -> (f32, f32) {
+        let (x, y) = self.unclipped(x, y);
+        (x.clamp(0.0, self.width), y.clamp(0.0, self.height))
+    }
+
+    /// A size from model-input pixels to image pixels: Ultralytics' `scale_boxes(xywh=True)` for the
+    /// width and height of an oriented box, which it does not clip.
+    pub fn size(&self, width: f32, height: f32) -> (f32, f32) {
+        (width / self.gain_x, height / self.gain_y)
+    }
+
+    /// The image size the scaler maps to, `(width, height)`.
+    pub fn image_size(&self) -> (f32, f32) {
+        (self.width, self.height)
     }
 }
 
@@ -483,7 +543,13 @@ mod tests {
     use super::*;
 
     fn settings(conf: f32, iou: f32, max_det: usize, agnostic: bool) -> NmsSettings {
-        NmsSettings { conf_threshold: conf, iou_threshold: iou, max_detections: max_det, class_agnostic: agnostic }
+        NmsSettings {
+            conf_threshold: conf,
+            iou_threshold: iou,
+            max_detections: max_det,
+            class_agnostic: agnostic,
+            ..NmsSettings::default()
+        }
     }
 
     /// Builds a `[4 + nc, N]` output from `(cx, cy, w, h, class scores)` boxes.
@@ -502,10 +568,8 @@ mod tests {
     fn run(layout: OutputLayout, data: &[f32], rows: usize, cols: usize, s: &NmsSettings) -> Vec<Detection> {
         let mut out = Vec::new();
         let classes = match layout {
-            OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes } => {
-                num_classes
-            }
-            OutputLayout::EndToEnd => 999,
+            OutputLayout::EndToEnd { .. } => 999,
+            other => other.class_count().unwrap(),
         };
         let view = OutputView { data, rows, cols };
         decode_and_suppress(layout, view, classes, s, &mut PostprocessScratch::default(), &mut out);
@@ -520,7 +584,7 @@ mod tests {
             (50.0, 51.0, 20.0, 20.0, vec![0.0, 0.7]),
             (200.0, 200.0, 10.0, 10.0, vec![0.3, 0.0]),
         ]);
-        let layout = OutputLayout::ChannelsFirst { num_classes: 2 };
+        let layout = OutputLayout::ChannelsFirst { num_classes: 2, extra: 0 };
         let aware = run(layout, &data, 6, 4, &settings(0.25, 0.7, 300, false));
         assert_eq!(aware.iter().map(|d| (d.class_id, d.score)).collect::<Vec<_>>(), [(0, 0.9), (1, 0.7), (0, 0.3)]);
         let agnostic = run(layout, &data, 6, 4, &settings(0.25, 0.7, 300, true));
@@ -535,7 +599,7 @@ mod tests {
             (30.0, 10.0, 4.0, 4.0, vec![0.25]),
             (50.0, 10.0, 4.0, 4.0, vec![0.6]),
         ]);
-        let layout = OutputLayout::ChannelsFirst { num_classes: 1 };
+        let layout = OutputLayout::ChannelsFirst { num_classes: 1, extra: 0 };
         assert_eq!(run(layout, &data, 5, 3, &settings(0.25, 0.7, 300, false)).len(), 2);
         let capped = run(layout, &data, 5, 3, &settings(0.0, 0.7, 1, false));
         assert_eq!(capped.len(), 1);
@@ -546,7 +610,7 @@ mod tests {
     fn iou_exactly_at_threshold_is_kept_and_ties_keep_anchor_order() {
         // Two 10x10 boxes overlapping by half their width: IoU = 50 / 150 = 1/3.
         let data = channels_first(&[(5.0, 5.0, 10.0, 10.0, vec![0.5]), (10.0, 5.0, 10.0, 10.0, vec![0.5])]);
-        let layout = OutputLayout::ChannelsFirst { num_classes: 1 };
+        let layout = OutputLayout::ChannelsFirst { num_classes: 1, extra: 0 };
         let iou = 50.0f32 / 150.0;
         let kept = run(layout, &data, 5, 2, &settings(0.1, iou, 300, false));
         assert_eq!(kept.len(), 2);
@@ -579,7 +643,7 @@ mod tests {
             0.0, 0.0, 1.0, 1.0, 0.8, f32::NAN,
             0.0, 0.0, 1.0, 1.0, 0.7, 0.0,
         ];
-        let out = run(OutputLayout::EndToEnd, &data, 5, 6, &settings(0.25, 0.7, 2, false));
+        let out = run(OutputLayout::EndToEnd { extra: 0 }, &data, 5, 6, &settings(0.25, 0.7, 2, false));
         assert_eq!(out.iter().map(|d| (d.score, d.class_id)).collect::<Vec<_>>(), [(0.3, 2), (0.9, 1)]);
     }
 
@@ -593,7 +657,7 @@ mod tests {
             (32.0, 32.0, 4.0, 4.0, vec![inf, 0.0]),
             (40.0, 40.0, 4.0, 4.0, vec![0.0, 0.5]),
         ]);
-        let out = run(OutputLayout::ChannelsFirst { num_classes: 2 }, &data, 6, 5, &settings(0.25, 0.7, 300, false));
+        let out = run(OutputLayout::ChannelsFirst { num_classes: 2, extra: 0 }, &data, 6, 5, &settings(0.25, 0.7, 300, false));
         assert_eq!(out.iter().map(|d| (d.x1, d.score, d.class_id)).collect::<Vec<_>>(), [(38.0, 0.5, 1)]);
 
         #[rustfmt::skip]
@@ -620,7 +684,7 @@ mod tests {
         let mut out = Vec::new();
         let view = OutputView { data: &rows, rows: 7, cols: 6 };
         let s = settings(0.25, 0.7, 300, false);
-        decode_and_suppress(OutputLayout::EndToEnd, view, 3, &s, &mut PostprocessScratch::default(), &mut out);
+        decode_and_suppress(OutputLayout::EndToEnd { extra: 0 }, view, 3, &s, &mut PostprocessScratch::default(), &mut out);
         assert_eq!(out.len(), 1, "only the swapped box of class 2.7 is a finite box of a known class: {out:?}");
         assert_eq!((out[0].class_id, out[0].x1, out[0].x2), (2, 50.0, 10.0), "corners are ordered when scaled");
         BoxScaler::new(64, 64, 64, 64).apply(&mut out[0]);
@@ -633,7 +697,7 @@ mod tests {
         let boxes: Vec<_> =
             (0..n).map(|i| (i as f32 * 100.0, 0.0, 1.0, 1.0, vec![0.3 + (i as f32 / n as f32) * 0.5])).collect();
         let out = run(
-            OutputLayout::ChannelsFirst { num_classes: 1 },
+            OutputLayout::ChannelsFirst { num_classes: 1, extra: 0 },
             &channels_first(&boxes),
             5,
             n,
@@ -697,7 +761,7 @@ mod tests {
                     let shift = -CLASS_OFFSET + next() * 4.0;
                     let class_id = twin.class_id + 1;
                     let (x1, y1, x2, y2) = (twin.x1 + shift, twin.y1 + shift, twin.x2 + shift, twin.y2 + shift);
-                    candidates.push(Detection { x1, y1, x2, y2, score, class_id });
+                    candidates.push(Detection { x1, y1, x2, y2, score, class_id, anchor: 0 });
                     continue;
                 }
                 let (cx, cy) = (next() * spread - spread / 4.0, next() * spread);
@@ -710,7 +774,7 @@ mod tests {
                 }
                 let [x1, y1, x2, y2] = edges;
                 let class_id = class_base + (next() * classes as f32) as u32;
-                candidates.push(Detection { x1, y1, x2, y2, score, class_id });
+                candidates.push(Detection { x1, y1, x2, y2, score, class_id, anchor: 0 });
             }
             let iou = 0.3 + next() * 0.6;
             let max_det = 1 + (next() * 120.0) as usize;
@@ -732,10 +796,10 @@ mod tests {
     fn scaler_inverts_the_letterbox_and_clips() {
         // zidane.jpg 1280x720 in a 384x640 input: gain 0.5, 12 rows of padding on top.
         let s = BoxScaler::new(384, 640, 720, 1280);
-        let mut d = Detection { x1: 10.0, y1: 12.0, x2: 650.0, y2: 400.0, score: 1.0, class_id: 0 };
+        let mut d = Detection { x1: 10.0, y1: 12.0, x2: 650.0, y2: 400.0, score: 1.0, class_id: 0, anchor: 0 };
         s.apply(&mut d);
         assert_eq!((d.x1, d.y1, d.x2, d.y2), (20.0, 0.0, 1280.0, 720.0));
-        let mut d = Detection { x1: 100.0, y1: 112.0, x2: 200.0, y2: 212.0, score: 1.0, class_id: 0 };
+        let mut d = Detection { x1: 100.0, y1: 112.0, x2: 200.0, y2: 212.0, score: 1.0, class_id: 0, anchor: 0 };
         s.apply(&mut d);
         assert_eq!((d.x1, d.y1, d.x2, d.y2), (200.0, 200.0, 400.0, 400.0));
     }

@@ -312,3 +312,94 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let inter = w * h;
     inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 }
+
+/// Everything a result holds, copied out of it.
+#[derive(Debug, Clone, Default)]
+pub struct TaskResult {
+    pub detections: Vec<yolo_detection>,
+    pub width: u32,
+    pub height: u32,
+    /// `(left, top, width, height, bitmap)` per detection.
+    pub masks: Vec<(u32, u32, u32, u32, Vec<u8>)>,
+    pub keypoints: Vec<Vec<yolo_keypoint>>,
+    pub oriented: Vec<yolo_oriented_box>,
+    pub classes: Vec<yolo_class_probability>,
+}
+
+impl TaskResult {
+    /// Copies everything out of a live result through the accessors, then frees it.
+    pub fn take(result: *mut yolo_result) -> Self {
+        let mut out = TaskResult::default();
+        // SAFETY: result is live until freed at the end; every out-pointer is a local.
+        unsafe {
+            assert_eq!(yolo_result_image_size(result, &mut out.width, &mut out.height), yolo_status::Ok);
+            let (mut classes, mut count) = (std::ptr::null(), 0usize);
+            assert_eq!(yolo_result_classes(result, &mut classes, &mut count), yolo_status::Ok);
+            if count > 0 {
+                out.classes = std::slice::from_raw_parts(classes, count).to_vec();
+            }
+            out.detections = {
+                let (mut ptr, mut n) = (std::ptr::null(), 0usize);
+                assert_eq!(yolo_result_detections(result, &mut ptr, &mut n), yolo_status::Ok);
+                if n == 0 {
+                    Vec::new()
+                } else {
+                    std::slice::from_raw_parts(ptr, n).to_vec()
+                }
+            };
+            for i in 0..out.detections.len() {
+                let mut mask = std::mem::zeroed::<yolo_mask>();
+                if yolo_result_mask(result, i, &mut mask) == yolo_status::Ok {
+                    assert_eq!(mask.data_len, (mask.width * mask.height) as usize);
+                    let data = if mask.data_len == 0 {
+                        Vec::new()
+                    } else {
+                        std::slice::from_raw_parts(mask.data, mask.data_len).to_vec()
+                    };
+                    out.masks.push((mask.left, mask.top, mask.width, mask.height, data));
+                }
+                let (mut ptr, mut n) = (std::ptr::null(), 0usize);
+                if yolo_result_keypoints(result, i, &mut ptr, &mut n) == yolo_status::Ok {
+                    out.keypoints.push(std::slice::from_raw_parts(ptr, n).to_vec());
+                }
+                let mut oriented = std::mem::zeroed::<yolo_oriented_box>();
+                if yolo_result_oriented_box(result, i, &mut oriented) == yolo_status::Ok {
+                    out.oriented.push(oriented);
+                }
+            }
+            yolo_result_free(result);
+        }
+        out
+    }
+
+    /// Detection `i`'s mask as a full `height` x `width` bitmap of the image.
+    pub fn full_mask(&self, i: usize) -> Vec<bool> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut full = vec![false; w * h];
+        let (left, top, mw, mh, data) = &self.masks[i];
+        for r in 0..*mh as usize {
+            for c in 0..*mw as usize {
+                full[(*top as usize + r) * w + *left as usize + c] = data[r * *mw as usize + c] != 0;
+            }
+        }
+        full
+    }
+}
+
+/// Runs `yolo_detect` and copies the whole result out.
+pub fn detect_task(
+    detector: &Detector,
+    bytes: &[u8],
+    options: Option<&Options>,
+) -> Result<TaskResult, (yolo_status, String)> {
+    let mut result = std::ptr::null_mut();
+    let options = options.map_or(std::ptr::null(), |o| o.0 as *const _);
+    // SAFETY: all pointers valid for the call.
+    let status = unsafe { yolo_detect(detector.0, bytes.as_ptr(), bytes.len(), options, &mut result) };
+    if status == yolo_status::Ok {
+        Ok(TaskResult::take(result))
+    } else {
+        assert!(result.is_null(), "out_result written on failure");
+        Err((status, last_error()))
+    }
+}

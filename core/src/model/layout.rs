@@ -1,42 +1,159 @@
-//! Which of the YOLO output layouts a model produces, decided from the output shape and the metadata.
+//! Which of the YOLO output layouts a model produces, decided from the output shapes, the task and the
+//! metadata.
 
 use super::metadata::ModelMetadata;
+use super::task::{Head, Task};
 use crate::error::{Error, Result};
 
-/// The layout of a detection model's first output.
+/// The layout of a model's first output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputLayout {
-    /// `[B, 4 + nc, N]`: box centre and size, then one score per class (YOLOv8, v9, v11, v12, v5u).
+    /// `[B, 4 + nc + extra, N]`: box centre and size, one score per class, then `extra` values of the task
+    /// (mask coefficients, keypoints or the angle; none for detection). YOLOv8, v9, v11, v12, v5u.
     ChannelsFirst {
         /// Number of classes.
         num_classes: usize,
+        /// Values per box after the class scores.
+        extra: usize,
     },
     /// `[B, N, 5 + nc]`: box centre and size, objectness, then class scores (classic YOLOv5, YOLOv7).
     AnchorsWithObjectness {
         /// Number of classes.
         num_classes: usize,
     },
-    /// `[B, K, 6]`: `x1, y1, x2, y2, score, class` already selected by the model (YOLOv10, YOLO26, NMS export).
-    EndToEnd,
+    /// `[B, K, 6 + extra]`: `x1, y1, x2, y2, score, class` already selected by the model (YOLOv10, YOLO26,
+    /// NMS export), then `extra` values of the task. Oriented boxes give `cx, cy, w, h` instead of corners.
+    EndToEnd {
+        /// Values per box after the class.
+        extra: usize,
+    },
+    /// `[B, nc]`: one probability per class (classification).
+    Probabilities {
+        /// Number of classes.
+        num_classes: usize,
+    },
 }
 
 impl OutputLayout {
     /// Image `index` of a run's output of `shape` holding `data`, checked against this layout: the rule a
-    /// later run's output must keep once [`classify_output`] chose the layout at load. `None` when the
-    /// shape no longer fits (the caller reports it) or `index` is beyond the batch.
+    /// later run's output must keep once [`recognise_head`] chose the layout at load. `None` when the
+    /// shape no longer fits (the caller reports it) or `index` is beyond the batch. Probabilities come as
+    /// one row.
     pub fn image_output<'a>(&self, shape: &[i64], data: &'a [f32], index: usize) -> Option<(&'a [f32], usize, usize)> {
-        let &[batch, rows, cols] = shape else { return None };
+        let (batch, rows, cols) = match *shape {
+            [batch, classes] if matches!(self, Self::Probabilities { .. }) => (batch, 1, classes),
+            [batch, rows, cols] if !matches!(self, Self::Probabilities { .. }) => (batch, rows, cols),
+            _ => return None,
+        };
         let (rows, cols) = (usize::try_from(rows).ok()?, usize::try_from(cols).ok()?);
         let fits = match *self {
-            Self::ChannelsFirst { num_classes } => rows == 4 + num_classes,
+            Self::ChannelsFirst { num_classes, extra } => rows == 4 + num_classes + extra,
             Self::AnchorsWithObjectness { num_classes } => cols == 5 + num_classes,
-            Self::EndToEnd => cols == 6,
+            Self::EndToEnd { extra } => cols == 6 + extra,
+            Self::Probabilities { num_classes } => cols == num_classes,
         };
         let per_image = rows.checked_mul(cols)?;
         let start = index.checked_mul(per_image)?;
         let in_batch = usize::try_from(batch).is_ok_and(|batch| index < batch);
         let image = data.get(start..start.checked_add(per_image)?)?;
         (fits && in_batch).then_some((image, rows, cols))
+    }
+
+    /// The number of classes the output holds; `None` for end-to-end outputs, which do not say.
+    pub fn class_count(&self) -> Option<usize> {
+        match *self {
+            Self::ChannelsFirst { num_classes, .. }
+            | Self::AnchorsWithObjectness { num_classes }
+            | Self::Probabilities { num_classes } => Some(num_classes),
+            Self::EndToEnd { .. } => None,
+        }
+    }
+}
+
+/// Decides the task's head and the first output's layout from the concrete output `shapes` of a run (no
+/// dynamic dimensions), the input size it came from and the metadata. The task is the metadata's `task`;
+/// a model without one is a classifier if its output has two dimensions, a segmenter if it has a second,
+/// four-dimensional output, else a detector. Outputs that do not fit the task are an invalid-model error
+/// naming the shapes.
+pub fn recognise_head(shapes: &[Vec<i64>], input_height: u32, input_width: u32, meta: &ModelMetadata) -> Result<(Head, OutputLayout)> {
+    let Some(first) = shapes.first() else { return Err(Error::invalid_model("the model has no outputs")) };
+    let task = match meta.task.as_deref() {
+        Some(name) => Task::from_name(name).ok_or_else(|| {
+            Error::invalid_model(format!(
+                "the model's task is '{name}'; supported tasks are detect, segment, pose, obb and classify"
+            ))
+        })?,
+        None if first.len() == 2 => Task::Classify,
+        None if shapes.get(1).is_some_and(|s| s.len() == 4) => Task::Segment,
+        None => Task::Detect,
+    };
+    let mismatch = |why: String| {
+        Error::invalid_model(format!("a {} model's outputs {shapes:?} do not fit: {why}", task.name()))
+    };
+    let known_classes = meta.names.as_ref().map(Vec::len);
+    // The channels-first or end-to-end layout of a task whose boxes carry `extra` values.
+    let with_extra = |extra: usize, head: Head| -> Result<(Head, OutputLayout)> {
+        let &[batch, rows, cols] = first.as_slice() else {
+            return Err(mismatch(format!("expected [batch, 4 + classes + {extra}, boxes] or [batch, boxes, {}]", 6 + extra)));
+        };
+        if batch < 1 || rows < 1 || cols < 1 {
+            return Err(mismatch("every dimension must be at least 1".into()));
+        }
+        let (rows, cols) = (rows as usize, cols as usize);
+        let end_to_end = meta.end2end == Some(true) || meta.nms_in_graph;
+        if cols == 6 + extra && (end_to_end || known_classes.is_none_or(|nc| rows != 4 + nc + extra)) {
+            return Ok((head, OutputLayout::EndToEnd { extra }));
+        }
+        if end_to_end {
+            return Err(mismatch(format!("the metadata says end-to-end, which needs [batch, boxes, {}]", 6 + extra)));
+        }
+        let num_classes = match known_classes {
+            Some(nc) if rows == 4 + nc + extra => nc,
+            Some(nc) => {
+                return Err(mismatch(format!(
+                    "the model names {nc} classes, so expected [batch, {}, boxes] or [batch, boxes, {}]",
+                    4 + nc + extra,
+                    6 + extra
+                )))
+            }
+            None if rows > 4 + extra => rows - 4 - extra,
+            None => return Err(mismatch(format!("too few channels for boxes, class scores and {extra} more values"))),
+        };
+        Ok((head, OutputLayout::ChannelsFirst { num_classes, extra }))
+    };
+    match task {
+        Task::Detect => {
+            let layout = classify_output(first, input_height, input_width, meta)?;
+            Ok((Head::Detect, layout))
+        }
+        Task::Segment => {
+            let Some(&[batch, mask_dim, proto_h, proto_w]) = shapes.get(1).map(Vec::as_slice) else {
+                return Err(mismatch("expected a second output of prototypes, [batch, masks, height, width]".into()));
+            };
+            if batch != first[0] || mask_dim < 1 || proto_h < 1 || proto_w < 1 {
+                return Err(mismatch("the prototypes must be [batch, masks, height, width], each at least 1".into()));
+            }
+            with_extra(mask_dim as usize, Head::Segment { mask_dim: mask_dim as usize })
+        }
+        Task::Pose => {
+            let Some((keypoints, dims)) = meta.kpt_shape else {
+                return Err(mismatch("the metadata has no 'kpt_shape'".into()));
+            };
+            if keypoints == 0 {
+                return Err(mismatch("'kpt_shape' names 0 keypoints".into()));
+            }
+            with_extra(keypoints * dims, Head::Pose { keypoints, dims })
+        }
+        Task::Obb => with_extra(1, Head::Obb),
+        Task::Classify => match first.as_slice() {
+            &[batch, classes] if batch >= 1 && classes >= 1 && known_classes.is_none_or(|nc| nc == classes as usize) => {
+                Ok((Head::Classify, OutputLayout::Probabilities { num_classes: classes as usize }))
+            }
+            _ => Err(mismatch(match known_classes {
+                Some(nc) => format!("expected [batch, {nc}], one probability per class"),
+                None => "expected [batch, classes]".into(),
+            })),
+        },
     }
 }
 
@@ -45,8 +162,9 @@ fn yolov5_anchor_rows(input_height: u32, input_width: u32) -> i64 {
     [8u32, 16, 32].iter().map(|&s| 3 * i64::from(input_height.div_ceil(s)) * i64::from(input_width.div_ceil(s))).sum()
 }
 
-/// Decides the layout from a concrete output `shape` (no dynamic dimensions), the input size it came from and
-/// the model's metadata. An output that fits none of the layouts is an invalid-model error naming the shape.
+/// Decides a detection model's layout from a concrete output `shape` (no dynamic dimensions), the input size
+/// it came from and the model's metadata. An output that fits none of the layouts is an invalid-model error
+/// naming the shape.
 pub fn classify_output(
     shape: &[i64],
     input_height: u32,
@@ -72,7 +190,7 @@ pub fn classify_output(
             && meta.end2end != Some(true)
             && !meta.nms_in_graph;
         if !one_class_yolov5 {
-            return Ok(OutputLayout::EndToEnd);
+            return Ok(OutputLayout::EndToEnd { extra: 0 });
         }
     }
     if meta.end2end == Some(true) || meta.nms_in_graph {
@@ -81,7 +199,7 @@ pub fn classify_output(
     let rows = rows as usize;
     let cols = cols as usize;
     match known_classes {
-        Some(nc) if rows == 4 + nc => Ok(OutputLayout::ChannelsFirst { num_classes: nc }),
+        Some(nc) if rows == 4 + nc => Ok(OutputLayout::ChannelsFirst { num_classes: nc, extra: 0 }),
         Some(nc) if cols == 5 + nc => Ok(OutputLayout::AnchorsWithObjectness { num_classes: nc }),
         Some(nc) => Err(unsupported(&format!(
             "the model names {nc} classes, so expected [batch, {}, boxes] or [batch, boxes, {}]",
@@ -89,7 +207,7 @@ pub fn classify_output(
             5 + nc
         ))),
         // Without names, the smaller dimension holds the channels: heads emit far more boxes than classes.
-        None if rows < cols && rows > 4 => Ok(OutputLayout::ChannelsFirst { num_classes: rows - 4 }),
+        None if rows < cols && rows > 4 => Ok(OutputLayout::ChannelsFirst { num_classes: rows - 4, extra: 0 }),
         None if cols <= rows && cols > 5 => Ok(OutputLayout::AnchorsWithObjectness { num_classes: cols - 5 }),
         None => Err(unsupported("too few channels for boxes and class scores")),
     }
@@ -112,7 +230,7 @@ mod tests {
         let m80 = meta(Some(80), None);
         assert_eq!(
             classify_output(&[1, 84, 8400], 640, 640, &m80).unwrap(),
-            OutputLayout::ChannelsFirst { num_classes: 80 }
+            OutputLayout::ChannelsFirst { num_classes: 80, extra: 0 }
         );
         assert_eq!(
             classify_output(&[1, 25200, 85], 640, 640, &m80).unwrap(),
@@ -120,22 +238,22 @@ mod tests {
         );
         assert_eq!(
             classify_output(&[1, 300, 6], 640, 640, &meta(Some(80), Some(true))).unwrap(),
-            OutputLayout::EndToEnd
+            OutputLayout::EndToEnd { extra: 0 }
         );
-        assert_eq!(classify_output(&[1, 300, 6], 640, 640, &m80).unwrap(), OutputLayout::EndToEnd);
+        assert_eq!(classify_output(&[1, 300, 6], 640, 640, &m80).unwrap(), OutputLayout::EndToEnd { extra: 0 });
     }
 
     #[test]
     fn a_later_output_must_keep_the_layout_found_at_load() {
         let data: Vec<f32> = (0..2 * 7 * 3).map(|v| v as f32).collect();
-        let layout = OutputLayout::ChannelsFirst { num_classes: 3 };
+        let layout = OutputLayout::ChannelsFirst { num_classes: 3, extra: 0 };
         assert_eq!(layout.image_output(&[2, 7, 3], &data, 1), Some((&data[21..42], 7, 3)));
         assert_eq!(layout.image_output(&[2, 7, 3], &data, 2), None, "beyond the batch");
         assert_eq!(layout.image_output(&[2, 8, 3], &data, 0), None, "another class count");
         assert_eq!(layout.image_output(&[1, 7], &data, 0), None, "two dimensions");
         assert_eq!(layout.image_output(&[3, 7, 3], &data, 2), None, "more than the data holds");
-        assert_eq!(OutputLayout::EndToEnd.image_output(&[1, 7, 6], &data, 0), Some((&data[..42], 7, 6)));
-        assert_eq!(OutputLayout::EndToEnd.image_output(&[1, i64::MAX, 6], &data, 0), None);
+        assert_eq!(OutputLayout::EndToEnd { extra: 0 }.image_output(&[1, 7, 6], &data, 0), Some((&data[..42], 7, 6)));
+        assert_eq!(OutputLayout::EndToEnd { extra: 0 }.image_output(&[1, i64::MAX, 6], &data, 0), None);
     }
 
     #[test]
@@ -143,7 +261,7 @@ mod tests {
         let none = meta(None, None);
         assert_eq!(
             classify_output(&[1, 22, 2100], 320, 320, &none).unwrap(),
-            OutputLayout::ChannelsFirst { num_classes: 18 }
+            OutputLayout::ChannelsFirst { num_classes: 18, extra: 0 }
         );
         assert_eq!(
             classify_output(&[1, 6300, 7], 320, 320, &none).unwrap(),
@@ -159,7 +277,7 @@ mod tests {
         );
         assert_eq!(
             classify_output(&[1, 25200, 6], 640, 640, &meta(Some(1), Some(true))).unwrap(),
-            OutputLayout::EndToEnd
+            OutputLayout::EndToEnd { extra: 0 }
         );
     }
 

@@ -22,6 +22,9 @@ pub struct ModelMetadata {
     pub end2end: Option<bool>,
     /// Whether the model was exported with NMS inside the graph (`args` contains `'nms': True`).
     pub nms_in_graph: bool,
+    /// A pose model's keypoints as `(count, values per keypoint)`: `[17, 3]` is 17 keypoints of `x, y,
+    /// confidence`, `[K, 2]` keypoints without confidence.
+    pub kpt_shape: Option<(usize, usize)>,
 }
 
 impl ModelMetadata {
@@ -38,7 +41,8 @@ impl ModelMetadata {
         let task = lookup("task").map(|raw| raw.trim().to_owned());
         let end2end = lookup("end2end").map(|raw| parse_bool("end2end", &raw)).transpose()?;
         let nms_in_graph = lookup("args").is_some_and(|raw| args_enable_nms(&raw));
-        Ok(Self { names, imgsz, stride, task, end2end, nms_in_graph })
+        let kpt_shape = lookup("kpt_shape").map(|raw| parse_kpt_shape(&raw)).transpose()?;
+        Ok(Self { names, imgsz, stride, task, end2end, nms_in_graph, kpt_shape })
     }
 }
 
@@ -82,6 +86,23 @@ pub fn parse_stride(raw: &str) -> Result<u32> {
     let max = strides.into_iter().max().ok_or_else(|| bad("empty list".into()))?;
     u32::try_from(max).ok().filter(|&s| s > 0).ok_or_else(|| bad(format!("{max} is not a positive stride")))
 }
+
+/// Parses `kpt_shape`: `[count, values]` with `values` 2 (`x, y`) or 3 (`x, y, confidence`). A count of
+/// 0 is kept, for the task check to refuse with the model's output shape in the message.
+pub fn parse_kpt_shape(raw: &str) -> Result<(usize, usize)> {
+    let bad = |why: String| Error::invalid_model(format!("metadata 'kpt_shape' = {raw:?}: {why}"));
+    let mut parser = Parser::new(raw);
+    let values = parser.int_or_int_list().map_err(bad)?;
+    parser.end().map_err(bad)?;
+    match values.as_slice() {
+        &[count, dims @ (2 | 3)] if (0..=MAX_KEYPOINTS).contains(&count) => Ok((count as usize, dims as usize)),
+        &[_, 2 | 3] => Err(bad(format!("the keypoint count must be 0 to {MAX_KEYPOINTS}"))),
+        _ => Err(bad("expected [keypoints, 2] or [keypoints, 3]".into())),
+    }
+}
+
+/// The most keypoints a pose model may name: far above any real skeleton (COCO has 17, whole-body 133).
+pub const MAX_KEYPOINTS: i64 = 4096;
 
 fn parse_bool(key: &str, raw: &str) -> Result<bool> {
     match raw.trim() {
@@ -286,6 +307,16 @@ mod tests {
         let names =
             parse_names(r#"{0: 'person', 1: "it's", 2: 'a\'b', 3: 'back\\slash', 4: 'caf\xe9', 5: '\u65e5'}"#).unwrap();
         assert_eq!(names, ["person", "it's", "a'b", "back\\slash", "café", "日"]);
+    }
+
+    #[test]
+    fn parses_kpt_shape() {
+        assert_eq!(parse_kpt_shape("[17, 3]").unwrap(), (17, 3));
+        assert_eq!(parse_kpt_shape("[5, 2]").unwrap(), (5, 2));
+        assert_eq!(parse_kpt_shape("[0, 3]").unwrap(), (0, 3), "refused later, with the output shape");
+        for bad in ["[17]", "[17, 4]", "[-1, 3]", "[5000, 3]", "17", "[17, 3, 1]", "x"] {
+            assert!(parse_kpt_shape(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

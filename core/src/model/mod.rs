@@ -3,8 +3,10 @@
 mod layout;
 pub mod metadata;
 pub mod proto;
+mod task;
 
-pub use layout::{classify_output, OutputLayout};
+pub use layout::{classify_output, recognise_head, OutputLayout};
+pub use task::{Head, Task};
 pub use metadata::ModelMetadata;
 
 use ort::session::Session;
@@ -89,11 +91,6 @@ impl ModelSpec {
     /// [`MAX_IMGSZ`] on a side, and a tensor output; `metadata` is the model's. `imgsz` (height, width)
     /// overrides the metadata for dynamic models.
     pub fn from_session(session: &Session, metadata: ModelMetadata, imgsz: Option<(u32, u32)>) -> Result<Self> {
-        if let Some(task) = metadata.task.as_deref().filter(|t| *t != "detect") {
-            return Err(Error::invalid_model(format!(
-                "the model's task is '{task}'; only 'detect' models are supported"
-            )));
-        }
         let [input] = session.inputs() else {
             return Err(Error::invalid_model(format!(
                 "expected one image input, the model has {}",

@@ -1,0 +1,330 @@
+//! Every Ultralytics task through the C ABI: parity with Ultralytics' `predict` on the trained shapes
+//! models and `../shared/reference/ultralytics-tasks.json`, with the thresholds, and the batch and
+//! pixel-buffer calls giving the single call's results.
+//!
+//! Developers and CI only: the trained models and the reference exist only in `../shared/`, so these tests
+//! skip (and say so) in a user's clone; `tests/task_heads.rs` covers the decoders on synthetic models.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use yolo_ffi::*;
+
+/// Scores this close to the threshold may fall on either side of it (the reference file says so).
+const THRESHOLD_MARGIN: f32 = 0.02;
+
+struct Fixtures {
+    dir: std::path::PathBuf,
+    reference: Value,
+}
+
+fn fixtures() -> Option<Fixtures> {
+    let dir = shared_dir()?;
+    let path = dir.join("reference/ultralytics-tasks.json");
+    if !path.is_file() {
+        return None;
+    }
+    let reference = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    Some(Fixtures { dir, reference })
+}
+
+fn numbers(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+/// Opens `model` with the reference run's settings.
+fn open(f: &Fixtures, model: &str, settings: &Value) -> (Detector, Options) {
+    let detector = init_with(&f.dir.join("models").join(model), |c| {
+        c.pool_size = 1;
+        c.imgsz = settings["imgsz"].as_u64().unwrap() as u32;
+    })
+    .unwrap_or_else(|e| panic!("{model}: {e:?}"));
+    let options = options(TestOptions {
+        conf_threshold: Some(settings["conf"].as_f64().unwrap() as f32),
+        iou_threshold: Some(settings["iou"].as_f64().unwrap() as f32),
+        max_detections: Some(settings["max_det"].as_u64().unwrap() as u32),
+        class_agnostic: Some(settings["agnostic_nms"].as_bool().unwrap()),
+    });
+    if let Some(retina) = settings.get("retina_masks").and_then(Value::as_bool) {
+        // SAFETY: live options.
+        assert_eq!(unsafe { yolo_detect_options_set_retina_masks(options.0, retina) }, yolo_status::Ok);
+    }
+    (detector, options)
+}
+
+/// The runs of `task` that this library's settings reproduce: rect=False asks Ultralytics for the full
+/// square on a dynamic model, which the library does not offer.
+fn runs<'a>(f: &'a Fixtures, task: &str) -> impl Iterator<Item = &'a Value> {
+    f.reference["models"][task]["runs"].as_array().unwrap().iter().filter(|run| run["settings"]["rect"].as_bool() != Some(false))
+}
+
+/// Matches reference boxes (class, score, box) to ours greedily by IoU of the axis-aligned boxes: a pair
+/// must have the same class, IoU >= 0.95 and scores within 0.02. Returns, for each reference box, the
+/// index of ours; unmatched boxes on either side fail the test unless their score is within the margin of
+/// the threshold.
+fn match_boxes(label: &str, expected: &[(u32, f32, [f32; 4])], got: &[yolo_detection], conf: f32, failures: &mut Vec<String>) -> Vec<Option<usize>> {
+    let mut taken = vec![false; got.len()];
+    let mut pairs = Vec::new();
+    for (class, score, bbox) in expected {
+        let best = got
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| !taken[*i] && d.class_id == *class)
+            .map(|(i, d)| (i, iou(bbox, &[d.x1, d.y1, d.x2, d.y2]), d.score))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((i, overlap, s)) if overlap >= 0.95 && (s - score).abs() <= 0.02 => {
+                taken[i] = true;
+                pairs.push(Some(i));
+            }
+            other => {
+                if (score - conf).abs() > THRESHOLD_MARGIN {
+                    failures.push(format!("{label}: reference class {class} score {score} {bbox:?} unmatched (best {other:?})"));
+                }
+                pairs.push(None);
+            }
+        }
+    }
+    for (d, _) in got.iter().zip(&taken).filter(|(_, t)| !**t) {
+        if (d.score - conf).abs() > THRESHOLD_MARGIN {
+            failures.push(format!("{label}: extra box class {} score {} [{} {} {} {}]", d.class_id, d.score, d.x1, d.y1, d.x2, d.y2));
+        }
+    }
+    pairs
+}
+
+/// Decodes the reference's run lengths (0-run first) into a `height` x `width` bitmap.
+fn rle_decode(rle: &Value, len: usize) -> Vec<bool> {
+    let mut out = Vec::with_capacity(len);
+    for (i, run) in rle.as_array().unwrap().iter().enumerate() {
+        out.extend(std::iter::repeat_n(i % 2 == 1, run.as_u64().unwrap() as usize));
+    }
+    assert_eq!(out.len(), len);
+    out
+}
+
+fn mask_iou(a: &[bool], b: &[bool]) -> f32 {
+    let inter = a.iter().zip(b).filter(|(x, y)| **x && **y).count();
+    let union = a.iter().zip(b).filter(|(x, y)| **x || **y).count();
+    if union == 0 {
+        1.0
+    } else {
+        inter as f32 / union as f32
+    }
+}
+
+fn report(what: &str, compared: usize, failures: Vec<String>) {
+    eprintln!("{what}: {compared} compared, {} failures", failures.len());
+    assert!(compared > 0, "{what}: nothing compared");
+    assert!(failures.is_empty(), "{what}:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn segmentation_boxes_and_masks_match_ultralytics() {
+    let Some(f) = fixtures() else {
+        eprintln!("SKIPPED: ../shared/ (task models and reference) is not beside this clone");
+        return;
+    };
+    let (mut compared, mut failures, mut worst) = (0, Vec::new(), (1.0f32, String::new()));
+    for run in runs(&f, "segment") {
+        let settings = &run["settings"];
+        let (detector, options) = open(&f, "shapes-seg.onnx", settings);
+        let conf = settings["conf"].as_f64().unwrap() as f32;
+        for image in run["images"].as_array().unwrap() {
+            let file = image["file"].as_str().unwrap();
+            let label = format!("{} {file}", run["id"].as_str().unwrap());
+            let got = detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options)).unwrap();
+            assert_eq!(got.masks.len(), got.detections.len(), "{label}: one mask per detection");
+            let expected: Vec<(u32, f32, [f32; 4])> = image["detections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    let v = numbers(row);
+                    (v[0] as u32, v[1], [v[2], v[3], v[4], v[5]])
+                })
+                .collect();
+            let pairs = match_boxes(&label, &expected, &got.detections, conf, &mut failures);
+            let (w, h) = (image["width"].as_u64().unwrap() as usize, image["height"].as_u64().unwrap() as usize);
+            let floor = if file.ends_with(".png") { 0.98 } else { 0.95 };
+            for (i, pair) in pairs.iter().enumerate() {
+                let Some(j) = pair else { continue };
+                let reference = rle_decode(&image["masks"][i]["rle"], w * h);
+                let overlap = mask_iou(&reference, &got.full_mask(*j));
+                if overlap < worst.0 {
+                    worst = (overlap, label.clone());
+                }
+                if overlap < floor {
+                    failures.push(format!("{label}: mask {i} IoU {overlap} < {floor}"));
+                }
+                compared += 1;
+            }
+        }
+    }
+    eprintln!("lowest mask IoU {} ({})", worst.0, worst.1);
+    report("segment", compared, failures);
+}
+
+#[test]
+fn pose_boxes_and_keypoints_match_ultralytics() {
+    let Some(f) = fixtures() else {
+        eprintln!("SKIPPED: ../shared/ (task models and reference) is not beside this clone");
+        return;
+    };
+    let (mut compared, mut failures, mut worst) = (0, Vec::new(), (0.0f32, 0.0f32));
+    for run in runs(&f, "pose") {
+        let settings = &run["settings"];
+        let (detector, options) = open(&f, "shapes-pose.onnx", settings);
+        let mut shape = (0usize, 0usize);
+        // SAFETY: live detector, local out-pointers.
+        assert_eq!(unsafe { yolo_keypoint_shape(detector.0, &mut shape.0, &mut shape.1) }, yolo_status::Ok);
+        assert_eq!(shape, (5, 3));
+        let conf = settings["conf"].as_f64().unwrap() as f32;
+        for image in run["images"].as_array().unwrap() {
+            let file = image["file"].as_str().unwrap();
+            let label = format!("{} {file}", run["id"].as_str().unwrap());
+            let got = detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options)).unwrap();
+            let expected: Vec<(u32, f32, [f32; 4])> = image["detections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    let v = numbers(row);
+                    (v[0] as u32, v[1], [v[2], v[3], v[4], v[5]])
+                })
+                .collect();
+            let pairs = match_boxes(&label, &expected, &got.detections, conf, &mut failures);
+            for (i, pair) in pairs.iter().enumerate() {
+                let Some(j) = pair else { continue };
+                for (k, reference) in image["keypoints"][i].as_array().unwrap().iter().enumerate() {
+                    let r = numbers(reference);
+                    let ours = got.keypoints[*j][k];
+                    let distance = ((ours.x - r[0]).powi(2) + (ours.y - r[1]).powi(2)).sqrt();
+                    let confidence = (ours.confidence - r[2]).abs();
+                    worst = (worst.0.max(distance), worst.1.max(confidence));
+                    if distance > 1.0 || confidence > 0.02 {
+                        failures.push(format!("{label}: keypoint {k} of box {i}: {ours:?} vs {r:?}"));
+                    }
+                    compared += 1;
+                }
+            }
+        }
+    }
+    eprintln!("largest keypoint distance {} px, confidence difference {}", worst.0, worst.1);
+    report("pose", compared, failures);
+}
+
+/// The angle difference between two rotated boxes modulo the symmetries of a rectangle: turning by pi
+/// gives the same box, and turning by pi/2 with width and height swapped.
+fn angle_difference(a: (f32, f32, f32), b: (f32, f32, f32)) -> (f32, f32, f32) {
+    use std::f32::consts::{FRAC_PI_2, PI};
+    let wrap = |d: f32| {
+        let d = d.rem_euclid(PI);
+        d.min(PI - d)
+    };
+    let same = (wrap(a.2 - b.2), (a.0 - b.0).abs(), (a.1 - b.1).abs());
+    let swapped = (wrap(a.2 - b.2 - FRAC_PI_2), (a.0 - b.1).abs(), (a.1 - b.0).abs());
+    if same.0 <= swapped.0 {
+        same
+    } else {
+        swapped
+    }
+}
+
+#[test]
+fn oriented_boxes_match_ultralytics() {
+    let Some(f) = fixtures() else {
+        eprintln!("SKIPPED: ../shared/ (task models and reference) is not beside this clone");
+        return;
+    };
+    let (mut compared, mut failures, mut worst) = (0, Vec::new(), (0.0f32, 0.0f32, 0.0f32));
+    for run in runs(&f, "obb") {
+        let settings = &run["settings"];
+        let (detector, options) = open(&f, "shapes-obb.onnx", settings);
+        let conf = settings["conf"].as_f64().unwrap() as f32;
+        for image in run["images"].as_array().unwrap() {
+            let file = image["file"].as_str().unwrap();
+            let label = format!("{} {file}", run["id"].as_str().unwrap());
+            let got = detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options)).unwrap();
+            assert_eq!(got.oriented.len(), got.detections.len());
+            let mut taken = vec![false; got.oriented.len()];
+            for (i, row) in image["detections"].as_array().unwrap().iter().enumerate() {
+                let r = numbers(row);
+                let (class, score) = (r[0] as u32, r[1]);
+                let best = (0..got.oriented.len())
+                    .filter(|&j| !taken[j] && got.detections[j].class_id == class)
+                    .min_by(|&a, &b| {
+                        let d = |j: usize| (got.oriented[j].cx - r[2]).hypot(got.oriented[j].cy - r[3]);
+                        d(a).total_cmp(&d(b))
+                    });
+                let Some(j) = best else {
+                    if (score - conf).abs() > THRESHOLD_MARGIN {
+                        failures.push(format!("{label}: reference box {i} class {class} score {score} unmatched"));
+                    }
+                    continue;
+                };
+                let o = got.oriented[j];
+                let centre = (o.cx - r[2]).hypot(o.cy - r[3]);
+                let (angle, dw, dh) = angle_difference((o.width, o.height, o.angle), (r[4], r[5], r[6]));
+                let score_difference = (got.detections[j].score - score).abs();
+                if centre > 1.0 || dw > 1.0 || dh > 1.0 || angle > 0.01 || score_difference > 0.02 {
+                    if (score - conf).abs() > THRESHOLD_MARGIN {
+                        failures.push(format!("{label}: box {i} {r:?} vs ours {o:?} score {}", got.detections[j].score));
+                    }
+                    continue;
+                }
+                let corners = numbers(&Value::Array(image["corners"][i].as_array().unwrap().iter().flat_map(|p| p.as_array().unwrap().clone()).collect()));
+                let corner_error = corners.iter().zip(o.corners).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                if angle < 1e-4 && corner_error > 1.0 {
+                    failures.push(format!("{label}: corners of box {i}: {corners:?} vs {:?}", o.corners));
+                }
+                worst = (worst.0.max(centre), worst.1.max(dw.max(dh)), worst.2.max(angle));
+                taken[j] = true;
+                compared += 1;
+            }
+            for (j, _) in taken.iter().enumerate().filter(|(_, t)| !**t) {
+                if (got.detections[j].score - conf).abs() > THRESHOLD_MARGIN {
+                    failures.push(format!("{label}: extra box {:?} score {}", got.oriented[j], got.detections[j].score));
+                }
+            }
+        }
+    }
+    eprintln!("largest centre error {} px, size error {} px, angle error {} rad", worst.0, worst.1, worst.2);
+    report("obb", compared, failures);
+}
+
+#[test]
+fn classification_matches_ultralytics() {
+    let Some(f) = fixtures() else {
+        eprintln!("SKIPPED: ../shared/ (task models and reference) is not beside this clone");
+        return;
+    };
+    let (mut compared, mut failures, mut worst) = (0, Vec::new(), 0.0f32);
+    for run in runs(&f, "classify") {
+        let (detector, _) = open(&f, "shapes-cls.onnx", &run["settings"]);
+        let mut task = yolo_task::Detect;
+        // SAFETY: live detector, local out-pointer.
+        assert_eq!(unsafe { yolo_model_task(detector.0, &mut task) }, yolo_status::Ok);
+        assert_eq!(task, yolo_task::Classify);
+        for image in run["images"].as_array().unwrap() {
+            let file = image["file"].as_str().unwrap();
+            let got = detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), None).unwrap();
+            assert!(got.detections.is_empty());
+            let ids: Vec<u32> = got.classes.iter().map(|c| c.class_id).collect();
+            let expected: Vec<u32> = image["top5"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            if ids != expected {
+                failures.push(format!("{file}: top-5 {ids:?} vs {expected:?}"));
+            }
+            for (c, p) in got.classes.iter().zip(numbers(&image["top5_probs"])) {
+                worst = worst.max((c.probability - p).abs());
+                if (c.probability - p).abs() > 1e-3 {
+                    failures.push(format!("{file}: class {} probability {} vs {p}", c.class_id, c.probability));
+                }
+            }
+            compared += 1;
+        }
+    }
+    eprintln!("largest probability difference {worst}");
+    report("classify", compared, failures);
+}
