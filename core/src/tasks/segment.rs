@@ -303,7 +303,7 @@ fn native_mask(d: &Detection, protos: Prototypes<'_>, image: (usize, usize), scr
     if !scratch.values.iter().any(|&v| v > 0.0) {
         return None;
     }
-    Some(trimmed_values(&scratch.values, c1 - c0, r0, c0, |v| v > 0.5))
+    Some(trimmed_values(&scratch.values, c1 - c0, r0, c0, |v| v > 0.0))
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
