@@ -1,11 +1,14 @@
-"""yolo_ffi: YOLO object detection on ONNX Runtime, through libyolo_ffi's C ABI.
+"""yolo_ffi: Ultralytics YOLO models on ONNX Runtime, through libyolo_ffi's C ABI: detection, segmentation,
+pose, oriented boxes and classification.
 
     from yolo_ffi import Detector
     with Detector("yolov8n.onnx") as detector:
         for d in detector.detect("bus.jpg"):
             print(d.class_name, d.score, d.box)
 
-Detections match Ultralytics' `predict` for the same model, image and thresholds. For web servers, use
+Results match Ultralytics' `predict` for the same model, image and thresholds. `Detection.mask`,
+`.keypoints`, `.xywhr` and `.corners` carry what segmentation, pose and oriented-box models add;
+`Detector.classify` gives a classification model's top classes. For web servers, use
 `preload()` from a start-up hook: it loads once per process, in the background, and survives fork.
 Log events go to the `yolo_ffi` logger.
 """
@@ -30,13 +33,24 @@ from ._errors import (
     YoloError,
 )
 from ._runtime import after_fork, onnxruntime_library, version
-from .detector import Detection, Detector, ImageInput, LoadState, Stats, pixel_buffer, preload
+from .detector import (
+    ClassProbability,
+    Detection,
+    Detector,
+    ImageInput,
+    LoadState,
+    Mask,
+    Stats,
+    pixel_buffer,
+    preload,
+)
 
 #: The version of this package, which is also the bundled library's (`version()`).
 __version__ = version()
 
 __all__ = [
     "AcquireTimeoutError",
+    "ClassProbability",
     "Detection",
     "Detector",
     "ImageDecodeError",
@@ -50,6 +64,7 @@ __all__ = [
     "InvalidModelError",
     "LoadFailedError",
     "LoadState",
+    "Mask",
     "ModelLoadError",
     "NotReadyError",
     "OutOfRangeError",

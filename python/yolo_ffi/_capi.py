@@ -2,8 +2,8 @@
 
 Mirrors `include/yolo_ffi.h`, which cbindgen generates from the Rust sources. Configs and per-call options
 are opaque objects set through functions, so no struct layout is restated for them; the tests check the
-layouts of the two structs that are read (detections, stats). Nothing here raises on a status:
-`_errors.check` does that.
+layouts of the structs that are read (detections, stats, masks, keypoints, oriented boxes, classes).
+Nothing here raises on a status: `_errors.check` does that.
 
 The library is found next to this file (the wheel bundles it); `YOLO_FFI_LIBRARY` names another build,
 for developers testing a fresh `cargo build` without reinstalling.
@@ -35,6 +35,9 @@ WAIT_FOREVER = 0xFFFF_FFFF
 LATENCY_BUCKETS = 32
 ERROR_SLOTS = 32
 
+# yolo_task, by value
+TASKS = {1: "detect", 2: "segment", 3: "pose", 4: "obb", 5: "classify"}
+
 # yolo_pixel_format
 PIXEL_RGB8 = 1
 PIXEL_BGR8 = 2
@@ -63,6 +66,44 @@ class RawDetection(Structure):
         ("score", c_float),
         ("class_id", c_uint32),
     ]
+
+
+class RawMask(Structure):
+    """`struct yolo_mask`."""
+
+    _fields_ = [
+        ("left", c_uint32),
+        ("top", c_uint32),
+        ("width", c_uint32),
+        ("height", c_uint32),
+        ("data", c_void_p),
+        ("data_len", c_size_t),
+    ]
+
+
+class RawKeypoint(Structure):
+    """`struct yolo_keypoint`."""
+
+    _fields_ = [("x", c_float), ("y", c_float), ("confidence", c_float)]
+
+
+class RawOrientedBox(Structure):
+    """`struct yolo_oriented_box`."""
+
+    _fields_ = [
+        ("cx", c_float),
+        ("cy", c_float),
+        ("width", c_float),
+        ("height", c_float),
+        ("angle", c_float),
+        ("corners", c_float * 8),
+    ]
+
+
+class RawClassProbability(Structure):
+    """`struct yolo_class_probability`."""
+
+    _fields_ = [("class_id", c_uint32), ("probability", c_float)]
 
 
 class DetectorStats(Structure):
@@ -133,6 +174,10 @@ _declare("yolo_detect_options_set_conf_threshold", status_t, options_p, c_float)
 _declare("yolo_detect_options_set_iou_threshold", status_t, options_p, c_float)
 _declare("yolo_detect_options_set_max_detections", status_t, options_p, c_uint32)
 _declare("yolo_detect_options_set_class_agnostic", status_t, options_p, c_bool)
+_declare("yolo_detect_options_set_retina_masks", status_t, options_p, c_bool)
+_declare("yolo_detect_options_set_top_k", status_t, options_p, c_uint32)
+_declare("yolo_config_set_retina_masks", status_t, config_p, c_bool)
+_declare("yolo_config_set_top_k", status_t, config_p, c_uint32)
 _declare("yolo_init", status_t, config_p, POINTER(detector_p))
 _declare("yolo_free", status_t, detector_p)
 _declare("yolo_state", status_t, detector_p, POINTER(c_uint32))
@@ -171,6 +216,14 @@ _declare("yolo_result_free", None, result_p)
 _declare("yolo_class_count", status_t, detector_p, POINTER(c_size_t))
 _declare("yolo_class_name", status_t, detector_p, c_uint32, POINTER(c_void_p), POINTER(c_size_t))
 _declare("yolo_input_size", status_t, detector_p, POINTER(c_uint32), POINTER(c_uint32))
+_declare("yolo_model_task", status_t, detector_p, POINTER(c_uint32))
+_declare("yolo_keypoint_shape", status_t, detector_p, POINTER(c_size_t), POINTER(c_size_t))
+_declare("yolo_result_mask", status_t, result_p, c_size_t, POINTER(RawMask))
+_declare("yolo_result_keypoints", status_t, result_p, c_size_t, POINTER(POINTER(RawKeypoint)), POINTER(c_size_t))
+_declare("yolo_result_oriented_box", status_t, result_p, c_size_t, POINTER(RawOrientedBox))
+_declare(
+    "yolo_result_classes", status_t, result_p, POINTER(POINTER(RawClassProbability)), POINTER(c_size_t)
+)
 
 
 def utf8_at(pointer: c_void_p, length: c_size_t) -> str:

@@ -9,7 +9,7 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
@@ -35,8 +35,60 @@ class LoadState(enum.IntEnum):
 
 
 @dataclass(frozen=True)
+class Mask:
+    """The instance mask of one detection, cropped to the pixels it covers.
+
+    `bitmap[r, c]` is image pixel `(left + c, top + r)`; every pixel outside the bitmap is outside the object.
+    """
+
+    left: int
+    top: int
+    bitmap: np.ndarray = field(compare=False, repr=False)
+    """bool array of shape `(height, width)`; empty when the mask has no pixel at the image's resolution."""
+    image_width: int
+    image_height: int
+
+    @property
+    def width(self) -> int:
+        return int(self.bitmap.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.bitmap.shape[0])
+
+    @property
+    def area(self) -> int:
+        """Pixels in the object."""
+        return int(np.count_nonzero(self.bitmap))
+
+    def full(self) -> np.ndarray:
+        """The mask as a bool array of the whole image, `(image_height, image_width)`, as Ultralytics'
+        `masks.data` scaled to the image. Allocates an image-sized array: prefer `bitmap` for many masks."""
+        out = np.zeros((self.image_height, self.image_width), dtype=bool)
+        out[self.top : self.top + self.height, self.left : self.left + self.width] = self.bitmap
+        return out
+
+    def rle(self) -> Dict[str, Any]:
+        """The cropped bitmap run-length encoded, JSON-ready: `left`, `top`, `width`, `height` and `counts`,
+        the lengths of alternating runs of 0 and 1 over the bitmap row by row, starting with a (possibly
+        empty) run of 0."""
+        flat = self.bitmap.reshape(-1)
+        counts: List[int] = []
+        if flat.size:
+            changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+            counts = np.diff(np.concatenate(([0], changes, [flat.size]))).tolist()
+            if flat[0]:
+                counts.insert(0, 0)
+        return {"left": self.left, "top": self.top, "width": self.width, "height": self.height, "counts": counts}
+
+
+@dataclass(frozen=True)
 class Detection:
-    """One detected object, in pixels of the original image (after EXIF orientation for encoded images)."""
+    """One detected object, in pixels of the original image (after EXIF orientation for encoded images).
+
+    What the model's task adds is set, the rest None: `mask` (segmentation), `keypoints` (pose), `xywhr`
+    and `corners` (oriented boxes, whose axis-aligned bounds, clipped to the image, are `box`).
+    """
 
     class_id: int
     class_name: str
@@ -45,6 +97,13 @@ class Detection:
     y1: float
     x2: float
     y2: float
+    mask: Optional[Mask] = field(default=None, compare=False, repr=False)
+    keypoints: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+    """float32 array `(K, 3)` of `x, y, confidence` in image pixels, as Ultralytics' `keypoints.data`."""
+    xywhr: Optional[Tuple[float, float, float, float, float]] = None
+    """Centre, size and rotation in radians, as Ultralytics' `obb.xywhr`."""
+    corners: Optional[Tuple[Tuple[float, float], ...]] = None
+    """The four corners `(x, y)`, as Ultralytics' `obb.xyxyxyxy`; not clipped."""
 
     @property
     def box(self) -> Tuple[float, float, float, float]:
@@ -58,13 +117,36 @@ class Detection:
         return (self.x1 + width / 2, self.y1 + height / 2, width, height)
 
     def to_dict(self) -> Dict[str, Any]:
-        """A JSON-ready dict: class id and name, score, and `box` as `[x1, y1, x2, y2]`."""
-        return {
+        """A JSON-ready dict: class id and name, score, `box` as `[x1, y1, x2, y2]`, and what the task adds:
+        `mask` (`Mask.rle()`), `keypoints` (`[[x, y, confidence], ...]`), `xywhr` and `corners`."""
+        out: Dict[str, Any] = {
             "class_id": self.class_id,
             "class_name": self.class_name,
             "score": self.score,
             "box": [self.x1, self.y1, self.x2, self.y2],
         }
+        if self.mask is not None:
+            out["mask"] = self.mask.rle()
+        if self.keypoints is not None:
+            out["keypoints"] = self.keypoints.tolist()
+        if self.xywhr is not None:
+            out["xywhr"] = list(self.xywhr)
+        if self.corners is not None:
+            out["corners"] = [list(c) for c in self.corners]
+        return out
+
+
+@dataclass(frozen=True)
+class ClassProbability:
+    """One class of a classification result."""
+
+    class_id: int
+    class_name: str
+    probability: float
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-ready dict: class id and name, probability."""
+        return {"class_id": self.class_id, "class_name": self.class_name, "probability": self.probability}
 
 
 @dataclass(frozen=True)
@@ -161,7 +243,8 @@ class Detector:
     the pool's size. Fork-safe: a forked child builds its own sessions on first use.
 
     Args:
-        model: path of the ONNX model (Ultralytics export: YOLOv5/v8/11 or end-to-end YOLO26/v10).
+        model: path of the ONNX model (Ultralytics export of any task: detect, segment, pose, obb or
+            classify; YOLOv5/v8/11 or end-to-end YOLO26/v10).
         pool_size: sessions in the pool; None chooses from the core count (with threads_per_session also
             None: sessions of every width from all the cores down to one thread, each call taking one as
             wide as the cores divided by the calls in flight).
@@ -179,6 +262,9 @@ class Detector:
             ever.
         max_image_pixels: larger images are refused before decoding; None means 100 megapixels.
         share_weights: one copy of the weights for the whole pool (less memory, slower inference).
+        retina_masks: segmentation masks computed at the image's resolution (Ultralytics'
+            `retina_masks=True`) instead of the model input's, then scaled (the default).
+        top_k: how many classes `classify` returns by default.
         ort_library: path of `libonnxruntime.so`. By default `YOLO_FFI_ORT_LIBRARY` or `ORT_DYLIB_PATH`
             if set, else the library of the installed `onnxruntime` package.
 
@@ -203,10 +289,13 @@ class Detector:
         acquire_timeout: Optional[float] = None,
         max_image_pixels: Optional[int] = None,
         share_weights: bool = False,
+        retina_masks: bool = False,
+        top_k: int = 5,
         ort_library: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> None:
         self._handle: Optional[int] = None
         self._names: Optional[Dict[int, str]] = None
+        self._task: Optional[str] = None
         self._lock = threading.Lock()
         self.model_path = os.fspath(model)
         runtime = resolve_runtime(ort_library)
@@ -236,6 +325,8 @@ class Detector:
             check(lib.yolo_config_set_async_load(config, bool(async_load)))
             check(lib.yolo_config_set_load_wait_ms(config, _milliseconds(load_wait, "load_wait", _capi.WAIT_FOREVER)))
             check(lib.yolo_config_set_share_weights(config, bool(share_weights)))
+            check(lib.yolo_config_set_retina_masks(config, bool(retina_masks)))
+            check(lib.yolo_config_set_top_k(config, _count(top_k, "top_k")))
             check(lib.yolo_init(config, ctypes.byref(handle)))
         finally:
             lib.yolo_config_free(config)
@@ -331,6 +422,23 @@ class Detector:
         return dict(names)
 
     @property
+    def task(self) -> str:
+        """The model's task: `detect`, `segment`, `pose`, `obb` or `classify`. Raises `NotReadyError` while
+        loading."""
+        if self._task is None:
+            out = ctypes.c_uint32()
+            check(_capi.lib.yolo_model_task(self._live(), ctypes.byref(out)))
+            self._task = _capi.TASKS[out.value]
+        return self._task
+
+    @property
+    def kpt_shape(self) -> Optional[Tuple[int, int]]:
+        """A pose model's `(keypoints, values per keypoint)`, as its `kpt_shape` metadata; None otherwise."""
+        keypoints, dims = ctypes.c_size_t(), ctypes.c_size_t()
+        check(_capi.lib.yolo_keypoint_shape(self._live(), ctypes.byref(keypoints), ctypes.byref(dims)))
+        return (keypoints.value, dims.value) if keypoints.value else None
+
+    @property
     def input_size(self) -> Tuple[int, int]:
         """`(width, height)` of the model's input (the letterbox target). Raises `NotReadyError` while loading."""
         width, height = ctypes.c_uint32(), ctypes.c_uint32()
@@ -365,15 +473,18 @@ class Detector:
         iou: Optional[float] = None,
         max_det: Optional[int] = None,
         agnostic: Optional[bool] = None,
+        retina_masks: Optional[bool] = None,
         channels: str = "rgb",
     ) -> List[Detection]:
-        """Detects objects in one image; detections are sorted by score, highest first.
+        """Detects objects in one image; detections are sorted by score, highest first, each with what the
+        model's task adds (`mask`, `keypoints`, or `xywhr` and `corners`). A classification model has no
+        detections: use `classify`.
 
         `image` is a path (str or os.PathLike); `bytes`, `bytearray` or `memoryview` of an encoded image
         (JPEG, PNG, BMP, WebP, GIF, TIFF); a numpy uint8 array HxW (grey), HxWx3 or HxWx4 (RGB/RGBA, or
         BGR/BGRA with `channels='bgr'`, as from OpenCV); or a `PIL.Image`. Arrays whose rows are contiguous
-        are read in place, without a copy. `conf`, `iou`, `max_det` and `agnostic` override the detector's
-        defaults for this call. The GIL is released while the library works.
+        are read in place, without a copy. `conf`, `iou`, `max_det`, `agnostic` and `retina_masks` override
+        the detector's defaults for this call. The GIL is released while the library works.
 
         Raises:
             ImageDecodeError, ImageTooLargeError: the image cannot be used.
@@ -381,10 +492,37 @@ class Detector:
             AcquireTimeoutError: every session stayed busy for `acquire_timeout`.
             FileNotFoundError: a path that does not exist. TypeError: an unsupported input type.
         """
-        with self._options(conf, iou, max_det, agnostic) as options:
+        if self.task == "classify":
+            raise ValueError(f"{self.model_path} is a classification model: use classify(), not detect()")
+        with self._options(conf, iou, max_det, agnostic, retina_masks=retina_masks) as options:
             result = self._detect_one(image, channels, options)
         try:
             return self._collect(result)
+        finally:
+            _capi.lib.yolo_result_free(result)
+
+    def classify(
+        self, image: ImageInput, *, top_k: Optional[int] = None, channels: str = "rgb"
+    ) -> List[ClassProbability]:
+        """Classifies one image with a classification model: its `top_k` most probable classes (default
+        the detector's, 5), best first, as Ultralytics' `probs.top5`. Takes the images `detect` takes.
+
+        Raises:
+            ValueError: the model is not a classification model (use `detect`). The errors of `detect`.
+        """
+        if self.task != "classify":
+            raise ValueError(f"{self.model_path} is a {self.task} model: use detect(), not classify()")
+        with self._options(None, None, None, None, top_k=top_k) as options:
+            result = self._detect_one(image, channels, options)
+        try:
+            raw = ctypes.POINTER(_capi.RawClassProbability)()
+            count = ctypes.c_size_t()
+            check(_capi.lib.yolo_result_classes(result, ctypes.byref(raw), ctypes.byref(count)))
+            names = self.names
+            return [
+                ClassProbability(raw[i].class_id, names.get(raw[i].class_id, str(raw[i].class_id)), raw[i].probability)
+                for i in range(count.value)
+            ]
         finally:
             _capi.lib.yolo_result_free(result)
 
@@ -430,6 +568,7 @@ class Detector:
         iou: Optional[float] = None,
         max_det: Optional[int] = None,
         agnostic: Optional[bool] = None,
+        retina_masks: Optional[bool] = None,
     ) -> List[List[Detection]]:
         """Detects objects in several encoded images (paths or bytes), one list of detections per image.
 
@@ -454,7 +593,7 @@ class Detector:
         pointers = (ctypes.c_void_p * count)(*(e.ctypes.data for e in encoded))
         lengths = (ctypes.c_size_t * count)(*(e.size for e in encoded))
         results = (_capi.result_p * count)()
-        with self._options(conf, iou, max_det, agnostic) as options:
+        with self._options(conf, iou, max_det, agnostic, retina_masks=retina_masks) as options:
             check(_capi.lib.yolo_detect_batch(self._live(), pointers, lengths, count, options, results))
         collected: List[List[Detection]] = []
         try:
@@ -468,12 +607,19 @@ class Detector:
     @staticmethod
     @contextlib.contextmanager
     def _options(
-        conf: Optional[float], iou: Optional[float], max_det: Optional[int], agnostic: Optional[bool]
+        conf: Optional[float],
+        iou: Optional[float],
+        max_det: Optional[int],
+        agnostic: Optional[bool],
+        retina_masks: Optional[bool] = None,
+        top_k: Optional[int] = None,
     ) -> Iterator[Optional[_capi.options_p]]:
         """The per-call options for the C call in the `with` block: NULL when nothing is overridden."""
         if max_det is not None and _count(max_det, "max_det") == 0:
             raise ValueError("max_det must be at least 1 (None keeps the detector's)")
-        if conf is None and iou is None and max_det is None and agnostic is None:
+        if top_k is not None and _count(top_k, "top_k") == 0:
+            raise ValueError("top_k must be at least 1 (None keeps the detector's)")
+        if all(v is None for v in (conf, iou, max_det, agnostic, retina_masks, top_k)):
             yield None
             return
         lib = _capi.lib
@@ -488,18 +634,48 @@ class Detector:
                 check(lib.yolo_detect_options_set_max_detections(options, max_det))
             if agnostic is not None:
                 check(lib.yolo_detect_options_set_class_agnostic(options, bool(agnostic)))
+            if retina_masks is not None:
+                check(lib.yolo_detect_options_set_retina_masks(options, bool(retina_masks)))
+            if top_k is not None:
+                check(lib.yolo_detect_options_set_top_k(options, top_k))
             yield options
         finally:
             lib.yolo_detect_options_free(options)
 
     def _collect(self, result: _capi.result_p) -> List[Detection]:
+        lib = _capi.lib
         raw = ctypes.POINTER(_capi.RawDetection)()
         count = ctypes.c_size_t()
-        check(_capi.lib.yolo_result_detections(result, ctypes.byref(raw), ctypes.byref(count)))
+        check(lib.yolo_result_detections(result, ctypes.byref(raw), ctypes.byref(count)))
+        width, height = ctypes.c_uint32(), ctypes.c_uint32()
+        check(lib.yolo_result_image_size(result, ctypes.byref(width), ctypes.byref(height)))
+        task = self.task if count.value else "detect"
         names = self.names
         detections = []
         for i in range(count.value):
             d = raw[i]
+            extra: Dict[str, Any] = {}
+            if task == "segment":
+                m = _capi.RawMask()
+                check(lib.yolo_result_mask(result, i, ctypes.byref(m)))
+                bitmap = np.zeros((m.height, m.width), dtype=bool)
+                if m.data_len:
+                    # One copy out of the result, which is released when this call returns.
+                    data = np.ctypeslib.as_array(ctypes.cast(m.data, ctypes.POINTER(ctypes.c_uint8)), (m.data_len,))
+                    bitmap = data.reshape(m.height, m.width).astype(bool)
+                extra["mask"] = Mask(m.left, m.top, bitmap, width.value, height.value)
+            elif task == "pose":
+                points = ctypes.POINTER(_capi.RawKeypoint)()
+                n = ctypes.c_size_t()
+                check(lib.yolo_result_keypoints(result, i, ctypes.byref(points), ctypes.byref(n)))
+                floats = ctypes.cast(points, ctypes.POINTER(ctypes.c_float))
+                extra["keypoints"] = np.ctypeslib.as_array(floats, (n.value, 3)).copy()
+            elif task == "obb":
+                o = _capi.RawOrientedBox()
+                check(lib.yolo_result_oriented_box(result, i, ctypes.byref(o)))
+                extra["xywhr"] = (o.cx, o.cy, o.width, o.height, o.angle)
+                c = list(o.corners)
+                extra["corners"] = tuple((c[2 * k], c[2 * k + 1]) for k in range(4))
             detections.append(
                 Detection(
                     class_id=d.class_id,
@@ -509,6 +685,7 @@ class Detector:
                     y1=d.y1,
                     x2=d.x2,
                     y2=d.y2,
+                    **extra,
                 )
             )
         return detections
