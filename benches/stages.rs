@@ -94,7 +94,7 @@ fn stages(c: &mut Criterion) {
 
     let settings = NmsSettings::default();
     let (mut scratch, mut detections) = (PostprocessScratch::default(), Vec::new());
-    let (layout, classes) = (OutputLayout::ChannelsFirst { num_classes: 80 }, 80);
+    let (layout, classes) = (OutputLayout::ChannelsFirst { num_classes: 80, extra: 0 }, 80);
     for (name, output) in [
         ("decode + NMS, 84 x 8400", channels_first_output()),
         ("decode + NMS, 84 x 8400, every anchor a candidate", every_anchor_a_candidate()),

@@ -1,7 +1,15 @@
 /*
- * build/detect: runs a YOLO model on images and prints one JSON object per image and line.
+ * build/detect: runs a YOLO model of any task on images and prints one JSON object per image and line.
  *
- *   build/detect [--imgsz N] [--conf F] [--iou F] [--max-det N] [--pool N] MODEL IMAGE...
+ *   build/detect [--imgsz N] [--conf F] [--iou F] [--max-det N] [--pool N] [--retina-masks 0|1] [--top-k N]
+ *                MODEL IMAGE...
+ *
+ * Each line has the image's "width" and "height", its "task", and its "detections" (class, score, box), each
+ * with what the task adds: "mask" (segment: run lengths of the bitmap cropped to the mask, see below),
+ * "keypoints" (pose: [x, y, confidence] each) or "obb" (oriented boxes: "xywhr" and "corners"); for a
+ * classification model, "classes" (the top classes and their probabilities) instead of detections.
+ * A mask is {"left", "top", "width", "height", "counts"}: "counts" are the lengths of alternating runs of
+ * 0 and 1 over the cropped bitmap, row by row, starting with a (possibly empty) run of 0.
  *
  * A failure on one image is printed as {"image": PATH, "error": "..."} and the others carry on; the exit
  * status is 0 when every image was processed, 1 when one failed, 2 on bad usage or a model that won't load.
@@ -80,8 +88,82 @@ static unsigned char *read_file(const char *path, size_t *out_len, const char **
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: detect [--imgsz N] [--conf F] [--iou F] [--max-det N] [--pool N] MODEL IMAGE...\n");
+    fprintf(stderr, "usage: detect [--imgsz N] [--conf F] [--iou F] [--max-det N] [--pool N] [--retina-masks 0|1] "
+                    "[--top-k N] MODEL IMAGE...\n");
     return 2;
+}
+
+static const char *task_name(yolo_task task) {
+    switch (task) {
+    case YOLO_TASK_SEGMENT: return "segment";
+    case YOLO_TASK_POSE: return "pose";
+    case YOLO_TASK_OBB: return "obb";
+    case YOLO_TASK_CLASSIFY: return "classify";
+    default: return "detect";
+    }
+}
+
+static void print_class_name(const yolo_detector *detector, uint32_t class_id) {
+    const char *name = NULL;
+    size_t name_len = 0;
+    char fallback[32];
+    if (yolo_class_name(detector, class_id, &name, &name_len) != YOLO_STATUS_OK) {
+        snprintf(fallback, sizeof fallback, "class%u", class_id);
+        name = fallback;
+    }
+    print_json_string(name);
+}
+
+/* The mask of detection `index` as cropped run lengths. */
+static void print_mask(const yolo_result *result, size_t index) {
+    yolo_mask mask;
+    if (yolo_result_mask(result, index, &mask) != YOLO_STATUS_OK) {
+        return;
+    }
+    printf(", \"mask\": {\"left\": %u, \"top\": %u, \"width\": %u, \"height\": %u, \"counts\": [", mask.left,
+           mask.top, mask.width, mask.height);
+    unsigned char value = 0;
+    size_t run = 0;
+    int first = 1;
+    for (size_t i = 0; i < mask.data_len; i++) {
+        if (mask.data[i] != value) {
+            printf("%s%zu", first ? "" : ", ", run);
+            first = 0;
+            value = mask.data[i];
+            run = 0;
+        }
+        run++;
+    }
+    if (mask.data_len) {
+        printf("%s%zu", first ? "" : ", ", run);
+    }
+    fputs("]}", stdout);
+}
+
+static void print_keypoints(const yolo_result *result, size_t index) {
+    const yolo_keypoint *keypoints = NULL;
+    size_t count = 0;
+    if (yolo_result_keypoints(result, index, &keypoints, &count) != YOLO_STATUS_OK) {
+        return;
+    }
+    fputs(", \"keypoints\": [", stdout);
+    for (size_t k = 0; k < count; k++) {
+        printf("%s[%.3f, %.3f, %.5f]", k ? ", " : "", keypoints[k].x, keypoints[k].y, keypoints[k].confidence);
+    }
+    fputs("]", stdout);
+}
+
+static void print_oriented_box(const yolo_result *result, size_t index) {
+    yolo_oriented_box b;
+    if (yolo_result_oriented_box(result, index, &b) != YOLO_STATUS_OK) {
+        return;
+    }
+    printf(", \"obb\": {\"xywhr\": [%.3f, %.3f, %.3f, %.3f, %.5f], \"corners\": [", b.cx, b.cy, b.width, b.height,
+           b.angle);
+    for (int k = 0; k < 4; k++) {
+        printf("%s[%.3f, %.3f]", k ? ", " : "", b.corners[2 * k], b.corners[2 * k + 1]);
+    }
+    fputs("]}", stdout);
 }
 
 static int parse_u32(const char *s, uint32_t *out) {
@@ -131,6 +213,10 @@ int main(int argc, char **argv) {
             set = yolo_config_set_max_detections(config, number);
         } else if (strcmp(flag, "--pool") == 0 && parse_u32(value, &number)) {
             set = yolo_config_set_pool_size(config, number);
+        } else if (strcmp(flag, "--retina-masks") == 0 && parse_u32(value, &number) && number <= 1) {
+            set = yolo_config_set_retina_masks(config, number == 1);
+        } else if (strcmp(flag, "--top-k") == 0 && parse_u32(value, &number)) {
+            set = yolo_config_set_top_k(config, number);
         }
         if (set != YOLO_STATUS_OK) {
             fprintf(stderr, "detect: bad option %s %s\n", flag, value);
@@ -154,6 +240,8 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    yolo_task task = YOLO_TASK_DETECT;
+    (void)yolo_model_task(detector, &task);
     int exit_code = 0;
     for (; i < argc; i++) {
         const char *path = argv[i];
@@ -180,19 +268,33 @@ int main(int argc, char **argv) {
         (void)yolo_result_image_size(result, &width, &height);
         fputs("{\"image\": ", stdout);
         print_json_string(path);
-        printf(", \"width\": %u, \"height\": %u, \"detections\": [", width, height);
-        for (size_t k = 0; k < count; k++) {
-            const yolo_detection *d = &detections[k];
-            const char *name = NULL;
-            size_t name_len = 0;
-            char fallback[32];
-            if (yolo_class_name(detector, d->class_id, &name, &name_len) != YOLO_STATUS_OK) {
-                snprintf(fallback, sizeof fallback, "class%u", d->class_id);
-                name = fallback;
+        printf(", \"width\": %u, \"height\": %u, \"task\": \"%s\"", width, height, task_name(task));
+        if (task == YOLO_TASK_CLASSIFY) {
+            const yolo_class_probability *classes = NULL;
+            size_t classes_count = 0;
+            (void)yolo_result_classes(result, &classes, &classes_count);
+            fputs(", \"classes\": [", stdout);
+            for (size_t k = 0; k < classes_count; k++) {
+                printf("%s{\"class_id\": %u, \"class_name\": ", k ? ", " : "", classes[k].class_id);
+                print_class_name(detector, classes[k].class_id);
+                printf(", \"probability\": %.6f}", classes[k].probability);
             }
-            printf("%s{\"class_id\": %u, \"class_name\": ", k ? ", " : "", d->class_id);
-            print_json_string(name);
-            printf(", \"score\": %.5f, \"box\": [%.3f, %.3f, %.3f, %.3f]}", d->score, d->x1, d->y1, d->x2, d->y2);
+        } else {
+            fputs(", \"detections\": [", stdout);
+            for (size_t k = 0; k < count; k++) {
+                const yolo_detection *d = &detections[k];
+                printf("%s{\"class_id\": %u, \"class_name\": ", k ? ", " : "", d->class_id);
+                print_class_name(detector, d->class_id);
+                printf(", \"score\": %.5f, \"box\": [%.3f, %.3f, %.3f, %.3f]", d->score, d->x1, d->y1, d->x2, d->y2);
+                if (task == YOLO_TASK_SEGMENT) {
+                    print_mask(result, k);
+                } else if (task == YOLO_TASK_POSE) {
+                    print_keypoints(result, k);
+                } else if (task == YOLO_TASK_OBB) {
+                    print_oriented_box(result, k);
+                }
+                fputs("}", stdout);
+            }
         }
         fputs("]}\n", stdout);
         yolo_result_free(result);

@@ -45,6 +45,76 @@ def constant_output_model(outputs, *, height=64, width=64, dtype=TensorProto.FLO
     return model
 
 
+def constant_outputs_model(outputs, *, height=64, width=64, **meta):
+    """A model with one image input and several constant outputs (`{name: array}`) whatever the pixels."""
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+    ]
+    initializers = [numpy_helper.from_array(np.array(0, np.float32), "zero")]
+    values = []
+    for name, array in outputs.items():
+        nodes.append(helper.make_node("Add", [f"{name}_constant", "nothing"], [name]))
+        initializers.append(numpy_helper.from_array(array.astype(np.float32), f"{name}_constant"))
+        values.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(array.shape)))
+    graph = helper.make_graph(
+        nodes,
+        "synthetic",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, height, width])],
+        values,
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=OPSET, ir_version=8)
+    metadata(model, **meta)
+    return model
+
+
+def channel_means_classifier():
+    """A 'classifier' whose probabilities are its input's mean red, green and blue: what it returns shows
+    which pixels the classification preprocessing (resize, centre crop) fed it."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["images"], ["means"], axes=[2, 3], keepdims=0),
+            helper.make_node("Identity", ["means"], ["output0"]),
+        ],
+        "means",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=OPSET, ir_version=8)
+    metadata(model, task="classify", names="{0: 'red', 1: 'green', 2: 'blue'}", imgsz="[32, 32]")
+    return model
+
+
+# Segmentation: 2 prototype planes of 16x16 for a 64x64 input: plane 0 is +1 everywhere, plane 1 is +1 in
+# the left half (columns 0-7) and -1 in the right. (cx, cy, w, h, class scores a b, coefficients) per box.
+SEG_PROTOS = np.stack([np.ones((16, 16)), np.where(np.arange(16) < 8, 1.0, -1.0)[None].repeat(16, 0)])[None]
+SEG_BOXES = [
+    (16, 16, 16, 16, 0.9, 0.0, 1.0, 0.0),  # [8 8 24 24], all of plane 0: its whole box
+    (36, 48, 24, 16, 0.0, 0.8, 0.0, 1.0),  # [24 40 48 56], plane 1: the columns left of 32 only
+    (48, 16, 8, 8, 0.7, 0.0, -1.0, 0.0),  # a negative mask: no pixel, so dropped as Ultralytics drops it
+    (40, 24, 8, 8, 0.6, 0.0, np.nan, 0.0),  # NaN coefficient: no pixel, dropped
+    (56, 56, 0, 6, 0.5, 0.0, 1.0, 0.0),  # zero width: no pixel, dropped
+    (60, 4, 2, 2, 0.01, 0.0, 1.0, 0.0),  # below the threshold; keeps N != 6
+]
+# Pose: kpt_shape [2, 3]; (cx, cy, w, h, score, x0, y0, c0, x1, y1, c1) in 64x64 input pixels.
+POSE_BOXES = [
+    (20, 20, 16, 16, 0.9, 14, 15, 0.95, 80, -3, 0.4),  # the second keypoint is clipped to the image
+    (44, 44, 12, 12, 0.8, np.nan, 40, 0.9, 46, 47, np.nan),  # NaN: (0, 0, 0), and confidence 0
+    (5, 60, 4, 4, 0.1, 5, 60, 0.5, 5, 61, 0.5),  # below the threshold
+    (60, 4, 2, 2, 0.01, 0, 0, 0, 0, 0, 0),
+]
+# Oriented boxes: (cx, cy, w, h, score bar, score block, angle) in 64x64 input pixels.
+OBB_BOXES = [
+    (20, 20, 20, 8, 0.9, 0.0, 0.3),
+    (21, 20, 20, 8, 0.8, 0.0, 0.3),  # nearly the first: suppressed
+    (44, 44, 16, 10, 0.0, 0.7, -0.5),
+    (44, 44, 16, 10, 0.6, 0.0, -0.5),  # the same box in the other class: kept
+    (10, 54, 6, 6, 0.1, 0.0, 0.0),  # below the threshold
+    (60, 4, 2, 2, 0.01, 0.0, 0.0),
+]
+
+
 def channels_first(boxes):
     """[1, 4 + nc, N] from rows of (cx, cy, w, h, score per class)."""
     return np.array(boxes, np.float32).T[None]
@@ -179,6 +249,7 @@ V5_ROWS = [
 ]
 
 
+NAMES2 = "{0: 'a', 1: 'b'}"
 NAMES3 = "{0: 'a', 1: 'b', 2: 'c'}"
 NAMES4 = "{0: 'a', 1: 'b', 2: 'c', 3: 'd'}"
 # (cx, cy, w, h, scores of 4 classes) in 64x64 input pixels: one good box, the rest what no trained model
@@ -277,6 +348,19 @@ def write_hostile(out):
         link.unlink()
     link.symlink_to("../decoy_weights.bin")
 
+    # Task models whose outputs do not fit their task, and a segmentation model with many masks.
+    seg = {"output0": channels_first(SEG_BOXES), "output1": SEG_PROTOS}
+    onnx.save(constant_outputs_model({**seg, "output1": SEG_PROTOS[:, :1]}, names=NAMES2, task="segment"), hostile / "seg_protos_short.onnx")
+    onnx.save(constant_outputs_model({**seg, "output1": SEG_PROTOS[:, :, :, 0]}, names=NAMES2, task="segment"), hostile / "seg_protos_3d.onnx")
+    onnx.save(constant_output_model(channels_first(POSE_BOXES), names="{0: 'star'}", task="pose", kpt_shape="[0, 3]"), hostile / "pose_k0.onnx")
+    onnx.save(constant_output_model(channels_first(POSE_BOXES), names="{0: 'star'}", task="pose"), hostile / "pose_no_kpt_shape.onnx")
+    onnx.save(constant_output_model(channels_first(POSE_BOXES), names="{0: 'star'}", task="pose", kpt_shape="[3, 3]"), hostile / "pose_wrong_k.onnx")
+    onnx.save(constant_output_model(channels_first(OBB_BOXES), names="{0: 'bar'}", task="obb"), hostile / "obb_wrong_classes.onnx")
+    onnx.save(constant_output_model(np.full((1, 4), 0.25, np.float32), names=NAMES3, task="classify"), hostile / "classify_wrong_classes.onnx")
+    onnx.save(constant_output_model(channels_first(V8_BOXES), names=NAMES3, task="track"), hostile / "unknown_task.onnx")
+    # 400 separate 2x2 boxes of score 0.9 on a 64x64 input, each with a full mask: max_det caps them at 300.
+    many = [(1 + 3 * (i % 20), 1 + 3 * (i // 20), 2, 2, 0.9, 0.0, 1.0, 0.0) for i in range(400)]
+    onnx.save(constant_outputs_model({"output0": channels_first(many), "output1": SEG_PROTOS}, names=NAMES2, task="segment"), hostile / "seg_many.onnx")
 
 def main(out_dir):
     out = Path(out_dir)
@@ -297,11 +381,28 @@ def main(out_dir):
             imgsz="[64, 64]",
         ),
         "not_yolo.onnx": constant_output_model(np.zeros((1, 10), np.float32)),
+        # A segmentation model without its prototypes.
         "segment_task.onnx": constant_output_model(channels_first(V8_BOXES), names=names3, task="segment"),
+        "seg_fixed.onnx": constant_outputs_model(
+            {"output0": channels_first(SEG_BOXES), "output1": SEG_PROTOS}, names=NAMES2, task="segment"
+        ),
+        # End-to-end segmentation: (x1, y1, x2, y2, score, class, coefficients) rows.
+        "seg_e2e.onnx": constant_outputs_model(
+            {
+                "output0": np.array([[8, 8, 24, 24, 0.9, 0, 1, 0], [24, 40, 48, 56, 0.8, 1, 0, 1], [0, 0, 4, 4, 0.1, 0, 1, 0]], np.float32)[None],
+                "output1": SEG_PROTOS,
+            },
+            names=NAMES2,
+            task="segment",
+            end2end="True",
+        ),
+        "pose_fixed.onnx": constant_output_model(channels_first(POSE_BOXES), names="{0: 'star'}", task="pose", kpt_shape="[2, 3]"),
+        "obb_fixed.onnx": constant_output_model(channels_first(OBB_BOXES), names="{0: 'bar', 1: 'block'}", task="obb"),
         # An Ultralytics classifier: one score per class, [1, classes].
         "classify_task.onnx": constant_output_model(
-            np.full((1, 3), 1 / 3, np.float32), names=names3, task="classify", imgsz="[64, 64]"
+            np.array([[0.2, 0.5, 0.3]], np.float32), names=names3, task="classify", imgsz="[64, 64]"
         ),
+        "classify_means.onnx": channel_means_classifier(),
         "two_inputs.onnx": two_inputs(),
         "uint8_input.onnx": uint8_input(),
     }

@@ -520,7 +520,13 @@ pub unsafe extern "C" fn yolo_result_image_size(
 }
 
 /// The entry `index` of a result's per-detection data `items` (`what`), or why there is none.
-fn per_detection<'a, T>(result: &DetectionResult, items: &'a [T], per: usize, index: usize, what: &str) -> Result<&'a [T]> {
+fn per_detection<'a, T>(
+    result: &DetectionResult,
+    items: &'a [T],
+    per: usize,
+    index: usize,
+    what: &str,
+) -> Result<&'a [T]> {
     if index >= result.detections.len() {
         return Err(Error::new(
             ErrorKind::OutOfRange,
@@ -540,7 +546,11 @@ fn per_detection<'a, T>(result: &DetectionResult, items: &'a [T], per: usize, in
 ///
 /// Safety: `result` must be a live result; `out_mask` must be valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn yolo_result_mask(result: *const yolo_result, index: usize, out_mask: *mut yolo_mask) -> yolo_status {
+pub unsafe extern "C" fn yolo_result_mask(
+    result: *const yolo_result,
+    index: usize,
+    out_mask: *mut yolo_mask,
+) -> yolo_status {
     ffi_boundary!(status {
         // SAFETY: a live result by the caller's contract.
         let result = unsafe { borrow_handle(result) }?;
@@ -700,8 +710,7 @@ pub unsafe extern "C" fn yolo_class_name(
 }
 
 /// Writes the model's task (a `yolo_task` value): the `task` of its metadata, or for a model without one,
-/// classification when its output has two dimensions, segmentation when it has a second output of
-/// prototypes, else detection. Thread-safe.
+/// segmentation when it has a second output of prototypes, else detection. Thread-safe.
 ///
 /// Safety: `detector` must be a live detector; `out_task` must be valid for a write.
 #[no_mangle]

@@ -611,12 +611,15 @@ mod tests {
             iou_threshold: Some(0.0),
             max_detections: Some(3),
             class_agnostic: Some(true),
+            retina_masks: Some(true),
+            top_k: Some(2),
         };
         let merged = custom.apply_to(defaults);
         assert_eq!(
             (merged.conf_threshold, merged.iou_threshold, merged.max_detections, merged.class_agnostic),
             (0.5, 0.0, 3, true)
         );
+        assert_eq!((merged.retina_masks, merged.top_k), (true, 2));
     }
 
     #[test]
@@ -629,6 +632,7 @@ mod tests {
             assert_eq!(yolo_config_set_conf_threshold(config, f32::NAN), yolo_status::InvalidArgument);
             assert_eq!(yolo_config_set_iou_threshold(config, 1.5), yolo_status::InvalidArgument);
             assert_eq!(yolo_config_set_max_detections(config, 0), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_top_k(config, 0), yolo_status::InvalidArgument);
             assert_eq!(yolo_config_set_pool_size(config, 257), yolo_status::InvalidArgument);
             assert_eq!(yolo_config_set_imgsz(config, 0, 640), yolo_status::InvalidArgument);
             assert_eq!(yolo_config_set_imgsz(config, 16385, 640), yolo_status::InvalidArgument);

@@ -271,13 +271,6 @@ fn decompression_bombs_are_refused_before_allocation() {
 }
 
 #[test]
-fn a_classification_model_is_refused_by_task() {
-    let (status, message) = init_with(&model("classify_task.onnx"), |_| {}).err().expect("a classifier loaded");
-    assert_eq!(status, yolo_status::InvalidModel, "{message}");
-    assert!(message.contains("classify"), "{message}");
-}
-
-#[test]
 fn thresholds_nan_infinite_negative_and_max_detections_zero() {
     let detector = init(&model("v8_fixed.onnx"));
     let png = fixture("rgb.png");

@@ -56,14 +56,24 @@ fn open(f: &Fixtures, model: &str, settings: &Value) -> (Detector, Options) {
 /// The runs of `task` that this library's settings reproduce: rect=False asks Ultralytics for the full
 /// square on a dynamic model, which the library does not offer.
 fn runs<'a>(f: &'a Fixtures, task: &str) -> impl Iterator<Item = &'a Value> {
-    f.reference["models"][task]["runs"].as_array().unwrap().iter().filter(|run| run["settings"]["rect"].as_bool() != Some(false))
+    f.reference["models"][task]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|run| run["settings"]["rect"].as_bool() != Some(false))
 }
 
 /// Matches reference boxes (class, score, box) to ours greedily by IoU of the axis-aligned boxes: a pair
 /// must have the same class, IoU >= 0.95 and scores within 0.02. Returns, for each reference box, the
 /// index of ours; unmatched boxes on either side fail the test unless their score is within the margin of
 /// the threshold.
-fn match_boxes(label: &str, expected: &[(u32, f32, [f32; 4])], got: &[yolo_detection], conf: f32, failures: &mut Vec<String>) -> Vec<Option<usize>> {
+fn match_boxes(
+    label: &str,
+    expected: &[(u32, f32, [f32; 4])],
+    got: &[yolo_detection],
+    conf: f32,
+    failures: &mut Vec<String>,
+) -> Vec<Option<usize>> {
     let mut taken = vec![false; got.len()];
     let mut pairs = Vec::new();
     for (class, score, bbox) in expected {
@@ -80,7 +90,9 @@ fn match_boxes(label: &str, expected: &[(u32, f32, [f32; 4])], got: &[yolo_detec
             }
             other => {
                 if (score - conf).abs() > THRESHOLD_MARGIN {
-                    failures.push(format!("{label}: reference class {class} score {score} {bbox:?} unmatched (best {other:?})"));
+                    failures.push(format!(
+                        "{label}: reference class {class} score {score} {bbox:?} unmatched (best {other:?})"
+                    ));
                 }
                 pairs.push(None);
             }
@@ -88,7 +100,10 @@ fn match_boxes(label: &str, expected: &[(u32, f32, [f32; 4])], got: &[yolo_detec
     }
     for (d, _) in got.iter().zip(&taken).filter(|(_, t)| !**t) {
         if (d.score - conf).abs() > THRESHOLD_MARGIN {
-            failures.push(format!("{label}: extra box class {} score {} [{} {} {} {}]", d.class_id, d.score, d.x1, d.y1, d.x2, d.y2));
+            failures.push(format!(
+                "{label}: extra box class {} score {} [{} {} {} {}]",
+                d.class_id, d.score, d.x1, d.y1, d.x2, d.y2
+            ));
         }
     }
     pairs
@@ -134,7 +149,9 @@ fn segmentation_boxes_and_masks_match_ultralytics() {
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got = detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options)).unwrap();
+            let got =
+                detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options))
+                    .unwrap();
             assert_eq!(got.masks.len(), got.detections.len(), "{label}: one mask per detection");
             let expected: Vec<(u32, f32, [f32; 4])> = image["detections"]
                 .as_array()
@@ -184,7 +201,9 @@ fn pose_boxes_and_keypoints_match_ultralytics() {
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got = detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options)).unwrap();
+            let got =
+                detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options))
+                    .unwrap();
             let expected: Vec<(u32, f32, [f32; 4])> = image["detections"]
                 .as_array()
                 .unwrap()
@@ -246,7 +265,9 @@ fn oriented_boxes_match_ultralytics() {
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got = detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options)).unwrap();
+            let got =
+                detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options))
+                    .unwrap();
             assert_eq!(got.oriented.len(), got.detections.len());
             let mut taken = vec![false; got.oriented.len()];
             for (i, row) in image["detections"].as_array().unwrap().iter().enumerate() {
@@ -270,11 +291,19 @@ fn oriented_boxes_match_ultralytics() {
                 let score_difference = (got.detections[j].score - score).abs();
                 if centre > 1.0 || dw > 1.0 || dh > 1.0 || angle > 0.01 || score_difference > 0.02 {
                     if (score - conf).abs() > THRESHOLD_MARGIN {
-                        failures.push(format!("{label}: box {i} {r:?} vs ours {o:?} score {}", got.detections[j].score));
+                        failures
+                            .push(format!("{label}: box {i} {r:?} vs ours {o:?} score {}", got.detections[j].score));
                     }
                     continue;
                 }
-                let corners = numbers(&Value::Array(image["corners"][i].as_array().unwrap().iter().flat_map(|p| p.as_array().unwrap().clone()).collect()));
+                let corners = numbers(&Value::Array(
+                    image["corners"][i]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .flat_map(|p| p.as_array().unwrap().clone())
+                        .collect(),
+                ));
                 let corner_error = corners.iter().zip(o.corners).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
                 if angle < 1e-4 && corner_error > 1.0 {
                     failures.push(format!("{label}: corners of box {i}: {corners:?} vs {:?}", o.corners));
@@ -285,7 +314,8 @@ fn oriented_boxes_match_ultralytics() {
             }
             for (j, _) in taken.iter().enumerate().filter(|(_, t)| !**t) {
                 if (got.detections[j].score - conf).abs() > THRESHOLD_MARGIN {
-                    failures.push(format!("{label}: extra box {:?} score {}", got.oriented[j], got.detections[j].score));
+                    failures
+                        .push(format!("{label}: extra box {:?} score {}", got.oriented[j], got.detections[j].score));
                 }
             }
         }
@@ -309,10 +339,12 @@ fn classification_matches_ultralytics() {
         assert_eq!(task, yolo_task::Classify);
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
-            let got = detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), None).unwrap();
+            let got =
+                detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), None).unwrap();
             assert!(got.detections.is_empty());
             let ids: Vec<u32> = got.classes.iter().map(|c| c.class_id).collect();
-            let expected: Vec<u32> = image["top5"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            let expected: Vec<u32> =
+                image["top5"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
             if ids != expected {
                 failures.push(format!("{file}: top-5 {ids:?} vs {expected:?}"));
             }

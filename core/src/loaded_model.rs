@@ -740,7 +740,9 @@ impl LoadedModel {
             let images = f.views.iter().zip(f.geometries).zip(buf.chunks_exact_mut(3 * height * width));
             match f.classify {
                 Some(scratch) => images.for_each(|((view, _), out)| classify_input(view, height, width, scratch, out)),
-                None => images.for_each(|((view, geometry), out)| letterbox_into_slice(view, geometry, f.letterbox, out)),
+                None => {
+                    images.for_each(|((view, geometry), out)| letterbox_into_slice(view, geometry, f.letterbox, out))
+                }
             }
         }
         let f = Fill {
@@ -789,8 +791,7 @@ impl LoadedModel {
                     settings,
                     &scaler,
                     &mut worker.obb,
-                    &mut found.detections,
-                    &mut found.oriented_boxes,
+                    &mut found,
                 );
                 return Ok(found);
             }
@@ -839,10 +840,16 @@ impl LoadedModel {
     /// layout found at load.
     fn prototypes<'a>(&self, shape: &[i64], data: &'a [f32], index: usize, mask_dim: usize) -> Result<Prototypes<'a>> {
         let fits = match *shape {
-            [batch, dim, height, width] if dim as usize == mask_dim && height > 0 && width > 0 && index < batch as usize => {
+            [batch, dim, height, width]
+                if dim as usize == mask_dim && height > 0 && width > 0 && index < batch as usize =>
+            {
                 let plane = mask_dim * height as usize * width as usize;
-                data.get(index * plane..(index + 1) * plane)
-                    .map(|data| Prototypes { data, mask_dim, height: height as usize, width: width as usize })
+                data.get(index * plane..(index + 1) * plane).map(|data| Prototypes {
+                    data,
+                    mask_dim,
+                    height: height as usize,
+                    width: width as usize,
+                })
             }
             _ => None,
         };

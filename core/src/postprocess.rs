@@ -210,7 +210,12 @@ fn collect_channels_first(output: OutputView<'_>, num_classes: usize, conf: f32,
 
 /// The best class score of each anchor and its class, into `best_score` and `best_class` (filled with
 /// -inf and 0 by the caller).
-pub(crate) fn best_class_per_anchor(output: OutputView<'_>, num_classes: usize, best_score: &mut [f32], best_class: &mut [u32]) {
+pub(crate) fn best_class_per_anchor(
+    output: OutputView<'_>,
+    num_classes: usize,
+    best_score: &mut [f32],
+    best_class: &mut [u32],
+) {
     let n = output.cols;
     // Anchors in tiles whose running maxima stay in L1 while every class row of the tile streams past.
     const TILE: usize = 256;
@@ -657,7 +662,13 @@ mod tests {
             (32.0, 32.0, 4.0, 4.0, vec![inf, 0.0]),
             (40.0, 40.0, 4.0, 4.0, vec![0.0, 0.5]),
         ]);
-        let out = run(OutputLayout::ChannelsFirst { num_classes: 2, extra: 0 }, &data, 6, 5, &settings(0.25, 0.7, 300, false));
+        let out = run(
+            OutputLayout::ChannelsFirst { num_classes: 2, extra: 0 },
+            &data,
+            6,
+            5,
+            &settings(0.25, 0.7, 300, false),
+        );
         assert_eq!(out.iter().map(|d| (d.x1, d.score, d.class_id)).collect::<Vec<_>>(), [(38.0, 0.5, 1)]);
 
         #[rustfmt::skip]
@@ -684,7 +695,14 @@ mod tests {
         let mut out = Vec::new();
         let view = OutputView { data: &rows, rows: 7, cols: 6 };
         let s = settings(0.25, 0.7, 300, false);
-        decode_and_suppress(OutputLayout::EndToEnd { extra: 0 }, view, 3, &s, &mut PostprocessScratch::default(), &mut out);
+        decode_and_suppress(
+            OutputLayout::EndToEnd { extra: 0 },
+            view,
+            3,
+            &s,
+            &mut PostprocessScratch::default(),
+            &mut out,
+        );
         assert_eq!(out.len(), 1, "only the swapped box of class 2.7 is a finite box of a known class: {out:?}");
         assert_eq!((out[0].class_id, out[0].x1, out[0].x2), (2, 50.0, 10.0), "corners are ordered when scaled");
         BoxScaler::new(64, 64, 64, 64).apply(&mut out[0]);

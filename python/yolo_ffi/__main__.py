@@ -1,4 +1,4 @@
-"""`python -m yolo_ffi MODEL IMAGE...`: prints the detections of each image, and can draw them.
+"""`python -m yolo_ffi MODEL IMAGE...`: prints what a model of any task finds in each image, and can draw it.
 
 Exit status: 0 when every image was processed, 1 when any image failed (the others are still processed),
 2 for bad arguments or a model that cannot be loaded.
@@ -11,9 +11,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
-from . import Detection, Detector, YoloError
+from . import ClassProbability, Detection, Detector, YoloError
 
 # Distinct, readable box colours, cycled by class id.
 _PALETTE = [
@@ -24,8 +24,25 @@ _PALETTE = [
 ]  # fmt: skip
 
 
-def draw(image_path: Path, detections: Sequence[Detection], out_path: Path) -> None:
-    """Writes `image_path` with boxes and labels drawn to `out_path` (format from its extension).
+def _label_box(
+    size: Tuple[int, int], anchor: Tuple[float, float], text_size: Tuple[int, int]
+) -> Tuple[float, float]:
+    """Where a label of `text_size` goes for a shape whose top-left is `anchor`: above it when there is room,
+    else inside it, and moved so that the whole label stays inside the image."""
+    (width, height), (x, y), (w, h) = size, anchor, text_size
+    y = y - h if y >= h else y
+    return (min(max(0.0, x), max(0.0, width - w)), min(max(0.0, y), max(0.0, height - h)))
+
+
+def draw(
+    image_path: Path,
+    detections: Sequence[Detection],
+    out_path: Path,
+    classes: Sequence[ClassProbability] = (),
+) -> None:
+    """Writes `image_path` with what was found drawn to `out_path` (format from its extension): boxes and
+    labels, masks as translucent fills, keypoints as dots, oriented boxes as rotated outlines, and a
+    classification's top classes in the corner. Labels stay inside the image.
 
     The image is turned upright from its EXIF orientation first, as the detector's coordinates are.
     """
@@ -33,30 +50,62 @@ def draw(image_path: Path, detections: Sequence[Detection], out_path: Path) -> N
         from PIL import Image, ImageDraw, ImageFont, ImageOps
     except ImportError as error:
         raise SystemExit("--save needs Pillow: pip install pillow") from error
+    import numpy as np
+
     with Image.open(image_path) as opened:
         image = ImageOps.exif_transpose(opened).convert("RGB")
+    if any(d.mask is not None for d in detections):
+        pixels = np.asarray(image).astype(np.float32)
+        for d in detections:
+            if d.mask is None or not d.mask.bitmap.size:
+                continue
+            m = d.mask
+            region = pixels[m.top : m.top + m.height, m.left : m.left + m.width]
+            colour = np.array(_PALETTE[d.class_id % len(_PALETTE)], dtype=np.float32)
+            region[m.bitmap] = region[m.bitmap] * 0.5 + colour * 0.5
+        image = Image.fromarray(pixels.astype(np.uint8))
     canvas = ImageDraw.Draw(image)
     line = max(2, round(min(image.size) / 300))
     try:
         font = ImageFont.load_default(size=max(12, line * 6))
     except TypeError:  # Pillow < 10.1 has one bitmap size
         font = ImageFont.load_default()
+
+    def label(text: str, anchor: Tuple[float, float], colour: Tuple[int, int, int]) -> None:
+        left, top, right, bottom = canvas.textbbox((0, 0), text, font=font)
+        size = (right - left + 2 * line, bottom - top + 2 * line)
+        x, y = _label_box(image.size, anchor, size)
+        canvas.rectangle((x, y, x + size[0], y + size[1]), fill=colour)
+        canvas.text((x + line - left, y + line - top), text, fill=(255, 255, 255), font=font)
+
     for d in detections:
         colour = _PALETTE[d.class_id % len(_PALETTE)]
-        canvas.rectangle(d.box, outline=colour, width=line)
-        label = f"{d.class_name} {d.score:.2f}"
-        left, top, right, bottom = canvas.textbbox((0, 0), label, font=font)
-        width, height = right - left + 2 * line, bottom - top + 2 * line
-        y = d.y1 - height if d.y1 >= height else d.y1
-        canvas.rectangle((d.x1, y, d.x1 + width, y + height), fill=colour)
-        canvas.text((d.x1 + line - left, y + line - top), label, fill=(255, 255, 255), font=font)
+        if d.corners is not None:
+            points = [tuple(p) for p in d.corners]
+            canvas.line(points + points[:1], fill=colour, width=line)
+            anchor = min(points, key=lambda p: (p[1], p[0]))
+        else:
+            canvas.rectangle(d.box, outline=colour, width=line)
+            anchor = (d.x1, d.y1)
+        if d.keypoints is not None:
+            radius = line + 1
+            for x, y, confidence in d.keypoints.tolist():
+                if confidence >= 0.5:
+                    canvas.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour, outline=(255, 255, 255))
+        label(f"{d.class_name} {d.score:.2f}", anchor, colour)
+    _, top, _, bottom = canvas.textbbox((0, 0), "Ag", font=font)
+    row = bottom - top + 2 * line
+    for rank, c in enumerate(classes):
+        # Anchored at the bottom of its row, so that each label sits in its own row from the top corner.
+        label(f"{c.class_name} {c.probability:.2f}", (0, (rank + 1) * row), _PALETTE[c.class_id % len(_PALETTE)])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     image.save(out_path)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m yolo_ffi", description="Detect objects in images with a YOLO ONNX model."
+        prog="python -m yolo_ffi",
+        description="Run a YOLO ONNX model (detect, segment, pose, obb or classify) on images.",
     )
     parser.add_argument("model", type=Path, help="the ONNX model")
     parser.add_argument("images", type=Path, nargs="+", help="images to detect in")
@@ -65,12 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-det", type=int, default=300, help="maximum detections per image (default 300)")
     parser.add_argument("--imgsz", type=int, default=None, help="input size for dynamic models")
     parser.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
+    parser.add_argument("--retina-masks", action="store_true", help="segmentation masks at the image's resolution")
+    parser.add_argument("--top-k", type=int, default=5, help="classes listed for a classification model (default 5)")
     parser.add_argument("--json", action="store_true", help="one JSON object per image and line")
     parser.add_argument(
         "--save",
         type=Path,
         metavar="PATH",
-        help="draw the boxes: with one image, PATH is the output file (e.g. out.png); with several, a folder",
+        help="draw the results: with one image, PATH is the output file (e.g. out.png); with several, a folder",
     )
     parser.add_argument("--ort-library", type=Path, help="libonnxruntime.so to use instead of onnxruntime's")
     return parser
@@ -86,6 +137,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             max_det=args.max_det,
             imgsz=args.imgsz,
             agnostic=args.agnostic,
+            retina_masks=args.retina_masks,
+            top_k=args.top_k,
             ort_library=args.ort_library,
         )
     except (YoloError, ValueError) as error:
@@ -93,9 +146,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     failed = 0
     with detector:
+        classify = detector.task == "classify"
         for image in args.images:
+            detections: List[Detection] = []
+            classes: List[ClassProbability] = []
             try:
-                detections = detector.detect(image)
+                if classify:
+                    classes = detector.classify(image)
+                else:
+                    detections = detector.detect(image)
             except (YoloError, OSError) as error:
                 failed += 1
                 if args.json:
@@ -104,15 +163,21 @@ def main(argv: Optional[List[str]] = None) -> int:
                     print(f"{image}: error: {error}", file=sys.stderr)
                 continue
             if args.json:
-                print(json.dumps({"image": os.fspath(image), "detections": [d.to_dict() for d in detections]}))
+                found = {"classes": [c.to_dict() for c in classes]} if classify else {"detections": [d.to_dict() for d in detections]}
+                print(json.dumps({"image": os.fspath(image), "task": detector.task, **found}))
+            elif classify:
+                print(f"{image}: " + ", ".join(f"{c.class_name} {c.probability:.3f}" for c in classes))
             else:
                 print(f"{image}: {len(detections)} detection{'s' if len(detections) != 1 else ''}")
                 for d in detections:
-                    box = ", ".join(f"{v:.1f}" for v in d.box)
-                    print(f"  {d.class_name:<24} {d.score:.3f}  [{box}]")
+                    box = ", ".join(f"{v:.1f}" for v in (d.xywhr if d.xywhr is not None else d.box))
+                    extra = f"  mask {d.mask.area} px" if d.mask is not None else ""
+                    if d.keypoints is not None:
+                        extra = "  keypoints " + " ".join(f"({x:.0f},{y:.0f})" for x, y, _ in d.keypoints.tolist())
+                    print(f"  {d.class_name:<24} {d.score:.3f}  [{box}]{extra}")
             if args.save is not None:
                 out = args.save if len(args.images) == 1 else args.save / f"{image.stem}.png"
-                draw(image, detections, out)
+                draw(image, detections, out, classes)
     return 1 if failed else 0
 
 

@@ -72,10 +72,15 @@ impl OutputLayout {
 
 /// Decides the task's head and the first output's layout from the concrete output `shapes` of a run (no
 /// dynamic dimensions), the input size it came from and the metadata. The task is the metadata's `task`;
-/// a model without one is a classifier if its output has two dimensions, a segmenter if it has a second,
-/// four-dimensional output, else a detector. Outputs that do not fit the task are an invalid-model error
-/// naming the shapes.
-pub fn recognise_head(shapes: &[Vec<i64>], input_height: u32, input_width: u32, meta: &ModelMetadata) -> Result<(Head, OutputLayout)> {
+/// a model without one is a segmenter if it has a second, four-dimensional output, else a detector (a
+/// classifier must say so: a two-dimensional output alone is no proof). Outputs that do not fit the task
+/// are an invalid-model error naming the shapes.
+pub fn recognise_head(
+    shapes: &[Vec<i64>],
+    input_height: u32,
+    input_width: u32,
+    meta: &ModelMetadata,
+) -> Result<(Head, OutputLayout)> {
     let Some(first) = shapes.first() else { return Err(Error::invalid_model("the model has no outputs")) };
     let task = match meta.task.as_deref() {
         Some(name) => Task::from_name(name).ok_or_else(|| {
@@ -83,18 +88,19 @@ pub fn recognise_head(shapes: &[Vec<i64>], input_height: u32, input_width: u32, 
                 "the model's task is '{name}'; supported tasks are detect, segment, pose, obb and classify"
             ))
         })?,
-        None if first.len() == 2 => Task::Classify,
         None if shapes.get(1).is_some_and(|s| s.len() == 4) => Task::Segment,
         None => Task::Detect,
     };
-    let mismatch = |why: String| {
-        Error::invalid_model(format!("a {} model's outputs {shapes:?} do not fit: {why}", task.name()))
-    };
+    let mismatch =
+        |why: String| Error::invalid_model(format!("a {} model's outputs {shapes:?} do not fit: {why}", task.name()));
     let known_classes = meta.names.as_ref().map(Vec::len);
     // The channels-first or end-to-end layout of a task whose boxes carry `extra` values.
     let with_extra = |extra: usize, head: Head| -> Result<(Head, OutputLayout)> {
         let &[batch, rows, cols] = first.as_slice() else {
-            return Err(mismatch(format!("expected [batch, 4 + classes + {extra}, boxes] or [batch, boxes, {}]", 6 + extra)));
+            return Err(mismatch(format!(
+                "expected [batch, 4 + classes + {extra}, boxes] or [batch, boxes, {}]",
+                6 + extra
+            )));
         };
         if batch < 1 || rows < 1 || cols < 1 {
             return Err(mismatch("every dimension must be at least 1".into()));
@@ -146,7 +152,9 @@ pub fn recognise_head(shapes: &[Vec<i64>], input_height: u32, input_width: u32, 
         }
         Task::Obb => with_extra(1, Head::Obb),
         Task::Classify => match first.as_slice() {
-            &[batch, classes] if batch >= 1 && classes >= 1 && known_classes.is_none_or(|nc| nc == classes as usize) => {
+            &[batch, classes]
+                if batch >= 1 && classes >= 1 && known_classes.is_none_or(|nc| nc == classes as usize) =>
+            {
                 Ok((Head::Classify, OutputLayout::Probabilities { num_classes: classes as usize }))
             }
             _ => Err(mismatch(match known_classes {

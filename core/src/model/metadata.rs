@@ -94,9 +94,9 @@ pub fn parse_kpt_shape(raw: &str) -> Result<(usize, usize)> {
     let mut parser = Parser::new(raw);
     let values = parser.int_or_int_list().map_err(bad)?;
     parser.end().map_err(bad)?;
-    match values.as_slice() {
-        &[count, dims @ (2 | 3)] if (0..=MAX_KEYPOINTS).contains(&count) => Ok((count as usize, dims as usize)),
-        &[_, 2 | 3] => Err(bad(format!("the keypoint count must be 0 to {MAX_KEYPOINTS}"))),
+    match *values.as_slice() {
+        [count, dims @ (2 | 3)] if (0..=MAX_KEYPOINTS).contains(&count) => Ok((count as usize, dims as usize)),
+        [_, 2 | 3] => Err(bad(format!("the keypoint count must be 0 to {MAX_KEYPOINTS}"))),
         _ => Err(bad("expected [keypoints, 2] or [keypoints, 3]".into())),
     }
 }

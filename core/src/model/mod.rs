@@ -6,8 +6,8 @@ pub mod proto;
 mod task;
 
 pub use layout::{classify_output, recognise_head, OutputLayout};
-pub use task::{Head, Task};
 pub use metadata::ModelMetadata;
+pub use task::{Head, Task};
 
 use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};

@@ -85,7 +85,9 @@ pub struct ClassProbability {
 #[inline]
 pub(crate) fn task_value(output: &OutputView<'_>, layout: OutputLayout, anchor: usize, index: usize) -> f32 {
     match layout {
-        OutputLayout::ChannelsFirst { num_classes, .. } => output.data[(4 + num_classes + index) * output.cols + anchor],
+        OutputLayout::ChannelsFirst { num_classes, .. } => {
+            output.data[(4 + num_classes + index) * output.cols + anchor]
+        }
         OutputLayout::EndToEnd { .. } => output.data[anchor * output.cols + 6 + index],
         OutputLayout::AnchorsWithObjectness { .. } | OutputLayout::Probabilities { .. } => {
             unreachable!("no task values in this layout")

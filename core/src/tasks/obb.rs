@@ -3,7 +3,9 @@
 
 use super::{task_value, OrientedBox};
 use crate::model::OutputLayout;
-use crate::postprocess::{best_class_per_anchor, BoxScaler, Detection, NmsSettings, OutputView, MAX_NMS_CANDIDATES};
+use crate::postprocess::{
+    best_class_per_anchor, BoxScaler, Detection, Detections, NmsSettings, OutputView, MAX_NMS_CANDIDATES,
+};
 
 /// Ultralytics' per-class offset of the box centres for class-aware NMS (`max_wh`).
 const CLASS_OFFSET: f32 = 7680.0;
@@ -36,8 +38,9 @@ pub struct ObbScratch {
 
 /// Decodes an oriented-box output (`[4 + nc + 1, N]`, or end-to-end rows `cx, cy, w, h, score, class,
 /// angle`) as Ultralytics' `non_max_suppression(rotated=True)` and OBB predictor do, and appends each kept
-/// box to `detections` (as its axis-aligned bounds in the image, clipped to it) and `oriented` (scaled to
-/// the image, not clipped). A candidate with a value that is not finite is dropped.
+/// box to `found.detections` (as its axis-aligned bounds in the image, clipped to it) and
+/// `found.oriented_boxes` (scaled to the image, not clipped). A candidate with a value that is not finite
+/// is dropped.
 pub fn decode(
     layout: OutputLayout,
     output: &OutputView<'_>,
@@ -45,9 +48,9 @@ pub fn decode(
     settings: &NmsSettings,
     scaler: &BoxScaler,
     scratch: &mut ObbScratch,
-    detections: &mut Vec<Detection>,
-    oriented: &mut Vec<OrientedBox>,
+    found: &mut Detections,
 ) {
+    let (detections, oriented) = (&mut found.detections, &mut found.oriented_boxes);
     let conf = settings.conf_threshold;
     scratch.kept.clear();
     match layout {
@@ -200,7 +203,8 @@ fn fast_nms(scratch: &mut ObbScratch, settings: &NmsSettings) {
     scratch.gaussians.extend(scratch.candidates.iter().map(|c| Gaussian::new(c, offset(c))));
     for (j, candidate) in scratch.candidates.iter().enumerate() {
         let g = &scratch.gaussians[j];
-        let dropped = scratch.gaussians[..j].iter().any(|earlier| !far_apart(earlier, g) && probiou(earlier, g) > threshold);
+        let dropped =
+            scratch.gaussians[..j].iter().any(|earlier| !far_apart(earlier, g) && probiou(earlier, g) > threshold);
         if !dropped {
             scratch.kept.push(*candidate);
             if scratch.kept.len() == settings.max_detections {

@@ -49,8 +49,7 @@ mod tests {
         set(&mut data, 5, 0, f32::NAN);
         let output = OutputView { data: &data, rows: 11, cols: 2 };
         let layout = OutputLayout::ChannelsFirst { num_classes: 1, extra: 6 };
-        let detection =
-            |anchor| Detection { x1: 0.0, y1: 0.0, x2: 1.0, y2: 1.0, score: 0.9, class_id: 0, anchor };
+        let detection = |anchor| Detection { x1: 0.0, y1: 0.0, x2: 1.0, y2: 1.0, score: 0.9, class_id: 0, anchor };
         // A 640x640 input of a 1280x1280 image: gain 0.5, no padding.
         let scaler = BoxScaler::new(640, 640, 1280, 1280);
         let mut out = Vec::new();

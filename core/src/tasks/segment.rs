@@ -262,7 +262,12 @@ fn input_mask(d: &Detection, protos: Prototypes<'_>, sizes: Sizes, scratch: &mut
 /// `process_mask_native` for one box (image pixels): the prototypes' logits upsampled by 1, 2 or 4, the
 /// letterbox padding cut off, resized to the image, thresholded at 0 and cropped to the box. `None` when
 /// the mask has no pixel.
-fn native_mask(d: &Detection, protos: Prototypes<'_>, image: (usize, usize), scratch: &mut SegmentScratch) -> Option<Mask> {
+fn native_mask(
+    d: &Detection,
+    protos: Prototypes<'_>,
+    image: (usize, usize),
+    scratch: &mut SegmentScratch,
+) -> Option<Mask> {
     let (image_h, image_w) = image;
     let (r0, r1) = covered(d.y1, d.y2, image_h);
     let (c0, c1) = covered(d.x1, d.x2, image_w);
@@ -299,7 +304,13 @@ fn native_mask(d: &Detection, protos: Prototypes<'_>, image: (usize, usize), scr
     interpolate(&scratch.logits, cols.1 - cols.0, &scratch.rows, &scratch.cols, &mut scratch.upsampled);
     scratch.plane_rows.iter_mut().for_each(|t| *t = t.rebased(up_rows.0));
     scratch.plane_cols.iter_mut().for_each(|t| *t = t.rebased(up_cols.0));
-    interpolate(&scratch.upsampled, up_cols.1 - up_cols.0, &scratch.plane_rows, &scratch.plane_cols, &mut scratch.values);
+    interpolate(
+        &scratch.upsampled,
+        up_cols.1 - up_cols.0,
+        &scratch.plane_rows,
+        &scratch.plane_cols,
+        &mut scratch.values,
+    );
     if !scratch.values.iter().any(|&v| v > 0.0) {
         return None;
     }
@@ -402,7 +413,17 @@ mod tests {
         let flat = Detection { y2: 3.0, ..d };
         for retina in [false, true] {
             let (mut detections, mut out) = (vec![d, flat], Vec::new());
-            masks(&output, layout, protos, sizes, retina, |_| {}, &mut detections, &mut out, &mut SegmentScratch::default());
+            masks(
+                &output,
+                layout,
+                protos,
+                sizes,
+                retina,
+                |_| {},
+                &mut detections,
+                &mut out,
+                &mut SegmentScratch::default(),
+            );
             assert!(detections.is_empty(), "{retina}");
         }
     }

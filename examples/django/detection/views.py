@@ -49,7 +49,10 @@ def _number(request: HttpRequest, name: str, kind: type) -> Optional[float]:
 @csrf_exempt  # an API for programs, not a form in a browser session
 @require_POST
 def detect(request: HttpRequest) -> JsonResponse:
-    """Detections in the uploaded image, as `{"detections": [{class_id, class_name, score, box}], ...}`.
+    """What the model finds in the uploaded image: `{"model", "task", "detections": [...]}` where each
+    detection has `class_id`, `class_name`, `score`, `box` and what the task adds (`mask` as cropped run
+    lengths, `keypoints`, `xywhr` and `corners`); for a classification model, `"classes"` (the top classes
+    with their probabilities) instead of detections.
 
     Optional form or query fields `conf`, `iou` and `max_det` override the configured thresholds.
     """
@@ -67,7 +70,11 @@ def detect(request: HttpRequest) -> JsonResponse:
         _, details = service.health()
         return _json(details, 503, Retry_After="30")
     try:
-        detections = detector.detect(upload.read(), conf=conf, iou=iou, max_det=max_det)
+        if detector.task == "classify":
+            found = {"classes": [c.to_dict() for c in detector.classify(upload.read())]}
+        else:
+            detections = detector.detect(upload.read(), conf=conf, iou=iou, max_det=max_det)
+            found = {"detections": [d.to_dict() for d in detections]}
     except yolo_ffi.NotReadyError as error:
         return _json({"status": "loading", "error": service.public_message(detector, error.message)}, 503, Retry_After="1")
     except yolo_ffi.LoadFailedError as error:
@@ -76,4 +83,4 @@ def detect(request: HttpRequest) -> JsonResponse:
         return _json({"error": error.message}, 503, Retry_After="1")
     except ValueError as error:  # ImageDecodeError, ImageTooLargeError, InvalidArgumentError, bad max_det
         return _json({"error": str(error)}, 400)
-    return _json({"model": service.model_name(detector), "detections": [d.to_dict() for d in detections]})
+    return _json({"model": service.model_name(detector), "task": detector.task, **found})
