@@ -178,7 +178,7 @@ test-python: wheel $(SONAME_LINK) test-models fixtures
 ## `make fuzz-smoke` runs every target briefly (part of `make test`); `make fuzz FUZZ_SECONDS=600` for real.
 ## Without a nightly toolchain the smoke run is skipped with a message; FUZZ_REQUIRED=1 makes that an error.
 CARGO_FUZZ    := build/tools/bin/cargo-fuzz
-FUZZ_TARGETS  := detect_bytes detect_pixels metadata postprocess
+FUZZ_TARGETS  := detect_bytes detect_pixels metadata postprocess tasks
 FUZZ_SECONDS  ?= 600
 SMOKE_SECONDS ?= 15
 # The C-ABI targets load ONNX Runtime, whose one-time allocations LeakSanitizer would report, so they run

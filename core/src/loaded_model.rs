@@ -17,15 +17,12 @@ use crate::fork;
 use crate::image_input::PixelView;
 use crate::model::{proto, recognise_head, Head, InputPrecision, ModelMetadata, ModelSpec, OutputLayout};
 use crate::pool::Pool;
-use crate::postprocess::{
-    decode_and_suppress, BoxScaler, Detection, Detections, NmsSettings, OutputView, PostprocessScratch,
-};
+use crate::postprocess::{Detections, NmsSettings};
 use crate::preprocess::{letterbox_into_slice, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
 use crate::runtime;
-use crate::tasks::classify::{classify_input, top_k, ClassifyScratch};
-use crate::tasks::obb::ObbScratch;
-use crate::tasks::segment::{Prototypes, SegmentScratch, Sizes};
-use crate::tasks::{pose, segment};
+use crate::tasks::classify::{classify_input, ClassifyScratch};
+use crate::tasks::segment::Sizes;
+use crate::tasks::{HeadScratch, ModelHead, RunOutputs};
 
 /// What identifies a loaded model: the file and everything that shapes its sessions or its input size. It
 /// is what loading takes, and the registry shares one model among the handles whose `ModelConfig`s name
@@ -131,11 +128,8 @@ struct Worker {
     /// The second output (a segmentation model's prototypes), empty when the model has none.
     second_output: Vec<f32>,
     second_shape: Vec<i64>,
-    postprocess: PostprocessScratch,
-    detections: Vec<Detection>,
+    head: HeadScratch,
     classify: ClassifyScratch,
-    segment: SegmentScratch,
-    obb: ObbScratch,
 }
 
 impl Worker {
@@ -154,11 +148,8 @@ impl Worker {
             output_shape: Vec::new(),
             second_output: Vec::new(),
             second_shape: Vec::new(),
-            postprocess: PostprocessScratch::default(),
-            detections: Vec::new(),
+            head: HeadScratch::default(),
             classify: ClassifyScratch::default(),
-            segment: SegmentScratch::default(),
-            obb: ObbScratch::default(),
         }
     }
 
@@ -773,103 +764,13 @@ impl LoadedModel {
         input: (usize, usize),
         settings: &NmsSettings,
     ) -> Result<Detections> {
-        let output = self.output_view(&worker.output_shape, &worker.output, index)?;
-        let mut found = Detections { image_width: image.1, image_height: image.0, ..Detections::default() };
-        let scaler = BoxScaler::new(input.0, input.1, image.0, image.1);
-        let class_count = self.names.len();
-        let detections = &mut worker.detections;
-        match self.head {
-            Head::Classify => {
-                top_k(output.data, settings.top_k, &mut found.classes);
-                return Ok(found);
-            }
-            Head::Obb => {
-                crate::tasks::obb::decode(
-                    self.layout,
-                    &output,
-                    class_count,
-                    settings,
-                    &scaler,
-                    &mut worker.obb,
-                    &mut found,
-                );
-                return Ok(found);
-            }
-            Head::Detect | Head::Segment { .. } | Head::Pose { .. } => {
-                decode_and_suppress(self.layout, output, class_count, settings, &mut worker.postprocess, detections);
-            }
-        }
-        match self.head {
-            Head::Segment { mask_dim } => {
-                let protos = self.prototypes(&worker.second_shape, &worker.second_output, index, mask_dim)?;
-                let sizes = Sizes { input, image };
-                found.detections.extend_from_slice(detections);
-                segment::masks(
-                    &output,
-                    self.layout,
-                    protos,
-                    sizes,
-                    settings.retina_masks,
-                    |d| scaler.apply(d),
-                    &mut found.detections,
-                    &mut found.masks,
-                    &mut worker.segment,
-                );
-            }
-            Head::Pose { keypoints, dims } => {
-                found.keypoints_per_detection = keypoints;
-                pose::keypoints(&output, self.layout, (keypoints, dims), detections, &scaler, &mut found.keypoints);
-                found.detections.extend(detections.iter().map(|d| {
-                    let mut d = *d;
-                    scaler.apply(&mut d);
-                    d
-                }));
-            }
-            _ => {
-                found.detections.extend(detections.iter().map(|d| {
-                    let mut d = *d;
-                    scaler.apply(&mut d);
-                    d
-                }));
-            }
-        }
-        Ok(found)
-    }
-
-    /// Image `index` of a segmentation model's prototypes, checked against the mask coefficients the
-    /// layout found at load.
-    fn prototypes<'a>(&self, shape: &[i64], data: &'a [f32], index: usize, mask_dim: usize) -> Result<Prototypes<'a>> {
-        let fits = match *shape {
-            [batch, dim, height, width]
-                if dim as usize == mask_dim && height > 0 && width > 0 && index < batch as usize =>
-            {
-                let plane = mask_dim * height as usize * width as usize;
-                data.get(index * plane..(index + 1) * plane).map(|data| Prototypes {
-                    data,
-                    mask_dim,
-                    height: height as usize,
-                    width: width as usize,
-                })
-            }
-            _ => None,
+        let outputs = RunOutputs {
+            first: (&worker.output_shape, &worker.output),
+            second: (&worker.second_shape, &worker.second_output),
+            index,
         };
-        fits.ok_or_else(|| {
-            Error::new(
-                ErrorKind::InferenceFailed,
-                format!("prototype shape {shape:?} does not match the {mask_dim} mask coefficients found at load"),
-            )
-        })
-    }
-
-    /// Checks that a run's output still fits the layout found at load, and returns image `index` of it.
-    fn output_view<'a>(&self, shape: &[i64], data: &'a [f32], index: usize) -> Result<OutputView<'a>> {
-        let (data, rows, cols) = self.layout.image_output(shape, data, index).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InferenceFailed,
-                format!("output shape {shape:?} does not match the layout {:?} found at load", self.layout),
-            )
-        })?;
-        Ok(OutputView { data, rows, cols })
+        let head = ModelHead { head: self.head, layout: self.layout, class_count: self.names.len() };
+        head.decode(&outputs, Sizes { input, image }, settings, &mut worker.head)
     }
 }
 

@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         iou_threshold: f32::from(head[9]) / 255.0,
         max_detections: 1 + usize::from(head[10]) * 2,
         class_agnostic: head[11] & 1 == 1,
+        ..NmsSettings::default()
     };
     let meta = ModelMetadata { end2end: Some(head[11] & 2 == 2).filter(|_| head[11] & 4 == 4), ..Default::default() };
     let Ok(layout) = classify_output(&[1, rows as i64, cols as i64], input_h, input_w, &meta) else { return };
@@ -30,10 +31,8 @@ fuzz_target!(|data: &[u8]| {
     let output = OutputView { data: &tensor, rows, cols };
     // The classes the model names: as many as the output has, or any count for an end-to-end head.
     let class_count = match layout {
-        OutputLayout::ChannelsFirst { num_classes } | OutputLayout::AnchorsWithObjectness { num_classes } => {
-            num_classes
-        }
-        OutputLayout::EndToEnd => usize::from(head[10]),
+        OutputLayout::EndToEnd { .. } => usize::from(head[10]),
+        other => other.class_count().expect("a layout with classes"),
     };
     let mut detections = Vec::new();
     decode_and_suppress(layout, output, class_count, &settings, &mut PostprocessScratch::default(), &mut detections);

@@ -39,8 +39,8 @@ pub struct ObbScratch {
 /// Decodes an oriented-box output (`[4 + nc + 1, N]`, or end-to-end rows `cx, cy, w, h, score, class,
 /// angle`) as Ultralytics' `non_max_suppression(rotated=True)` and OBB predictor do, and appends each kept
 /// box to `found.detections` (as its axis-aligned bounds in the image, clipped to it) and
-/// `found.oriented_boxes` (scaled to the image, not clipped). A candidate with a value that is not finite
-/// is dropped.
+/// `found.oriented_boxes` (scaled to the image, not clipped). A candidate with a value that is not finite,
+/// in the model's pixels or once scaled, is dropped.
 pub fn decode(
     layout: OutputLayout,
     output: &OutputView<'_>,
@@ -80,6 +80,10 @@ pub fn decode(
         let (cx, cy) = scaler.unclipped(c.cx, c.cy);
         let (width, height) = scaler.size(c.w, c.h);
         let corners = corners(cx, cy, width, height, c.angle);
+        // Finite in the model's pixels, a box can still overflow when scaled up to a huge image.
+        if !corners.iter().flatten().chain(&[cx, cy, width, height]).all(|v| v.is_finite()) {
+            continue;
+        }
         let (mut x1, mut y1, mut x2, mut y2) = (f32::INFINITY, f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY);
         for [x, y] in corners {
             (x1, y1, x2, y2) = (x1.min(x), y1.min(y), x2.max(x), y2.max(y));
