@@ -19,6 +19,9 @@ PYDEPS   := build/pydeps
 MODELS   := build/test-models
 SOURCES  := $(shell find src core/src -name '*.rs') Cargo.toml core/Cargo.toml Cargo.lock
 CWARN    := -Wall -Wextra -Werror
+# The developers' and CI's fixtures beside the clone (trained task models, Ultralytics references); the tests
+# that need them say SKIPPED without them.
+SHARED   := ../shared
 # libjpeg-turbo's SIMD needs nasm at build time; without it the library still builds, decoding JPEG slower.
 # Expanded when used, so that it sees a nasm that `system-deps` installed earlier in the same run.
 FEATURES  = $(if $(shell command -v nasm 2>/dev/null),--features simd-jpeg,)
@@ -107,6 +110,12 @@ build/hostile_models_asan: tests/c/hostile_models.c tests/c/read_file.h tests/c/
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) \
 	  -pthread -lm
 
+build/tasks_test: tests/c/tasks_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
+	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -lm
+
+build/tasks_test_asan: tests/c/tasks_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
+	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -lm
+
 build/api_test_asan: tests/c/api_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
@@ -124,12 +133,13 @@ SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppress
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_test build/exit_during_load build/soak \
-        build/hostile_models test-models fixtures
+        build/hostile_models build/tasks_test test-models fixtures
 	readelf -d $(LIB) | grep -q 'Library soname: \[libyolo_ffi.so.$(ABI_VERSION)\]' || \
 	  { echo "$(LIB) lacks the SONAME libyolo_ffi.so.$(ABI_VERSION)"; exit 1; }
 	build/header_test_c
 	build/header_test_cpp
 	build/api_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg
+	build/tasks_test $(MODELS) $(SHARED)
 	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 1 2
 	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 1
 	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 2
@@ -138,8 +148,10 @@ test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_
 	scripts/check_detect_cli.sh build/detect $(MODELS) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	timeout 600 build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 8 10000
 
-test-c-sanitize: build/api_test_asan build/soak_asan build/detect_asan build/hostile_models_asan test-models fixtures
+test-c-sanitize: build/api_test_asan build/soak_asan build/detect_asan build/hostile_models_asan build/tasks_test_asan \
+                 test-models fixtures
 	$(SAN_ENV) build/api_test_asan $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+	$(SAN_ENV) build/tasks_test_asan $(MODELS) $(SHARED)
 	$(SAN_ENV) build/hostile_models_asan $(MODELS) $(DEMO_MODEL)
 	$(SAN_ENV) build/detect_asan $(DEMO_MODEL) $(DEMO_IMAGES) > /dev/null
 	$(SAN_ENV) timeout 600 build/soak_asan $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 8 1000 0
@@ -147,8 +159,9 @@ test-c-sanitize: build/api_test_asan build/soak_asan build/detect_asan build/hos
 VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
             --suppressions=tests/c/valgrind.supp
 
-test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load test-models fixtures
+test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load build/tasks_test test-models fixtures
 	$(VALGRIND) build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
+	$(VALGRIND) build/tasks_test $(MODELS) $(SHARED)
 	timeout 900 $(VALGRIND) build/exit_during_load $(MODELS)/v8_fixed.onnx 6
 	$(VALGRIND) build/detect $(DEMO_MODEL) $(DEMO_IMAGES) > /dev/null
 	timeout 900 $(VALGRIND) build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 4 250 0
@@ -218,7 +231,7 @@ miri:
 
 ## Benchmarks (docs/benchmarks.md): wall-clock, so run on an idle machine. The models beyond the demo one
 ## live in ../shared/ (developers); set BENCH_MODELS to your own otherwise.
-SHARED_MODELS := ../shared/models
+SHARED_MODELS := $(SHARED)/models
 BENCH_IMAGE   ?= $(CACHE)/images/bus.jpg
 BENCH_IMAGES  ?= $(BENCH_IMAGE) $(CACHE)/images/zidane.jpg
 BENCH_MODELS  ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)/yolov8n.onnx $(SHARED_MODELS)/yolo11n.onnx \

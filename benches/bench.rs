@@ -34,6 +34,8 @@ use yolo_ffi_core::image_input::{decode, DecodedImage};
 use yolo_ffi_core::loaded_model::{idle_threads, IdleThreads};
 use yolo_ffi_core::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
 use yolo_ffi_core::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
+use yolo_ffi_core::tasks::segment::Sizes;
+use yolo_ffi_core::tasks::{HeadScratch, ModelHead, RunOutputs};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
@@ -260,12 +262,33 @@ fn raw_session(model: &Path, threads: usize, idle: IdleThreads) -> Result<Sessio
 
 /// Runs `session` on `input` and copies the first output out, as the library does.
 fn raw_run(session: &mut Session, input: &[f32], height: usize, width: usize, output: &mut Vec<f32>) -> Vec<i64> {
+    raw_run_all(session, input, height, width, output, &mut (Vec::new(), Vec::new()))
+}
+
+/// [`raw_run`], also copying the second output (a segmentation model's prototypes) into `second`, as the
+/// library does.
+fn raw_run_all(
+    session: &mut Session,
+    input: &[f32],
+    height: usize,
+    width: usize,
+    output: &mut Vec<f32>,
+    second: &mut (Vec<i64>, Vec<f32>),
+) -> Vec<i64> {
     let outputs = session
         .run(ort::inputs![TensorRef::from_array_view(([1usize, 3, height, width], input)).expect("tensor")])
         .expect("raw run");
     let (shape, data) = outputs[0].try_extract_tensor::<f32>().expect("f32 output");
     output.clear();
     output.extend_from_slice(data);
+    second.0.clear();
+    second.1.clear();
+    if outputs.len() > 1 {
+        if let Ok((dims, data)) = outputs[1].try_extract_tensor::<f32>() {
+            second.0.extend_from_slice(dims);
+            second.1.extend_from_slice(data);
+        }
+    }
     shape.to_vec()
 }
 
@@ -282,15 +305,18 @@ fn library_geometry(
     config.threads_per_session = threads;
     config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
     let detector = yolo_ffi_core::Detector::new(&config).map_err(|e| e.to_string())?;
-    let spec = detector.model().map_err(|e| e.to_string())?.spec();
+    let loaded = detector.model().map_err(|e| e.to_string())?;
+    let spec = loaded.spec();
     let (target_h, target_w) = spec.shape.target();
     let view = image.view();
+    // A classifier's input is always the full target (resized and cropped, not letterboxed).
+    let classify = loaded.head() == yolo_ffi_core::model::Head::Classify;
     let geometry = LetterboxGeometry::new(
         view.width(),
         view.height(),
         target_h as usize,
         target_w as usize,
-        spec.shape.minimal_rect_stride().map(|s| s as usize),
+        spec.shape.minimal_rect_stride().map(|s| s as usize).filter(|_| !classify),
     );
     Ok((detector, geometry))
 }
@@ -407,11 +433,25 @@ fn latency_one(
     let mut session = raw_session(model, threads, idle)?;
     let mut second = raw_session(model, threads, idle)?;
     let mut output = Vec::new();
-    let shape = raw_run(&mut session, &tensor, h, w, &mut output);
-    let &[_, rows, cols] = shape.as_slice() else { return Err(format!("output shape {shape:?}")) };
+    let mut second_output = (Vec::new(), Vec::new());
+    let shape = raw_run_all(&mut session, &tensor, h, w, &mut output, &mut second_output);
+    let (rows, cols) = match *shape.as_slice() {
+        [_, rows, cols] => (rows, cols),
+        [_, cols] => (1, cols),
+        _ => return Err(format!("output shape {shape:?}")),
+    };
     let settings = NmsSettings::default();
     let mut post_scratch = PostprocessScratch::default();
     let mut boxes = Vec::new();
+    // The model's whole head (NMS, then masks, keypoints or rotated boxes), as a detect call runs it.
+    let head = ModelHead { head: loaded.head(), layout: loaded.layout(), class_count: loaded.class_names().len() };
+    let head_outputs = RunOutputs { first: (&shape, &output), second: (&second_output.0, &second_output.1), index: 0 };
+    let sizes = Sizes { input: (h, w), image: (view.height(), view.width()) };
+    let mut head_scratch = HeadScratch::default();
+    let found = head.decode(&head_outputs, sizes, &settings, &mut head_scratch).map_err(|e| e.to_string())?;
+    let found_count = found.detections.len() + found.classes.len();
+    // What the timed raw runs write: `output` stays the decoded one.
+    let mut run_output = Vec::new();
     let batch_images: Vec<&[u8]> = vec![jpeg; 4];
 
     let names = [
@@ -430,6 +470,7 @@ fn latency_one(
         "resize, fast_image_resize",
         "letterbox, session's threads",
         "raw ORT run, library's session",
+        "task head (NMS, masks...)",
     ];
     let (mut fir_resizer, fir_source, mut fir_target, fir_options) = fast_image_resize_setup(&view, &geometry);
     let differing = fast_image_resize_differences(&fir_target, &tensor, &geometry);
@@ -453,8 +494,8 @@ fn latency_one(
             // Once unmeasured, then measured: the first run after another session's wakes this session's
             // sleeping intra-op thread, a cost that depends on how recently the variant ran.
             let mut run = |variant: usize| match variant {
-                0 => drop(raw_run(&mut session, &tensor, h, w, &mut output)),
-                1 => drop(raw_run(&mut second, &tensor, h, w, &mut output)),
+                0 => drop(raw_run(&mut session, &tensor, h, w, &mut run_output)),
+                1 => drop(raw_run(&mut second, &tensor, h, w, &mut run_output)),
                 2 => {
                     handle.detect_pixels(decoded);
                 }
@@ -492,7 +533,8 @@ fn latency_one(
                 13 => letterbox_into(&view, &geometry, &mut banded_scratch, &mut banded_tensor),
                 // The same raw run through the session `handle`'s detect calls use (the registry gives
                 // equal configurations one model): the floor without the spread between two sessions.
-                _ => drop(loaded.run_prepared(&tensor, h, w, &mut output).expect("run_prepared")),
+                14 => drop(loaded.run_prepared(&tensor, h, w, &mut run_output).expect("run_prepared")),
+                _ => drop(head.decode(&head_outputs, sizes, &settings, &mut head_scratch).expect("head")),
             };
             settled_ms(|| run(variant));
             samples[variant].push(time_ms(|| run(variant)));
@@ -507,7 +549,7 @@ fn latency_one(
     let (pixels_paired, jpeg_paired) = (paired(2), paired(3));
     let medians: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
     let raw = medians[0];
-    println!("\n{} (input {}x{}, {} detections)", model.display(), w, h, boxes.len());
+    println!("\n{} (input {}x{}, {found_count} detections or classes)", model.display(), w, h);
     println!("| {:<26} | {:>10} | {:>8} |", "what", "median ms", "x raw");
     println!("|{:-<28}|{:->12}|{:->10}|", "", "", "");
     let mut rows_json = Vec::new();

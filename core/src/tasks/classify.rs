@@ -90,19 +90,26 @@ pub fn resized_size(width: usize, height: usize, target_height: usize, target_wi
     }
 }
 
-/// Buffers reused across calls.
+/// Buffers reused across calls, and the taps of the last sizes seen (a server sees few sizes).
 #[derive(Debug, Default)]
 pub struct ClassifyScratch {
-    /// The image as RGB rows.
-    rgb: Vec<u8>,
-    /// After the horizontal pass.
+    /// After the horizontal pass: the rows the vertical pass reads, the crop's columns, RGB.
     horizontal: Vec<u8>,
-    /// After both passes.
-    resized: Vec<u8>,
+    horizontal_taps: Option<((usize, usize), Taps)>,
+    vertical_taps: Option<((usize, usize), Taps)>,
+}
+
+/// The taps for `input` to `output` samples, from `cache` when it holds them.
+fn cached(cache: &mut Option<((usize, usize), Taps)>, input: usize, output: usize) -> &Taps {
+    if cache.as_ref().is_none_or(|(key, _)| *key != (input, output)) {
+        *cache = Some(((input, output), Taps::bilinear(input, output)));
+    }
+    &cache.as_ref().expect("just filled").1
 }
 
 /// Writes Ultralytics' classification input for `view` into `out` (`3 x height x width`, RGB planes,
 /// `/ 255`): the shorter side resized to the target with Pillow's bilinear filter, then the centre crop.
+/// Only the pixels the crop keeps are resampled, each exactly as Pillow resamples the whole image.
 pub fn classify_input<T: InputElement>(
     view: &PixelView<'_>,
     height: usize,
@@ -113,54 +120,57 @@ pub fn classify_input<T: InputElement>(
     let (src_w, src_h) = (view.width(), view.height());
     let offsets = view.format().rgb_offsets();
     let bpp = view.format().bytes_per_pixel();
-    scratch.rgb.clear();
-    for y in 0..src_h {
-        let row = view.row(y);
-        for x in 0..src_w {
-            let pixel = &row[x * bpp..];
-            scratch.rgb.extend(offsets.iter().map(|&o| pixel[o]));
-        }
-    }
     let (new_h, new_w) = resized_size(src_w, src_h, height, width);
-    // Horizontal pass over every row (Pillow's bounds for rows are all of them when the box is the image).
-    let horizontal = Taps::bilinear(src_w, new_w);
-    scratch.horizontal.clear();
-    scratch.horizontal.resize(src_h * new_w * 3, 0);
-    for y in 0..src_h {
-        let row = &scratch.rgb[y * src_w * 3..][..src_w * 3];
-        let dst = &mut scratch.horizontal[y * new_w * 3..][..new_w * 3];
-        for x in 0..new_w {
-            for c in 0..3 {
-                dst[x * 3 + c] = if new_w == src_w { row[x * 3 + c] } else { horizontal.apply(x, |i| row[i * 3 + c]) };
-            }
-        }
-    }
-    let vertical = Taps::bilinear(src_h, new_h);
-    scratch.resized.clear();
-    scratch.resized.resize(new_h * new_w * 3, 0);
-    let row_len = new_w * 3;
-    for y in 0..new_h {
-        for i in 0..row_len {
-            let value = if new_h == src_h {
-                scratch.horizontal[y * row_len + i]
-            } else {
-                vertical.apply(y, |r| scratch.horizontal[r * row_len + i])
-            };
-            scratch.resized[y * row_len + i] = value;
-        }
-    }
-    // torchvision's center_crop: int(round((size - crop) / 2.0)), zero padding if the crop is larger.
+    // torchvision's center_crop: int(round((size - crop) / 2.0)); zero padding where the crop is larger.
     let offset = |size: usize, crop: usize| ((size as f64 - crop as f64) / 2.0).round_ties_even() as isize;
     let (top, left) = (offset(new_h, height), offset(new_w, width));
-    let plane = height * width;
-    for y in 0..height {
-        for x in 0..width {
-            let (sy, sx) = (y as isize + top, x as isize + left);
-            let inside = sy >= 0 && sx >= 0 && (sy as usize) < new_h && (sx as usize) < new_w;
-            for c in 0..3 {
-                let v = if inside { scratch.resized[(sy as usize * new_w + sx as usize) * 3 + c] } else { 0 };
-                out[c * plane + y * width + x] = T::from_u8(v);
+    let clip = |start: isize, len: usize, size: usize| {
+        let first = start.clamp(0, size as isize) as usize;
+        (first, (start + len as isize).clamp(0, size as isize) as usize)
+    };
+    let (y0, y1) = clip(top, height, new_h);
+    let (x0, x1) = clip(left, width, new_w);
+    out.fill(T::from_u8(0));
+    if y0 == y1 || x0 == x1 {
+        return;
+    }
+    cached(&mut scratch.horizontal_taps, src_w, new_w);
+    cached(&mut scratch.vertical_taps, src_h, new_h);
+    let (Some((_, horizontal)), Some((_, vertical))) = (&scratch.horizontal_taps, &scratch.vertical_taps) else {
+        unreachable!("both cached above")
+    };
+    // The source rows the vertical pass reads for the kept rows.
+    let (r0, r1) = if new_h == src_h {
+        (y0, y1)
+    } else {
+        (vertical.first[y0], (y0..y1).map(|y| vertical.first[y] + vertical.count[y]).max().unwrap_or(y0))
+    };
+    let cols = x1 - x0;
+    let buffer = &mut scratch.horizontal;
+    buffer.clear();
+    buffer.resize((r1 - r0) * cols * 3, 0);
+    for (r, dst) in (r0..r1).zip(buffer.chunks_exact_mut(cols * 3)) {
+        let row = view.row(r);
+        for (x, pixel) in (x0..x1).zip(dst.chunks_exact_mut(3)) {
+            for (c, value) in pixel.iter_mut().enumerate() {
+                let at = |i: usize| row[i * bpp + offsets[c]];
+                *value = if new_w == src_w { at(x) } else { horizontal.apply(x, at) };
             }
+        }
+    }
+    let plane = height * width;
+    let row_len = cols * 3;
+    for y in y0..y1 {
+        let out_y = (y as isize - top) as usize;
+        for i in 0..row_len {
+            let value = if new_h == src_h {
+                buffer[(y - r0) * row_len + i]
+            } else {
+                vertical.apply(y, |r| buffer[(r - r0) * row_len + i])
+            };
+            let (x, c) = (x0 + i / 3, i % 3);
+            let out_x = (x as isize - left) as usize;
+            out[c * plane + out_y * width + out_x] = T::from_u8(value);
         }
     }
 }
