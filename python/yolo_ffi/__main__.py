@@ -25,7 +25,7 @@ _PALETTE = [
 
 
 def _label_box(
-    size: Tuple[int, int], anchor: Tuple[float, float], text_size: Tuple[int, int]
+    size: Tuple[int, int], anchor: Tuple[float, float], text_size: Tuple[float, float]
 ) -> Tuple[float, float]:
     """Where a label of `text_size` goes for a shape whose top-left is `anchor`: above it when there is room,
     else inside it, and moved so that the whole label stays inside the image."""
@@ -61,8 +61,8 @@ def draw(
                 continue
             m = d.mask
             region = pixels[m.top : m.top + m.height, m.left : m.left + m.width]
-            colour = np.array(_PALETTE[d.class_id % len(_PALETTE)], dtype=np.float32)
-            region[m.bitmap] = region[m.bitmap] * 0.5 + colour * 0.5
+            fill = np.array(_PALETTE[d.class_id % len(_PALETTE)], dtype=np.float32)
+            region[m.bitmap] = region[m.bitmap] * 0.5 + fill * 0.5
         image = Image.fromarray(pixels.astype(np.uint8))
     canvas = ImageDraw.Draw(image)
     line = max(2, round(min(image.size) / 300))
@@ -80,8 +80,9 @@ def draw(
 
     for d in detections:
         colour = _PALETTE[d.class_id % len(_PALETTE)]
+        anchor: Tuple[float, float]
         if d.corners is not None:
-            points = [tuple(p) for p in d.corners]
+            points = [(float(x), float(y)) for x, y in d.corners]
             canvas.line(points + points[:1], fill=colour, width=line)
             anchor = min(points, key=lambda p: (p[1], p[0]))
         else:

@@ -195,3 +195,82 @@ def test_mask_rle_and_full() -> None:
     assert mask.area == 4 and (mask.width, mask.height) == (3, 2)
     empty = yolo_ffi.Mask(0, 0, np.zeros((0, 0), dtype=bool), 6, 4)
     assert empty.rle()["counts"] == [] and empty.full().sum() == 0
+
+
+# -- synthetic task models (every clone) ------------------------------------------------------------------
+
+
+def _grey(width: int, height: int) -> np.ndarray:
+    return np.full((height, width, 3), 90, dtype=np.uint8)
+
+
+def test_struct_layouts_match_the_header() -> None:
+    import ctypes
+
+    from yolo_ffi import _capi
+
+    assert ctypes.sizeof(_capi.RawMask) == 32
+    assert ctypes.sizeof(_capi.RawKeypoint) == 12
+    assert ctypes.sizeof(_capi.RawOrientedBox) == 52
+    assert ctypes.sizeof(_capi.RawClassProbability) == 8
+
+
+def test_synthetic_segmentation_masks(synthetic: Path) -> None:
+    with yolo_ffi.Detector(synthetic / "seg_fixed.onnx") as detector:
+        assert detector.task == "segment" and detector.kpt_shape is None
+        for retina in (False, True):
+            found = detector.detect(_grey(128, 128), retina_masks=retina)
+            assert [(d.class_name, d.box) for d in found] == [("a", (16, 16, 48, 48)), ("b", (48, 80, 96, 112))]
+            masks = [d.mask for d in found]
+            assert all(m is not None and m.bitmap.all() for m in masks)
+            assert [(m.left, m.top, m.width, m.height) for m in masks if m] == [(16, 16, 32, 32), (48, 80, 16, 32)]
+            assert found[0].keypoints is None and found[0].xywhr is None
+        assert detector.detect_batch([_png(_grey(128, 128))] * 2)[1][1].mask.area == 16 * 32  # type: ignore[union-attr]
+
+
+def _png(array: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_synthetic_pose_obb_and_classify(synthetic: Path) -> None:
+    with yolo_ffi.Detector(synthetic / "pose_fixed.onnx") as pose:
+        assert pose.task == "pose" and pose.kpt_shape == (2, 3)
+        first = pose.detect(_grey(64, 64))[0]
+        assert first.keypoints is not None
+        assert first.keypoints.tolist() == [[14.0, 15.0, pytest.approx(0.95)], [64.0, 0.0, pytest.approx(0.4)]]
+    with yolo_ffi.Detector(synthetic / "obb_fixed.onnx") as obb:
+        found = obb.detect(_grey(64, 64))
+        assert [d.class_name for d in found] == ["bar", "block", "bar"]
+        assert found[0].xywhr == pytest.approx((20, 20, 20, 8, 0.3))
+        assert found[0].corners is not None and len(found[0].corners) == 4
+    with yolo_ffi.Detector(synthetic / "classify_task.onnx", top_k=2) as classify:
+        assert classify.task == "classify"
+        top = classify.classify(_grey(80, 64))
+        assert [(c.class_id, c.class_name, c.probability) for c in top] == [(1, "it's", 0.5), (2, "café", pytest.approx(0.3))]
+        assert len(classify.classify(_grey(80, 64), top_k=3)) == 3
+
+
+def test_cli_draws_and_prints_every_task(synthetic: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    image = tmp_path / "grey.png"
+    image.write_bytes(_png(_grey(96, 80)))
+    for model in ("seg_fixed.onnx", "pose_fixed.onnx", "obb_fixed.onnx", "classify_task.onnx"):
+        out = tmp_path / f"{model}.png"
+        run = subprocess.run(
+            [sys.executable, "-m", "yolo_ffi", str(synthetic / model), str(image), "--json", "--save", str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        line = json.loads(run.stdout)
+        assert line["task"] == {"seg": "segment", "pos": "pose", "obb": "obb", "cla": "classify"}[model[:3]]
+        assert line.get("detections") or line.get("classes")
+        assert out.stat().st_size > 0

@@ -1,7 +1,8 @@
 """The example app through Django's test client, against the real library and model.
 
-Files: `YOLO_MODEL` (default: the demo model that `make fixtures` fetched) and `YOLO_FFI_TEST_IMAGES`
-(default: the images folder beside it).
+Files: `YOLO_MODEL` (default: the demo model that `make fixtures` fetched), `YOLO_FFI_TEST_IMAGES`
+(default: the images folder beside it) and `YOLO_FFI_TEST_MODELS` (the synthetic task models that
+`make test-models` writes, default `build/test-models` of the checkout).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.test import SimpleTestCase, override_settings
 from . import service
 
 IMAGES = Path(os.environ.get("YOLO_FFI_TEST_IMAGES") or Path(settings.YOLO_MODEL).parent.parent / "images")
+TASK_MODELS = Path(os.environ.get("YOLO_FFI_TEST_MODELS") or Path(__file__).resolve().parents[3] / "build" / "test-models")
 
 
 def upload(path: Path) -> SimpleUploadedFile:
@@ -124,3 +126,33 @@ class DegradedModeTests(SimpleTestCase):
             self.assertEqual((health.status_code, health.json()["status"]), (503, "loading"))
             detect = self.client.post("/detect", {"image": upload(IMAGES / "bus.jpg")})
             self.assertEqual((detect.status_code, detect["Retry-After"]), (503, "1"))
+
+
+class TaskModelTests(SimpleTestCase):
+    """The same endpoint serves a segmentation or a classification model, with what each task gives."""
+
+    def tearDown(self) -> None:
+        service.start()  # back to the configured model for the other tests
+        service.current().wait_ready(120)
+
+    def post_with(self, model: str) -> dict:
+        with override_settings(YOLO_MODEL=str(TASK_MODELS / model)):
+            service.start()
+            self.assertTrue(service.current().wait_ready(60))
+            response = self.client.post("/detect", {"image": upload(IMAGES / "bus.jpg")})
+        self.assertEqual(response.status_code, 200, response.content)
+        return response.json()
+
+    def test_segmentation_returns_masks_as_cropped_run_lengths(self) -> None:
+        body = self.post_with("seg_fixed.onnx")
+        self.assertEqual(body["task"], "segment")
+        masks = [d["mask"] for d in body["detections"]]
+        self.assertEqual(len(masks), 2)
+        for mask in masks:
+            self.assertEqual(sum(mask["counts"]), mask["width"] * mask["height"])
+
+    def test_classification_returns_the_top_classes(self) -> None:
+        body = self.post_with("classify_task.onnx")
+        self.assertEqual(body["task"], "classify")
+        self.assertEqual([c["class_id"] for c in body["classes"]], [1, 2, 0])
+        self.assertNotIn("detections", body)
