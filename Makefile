@@ -31,7 +31,7 @@ DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: bench-python system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
-        test-c-sanitize test-c-valgrind wheel test-python bench clean fuzz fuzz-smoke miri
+        test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri
 
 all: $(SONAME_LINK) build/detect
 
@@ -161,7 +161,7 @@ VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-l
 
 test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load build/tasks_test test-models fixtures
 	$(VALGRIND) build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
-	$(VALGRIND) build/tasks_test $(MODELS) $(SHARED)
+	$(VALGRIND) build/tasks_test $(MODELS)
 	timeout 900 $(VALGRIND) build/exit_during_load $(MODELS)/v8_fixed.onnx 6
 	$(VALGRIND) build/detect $(DEMO_MODEL) $(DEMO_IMAGES) > /dev/null
 	timeout 900 $(VALGRIND) build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 4 250 0
@@ -251,6 +251,23 @@ bench: fixtures
 ## The Python comparison (scripts/bench_python.py): the wheel in its own virtualenv, against onnxruntime +
 ## numpy (and Ultralytics, when installed there), on the demo model and on yolov8n when ../shared has it.
 BENCH_VENV := build/benchvenv
+## Every task's overhead over the raw run (the trained shapes models on their images, the random-weight
+## yolo11n task heads on bus.jpg); both from ../shared/. ULTRALYTICS_PYTHON=/path/to/venv/bin/python also
+## times Ultralytics' post-processing of the same models and images (scripts/ultralytics_postprocess.py).
+TASK_IMAGE := $(SHARED)/images/tasks/seg_5.jpg
+bench-tasks: fixtures
+	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 30 --json docs/bench/latency-tasks.json \
+	  $(SHARED_MODELS)/shapes-seg.onnx $(SHARED_MODELS)/shapes-pose.onnx $(SHARED_MODELS)/shapes-obb.onnx \
+	  $(SHARED_MODELS)/shapes-cls.onnx $(TASK_IMAGE)
+	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 20 --json docs/bench/latency-tasks-yolo11n.json \
+	  $(SHARED_MODELS)/yolo11n-seg.onnx $(SHARED_MODELS)/yolo11n-pose.onnx $(SHARED_MODELS)/yolo11n-obb.onnx $(BENCH_IMAGE)
+	$(if $(ULTRALYTICS_PYTHON),$(ULTRALYTICS_PYTHON) scripts/ultralytics_postprocess.py \
+	  --json docs/bench/ultralytics-postprocess.json $(SHARED_MODELS)/shapes-seg.onnx:segment:320 \
+	  $(SHARED_MODELS)/shapes-pose.onnx:pose:320 $(SHARED_MODELS)/shapes-obb.onnx:obb:320 $(TASK_IMAGE) && \
+	  $(ULTRALYTICS_PYTHON) scripts/ultralytics_postprocess.py --json docs/bench/ultralytics-postprocess-yolo11n.json \
+	  $(SHARED_MODELS)/yolo11n-seg.onnx:segment:640 $(SHARED_MODELS)/yolo11n-pose.onnx:pose:640 \
+	  $(SHARED_MODELS)/yolo11n-obb.onnx:obb:640 $(BENCH_IMAGE))
+
 bench-python: wheel fixtures
 	rm -rf $(BENCH_VENV)
 	$(PYTHON) -m venv $(BENCH_VENV)

@@ -3,7 +3,8 @@
 
 Each ```c block is compiled with -Wall -Wextra -Werror against include/ and the built library, then run; each
 ```python block is run with the given interpreter (a virtualenv with the wheel installed). Both run in a
-scratch folder holding the demo model and images that `make demo` fetches, under the names the snippets use.
+scratch folder holding the demo model and images that `make demo` fetches and the synthetic task models of
+`make test-models`, under the names the snippets use.
 
 Usage: check_snippets.py --python PYTHON --cache CACHE_DIR [--cc CC]
 """
@@ -48,10 +49,16 @@ def main():
     passed = failed = 0
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
+        synthetic = ROOT / "build" / "test-models"
         for name, source in [
             ("nudenet-320n.onnx", args.cache / "models" / "nudenet-320n.onnx"),
             ("bus.jpg", args.cache / "images" / "bus.jpg"),
             ("zidane.jpg", args.cache / "images" / "zidane.jpg"),
+            # The task snippets' models: the synthetic ones of `make test-models`.
+            ("seg.onnx", synthetic / "seg_fixed.onnx"),
+            ("pose.onnx", synthetic / "pose_fixed.onnx"),
+            ("obb.onnx", synthetic / "obb_fixed.onnx"),
+            ("cls.onnx", synthetic / "classify_task.onnx"),
         ]:
             if not source.is_file():
                 sys.exit(f"check_snippets: {source} is missing: run `make fixtures` first")
