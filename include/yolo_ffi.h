@@ -474,6 +474,22 @@ yolo_status yolo_result_mask(const struct yolo_result *result,
                              size_t index,
                              struct yolo_mask *out_mask);
 
+// Gives the outline of detection `index`'s mask as a polygon: writes a pointer to `2 * *out_count` floats,
+// the `x, y` image pixel coordinates of `*out_count` points, in order around the outer boundary of the
+// mask's largest connected region (through the centres of its boundary pixels, with the points inside
+// straight runs left out, as OpenCV's `findContours` gives it). For a mask of one region that is
+// Ultralytics' `masks.xy`; Ultralytics joins several regions into one polygon with thin bridges. An empty mask has 0
+// points, and the pointer must not be dereferenced. The polygon is traced on the first call for that
+// detection and kept by the result: the array is owned by the result and valid until `yolo_result_free`.
+// Unlike the other accessors this one computes, but it is safe to call from several threads on a shared
+// result. Errors as `yolo_result_mask`.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_mask_polygon(const struct yolo_result *result,
+                                     size_t index,
+                                     const float **out_points,
+                                     size_t *out_count);
+
 // Gives the keypoints of detection `index` of a pose model's result: writes a pointer to the first of
 // `*out_count` keypoints (the model's keypoint count, `yolo_keypoint_shape`), in the model's order. The
 // array is owned by the result and valid until `yolo_result_free`. `YOLO_STATUS_OUT_OF_RANGE` when
@@ -532,8 +548,7 @@ yolo_status yolo_class_name(const struct yolo_detector *detector,
                             size_t *out_name_len);
 
 // Writes the model's task (a `yolo_task` value): the `task` of its metadata, or for a model without one,
-// classification when its output has two dimensions, segmentation when it has a second output of
-// prototypes, else detection. Thread-safe.
+// segmentation when it has a second output of prototypes, else detection. Thread-safe.
 //
 // Safety: `detector` must be a live detector; `out_task` must be valid for a write.
 yolo_status yolo_model_task(const struct yolo_detector *detector,

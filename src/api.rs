@@ -570,6 +570,41 @@ pub unsafe extern "C" fn yolo_result_mask(
     })
 }
 
+/// Gives the outline of detection `index`'s mask as a polygon: writes a pointer to `2 * *out_count` floats,
+/// the `x, y` image pixel coordinates of `*out_count` points, in order around the outer boundary of the
+/// mask's largest connected region (through the centres of its boundary pixels, with the points inside
+/// straight runs left out, as OpenCV's `findContours` gives it). For a mask of one region that is
+/// Ultralytics' `masks.xy`; Ultralytics joins several regions into one polygon with thin bridges. An empty mask has 0
+/// points, and the pointer must not be dereferenced. The polygon is traced on the first call for that
+/// detection and kept by the result: the array is owned by the result and valid until `yolo_result_free`.
+/// Unlike the other accessors this one computes, but it is safe to call from several threads on a shared
+/// result. Errors as `yolo_result_mask`.
+///
+/// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_mask_polygon(
+    result: *const yolo_result,
+    index: usize,
+    out_points: *mut *const f32,
+    out_count: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out_points = OutParam::new(out_points, "out_points")?;
+        let out_count = OutParam::new(out_count, "out_count")?;
+        let mask = &per_detection(result, &result.masks, 1, index, "masks")?[0];
+        let points = result.polygons[index]
+            .get_or_init(|| yolo_ffi_core::tasks::contour::polygon(mask).into_iter().flatten().collect());
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_points.write(points.as_ptr());
+            out_count.write(points.len() / 2);
+        }
+        Ok(())
+    })
+}
+
 /// Gives the keypoints of detection `index` of a pose model's result: writes a pointer to the first of
 /// `*out_count` keypoints (the model's keypoint count, `yolo_keypoint_shape`), in the model's order. The
 /// array is owned by the result and valid until `yolo_result_free`. `YOLO_STATUS_OUT_OF_RANGE` when

@@ -440,6 +440,8 @@ pub(crate) struct DetectionResult {
     pub(crate) image_height: u32,
     /// Segmentation: one per detection.
     pub(crate) masks: Vec<Mask>,
+    /// Segmentation: each mask's outline, `x, y` pairs, traced when first asked for.
+    pub(crate) polygons: Box<[OnceLock<Vec<f32>>]>,
     /// Pose: `keypoints_per_detection` per detection.
     pub(crate) keypoints: Vec<yolo_keypoint>,
     pub(crate) keypoints_per_detection: usize,
@@ -456,6 +458,7 @@ impl From<Detections> for DetectionResult {
             // Both fit: pixel buffers come in with u32 sizes, and decoders report u32 sizes.
             image_width: found.image_width as u32,
             image_height: found.image_height as u32,
+            polygons: found.masks.iter().map(|_| OnceLock::new()).collect(),
             masks: found.masks,
             keypoints: found
                 .keypoints

@@ -56,6 +56,8 @@ fn segmentation_masks_are_those_of_the_prototypes_cropped_to_the_box() {
         let boxes: Vec<_> = found.detections.iter().map(|d| (d.class_id, d.x1, d.y1, d.x2, d.y2)).collect();
         assert_eq!(boxes, [(0, 8.0, 8.0, 24.0, 24.0), (1, 24.0, 40.0, 48.0, 56.0)], "retina {retina}");
         assert_eq!(solid(&found, 0), (8, 8, 16, 16), "retina {retina}: plane 0 fills the box");
+        let square = [[8.0, 8.0], [23.0, 8.0], [23.0, 23.0], [8.0, 23.0]];
+        assert_eq!(found.polygons[0], square, "retina {retina}: the outline through the boundary pixels");
         assert_eq!(solid(&found, 1), (24, 40, 8, 16), "retina {retina}: plane 1 is positive left of column 32");
         // An image twice the input: the boxes and masks double.
         let found = detect_task(&detector, &grey_png(128, 128), Some(&options)).unwrap();

@@ -119,6 +119,13 @@ fn rle_decode(rle: &Value, len: usize) -> Vec<bool> {
     out
 }
 
+/// The area a polygon encloses (shoelace formula).
+fn shoelace(points: &[[f32; 2]]) -> f32 {
+    let n = points.len();
+    (0..n).map(|i| points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]).sum::<f32>().abs()
+        / 2.0
+}
+
 fn mask_iou(a: &[bool], b: &[bool]) -> f32 {
     let inter = a.iter().zip(b).filter(|(x, y)| **x && **y).count();
     let union = a.iter().zip(b).filter(|(x, y)| **x || **y).count();
@@ -142,6 +149,7 @@ fn segmentation_boxes_and_masks_match_ultralytics() {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (1.0f32, String::new()));
+    let mut polygon_worst = 1.0f32;
     for run in runs(&f, "segment") {
         let settings = &run["settings"];
         let (detector, options) = open(&f, "shapes-seg.onnx", settings);
@@ -175,11 +183,33 @@ fn segmentation_boxes_and_masks_match_ultralytics() {
                 if overlap < floor {
                     failures.push(format!("{label}: mask {i} IoU {overlap} < {floor}"));
                 }
+                // The outline. Ultralytics traces every region of the mask at the input's resolution, scales the
+                // points and joins the regions with thin bridges; the library gives the largest region's outline.
+                // Here the input is the image at gain 1 (the letterbox only pads), so the points are the same
+                // pixels: every point of ours must be one of Ultralytics', and enclose most of its area.
+                let reference: Vec<[f32; 2]> = image["masks"][i]["polygon"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| {
+                        let v = numbers(p);
+                        [v[0], v[1]]
+                    })
+                    .collect();
+                let ours = &got.polygons[*j];
+                if let Some(stray) = ours.iter().find(|p| !reference.contains(p)) {
+                    failures.push(format!("{label}: outline {i} has {stray:?}, not a point of Ultralytics' outline"));
+                }
+                let (area, theirs) = (shoelace(ours), shoelace(&reference));
+                polygon_worst = polygon_worst.min(area / theirs.max(1.0));
+                if area < 0.9 * theirs {
+                    failures.push(format!("{label}: outline {i} encloses {area} px, Ultralytics' {theirs}"));
+                }
                 compared += 1;
             }
         }
     }
-    eprintln!("lowest mask IoU {} ({})", worst.0, worst.1);
+    eprintln!("lowest mask IoU {} ({}); smallest outline area ratio {polygon_worst}", worst.0, worst.1);
     report("segment", compared, failures);
 }
 

@@ -219,6 +219,7 @@ _declare("yolo_input_size", status_t, detector_p, POINTER(c_uint32), POINTER(c_u
 _declare("yolo_model_task", status_t, detector_p, POINTER(c_uint32))
 _declare("yolo_keypoint_shape", status_t, detector_p, POINTER(c_size_t), POINTER(c_size_t))
 _declare("yolo_result_mask", status_t, result_p, c_size_t, POINTER(RawMask))
+_declare("yolo_result_mask_polygon", status_t, result_p, c_size_t, POINTER(POINTER(c_float)), POINTER(c_size_t))
 _declare("yolo_result_keypoints", status_t, result_p, c_size_t, POINTER(POINTER(RawKeypoint)), POINTER(c_size_t))
 _declare("yolo_result_oriented_box", status_t, result_p, c_size_t, POINTER(RawOrientedBox))
 _declare(

@@ -47,6 +47,9 @@ class Mask:
     """bool array of shape `(height, width)`; empty when the mask has no pixel at the image's resolution."""
     image_width: int
     image_height: int
+    polygon: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+    """With `detect(..., polygons=True)`: float32 array `(N, 2)` of `x, y` image pixels around the outer
+    boundary of the mask's largest region (Ultralytics' `masks.xy` for a mask of one region); else None."""
 
     @property
     def width(self) -> int:
@@ -127,6 +130,8 @@ class Detection:
         }
         if self.mask is not None:
             out["mask"] = self.mask.rle()
+            if self.mask.polygon is not None:
+                out["mask"]["polygon"] = self.mask.polygon.tolist()
         if self.keypoints is not None:
             out["keypoints"] = self.keypoints.tolist()
         if self.xywhr is not None:
@@ -474,6 +479,7 @@ class Detector:
         max_det: Optional[int] = None,
         agnostic: Optional[bool] = None,
         retina_masks: Optional[bool] = None,
+        polygons: bool = False,
         channels: str = "rgb",
     ) -> List[Detection]:
         """Detects objects in one image; detections are sorted by score, highest first, each with what the
@@ -484,7 +490,8 @@ class Detector:
         (JPEG, PNG, BMP, WebP, GIF, TIFF); a numpy uint8 array HxW (grey), HxWx3 or HxWx4 (RGB/RGBA, or
         BGR/BGRA with `channels='bgr'`, as from OpenCV); or a `PIL.Image`. Arrays whose rows are contiguous
         are read in place, without a copy. `conf`, `iou`, `max_det`, `agnostic` and `retina_masks` override
-        the detector's defaults for this call. The GIL is released while the library works.
+        the detector's defaults for this call; `polygons=True` also traces each mask's outline
+        (`Mask.polygon`). The GIL is released while the library works.
 
         Raises:
             ImageDecodeError, ImageTooLargeError: the image cannot be used.
@@ -497,7 +504,7 @@ class Detector:
         with self._options(conf, iou, max_det, agnostic, retina_masks=retina_masks) as options:
             result = self._detect_one(image, channels, options)
         try:
-            return self._collect(result)
+            return self._collect(result, polygons)
         finally:
             _capi.lib.yolo_result_free(result)
 
@@ -642,7 +649,7 @@ class Detector:
         finally:
             lib.yolo_detect_options_free(options)
 
-    def _collect(self, result: _capi.result_p) -> List[Detection]:
+    def _collect(self, result: _capi.result_p, polygons: bool = False) -> List[Detection]:
         lib = _capi.lib
         raw = ctypes.POINTER(_capi.RawDetection)()
         count = ctypes.c_size_t()
@@ -663,7 +670,14 @@ class Detector:
                     # One copy out of the result, which is released when this call returns.
                     data = np.ctypeslib.as_array(ctypes.cast(m.data, ctypes.POINTER(ctypes.c_uint8)), (m.data_len,))
                     bitmap = data.reshape(m.height, m.width).astype(bool)
-                extra["mask"] = Mask(m.left, m.top, bitmap, width.value, height.value)
+                outline = None
+                if polygons:
+                    xy, count = ctypes.POINTER(ctypes.c_float)(), ctypes.c_size_t()
+                    check(lib.yolo_result_mask_polygon(result, i, ctypes.byref(xy), ctypes.byref(count)))
+                    outline = np.zeros((0, 2), np.float32)
+                    if count.value:
+                        outline = np.ctypeslib.as_array(xy, (count.value, 2)).copy()
+                extra["mask"] = Mask(m.left, m.top, bitmap, width.value, height.value, outline)
             elif task == "pose":
                 points = ctypes.POINTER(_capi.RawKeypoint)()
                 n = ctypes.c_size_t()

@@ -321,6 +321,8 @@ pub struct TaskResult {
     pub height: u32,
     /// `(left, top, width, height, bitmap)` per detection.
     pub masks: Vec<(u32, u32, u32, u32, Vec<u8>)>,
+    /// Each mask's outline, `(x, y)` points.
+    pub polygons: Vec<Vec<[f32; 2]>>,
     pub keypoints: Vec<Vec<yolo_keypoint>>,
     pub oriented: Vec<yolo_oriented_box>,
     pub classes: Vec<yolo_class_probability>,
@@ -357,6 +359,10 @@ impl TaskResult {
                         std::slice::from_raw_parts(mask.data, mask.data_len).to_vec()
                     };
                     out.masks.push((mask.left, mask.top, mask.width, mask.height, data));
+                    let (mut points, mut n) = (std::ptr::null(), 0usize);
+                    assert_eq!(yolo_result_mask_polygon(result, i, &mut points, &mut n), yolo_status::Ok);
+                    let flat = if n == 0 { &[][..] } else { std::slice::from_raw_parts(points, 2 * n) };
+                    out.polygons.push(flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect());
                 }
                 let (mut ptr, mut n) = (std::ptr::null(), 0usize);
                 if yolo_result_keypoints(result, i, &mut ptr, &mut n) == yolo_status::Ok {

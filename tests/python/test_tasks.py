@@ -226,6 +226,11 @@ def test_synthetic_segmentation_masks(synthetic: Path) -> None:
             assert [(m.left, m.top, m.width, m.height) for m in masks if m] == [(16, 16, 32, 32), (48, 80, 16, 32)]
             assert found[0].keypoints is None and found[0].xywhr is None
         assert detector.detect_batch([_png(_grey(128, 128))] * 2)[1][1].mask.area == 16 * 32  # type: ignore[union-attr]
+        traced = detector.detect(_grey(128, 128), polygons=True)[0]
+        assert traced.mask is not None and traced.mask.polygon is not None
+        assert traced.mask.polygon.tolist() == [[16, 16], [47, 16], [47, 47], [16, 47]]
+        assert traced.to_dict()["mask"]["polygon"][0] == [16, 16]
+        assert found[0].mask is not None and found[0].mask.polygon is None, "traced on request only"
 
 
 def _png(array: np.ndarray) -> bytes:

@@ -4,6 +4,7 @@
 //! boxes and classification, replaces them.
 
 pub mod classify;
+pub mod contour;
 pub mod obb;
 pub mod pose;
 pub mod segment;
