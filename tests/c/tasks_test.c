@@ -69,6 +69,14 @@ static size_t walk(const yolo_detector *detector, const yolo_result *result) {
             for (size_t p = 0; p < mask.data_len; p++) {
                 CHECK(mask.data[p] <= 1);
             }
+            const float *xy = NULL;
+            size_t points = 0;
+            CHECK(yolo_result_mask_polygon(result, i, &xy, &points) == YOLO_STATUS_OK);
+            CHECK((points == 0) == (mask.data_len == 0));
+            for (size_t p = 0; p < points; p++) {
+                CHECK(xy[2 * p] >= (float)mask.left && xy[2 * p] < (float)(mask.left + mask.width));
+                CHECK(xy[2 * p + 1] >= (float)mask.top && xy[2 * p + 1] < (float)(mask.top + mask.height));
+            }
         }
         const yolo_keypoint *keypoints = NULL;
         size_t n = 0;
