@@ -246,6 +246,7 @@ bench: fixtures
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/plotdeps "matplotlib>=3.8,<4"
 	PYTHONPATH=build/plotdeps $(PYTHON) scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
 	$(CARGO) bench --locked $(FEATURES) --bench stages
+	$(if $(wildcard $(SHARED_MODELS)/shapes-seg.onnx),$(MAKE) bench-tasks)
 	$(MAKE) bench-python
 
 ## The Python comparison (scripts/bench_python.py): the wheel in its own virtualenv, against onnxruntime +

@@ -396,6 +396,21 @@ def main(out_dir):
             task="segment",
             end2end="True",
         ),
+        # End-to-end pose and oriented boxes: (x1, y1, x2, y2, score, class, keypoints) and (cx, cy, w, h, score,
+        # class, angle) rows.
+        "pose_e2e.onnx": constant_output_model(
+            np.array([[12, 12, 28, 28, 0.9, 0, 14, 15, 0.95, 80, -3, 0.4], [0, 0, 4, 4, 0.1, 0, 1, 1, 1, 1, 1, 1]], np.float32)[None],
+            names="{0: 'star'}",
+            task="pose",
+            kpt_shape="[2, 3]",
+            end2end="True",
+        ),
+        "obb_e2e.onnx": constant_output_model(
+            np.array([[20, 20, 20, 8, 0.9, 0, 0.3], [44, 44, 16, 10, 0.7, 1, -0.5], [0, 0, 4, 4, 0.1, 0, 0]], np.float32)[None],
+            names="{0: 'bar', 1: 'block'}",
+            task="obb",
+            end2end="True",
+        ),
         "pose_fixed.onnx": constant_output_model(channels_first(POSE_BOXES), names="{0: 'star'}", task="pose", kpt_shape="[2, 3]"),
         "obb_fixed.onnx": constant_output_model(channels_first(OBB_BOXES), names="{0: 'bar', 1: 'block'}", task="obb"),
         # An Ultralytics classifier: one score per class, [1, classes].

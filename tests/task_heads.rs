@@ -98,6 +98,10 @@ fn pose_keypoints_are_scaled_clipped_and_never_nan() {
     let k = |x, y, confidence| yolo_keypoint { x, y, confidence };
     assert_eq!(found.keypoints[0], [k(14.0, 15.0, 0.95), k(64.0, 0.0, 0.4)], "the second is clipped");
     assert_eq!(found.keypoints[1], [k(0.0, 0.0, 0.0), k(46.0, 47.0, 0.0)], "NaN position and NaN confidence");
+    // End-to-end rows carry the same keypoints after the class.
+    let e2e = detect_task(&init(&model("pose_e2e.onnx")), &grey_png(64, 64), None).unwrap();
+    assert_eq!(e2e.detections.len(), 1);
+    assert_eq!(e2e.keypoints[0], [k(14.0, 15.0, 0.95), k(64.0, 0.0, 0.4)]);
     // A 128x96 image: half size in the 64x64 input, below 8 rows of padding.
     let found = detect_task(&detector, &grey_png(128, 96), None).unwrap();
     assert_eq!(found.keypoints[0][0], k(28.0, 14.0, 0.95));
@@ -133,6 +137,10 @@ fn oriented_boxes_use_fast_rotated_nms_and_scale_without_clipping() {
     });
     let found = detect_task(&detector, &grey_png(64, 64), Some(&agnostic)).unwrap();
     assert_eq!(found.detections.len(), 2, "agnostic: the same box in the other class goes too");
+    // End-to-end rows: (cx, cy, w, h, score, class, angle), filtered by score, in the model's order.
+    let e2e = detect_task(&init(&model("obb_e2e.onnx")), &grey_png(64, 64), None).unwrap();
+    let rows: Vec<_> = e2e.oriented.iter().map(|o| (o.cx, o.cy, o.width, o.height, o.angle)).collect();
+    assert_eq!(rows, [(20.0, 20.0, 20.0, 8.0, 0.3), (44.0, 44.0, 16.0, 10.0, -0.5)]);
     // Twice the input: centre and size double; nothing is clipped.
     let found = detect_task(&detector, &grey_png(128, 128), None).unwrap();
     let o = found.oriented[0];

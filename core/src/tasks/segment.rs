@@ -237,24 +237,30 @@ fn input_mask(d: &Detection, protos: Prototypes<'_>, sizes: Sizes, scratch: &mut
         start..stop.max(start)
     };
     let (ys, xs) = (reach(&scratch.plane_rows, top, r0, r1), reach(&scratch.plane_cols, left, c0, c1));
-    let at = |y: usize, x: usize| -> f32 {
-        let (y, x) = (y + top, x + left);
-        if (r0..r1).contains(&y) && (c0..c1).contains(&x) {
-            f32::from(scratch.binary[(y - r0) * box_w + (x - c0)])
-        } else {
-            0.0
-        }
-    };
-    let _ = box_h;
+    // Separably, as PyTorch's bilinear kernel computes it: each box row across the image's columns first
+    // (`upsampled`), then each image row from its two rows; rows and columns outside the box are 0.
+    let width = xs.len();
+    let (box_rows, box_cols) = (r0..r1, c0..c1);
+    scratch.upsampled.clear();
+    scratch.upsampled.reserve(box_h * width);
+    for row in scratch.binary.chunks_exact(box_w) {
+        let value = |col: usize| if box_cols.contains(&col) { f32::from(row[col - c0]) } else { 0.0 };
+        scratch.upsampled.extend(scratch.plane_cols[xs.clone()].iter().map(|c| {
+            let (lo, hi) = (c.lo + left, c.hi + left);
+            c.w_lo * value(lo) + c.w_hi * value(hi)
+        }));
+    }
     scratch.values.clear();
+    scratch.values.reserve(ys.len() * width);
+    let zeros = vec![0.0f32; width];
     for y in ys.clone() {
         let r = scratch.plane_rows[y];
-        for x in xs.clone() {
-            let c = scratch.plane_cols[x];
-            let upper = c.w_lo * at(r.lo, c.lo) + c.w_hi * at(r.lo, c.hi);
-            let lower = c.w_lo * at(r.hi, c.lo) + c.w_hi * at(r.hi, c.hi);
-            scratch.values.push(r.w_lo * upper + r.w_hi * lower);
-        }
+        let row = |input_row: usize| match box_rows.contains(&input_row) {
+            true => &scratch.upsampled[(input_row - r0) * width..][..width],
+            false => &zeros[..],
+        };
+        let (upper, lower) = (row(r.lo + top), row(r.hi + top));
+        scratch.values.extend(upper.iter().zip(lower).map(|(u, l)| r.w_lo * u + r.w_hi * l));
     }
     Some(trimmed_values(&scratch.values, xs.len(), ys.start, xs.start, |v| v > 0.5))
 }
