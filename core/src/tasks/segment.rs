@@ -77,17 +77,23 @@ fn window(taps: &[Tap]) -> (usize, usize) {
 }
 
 /// Bilinear interpolation of `src` (row-major, `src_cols` wide) at `rows` x `cols` taps (indices within
-/// `src`), in PyTorch's order of operations.
-fn interpolate(src: &[f32], src_cols: usize, rows: &[Tap], cols: &[Tap], out: &mut Vec<f32>) {
+/// `src`), in PyTorch's order of operations: across each source row first, then between two such rows. The
+/// rows across are computed once each into `across` (the taps are monotonic, so each source row is needed
+/// by a run of consecutive output rows), which makes the second step a loop over whole rows.
+fn interpolate(src: &[f32], src_cols: usize, rows: &[Tap], cols: &[Tap], across: &mut Vec<f32>, out: &mut Vec<f32>) {
+    let width = cols.len();
+    let (first, end) = window(rows);
+    across.clear();
+    across.reserve((end - first) * width);
+    for row in src.chunks_exact(src_cols).skip(first).take(end - first) {
+        across.extend(cols.iter().map(|c| c.w_lo * row[c.lo] + c.w_hi * row[c.hi]));
+    }
     out.clear();
-    out.reserve(rows.len() * cols.len());
+    out.reserve(rows.len() * width);
     for r in rows {
-        let (top, bottom) = (&src[r.lo * src_cols..][..src_cols], &src[r.hi * src_cols..][..src_cols]);
-        for c in cols {
-            let upper = c.w_lo * top[c.lo] + c.w_hi * top[c.hi];
-            let lower = c.w_lo * bottom[c.lo] + c.w_hi * bottom[c.hi];
-            out.push(r.w_lo * upper + r.w_hi * lower);
-        }
+        let upper = &across[(r.lo - first) * width..][..width];
+        let lower = &across[(r.hi - first) * width..][..width];
+        out.extend(upper.iter().zip(lower).map(|(u, l)| r.w_lo * u + r.w_hi * l));
     }
 }
 
@@ -125,6 +131,8 @@ pub struct SegmentScratch {
     coefficients: Vec<f32>,
     logits: Vec<f32>,
     upsampled: Vec<f32>,
+    /// Source rows interpolated across, by `interpolate`.
+    across: Vec<f32>,
     values: Vec<f32>,
     binary: Vec<u8>,
     rows: Vec<Tap>,
@@ -215,7 +223,14 @@ fn input_mask(d: &Detection, protos: Prototypes<'_>, sizes: Sizes, scratch: &mut
     logits(protos, rows, cols, scratch);
     scratch.rows.iter_mut().for_each(|t| *t = t.rebased(rows.0));
     scratch.cols.iter_mut().for_each(|t| *t = t.rebased(cols.0));
-    interpolate(&scratch.logits, cols.1 - cols.0, &scratch.rows, &scratch.cols, &mut scratch.values);
+    interpolate(
+        &scratch.logits,
+        cols.1 - cols.0,
+        &scratch.rows,
+        &scratch.cols,
+        &mut scratch.across,
+        &mut scratch.values,
+    );
     let (box_h, box_w) = (r1 - r0, c1 - c0);
     scratch.binary.clear();
     scratch.binary.extend(scratch.values.iter().map(|&v| u8::from(v > 0.0)));
@@ -307,7 +322,14 @@ fn native_mask(
     logits(protos, rows, cols, scratch);
     scratch.rows.iter_mut().for_each(|t| *t = t.rebased(rows.0));
     scratch.cols.iter_mut().for_each(|t| *t = t.rebased(cols.0));
-    interpolate(&scratch.logits, cols.1 - cols.0, &scratch.rows, &scratch.cols, &mut scratch.upsampled);
+    interpolate(
+        &scratch.logits,
+        cols.1 - cols.0,
+        &scratch.rows,
+        &scratch.cols,
+        &mut scratch.across,
+        &mut scratch.upsampled,
+    );
     scratch.plane_rows.iter_mut().for_each(|t| *t = t.rebased(up_rows.0));
     scratch.plane_cols.iter_mut().for_each(|t| *t = t.rebased(up_cols.0));
     interpolate(
@@ -315,6 +337,7 @@ fn native_mask(
         up_cols.1 - up_cols.0,
         &scratch.plane_rows,
         &scratch.plane_cols,
+        &mut scratch.across,
         &mut scratch.values,
     );
     if !scratch.values.iter().any(|&v| v > 0.0) {
