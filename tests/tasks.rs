@@ -29,6 +29,23 @@ fn fixtures() -> Option<Fixtures> {
     Some(Fixtures { dir, reference })
 }
 
+/// The reference's `[class, score, x1, y1, x2, y2]` rows of an image.
+fn expected_boxes(image: &Value) -> Vec<(u32, f32, [f32; 4])> {
+    let rows = image["detections"].as_array().unwrap();
+    rows.iter()
+        .map(|row| {
+            let v = numbers(row);
+            (v[0] as u32, v[1], [v[2], v[3], v[4], v[5]])
+        })
+        .collect()
+}
+
+/// `yolo_detect` on one of the task images, everything copied out.
+fn detect_file(f: &Fixtures, detector: &Detector, file: &str, options: Option<&Options>) -> TaskResult {
+    let bytes = std::fs::read(f.dir.join("images/tasks").join(file)).unwrap();
+    detect_task(detector, &bytes, options).unwrap_or_else(|e| panic!("{file}: {e:?}"))
+}
+
 fn numbers(v: &Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
@@ -157,19 +174,9 @@ fn segmentation_boxes_and_masks_match_ultralytics() {
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got =
-                detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options))
-                    .unwrap();
+            let got = detect_file(&f, &detector, file, Some(&options));
             assert_eq!(got.masks.len(), got.detections.len(), "{label}: one mask per detection");
-            let expected: Vec<(u32, f32, [f32; 4])> = image["detections"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|row| {
-                    let v = numbers(row);
-                    (v[0] as u32, v[1], [v[2], v[3], v[4], v[5]])
-                })
-                .collect();
+            let expected = expected_boxes(image);
             let pairs = match_boxes(&label, &expected, &got.detections, conf, &mut failures);
             let (w, h) = (image["width"].as_u64().unwrap() as usize, image["height"].as_u64().unwrap() as usize);
             let floor = if file.ends_with(".png") { 0.98 } else { 0.95 };
@@ -231,18 +238,8 @@ fn pose_boxes_and_keypoints_match_ultralytics() {
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got =
-                detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options))
-                    .unwrap();
-            let expected: Vec<(u32, f32, [f32; 4])> = image["detections"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|row| {
-                    let v = numbers(row);
-                    (v[0] as u32, v[1], [v[2], v[3], v[4], v[5]])
-                })
-                .collect();
+            let got = detect_file(&f, &detector, file, Some(&options));
+            let expected = expected_boxes(image);
             let pairs = match_boxes(&label, &expected, &got.detections, conf, &mut failures);
             for (i, pair) in pairs.iter().enumerate() {
                 let Some(j) = pair else { continue };
@@ -295,9 +292,7 @@ fn oriented_boxes_match_ultralytics() {
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got =
-                detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), Some(&options))
-                    .unwrap();
+            let got = detect_file(&f, &detector, file, Some(&options));
             assert_eq!(got.oriented.len(), got.detections.len());
             let mut taken = vec![false; got.oriented.len()];
             for (i, row) in image["detections"].as_array().unwrap().iter().enumerate() {
@@ -369,8 +364,7 @@ fn classification_matches_ultralytics() {
         assert_eq!(task, yolo_task::Classify);
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
-            let got =
-                detect_task(&detector, &std::fs::read(f.dir.join("images/tasks").join(file)).unwrap(), None).unwrap();
+            let got = detect_file(&f, &detector, file, None);
             assert!(got.detections.is_empty());
             let ids: Vec<u32> = got.classes.iter().map(|c| c.class_id).collect();
             let expected: Vec<u32> =

@@ -207,6 +207,32 @@ fn logits(protos: Prototypes<'_>, rows: (usize, usize), cols: (usize, usize), sc
     }
 }
 
+/// The mask logits of the pixels `rows` x `cols` of a plane of `size` (height, width) that the prototypes
+/// are upsampled to (bilinear), into `scratch.upsampled`: only the prototypes those pixels read are
+/// multiplied out.
+fn upsampled_logits(
+    protos: Prototypes<'_>,
+    (rows, cols): (std::ops::Range<usize>, std::ops::Range<usize>),
+    (height, width): (usize, usize),
+    scratch: &mut SegmentScratch,
+) {
+    taps(rows, protos.height, height, &mut scratch.rows);
+    taps(cols, protos.width, width, &mut scratch.cols);
+    let (rows, cols) = (window(&scratch.rows), window(&scratch.cols));
+    logits(protos, rows, cols, scratch);
+    scratch.rows.iter_mut().for_each(|t| *t = t.rebased(rows.0));
+    scratch.cols.iter_mut().for_each(|t| *t = t.rebased(cols.0));
+    let (source_rows, source_cols) = (&scratch.rows, &scratch.cols);
+    interpolate(
+        &scratch.logits,
+        cols.1 - cols.0,
+        source_rows,
+        source_cols,
+        &mut scratch.across,
+        &mut scratch.upsampled,
+    );
+}
+
 /// `process_mask(upsample=True)` for one box (model-input pixels), then the mask at the image's size as
 /// `scale_masks(...) > 0.5` gives it. `None` when the mask has no pixel at the input's resolution.
 fn input_mask(d: &Detection, protos: Prototypes<'_>, sizes: Sizes, scratch: &mut SegmentScratch) -> Option<Mask> {
@@ -217,20 +243,8 @@ fn input_mask(d: &Detection, protos: Prototypes<'_>, sizes: Sizes, scratch: &mut
         return None;
     }
     // Input pixels of the box, from the prototypes.
-    taps(r0..r1, protos.height, input_h, &mut scratch.rows);
-    taps(c0..c1, protos.width, input_w, &mut scratch.cols);
-    let (rows, cols) = (window(&scratch.rows), window(&scratch.cols));
-    logits(protos, rows, cols, scratch);
-    scratch.rows.iter_mut().for_each(|t| *t = t.rebased(rows.0));
-    scratch.cols.iter_mut().for_each(|t| *t = t.rebased(cols.0));
-    interpolate(
-        &scratch.logits,
-        cols.1 - cols.0,
-        &scratch.rows,
-        &scratch.cols,
-        &mut scratch.across,
-        &mut scratch.values,
-    );
+    upsampled_logits(protos, (r0..r1, c0..c1), (input_h, input_w), scratch);
+    std::mem::swap(&mut scratch.upsampled, &mut scratch.values);
     let (box_h, box_w) = (r1 - r0, c1 - c0);
     scratch.binary.clear();
     scratch.binary.extend(scratch.values.iter().map(|&v| u8::from(v > 0.0)));
@@ -316,20 +330,7 @@ fn native_mask(
     }
     let (up_rows, up_cols) = (window(&scratch.plane_rows), window(&scratch.plane_cols));
     // Upsampled pixels of that window, from the prototypes.
-    taps(up_rows.0..up_rows.1, ph, up_h, &mut scratch.rows);
-    taps(up_cols.0..up_cols.1, pw, up_w, &mut scratch.cols);
-    let (rows, cols) = (window(&scratch.rows), window(&scratch.cols));
-    logits(protos, rows, cols, scratch);
-    scratch.rows.iter_mut().for_each(|t| *t = t.rebased(rows.0));
-    scratch.cols.iter_mut().for_each(|t| *t = t.rebased(cols.0));
-    interpolate(
-        &scratch.logits,
-        cols.1 - cols.0,
-        &scratch.rows,
-        &scratch.cols,
-        &mut scratch.across,
-        &mut scratch.upsampled,
-    );
+    upsampled_logits(protos, (up_rows.0..up_rows.1, up_cols.0..up_cols.1), (up_h, up_w), scratch);
     scratch.plane_rows.iter_mut().for_each(|t| *t = t.rebased(up_rows.0));
     scratch.plane_cols.iter_mut().for_each(|t| *t = t.rebased(up_cols.0));
     interpolate(
