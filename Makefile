@@ -181,10 +181,11 @@ test-python: wheel $(SONAME_LINK) test-models fixtures
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
-	  -r examples/django/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl
+	  -r examples/django/requirements.txt -r examples/fastapi/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl
 	$(VENV)/bin/python -m mypy --strict --cache-dir=/dev/null python/yolo_ffi
 	cd build && YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
 	cd examples/django && timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
+	cd examples/fastapi && timeout 600 ../../$(VENV)/bin/python -m pytest -q -s -p no:cacheprovider test_app.py
 	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC)
 
 ## Fuzzing (docs/reliability.md): cargo fuzz (libFuzzer + AddressSanitizer) on the nightly toolchain.

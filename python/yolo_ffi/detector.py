@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import ctypes
 import enum
+import functools
 import math
 import os
 import threading
@@ -301,6 +304,7 @@ class Detector:
         self._handle: Optional[int] = None
         self._names: Optional[Dict[int, str]] = None
         self._task: Optional[str] = None
+        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
         self.model_path = os.fspath(model)
         runtime = resolve_runtime(ort_library)
@@ -340,9 +344,13 @@ class Detector:
     # -- lifetime -----------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Releases this handle; the model goes when its last detector does. Idempotent."""
+        """Releases this handle; the model goes when its last detector does. Idempotent. Calls of
+        `detect_async` still running finish first (their threads hold no reference to the handle after)."""
         with self._lock:
             handle, self._handle = self._handle, None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         if handle is not None:
             _capi.lib.yolo_free(handle)
 
@@ -507,6 +515,64 @@ class Detector:
             return self._collect(result, polygons)
         finally:
             _capi.lib.yolo_result_free(result)
+
+    def _threads(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The threads `*_async` calls run on: as many as the model has sessions (more would only wait for
+        one), made on first use and shut down by `close()`."""
+        with self._lock:
+            if self._executor is None:
+                if self._handle is None:
+                    raise InvalidHandleError("the detector is closed", InvalidHandleError.status_code)
+                sessions = 0
+                with contextlib.suppress(Exception):  # still loading: the core count will do
+                    sessions = self.stats().sessions
+                workers = max(1, sessions or os.cpu_count() or 1)
+                self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="yolo_ffi")
+            return self._executor
+
+    async def _off_loop(self, call: Any) -> Any:
+        """Runs `call` on this detector's threads and awaits it without blocking the event loop. Cancelling
+        the await does not stop the call already running, which frees its own result when it ends."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads(), call)
+
+    async def detect_async(
+        self,
+        image: ImageInput,
+        *,
+        conf: Optional[float] = None,
+        iou: Optional[float] = None,
+        max_det: Optional[int] = None,
+        agnostic: Optional[bool] = None,
+        retina_masks: Optional[bool] = None,
+        polygons: bool = False,
+        channels: str = "rgb",
+    ) -> List[Detection]:
+        """`detect` for asyncio (FastAPI, aiohttp): the call runs on a thread of this detector's own (as many
+        as the pool has sessions), so the event loop keeps serving other requests. Same arguments, results
+        and errors as `detect`."""
+        call = functools.partial(
+            self.detect,
+            image,
+            conf=conf,
+            iou=iou,
+            max_det=max_det,
+            agnostic=agnostic,
+            retina_masks=retina_masks,
+            polygons=polygons,
+            channels=channels,
+        )
+        return cast(List[Detection], await self._off_loop(call))
+
+    async def classify_async(
+        self, image: ImageInput, *, top_k: Optional[int] = None, channels: str = "rgb"
+    ) -> List[ClassProbability]:
+        """`classify` for asyncio, as `detect_async` runs `detect`."""
+        call = functools.partial(self.classify, image, top_k=top_k, channels=channels)
+        return cast(List[ClassProbability], await self._off_loop(call))
+
+    async def wait_ready_async(self, timeout: Optional[float] = None) -> bool:
+        """`wait_ready` for asyncio: waits for the load on a thread, not on the event loop."""
+        return cast(bool, await asyncio.get_running_loop().run_in_executor(None, self.wait_ready, timeout))
 
     def classify(
         self, image: ImageInput, *, top_k: Optional[int] = None, channels: str = "rgb"
