@@ -154,17 +154,18 @@ impl Worker {
     }
 
     /// Runs the model on the prepared input of `batch` images of `height` x `width` and copies the first
-    /// two outputs out, as f32, before the session can be used again.
-    fn infer(&mut self, batch: usize, height: usize, width: usize, kind: RunKind) -> Result<()> {
+    /// output out, as f32, before the session can be used again; with `second`, the second output too
+    /// (the warm-up, which decides the head, and segmentation models, whose prototypes it holds).
+    fn infer(&mut self, batch: usize, height: usize, width: usize, kind: RunKind, second: bool) -> Result<()> {
         let shape = [batch, 3, height, width];
         let (output_shape, output) = (&mut self.output_shape, &mut self.output);
-        let (second_shape, second) = (&mut self.second_shape, &mut self.second_output);
+        let (second_shape, second_output) = (&mut self.second_shape, &mut self.second_output);
         let read = |outputs: &SessionOutputs<'_>| {
             copy_output(&outputs[0], output_shape, output)?;
             second_shape.clear();
-            second.clear();
-            match outputs.len() > 1 && is_float(&outputs[1]) {
-                true => copy_output(&outputs[1], second_shape, second),
+            second_output.clear();
+            match second && outputs.len() > 1 && is_float(&outputs[1]) {
+                true => copy_output(&outputs[1], second_shape, second_output),
                 false => Ok(()),
             }
         };
@@ -222,13 +223,8 @@ fn is_float(value: &DynValue) -> bool {
     matches!(value.dtype().tensor_type(), Some(TensorElementType::Float32 | TensorElementType::Float16))
 }
 
-/// Copies the first output of a run into `shape` and `values`, as f32 (converting f16 outputs), so that
-/// the session can be used again.
-fn copy_first_output(outputs: &SessionOutputs<'_>, shape: &mut Vec<i64>, values: &mut Vec<f32>) -> Result<()> {
-    copy_output(&outputs[0], shape, values)
-}
-
-/// Copies one output of a run into `shape` and `values`, as f32 (converting f16 outputs).
+/// Copies one output of a run into `shape` and `values`, as f32 (converting f16 outputs), so that the
+/// session can be used again.
 fn copy_output(value: &DynValue, shape: &mut Vec<i64>, values: &mut Vec<f32>) -> Result<()> {
     shape.clear();
     values.clear();
@@ -475,8 +471,8 @@ pub struct LoadedModel {
     rebuild: Mutex<()>,
     factory: SessionFactory,
     spec: ModelSpec,
-    head: Head,
-    layout: OutputLayout,
+    /// The head found at load: what the outputs carry, their layout and the class count.
+    head: ModelHead,
     names: Vec<String>,
 }
 
@@ -485,7 +481,6 @@ impl std::fmt::Debug for LoadedModel {
         f.debug_struct("LoadedModel")
             .field("spec", &self.spec)
             .field("head", &self.head)
-            .field("layout", &self.layout)
             .field("tiers", &self.factory.tiers)
             .finish_non_exhaustive()
     }
@@ -522,7 +517,7 @@ impl LoadedModel {
         let mut warm = Worker::new(first, factory.letterbox_threads(threads), spec.precision);
         let (height, width) = spec.shape.target();
         warm.fill_blank(height as usize, width as usize)?;
-        warm.infer(1, height as usize, width as usize, RunKind::First).map_err(|e| match e.kind() {
+        warm.infer(1, height as usize, width as usize, RunKind::First, true).map_err(|e| match e.kind() {
             ErrorKind::OutOfMemory => Error::new(
                 ErrorKind::OutOfMemory,
                 format!("warm-up inference at {height}x{width} ran out of memory: {}", e.message()),
@@ -533,6 +528,7 @@ impl LoadedModel {
             [&warm.output_shape, &warm.second_shape].into_iter().filter(|s| !s.is_empty()).cloned().collect();
         let (head, layout) = recognise_head(&shapes, height, width, &spec.metadata)?;
         let names = class_names(spec.metadata.names.as_deref(), layout);
+        let head = ModelHead { head, layout, class_count: names.len() };
         let pool = factory.build_sessions(spec.precision, Some(warm))?;
         Ok(Self {
             pool: ArcSwapOption::from_pointee(pool),
@@ -541,7 +537,6 @@ impl LoadedModel {
             factory,
             spec,
             head,
-            layout,
             names,
         })
     }
@@ -615,12 +610,12 @@ impl LoadedModel {
 
     /// The output layout found at load.
     pub fn layout(&self) -> OutputLayout {
-        self.layout
+        self.head.layout
     }
 
     /// What the model's outputs carry besides boxes, found at load.
     pub fn head(&self) -> Head {
-        self.head
+        self.head.head
     }
 
     /// The sessions of the pool, widest first.
@@ -647,7 +642,7 @@ impl LoadedModel {
         let mut guard = pool.checkout(None)?;
         let worker = &mut *guard;
         let mut shape = Vec::new();
-        let read = |outputs: &SessionOutputs<'_>| copy_first_output(outputs, &mut shape, output);
+        let read = |outputs: &SessionOutputs<'_>| copy_output(&outputs[0], &mut shape, output);
         engine::run(&mut worker.session, [1, 3, height, width], input, RunKind::Later, inference_failed, read)?;
         Ok(shape)
     }
@@ -701,7 +696,7 @@ impl LoadedModel {
         let mut guard = pool.checkout(acquire_timeout)?;
         let worker = &mut *guard;
         let (target_h, target_w) = self.spec.shape.target();
-        let classify = self.head == Head::Classify;
+        let classify = self.head.head == Head::Classify;
         let same_size = views.windows(2).all(|p| (p[0].width(), p[0].height()) == (p[1].width(), p[1].height()));
         let stride = self.spec.shape.minimal_rect_stride().filter(|_| same_size).map(|s| s as usize);
         worker.geometries.clear();
@@ -747,7 +742,8 @@ impl LoadedModel {
             InputBuffer::F32(buf) => fill(buf, f),
             InputBuffer::F16(buf) => fill(buf, f),
         }
-        worker.infer(views.len(), height, width, RunKind::Later)?;
+        let prototypes = matches!(self.head.head, Head::Segment { .. });
+        worker.infer(views.len(), height, width, RunKind::Later, prototypes)?;
         for (index, view) in views.iter().enumerate() {
             emit(self.decode_head(worker, index, (view.height(), view.width()), (height, width), settings)?);
         }
@@ -769,8 +765,7 @@ impl LoadedModel {
             second: (&worker.second_shape, &worker.second_output),
             index,
         };
-        let head = ModelHead { head: self.head, layout: self.layout, class_count: self.names.len() };
-        head.decode(&outputs, Sizes { input, image }, settings, &mut worker.head)
+        self.head.decode(&outputs, Sizes { input, image }, settings, &mut worker.head)
     }
 }
 

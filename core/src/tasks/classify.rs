@@ -130,7 +130,10 @@ pub fn classify_input<T: InputElement>(
     };
     let (y0, y1) = clip(top, height, new_h);
     let (x0, x1) = clip(left, width, new_w);
-    out.fill(T::from_u8(0));
+    // Zero padding only where the crop is larger than the resized image (torchvision pads with 0).
+    if (y1 - y0, x1 - x0) != (height, width) {
+        out.fill(T::from_u8(0));
+    }
     if y0 == y1 || x0 == x1 {
         return;
     }
