@@ -1,5 +1,5 @@
 # yolo-ffi. Two commands on a fresh machine: `make demo` and `make test`.
-# Everything fetched at build or test time comes from PyPI or crates.io (scripts/fetch.sh).
+# Everything fetched at build or test time comes from PyPI or crates (scripts/fetch.sh).
 
 CARGO    ?= cargo
 PYTHON   ?= python3
@@ -166,26 +166,53 @@ test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load b
 	$(VALGRIND) build/detect $(DEMO_MODEL) $(DEMO_IMAGES) > /dev/null
 	timeout 900 $(VALGRIND) build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 4 250 0
 
-## The Python wheel (ctypes bindings plus the bundled libyolo_ffi.so), built the way `pip install .` builds it.
-WHEEL_DIR := build/wheelhouse
-VENV      := build/venv
+## The Python distributions (docs/python.md): an sdist, and a manylinux2014 wheel (glibc 2.17 and later) built
+## by setuptools-rust with Zig as the linker (PyPI's ziglang, through cargo-zigbuild) and libjpeg-turbo's SIMD
+## decoder, so nasm is required here. The build tools are pinned in python/requirements-build.txt; cargo works
+## in build/wheel-target, kept between runs. scripts/check_dists.py checks the tag with `auditwheel show`.
+WHEEL_DIR      := build/wheelhouse
+BUILD_VENV     := build/buildvenv
+VENV           := build/venv
+SDIST_VENV     := build/sdistvenv
+WHEEL_ARCH     := $(shell uname -m)
+WHEEL_PLATFORM := manylinux2014_$(WHEEL_ARCH)
+WHEEL_TARGET   := $(WHEEL_ARCH)-unknown-linux-gnu.2.17
 
-wheel: $(LIB)
-	rm -rf $(WHEEL_DIR)
-	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir $(WHEEL_DIR) .
+$(BUILD_VENV)/.installed: python/requirements-build.txt
+	rm -rf $(BUILD_VENV)
+	$(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
 
-## What users do: install the wheel into a fresh virtualenv, then run the package's and the Django example's
-## tests there, outside the source tree, so a wheel that forgets a file fails here; last, every C and Python
-## snippet of the README and docs/ as written (scripts/check_snippets.py).
-test-python: wheel $(SONAME_LINK) test-models fixtures
-	rm -rf $(VENV)
+wheel: $(BUILD_VENV)/.installed
+	@command -v nasm >/dev/null 2>&1 || { echo "make wheel: nasm is missing (make system-deps, or Debian's" \
+	  "nasm package); the wheel must carry libjpeg-turbo's SIMD decoder" >&2; exit 1; }
+	rm -rf $(WHEEL_DIR) build/setuptools
+	$(BUILD_VENV)/bin/python -m build --no-isolation --sdist --outdir $(WHEEL_DIR) .
+	PATH="$(abspath $(BUILD_VENV))/bin:$$PATH" CARGO=cargo-zigbuild CARGO_BUILD_TARGET=$(WHEEL_TARGET) \
+	  CARGO_TARGET_DIR="$(abspath build/wheel-target)" $(BUILD_VENV)/bin/python -m build --no-isolation --wheel \
+	  --outdir $(WHEEL_DIR) -C--build-option=--plat-name=$(WHEEL_PLATFORM) .
+	$(BUILD_VENV)/bin/python scripts/check_dists.py inspect $(WHEEL_DIR)
+
+## What users do: install the wheel into a fresh virtualenv, then run the package's and the Django and FastAPI
+## examples' tests there, outside the source tree, with no Rust toolchain on PATH, so a wheel that forgets a
+## file fails here; build and install the sdist in another fresh virtualenv, as pip does from an index (its
+## build tools from PyPI); last, every C and Python snippet of the README and docs/ as written
+## (scripts/check_snippets.py).
+NO_RUST = PATH="$(abspath $(VENV))/bin:/usr/local/bin:/usr/bin:/bin"
+test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
+	rm -rf $(VENV) $(SDIST_VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
 	  -r examples/django/requirements.txt -r examples/fastapi/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl
+	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	$(VENV)/bin/python -m mypy --strict --cache-dir=/dev/null python/yolo_ffi
-	cd build && YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
-	cd examples/django && timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
-	cd examples/fastapi && timeout 600 ../../$(VENV)/bin/python -m pytest -q -s -p no:cacheprovider test_app.py
+	cd build && $(NO_RUST) YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
+	cd examples/django && $(NO_RUST) timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
+	cd examples/fastapi && $(NO_RUST) timeout 600 ../../$(VENV)/bin/python -m pytest -q -s -p no:cacheprovider test_app.py
+	$(PYTHON) -m venv $(SDIST_VENV)
+	$(SDIST_VENV)/bin/pip install --quiet --disable-pip-version-check $(WHEEL_DIR)/yolo_ffi-*.tar.gz
+	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(SDIST_VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC)
 
 ## Fuzzing (docs/reliability.md): cargo fuzz (libFuzzer + AddressSanitizer) on the nightly toolchain.

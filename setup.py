@@ -1,28 +1,23 @@
-"""Builds libyolo_ffi.so with cargo and bundles it into the `yolo_ffi` package.
+"""Builds libyolo_ffi (a plain C-ABI cdylib, not a CPython extension) with setuptools-rust and bundles it
+into the `yolo_ffi` package, where the ctypes bindings load it.
 
-The library is a plain C-ABI cdylib, not a CPython extension, so the wheel is tagged for the platform only
-(`py3-none-<platform>`): one wheel serves every Python 3 version. Set `CARGO` to pick a cargo binary and
-`YOLO_FFI_CARGO_PROFILE` (default `release`) to pick the profile.
+- Cargo builds in a temporary folder outside the source tree, removed when the build ends; set
+  `CARGO_TARGET_DIR` to keep one between builds, so that rebuilds are incremental.
+- libyolo_ffi is built with libjpeg-turbo's SIMD JPEG decoder when nasm is on PATH (2-3x faster decoding,
+  identical pixels); without nasm it builds with the portable C decoder.
+- `make wheel` builds the distributable manylinux2014 wheel: the same build with Zig as the linker, for
+  glibc 2.17 (docs/python.md).
 """
 
 import os
 import shutil
-import subprocess
-import sys
-import sysconfig
+import tempfile
 from pathlib import Path
 
 from setuptools import setup
-from setuptools.command.build_py import build_py
-from setuptools.dist import Distribution
-
-try:
-    from setuptools.command.bdist_wheel import bdist_wheel
-except ImportError:  # setuptools < 70.1
-    from wheel.bdist_wheel import bdist_wheel
+from setuptools_rust import Binding, RustExtension, Strip
 
 ROOT = Path(__file__).resolve().parent
-LIBRARY = "libyolo_ffi.so"
 
 
 def crate_version() -> str:
@@ -33,53 +28,22 @@ def crate_version() -> str:
     raise RuntimeError("no version in Cargo.toml")
 
 
-class BuildWithCargo(build_py):
-    """Runs cargo, then copies the cdylib next to the Python sources in the build tree."""
-
-    def run(self) -> None:
-        super().run()
-        profile = os.environ.get("YOLO_FFI_CARGO_PROFILE", "release")
-        cargo = os.environ.get("CARGO", "cargo")
-        command = [cargo, "build", "--locked", "--lib", "--profile", profile]
-        if shutil.which("nasm"):  # libjpeg-turbo's SIMD decoder (see Cargo.toml)
-            command += ["--features", "simd-jpeg"]
-        self.announce(" ".join(command), level=2)
-        try:
-            subprocess.run(command, cwd=ROOT, check=True)
-        except FileNotFoundError:
-            sys.exit("yolo-ffi: building from source needs Rust's cargo (https://rustup.rs) on PATH, or CARGO set")
-        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-        built = target / ("debug" if profile == "dev" else profile) / LIBRARY
-        destination = Path(self.build_lib) / "yolo_ffi" / LIBRARY
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built, destination)
-        destination.chmod(0o755)
-        # Debug info is most of the file's size and no user of the wheel reads it; symbols stay.
-        if profile != "dev" and shutil.which("strip"):
-            subprocess.run(["strip", "--strip-debug", str(destination)], check=False)
-
-
-class PlatformWheel(bdist_wheel):
-    """Tags the wheel for the platform but for any Python 3: it carries a C library, no extension module."""
-
-    def finalize_options(self) -> None:
-        super().finalize_options()
-        self.root_is_pure = False
-
-    def get_tag(self):
-        platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-        return "py3", "none", platform
-
-
-class BinaryDistribution(Distribution):
-    """Marks the distribution as platform-specific so that it installs into platlib."""
-
-    def has_ext_modules(self) -> bool:
-        return True
-
+if "CARGO_TARGET_DIR" not in os.environ:
+    # Removed when this process exits; the wheel has its copy of the library by then.
+    _scratch = tempfile.TemporaryDirectory(prefix="yolo-ffi-cargo-")
+    os.environ["CARGO_TARGET_DIR"] = _scratch.name
 
 setup(
     version=crate_version(),
-    cmdclass={"build_py": BuildWithCargo, "bdist_wheel": PlatformWheel},
-    distclass=BinaryDistribution,
+    rust_extensions=[
+        RustExtension(
+            "yolo_ffi.libyolo_ffi",
+            path="Cargo.toml",
+            binding=Binding.NoBinding,
+            cargo_manifest_args=["--locked"],
+            features=["simd-jpeg"] if shutil.which("nasm") else [],
+            # Debug info is most of the file's size and no user of the wheel reads it; symbols stay.
+            strip=Strip.Debug,
+        )
+    ],
 )

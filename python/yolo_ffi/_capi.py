@@ -129,13 +129,16 @@ def _library_path() -> str:
     override = os.environ.get(LIBRARY_ENV)
     if override:
         return override
-    bundled = Path(__file__).with_name("libyolo_ffi.so")
-    if not bundled.exists():
+    # The build names the bundled library as it names extension modules: libyolo_ffi.abi3.so in the wheels,
+    # libyolo_ffi.cpython-3XY-....so when built from source without the limited-API tag.
+    here = Path(__file__).parent
+    bundled = sorted(here.glob("libyolo_ffi*.so"))
+    if not bundled:
         raise ImportError(
-            f"yolo_ffi: {bundled} is missing: this install has no native library. Reinstall the wheel, "
+            f"yolo_ffi: no libyolo_ffi*.so in {here}: this install has no native library. Reinstall the wheel, "
             f"or set {LIBRARY_ENV} to a libyolo_ffi.so built with `cargo build --release`."
         )
-    return str(bundled)
+    return str(bundled[0])
 
 
 # ctypes.CDLL (not PyDLL) releases the GIL around every call: detect calls from many threads run in parallel.

@@ -52,7 +52,9 @@ def test_package_version_is_the_librarys():
 def test_runs_from_the_installed_wheel_with_its_bundled_library():
     package = Path(yolo_ffi.__file__).parent
     assert "site-packages" in package.parts, f"imported from {package}, not from the installed wheel"
-    assert (package / "libyolo_ffi.so").is_file(), "the wheel does not carry libyolo_ffi.so"
+    libraries = [p.name for p in package.glob("libyolo_ffi*.so")]
+    assert libraries == ["libyolo_ffi.abi3.so"], f"the wheel carries {libraries}, not one libyolo_ffi.abi3.so"
+    assert Path(_capi._library_path()) == package / "libyolo_ffi.abi3.so"
     assert (package / "py.typed").is_file()
     assert _capi.LIBRARY_ENV not in os.environ
 
