@@ -31,7 +31,8 @@ DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: bench-python system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
-        test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri
+        test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
+        install uninstall test-install test-bindings test-node test-go test-java
 
 all: $(SONAME_LINK) build/detect
 
@@ -128,6 +129,12 @@ build/soak: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
 build/soak_asan: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
 	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
 
+build/wrapper_test: tests/cpp/wrapper_test.cpp include/yolo_ffi.hpp include/yolo_ffi.h $(SONAME_LINK)
+	$(CXX) -std=c++17 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
+
+build/wrapper_test_asan: tests/cpp/wrapper_test.cpp include/yolo_ffi.hpp include/yolo_ffi.h $(SONAME_LINK)
+	$(CXX) -std=c++17 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK)
+
 SOAK_IMAGE := tests/fixtures/images/rgb.jpg
 SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/c/lsan.supp \
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -149,7 +156,8 @@ test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_
 	timeout 600 build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 8 10000
 
 test-c-sanitize: build/api_test_asan build/soak_asan build/detect_asan build/hostile_models_asan build/tasks_test_asan \
-                 test-models fixtures
+                 build/wrapper_test_asan test-models fixtures
+	$(SAN_ENV) build/wrapper_test_asan $(DEMO_MODEL) $(CACHE)/images/bus.jpg 320 > /dev/null
 	$(SAN_ENV) build/api_test_asan $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
 	$(SAN_ENV) build/tasks_test_asan $(MODELS) $(SHARED)
 	$(SAN_ENV) build/hostile_models_asan $(MODELS) $(DEMO_MODEL)
@@ -159,12 +167,74 @@ test-c-sanitize: build/api_test_asan build/soak_asan build/detect_asan build/hos
 VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
             --suppressions=tests/c/valgrind.supp
 
-test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load build/tasks_test test-models fixtures
+test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load build/tasks_test build/wrapper_test \
+                 test-models fixtures
+	$(VALGRIND) build/wrapper_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg 320 > /dev/null
 	$(VALGRIND) build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
 	$(VALGRIND) build/tasks_test $(MODELS)
 	timeout 900 $(VALGRIND) build/exit_during_load $(MODELS)/v8_fixed.onnx 6
 	$(VALGRIND) build/detect $(DEMO_MODEL) $(DEMO_IMAGES) > /dev/null
 	timeout 900 $(VALGRIND) build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 4 250 0
+
+## The C and C++ package (docs/c-api.md#installing): `make install PREFIX=/usr/local` (DESTDIR for staging)
+## installs the versioned library with its SONAME links, yolo_ffi.h and the C++17 wrapper yolo_ffi.hpp, a
+## pkg-config file and a CMake package (yolo_ffi::yolo_ffi), and beside the library ONNX Runtime 1.32.0 from
+## PyPI, where it looks first (WITH_ORT=0 leaves it out, for systems that have their own 1.31 or later).
+PREFIX   ?= /usr/local
+WITH_ORT ?= 1
+VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib
+ORT_FILE := libonnxruntime.so.1.32.0
+INSTALLED := lib/libyolo_ffi.so.$(VERSION) lib/libyolo_ffi.so.$(ABI_VERSION) lib/libyolo_ffi.so \
+             include/yolo_ffi.h include/yolo_ffi.hpp lib/pkgconfig/yolo_ffi.pc \
+             lib/cmake/yolo_ffi/yolo_ffi-config.cmake lib/cmake/yolo_ffi/yolo_ffi-config-version.cmake \
+             share/doc/yolo_ffi/LICENSE-MIT share/doc/yolo_ffi/LICENSE-APACHE
+
+install: $(LIB) $(if $(filter 1,$(WITH_ORT)),ort)
+	install -d $(INSTALL_LIB)/pkgconfig $(INSTALL_LIB)/cmake/yolo_ffi $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/share/doc/yolo_ffi
+	install -m 755 $(LIB) $(INSTALL_LIB)/libyolo_ffi.so.$(VERSION)
+	strip --strip-debug $(INSTALL_LIB)/libyolo_ffi.so.$(VERSION)
+	ln -sf libyolo_ffi.so.$(VERSION) $(INSTALL_LIB)/libyolo_ffi.so.$(ABI_VERSION)
+	ln -sf libyolo_ffi.so.$(ABI_VERSION) $(INSTALL_LIB)/libyolo_ffi.so
+	install -m 644 include/yolo_ffi.h include/yolo_ffi.hpp $(DESTDIR)$(PREFIX)/include
+	sed 's/@VERSION@/$(VERSION)/' packaging/yolo_ffi.pc.in > $(INSTALL_LIB)/pkgconfig/yolo_ffi.pc
+	for f in yolo_ffi-config.cmake yolo_ffi-config-version.cmake; do \
+	  sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ABI_VERSION@/$(ABI_VERSION)/' packaging/$$f.in \
+	    > $(INSTALL_LIB)/cmake/yolo_ffi/$$f; done
+	install -m 644 LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(PREFIX)/share/doc/yolo_ffi
+	$(if $(filter 1,$(WITH_ORT)),install -m 755 $(CACHE)/onnxruntime-1.32.0/$(ORT_FILE) $(INSTALL_LIB))
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED)) $(INSTALL_LIB)/$(ORT_FILE)
+	-rmdir $(INSTALL_LIB)/cmake/yolo_ffi $(DESTDIR)$(PREFIX)/share/doc/yolo_ffi 2>/dev/null
+
+## The install tree as its users see it: `make install` into a temporary prefix, then a CMake project
+## (find_package, the C++ wrapper) and a pkg-config build of examples_c/detect.c against it, each compared
+## with build/detect on the demo image; then `make uninstall` must leave the prefix empty.
+INSTALL_TEST := build/install-test
+test-install: build/detect fixtures
+	rm -rf $(INSTALL_TEST)
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(INSTALL_TEST)/prefix)
+	tests/install/run.sh $(INSTALL_TEST) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
+	$(MAKE) --no-print-directory uninstall PREFIX=$(abspath $(INSTALL_TEST)/prefix)
+	test -z "$$(find $(INSTALL_TEST)/prefix -type f -o -type l)" || \
+	  { echo "make uninstall left: $$(find $(INSTALL_TEST)/prefix -type f -o -type l)"; exit 1; }
+
+## The bindings (bindings/): Node.js over koffi, Go over cgo, Java over JNA. bindings/run_tests.sh runs each
+## one's tests against the library and compares its detections on the demo image with build/detect's; a
+## binding whose toolchain is missing says SKIPPED, loudly. Go finds the library by pkg-config, in a prefix
+## that `make install` fills.
+BINDINGS_PREFIX := build/prefix
+$(BINDINGS_PREFIX)/.installed: $(LIB) include/yolo_ffi.h include/yolo_ffi.hpp $(wildcard packaging/*.in)
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(BINDINGS_PREFIX)) > /dev/null
+	touch $@
+
+BINDING_ARGS = $(LIB) $(BINDINGS_PREFIX) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
+test-node test-go test-java: test-%: $(SONAME_LINK) build/detect fixtures $(BINDINGS_PREFIX)/.installed
+	bindings/run_tests.sh $* $(BINDING_ARGS)
+
+test-bindings: test-node test-go test-java
 
 ## The Python distributions (docs/python.md): an sdist, and a manylinux2014 wheel (glibc 2.17 and later) built
 ## by setuptools-rust with Zig as the linker (PyPI's ziglang, through cargo-zigbuild) and libjpeg-turbo's SIMD
@@ -213,7 +283,7 @@ test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
 	$(PYTHON) -m venv $(SDIST_VENV)
 	$(SDIST_VENV)/bin/pip install --quiet --disable-pip-version-check $(WHEEL_DIR)/yolo_ffi-*.tar.gz
 	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(SDIST_VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
-	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC)
+	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC) --cxx $(CXX)
 
 ## Fuzzing (docs/reliability.md): cargo fuzz (libFuzzer + AddressSanitizer) on the nightly toolchain.
 ## `make fuzz-smoke` runs every target briefly (part of `make test`); `make fuzz FUZZ_SECONDS=600` for real.
@@ -307,7 +377,8 @@ bench-python: wheel fixtures
 	$(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(BENCH_VENV)/bin/python scripts/bench_python.py \
 	  $(SHARED_MODELS)/yolov8n.onnx $(BENCH_IMAGE) --imgsz 640 --json docs/bench/python-yolov8n.json)
 
-test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-python fuzz-smoke miri
+test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-install test-bindings test-python \
+      fuzz-smoke miri
 
 clean:
 	$(CARGO) clean

@@ -41,6 +41,7 @@ setup(
             path="Cargo.toml",
             binding=Binding.NoBinding,
             cargo_manifest_args=["--locked"],
+            quiet=True,  # cargo's output only when it fails
             features=["simd-jpeg"] if shutil.which("nasm") else [],
             # Debug info is most of the file's size and no user of the wheel reads it; symbols stay.
             strip=Strip.Debug,

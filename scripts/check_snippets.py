@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Runs every C and Python snippet of the README and docs/ as written, so that none drifts from the API.
+"""Runs every C, C++ and Python snippet of the README and docs/ as written, so that none drifts from the API.
 
-Each ```c block is compiled with -Wall -Wextra -Werror against include/ and the built library, then run; each
+Each ```c block (```cpp: as C++17) is compiled with -Wall -Wextra -Werror against include/ and the built
+library, then run; each
 ```python block is run with the given interpreter (a virtualenv with the wheel installed). Both run in a
 scratch folder holding the demo model and images that `make demo` fetches and the synthetic task models of
 `make test-models`, under the names the snippets use.
 
-Usage: check_snippets.py --python PYTHON --cache CACHE_DIR [--cc CC]
+Usage: check_snippets.py --python PYTHON --cache CACHE_DIR [--cc CC] [--cxx CXX]
 """
 
 import argparse
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK = re.compile(r"^```(c|python)\n(.*?)^```", re.M | re.S)
+BLOCK = re.compile(r"^```(c|cpp|python)\n(.*?)^```", re.M | re.S)
 
 
 def snippets():
@@ -43,6 +44,7 @@ def main():
     parser.add_argument("--python", required=True)
     parser.add_argument("--cache", required=True, type=Path)
     parser.add_argument("--cc", default=os.environ.get("CC", "cc"))
+    parser.add_argument("--cxx", default=os.environ.get("CXX", "c++"))
     args = parser.parse_args()
     python = os.path.abspath(args.python)  # the snippets run in another folder; a venv python must keep its path
     library = ROOT / "target" / "release"
@@ -64,11 +66,12 @@ def main():
                 sys.exit(f"check_snippets: {source} is missing: run `make fixtures` first")
             (work / name).symlink_to(source)
         for index, (label, language, code) in enumerate(snippets()):
-            if language == "c":
-                source = work / f"snippet{index}.c"
+            if language in ("c", "cpp"):
+                source = work / f"snippet{index}.{language}"
                 binary = work / f"snippet{index}"
                 source.write_text(code, encoding="utf-8")
-                compile_command = [args.cc, "-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'include'}",
+                compiler = [args.cc, "-std=c11"] if language == "c" else [args.cxx, "-std=c++17"]
+                compile_command = [*compiler, "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'include'}",
                                    str(source), "-o", str(binary), f"-L{library}", "-lyolo_ffi",
                                    f"-Wl,-rpath,{library}"]
                 ok = run(label, compile_command, work) and run(label, [str(binary)], work)

@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Optional system packages, from Debian's registry: nasm, which lets the build use libjpeg-turbo's SIMD JPEG
-# decoder (2-3x faster, identical pixels; see Cargo.toml's `simd-jpeg`). Best effort: without root or apt,
-# it says so and the build goes on without SIMD.
+# System packages from Debian's registry that the build and tests use, installed when missing: nasm
+# (libjpeg-turbo's SIMD JPEG decoder, needed by the Python wheel), cmake and pkg-config (the install-tree
+# tests), golang-go, libjna-java and a JDK, Node.js and npm (the bindings' tests). Best effort: without root
+# or apt it says what is missing, and the tests that need it say SKIPPED (the wheel fails without nasm).
 set -uo pipefail
-if command -v nasm >/dev/null 2>&1; then exit 0; fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  if DEBIAN_FRONTEND=noninteractive apt-get install -y -q nasm >/dev/null 2>&1 ||
-     { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nasm >/dev/null 2>&1; }; then
+wanted=()
+command -v nasm > /dev/null 2>&1 || wanted+=(nasm)
+command -v cmake > /dev/null 2>&1 || wanted+=(cmake)
+command -v pkg-config > /dev/null 2>&1 || wanted+=(pkg-config)
+command -v go > /dev/null 2>&1 || wanted+=(golang-go)
+command -v javac > /dev/null 2>&1 || wanted+=(default-jdk-headless)
+[ -f /usr/share/java/jna.jar ] || wanted+=(libjna-java)
+command -v node > /dev/null 2>&1 || wanted+=(nodejs)
+command -v npm > /dev/null 2>&1 || wanted+=(npm)
+[ ${#wanted[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  if apt-get install -y -q "${wanted[@]}" > /dev/null 2>&1 ||
+     { apt-get update -q > /dev/null 2>&1 && apt-get install -y -q "${wanted[@]}" > /dev/null 2>&1; }; then
     exit 0
   fi
 fi
-echo "system-deps: nasm is not installed (Debian: apt-get install nasm); JPEG decoding is built without SIMD" >&2
+echo "system-deps: not installed: ${wanted[*]} (Debian: apt-get install ${wanted[*]})" >&2
 exit 0

@@ -1,0 +1,3 @@
+module yoloffi
+
+go 1.19

@@ -1,0 +1,70 @@
+package yoloffi;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.PointerByReference;
+
+/**
+ * Every JNA declaration of libyolo_ffi's C API that the package uses, in one place. Handles, configs and
+ * results are opaque {@link Pointer}s; {@code size_t} is a {@code long} (64-bit Linux). Internal: use
+ * {@link Detector}.
+ */
+interface YoloLibrary extends Library {
+  /** The library: the {@code yolo.ffi.library} property, else $YOLO_FFI_LIBRARY, else the system's. */
+  YoloLibrary C = Native.load(location(), YoloLibrary.class);
+
+  private static String location() {
+    String property = System.getProperty("yolo.ffi.library");
+    if (property != null && !property.isEmpty()) {
+      return property;
+    }
+    String environment = System.getenv("YOLO_FFI_LIBRARY");
+    return environment != null && !environment.isEmpty() ? environment : "yolo_ffi";
+  }
+
+  String yolo_version();
+
+  String yolo_status_string(int status);
+
+  String yolo_last_error();
+
+  int yolo_config_new(PointerByReference outConfig);
+
+  int yolo_config_free(Pointer config);
+
+  int yolo_config_set_model_path(Pointer config, String path);
+
+  int yolo_config_set_ort_library_path(Pointer config, String path);
+
+  int yolo_config_set_imgsz(Pointer config, int height, int width);
+
+  int yolo_config_set_conf_threshold(Pointer config, float conf);
+
+  int yolo_config_set_iou_threshold(Pointer config, float iou);
+
+  int yolo_config_set_max_detections(Pointer config, int count);
+
+  int yolo_config_set_class_agnostic(Pointer config, boolean agnostic);
+
+  int yolo_config_set_pool_size(Pointer config, int sessions);
+
+  int yolo_config_set_threads_per_session(Pointer config, int threads);
+
+  int yolo_init(Pointer config, PointerByReference outDetector);
+
+  int yolo_free(Pointer detector);
+
+  int yolo_class_count(Pointer detector, PointerByReference outCount);
+
+  int yolo_class_name(Pointer detector, int classId, PointerByReference outName, PointerByReference outLength);
+
+  int yolo_model_task(Pointer detector, IntByReference outTask);
+
+  int yolo_detect(Pointer detector, byte[] encoded, long length, Pointer options, PointerByReference outResult);
+
+  int yolo_result_detections(Pointer result, PointerByReference outDetections, PointerByReference outCount);
+
+  void yolo_result_free(Pointer result);
+}

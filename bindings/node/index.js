@@ -1,0 +1,205 @@
+'use strict';
+// yolo-ffi for Node.js: a Detector over libyolo_ffi, through koffi. detect() returns a Promise and runs on
+// the detector's own worker threads, one per session of its pool, so the event loop never waits for an
+// inference. See README.md.
+
+const fs = require('node:fs/promises');
+const path = require('node:path');
+const { Worker } = require('node:worker_threads');
+const native = require('./lib/native');
+
+/** A failed call: `status` (the header's value), `name` ('MODEL_LOAD_FAILED', ...) and the library's message. */
+class YoloError extends Error {
+  constructor({ status, name, message }) {
+    super(message);
+    this.name = 'YoloError';
+    this.status = status;
+    this.statusName = name;
+  }
+}
+
+function rethrow(error) {
+  if (error instanceof native.NativeError) throw new YoloError(error.info);
+  throw error;
+}
+
+const WORKER = path.join(__dirname, 'lib', 'worker.js');
+
+/** One worker thread and the calls waiting for it; referenced (keeping the process alive) only while busy. */
+class Lane {
+  constructor() {
+    this.worker = new Worker(WORKER);
+    this.worker.unref();
+    this.pending = new Map();
+    this.nextId = 0;
+    this.worker.on('message', ({ id, value, error }) => {
+      const call = this.pending.get(id);
+      this.pending.delete(id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (error) call.reject(new YoloError(error));
+      else call.resolve(value);
+    });
+    this.worker.on('error', (error) => {
+      for (const call of this.pending.values()) call.reject(error);
+      this.pending.clear();
+    });
+  }
+
+  call(op, args) {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ id, op, args });
+    });
+  }
+
+  get busy() {
+    return this.pending.size;
+  }
+
+  terminate() {
+    return this.worker.terminate();
+  }
+}
+
+// Frees a detector that was garbage-collected without close(); its workers hold no reference to it.
+const finalizer = new FinalizationRegistry(({ handle, lanes }) => {
+  for (const lane of lanes) lane.terminate();
+  native.c.free(handle);
+});
+
+/**
+ * A loaded model and its session pool. `new Detector(model, options)` loads synchronously;
+ * `await Detector.load(model, options)` loads on a worker thread. Close it with `close()`.
+ */
+class Detector {
+  constructor(model, options = {}, loaded = undefined) {
+    let info = loaded;
+    if (info === undefined) {
+      try {
+        info = native.open(model, options);
+      } catch (error) {
+        rethrow(error);
+      }
+    }
+    this.model = String(model);
+    this.task = info.task;
+    this.classNames = Object.freeze(info.names);
+    this.sessions = info.sessions;
+    this._handle = info.handle;
+    this._lanes = [];
+    this._inFlight = 0;
+    this._closing = null;
+    finalizer.register(this, { handle: this._handle, lanes: this._lanes }, this);
+  }
+
+  /** Loads `model` on a worker thread: start-up never blocks the event loop. */
+  static async load(model, options = {}) {
+    const lane = new Lane();
+    try {
+      const info = await lane.call('open', [String(model), options]);
+      return new Detector(model, options, info);
+    } finally {
+      lane.terminate();
+    }
+  }
+
+  /**
+   * Detects objects in an image: a path, or the encoded bytes (Buffer, Uint8Array). Resolves to the
+   * detections, best first: `{classId, className, score, box: [x1, y1, x2, y2]}` in the image's pixels.
+   * `options` overrides the detector's `conf`, `iou`, `maxDet` and `agnostic` for this call.
+   */
+  async detect(image, options = undefined) {
+    this._checkOpen();
+    this._inFlight++;
+    try {
+      const bytes = typeof image === 'string' ? await fs.readFile(image) : image;
+      if (!(bytes instanceof Uint8Array)) throw new TypeError('image must be a path, a Buffer or a Uint8Array');
+      // A call that started before close() still runs: the model is freed after the last one in flight.
+      const result = await this._lane().call('detect', [this._handle, bytes, options]);
+      return result.detections.map((d) => ({ ...d, className: this.classNames[d.classId] ?? String(d.classId) }));
+    } finally {
+      this._inFlight--;
+      if (this._closing && this._inFlight === 0) this._closing.release();
+    }
+  }
+
+  /** The pool's counters (sessions, detects, latency percentiles in microseconds, ...). */
+  stats() {
+    this._checkOpen();
+    try {
+      return native.stats(this._handle);
+    } catch (error) {
+      return rethrow(error);
+    }
+  }
+
+  /**
+   * Frees the model once the calls in flight have ended; new calls fail at once. Idempotent; the Promise
+   * resolves when the model is freed.
+   */
+  close() {
+    if (this._closing) return this._closing.done;
+    let release;
+    const done = new Promise((resolve) => {
+      release = resolve;
+    });
+    this._closing = {
+      done,
+      release: () => {
+        finalizer.unregister(this);
+        native.c.free(this._handle);
+        Promise.all(this._lanes.map((lane) => lane.terminate())).then(() => release());
+      },
+    };
+    if (this._inFlight === 0) this._closing.release();
+    return done;
+  }
+
+  _checkOpen() {
+    if (this._closing) {
+      throw new YoloError({ status: 13, name: 'INVALID_HANDLE', message: 'the detector is closed' });
+    }
+  }
+
+  /** The least busy worker, starting one more while every worker is busy, up to one per session. */
+  _lane() {
+    let best = this._lanes[0];
+    for (const lane of this._lanes) if (lane.busy < best.busy) best = lane;
+    if (!best || (best.busy > 0 && this._lanes.length < this.sessions)) {
+      best = new Lane();
+      this._lanes.push(best);
+    }
+    return best;
+  }
+}
+
+let logTrampoline = null;
+let logTarget = null;
+
+/**
+ * Routes the library's events (loads, failures, warnings) to `callback(level, message)`, level 1 error,
+ * 2 warning, 3 info; `null` drops them. Events from other threads arrive when the event loop runs.
+ */
+function setLogCallback(callback) {
+  if (callback !== null && typeof callback !== 'function') throw new TypeError('callback must be a function or null');
+  logTarget = callback;
+  if (logTrampoline === null && callback !== null) {
+    // Registered once and kept: the library may call it from any thread for the life of the process.
+    logTrampoline = native.koffi.register(
+      (_userData, level, message) => {
+        if (logTarget) logTarget(level, message);
+      },
+      native.koffi.pointer(native.LogCallback),
+    );
+    native.check(native.c.setLogCallback(logTrampoline, null));
+  }
+}
+
+/** The version of the loaded library, such as '0.1.0'. */
+function version() {
+  return native.c.version();
+}
+
+module.exports = { Detector, YoloError, setLogCallback, version, STATUS_NAMES: native.STATUS_NAMES };

@@ -1,0 +1,17 @@
+// Compiled by `tsc --noEmit` in `make test-node` when TypeScript is installed: the declarations describe
+// the API as the tests use it.
+import { Detector, Detection, YoloError, setLogCallback, version } from '..';
+
+async function main(): Promise<void> {
+  const detector: Detector = await Detector.load('model.onnx', { imgsz: [320, 320], conf: 0.3 });
+  const found: Detection[] = await detector.detect('bus.jpg', { maxDet: 10 });
+  const first: number = found[0].box[0] + found[0].score + detector.stats().latencyP99Us;
+  setLogCallback((level: number, message: string) => console.log(level, message, first, version()));
+  try {
+    await detector.detect(new Uint8Array(4));
+  } catch (error) {
+    if (error instanceof YoloError) console.log(error.status, error.statusName);
+  }
+  await detector.close();
+}
+void main();

@@ -1,0 +1,96 @@
+// The C++17 wrapper (yolo_ffi.hpp): errors become yolo::Error with their status,
+// the RAII types move and free, and a detection on MODEL and IMAGE prints one JSON line in build/detect's
+// format, which `make test-install` compares with build/detect's own. Built from an installed prefix by
+// tests/install/cmake, and from the source tree with ASan and under valgrind by `make test-c-sanitize` and
+// `make test-c-valgrind`.
+//
+// Usage: wrapper_test MODEL IMAGE IMGSZ
+
+#include <yolo_ffi.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+static_assert(!std::is_copy_constructible_v<yolo::Detector> && std::is_nothrow_move_constructible_v<yolo::Detector>);
+static_assert(!std::is_copy_constructible_v<yolo::Result> && std::is_nothrow_move_constructible_v<yolo::Result>);
+static_assert(!std::is_copy_constructible_v<yolo::Config> && std::is_nothrow_move_constructible_v<yolo::Config>);
+
+namespace {
+
+int failures = 0;
+
+void expect(bool condition, const char* what) {
+  if (!condition) {
+    std::fprintf(stderr, "wrapper_test: FAILED: %s\n", what);
+    ++failures;
+  }
+}
+
+template <typename F>
+yolo_status status_of(F&& call) {
+  try {
+    call();
+  } catch (const yolo::Error& error) {
+    expect(error.what()[0] != '\0', "an error carries a message");
+    return error.status();
+  }
+  return YOLO_STATUS_OK;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: wrapper_test MODEL IMAGE IMGSZ\n");
+    return 2;
+  }
+  const std::string model = argv[1];
+  const uint32_t imgsz = static_cast<uint32_t>(std::stoul(argv[3]));
+  std::ifstream file(argv[2], std::ios::binary);
+  const std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+
+  expect(status_of([] { yolo::Config("m.onnx").conf_threshold(1.5f); }) == YOLO_STATUS_INVALID_ARGUMENT,
+         "a bad setting throws INVALID_ARGUMENT");
+  expect(status_of([] { yolo::Detector detector(yolo::Config("/nonexistent/model.onnx")); }) ==
+             YOLO_STATUS_MODEL_LOAD_FAILED,
+         "a missing model throws MODEL_LOAD_FAILED");
+
+  yolo::Config config(model);
+  config.imgsz(imgsz, imgsz).pool_size(1);
+  yolo::Detector first(config);
+  yolo::Detector detector(std::move(first));  // the handle moves; `first` owns nothing now
+  expect(first.get() == nullptr && detector.get() != nullptr, "a moved detector hands over its handle");
+  expect(detector.task() == yolo::Task::detect, "the demo model is a detection model");
+  expect(detector.class_count() > 0, "the model names its classes");
+  expect(status_of([&] { detector.class_name(static_cast<uint32_t>(detector.class_count())); }) ==
+             YOLO_STATUS_OUT_OF_RANGE,
+         "a class id past the names throws OUT_OF_RANGE");
+  expect(status_of([&] { detector.detect("not an image", 12); }) == YOLO_STATUS_IMAGE_DECODE_FAILED,
+         "bytes that are no image throw IMAGE_DECODE_FAILED");
+
+  yolo::Result result = detector.detect(image.data(), image.size());
+  expect(status_of([&] { result.mask(0); }) == YOLO_STATUS_INVALID_ARGUMENT, "a detection result has no masks");
+  yolo::DetectOptions strict;
+  strict.conf_threshold(0.99f);
+  expect(detector.detect(image.data(), image.size(), &strict).empty(), "per-call options apply");
+
+  std::printf("{\"detections\": [");
+  const char* separator = "";
+  for (const yolo_detection& d : result) {
+    const std::string_view name = detector.class_name(d.class_id);
+    std::printf("%s{\"class_id\": %u, \"class_name\": \"%.*s\", \"score\": %.5f, \"box\": [%.3f, %.3f, %.3f, %.3f]}",
+                separator, d.class_id, static_cast<int>(name.size()), name.data(), d.score, d.x1, d.y1, d.x2, d.y2);
+    separator = ", ";
+  }
+  std::printf("]}\n");
+  if (failures != 0) {
+    return 1;
+  }
+  std::fprintf(stderr, "wrapper_test: 9 passed, 0 failed (yolo-ffi %s, %zu detections)\n", yolo::version(),
+               result.size());
+  return 0;
+}
