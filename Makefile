@@ -32,7 +32,7 @@ DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: bench-python system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
-        install uninstall test-install test-bindings test-node test-go test-java
+        install uninstall test-install test-bindings test-node test-go test-java test-scale-out
 
 all: $(SONAME_LINK) build/detect
 
@@ -285,6 +285,27 @@ test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
 	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(SDIST_VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC) --cxx $(CXX)
 
+## Scale-out (docs/scale-out.md): the Celery example with a Redis server (Debian's redis-server) and Celery
+## workers, and the Ray Serve example on a local Ray cluster, all started and stopped by the tests on
+## 127.0.0.1, with the wheel in their own virtualenv. Ray's gRPC servers listen on every interface, so its
+## test runs in a private network namespace (`unshare -rn`) whose only interface is loopback; where this
+## system cannot make one, or has no redis-server, that part says SKIPPED.
+SCALE_VENV := build/scalevenv
+SCALE_ENV   = YOLO_TEST_MODEL=$(DEMO_MODEL) YOLO_TEST_IMAGE=$(CACHE)/images/bus.jpg
+test-scale-out: wheel fixtures
+	rm -rf $(SCALE_VENV)
+	$(PYTHON) -m venv $(SCALE_VENV)
+	$(SCALE_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
+	  -r examples/celery/requirements.txt -r examples/ray_serve/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl
+	@if command -v redis-server > /dev/null; then \
+	  cd examples/celery && $(SCALE_ENV) timeout 900 ../../$(SCALE_VENV)/bin/python -m pytest -q -s -rs \
+	    -p no:cacheprovider test_celery.py; \
+	else printf '\n*** Celery: SKIPPED: redis-server is not installed (Debian: redis-server) ***\n\n' >&2; fi
+	@if unshare -rn true 2> /dev/null; then \
+	  cd examples/ray_serve && $(SCALE_ENV) timeout 900 unshare -rn sh -c 'ip link set lo up && exec \
+	    ../../$(SCALE_VENV)/bin/python -m pytest -q -s -rs -p no:cacheprovider -p no:warnings test_ray_serve.py'; \
+	else printf '\n*** Ray Serve: SKIPPED: cannot make a private network namespace (unshare -rn) ***\n\n' >&2; fi
+
 ## Fuzzing (docs/reliability.md): cargo fuzz (libFuzzer + AddressSanitizer) on the nightly toolchain.
 ## `make fuzz-smoke` runs every target briefly (part of `make test`); `make fuzz FUZZ_SECONDS=600` for real.
 ## Without a nightly toolchain the smoke run is skipped with a message; FUZZ_REQUIRED=1 makes that an error.
@@ -378,7 +399,7 @@ bench-python: wheel fixtures
 	  $(SHARED_MODELS)/yolov8n.onnx $(BENCH_IMAGE) --imgsz 640 --json docs/bench/python-yolov8n.json)
 
 test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-install test-bindings test-python \
-      fuzz-smoke miri
+      test-scale-out fuzz-smoke miri
 
 clean:
 	$(CARGO) clean

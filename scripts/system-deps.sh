@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages from Debian's registry that the build and tests use, installed when missing: nasm
 # (libjpeg-turbo's SIMD JPEG decoder, needed by the Python wheel), cmake and pkg-config (the install-tree
-# tests), golang-go, libjna-java and a JDK, Node.js and npm (the bindings' tests). Best effort: without root
-# or apt it says what is missing, and the tests that need it say SKIPPED (the wheel fails without nasm).
+# tests), golang-go, libjna-java and a JDK, Node.js and npm (the bindings' tests), redis-server (the Celery
+# tests). Best effort: without root or apt it says what is missing, and the tests that need it say SKIPPED
+# (the wheel fails without nasm).
 set -uo pipefail
 wanted=()
 command -v nasm > /dev/null 2>&1 || wanted+=(nasm)
@@ -13,6 +14,7 @@ command -v javac > /dev/null 2>&1 || wanted+=(default-jdk-headless)
 [ -f /usr/share/java/jna.jar ] || wanted+=(libjna-java)
 command -v node > /dev/null 2>&1 || wanted+=(nodejs)
 command -v npm > /dev/null 2>&1 || wanted+=(npm)
+command -v redis-server > /dev/null 2>&1 || wanted+=(redis-server)
 [ ${#wanted[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
