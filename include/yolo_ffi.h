@@ -84,6 +84,11 @@ enum yolo_status
   // allocation inside ONNX Runtime, could not be made. The model may be valid but too large for this
   // machine's memory (or the process's limit) at its input size.
   YOLO_STATUS_OUT_OF_MEMORY = 14,
+  // An execution provider the config asks for is not there: the loaded ONNX Runtime was built without it,
+  // or it failed to start (a missing CUDA or cuDNN library, no such device). The message names the
+  // provider and the reason. With `yolo_config_set_provider_fallback(config, true)` the next provider of
+  // the list is tried instead, and this status means none was there.
+  YOLO_STATUS_PROVIDER_UNAVAILABLE = 15,
 };
 #ifndef __cplusplus
 typedef uint32_t yolo_status;
@@ -125,6 +130,26 @@ enum yolo_task
 };
 #ifndef __cplusplus
 typedef uint32_t yolo_task;
+#endif // __cplusplus
+
+// An ONNX Runtime execution provider, for `yolo_config_add_provider` and `yolo_model_provider`. Values
+// are stable; 0 is never valid.
+enum yolo_provider
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // ONNX Runtime's CPU kernels: always there.
+  YOLO_PROVIDER_CPU = 1,
+  // NVIDIA CUDA: needs the `onnxruntime-gpu` build of ONNX Runtime with its CUDA and cuDNN libraries.
+  YOLO_PROVIDER_CUDA = 2,
+  // NVIDIA TensorRT: the `onnxruntime-gpu` build with TensorRT's libraries.
+  YOLO_PROVIDER_TENSORRT = 3,
+  // Intel OpenVINO: the `onnxruntime-openvino` build.
+  YOLO_PROVIDER_OPENVINO = 4,
+};
+#ifndef __cplusplus
+typedef uint32_t yolo_provider;
 #endif // __cplusplus
 
 // The layout of one pixel in a buffer passed to `yolo_detect_pixels`. Values are stable; 0 is never valid,
@@ -554,6 +579,15 @@ yolo_status yolo_class_name(const struct yolo_detector *detector,
 yolo_status yolo_model_task(const struct yolo_detector *detector,
                             yolo_task *out_task);
 
+// Writes the execution provider the model's sessions run on (a `yolo_provider` value) and its device id:
+// the first of the config's providers that was there, `YOLO_PROVIDER_CPU` when none was asked for. The
+// load logs it too. Thread-safe.
+//
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+yolo_status yolo_model_provider(const struct yolo_detector *detector,
+                                yolo_provider *out_provider,
+                                uint32_t *out_device_id);
+
 // Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
 // confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
 //
@@ -697,6 +731,27 @@ yolo_status yolo_config_set_load_wait_ms(struct yolo_config *config, uint32_t lo
 // Safety: `config` must be a live config.
 yolo_status yolo_config_set_share_weights(struct yolo_config *config,
                                           bool share_weights);
+
+// Appends an execution provider (a `yolo_provider` value) to the config's list, which is tried in order
+// when the model loads; `device_id` picks the GPU for CUDA and TensorRT and must be 0 for the others. With
+// no provider added, the model runs on the CPU. What happens when a provider is not there (the loaded ONNX
+// Runtime was built without it, or it fails to start) is `yolo_config_set_provider_fallback`'s choice:
+// by default the load fails with `YOLO_STATUS_PROVIDER_UNAVAILABLE`, naming it. At most 8 providers; an
+// unknown value or a provider already in the list is `YOLO_STATUS_INVALID_ARGUMENT`.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_add_provider(struct yolo_config *config,
+                                     uint32_t provider,
+                                     uint32_t device_id);
+
+// With `true`, a provider of the list that is not there is logged (a warning) and skipped for the next
+// one; the load fails with `YOLO_STATUS_PROVIDER_UNAVAILABLE` only when none is there. With `false` (the
+// default) the first provider that is not there fails the load: nothing falls back unless asked to.
+// `yolo_model_provider` tells which provider the model got.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_provider_fallback(struct yolo_config *config,
+                                              bool fall_back);
 
 // Sets the callback run once when the load ends (see `yolo_load_callback`), with `user_data` passed back
 // as is; the library never dereferences it. NULL `on_load` removes the callback.

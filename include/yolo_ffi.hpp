@@ -168,6 +168,12 @@ class Config {
   Config& load_wait_ms(uint32_t ms) { return set(yolo_config_set_load_wait_ms(config_, ms)); }
   // See yolo_config_set_share_weights.
   Config& share_weights(bool share) { return set(yolo_config_set_share_weights(config_, share)); }
+  // See yolo_config_add_provider: appends an execution provider to the list tried in order.
+  Config& add_provider(yolo_provider provider, uint32_t device_id = 0) {
+    return set(yolo_config_add_provider(config_, static_cast<uint32_t>(provider), device_id));
+  }
+  // See yolo_config_set_provider_fallback: skip a provider that is not there instead of failing.
+  Config& provider_fallback(bool fall_back) { return set(yolo_config_set_provider_fallback(config_, fall_back)); }
   // See yolo_config_set_on_load: `callback` runs once when the load ends, on the loading thread.
   Config& on_load(yolo_load_callback callback, void* user_data) {
     return set(yolo_config_set_on_load(config_, callback, user_data));
@@ -396,6 +402,14 @@ class Detector {
     uint32_t height = 0;
     detail::check(yolo_input_size(detector_, &width, &height));
     return {width, height};
+  }
+
+  // The execution provider the model runs on, and its device id.
+  std::pair<yolo_provider, uint32_t> provider() const {
+    yolo_provider provider{};
+    uint32_t device_id = 0;
+    detail::check(yolo_model_provider(detector_, &provider, &device_id));
+    return {provider, device_id};
   }
 
   // A pose model's keypoints per detection and values per keypoint.

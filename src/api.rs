@@ -760,6 +760,31 @@ pub unsafe extern "C" fn yolo_model_task(detector: *const yolo_detector, out_tas
     })
 }
 
+/// Writes the execution provider the model's sessions run on (a `yolo_provider` value) and its device id:
+/// the first of the config's providers that was there, `YOLO_PROVIDER_CPU` when none was asked for. The
+/// load logs it too. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_model_provider(
+    detector: *const yolo_detector,
+    out_provider: *mut yolo_provider,
+    out_device_id: *mut u32,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_provider = OutParam::new(out_provider, "out_provider")?;
+        let out_device_id = OutParam::new(out_device_id, "out_device_id")?;
+        let provider = handle.detector.model()?.provider();
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_provider.write(provider.kind.into());
+            out_device_id.write(provider.device_id);
+        }
+        Ok(())
+    })
+}
+
 /// Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
 /// confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
 ///

@@ -13,10 +13,11 @@ use yolo_ffi_core::error::{Error, Result};
 use yolo_ffi_core::loaded_model::MAX_POOL_SIZE;
 use yolo_ffi_core::model::MAX_IMGSZ;
 use yolo_ffi_core::postprocess::NmsSettings;
+use yolo_ffi_core::provider::{Provider, ProviderKind, MAX_PROVIDERS};
 
 use crate::boundary::{optional_path, OutParam};
 use crate::handles::{borrow_handle, borrow_handle_mut, free_handle, into_handle, BoxOwned};
-use crate::types::{yolo_load_callback, yolo_status, YOLO_WAIT_FOREVER};
+use crate::types::{yolo_load_callback, yolo_provider, yolo_status, YOLO_WAIT_FOREVER};
 
 /// How to load a detector: the model file, the session pool, the default thresholds, limits, timeouts and
 /// the background load. Created by `yolo_config_new` with every default set, changed with the
@@ -412,6 +413,60 @@ pub unsafe extern "C" fn yolo_config_set_share_weights(config: *mut yolo_config,
     unsafe {
         change_config(config, |values| {
             values.core.share_weights = share_weights;
+            Ok(())
+        })
+    }
+}
+
+/// Appends an execution provider (a `yolo_provider` value) to the config's list, which is tried in order
+/// when the model loads; `device_id` picks the GPU for CUDA and TensorRT and must be 0 for the others. With
+/// no provider added, the model runs on the CPU. What happens when a provider is not there (the loaded ONNX
+/// Runtime was built without it, or it fails to start) is `yolo_config_set_provider_fallback`'s choice:
+/// by default the load fails with `YOLO_STATUS_PROVIDER_UNAVAILABLE`, naming it. At most 8 providers; an
+/// unknown value or a provider already in the list is `YOLO_STATUS_INVALID_ARGUMENT`.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_add_provider(
+    config: *mut yolo_config,
+    provider: u32,
+    device_id: u32,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            let kind: ProviderKind = yolo_provider::from_raw(provider)
+                .ok_or_else(|| Error::invalid_argument(format!("{provider} is not a yolo_provider value")))?
+                .into();
+            if device_id != 0 && !matches!(kind, ProviderKind::Cuda | ProviderKind::TensorRt) {
+                return Err(Error::invalid_argument(format!("{} takes no device id, got {device_id}", kind.name())));
+            }
+            let list = &mut values.core.providers.providers;
+            let entry = Provider { kind, device_id };
+            if list.contains(&entry) {
+                return Err(Error::invalid_argument(format!("{entry} is in the provider list already")));
+            }
+            if list.len() >= MAX_PROVIDERS {
+                return Err(Error::invalid_argument(format!("at most {MAX_PROVIDERS} providers")));
+            }
+            list.push(entry);
+            Ok(())
+        })
+    }
+}
+
+/// With `true`, a provider of the list that is not there is logged (a warning) and skipped for the next
+/// one; the load fails with `YOLO_STATUS_PROVIDER_UNAVAILABLE` only when none is there. With `false` (the
+/// default) the first provider that is not there fails the load: nothing falls back unless asked to.
+/// `yolo_model_provider` tells which provider the model got.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_provider_fallback(config: *mut yolo_config, fall_back: bool) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.providers.fall_back = fall_back;
             Ok(())
         })
     }

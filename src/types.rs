@@ -8,6 +8,7 @@ use yolo_ffi_core::error::{Error, ErrorKind, Result};
 use yolo_ffi_core::image_input::PixelFormat;
 use yolo_ffi_core::model::Task;
 use yolo_ffi_core::postprocess::{Detection, Detections};
+use yolo_ffi_core::provider::ProviderKind;
 use yolo_ffi_core::registry::LoadState;
 use yolo_ffi_core::tasks::{Mask, OrientedBox};
 
@@ -56,6 +57,11 @@ pub enum yolo_status {
     /// allocation inside ONNX Runtime, could not be made. The model may be valid but too large for this
     /// machine's memory (or the process's limit) at its input size.
     OutOfMemory = 14,
+    /// An execution provider the config asks for is not there: the loaded ONNX Runtime was built without it,
+    /// or it failed to start (a missing CUDA or cuDNN library, no such device). The message names the
+    /// provider and the reason. With `yolo_config_set_provider_fallback(config, true)` the next provider of
+    /// the list is tried instead, and this status means none was there.
+    ProviderUnavailable = 15,
 }
 
 impl From<ErrorKind> for yolo_status {
@@ -75,13 +81,14 @@ impl From<ErrorKind> for yolo_status {
             ErrorKind::LoadFailed => Self::LoadFailed,
             ErrorKind::InvalidHandle => Self::InvalidHandle,
             ErrorKind::OutOfMemory => Self::OutOfMemory,
+            ErrorKind::ProviderUnavailable => Self::ProviderUnavailable,
         }
     }
 }
 
 impl yolo_status {
     /// Every status, for `yolo_status_string` and the tests.
-    pub const ALL: [yolo_status; 15] = [
+    pub const ALL: [yolo_status; 16] = [
         Self::Ok,
         Self::InvalidArgument,
         Self::RuntimeUnavailable,
@@ -97,6 +104,7 @@ impl yolo_status {
         Self::LoadFailed,
         Self::InvalidHandle,
         Self::OutOfMemory,
+        Self::ProviderUnavailable,
     ];
 
     /// A short, static, NUL-terminated description.
@@ -117,6 +125,7 @@ impl yolo_status {
             Self::LoadFailed => c"model load failed",
             Self::InvalidHandle => c"invalid handle",
             Self::OutOfMemory => c"out of memory",
+            Self::ProviderUnavailable => c"execution provider unavailable",
         }
     }
 }
@@ -148,6 +157,50 @@ pub enum yolo_load_state {
     Ready = 2,
     /// The load failed: every call reports `YOLO_STATUS_LOAD_FAILED`; `yolo_load_error` says why.
     Failed = 3,
+}
+
+/// An ONNX Runtime execution provider, for `yolo_config_add_provider` and `yolo_model_provider`. Values
+/// are stable; 0 is never valid.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum yolo_provider {
+    /// ONNX Runtime's CPU kernels: always there.
+    Cpu = 1,
+    /// NVIDIA CUDA: needs the `onnxruntime-gpu` build of ONNX Runtime with its CUDA and cuDNN libraries.
+    Cuda = 2,
+    /// NVIDIA TensorRT: the `onnxruntime-gpu` build with TensorRT's libraries.
+    Tensorrt = 3,
+    /// Intel OpenVINO: the `onnxruntime-openvino` build.
+    Openvino = 4,
+}
+
+impl yolo_provider {
+    /// The provider of a raw value, or `None` for a value that names none.
+    pub fn from_raw(value: u32) -> Option<Self> {
+        [Self::Cpu, Self::Cuda, Self::Tensorrt, Self::Openvino].into_iter().find(|p| *p as u32 == value)
+    }
+}
+
+impl From<yolo_provider> for ProviderKind {
+    fn from(provider: yolo_provider) -> Self {
+        match provider {
+            yolo_provider::Cpu => Self::Cpu,
+            yolo_provider::Cuda => Self::Cuda,
+            yolo_provider::Tensorrt => Self::TensorRt,
+            yolo_provider::Openvino => Self::OpenVino,
+        }
+    }
+}
+
+impl From<ProviderKind> for yolo_provider {
+    fn from(kind: ProviderKind) -> Self {
+        match kind {
+            ProviderKind::Cpu => Self::Cpu,
+            ProviderKind::Cuda => Self::Cuda,
+            ProviderKind::TensorRt => Self::Tensorrt,
+            ProviderKind::OpenVino => Self::Openvino,
+        }
+    }
 }
 
 /// What a detector's model does, from `yolo_model_task`: Ultralytics' `task`. Values are stable.
@@ -522,7 +575,19 @@ mod tests {
     #[test]
     fn status_values_are_stable() {
         let values: Vec<u32> = yolo_status::ALL.iter().map(|s| *s as u32).collect();
-        assert_eq!(values, (0..=14).collect::<Vec<u32>>());
+        assert_eq!(values, (0..=15).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn every_provider_value_round_trips_and_others_are_rejected() {
+        for provider in [yolo_provider::Cpu, yolo_provider::Cuda, yolo_provider::Tensorrt, yolo_provider::Openvino] {
+            assert_eq!(yolo_provider::from_raw(provider as u32), Some(provider));
+            assert_eq!(yolo_provider::from(ProviderKind::from(provider)), provider);
+        }
+        assert_eq!((yolo_provider::Cpu as u32, yolo_provider::Openvino as u32), (1, 4), "values are stable");
+        for bad in [0, 5, u32::MAX] {
+            assert_eq!(yolo_provider::from_raw(bad), None);
+        }
     }
 
     #[test]

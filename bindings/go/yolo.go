@@ -29,21 +29,22 @@ type Status uint32
 
 // The statuses of yolo_ffi.h.
 const (
-	StatusOK                 Status = C.YOLO_STATUS_OK
-	StatusInvalidArgument    Status = C.YOLO_STATUS_INVALID_ARGUMENT
-	StatusRuntimeUnavailable Status = C.YOLO_STATUS_RUNTIME_UNAVAILABLE
-	StatusModelLoadFailed    Status = C.YOLO_STATUS_MODEL_LOAD_FAILED
-	StatusInvalidModel       Status = C.YOLO_STATUS_INVALID_MODEL
-	StatusImageDecodeFailed  Status = C.YOLO_STATUS_IMAGE_DECODE_FAILED
-	StatusImageTooLarge      Status = C.YOLO_STATUS_IMAGE_TOO_LARGE
-	StatusTimeout            Status = C.YOLO_STATUS_TIMEOUT
-	StatusInferenceFailed    Status = C.YOLO_STATUS_INFERENCE_FAILED
-	StatusOutOfRange         Status = C.YOLO_STATUS_OUT_OF_RANGE
-	StatusInternalError      Status = C.YOLO_STATUS_INTERNAL_ERROR
-	StatusNotReady           Status = C.YOLO_STATUS_NOT_READY
-	StatusLoadFailed         Status = C.YOLO_STATUS_LOAD_FAILED
-	StatusInvalidHandle      Status = C.YOLO_STATUS_INVALID_HANDLE
-	StatusOutOfMemory        Status = C.YOLO_STATUS_OUT_OF_MEMORY
+	StatusOK                  Status = C.YOLO_STATUS_OK
+	StatusInvalidArgument     Status = C.YOLO_STATUS_INVALID_ARGUMENT
+	StatusRuntimeUnavailable  Status = C.YOLO_STATUS_RUNTIME_UNAVAILABLE
+	StatusModelLoadFailed     Status = C.YOLO_STATUS_MODEL_LOAD_FAILED
+	StatusInvalidModel        Status = C.YOLO_STATUS_INVALID_MODEL
+	StatusImageDecodeFailed   Status = C.YOLO_STATUS_IMAGE_DECODE_FAILED
+	StatusImageTooLarge       Status = C.YOLO_STATUS_IMAGE_TOO_LARGE
+	StatusTimeout             Status = C.YOLO_STATUS_TIMEOUT
+	StatusInferenceFailed     Status = C.YOLO_STATUS_INFERENCE_FAILED
+	StatusOutOfRange          Status = C.YOLO_STATUS_OUT_OF_RANGE
+	StatusInternalError       Status = C.YOLO_STATUS_INTERNAL_ERROR
+	StatusNotReady            Status = C.YOLO_STATUS_NOT_READY
+	StatusLoadFailed          Status = C.YOLO_STATUS_LOAD_FAILED
+	StatusInvalidHandle       Status = C.YOLO_STATUS_INVALID_HANDLE
+	StatusOutOfMemory         Status = C.YOLO_STATUS_OUT_OF_MEMORY
+	StatusProviderUnavailable Status = C.YOLO_STATUS_PROVIDER_UNAVAILABLE
 )
 
 // String is the library's short description of the status.

@@ -10,6 +10,7 @@ use crate::loaded_model::{LoadedModel, ModelConfig, MAX_POOL_SIZE};
 use crate::model::MAX_IMGSZ;
 pub use crate::postprocess::Detections;
 use crate::postprocess::NmsSettings;
+use crate::provider::ProviderChoice;
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
 use crate::stats::{CallStats, CallStatsSnapshot};
 
@@ -43,6 +44,8 @@ pub struct DetectorConfig {
     /// How long a detect call waits for a model still loading: `Some(ZERO)` fails at once with
     /// [`ErrorKind::NotReady`], `None` waits for ever.
     pub load_wait: Option<Duration>,
+    /// The execution providers to try, in order (empty: the CPU), and whether to fall back.
+    pub providers: ProviderChoice,
 }
 
 impl DetectorConfig {
@@ -61,6 +64,7 @@ impl DetectorConfig {
             async_load: false,
             share_weights: false,
             load_wait: Some(Duration::ZERO),
+            providers: ProviderChoice::default(),
         }
     }
 }
@@ -76,6 +80,7 @@ impl DetectorConfig {
             threads_per_session: self.threads_per_session,
             imgsz: self.imgsz,
             share_weights: self.share_weights,
+            providers: self.providers.clone(),
         }
     }
 

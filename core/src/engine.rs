@@ -16,11 +16,17 @@ use ort::value::{PrimitiveTensorElementType, TensorRef};
 use crate::error::{Error, Result};
 use crate::fork;
 
-/// Builds a session from `model` with the options `configure` sets.
-pub fn build_session(configure: impl FnOnce() -> ort::Result<SessionBuilder>, model: &[u8]) -> ort::Result<Session> {
+/// Builds a session from `model` with the options and execution provider `configure` sets; `failed` turns
+/// ONNX Runtime's errors into the caller's. Registering a provider loads its libraries, so it runs under
+/// the same guards as the build.
+pub fn build_session(
+    configure: impl FnOnce() -> Result<SessionBuilder>,
+    model: &[u8],
+    failed: impl FnOnce(ort::Error) -> Error,
+) -> Result<Session> {
     let _no_fork = fork::no_fork();
     let _in_runtime = fork::runtime_call();
-    let session = configure().and_then(|mut builder| builder.commit_from_memory(model));
+    let session = configure().and_then(|mut builder| builder.commit_from_memory(model).map_err(failed));
     fork::guard_exit_again();
     session
 }

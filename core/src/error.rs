@@ -36,11 +36,13 @@ pub enum ErrorKind {
     InvalidHandle,
     /// Memory ran out: a buffer or an ONNX Runtime allocation for the model's input size could not be made.
     OutOfMemory,
+    /// An execution provider the caller asked for is not there (see [`crate::provider`]).
+    ProviderUnavailable,
 }
 
 impl ErrorKind {
     /// Every kind, for tables indexed by `kind as usize`.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         Self::InvalidArgument,
         Self::RuntimeUnavailable,
         Self::ModelLoadFailed,
@@ -55,6 +57,7 @@ impl ErrorKind {
         Self::LoadFailed,
         Self::InvalidHandle,
         Self::OutOfMemory,
+        Self::ProviderUnavailable,
     ];
 }
 

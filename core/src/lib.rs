@@ -49,6 +49,8 @@ pub mod pool;
 pub mod postprocess;
 #[doc(hidden)]
 pub mod preprocess;
+/// Execution providers: CPU, CUDA, TensorRT, OpenVINO.
+pub mod provider;
 #[doc(hidden)]
 pub mod registry;
 #[doc(hidden)]

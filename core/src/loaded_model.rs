@@ -1,13 +1,13 @@
 //! A loaded model: its pool of ONNX Runtime sessions and the Ultralytics pipeline around them.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use half::f16;
 use ort::environment::Environment;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::{Session, SessionOutputs};
 use ort::value::{DynValue, Tensor, TensorElementType};
 
@@ -19,6 +19,7 @@ use crate::model::{proto, recognise_head, Head, InputPrecision, ModelMetadata, M
 use crate::pool::Pool;
 use crate::postprocess::{Detections, NmsSettings};
 use crate::preprocess::{letterbox_into_slice, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
+use crate::provider::{Provider, ProviderChoice};
 use crate::runtime;
 use crate::tasks::classify::{classify_input, ClassifyScratch};
 use crate::tasks::segment::Sizes;
@@ -41,6 +42,8 @@ pub struct ModelConfig {
     pub imgsz: Option<(u32, u32)>,
     /// Give every session of the pool one shared copy of the model's weights.
     pub share_weights: bool,
+    /// The execution providers to try, in order, and whether to fall back.
+    pub providers: ProviderChoice,
 }
 
 impl ModelConfig {
@@ -382,6 +385,10 @@ struct SessionFactory {
     cores: usize,
     /// One copy of the model's large weights, handed to every session (`share_weights`).
     shared_weights: Vec<(String, Arc<DynValue>)>,
+    /// The execution providers to try, in order.
+    providers: ProviderChoice,
+    /// The provider the first session got, which every later one gets too.
+    provider: OnceLock<Provider>,
 }
 
 impl SessionFactory {
@@ -409,39 +416,51 @@ impl SessionFactory {
         }
     }
 
-    /// A session with `threads` intra-op threads whose idle threads wait as [`Self::idle_threads`] says.
+    /// A session with `threads` intra-op threads whose idle threads wait as [`Self::idle_threads`] says, on
+    /// the execution provider the first session got (the first of the caller's list that is there).
     fn build(&self, threads: usize) -> Result<Session> {
         let load_failed = |e: ort::Error| {
             runtime_error(ErrorKind::ModelLoadFailed, &format!("ONNX Runtime cannot load {}", self.model_name), &e)
         };
-        let configure = || -> ort::Result<ort::session::builder::SessionBuilder> {
+        let configure = || -> Result<SessionBuilder> {
             // Layout optimisations (above Level 2) rewrite weights per session, which defeats sharing.
             let level = if self.shared_weights.is_empty() {
                 GraphOptimizationLevel::All
             } else {
                 GraphOptimizationLevel::Level2
             };
-            let mut builder = Session::builder(self.environment)?
-                .with_optimization_level(level)?
-                .with_intra_threads(threads)?
-                .with_intra_op_spinning(true)?;
-            if let IdleThreads::SpinFor { micros } = self.idle_threads() {
-                builder = builder.with_config_entry("session.intra_op.spin_duration_us", micros.to_string())?;
-            }
-            // The model reaches ONNX Runtime as bytes, so without this it would resolve external data against
-            // the process's working directory.
-            if let Some(folder) = &self.external_data_folder {
-                builder = builder.with_config_entry(
-                    "session.model_external_initializers_file_folder_path",
-                    folder.to_string_lossy(),
-                )?;
-            }
-            for (name, value) in &self.shared_weights {
-                builder = builder.with_initializer(name, Arc::clone(value))?;
+            let options = || -> ort::Result<SessionBuilder> {
+                let mut builder = Session::builder(self.environment)?
+                    .with_optimization_level(level)?
+                    .with_intra_threads(threads)?
+                    .with_intra_op_spinning(true)?;
+                if let IdleThreads::SpinFor { micros } = self.idle_threads() {
+                    builder = builder.with_config_entry("session.intra_op.spin_duration_us", micros.to_string())?;
+                }
+                // The model reaches ONNX Runtime as bytes, so without this it would resolve external data
+                // against the process's working directory.
+                if let Some(folder) = &self.external_data_folder {
+                    builder = builder.with_config_entry(
+                        "session.model_external_initializers_file_folder_path",
+                        folder.to_string_lossy(),
+                    )?;
+                }
+                for (name, value) in &self.shared_weights {
+                    builder = builder.with_initializer(name, Arc::clone(value))?;
+                }
+                Ok(builder)
+            };
+            let mut builder = options().map_err(load_failed)?;
+            match self.provider.get() {
+                Some(&provider) => ProviderChoice::register_same(provider, &mut builder)?,
+                None => {
+                    let provider = self.providers.register(&mut builder)?;
+                    let _ = self.provider.set(provider);
+                }
             }
             Ok(builder)
         };
-        engine::build_session(configure, &self.model_bytes).map_err(load_failed)
+        engine::build_session(configure, &self.model_bytes, load_failed)
     }
 
     /// Every session of the process: `first` (already built and warmed up, of the narrowest width) plus
@@ -509,6 +528,8 @@ impl LoadedModel {
             external_data_folder,
             tiers,
             cores,
+            providers: config.providers.clone(),
+            provider: OnceLock::new(),
         };
         let epoch = fork::epoch();
         let threads = factory.narrowest();
@@ -590,6 +611,11 @@ impl LoadedModel {
     /// Builds this process's sessions now if they were inherited through `fork()`; a no-op otherwise.
     pub fn refresh_after_fork(&self) -> Result<()> {
         self.pool().map(drop)
+    }
+
+    /// The execution provider the model's sessions run on.
+    pub fn provider(&self) -> Provider {
+        self.factory.provider.get().copied().unwrap_or(Provider::CPU)
     }
 
     /// Class names by class id. Empty for an end-to-end model without `names` metadata.

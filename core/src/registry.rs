@@ -148,9 +148,10 @@ impl SharedModel {
         match &outcome {
             Ok(model) => log::emit(Level::Info, || {
                 format!(
-                    "loaded {} in {} ms: sessions x threads {}",
+                    "loaded {} in {} ms on {}: sessions x threads {}",
                     self.key.model_path.display(),
                     elapsed.as_millis(),
+                    model.provider(),
                     crate::loaded_model::describe_tiers(model.session_tiers())
                 )
             }),

@@ -93,7 +93,12 @@ pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
     ))
 }
 
-/// Whether ONNX Runtime has been loaded in this process.
+/// The file ONNX Runtime was loaded from, once it is loaded.
+pub fn loaded_from() -> Option<&'static Path> {
+    LOADED_FROM.get().map(PathBuf::as_path)
+}
+
+/// Whether ONNX Runtime is loaded in this process.
 pub fn is_loaded() -> bool {
     ENVIRONMENT.get().is_some()
 }

@@ -37,6 +37,8 @@ ERROR_SLOTS = 32
 
 # yolo_task, by value
 TASKS = {1: "detect", 2: "segment", 3: "pose", 4: "obb", 5: "classify"}
+# yolo_provider
+PROVIDERS = {"cpu": 1, "cuda": 2, "tensorrt": 3, "openvino": 4}
 
 # yolo_pixel_format
 PIXEL_RGB8 = 1
@@ -171,6 +173,9 @@ _declare("yolo_config_set_async_load", status_t, config_p, c_bool)
 _declare("yolo_config_set_load_wait_ms", status_t, config_p, c_uint32)
 _declare("yolo_config_set_share_weights", status_t, config_p, c_bool)
 _declare("yolo_config_set_on_load", status_t, config_p, LOAD_CALLBACK, c_void_p)
+_declare("yolo_config_add_provider", status_t, config_p, c_uint32, c_uint32)
+_declare("yolo_config_set_provider_fallback", status_t, config_p, c_bool)
+_declare("yolo_model_provider", status_t, detector_p, POINTER(c_uint32), POINTER(c_uint32))
 _declare("yolo_detect_options_new", status_t, POINTER(options_p))
 _declare("yolo_detect_options_free", status_t, options_p)
 _declare("yolo_detect_options_set_conf_threshold", status_t, options_p, c_float)

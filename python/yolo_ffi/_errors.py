@@ -103,6 +103,13 @@ class OutOfMemoryError(YoloError, MemoryError):
     status_code = 14
 
 
+class ProviderUnavailableError(YoloError):
+    """An execution provider asked for (`providers=`) is not there: ONNX Runtime was built without it, or
+    it failed to start. The message names it and the reason."""
+
+    status_code = 15
+
+
 _BY_STATUS: Dict[int, Type[YoloError]] = {
     cls.status_code: cls
     for cls in (
@@ -120,6 +127,7 @@ _BY_STATUS: Dict[int, Type[YoloError]] = {
         LoadFailedError,
         InvalidHandleError,
         OutOfMemoryError,
+        ProviderUnavailableError,
     )
 }
 

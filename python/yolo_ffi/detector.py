@@ -175,6 +175,8 @@ class Stats:
     """Seconds, within 2% of the true value (the middle of a histogram bucket 1/32 of a power of two wide)."""
     latency_p90: float
     latency_p99: float
+    provider: Optional[str] = None
+    """The execution provider the model runs on (`Detector.provider`); None unless the load succeeded."""
 
 
 def _milliseconds(seconds: Optional[float], what: str, none_means: int) -> int:
@@ -238,6 +240,20 @@ def _pil_to_array(image: "PILImage") -> np.ndarray:
     return np.asarray(image)
 
 
+def _provider(name: str) -> Tuple[int, int]:
+    """`(yolo_provider value, device id)` of a provider name such as `"cuda:1"`."""
+    if not isinstance(name, str):
+        raise TypeError(f"a provider is a str such as 'cuda:0', not {type(name).__name__}")
+    kind, _, device = name.strip().lower().partition(":")
+    if kind not in _capi.PROVIDERS:
+        raise ValueError(f"unknown execution provider {name!r}: use one of {', '.join(_capi.PROVIDERS)}")
+    if not device:
+        return _capi.PROVIDERS[kind], 0
+    if kind not in ("cuda", "tensorrt") or not device.isdigit():
+        raise ValueError(f"bad provider {name!r}: only cuda and tensorrt take a device, as 'cuda:1'")
+    return _capi.PROVIDERS[kind], int(device)
+
+
 def _is_pil_image(value: object) -> bool:
     return type(value).__module__.startswith("PIL.") and hasattr(value, "getbands")
 
@@ -275,10 +291,17 @@ class Detector:
         top_k: how many classes `classify` returns by default.
         ort_library: path of `libonnxruntime.so`. By default `YOLO_FFI_ORT_LIBRARY` or `ORT_DYLIB_PATH`
             if set, else the library of the installed `onnxruntime` package.
+        providers: ONNX Runtime execution providers to try, in order: `"cpu"`, `"cuda"` or `"cuda:1"`,
+            `"tensorrt"` or `"tensorrt:0"`, `"openvino"`. None (default) runs on the CPU. `provider` tells
+            which one the model got.
+        provider_fallback: when a provider of the list is not there (ONNX Runtime built without it, or it
+            fails to start), try the next one instead of raising `ProviderUnavailableError`.
 
     Raises:
-        ModelLoadError, InvalidModelError, RuntimeUnavailableError: a synchronous load failed.
+        ModelLoadError, InvalidModelError, RuntimeUnavailableError, ProviderUnavailableError: a synchronous
+            load failed.
         InvalidArgumentError: a setting is out of range.
+        ValueError: a provider name is not one of the above.
     """
 
     def __init__(
@@ -300,6 +323,8 @@ class Detector:
         retina_masks: bool = False,
         top_k: int = 5,
         ort_library: Optional[Union[str, "os.PathLike[str]"]] = None,
+        providers: Optional[Sequence[str]] = None,
+        provider_fallback: bool = False,
     ) -> None:
         self._handle: Optional[int] = None
         self._names: Optional[Dict[int, str]] = None
@@ -313,6 +338,7 @@ class Detector:
         if max_image_pixels is not None and (not isinstance(max_image_pixels, int) or max_image_pixels < 1):
             raise ValueError(f"max_image_pixels must be a positive int or None, not {max_image_pixels!r}")
         size = _count(imgsz, "imgsz")
+        provider_list = [_provider(name) for name in (providers or [])]
         timeout_ms = 0 if acquire_timeout is None else max(1, _milliseconds(acquire_timeout, "acquire_timeout", 0))
         lib = _capi.lib
         config = _capi.config_p()
@@ -336,6 +362,9 @@ class Detector:
             check(lib.yolo_config_set_share_weights(config, bool(share_weights)))
             check(lib.yolo_config_set_retina_masks(config, bool(retina_masks)))
             check(lib.yolo_config_set_top_k(config, _count(top_k, "top_k")))
+            for kind, device in provider_list:
+                check(lib.yolo_config_add_provider(config, kind, device))
+            check(lib.yolo_config_set_provider_fallback(config, bool(provider_fallback)))
             check(lib.yolo_init(config, ctypes.byref(handle)))
         finally:
             lib.yolo_config_free(config)
@@ -445,6 +474,15 @@ class Detector:
         return self._task
 
     @property
+    def provider(self) -> str:
+        """The execution provider the model runs on: `"cpu"`, `"cuda:0"`, `"tensorrt:0"` or `"openvino"`.
+        Raises `NotReadyError` while loading."""
+        kind, device = ctypes.c_uint32(), ctypes.c_uint32()
+        check(_capi.lib.yolo_model_provider(self._live(), ctypes.byref(kind), ctypes.byref(device)))
+        name = {code: name for name, code in _capi.PROVIDERS.items()}.get(kind.value, f"provider {kind.value}")
+        return f"{name}:{device.value}" if name in ("cuda", "tensorrt") else name
+
+    @property
     def kpt_shape(self) -> Optional[Tuple[int, int]]:
         """A pose model's `(keypoints, values per keypoint)`, as its `kpt_shape` metadata; None otherwise."""
         keypoints, dims = ctypes.c_size_t(), ctypes.c_size_t()
@@ -474,6 +512,7 @@ class Detector:
             latency_p50=raw.latency_p50_us / 1e6,
             latency_p90=raw.latency_p90_us / 1e6,
             latency_p99=raw.latency_p99_us / 1e6,
+            provider=self.provider if raw.state == LoadState.READY else None,
         )
 
     # -- detection ----------------------------------------------------------------------------------------

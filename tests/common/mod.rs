@@ -74,6 +74,9 @@ pub struct TestConfig {
     pub share_weights: bool,
     pub on_load: yolo_load_callback,
     pub on_load_user_data: *mut std::ffi::c_void,
+    /// `(yolo_provider value, device id)`, added in order.
+    pub providers: Vec<(u32, u32)>,
+    pub provider_fallback: bool,
 }
 
 impl Default for TestConfig {
@@ -94,6 +97,8 @@ impl Default for TestConfig {
             share_weights: false,
             on_load: None,
             on_load_user_data: std::ptr::null_mut(),
+            providers: Vec::new(),
+            provider_fallback: false,
         }
     }
 }
@@ -148,6 +153,10 @@ pub fn config_with(
         ok(yolo_config_set_load_wait_ms(k, c.load_wait_ms))?;
         ok(yolo_config_set_share_weights(k, c.share_weights))?;
         ok(yolo_config_set_on_load(k, c.on_load, c.on_load_user_data))?;
+        for &(provider, device) in &c.providers {
+            ok(yolo_config_add_provider(k, provider, device))?;
+        }
+        ok(yolo_config_set_provider_fallback(k, c.provider_fallback))?;
     }
     Ok(config)
 }

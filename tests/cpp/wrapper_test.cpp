@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
   yolo::Detector detector(std::move(first));  // the handle moves; `first` owns nothing now
   expect(first.get() == nullptr && detector.get() != nullptr, "a moved detector hands over its handle");
   expect(detector.task() == yolo::Task::detect, "the demo model is a detection model");
+  expect(detector.provider().first == YOLO_PROVIDER_CPU, "no provider asked: the CPU");
+  expect(status_of([&] { yolo::Config(model).add_provider(YOLO_PROVIDER_CPU, 3); }) == YOLO_STATUS_INVALID_ARGUMENT,
+         "the CPU takes no device id");
   expect(detector.class_count() > 0, "the model names its classes");
   expect(status_of([&] { detector.class_name(static_cast<uint32_t>(detector.class_count())); }) ==
              YOLO_STATUS_OUT_OF_RANGE,
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
   if (failures != 0) {
     return 1;
   }
-  std::fprintf(stderr, "wrapper_test: 9 passed, 0 failed (yolo-ffi %s, %zu detections)\n", yolo::version(),
+  std::fprintf(stderr, "wrapper_test: 11 passed, 0 failed (yolo-ffi %s, %zu detections)\n", yolo::version(),
                result.size());
   return 0;
 }

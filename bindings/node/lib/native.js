@@ -111,6 +111,7 @@ const STATUS_NAMES = [
   'LOAD_FAILED',
   'INVALID_HANDLE',
   'OUT_OF_MEMORY',
+  'PROVIDER_UNAVAILABLE',
 ];
 const TASKS = { 1: 'detect', 2: 'segment', 3: 'pose', 4: 'obb', 5: 'classify' };
 

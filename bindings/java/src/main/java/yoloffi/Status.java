@@ -16,7 +16,8 @@ public enum Status {
   NOT_READY(11),
   LOAD_FAILED(12),
   INVALID_HANDLE(13),
-  OUT_OF_MEMORY(14);
+  OUT_OF_MEMORY(14),
+  PROVIDER_UNAVAILABLE(15);
 
   /** The value in {@code yolo_ffi.h}. */
   public final int value;
