@@ -588,6 +588,17 @@ yolo_status yolo_model_provider(const struct yolo_detector *detector,
                                 yolo_provider *out_provider,
                                 uint32_t *out_device_id);
 
+// Writes what cross-caller batching (`yolo_config_set_batching`) has done in this process: the batched
+// runs, the detect calls they carried (their ratio is the mean batch size), and the longest any call
+// waited for others, in microseconds. All 0 when batching is off, the model's batch dimension is fixed,
+// or in a forked child before its first call. Thread-safe; takes the batcher's lock briefly.
+//
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+yolo_status yolo_batch_stats(const struct yolo_detector *detector,
+                             uint64_t *out_runs,
+                             uint64_t *out_calls,
+                             uint64_t *out_longest_wait_us);
+
 // Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
 // confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
 //
@@ -752,6 +763,20 @@ yolo_status yolo_config_add_provider(struct yolo_config *config,
 // Safety: `config` must be a live config.
 yolo_status yolo_config_set_provider_fallback(struct yolo_config *config,
                                               bool fall_back);
+
+// Gathers concurrent detect calls into batched runs: a call waits up to `max_delay_us` microseconds for
+// others whose input has the same size (up to `max_batch` in all), then they share one ONNX Runtime run;
+// each caller gets exactly its own result, the same as unbatched (bit for bit on the CPU provider). A lone
+// caller waits at most `max_delay_us` longer than it would alone. Pays off where one run of several
+// images costs little more than one (a GPU); on a CPU it mostly adds the delay. Only for models with a
+// dynamic batch dimension (others log a warning and run unbatched); `yolo_detect_batch` is not affected.
+// `max_batch` 1 (the default) turns it off; at most 64. `max_delay_us` at most 1000000. `yolo_batch_stats`
+// reports what it did.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_batching(struct yolo_config *config,
+                                     uint32_t max_batch,
+                                     uint32_t max_delay_us);
 
 // Sets the callback run once when the load ends (see `yolo_load_callback`), with `user_data` passed back
 // as is; the library never dereferences it. NULL `on_load` removes the callback.

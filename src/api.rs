@@ -785,6 +785,35 @@ pub unsafe extern "C" fn yolo_model_provider(
     })
 }
 
+/// Writes what cross-caller batching (`yolo_config_set_batching`) has done in this process: the batched
+/// runs, the detect calls they carried (their ratio is the mean batch size), and the longest any call
+/// waited for others, in microseconds. All 0 when batching is off, the model's batch dimension is fixed,
+/// or in a forked child before its first call. Thread-safe; takes the batcher's lock briefly.
+///
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_batch_stats(
+    detector: *const yolo_detector,
+    out_runs: *mut u64,
+    out_calls: *mut u64,
+    out_longest_wait_us: *mut u64,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_runs = OutParam::new(out_runs, "out_runs")?;
+        let out_calls = OutParam::new(out_calls, "out_calls")?;
+        let out_wait = OutParam::new(out_longest_wait_us, "out_longest_wait_us")?;
+        let counts = handle.detector.model()?.batch_counts().unwrap_or_default();
+        // SAFETY: all three writable by the caller's contract.
+        unsafe {
+            out_runs.write(counts.runs);
+            out_calls.write(counts.requests);
+            out_wait.write(u64::try_from(counts.longest_gather.as_micros()).unwrap_or(u64::MAX));
+        }
+        Ok(())
+    })
+}
+
 /// Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
 /// confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
 ///

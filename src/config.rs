@@ -8,12 +8,16 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
+use yolo_ffi_core::batcher::BatchSettings;
 use yolo_ffi_core::detector::{DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
 use yolo_ffi_core::error::{Error, Result};
 use yolo_ffi_core::loaded_model::MAX_POOL_SIZE;
 use yolo_ffi_core::model::MAX_IMGSZ;
 use yolo_ffi_core::postprocess::NmsSettings;
 use yolo_ffi_core::provider::{Provider, ProviderKind, MAX_PROVIDERS};
+
+/// The most calls `yolo_config_set_batching` gathers into one run.
+const MAX_CROSS_CALLER_BATCH: u32 = 64;
 
 use crate::boundary::{optional_path, OutParam};
 use crate::handles::{borrow_handle, borrow_handle_mut, free_handle, into_handle, BoxOwned};
@@ -467,6 +471,44 @@ pub unsafe extern "C" fn yolo_config_set_provider_fallback(config: *mut yolo_con
     unsafe {
         change_config(config, |values| {
             values.core.providers.fall_back = fall_back;
+            Ok(())
+        })
+    }
+}
+
+/// Gathers concurrent detect calls into batched runs: a call waits up to `max_delay_us` microseconds for
+/// others whose input has the same size (up to `max_batch` in all), then they share one ONNX Runtime run;
+/// each caller gets exactly its own result, the same as unbatched (bit for bit on the CPU provider). A lone
+/// caller waits at most `max_delay_us` longer than it would alone. Pays off where one run of several
+/// images costs little more than one (a GPU); on a CPU it mostly adds the delay. Only for models with a
+/// dynamic batch dimension (others log a warning and run unbatched); `yolo_detect_batch` is not affected.
+/// `max_batch` 1 (the default) turns it off; at most 64. `max_delay_us` at most 1000000. `yolo_batch_stats`
+/// reports what it did.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_batching(
+    config: *mut yolo_config,
+    max_batch: u32,
+    max_delay_us: u32,
+) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            if !(1..=MAX_CROSS_CALLER_BATCH).contains(&max_batch) {
+                return Err(Error::invalid_argument(format!(
+                    "max_batch must be in [1, {MAX_CROSS_CALLER_BATCH}], got {max_batch}"
+                )));
+            }
+            if max_delay_us > 1_000_000 {
+                return Err(Error::invalid_argument(format!(
+                    "max_delay_us must be at most 1000000, got {max_delay_us}"
+                )));
+            }
+            values.core.batching = (max_batch > 1).then(|| BatchSettings {
+                max_batch: max_batch as usize,
+                max_delay: Duration::from_micros(max_delay_us.into()),
+            });
             Ok(())
         })
     }

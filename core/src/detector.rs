@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::batcher::BatchSettings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::{self, PixelFormat, PixelView};
 use crate::loaded_model::{LoadedModel, ModelConfig, MAX_POOL_SIZE};
@@ -46,6 +47,8 @@ pub struct DetectorConfig {
     pub load_wait: Option<Duration>,
     /// The execution providers to try, in order (empty: the CPU), and whether to fall back.
     pub providers: ProviderChoice,
+    /// Gather concurrent calls into batched runs; `None` (the default): every call runs alone.
+    pub batching: Option<BatchSettings>,
 }
 
 impl DetectorConfig {
@@ -65,6 +68,7 @@ impl DetectorConfig {
             share_weights: false,
             load_wait: Some(Duration::ZERO),
             providers: ProviderChoice::default(),
+            batching: None,
         }
     }
 }
@@ -81,6 +85,7 @@ impl DetectorConfig {
             imgsz: self.imgsz,
             share_weights: self.share_weights,
             providers: self.providers.clone(),
+            batching: self.batching,
         }
     }
 

@@ -28,6 +28,8 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+/// Cross-caller batching: concurrent calls gathered into one run.
+pub mod batcher;
 #[doc(hidden)]
 pub mod detector;
 #[doc(hidden)]

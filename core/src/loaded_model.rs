@@ -11,6 +11,7 @@ use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::{Session, SessionOutputs};
 use ort::value::{DynValue, Tensor, TensorElementType};
 
+use crate::batcher::{BatchCounts, BatchSettings, Batcher};
 use crate::engine::{self, RunKind};
 use crate::error::{try_resize, Error, ErrorKind, Result};
 use crate::fork;
@@ -44,6 +45,8 @@ pub struct ModelConfig {
     pub share_weights: bool,
     /// The execution providers to try, in order, and whether to fall back.
     pub providers: ProviderChoice,
+    /// Gather concurrent calls into batched runs (models with a dynamic batch dimension); `None`: off.
+    pub batching: Option<BatchSettings>,
 }
 
 impl ModelConfig {
@@ -117,6 +120,17 @@ pub fn automatic_tiers(cores: usize) -> Vec<SessionTier> {
 enum InputBuffer {
     F32(Vec<f32>),
     F16(Vec<f16>),
+}
+
+/// One caller's input, waiting for a batched run ([`Batcher`]).
+struct BatchRequest {
+    /// The prepared input of one image, `3 x size`.
+    input: InputBuffer,
+    /// The image's height and width, to scale the results back to.
+    image: (usize, usize),
+    /// The input's height and width: requests of one size share a run.
+    size: (usize, usize),
+    settings: NmsSettings,
 }
 
 /// One session with the buffers it reuses from call to call.
@@ -269,6 +283,9 @@ struct Sessions<T = Worker> {
     cores: usize,
     /// Calls holding a session or waiting for one.
     in_flight: AtomicUsize,
+    /// Gathers concurrent calls into batched runs, when the model was loaded with batching. Part of the
+    /// sessions, so that a forked child starts with a batcher of its own, as it does with sessions.
+    batcher: Option<Batcher<BatchRequest, Result<Detections>>>,
 }
 
 impl<T> Sessions<T> {
@@ -389,6 +406,8 @@ struct SessionFactory {
     providers: ProviderChoice,
     /// The provider the first session got, which every later one gets too.
     provider: OnceLock<Provider>,
+    /// Cross-caller batching, when asked for and the model has a dynamic batch dimension.
+    batching: Option<BatchSettings>,
 }
 
 impl SessionFactory {
@@ -477,7 +496,8 @@ impl SessionFactory {
             }
             tiers.push((tier.threads, Pool::new(workers)));
         }
-        Ok(Sessions { tiers, cores: self.cores, in_flight: AtomicUsize::new(0) })
+        let batcher = self.batching.map(Batcher::new);
+        Ok(Sessions { tiers, cores: self.cores, in_flight: AtomicUsize::new(0), batcher })
     }
 }
 
@@ -530,6 +550,7 @@ impl LoadedModel {
             cores,
             providers: config.providers.clone(),
             provider: OnceLock::new(),
+            batching: None,
         };
         let epoch = fork::epoch();
         let threads = factory.narrowest();
@@ -550,6 +571,19 @@ impl LoadedModel {
         let (head, layout) = recognise_head(&shapes, height, width, &spec.metadata)?;
         let names = class_names(spec.metadata.names.as_deref(), layout);
         let head = ModelHead { head, layout, class_count: names.len() };
+        let mut factory = factory;
+        factory.batching = match config.batching {
+            Some(_) if !spec.dynamic_batch => {
+                crate::log::emit(crate::log::Level::Warn, || {
+                    format!(
+                        "{}: batching ignored: the model's batch dimension is fixed (export with dynamic=True)",
+                        factory.model_name
+                    )
+                });
+                None
+            }
+            batching => batching,
+        };
         let pool = factory.build_sessions(spec.precision, Some(warm))?;
         Ok(Self {
             pool: ArcSwapOption::from_pointee(pool),
@@ -682,9 +716,92 @@ impl LoadedModel {
         acquire_timeout: Option<Duration>,
     ) -> Result<Detections> {
         settings.validate()?;
+        let pool = self.pool()?;
+        if let Some(batcher) = &pool.batcher {
+            let request = self.prepare_request(view, settings)?;
+            return batcher.submit(
+                request,
+                |r| r.size,
+                |batch| self.run_batch(&pool, batch, acquire_timeout),
+                || Err(Error::new(ErrorKind::Internal, "internal error: a batched run panicked")),
+            );
+        }
         let mut found = None;
         self.run_pipeline(std::slice::from_ref(view), settings, acquire_timeout, |d| found = Some(d))?;
         Ok(found.expect("one result per image"))
+    }
+
+    /// What cross-caller batching has done in this process's sessions; `None` when it is off.
+    pub fn batch_counts(&self) -> Option<BatchCounts> {
+        if self.pool_epoch.load(Ordering::Acquire) != fork::epoch() {
+            return None;
+        }
+        self.pool.load_full().and_then(|pool| pool.batcher.as_ref().map(Batcher::counts))
+    }
+
+    /// One caller's part of a batched run: its image letterboxed (a classifier's: resized and cropped) on
+    /// the caller's thread into an input of its own, exactly as the unbatched pipeline fills a session's.
+    fn prepare_request(&self, view: &PixelView<'_>, settings: &NmsSettings) -> Result<BatchRequest> {
+        let (target_h, target_w) = self.spec.shape.target();
+        let (target_h, target_w) = (target_h as usize, target_w as usize);
+        let classify = self.head.head == Head::Classify;
+        let stride = self.spec.shape.minimal_rect_stride().map(|s| s as usize);
+        let geometry = LetterboxGeometry::new(view.width(), view.height(), target_h, target_w, stride);
+        let size = if classify { (target_h, target_w) } else { (geometry.input_height, geometry.input_width) };
+        fn fill<T: InputElement>(
+            view: &PixelView<'_>,
+            geometry: &LetterboxGeometry,
+            size: (usize, usize),
+            classify: bool,
+        ) -> Result<Vec<T>> {
+            let mut buf = Vec::new();
+            try_resize(&mut buf, 3 * size.0 * size.1, T::from_u8(PAD_VALUE), "the model's input tensor")?;
+            if classify {
+                classify_input(view, size.0, size.1, &mut ClassifyScratch::default(), &mut buf);
+            } else {
+                letterbox_into_slice(view, geometry, &mut LetterboxScratch::default(), &mut buf);
+            }
+            Ok(buf)
+        }
+        let input = match self.spec.precision {
+            InputPrecision::F32 => InputBuffer::F32(fill(view, &geometry, size, classify)?),
+            InputPrecision::F16 => InputBuffer::F16(fill(view, &geometry, size, classify)?),
+        };
+        Ok(BatchRequest { input, image: (view.height(), view.width()), size, settings: *settings })
+    }
+
+    /// A batch of prepared inputs of one size in one ONNX Runtime run, each decoded with its own settings
+    /// in the pixels of its own image: one result per request, in order.
+    fn run_batch(
+        &self,
+        pool: &Sessions,
+        batch: Vec<BatchRequest>,
+        acquire_timeout: Option<Duration>,
+    ) -> Vec<Result<Detections>> {
+        let count = batch.len();
+        let (height, width) = batch[0].size;
+        let run = || -> Result<Vec<Result<Detections>>> {
+            let mut guard = pool.checkout(acquire_timeout)?;
+            let worker = &mut *guard;
+            let per_image = 3 * height * width;
+            worker.reserve_input(count * per_image)?;
+            for (slot, request) in batch.iter().enumerate() {
+                let range = slot * per_image..(slot + 1) * per_image;
+                match (&mut worker.input, &request.input) {
+                    (InputBuffer::F32(to), InputBuffer::F32(from)) => to[range].copy_from_slice(from),
+                    (InputBuffer::F16(to), InputBuffer::F16(from)) => to[range].copy_from_slice(from),
+                    _ => return Err(Error::new(ErrorKind::Internal, "internal error: mixed input precisions")),
+                }
+            }
+            let prototypes = matches!(self.head.head, Head::Segment { .. });
+            worker.infer(count, height, width, RunKind::Later, prototypes)?;
+            Ok(batch
+                .iter()
+                .enumerate()
+                .map(|(index, r)| self.decode_head(worker, index, r.image, (height, width), &r.settings))
+                .collect())
+        };
+        run().unwrap_or_else(|error| vec![Err(error); count])
     }
 
     /// Detects objects in several images. On a model with a dynamic batch dimension, up to [`MAX_BATCH`]
@@ -953,7 +1070,7 @@ mod tests {
                 (tier.threads, Pool::new((0..tier.sessions).map(|i| format!("w{}.{i}", tier.threads)).collect()))
             })
             .collect();
-        Sessions { tiers, cores, in_flight: AtomicUsize::new(0) }
+        Sessions { tiers, cores, in_flight: AtomicUsize::new(0), batcher: None }
     }
 
     fn width(session: &str) -> usize {

@@ -296,6 +296,10 @@ class Detector:
             which one the model got.
         provider_fallback: when a provider of the list is not there (ONNX Runtime built without it, or it
             fails to start), try the next one instead of raising `ProviderUnavailableError`.
+        max_batch: gather up to this many concurrent calls whose input has the same size into one ONNX
+            Runtime run (models with a dynamic batch dimension); 1 (default) runs every call alone. Each
+            call gets exactly its own result. Pays off on a GPU; `batch_stats()` reports what it did.
+        max_batch_delay: seconds a call waits for others to share its run (default 0.002).
 
     Raises:
         ModelLoadError, InvalidModelError, RuntimeUnavailableError, ProviderUnavailableError: a synchronous
@@ -325,6 +329,8 @@ class Detector:
         ort_library: Optional[Union[str, "os.PathLike[str]"]] = None,
         providers: Optional[Sequence[str]] = None,
         provider_fallback: bool = False,
+        max_batch: int = 1,
+        max_batch_delay: float = 0.002,
     ) -> None:
         self._handle: Optional[int] = None
         self._names: Optional[Dict[int, str]] = None
@@ -339,6 +345,14 @@ class Detector:
             raise ValueError(f"max_image_pixels must be a positive int or None, not {max_image_pixels!r}")
         size = _count(imgsz, "imgsz")
         provider_list = [_provider(name) for name in (providers or [])]
+        if (
+            isinstance(max_batch_delay, bool)
+            or not isinstance(max_batch_delay, (int, float))
+            or math.isnan(max_batch_delay)
+            or max_batch_delay < 0
+        ):
+            raise ValueError(f"max_batch_delay must be a number of seconds >= 0, not {max_batch_delay!r}")
+        delay_us = min(int(math.ceil(max_batch_delay * 1e6)), 2**32 - 1)
         timeout_ms = 0 if acquire_timeout is None else max(1, _milliseconds(acquire_timeout, "acquire_timeout", 0))
         lib = _capi.lib
         config = _capi.config_p()
@@ -365,6 +379,7 @@ class Detector:
             for kind, device in provider_list:
                 check(lib.yolo_config_add_provider(config, kind, device))
             check(lib.yolo_config_set_provider_fallback(config, bool(provider_fallback)))
+            check(lib.yolo_config_set_batching(config, _count(max_batch, "max_batch"), delay_us))
             check(lib.yolo_init(config, ctypes.byref(handle)))
         finally:
             lib.yolo_config_free(config)
@@ -481,6 +496,13 @@ class Detector:
         check(_capi.lib.yolo_model_provider(self._live(), ctypes.byref(kind), ctypes.byref(device)))
         name = {code: name for name, code in _capi.PROVIDERS.items()}.get(kind.value, f"provider {kind.value}")
         return f"{name}:{device.value}" if name in ("cuda", "tensorrt") else name
+
+    def batch_stats(self) -> Tuple[int, int, float]:
+        """What cross-caller batching (`max_batch`) did: `(runs, calls, longest wait in seconds)`; the mean
+        batch is `calls / runs`. Zeros when batching is off or the model's batch dimension is fixed."""
+        runs, calls, wait = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
+        check(_capi.lib.yolo_batch_stats(self._live(), ctypes.byref(runs), ctypes.byref(calls), ctypes.byref(wait)))
+        return runs.value, calls.value, wait.value / 1e6
 
     @property
     def kpt_shape(self) -> Optional[Tuple[int, int]]:

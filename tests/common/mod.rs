@@ -77,6 +77,9 @@ pub struct TestConfig {
     /// `(yolo_provider value, device id)`, added in order.
     pub providers: Vec<(u32, u32)>,
     pub provider_fallback: bool,
+    /// Cross-caller batching: 1 is off.
+    pub max_batch: u32,
+    pub max_delay_us: u32,
 }
 
 impl Default for TestConfig {
@@ -99,6 +102,8 @@ impl Default for TestConfig {
             on_load_user_data: std::ptr::null_mut(),
             providers: Vec::new(),
             provider_fallback: false,
+            max_batch: 1,
+            max_delay_us: 0,
         }
     }
 }
@@ -157,6 +162,7 @@ pub fn config_with(
             ok(yolo_config_add_provider(k, provider, device))?;
         }
         ok(yolo_config_set_provider_fallback(k, c.provider_fallback))?;
+        ok(yolo_config_set_batching(k, c.max_batch, c.max_delay_us))?;
     }
     Ok(config)
 }

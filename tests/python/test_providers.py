@@ -51,3 +51,21 @@ def test_an_absent_cuda_provider_raises_unless_fall_back_was_asked(model_path: P
     with yolo_ffi.Detector(model_path, providers=["cuda:1", "cpu"], provider_fallback=True) as detector:
         assert detector.provider == "cpu"
         assert detector.detect(bus) == yolo_ffi.Detector(model_path).detect(bus)
+
+
+def test_batched_concurrent_calls_give_each_caller_its_own_result(model_path: Path, bus: Path) -> None:
+    import concurrent.futures
+
+    images = [bus.read_bytes()] * 8
+    with yolo_ffi.Detector(model_path) as alone:
+        expected = alone.detect(images[0])
+    with yolo_ffi.Detector(model_path, max_batch=8, max_batch_delay=0.2, pool_size=1) as batched:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(batched.detect, images))
+        assert all(r == expected for r in results)
+        runs, calls, longest = batched.batch_stats()
+        assert calls == 8 and 1 <= runs < 8 and 0 < longest <= 1.0
+    with pytest.raises(ValueError, match="max_batch_delay"):
+        yolo_ffi.Detector(model_path, max_batch=2, max_batch_delay=-1)
+    with pytest.raises(yolo_ffi.InvalidArgumentError, match="max_batch"):
+        yolo_ffi.Detector(model_path, max_batch=1000)
