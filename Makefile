@@ -32,7 +32,7 @@ DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: bench-python system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
-        install uninstall test-install test-bindings test-node test-go test-java test-scale-out
+        install uninstall test-install test-bindings test-node test-go test-java test-scale-out gpu
 
 all: $(SONAME_LINK) build/detect
 
@@ -284,6 +284,15 @@ test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
 	$(SDIST_VENV)/bin/pip install --quiet --disable-pip-version-check $(WHEEL_DIR)/yolo_ffi-*.tar.gz
 	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(SDIST_VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC) --cxx $(CXX)
+
+## The GPU runtime, for those who ask for it (not part of `make demo` or `make test`; several GB): build/gpuvenv
+## with the wheel and its `cuda` extra, PyPI's onnxruntime-gpu with its CUDA and cuDNN wheels.
+## scripts/gpu-check.sh uses it on a machine with an NVIDIA GPU (docs/benchmarks.md, "GPU").
+GPU_VENV := build/gpuvenv
+gpu: wheel
+	rm -rf $(GPU_VENV)
+	$(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/pip install --quiet --disable-pip-version-check pillow "$$(ls $(WHEEL_DIR)/yolo_ffi-*.whl)[cuda]"
 
 ## Scale-out (docs/scale-out.md): the Celery example with a Redis server (Debian's redis-server) and Celery
 ## workers, and the Ray Serve example on a local Ray cluster, all started and stopped by the tests on

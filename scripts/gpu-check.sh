@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The GPU run of the execution-provider work, as one script for a machine with an NVIDIA GPU: a virtualenv
-# with yolo-ffi's wheel and PyPI's onnxruntime-gpu with its CUDA and cuDNN libraries, then
+# with yolo-ffi's wheel and PyPI's onnxruntime-gpu with its CUDA and cuDNN libraries (make gpu), then
 # scripts/gpu_check.py (parity on the CUDA provider, latency against a raw CUDA session.run, throughput
 # with 1 to 64 callers with and without cross-caller batching). Prints the tables for docs/benchmarks.md.
 #
 #   scripts/gpu-check.sh [MODEL [IMAGE...]]      default: ../shared's yolov8n.onnx at 640 on bus.jpg, zidane.jpg
 #
 # GPU_VENV=/path/to/venv uses a virtualenv prepared beforehand (for a machine without the registries);
-# otherwise build/gpuvenv is made from PyPI. The wheel comes from build/wheelhouse (make wheel).
+# otherwise `make gpu` makes build/gpuvenv from PyPI (the wheel with its `cuda` extra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-../shared/models/yolov8n.onnx}
@@ -19,11 +19,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
   echo "gpu-check: no NVIDIA GPU here (nvidia-smi failed)" >&2; exit 1; }
 
 venv=${GPU_VENV:-build/gpuvenv}
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "onnxruntime-gpu[cuda,cudnn]==1.31.1" pillow \
-    build/wheelhouse/yolo_ffi-*.whl
-fi
+[ -x "$venv/bin/python" ] || make gpu
 # libonnxruntime_providers_cuda.so finds CUDA and cuDNN through the loader: point it at the nvidia-* wheels.
 nvidia_libs=$("$venv/bin/python" - <<'PY'
 import glob, os, site
@@ -31,5 +27,5 @@ print(":".join(sorted({os.path.dirname(p) for d in site.getsitepackages() for p 
 PY
 )
 export LD_LIBRARY_PATH=${nvidia_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-# yolo-ffi finds the onnxruntime-gpu package's libonnxruntime by itself (importlib metadata).
+# yolo-ffi picks the onnxruntime-gpu package's libonnxruntime by itself when a GPU provider is asked for.
 "$venv/bin/python" scripts/gpu_check.py "$model" "${images[@]}" --imgsz 640

@@ -7,7 +7,7 @@ import logging
 import functools
 import os
 from importlib import metadata
-from typing import Optional
+from typing import Optional, Tuple
 
 from . import _capi
 from ._errors import check
@@ -20,15 +20,23 @@ RUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino
 logger = logging.getLogger("yolo_ffi")
 
 
+#: The distribution whose runtime has the CUDA and TensorRT providers.
+GPU_DISTRIBUTION = "onnxruntime-gpu"
+
+
 @functools.lru_cache(maxsize=None)
-def onnxruntime_library() -> Optional[str]:
-    """Path of `libonnxruntime.so.*` inside the installed onnxruntime wheel, or None.
+def onnxruntime_library(gpu: bool = False) -> Optional[str]:
+    """Path of `libonnxruntime.so.*` inside the installed onnxruntime wheel, or None; with `gpu`, the
+    `onnxruntime-gpu` wheel's first (`pip install yolo-ffi[cuda]` installs it beside `onnxruntime`).
 
     Read from the distribution's file list (importlib metadata), without importing onnxruntime: importing it
     would load a second copy of ONNX Runtime, its Python bindings, into the process. Looked up once per
     process: installed packages do not move under a running interpreter.
     """
-    for distribution in RUNTIME_DISTRIBUTIONS:
+    order: Tuple[str, ...] = RUNTIME_DISTRIBUTIONS
+    if gpu:
+        order = (GPU_DISTRIBUTION, *(d for d in RUNTIME_DISTRIBUTIONS if d != GPU_DISTRIBUTION))
+    for distribution in order:
         try:
             files = metadata.files(distribution) or []
         except metadata.PackageNotFoundError:
@@ -45,9 +53,10 @@ def onnxruntime_library() -> Optional[str]:
     return None
 
 
-def resolve_runtime(explicit: "Optional[os.PathLike[str] | str]") -> Optional[str]:
+def resolve_runtime(explicit: "Optional[os.PathLike[str] | str]", gpu: bool = False) -> Optional[str]:
     """The runtime path to hand to `yolo_init`: the explicit one, else the first environment variable set,
-    else the onnxruntime wheel's, else None (the library's own search).
+    else the onnxruntime wheel's (with `gpu`, because a CUDA or TensorRT provider was asked for,
+    `onnxruntime-gpu`'s first), else None (the library's own search).
 
     A path from here is the only one the library tries: a runtime named by the caller or the environment
     that cannot be loaded is an error, never a silent fall-back to another copy.
@@ -57,7 +66,25 @@ def resolve_runtime(explicit: "Optional[os.PathLike[str] | str]") -> Optional[st
     for name in RUNTIME_ENV_VARS:
         if os.environ.get(name):
             return os.environ[name]
-    return onnxruntime_library()
+    return onnxruntime_library(gpu)
+
+
+def preload_gpu_libraries(runtime: Optional[str]) -> None:
+    """Loads the CUDA and cuDNN libraries of PyPI's `nvidia-*` wheels, which `onnxruntime-gpu`'s CUDA
+    provider needs but does not find by itself, through `onnxruntime.preload_dlls` (onnxruntime-gpu's own
+    helper). Only for a runtime from the `onnxruntime-gpu` wheel; a failure is logged, and the provider then
+    reports what it could not load."""
+    gpu = onnxruntime_library(True)
+    if runtime is None or gpu is None or os.path.abspath(runtime) != gpu:
+        return
+    try:
+        import onnxruntime  # type: ignore[import-untyped]  # the GPU wheel's package, for its DLL helper
+
+        preload = getattr(onnxruntime, "preload_dlls", None)
+        if preload is not None:
+            preload()
+    except Exception as error:  # noqa: BLE001 - a helper of another package: log it, let the load report
+        logger.warning("could not preload the CUDA libraries of onnxruntime-gpu: %s", error)
 
 
 def version() -> str:

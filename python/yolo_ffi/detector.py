@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _capi
 from ._errors import InvalidHandleError, NotReadyError, check, error_for, last_error_message
-from ._runtime import resolve_runtime
+from ._runtime import preload_gpu_libraries, resolve_runtime
 
 if TYPE_CHECKING:  # Pillow is optional
     from PIL.Image import Image as PILImage
@@ -338,13 +338,16 @@ class Detector:
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
         self.model_path = os.fspath(model)
-        runtime = resolve_runtime(ort_library)
         if _count(max_det, "max_det") == 0:
             raise ValueError(f"max_det must be at least 1, not {max_det!r}")
         if max_image_pixels is not None and (not isinstance(max_image_pixels, int) or max_image_pixels < 1):
             raise ValueError(f"max_image_pixels must be a positive int or None, not {max_image_pixels!r}")
         size = _count(imgsz, "imgsz")
         provider_list = [_provider(name) for name in (providers or [])]
+        gpu = any(kind in (_capi.PROVIDERS["cuda"], _capi.PROVIDERS["tensorrt"]) for kind, _ in provider_list)
+        runtime = resolve_runtime(ort_library, gpu)
+        if gpu:
+            preload_gpu_libraries(runtime)
         if (
             isinstance(max_batch_delay, bool)
             or not isinstance(max_batch_delay, (int, float))
