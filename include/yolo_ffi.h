@@ -145,7 +145,7 @@ enum yolo_provider
   YOLO_PROVIDER_CUDA = 2,
   // NVIDIA TensorRT: the `onnxruntime-gpu` build with TensorRT's libraries.
   YOLO_PROVIDER_TENSORRT = 3,
-  // Intel OpenVINO: the `onnxruntime-openvino` build.
+  // Intel OpenVINO: an ONNX Runtime 1.31 or later built with it.
   YOLO_PROVIDER_OPENVINO = 4,
 };
 #ifndef __cplusplus

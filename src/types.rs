@@ -170,7 +170,7 @@ pub enum yolo_provider {
     Cuda = 2,
     /// NVIDIA TensorRT: the `onnxruntime-gpu` build with TensorRT's libraries.
     Tensorrt = 3,
-    /// Intel OpenVINO: the `onnxruntime-openvino` build.
+    /// Intel OpenVINO: an ONNX Runtime 1.31 or later built with it.
     Openvino = 4,
 }
 

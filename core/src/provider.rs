@@ -24,7 +24,7 @@ pub enum ProviderKind {
     Cuda,
     /// NVIDIA TensorRT, through the CUDA build's TensorRT provider.
     TensorRt,
-    /// Intel OpenVINO (the `onnxruntime-openvino` build).
+    /// Intel OpenVINO (an ONNX Runtime built with it).
     OpenVino,
 }
 
@@ -44,7 +44,7 @@ impl ProviderKind {
         match self {
             Self::Cpu => "every ONNX Runtime",
             Self::Cuda | Self::TensorRt => "the libonnxruntime of PyPI's onnxruntime-gpu, with its CUDA libraries",
-            Self::OpenVino => "the libonnxruntime of PyPI's onnxruntime-openvino",
+            Self::OpenVino => "an ONNX Runtime 1.31 or later built with OpenVINO",
         }
     }
 }
