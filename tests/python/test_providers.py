@@ -69,3 +69,40 @@ def test_batched_concurrent_calls_give_each_caller_its_own_result(model_path: Pa
         yolo_ffi.Detector(model_path, max_batch=2, max_batch_delay=-1)
     with pytest.raises(yolo_ffi.InvalidArgumentError, match="max_batch"):
         yolo_ffi.Detector(model_path, max_batch=1000)
+
+
+def _child_checks(detector: yolo_ffi.Detector, image: bytes, expected: list) -> int:
+    """In a forked child: fresh sessions on the same provider, a fresh batcher, the parent's results."""
+    import concurrent.futures
+
+    try:
+        if detector.provider != "cpu":
+            return 2
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(detector.detect, [image] * 4))
+        if any(r != expected for r in results):
+            return 3
+        runs, calls, _ = detector.batch_stats()
+        return 0 if calls == 4 and runs >= 1 else 4
+    except BaseException:  # noqa: BLE001 - any failure is the child's exit status
+        return 5
+
+
+def test_a_forked_child_gets_its_own_sessions_on_the_same_provider_and_its_own_batcher(
+    model_path: Path, bus: Path
+) -> None:
+    import os
+
+    image = bus.read_bytes()
+    detector = yolo_ffi.Detector(
+        model_path, providers=["cuda", "cpu"], provider_fallback=True, max_batch=4, max_batch_delay=0.05
+    )
+    expected = detector.detect(image)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which must never return into pytest
+        os._exit(_child_checks(detector, image, expected))
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert detector.detect(image) == expected
+    assert detector.batch_stats()[1] == 2, "the child's calls were counted in its own batcher"
+    detector.close()
