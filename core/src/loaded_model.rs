@@ -122,6 +122,26 @@ enum InputBuffer {
     F16(Vec<f16>),
 }
 
+/// What [`fill`] writes into a model input: images, where each goes, the scratch space, the input size.
+struct Fill<'a> {
+    views: &'a [PixelView<'a>],
+    geometries: &'a [LetterboxGeometry],
+    letterbox: &'a mut LetterboxScratch,
+    /// A classifier's images are resized and cropped instead of letterboxed.
+    classify: Option<&'a mut ClassifyScratch>,
+    size: (usize, usize),
+}
+
+/// Writes each image of `f` into its slot of `buf`, one `3 x size` image after the other.
+fn fill<T: InputElement>(buf: &mut [T], f: Fill<'_>) {
+    let (height, width) = f.size;
+    let images = f.views.iter().zip(f.geometries).zip(buf.chunks_exact_mut(3 * height * width));
+    match f.classify {
+        Some(scratch) => images.for_each(|((view, _), out)| classify_input(view, height, width, scratch, out)),
+        None => images.for_each(|((view, geometry), out)| letterbox_into_slice(view, geometry, f.letterbox, out)),
+    }
+}
+
 /// One caller's input, waiting for a batched run ([`Batcher`]).
 struct BatchRequest {
     /// The prepared input of one image, `3 x size`.
@@ -742,13 +762,10 @@ impl LoadedModel {
     /// One caller's part of a batched run: its image letterboxed (a classifier's: resized and cropped) on
     /// the caller's thread into an input of its own, exactly as the unbatched pipeline fills a session's.
     fn prepare_request(&self, view: &PixelView<'_>, settings: &NmsSettings) -> Result<BatchRequest> {
-        let (target_h, target_w) = self.spec.shape.target();
-        let (target_h, target_w) = (target_h as usize, target_w as usize);
+        let geometry = self.geometry(view, true);
+        let size = self.input_dims(&geometry);
         let classify = self.head.head == Head::Classify;
-        let stride = self.spec.shape.minimal_rect_stride().map(|s| s as usize);
-        let geometry = LetterboxGeometry::new(view.width(), view.height(), target_h, target_w, stride);
-        let size = if classify { (target_h, target_w) } else { (geometry.input_height, geometry.input_width) };
-        fn fill<T: InputElement>(
+        fn prepared<T: InputElement>(
             view: &PixelView<'_>,
             geometry: &LetterboxGeometry,
             size: (usize, usize),
@@ -756,18 +773,46 @@ impl LoadedModel {
         ) -> Result<Vec<T>> {
             let mut buf = Vec::new();
             try_resize(&mut buf, 3 * size.0 * size.1, T::from_u8(PAD_VALUE), "the model's input tensor")?;
-            if classify {
-                classify_input(view, size.0, size.1, &mut ClassifyScratch::default(), &mut buf);
-            } else {
-                letterbox_into_slice(view, geometry, &mut LetterboxScratch::default(), &mut buf);
-            }
+            let mut classify_scratch = ClassifyScratch::default();
+            let f = Fill {
+                views: std::slice::from_ref(view),
+                geometries: std::slice::from_ref(geometry),
+                letterbox: &mut LetterboxScratch::default(),
+                classify: if classify { Some(&mut classify_scratch) } else { None },
+                size,
+            };
+            fill(&mut buf, f);
             Ok(buf)
         }
         let input = match self.spec.precision {
-            InputPrecision::F32 => InputBuffer::F32(fill(view, &geometry, size, classify)?),
-            InputPrecision::F16 => InputBuffer::F16(fill(view, &geometry, size, classify)?),
+            InputPrecision::F32 => InputBuffer::F32(prepared(view, &geometry, size, classify)?),
+            InputPrecision::F16 => InputBuffer::F16(prepared(view, &geometry, size, classify)?),
         };
         Ok(BatchRequest { input, image: (view.height(), view.width()), size, settings: *settings })
+    }
+
+    /// Where `view` goes in the model input: letterboxed to the minimal rectangle (for a batch, only when
+    /// its images all have one size, `minimal`), else to the full target.
+    fn geometry(&self, view: &PixelView<'_>, minimal: bool) -> LetterboxGeometry {
+        let (target_h, target_w) = self.spec.shape.target();
+        let stride = self.spec.shape.minimal_rect_stride().filter(|_| minimal).map(|s| s as usize);
+        LetterboxGeometry::new(view.width(), view.height(), target_h as usize, target_w as usize, stride)
+    }
+
+    /// The model input's height and width for an image placed by `geometry`. A classifier's is always the
+    /// full target: Ultralytics resizes and crops rather than letterboxes.
+    fn input_dims(&self, geometry: &LetterboxGeometry) -> (usize, usize) {
+        if self.head.head == Head::Classify {
+            let (height, width) = self.spec.shape.target();
+            (height as usize, width as usize)
+        } else {
+            (geometry.input_height, geometry.input_width)
+        }
+    }
+
+    /// Whether a run must copy out the second output: a segmentation model's prototypes.
+    fn has_prototypes(&self) -> bool {
+        matches!(self.head.head, Head::Segment { .. })
     }
 
     /// A batch of prepared inputs of one size in one ONNX Runtime run, each decoded with its own settings
@@ -793,8 +838,7 @@ impl LoadedModel {
                     _ => return Err(Error::new(ErrorKind::Internal, "internal error: mixed input precisions")),
                 }
             }
-            let prototypes = matches!(self.head.head, Head::Segment { .. });
-            worker.infer(count, height, width, RunKind::Later, prototypes)?;
+            worker.infer(count, height, width, RunKind::Later, self.has_prototypes())?;
             Ok(batch
                 .iter()
                 .enumerate()
@@ -838,42 +882,14 @@ impl LoadedModel {
         let pool = self.pool()?;
         let mut guard = pool.checkout(acquire_timeout)?;
         let worker = &mut *guard;
-        let (target_h, target_w) = self.spec.shape.target();
         let classify = self.head.head == Head::Classify;
         let same_size = views.windows(2).all(|p| (p[0].width(), p[0].height()) == (p[1].width(), p[1].height()));
-        let stride = self.spec.shape.minimal_rect_stride().filter(|_| same_size).map(|s| s as usize);
         worker.geometries.clear();
-        worker.geometries.extend(
-            views
-                .iter()
-                .map(|v| LetterboxGeometry::new(v.width(), v.height(), target_h as usize, target_w as usize, stride)),
-        );
-        // Equal for every image: one size with the minimal rectangle, else the full target. A classifier's
-        // input is always the full target: Ultralytics resizes and crops rather than letterboxes.
-        let (height, width) = if classify {
-            (target_h as usize, target_w as usize)
-        } else {
-            (worker.geometries[0].input_height, worker.geometries[0].input_width)
-        };
+        worker.geometries.extend(views.iter().map(|v| self.geometry(v, same_size)));
+        // Equal for every image: one size with the minimal rectangle, else the full target.
+        let (height, width) = self.input_dims(&worker.geometries[0]);
         let per_image = 3 * height * width;
         worker.reserve_input(views.len() * per_image)?;
-        struct Fill<'a> {
-            views: &'a [PixelView<'a>],
-            geometries: &'a [LetterboxGeometry],
-            letterbox: &'a mut LetterboxScratch,
-            classify: Option<&'a mut ClassifyScratch>,
-            size: (usize, usize),
-        }
-        fn fill<T: InputElement>(buf: &mut [T], f: Fill<'_>) {
-            let (height, width) = f.size;
-            let images = f.views.iter().zip(f.geometries).zip(buf.chunks_exact_mut(3 * height * width));
-            match f.classify {
-                Some(scratch) => images.for_each(|((view, _), out)| classify_input(view, height, width, scratch, out)),
-                None => {
-                    images.for_each(|((view, geometry), out)| letterbox_into_slice(view, geometry, f.letterbox, out))
-                }
-            }
-        }
         let f = Fill {
             views,
             geometries: &worker.geometries,
@@ -885,8 +901,7 @@ impl LoadedModel {
             InputBuffer::F32(buf) => fill(buf, f),
             InputBuffer::F16(buf) => fill(buf, f),
         }
-        let prototypes = matches!(self.head.head, Head::Segment { .. });
-        worker.infer(views.len(), height, width, RunKind::Later, prototypes)?;
+        worker.infer(views.len(), height, width, RunKind::Later, self.has_prototypes())?;
         for (index, view) in views.iter().enumerate() {
             emit(self.decode_head(worker, index, (view.height(), view.width()), (height, width), settings)?);
         }

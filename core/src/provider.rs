@@ -130,15 +130,15 @@ fn register(provider: Provider, builder: &mut SessionBuilder) -> std::result::Re
         }
         ProviderKind::OpenVino => (ep::OpenVINO::is_available(), ep::OpenVINO::default().build()),
     };
-    let runtime =
-        crate::runtime::loaded_from().map_or_else(|| "the loaded ONNX Runtime".into(), |p| p.display().to_string());
     match available {
         Ok(true) => {}
         Ok(false) => {
+            let runtime = crate::runtime::loaded_from()
+                .map_or_else(|| "the loaded ONNX Runtime".into(), |p| p.display().to_string());
             return Err(format!(
                 "execution provider {provider} is not available: {runtime} was built without it (it comes with {})",
                 provider.kind.source()
-            ))
+            ));
         }
         Err(e) => return Err(format!("execution provider {provider}: cannot list ONNX Runtime's providers: {e}")),
     }

@@ -39,6 +39,7 @@ ERROR_SLOTS = 32
 TASKS = {1: "detect", 2: "segment", 3: "pose", 4: "obb", 5: "classify"}
 # yolo_provider
 PROVIDERS = {"cpu": 1, "cuda": 2, "tensorrt": 3, "openvino": 4}
+PROVIDER_NAMES = {code: name for name, code in PROVIDERS.items()}
 
 # yolo_pixel_format
 PIXEL_RGB8 = 1

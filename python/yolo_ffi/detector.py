@@ -497,7 +497,7 @@ class Detector:
         Raises `NotReadyError` while loading."""
         kind, device = ctypes.c_uint32(), ctypes.c_uint32()
         check(_capi.lib.yolo_model_provider(self._live(), ctypes.byref(kind), ctypes.byref(device)))
-        name = {code: name for name, code in _capi.PROVIDERS.items()}.get(kind.value, f"provider {kind.value}")
+        name = _capi.PROVIDER_NAMES.get(kind.value, f"provider {kind.value}")
         return f"{name}:{device.value}" if name in ("cuda", "tensorrt") else name
 
     def batch_stats(self) -> Tuple[int, int, float]:
