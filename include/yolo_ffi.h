@@ -152,6 +152,26 @@ enum yolo_provider
 typedef uint32_t yolo_provider;
 #endif // __cplusplus
 
+// Whether each session's input and outputs are bound to it once (ONNX Runtime's IO binding), for
+// `yolo_config_set_io_binding`. Values are stable; 0 is never valid.
+enum yolo_io_binding
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Bound on GPU providers (CUDA, TensorRT), in pinned host memory that the GPU copies from and to
+  // directly; on a provider that offers no pinned memory the model runs unbound, with a warning. Not
+  // bound on the CPU, where a run reads the input where it is.
+  YOLO_IO_BINDING_AUTO = 1,
+  // Bound on every provider, in its host memory; the load fails when that memory is not there.
+  YOLO_IO_BINDING_ON = 2,
+  // Never bound: every run hands ONNX Runtime an ordinary host buffer.
+  YOLO_IO_BINDING_OFF = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t yolo_io_binding;
+#endif // __cplusplus
+
 // The layout of one pixel in a buffer passed to `yolo_detect_pixels`. Values are stable; 0 is never valid,
 // so a zeroed struct is caught.
 enum yolo_pixel_format
@@ -588,6 +608,14 @@ yolo_status yolo_model_provider(const struct yolo_detector *detector,
                                 yolo_provider *out_provider,
                                 uint32_t *out_device_id);
 
+// Writes whether the model's sessions have their input and outputs bound (`yolo_config_set_io_binding`):
+// `true` on a GPU provider by default, `false` on the CPU by default or when the provider offered no
+// memory to bind in. Thread-safe.
+//
+// Safety: `detector` must be a live detector; `out_bound` must be valid for writes.
+yolo_status yolo_model_io_binding(const struct yolo_detector *detector,
+                                  bool *out_bound);
+
 // Writes what cross-caller batching (`yolo_config_set_batching`) has done in this process: the batched
 // runs, the detect calls they carried (their ratio is the mean batch size), and the longest any call
 // waited for others, in microseconds. All 0 when batching is off, the model's batch dimension is fixed,
@@ -763,6 +791,18 @@ yolo_status yolo_config_add_provider(struct yolo_config *config,
 // Safety: `config` must be a live config.
 yolo_status yolo_config_set_provider_fallback(struct yolo_config *config,
                                               bool fall_back);
+
+// Whether each session's input and outputs are bound to it once, in host memory its execution provider
+// reads and writes directly (a `yolo_io_binding` value). `YOLO_IO_BINDING_AUTO` (the default) binds on
+// GPU providers, in pinned memory: the input is letterboxed straight into it and copied to the GPU in one
+// transfer, and the outputs come back into it. `YOLO_IO_BINDING_ON` binds on every provider and fails the
+// load when the provider offers no such memory; `YOLO_IO_BINDING_OFF` never binds. Results are the same
+// either way. `yolo_model_io_binding` tells what the model got. An unknown value is
+// `YOLO_STATUS_INVALID_ARGUMENT`.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_io_binding(struct yolo_config *config,
+                                       uint32_t io_binding);
 
 // Gathers concurrent detect calls into batched runs: a call waits up to `max_delay_us` microseconds for
 // others whose input has the same size (up to `max_batch` in all), then they share one ONNX Runtime run;

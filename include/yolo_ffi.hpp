@@ -174,6 +174,12 @@ class Config {
   }
   // See yolo_config_set_provider_fallback: skip a provider that is not there instead of failing.
   Config& provider_fallback(bool fall_back) { return set(yolo_config_set_provider_fallback(config_, fall_back)); }
+  // See yolo_config_set_batching: gather up to `max_batch` concurrent calls, waiting up to `max_delay_us`.
+  Config& batching(uint32_t max_batch, uint32_t max_delay_us) {
+    return set(yolo_config_set_batching(config_, max_batch, max_delay_us));
+  }
+  // See yolo_config_set_io_binding: YOLO_IO_BINDING_AUTO (the default), _ON or _OFF.
+  Config& io_binding(yolo_io_binding mode) { return set(yolo_config_set_io_binding(config_, mode)); }
   // See yolo_config_set_on_load: `callback` runs once when the load ends, on the loading thread.
   Config& on_load(yolo_load_callback callback, void* user_data) {
     return set(yolo_config_set_on_load(config_, callback, user_data));
@@ -410,6 +416,13 @@ class Detector {
     uint32_t device_id = 0;
     detail::check(yolo_model_provider(detector_, &provider, &device_id));
     return {provider, device_id};
+  }
+
+  // Whether the sessions' input and outputs are bound to them (see Config::io_binding).
+  bool io_binding() const {
+    bool bound = false;
+    detail::check(yolo_model_io_binding(detector_, &bound));
+    return bound;
   }
 
   // A pose model's keypoints per detection and values per keypoint.

@@ -785,6 +785,23 @@ pub unsafe extern "C" fn yolo_model_provider(
     })
 }
 
+/// Writes whether the model's sessions have their input and outputs bound (`yolo_config_set_io_binding`):
+/// `true` on a GPU provider by default, `false` on the CPU by default or when the provider offered no
+/// memory to bind in. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; `out_bound` must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_model_io_binding(detector: *const yolo_detector, out_bound: *mut bool) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_bound = OutParam::new(out_bound, "out_bound")?;
+        let bound = handle.detector.model()?.io_bound();
+        // SAFETY: writable by the caller's contract.
+        unsafe { out_bound.write(bound) };
+        Ok(())
+    })
+}
+
 /// Writes what cross-caller batching (`yolo_config_set_batching`) has done in this process: the batched
 /// runs, the detect calls they carried (their ratio is the mean batch size), and the longest any call
 /// waited for others, in microseconds. All 0 when batching is off, the model's batch dimension is fixed,

@@ -21,7 +21,7 @@ const MAX_CROSS_CALLER_BATCH: u32 = 64;
 
 use crate::boundary::{optional_path, OutParam};
 use crate::handles::{borrow_handle, borrow_handle_mut, free_handle, into_handle, BoxOwned};
-use crate::types::{yolo_load_callback, yolo_provider, yolo_status, YOLO_WAIT_FOREVER};
+use crate::types::{yolo_io_binding, yolo_load_callback, yolo_provider, yolo_status, YOLO_WAIT_FOREVER};
 
 /// How to load a detector: the model file, the session pool, the default thresholds, limits, timeouts and
 /// the background load. Created by `yolo_config_new` with every default set, changed with the
@@ -471,6 +471,26 @@ pub unsafe extern "C" fn yolo_config_set_provider_fallback(config: *mut yolo_con
     unsafe {
         change_config(config, |values| {
             values.core.providers.fall_back = fall_back;
+            Ok(())
+        })
+    }
+}
+
+/// Whether each session's input and outputs are bound to it once, in host memory its execution provider
+/// reads and writes directly (a `yolo_io_binding` value). `YOLO_IO_BINDING_AUTO` (the default) binds on
+/// GPU providers, in pinned memory: the input is letterboxed straight into it and copied to the GPU in one
+/// transfer, and the outputs come back into it. `YOLO_IO_BINDING_ON` binds on every provider and fails the
+/// load when the provider offers no such memory; `YOLO_IO_BINDING_OFF` never binds. Results are the same
+/// either way. `yolo_model_io_binding` tells what the model got. An unknown value is
+/// `YOLO_STATUS_INVALID_ARGUMENT`.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_io_binding(config: *mut yolo_config, io_binding: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe {
+        change_config(config, |values| {
+            values.core.io_binding = yolo_io_binding::setting(io_binding)?;
             Ok(())
         })
     }

@@ -203,6 +203,34 @@ impl From<ProviderKind> for yolo_provider {
     }
 }
 
+/// Whether each session's input and outputs are bound to it once (ONNX Runtime's IO binding), for
+/// `yolo_config_set_io_binding`. Values are stable; 0 is never valid.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum yolo_io_binding {
+    /// Bound on GPU providers (CUDA, TensorRT), in pinned host memory that the GPU copies from and to
+    /// directly; on a provider that offers no pinned memory the model runs unbound, with a warning. Not
+    /// bound on the CPU, where a run reads the input where it is.
+    Auto = 1,
+    /// Bound on every provider, in its host memory; the load fails when that memory is not there.
+    On = 2,
+    /// Never bound: every run hands ONNX Runtime an ordinary host buffer.
+    Off = 3,
+}
+
+impl yolo_io_binding {
+    /// The setting of a raw value (`None`: automatic, `Some(on)`); an invalid argument for a value that
+    /// names none.
+    pub fn setting(value: u32) -> Result<Option<bool>> {
+        match value {
+            v if v == Self::Auto as u32 => Ok(None),
+            v if v == Self::On as u32 => Ok(Some(true)),
+            v if v == Self::Off as u32 => Ok(Some(false)),
+            _ => Err(Error::invalid_argument(format!("{value} is not a yolo_io_binding value"))),
+        }
+    }
+}
+
 /// What a detector's model does, from `yolo_model_task`: Ultralytics' `task`. Values are stable.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -576,6 +604,15 @@ mod tests {
     fn status_values_are_stable() {
         let values: Vec<u32> = yolo_status::ALL.iter().map(|s| *s as u32).collect();
         assert_eq!(values, (0..=15).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn io_binding_values_are_auto_on_off_and_others_are_rejected() {
+        assert_eq!(yolo_io_binding::setting(yolo_io_binding::Auto as u32).unwrap(), None);
+        assert_eq!(yolo_io_binding::setting(yolo_io_binding::On as u32).unwrap(), Some(true));
+        assert_eq!(yolo_io_binding::setting(yolo_io_binding::Off as u32).unwrap(), Some(false));
+        assert!(yolo_io_binding::setting(0).is_err());
+        assert!(yolo_io_binding::setting(4).is_err());
     }
 
     #[test]

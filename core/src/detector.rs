@@ -49,6 +49,9 @@ pub struct DetectorConfig {
     pub providers: ProviderChoice,
     /// Gather concurrent calls into batched runs; `None` (the default): every call runs alone.
     pub batching: Option<BatchSettings>,
+    /// Bind each session's input and outputs once in its provider's host memory; `None` (the default): on
+    /// GPU providers, in pinned memory.
+    pub io_binding: Option<bool>,
 }
 
 impl DetectorConfig {
@@ -69,6 +72,7 @@ impl DetectorConfig {
             load_wait: Some(Duration::ZERO),
             providers: ProviderChoice::default(),
             batching: None,
+            io_binding: None,
         }
     }
 }
@@ -86,6 +90,7 @@ impl DetectorConfig {
             share_weights: self.share_weights,
             providers: self.providers.clone(),
             batching: self.batching,
+            io_binding: self.io_binding,
         }
     }
 

@@ -9,9 +9,10 @@
 
 use std::fmt::Debug;
 
+use ort::memory::{Allocator, MemoryInfo};
 use ort::session::builder::SessionBuilder;
-use ort::session::{Session, SessionOutputs};
-use ort::value::{PrimitiveTensorElementType, TensorRef};
+use ort::session::{IoBinding, Session, SessionOutputs};
+use ort::value::{PrimitiveTensorElementType, TensorRef, Value, ValueTypeMarker};
 
 use crate::error::{Error, Result};
 use crate::fork;
@@ -57,6 +58,58 @@ pub fn run<E: PrimitiveTensorElementType + Debug + Clone + 'static, T>(
         .and_then(|tensor| session.run(ort::inputs![tensor]))
         .map_err(failed)
         .and_then(|outputs| read(&outputs));
+    if kind == RunKind::First {
+        fork::guard_exit_again();
+    }
+    result
+}
+
+/// A binding of `session` and an allocator of `input` memory for the input tensor the caller will bind;
+/// `failed` turns ONNX Runtime's errors into the caller's. The provider decides where the input may live:
+/// CUDA's pinned host memory, which it copies from without staging, is only there on a CUDA session.
+pub fn bind(
+    session: &Session,
+    input: &MemoryInfo<'_>,
+    failed: impl Fn(ort::Error) -> Error,
+) -> Result<(IoBinding, Allocator)> {
+    let _in_runtime = fork::runtime_call();
+    let allocator = Allocator::new(session, input.clone()).map_err(&failed)?;
+    let binding = session.create_binding().map_err(&failed)?;
+    Ok((binding, allocator))
+}
+
+/// (Re)binds the outputs `names` to `memory`, where ONNX Runtime allocates them at the next run. Needed
+/// again whenever the input's shape changes: a bound output keeps the value of its first run, whose shape
+/// a later run with another input shape no longer fits.
+pub fn bind_outputs(
+    binding: &mut IoBinding,
+    names: &[String],
+    memory: &MemoryInfo<'_>,
+    failed: impl Fn(ort::Error) -> Error,
+) -> Result<()> {
+    let _in_runtime = fork::runtime_call();
+    binding.clear_outputs();
+    names.iter().try_for_each(|name| binding.bind_output_to_device(name.as_str(), memory).map_err(&failed))
+}
+
+/// [`run`] over a session's [`IoBinding`]: `input` (a tensor of the binding's allocator) is bound to the
+/// input `name`, which for a GPU session queues its copy to the device, then the session runs and `read`
+/// gets every output, in the session's order.
+pub fn run_bound<V: ValueTypeMarker + ?Sized, T>(
+    session: &mut Session,
+    binding: &mut IoBinding,
+    name: &str,
+    input: &Value<V>,
+    kind: RunKind,
+    failed: fn(ort::Error) -> Error,
+    read: impl FnOnce(&SessionOutputs<'_>) -> Result<T>,
+) -> Result<T> {
+    let _no_fork = (kind == RunKind::First).then(fork::no_fork);
+    let _in_runtime = fork::runtime_call();
+    let result = match binding.bind_input(name, input) {
+        Ok(()) => session.run_binding(binding).map_err(failed).and_then(|outputs| read(&outputs)),
+        Err(e) => Err(failed(e)),
+    };
     if kind == RunKind::First {
         fork::guard_exit_again();
     }

@@ -21,7 +21,8 @@
 //! release.
 //!
 //! Imports go one way: `detector` (per-handle settings) → `registry` (one model per process) →
-//! `loaded_model` (the session pool and the pipeline) → `engine` (every session build and run, with the
+//! `loaded_model` (the session pool and the pipeline) → `bound_io` (inputs and outputs bound in a
+//! provider's memory) → `engine` (every session build and run, with the
 //! fork and exit guards) → `runtime` (loading ONNX Runtime) → [`log`] → `fork`, with `preprocess`,
 //! `postprocess`, `model` and `image_input` beside them.
 
@@ -30,6 +31,8 @@
 
 /// Cross-caller batching: concurrent calls gathered into one run.
 pub mod batcher;
+#[doc(hidden)]
+pub mod bound_io;
 #[doc(hidden)]
 pub mod detector;
 #[doc(hidden)]

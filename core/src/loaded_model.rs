@@ -12,6 +12,7 @@ use ort::session::{Session, SessionOutputs};
 use ort::value::{DynValue, Tensor, TensorElementType};
 
 use crate::batcher::{BatchCounts, BatchSettings, Batcher};
+use crate::bound_io::{BoundIo, InputValues};
 use crate::engine::{self, RunKind};
 use crate::error::{try_resize, Error, ErrorKind, Result};
 use crate::fork;
@@ -47,6 +48,9 @@ pub struct ModelConfig {
     pub providers: ProviderChoice,
     /// Gather concurrent calls into batched runs (models with a dynamic batch dimension); `None`: off.
     pub batching: Option<BatchSettings>,
+    /// Bind each session's input and outputs once, in host memory of its provider ([`BoundIo`]); `None`:
+    /// on GPU providers (pinned memory), off on the CPU, where a run reads the caller's buffer directly.
+    pub io_binding: Option<bool>,
 }
 
 impl ModelConfig {
@@ -116,10 +120,46 @@ pub fn automatic_tiers(cores: usize) -> Vec<SessionTier> {
         .collect()
 }
 
-/// The model input buffer, in the model's precision.
+/// The model input buffer, in the model's precision: a host buffer handed to each run, or a tensor bound
+/// to the session ([`BoundIo`]).
 enum InputBuffer {
     F32(Vec<f32>),
     F16(Vec<f16>),
+    Bound(Box<BoundIo>),
+}
+
+impl InputBuffer {
+    /// Makes the input hold `shape`'s values, reporting an allocation that fails instead of aborting: the
+    /// input size comes from the model, and a crafted one can ask for more memory than there is. A host
+    /// buffer's new values are the padding grey.
+    fn reserve(&mut self, shape: [usize; 4]) -> Result<()> {
+        fn reserve<T: InputElement>(buf: &mut Vec<T>, len: usize) -> Result<()> {
+            try_resize(buf, len, T::from_u8(PAD_VALUE), "the model's input tensor")
+        }
+        let len = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| Error::out_of_memory("the model's input tensor", usize::MAX))?;
+        match self {
+            Self::F32(buf) => reserve(buf, len),
+            Self::F16(buf) => reserve(buf, len),
+            Self::Bound(bound) => bound.reserve(shape),
+        }
+    }
+
+    /// The input's values, as the last [`Self::reserve`] shaped them.
+    fn values(&mut self) -> InputValues<'_> {
+        match self {
+            Self::F32(buf) => InputValues::F32(buf),
+            Self::F16(buf) => InputValues::F16(buf),
+            Self::Bound(bound) => bound.values(),
+        }
+    }
+
+    /// Whether the input and outputs are bound to the session.
+    fn is_bound(&self) -> bool {
+        matches!(self, Self::Bound(_))
+    }
 }
 
 /// What [`fill`] writes into a model input: images, where each goes, the scratch space, the input size.
@@ -170,12 +210,8 @@ struct Worker {
 }
 
 impl Worker {
-    /// A worker over `session` whose letterbox uses up to `letterbox_threads` threads.
-    fn new(session: Session, letterbox_threads: usize, precision: InputPrecision) -> Self {
-        let input = match precision {
-            InputPrecision::F32 => InputBuffer::F32(Vec::new()),
-            InputPrecision::F16 => InputBuffer::F16(Vec::new()),
-        };
+    /// A worker over `session` and its `input`, whose letterbox uses up to `letterbox_threads` threads.
+    fn new(session: Session, input: InputBuffer, letterbox_threads: usize) -> Self {
         Self {
             session,
             input,
@@ -206,35 +242,25 @@ impl Worker {
                 false => Ok(()),
             }
         };
-        match &self.input {
+        match &mut self.input {
             InputBuffer::F32(buf) => engine::run(&mut self.session, shape, buf, kind, inference_failed, read),
             InputBuffer::F16(buf) => engine::run(&mut self.session, shape, buf, kind, inference_failed, read),
-        }
-    }
-
-    /// Makes the input buffer hold `len` values, reporting an allocation that fails instead of aborting:
-    /// the input size comes from the model, and a crafted one can ask for more memory than there is.
-    fn reserve_input(&mut self, len: usize) -> Result<()> {
-        fn reserve<T: InputElement>(buf: &mut Vec<T>, len: usize) -> Result<()> {
-            try_resize(buf, len, T::from_u8(PAD_VALUE), "the model's input tensor")
-        }
-        match &mut self.input {
-            InputBuffer::F32(buf) => reserve(buf, len),
-            InputBuffer::F16(buf) => reserve(buf, len),
+            InputBuffer::Bound(bound) => bound.run(&mut self.session, kind, inference_failed, read),
         }
     }
 
     /// A blank (padding-grey) input of one `height` x `width` image, for the warm-up run.
     fn fill_blank(&mut self, height: usize, width: usize) -> Result<()> {
-        let len = 3usize
-            .checked_mul(height)
-            .and_then(|n| n.checked_mul(width))
-            .ok_or_else(|| Error::out_of_memory("the model's input tensor", usize::MAX))?;
         match &mut self.input {
             InputBuffer::F32(buf) => buf.clear(),
             InputBuffer::F16(buf) => buf.clear(),
+            InputBuffer::Bound(_) => {}
         }
-        self.reserve_input(len)
+        self.input.reserve([1, 3, height, width])?;
+        if let InputBuffer::Bound(bound) = &mut self.input {
+            bound.fill_blank();
+        }
+        Ok(())
     }
 }
 
@@ -374,6 +400,17 @@ impl<T> std::ops::DerefMut for Checkout<'_, T> {
 /// session keeps an input buffer for its largest batch: 8 images at 640x640 in f32 are 39 MB.
 pub const MAX_BATCH: usize = 8;
 
+/// Sessions of an automatic pool on a GPU provider. More than one, so that while one call's inference
+/// runs on the device other calls prepare their inputs and decode their outputs on the cores; each
+/// session holds its own device memory and stream, so not one per core.
+pub const GPU_SESSIONS: usize = 4;
+
+/// The automatic pool on a GPU provider: [`GPU_SESSIONS`] single-threaded sessions, at least two even on
+/// one core (the device computes while the core prepares the next input), fewer on fewer cores.
+pub fn gpu_tiers(cores: usize) -> Vec<SessionTier> {
+    vec![SessionTier { threads: 1, sessions: GPU_SESSIONS.min(cores.max(2)) }]
+}
+
 /// How long an idle intra-op thread of a session in a pool of several spins before it sleeps, in
 /// microseconds. Long enough to bridge the gaps between the operators of one run (so that a wide session
 /// does not pay a thread wake-up per operator), short enough that threads sleep soon after a run and leave
@@ -428,6 +465,10 @@ struct SessionFactory {
     provider: OnceLock<Provider>,
     /// Cross-caller batching, when asked for and the model has a dynamic batch dimension.
     batching: Option<BatchSettings>,
+    /// The caller's choice of IO binding; `None`: on GPU providers.
+    io_binding: Option<bool>,
+    /// Whether the sessions' input and outputs are bound: decided by the first worker, kept by the others.
+    bound: OnceLock<bool>,
 }
 
 impl SessionFactory {
@@ -447,11 +488,61 @@ impl SessionFactory {
 
     /// The threads a session's letterbox may use: as many as it has intra-op threads, which sit idle while
     /// it prepares the input; one when they spin the ONNX Runtime way, since they then keep their cores
-    /// busy for tens of milliseconds after each run.
+    /// busy for tens of milliseconds after each run. On a GPU, where the cores do nothing but prepare
+    /// inputs and decode outputs, each session's share of them.
     fn letterbox_threads(&self, threads: usize) -> usize {
+        if self.on_gpu() {
+            return (self.cores / self.session_count().max(1)).max(1);
+        }
         match self.idle_threads() {
             IdleThreads::Spin => 1,
             IdleThreads::SpinFor { .. } => threads,
+        }
+    }
+
+    /// Whether the sessions run on a GPU provider (known once the first session is built).
+    fn on_gpu(&self) -> bool {
+        self.provider.get().is_some_and(|p| p.kind.is_gpu())
+    }
+
+    /// A worker over `session`, of `threads` intra-op threads, its input bound to the session when the
+    /// caller asked for IO binding or, by default, on a GPU. When the default cannot bind (the provider
+    /// offers no pinned memory), the model runs without binding, saying so once; when the caller asked
+    /// for it, the load fails.
+    fn worker(&self, session: Session, threads: usize, precision: InputPrecision) -> Result<Worker> {
+        let provider = self.provider.get().copied().unwrap_or(Provider::CPU);
+        let wanted = self.io_binding.unwrap_or_else(|| provider.kind.is_gpu());
+        let bind = *self.bound.get().unwrap_or(&wanted);
+        let input = match bind.then(|| BoundIo::new(&session, provider, precision)) {
+            Some(Ok(bound)) => InputBuffer::Bound(Box::new(bound)),
+            Some(Err(e)) if self.io_binding.is_some() || self.bound.get().is_some() => return Err(e),
+            Some(Err(e)) => {
+                crate::log::emit(crate::log::Level::Warn, || {
+                    format!("{}: {}; running without IO binding", self.model_name, e.message())
+                });
+                let _ = self.bound.set(false);
+                Self::host_input(precision)
+            }
+            None => Self::host_input(precision),
+        };
+        let _ = self.bound.set(input.is_bound());
+        Ok(Worker::new(session, input, self.letterbox_threads(threads)))
+    }
+
+    /// An input buffer in ordinary host memory, handed to each run.
+    fn host_input(precision: InputPrecision) -> InputBuffer {
+        match precision {
+            InputPrecision::F32 => InputBuffer::F32(Vec::new()),
+            InputPrecision::F16 => InputBuffer::F16(Vec::new()),
+        }
+    }
+
+    /// The pool's shape on a GPU provider, when the caller left it automatic: [`GPU_SESSIONS`] sessions of
+    /// one intra-op thread (the provider runs the model; the cores prepare inputs). Called once the first
+    /// session has decided the provider.
+    fn fit_tiers_to_provider(&mut self, automatic: bool) {
+        if automatic && self.on_gpu() {
+            self.tiers = gpu_tiers(self.cores);
         }
     }
 
@@ -512,7 +603,7 @@ impl SessionFactory {
                 workers.extend(first.take());
             }
             while workers.len() < tier.sessions {
-                workers.push(Worker::new(self.build(tier.threads)?, self.letterbox_threads(tier.threads), precision));
+                workers.push(self.worker(self.build(tier.threads)?, tier.threads, precision)?);
             }
             tiers.push((tier.threads, Pool::new(workers)));
         }
@@ -560,7 +651,7 @@ impl LoadedModel {
         let external_data_folder = external_data_folder(&config.model_path, &model_bytes)?;
         let metadata = read_metadata(&model_bytes, &config.model_path)?;
         let shared_weights = if config.share_weights { weights_to_share(&model_bytes)? } else { Vec::new() };
-        let factory = SessionFactory {
+        let mut factory = SessionFactory {
             environment,
             shared_weights,
             model_bytes,
@@ -571,12 +662,16 @@ impl LoadedModel {
             providers: config.providers.clone(),
             provider: OnceLock::new(),
             batching: None,
+            io_binding: config.io_binding,
+            bound: OnceLock::new(),
         };
         let epoch = fork::epoch();
         let threads = factory.narrowest();
         let first = factory.build(threads)?;
+        factory.fit_tiers_to_provider(config.pool_size == 0 && config.threads_per_session == 0);
+        let threads = factory.narrowest();
         let spec = ModelSpec::from_session(&first, metadata, config.imgsz)?;
-        let mut warm = Worker::new(first, factory.letterbox_threads(threads), spec.precision);
+        let mut warm = factory.worker(first, threads, spec.precision)?;
         let (height, width) = spec.shape.target();
         warm.fill_blank(height as usize, width as usize)?;
         warm.infer(1, height as usize, width as usize, RunKind::First, true).map_err(|e| match e.kind() {
@@ -591,7 +686,6 @@ impl LoadedModel {
         let (head, layout) = recognise_head(&shapes, height, width, &spec.metadata)?;
         let names = class_names(spec.metadata.names.as_deref(), layout);
         let head = ModelHead { head, layout, class_count: names.len() };
-        let mut factory = factory;
         factory.batching = match config.batching {
             Some(_) if !spec.dynamic_batch => {
                 crate::log::emit(crate::log::Level::Warn, || {
@@ -665,6 +759,11 @@ impl LoadedModel {
     /// Builds this process's sessions now if they were inherited through `fork()`; a no-op otherwise.
     pub fn refresh_after_fork(&self) -> Result<()> {
         self.pool().map(drop)
+    }
+
+    /// Whether the sessions' input and outputs are bound to them ([`BoundIo`]).
+    pub fn io_bound(&self) -> bool {
+        self.factory.bound.get().copied().unwrap_or(false)
     }
 
     /// The execution provider the model's sessions run on.
@@ -829,12 +928,13 @@ impl LoadedModel {
             let mut guard = pool.checkout(acquire_timeout)?;
             let worker = &mut *guard;
             let per_image = 3 * height * width;
-            worker.reserve_input(count * per_image)?;
+            worker.input.reserve([count, 3, height, width])?;
+            let mut values = worker.input.values();
             for (slot, request) in batch.iter().enumerate() {
                 let range = slot * per_image..(slot + 1) * per_image;
-                match (&mut worker.input, &request.input) {
-                    (InputBuffer::F32(to), InputBuffer::F32(from)) => to[range].copy_from_slice(from),
-                    (InputBuffer::F16(to), InputBuffer::F16(from)) => to[range].copy_from_slice(from),
+                match (&mut values, &request.input) {
+                    (InputValues::F32(to), InputBuffer::F32(from)) => to[range].copy_from_slice(from),
+                    (InputValues::F16(to), InputBuffer::F16(from)) => to[range].copy_from_slice(from),
                     _ => return Err(Error::new(ErrorKind::Internal, "internal error: mixed input precisions")),
                 }
             }
@@ -888,8 +988,7 @@ impl LoadedModel {
         worker.geometries.extend(views.iter().map(|v| self.geometry(v, same_size)));
         // Equal for every image: one size with the minimal rectangle, else the full target.
         let (height, width) = self.input_dims(&worker.geometries[0]);
-        let per_image = 3 * height * width;
-        worker.reserve_input(views.len() * per_image)?;
+        worker.input.reserve([views.len(), 3, height, width])?;
         let f = Fill {
             views,
             geometries: &worker.geometries,
@@ -897,9 +996,9 @@ impl LoadedModel {
             classify: if classify { Some(&mut worker.classify) } else { None },
             size: (height, width),
         };
-        match &mut worker.input {
-            InputBuffer::F32(buf) => fill(buf, f),
-            InputBuffer::F16(buf) => fill(buf, f),
+        match worker.input.values() {
+            InputValues::F32(buf) => fill(buf, f),
+            InputValues::F16(buf) => fill(buf, f),
         }
         worker.infer(views.len(), height, width, RunKind::Later, self.has_prototypes())?;
         for (index, view) in views.iter().enumerate() {
@@ -1169,6 +1268,16 @@ mod tests {
         assert_eq!(session_tiers(0, 0, 8), automatic_tiers(8));
         assert_eq!(session_tiers(2, 0, 8), [SessionTier { threads: 4, sessions: 2 }], "explicit is kept as asked");
         assert_eq!(session_tiers(0, 1, 8), [SessionTier { threads: 1, sessions: 8 }]);
+    }
+
+    #[test]
+    fn a_gpu_pool_has_a_few_single_threaded_sessions_whatever_the_cores() {
+        let tier = |sessions| vec![SessionTier { threads: 1, sessions }];
+        assert_eq!(gpu_tiers(1), tier(2));
+        assert_eq!(gpu_tiers(2), tier(2));
+        assert_eq!(gpu_tiers(3), tier(3));
+        assert_eq!(gpu_tiers(16), tier(GPU_SESSIONS));
+        assert_eq!(gpu_tiers(192), tier(GPU_SESSIONS));
     }
 
     #[test]

@@ -39,6 +39,11 @@ impl ProviderKind {
         }
     }
 
+    /// Whether the provider runs models on an NVIDIA GPU.
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Self::Cuda | Self::TensorRt)
+    }
+
     /// Where this provider comes from, for a message about its absence.
     fn source(self) -> &'static str {
         match self {

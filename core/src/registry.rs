@@ -148,11 +148,12 @@ impl SharedModel {
         match &outcome {
             Ok(model) => log::emit(Level::Info, || {
                 format!(
-                    "loaded {} in {} ms on {}: sessions x threads {}",
+                    "loaded {} in {} ms on {}: sessions x threads {}{}",
                     self.key.model_path.display(),
                     elapsed.as_millis(),
                     model.provider(),
-                    crate::loaded_model::describe_tiers(model.session_tiers())
+                    crate::loaded_model::describe_tiers(model.session_tiers()),
+                    if model.io_bound() { ", input and outputs bound" } else { "" }
                 )
             }),
             Err(error) => {

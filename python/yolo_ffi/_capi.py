@@ -40,6 +40,8 @@ TASKS = {1: "detect", 2: "segment", 3: "pose", 4: "obb", 5: "classify"}
 # yolo_provider
 PROVIDERS = {"cpu": 1, "cuda": 2, "tensorrt": 3, "openvino": 4}
 PROVIDER_NAMES = {code: name for name, code in PROVIDERS.items()}
+# yolo_io_binding: None (automatic), True, False.
+IO_BINDING = {None: 1, True: 2, False: 3}
 
 # yolo_pixel_format
 PIXEL_RGB8 = 1
@@ -179,6 +181,8 @@ _declare("yolo_config_set_provider_fallback", status_t, config_p, c_bool)
 _declare("yolo_model_provider", status_t, detector_p, POINTER(c_uint32), POINTER(c_uint32))
 _declare("yolo_config_set_batching", status_t, config_p, c_uint32, c_uint32)
 _declare("yolo_batch_stats", status_t, detector_p, POINTER(c_uint64), POINTER(c_uint64), POINTER(c_uint64))
+_declare("yolo_config_set_io_binding", status_t, config_p, c_uint32)
+_declare("yolo_model_io_binding", status_t, detector_p, POINTER(c_bool))
 _declare("yolo_detect_options_new", status_t, POINTER(options_p))
 _declare("yolo_detect_options_free", status_t, options_p)
 _declare("yolo_detect_options_set_conf_threshold", status_t, options_p, c_float)

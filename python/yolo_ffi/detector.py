@@ -300,6 +300,10 @@ class Detector:
             Runtime run (models with a dynamic batch dimension); 1 (default) runs every call alone. Each
             call gets exactly its own result. Pays off on a GPU; `batch_stats()` reports what it did.
         max_batch_delay: seconds a call waits for others to share its run (default 0.002).
+        io_binding: bind each session's input and outputs once, in host memory the provider reads
+            directly: None (default) does on GPU providers (CUDA's pinned memory) and not on the CPU;
+            True everywhere (raising `ProviderUnavailableError` where the provider has no such memory);
+            False never. Results are the same; `io_binding` tells what the model got.
 
     Raises:
         ModelLoadError, InvalidModelError, RuntimeUnavailableError, ProviderUnavailableError: a synchronous
@@ -331,6 +335,7 @@ class Detector:
         provider_fallback: bool = False,
         max_batch: int = 1,
         max_batch_delay: float = 0.002,
+        io_binding: Optional[bool] = None,
     ) -> None:
         self._handle: Optional[int] = None
         self._names: Optional[Dict[int, str]] = None
@@ -356,6 +361,8 @@ class Detector:
         ):
             raise ValueError(f"max_batch_delay must be a number of seconds >= 0, not {max_batch_delay!r}")
         delay_us = min(int(math.ceil(max_batch_delay * 1e6)), 2**32 - 1)
+        if not isinstance(io_binding, (bool, type(None))):
+            raise ValueError(f"io_binding must be None, True or False, not {io_binding!r}")
         timeout_ms = 0 if acquire_timeout is None else max(1, _milliseconds(acquire_timeout, "acquire_timeout", 0))
         lib = _capi.lib
         config = _capi.config_p()
@@ -383,6 +390,7 @@ class Detector:
                 check(lib.yolo_config_add_provider(config, kind, device))
             check(lib.yolo_config_set_provider_fallback(config, bool(provider_fallback)))
             check(lib.yolo_config_set_batching(config, _count(max_batch, "max_batch"), delay_us))
+            check(lib.yolo_config_set_io_binding(config, _capi.IO_BINDING[io_binding]))
             check(lib.yolo_init(config, ctypes.byref(handle)))
         finally:
             lib.yolo_config_free(config)
@@ -499,6 +507,14 @@ class Detector:
         check(_capi.lib.yolo_model_provider(self._live(), ctypes.byref(kind), ctypes.byref(device)))
         name = _capi.PROVIDER_NAMES.get(kind.value, f"provider {kind.value}")
         return f"{name}:{device.value}" if name in ("cuda", "tensorrt") else name
+
+    @property
+    def io_binding(self) -> bool:
+        """Whether the sessions' input and outputs are bound to them (see `io_binding=`): True on a GPU
+        provider by default. Raises `NotReadyError` while loading."""
+        bound = ctypes.c_bool()
+        check(_capi.lib.yolo_model_io_binding(self._live(), ctypes.byref(bound)))
+        return bound.value
 
     def batch_stats(self) -> Tuple[int, int, float]:
         """What cross-caller batching (`max_batch`) did: `(runs, calls, longest wait in seconds)`; the mean

@@ -80,6 +80,8 @@ pub struct TestConfig {
     /// Cross-caller batching: 1 is off.
     pub max_batch: u32,
     pub max_delay_us: u32,
+    /// A `yolo_io_binding` value.
+    pub io_binding: u32,
 }
 
 impl Default for TestConfig {
@@ -104,6 +106,7 @@ impl Default for TestConfig {
             provider_fallback: false,
             max_batch: 1,
             max_delay_us: 0,
+            io_binding: yolo_io_binding::Auto as u32,
         }
     }
 }
@@ -163,6 +166,7 @@ pub fn config_with(
         }
         ok(yolo_config_set_provider_fallback(k, c.provider_fallback))?;
         ok(yolo_config_set_batching(k, c.max_batch, c.max_delay_us))?;
+        ok(yolo_config_set_io_binding(k, c.io_binding))?;
     }
     Ok(config)
 }

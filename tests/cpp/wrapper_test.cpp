@@ -22,8 +22,10 @@ static_assert(!std::is_copy_constructible_v<yolo::Config> && std::is_nothrow_mov
 namespace {
 
 int failures = 0;
+int checks = 0;
 
 void expect(bool condition, const char* what) {
+  ++checks;
   if (!condition) {
     std::fprintf(stderr, "wrapper_test: FAILED: %s\n", what);
     ++failures;
@@ -68,6 +70,11 @@ int main(int argc, char** argv) {
   expect(detector.provider().first == YOLO_PROVIDER_CPU, "no provider asked: the CPU");
   expect(status_of([&] { yolo::Config(model).add_provider(YOLO_PROVIDER_CPU, 3); }) == YOLO_STATUS_INVALID_ARGUMENT,
          "the CPU takes no device id");
+  expect(!detector.io_binding(), "on the CPU the input is not bound by default");
+  yolo::Detector bound(yolo::Config(model).imgsz(imgsz, imgsz).pool_size(1).io_binding(YOLO_IO_BINDING_ON));
+  expect(bound.io_binding(), "YOLO_IO_BINDING_ON binds the input and outputs");
+  expect(status_of([&] { yolo::Config(model).batching(65, 0); }) == YOLO_STATUS_INVALID_ARGUMENT,
+         "max_batch above 64 throws INVALID_ARGUMENT");
   expect(detector.class_count() > 0, "the model names its classes");
   expect(status_of([&] { detector.class_name(static_cast<uint32_t>(detector.class_count())); }) ==
              YOLO_STATUS_OUT_OF_RANGE,
@@ -80,6 +87,15 @@ int main(int argc, char** argv) {
   yolo::DetectOptions strict;
   strict.conf_threshold(0.99f);
   expect(detector.detect(image.data(), image.size(), &strict).empty(), "per-call options apply");
+  const yolo::Result from_bound = bound.detect(image.data(), image.size());
+  bool same = from_bound.size() == result.size();
+  for (std::size_t i = 0; same && i < result.size(); ++i) {
+    const yolo_detection& a = result.detections()[i];
+    const yolo_detection& b = from_bound.detections()[i];
+    same = a.class_id == b.class_id && a.score == b.score && a.x1 == b.x1 && a.y1 == b.y1 && a.x2 == b.x2 &&
+           a.y2 == b.y2;
+  }
+  expect(same && !result.empty(), "a bound detector finds exactly the same boxes");
 
   std::printf("{\"detections\": [");
   const char* separator = "";
@@ -93,7 +109,7 @@ int main(int argc, char** argv) {
   if (failures != 0) {
     return 1;
   }
-  std::fprintf(stderr, "wrapper_test: 11 passed, 0 failed (yolo-ffi %s, %zu detections)\n", yolo::version(),
-               result.size());
+  std::fprintf(stderr, "wrapper_test: %d passed, 0 failed (yolo-ffi %s, %zu detections)\n", checks,
+               yolo::version(), result.size());
   return 0;
 }

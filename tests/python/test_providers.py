@@ -53,6 +53,16 @@ def test_an_absent_cuda_provider_raises_unless_fall_back_was_asked(model_path: P
         assert detector.detect(bus) == yolo_ffi.Detector(model_path).detect(bus)
 
 
+def test_io_binding_is_off_on_the_cpu_by_default_and_gives_the_same_results(model_path: Path, bus: Path) -> None:
+    with yolo_ffi.Detector(model_path) as plain, yolo_ffi.Detector(model_path, io_binding=True) as bound:
+        assert (plain.io_binding, bound.io_binding) == (False, True)
+        assert bound.detect(bus) == plain.detect(bus)
+    with yolo_ffi.Detector(model_path, io_binding=False) as off:
+        assert off.io_binding is False
+    with pytest.raises(ValueError, match="io_binding must be None, True or False"):
+        yolo_ffi.Detector(model_path, io_binding=1)  # type: ignore[arg-type]
+
+
 def test_batched_concurrent_calls_give_each_caller_its_own_result(model_path: Path, bus: Path) -> None:
     import concurrent.futures
 
