@@ -30,7 +30,7 @@ LINK     := -Ltarget/release -lyolo_ffi $(RPATH)
 DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
-.PHONY: bench-python system-deps all ort fixtures demo test header check-header lint test-models test-rust test-c \
+.PHONY: bench-python system-deps all ort openvino fixtures demo test header check-header lint test-models test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
         install uninstall test-install test-bindings test-node test-go test-java test-scale-out gpu
 
@@ -87,6 +87,7 @@ test-models: $(PYDEPS)/.installed scripts/make_test_models.py
 
 test-rust: $(LIB) test-models fixtures
 	scripts/fetch.sh old-ort
+	scripts/fetch.sh openvino
 	$(CARGO) test --release --locked --workspace $(FEATURES)
 
 build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(SONAME_LINK)
@@ -293,6 +294,11 @@ gpu: wheel
 	rm -rf $(GPU_VENV)
 	$(PYTHON) -m venv $(GPU_VENV)
 	$(GPU_VENV)/bin/pip install --quiet --disable-pip-version-check pillow "$$(ls $(WHEEL_DIR)/yolo_ffi-*.whl)[cuda]"
+
+## The OpenVINO plugin of PyPI's onnxruntime-ep-openvino (about 160 MB), for an ONNX Runtime built without
+## OpenVINO: into the user cache, where `providers` "openvino" finds it (yolo_config_set_provider_library).
+openvino:
+	scripts/fetch.sh openvino
 
 ## Scale-out (docs/scale-out.md): the Celery example with a Redis server (Debian's redis-server) and Celery
 ## workers, and the Ray Serve example on a local Ray cluster, all started and stopped by the tests on

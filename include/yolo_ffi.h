@@ -783,6 +783,20 @@ yolo_status yolo_config_add_provider(struct yolo_config *config,
                                      uint32_t provider,
                                      uint32_t device_id);
 
+// Sets the library of an execution provider that comes as an ONNX Runtime plugin, copied; NULL or ""
+// searches again (the default). Only `YOLO_PROVIDER_OPENVINO` has one: the OpenVINO plugin of PyPI's
+// `onnxruntime-ep-openvino` (`libonnxruntime_providers_openvino_plugin.so`), used when the loaded ONNX
+// Runtime was built without OpenVINO. Searched: `YOLO_FFI_OPENVINO_PLUGIN`, then
+// `~/.cache/yolo-ffi/onnxruntime-ep-openvino-1.8.1/` (`scripts/fetch.sh openvino`). The plugin is
+// registered once per process and its CPU device preferred; a plugin that does not load or offers no
+// device here fails the load with `YOLO_STATUS_PROVIDER_UNAVAILABLE` (or falls back, see
+// `yolo_config_set_provider_fallback`). Another provider is `YOLO_STATUS_INVALID_ARGUMENT`.
+//
+// Safety: `config` must be a live config; `path` must be NULL or a NUL-terminated string.
+yolo_status yolo_config_set_provider_library(struct yolo_config *config,
+                                             uint32_t provider,
+                                             const char *path);
+
 // With `true`, a provider of the list that is not there is logged (a warning) and skipped for the next
 // one; the load fails with `YOLO_STATUS_PROVIDER_UNAVAILABLE` only when none is there. With `false` (the
 // default) the first provider that is not there fails the load: nothing falls back unless asked to.

@@ -178,6 +178,10 @@ class Config {
   Config& batching(uint32_t max_batch, uint32_t max_delay_us) {
     return set(yolo_config_set_batching(config_, max_batch, max_delay_us));
   }
+  // See yolo_config_set_provider_library: the OpenVINO plugin library (copied); nullptr searches.
+  Config& provider_library(yolo_provider provider, const char* path) {
+    return set(yolo_config_set_provider_library(config_, provider, path));
+  }
   // See yolo_config_set_io_binding: YOLO_IO_BINDING_AUTO (the default), _ON or _OFF.
   Config& io_binding(yolo_io_binding mode) { return set(yolo_config_set_io_binding(config_, mode)); }
   // See yolo_config_set_on_load: `callback` runs once when the load ends, on the loading thread.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetches what the build and tests need at run time, from PyPI only, into a user cache outside the clone.
-# Idempotent: a file whose sha256 already matches is kept. Usage: scripts/fetch.sh ort|old-ort|demo|images|all
+# Idempotent: a file whose sha256 already matches is kept.
+# Usage: scripts/fetch.sh ort|old-ort|demo|images|all|openvino|path
 # Prints nothing but errors unless VERBOSE=1.
 set -euo pipefail
 
@@ -14,6 +15,9 @@ OLD_ORT_SHA256=be3dd32e78f6906fd4fa6208dbd296031fa1c3ffb42b40f706cf68d3de269f2b
 NUDENET_SHA256=c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f
 BUS_SHA256=c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63
 ZIDANE_SHA256=16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb
+# PyPI's OpenVINO plugin for ONNX Runtime (with its OpenVINO and TBB libraries): only for `openvino`.
+OPENVINO_EP_VERSION=1.8.1
+OPENVINO_EP_WHEEL_SHA256=3832643158c8c187fcab6db661cde2a8c06a2b3559d95d0f2411ac0e51c5e924
 PYTHON="${PYTHON:-python3}"
 # Developers and CI have these files beside the checkout; users do not, and get them from PyPI.
 SHARED="${YOLO_FFI_SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared}"
@@ -78,12 +82,42 @@ fetch_images() {
   copy_or_fetch "$CACHE/images/zidane.jpg" "$ZIDANE_SHA256" "$SHARED/images/zidane.jpg" ultralytics/assets/zidane.jpg "ultralytics==8.4.190"
 }
 
+# The whole package folder of onnxruntime-ep-openvino: the plugin finds its libraries beside itself.
+fetch_openvino() {
+  local dest="$CACHE/onnxruntime-ep-openvino-$OPENVINO_EP_VERSION"
+  if [ -f "$dest/.complete" ]; then say "$dest is up to date"; return; fi
+  local tmp; tmp=$(mktemp -d)
+  say "downloading onnxruntime-ep-openvino $OPENVINO_EP_VERSION"
+  "$PYTHON" -m pip download -q --no-deps --disable-pip-version-check -d "$tmp" --only-binary=:all: \
+    --platform manylinux_2_28_x86_64 --python-version 3.11 "onnxruntime-ep-openvino==$OPENVINO_EP_VERSION" >&2
+  local wheel; wheel=$(ls "$tmp"/*.whl | head -n 1)
+  if ! sha_ok "$wheel" "$OPENVINO_EP_WHEEL_SHA256"; then
+    echo "fetch: $(basename "$wheel") has an unexpected sha256; refusing it" >&2; rm -rf "$tmp"; exit 1
+  fi
+  rm -rf "$dest.part"; mkdir -p "$dest.part"
+  "$PYTHON" - "$wheel" "$dest.part" <<'PY'
+import os, sys, zipfile
+wheel, dest = sys.argv[1:]
+prefix = "onnxruntime_ep_openvino/"
+with zipfile.ZipFile(wheel) as z:
+    for info in z.infolist():
+        if info.filename.startswith(prefix) and not info.is_dir():
+            target = os.path.join(dest, info.filename[len(prefix):])
+            with z.open(info) as src, open(target, "wb") as out:
+                out.write(src.read())
+            if info.external_attr >> 16 & 0o111:
+                os.chmod(target, 0o755)
+PY
+  rm -rf "$tmp" "$dest"; touch "$dest.part/.complete"; mv "$dest.part" "$dest"
+}
+
 case "${1:-all}" in
   ort) fetch_ort ;;
   old-ort) fetch_old_ort ;;
   demo) fetch_demo ;;
   images) fetch_images ;;
   all) fetch_ort; fetch_demo; fetch_images ;;
+  openvino) fetch_openvino ;;
   path) echo "$CACHE" ;;
-  *) echo "usage: $0 ort|old-ort|demo|images|all|path" >&2; exit 2 ;;
+  *) echo "usage: $0 ort|old-ort|demo|images|all|openvino|path" >&2; exit 2 ;;
 esac

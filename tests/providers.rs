@@ -67,7 +67,8 @@ fn an_absent_provider_fails_the_load_naming_it_unless_fall_back_was_asked() {
         eprintln!("providers: this ONNX Runtime has CUDA; the absent-provider cases are SKIPPED");
         return;
     }
-    for (provider, name) in [(CUDA, "cuda:0"), (TENSORRT, "tensorrt:0"), (OPENVINO, "openvino")] {
+    // OpenVINO has its own test: a plugin library can stand in for it.
+    for (provider, name) in [(CUDA, "cuda:0"), (TENSORRT, "tensorrt:0")] {
         // Without fall-back: the load fails, naming the provider and what it needs; nothing is written.
         let (status, message) = init_with(&model(), |c| c.providers = vec![(provider, 0), (CPU, 0)]).err().unwrap();
         assert_eq!(status, yolo_status::ProviderUnavailable, "{message}");
@@ -85,14 +86,87 @@ fn an_absent_provider_fails_the_load_naming_it_unless_fall_back_was_asked() {
     }
     // Fall-back with nothing to fall back to: every reason, joined.
     let (status, message) = init_with(&model(), |c| {
-        c.providers = vec![(CUDA, 1), (OPENVINO, 0)];
+        c.providers = vec![(CUDA, 1), (TENSORRT, 0)];
         c.provider_fallback = true;
     })
     .err()
     .unwrap();
     assert_eq!(status, yolo_status::ProviderUnavailable);
     assert!(message.contains("none of the execution providers") && message.contains("cuda:1"), "{message}");
-    assert!(message.contains("openvino"), "{message}");
+    assert!(message.contains("tensorrt:0"), "{message}");
+}
+
+/// Whether this machine's CPU is Intel's, on which OpenVINO's plugin offers a CPU device.
+fn intel_cpu() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| info.contains("GenuineIntel"))
+}
+
+#[test]
+fn openvino_comes_from_the_plugin_library_which_runs_the_model_or_says_why_not() {
+    let demo = cache_dir().join("models/nudenet-320n.onnx");
+    let openvino = |plugin: Option<&str>, fall_back: bool| {
+        init_with(&demo, |c| {
+            c.imgsz = 320;
+            c.providers = vec![(OPENVINO, 0), (CPU, 0)];
+            c.provider_fallback = fall_back;
+            c.openvino_plugin = plugin.map(|p| std::ffi::CString::new(p).unwrap());
+        })
+    };
+    // Only OpenVINO comes as a plugin library.
+    let (status, message) = config_with(&demo, |c| c.providers = vec![(CUDA, 0)])
+        .and_then(|config| {
+            let path = std::ffi::CString::new("/x.so").unwrap();
+            // SAFETY: a live config and a NUL-terminated path.
+            match unsafe { yolo_config_set_provider_library(config.0, CUDA, path.as_ptr()) } {
+                yolo_status::Ok => Ok(()),
+                status => Err((status, last_error())),
+            }
+        })
+        .err()
+        .unwrap();
+    assert_eq!(status, yolo_status::InvalidArgument);
+    assert!(message.contains("only YOLO_PROVIDER_OPENVINO"), "{message}");
+
+    // A plugin that is not there: the load fails naming it, or falls back when asked to.
+    let (status, message) = openvino(Some("/nonexistent/libplugin.so"), false).err().unwrap();
+    assert_eq!(status, yolo_status::ProviderUnavailable, "{message}");
+    assert!(message.contains("/nonexistent/libplugin.so") && message.contains("failed to load"), "{message}");
+    assert_eq!(provider_of(&openvino(Some("/nonexistent/libplugin.so"), true).unwrap()), (yolo_provider::Cpu, 0));
+
+    // PyPI's plugin (`scripts/fetch.sh openvino`): on an Intel CPU it runs the model, with the CPU's boxes;
+    // elsewhere it loads but offers no device, and the message says so, naming what ONNX Runtime sees.
+    let Some(plugin) = yolo_ffi_core::provider::openvino_plugin(None) else {
+        eprintln!("providers: no OpenVINO plugin (scripts/fetch.sh openvino): its cases are SKIPPED");
+        return;
+    };
+    let bus = image("bus.jpg");
+    let want = detect(&init_with(&demo, |c| c.imgsz = 320).unwrap(), &bus, None).unwrap();
+    match openvino(None, false) {
+        Ok(detector) => {
+            assert_eq!(provider_of(&detector), (yolo_provider::Openvino, 0));
+            let got = detect(&detector, &bus, None).unwrap();
+            assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+            for (g, w) in got.iter().zip(&want) {
+                let (gb, wb) = ([g.x1, g.y1, g.x2, g.y2], [w.x1, w.y1, w.x2, w.y2]);
+                assert!(g.class_id == w.class_id && iou(&gb, &wb) > 0.9 && (g.score - w.score).abs() < 0.02);
+            }
+            eprintln!(
+                "providers: OpenVINO plugin {} ran the model: {} boxes as on the CPU",
+                plugin.display(),
+                got.len()
+            );
+        }
+        Err((status, message)) => {
+            assert!(!intel_cpu(), "the OpenVINO plugin failed on an Intel CPU: {message}");
+            assert_eq!(status, yolo_status::ProviderUnavailable, "{message}");
+            assert!(message.contains(&plugin.display().to_string()), "{message}");
+            assert!(message.contains("offers no device") && message.contains("CPUExecutionProvider"), "{message}");
+            eprintln!("providers: {message}");
+            let detector = openvino(None, true).unwrap();
+            assert_eq!(provider_of(&detector), (yolo_provider::Cpu, 0));
+            assert_eq!(format!("{:?}", detect(&detector, &bus, None).unwrap()), format!("{want:?}"));
+        }
+    }
 }
 
 #[test]

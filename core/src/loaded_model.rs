@@ -582,9 +582,9 @@ impl SessionFactory {
             };
             let mut builder = options().map_err(load_failed)?;
             match self.provider.get() {
-                Some(&provider) => ProviderChoice::register_same(provider, &mut builder)?,
+                Some(&provider) => self.providers.register_same(provider, self.environment, &mut builder)?,
                 None => {
-                    let provider = self.providers.register(&mut builder)?;
+                    let provider = self.providers.register(self.environment, &mut builder)?;
                     let _ = self.provider.set(provider);
                 }
             }

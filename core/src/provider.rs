@@ -5,12 +5,25 @@
 //! CUDA), or when registering it fails (a missing CUDA or cuDNN library, no device). Nothing falls back
 //! unless the caller asked for it, and the reason each one was skipped is logged and, on failure, returned.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
+use ort::environment::Environment;
 use ort::ep::{self, ExecutionProvider};
+use ort::memory::DeviceType;
 use ort::session::builder::SessionBuilder;
 
 use crate::error::{Error, ErrorKind, Result};
+
+/// The version of PyPI's `onnxruntime-ep-openvino` that `scripts/fetch.sh openvino` unpacks into the user
+/// cache, where the OpenVINO plugin is looked for last.
+pub const OPENVINO_PLUGIN_VERSION: &str = "1.8.1";
+/// The OpenVINO plugin's library in that package.
+pub const OPENVINO_PLUGIN_FILE: &str = "libonnxruntime_providers_openvino_plugin.so";
+/// The name under which the plugin offers its devices.
+const OPENVINO_EP_NAME: &str = "OpenVINOExecutionProvider";
 
 /// The most providers a list may hold.
 pub const MAX_PROVIDERS: usize = 8;
@@ -49,7 +62,9 @@ impl ProviderKind {
         match self {
             Self::Cpu => "every ONNX Runtime",
             Self::Cuda | Self::TensorRt => "the libonnxruntime of PyPI's onnxruntime-gpu, with its CUDA libraries",
-            Self::OpenVino => "an ONNX Runtime 1.31 or later built with OpenVINO",
+            Self::OpenVino => {
+                "an ONNX Runtime 1.31 or later built with OpenVINO, or the plugin of PyPI's onnxruntime-ep-openvino"
+            }
         }
     }
 }
@@ -84,6 +99,9 @@ pub struct ProviderChoice {
     pub providers: Vec<Provider>,
     /// Fall back to the next provider when one is not there; otherwise the load fails.
     pub fall_back: bool,
+    /// The OpenVINO plugin library, for an ONNX Runtime built without OpenVINO; `None` looks for it
+    /// ([`openvino_plugin`]).
+    pub openvino_plugin: Option<PathBuf>,
 }
 
 impl ProviderChoice {
@@ -96,12 +114,12 @@ impl ProviderChoice {
         }
     }
 
-    /// Registers the first provider of the list that is there on `builder`, and returns which one.
-    /// A provider that is not there fails the call, or with `fall_back` is logged and skipped.
-    pub fn register(&self, builder: &mut SessionBuilder) -> Result<Provider> {
+    /// Registers the first provider of the list that is there on `builder` (of `environment`), and returns
+    /// which one. A provider that is not there fails the call, or with `fall_back` is logged and skipped.
+    pub fn register(&self, environment: &Environment, builder: &mut SessionBuilder) -> Result<Provider> {
         let mut skipped = Vec::new();
         for provider in self.list() {
-            match register(provider, builder) {
+            match register(provider, environment, self.openvino_plugin.as_deref(), builder) {
                 Ok(()) => return Ok(provider),
                 Err(reason) if self.fall_back => {
                     crate::log::emit(crate::log::Level::Warn, || format!("{reason}; trying the next provider"));
@@ -117,13 +135,24 @@ impl ProviderChoice {
     }
 
     /// Registers exactly `provider` (the one the first session got) on another session's builder.
-    pub fn register_same(provider: Provider, builder: &mut SessionBuilder) -> Result<()> {
-        register(provider, builder).map_err(|reason| Error::new(ErrorKind::ProviderUnavailable, reason))
+    pub fn register_same(
+        &self,
+        provider: Provider,
+        environment: &Environment,
+        builder: &mut SessionBuilder,
+    ) -> Result<()> {
+        register(provider, environment, self.openvino_plugin.as_deref(), builder)
+            .map_err(|reason| Error::new(ErrorKind::ProviderUnavailable, reason))
     }
 }
 
 /// Registers one provider, failing (with the reason as text) when it is not there.
-fn register(provider: Provider, builder: &mut SessionBuilder) -> std::result::Result<(), String> {
+fn register(
+    provider: Provider,
+    environment: &Environment,
+    openvino_plugin: Option<&Path>,
+    builder: &mut SessionBuilder,
+) -> std::result::Result<(), String> {
     let device = i32::try_from(provider.device_id).map_err(|_| format!("{provider}: device id out of range"))?;
     let (available, dispatch) = match provider.kind {
         // The CPU provider is ONNX Runtime's default: registering it explicitly would change the session's
@@ -137,20 +166,109 @@ fn register(provider: Provider, builder: &mut SessionBuilder) -> std::result::Re
     };
     match available {
         Ok(true) => {}
-        Ok(false) => {
-            let runtime = crate::runtime::loaded_from()
-                .map_or_else(|| "the loaded ONNX Runtime".into(), |p| p.display().to_string());
-            return Err(format!(
-                "execution provider {provider} is not available: {runtime} was built without it (it comes with {})",
-                provider.kind.source()
-            ));
+        Ok(false) if provider.kind == ProviderKind::OpenVino => {
+            return register_openvino_plugin(environment, openvino_plugin, builder)
         }
+        Ok(false) => return Err(built_without(provider)),
         Err(e) => return Err(format!("execution provider {provider}: cannot list ONNX Runtime's providers: {e}")),
     }
     dispatch
         .error_on_failure()
         .register(builder)
         .map_err(|e| format!("execution provider {provider} failed to start: {}", e.to_string().trim_end()))
+}
+
+/// The message for a provider the loaded ONNX Runtime was built without.
+fn built_without(provider: Provider) -> String {
+    let runtime =
+        crate::runtime::loaded_from().map_or_else(|| "the loaded ONNX Runtime".into(), |p| p.display().to_string());
+    format!(
+        "execution provider {provider} is not available: {runtime} was built without it (it comes with {})",
+        provider.kind.source()
+    )
+}
+
+/// Where the OpenVINO plugin library is: `explicit`, else `YOLO_FFI_OPENVINO_PLUGIN`, else the user cache's
+/// copy of PyPI's `onnxruntime-ep-openvino` (`scripts/fetch.sh openvino`), if it is there.
+pub fn openvino_plugin(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os("YOLO_FFI_OPENVINO_PLUGIN").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let cached = crate::runtime::cache_dir()?
+        .join(format!("onnxruntime-ep-openvino-{OPENVINO_PLUGIN_VERSION}"))
+        .join(OPENVINO_PLUGIN_FILE);
+    cached.is_file().then_some(cached)
+}
+
+/// Plugin libraries registered with the process's ONNX Runtime environment, by path, with the outcome:
+/// a library is registered once per process, however many models ask for it.
+static PLUGINS: Mutex<Option<HashMap<PathBuf, std::result::Result<(), String>>>> = Mutex::new(None);
+
+/// Registers the OpenVINO plugin library with `environment` (once per process) and puts its device on
+/// `builder`: its CPU device when it offers one (as the built-in OpenVINO provider defaults to), else its
+/// first. Fails, naming the library, when there is none, it does not load, or it offers no device here
+/// (OpenVINO runs on Intel CPUs, GPUs and NPUs).
+fn register_openvino_plugin(
+    environment: &Environment,
+    explicit: Option<&Path>,
+    builder: &mut SessionBuilder,
+) -> std::result::Result<(), String> {
+    let openvino = Provider { kind: ProviderKind::OpenVino, device_id: 0 };
+    let Some(path) = openvino_plugin(explicit) else {
+        return Err(format!(
+            "{}, and no OpenVINO plugin library was found (set its path with yolo_config_set_provider_library \
+             or YOLO_FFI_OPENVINO_PLUGIN, or run `scripts/fetch.sh openvino` for PyPI's onnxruntime-ep-openvino {})",
+            built_without(openvino),
+            OPENVINO_PLUGIN_VERSION
+        ));
+    };
+    let registered = {
+        let mut plugins = PLUGINS.lock().unwrap_or_else(PoisonError::into_inner);
+        let plugins = plugins.get_or_insert_with(HashMap::new);
+        let outcome = plugins.entry(path.clone()).or_insert_with(|| {
+            environment
+                .register_ep_library(format!("yolo-ffi openvino {}", path.display()), &path)
+                .map_err(|e| e.to_string().trim_end().to_owned())
+        });
+        outcome.clone()
+    };
+    registered
+        .map_err(|e| format!("execution provider openvino: the plugin {} failed to load: {e}", path.display()))?;
+    let devices: Vec<_> = environment.devices().collect();
+    let offered = |d: &ort::device::Device<'_>| d.ep().is_ok_and(|ep| ep == OPENVINO_EP_NAME);
+    let chosen = devices
+        .iter()
+        .position(|d| offered(d) && d.hardware_device().ty() == DeviceType::CPU)
+        .or_else(|| devices.iter().position(offered));
+    let Some(index) = chosen else {
+        let seen: Vec<String> = devices
+            .iter()
+            .map(|d| {
+                let hardware = d.hardware_device();
+                let vendor = hardware.vendor().unwrap_or("unknown vendor");
+                format!("{} ({vendor} {:?})", d.ep().unwrap_or("?"), hardware.ty())
+            })
+            .collect();
+        return Err(format!(
+            "execution provider openvino: the plugin {} loaded but offers no device on this machine \
+             (OpenVINO runs on Intel CPUs, GPUs and NPUs); ONNX Runtime's devices here: {}",
+            path.display(),
+            if seen.is_empty() { "none".to_owned() } else { seen.join(", ") }
+        ));
+    };
+    let device = environment.devices().nth(index).into_iter();
+    let with_device = builder.clone().with_devices(device, None).map_err(|e| {
+        format!(
+            "execution provider openvino: the plugin {} failed to start: {}",
+            path.display(),
+            e.to_string().trim_end()
+        )
+    })?;
+    *builder = with_device;
+    Ok(())
 }
 
 #[cfg(test)]

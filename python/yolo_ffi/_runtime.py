@@ -69,6 +69,24 @@ def resolve_runtime(explicit: "Optional[os.PathLike[str] | str]", gpu: bool = Fa
     return onnxruntime_library(gpu)
 
 
+def openvino_plugin() -> Optional[str]:
+    """Path of the OpenVINO plugin library of the installed `onnxruntime-ep-openvino` package
+    (`pip install yolo-ffi[openvino]`), or None: the library then looks at `YOLO_FFI_OPENVINO_PLUGIN` and
+    its cache. Read from the distribution's file list, without importing the package."""
+    if os.environ.get("YOLO_FFI_OPENVINO_PLUGIN"):
+        return None
+    try:
+        files = metadata.files("onnxruntime-ep-openvino") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == "libonnxruntime_providers_openvino_plugin.so":
+            path = os.path.abspath(str(file.locate()))
+            if os.path.isfile(path):
+                return path
+    return None
+
+
 def preload_gpu_libraries(runtime: Optional[str]) -> None:
     """Loads the CUDA and cuDNN libraries of PyPI's `nvidia-*` wheels, which `onnxruntime-gpu`'s CUDA
     provider needs but does not find by itself, through `onnxruntime.preload_dlls` (onnxruntime-gpu's own

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _capi
 from ._errors import InvalidHandleError, NotReadyError, check, error_for, last_error_message
-from ._runtime import preload_gpu_libraries, resolve_runtime
+from ._runtime import openvino_plugin, preload_gpu_libraries, resolve_runtime
 
 if TYPE_CHECKING:  # Pillow is optional
     from PIL.Image import Image as PILImage
@@ -293,7 +293,8 @@ class Detector:
             if set, else the library of the installed `onnxruntime` package.
         providers: ONNX Runtime execution providers to try, in order: `"cpu"`, `"cuda"` or `"cuda:1"`,
             `"tensorrt"` or `"tensorrt:0"`, `"openvino"`. None (default) runs on the CPU. `provider` tells
-            which one the model got.
+            which one the model got. CUDA and TensorRT come with `pip install yolo-ffi[cuda]`; OpenVINO with
+            `pip install yolo-ffi[openvino]` (its plugin, on Intel CPUs, GPUs and NPUs).
         provider_fallback: when a provider of the list is not there (ONNX Runtime built without it, or it
             fails to start), try the next one instead of raising `ProviderUnavailableError`.
         max_batch: gather up to this many concurrent calls whose input has the same size into one ONNX
@@ -389,6 +390,9 @@ class Detector:
             for kind, device in provider_list:
                 check(lib.yolo_config_add_provider(config, kind, device))
             check(lib.yolo_config_set_provider_fallback(config, bool(provider_fallback)))
+            plugin = openvino_plugin() if any(kind == _capi.PROVIDERS["openvino"] for kind, _ in provider_list) else None
+            if plugin is not None:
+                check(lib.yolo_config_set_provider_library(config, _capi.PROVIDERS["openvino"], os.fsencode(plugin)))
             check(lib.yolo_config_set_batching(config, _count(max_batch, "max_batch"), delay_us))
             check(lib.yolo_config_set_io_binding(config, _capi.IO_BINDING[io_binding]))
             check(lib.yolo_init(config, ctypes.byref(handle)))

@@ -82,6 +82,8 @@ pub struct TestConfig {
     pub max_delay_us: u32,
     /// A `yolo_io_binding` value.
     pub io_binding: u32,
+    /// `yolo_config_set_provider_library` for OpenVINO.
+    pub openvino_plugin: Option<CString>,
 }
 
 impl Default for TestConfig {
@@ -107,6 +109,7 @@ impl Default for TestConfig {
             max_batch: 1,
             max_delay_us: 0,
             io_binding: yolo_io_binding::Auto as u32,
+            openvino_plugin: None,
         }
     }
 }
@@ -167,6 +170,8 @@ pub fn config_with(
         ok(yolo_config_set_provider_fallback(k, c.provider_fallback))?;
         ok(yolo_config_set_batching(k, c.max_batch, c.max_delay_us))?;
         ok(yolo_config_set_io_binding(k, c.io_binding))?;
+        let plugin = c.openvino_plugin.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+        ok(yolo_config_set_provider_library(k, yolo_provider::Openvino as u32, plugin))?;
     }
     Ok(config)
 }

@@ -53,6 +53,24 @@ def test_an_absent_cuda_provider_raises_unless_fall_back_was_asked(model_path: P
         assert detector.detect(bus) == yolo_ffi.Detector(model_path).detect(bus)
 
 
+def test_openvino_runs_through_its_plugin_or_says_why_not(model_path: Path, bus: Path) -> None:
+    # The plugin comes from the installed onnxruntime-ep-openvino, YOLO_FFI_OPENVINO_PLUGIN or the
+    # library's cache (`scripts/fetch.sh openvino`); with none of them the load says it found none.
+    intel = "GenuineIntel" in Path("/proc/cpuinfo").read_text()
+    try:
+        detector = yolo_ffi.Detector(model_path, providers=["openvino"])
+    except yolo_ffi.ProviderUnavailableError as error:
+        assert not intel or "no OpenVINO plugin library was found" in str(error), error
+        assert "offers no device" in str(error) or "no OpenVINO plugin library was found" in str(error), error
+    else:
+        with detector:
+            assert detector.provider == "openvino"
+            assert len(detector.detect(bus)) == len(yolo_ffi.Detector(model_path).detect(bus))
+    with yolo_ffi.Detector(model_path, providers=["openvino", "cpu"], provider_fallback=True) as detector:
+        assert detector.provider in ("openvino", "cpu")
+        assert detector.detect(bus)
+
+
 def test_io_binding_is_off_on_the_cpu_by_default_and_gives_the_same_results(model_path: Path, bus: Path) -> None:
     with yolo_ffi.Detector(model_path) as plain, yolo_ffi.Detector(model_path, io_binding=True) as bound:
         assert (plain.io_binding, bound.io_binding) == (False, True)
