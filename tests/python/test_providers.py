@@ -100,11 +100,12 @@ def test_batched_concurrent_calls_give_each_caller_its_own_result(model_path: Pa
 
 
 def _child_checks(detector: yolo_ffi.Detector, image: bytes, expected: list) -> int:
-    """In a forked child: fresh sessions on the same provider, a fresh batcher, the parent's results."""
+    """In a forked child: fresh sessions on the same provider, bound afresh, a fresh batcher, the parent's
+    results."""
     import concurrent.futures
 
     try:
-        if detector.provider != "cpu":
+        if detector.provider != "cpu" or not detector.io_binding:
             return 2
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             results = list(pool.map(detector.detect, [image] * 4))
@@ -116,14 +117,19 @@ def _child_checks(detector: yolo_ffi.Detector, image: bytes, expected: list) -> 
         return 5
 
 
-def test_a_forked_child_gets_its_own_sessions_on_the_same_provider_and_its_own_batcher(
+def test_a_forked_child_gets_its_own_sessions_on_the_same_provider_bound_and_its_own_batcher(
     model_path: Path, bus: Path
 ) -> None:
     import os
 
     image = bus.read_bytes()
     detector = yolo_ffi.Detector(
-        model_path, providers=["cuda", "cpu"], provider_fallback=True, max_batch=4, max_batch_delay=0.05
+        model_path,
+        providers=["cuda", "cpu"],
+        provider_fallback=True,
+        max_batch=4,
+        max_batch_delay=0.05,
+        io_binding=True,
     )
     expected = detector.detect(image)
     pid = os.fork()
