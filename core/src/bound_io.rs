@@ -68,13 +68,16 @@ impl BoundIo {
             )
         };
         let (input, output_memory) = memory_for(provider).map_err(unavailable)?;
-        let (binding, allocator) = engine::bind(session, &input, unavailable)?;
+        let (mut binding, allocator) = engine::bind(session, &input, unavailable)?;
         let input_name = session
             .inputs()
             .first()
             .map(|i| i.name().to_owned())
             .ok_or_else(|| Error::invalid_model("the model has no input"))?;
-        let output_names = session.outputs().iter().map(|o| o.name().to_owned()).collect();
+        let output_names: Vec<String> = session.outputs().iter().map(|o| o.name().to_owned()).collect();
+        // Bound once here too, so that memory the provider cannot put its outputs in fails the binding at
+        // once, before the first run, and the default can go without.
+        engine::rebind(&mut binding, &output_names, &output_memory, unavailable)?;
         Ok(Self { binding, allocator, input_name, output_names, output_memory, precision, tensor: None })
     }
 
@@ -84,15 +87,15 @@ impl BoundIo {
         if matches!(&self.tensor, Some((current, _)) if *current == shape) {
             return Ok(());
         }
-        // The old tensor goes back to the arena first, so that the new one can take its memory.
-        self.tensor = None;
         let rebind_failed = |e: ort::Error| {
             Error::new(
                 ErrorKind::InferenceFailed,
                 format!("cannot bind the model's outputs: {}", e.to_string().trim_end()),
             )
         };
-        engine::bind_outputs(&mut self.binding, &self.output_names, &self.output_memory, rebind_failed)?;
+        engine::rebind(&mut self.binding, &self.output_names, &self.output_memory, rebind_failed)?;
+        // No longer bound, the old tensor goes back to the arena now, so that the new one can take its memory.
+        self.tensor = None;
         let failed = |e: ort::Error| {
             let element = match self.precision {
                 InputPrecision::F32 => 4,

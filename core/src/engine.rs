@@ -78,17 +78,18 @@ pub fn bind(
     Ok((binding, allocator))
 }
 
-/// (Re)binds the outputs `names` to `memory`, where ONNX Runtime allocates them at the next run. Needed
-/// again whenever the input's shape changes: a bound output keeps the value of its first run, whose shape
-/// a later run with another input shape no longer fits.
-pub fn bind_outputs(
+/// Clears `binding` and binds the outputs `names` to `memory`, where ONNX Runtime allocates them at each
+/// run. Needed again whenever the input's shape changes: a bound output keeps the value of its first run,
+/// whose shape a run with another input shape no longer fits; and the input the binding holds must let go
+/// of its tensor before a tensor of the new shape takes that memory.
+pub fn rebind(
     binding: &mut IoBinding,
     names: &[String],
     memory: &MemoryInfo<'_>,
     failed: impl Fn(ort::Error) -> Error,
 ) -> Result<()> {
     let _in_runtime = fork::runtime_call();
-    binding.clear_outputs();
+    binding.clear();
     names.iter().try_for_each(|name| binding.bind_output_to_device(name.as_str(), memory).map_err(&failed))
 }
 
