@@ -7,12 +7,14 @@
 //!   locks: a `fork()` waits for them ([`fork::no_fork`]), and the exit guard is registered again after
 //!   them ([`fork::guard_exit_again`]), since they register exit-time destructors of their own.
 
+use std::ffi::CStr;
 use std::fmt::Debug;
 
 use ort::memory::{Allocator, MemoryInfo};
 use ort::session::builder::SessionBuilder;
 use ort::session::{IoBinding, Session, SessionOutputs};
 use ort::value::{PrimitiveTensorElementType, TensorRef, Value, ValueTypeMarker};
+use ort::AsPointer;
 
 use crate::error::{Error, Result};
 use crate::fork;
@@ -93,13 +95,15 @@ pub fn rebind(
     names.iter().try_for_each(|name| binding.bind_output_to_device(name.as_str(), memory).map_err(&failed))
 }
 
-/// [`run`] over a session's [`IoBinding`]: `input` (a tensor of the binding's allocator) is bound to the
-/// input `name`, which for a GPU session queues its copy to the device, then the session runs and `read`
-/// gets every output, in the session's order.
+/// [`run`] over a session's [`IoBinding`]: `input` is bound to the input `name` for this run only (on the
+/// device the session wants it on, ONNX Runtime reads it where it is; elsewhere, as a GPU session, it
+/// queues the copy to the device now), then the session runs and `read` gets every output, in the session's
+/// order. `input` may be a view of memory the caller owns: it is bound through the C API as it is, where
+/// ort's `bind_input` would copy a borrowed tensor first, and unbound again before this returns.
 pub fn run_bound<V: ValueTypeMarker + ?Sized, T>(
     session: &mut Session,
     binding: &mut IoBinding,
-    name: &str,
+    name: &CStr,
     input: &Value<V>,
     kind: RunKind,
     failed: fn(ort::Error) -> Error,
@@ -107,10 +111,16 @@ pub fn run_bound<V: ValueTypeMarker + ?Sized, T>(
 ) -> Result<T> {
     let _no_fork = (kind == RunKind::First).then(fork::no_fork);
     let _in_runtime = fork::runtime_call();
-    let result = match binding.bind_input(name, input) {
+    // SAFETY: both pointers are live ONNX Runtime objects and `name` is NUL-terminated; the binding holds
+    // the value only until `clear_inputs` below, while `input` is still borrowed.
+    let bound = unsafe {
+        ort::Error::result_from_status((ort::api().BindInput)(binding.ptr_mut(), name.as_ptr(), input.ptr()))
+    };
+    let result = match bound {
         Ok(()) => session.run_binding(binding).map_err(failed).and_then(|outputs| read(&outputs)),
         Err(e) => Err(failed(e)),
     };
+    binding.clear_inputs();
     if kind == RunKind::First {
         fork::guard_exit_again();
     }
