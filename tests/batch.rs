@@ -13,30 +13,6 @@ fn png(width: u32, height: u32, value: u8) -> Vec<u8> {
     out.into_inner()
 }
 
-/// Runs a batch; on failure checks that no result slot was written.
-fn batch(detector: &Detector, images: &[Vec<u8>]) -> Result<Vec<Vec<yolo_detection>>, (yolo_status, String)> {
-    let pointers: Vec<*const u8> = images.iter().map(|i| i.as_ptr()).collect();
-    let lengths: Vec<usize> = images.iter().map(Vec::len).collect();
-    let sentinel = std::ptr::dangling_mut::<yolo_result>();
-    let mut results = vec![sentinel; images.len()];
-    // SAFETY: arrays of `images.len()` entries, each image readable for its length; results writable.
-    let status = unsafe {
-        yolo_detect_batch(
-            detector.0,
-            pointers.as_ptr(),
-            lengths.as_ptr(),
-            images.len(),
-            std::ptr::null(),
-            results.as_mut_ptr(),
-        )
-    };
-    if status != yolo_status::Ok {
-        assert!(results.iter().all(|r| *r == sentinel), "a failed batch wrote results");
-        return Err((status, last_error()));
-    }
-    Ok(results.into_iter().map(take_result).collect())
-}
-
 fn singles(detector: &Detector, images: &[Vec<u8>]) -> Vec<Vec<yolo_detection>> {
     images.iter().map(|i| detect(detector, i, None).unwrap()).collect()
 }
@@ -50,7 +26,7 @@ fn same_size_images_share_one_run_at_the_minimal_rectangle() {
     // e2e_batch: score = the image's mean input value, class = (input height / 32) * 100 + width / 32.
     let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = 128).unwrap();
     let images: Vec<Vec<u8>> = [40, 120, 200].iter().map(|&v| png(96, 64, v)).collect();
-    let together = batch(&detector, &images).unwrap();
+    let together = detect_batch(&detector, &images).unwrap();
     let alone = singles(&detector, &images);
     assert_eq!(together, alone);
     // 96x64 scaled by 4/3 is 128x85, padded to a multiple of 32: 128x96, as a single image would be.
@@ -63,7 +39,7 @@ fn same_size_images_share_one_run_at_the_minimal_rectangle() {
 fn mixed_sizes_use_the_full_input_size_as_ultralytics_does() {
     let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = 128).unwrap();
     let images = vec![png(96, 64, 40), png(64, 96, 120), png(100, 100, 200)];
-    let together = batch(&detector, &images).unwrap();
+    let together = detect_batch(&detector, &images).unwrap();
     assert_eq!(class_codes(&together), vec![404; 3]);
     assert_eq!(class_codes(&singles(&detector, &images)), vec![304, 403, 404]);
 }
@@ -72,14 +48,14 @@ fn mixed_sizes_use_the_full_input_size_as_ultralytics_does() {
 fn batches_larger_than_one_run_are_split_and_keep_their_order() {
     let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = 64).unwrap();
     let images: Vec<Vec<u8>> = (0..19).map(|i| png(64, 64, 10 + 12 * i as u8)).collect();
-    assert_eq!(batch(&detector, &images).unwrap(), singles(&detector, &images));
+    assert_eq!(detect_batch(&detector, &images).unwrap(), singles(&detector, &images));
 }
 
 #[test]
 fn fixed_batch_models_fall_back_to_single_runs() {
     let detector = init(&synthetic_dir().join("v8_fixed.onnx"));
     let images = vec![png(64, 64, 90), png(80, 40, 30)];
-    let together = batch(&detector, &images).unwrap();
+    let together = detect_batch(&detector, &images).unwrap();
     assert!(!together[0].is_empty());
     assert_eq!(together, singles(&detector, &images));
 }
@@ -90,7 +66,7 @@ fn the_real_model_in_a_batch_matches_single_calls_for_same_size_images() {
     let detector = init_with(&model, |c| c.conf_threshold = 0.05).unwrap();
     let bus = image("bus.jpg");
     let images = vec![bus.clone(), bus.clone(), bus];
-    let together = batch(&detector, &images).unwrap();
+    let together = detect_batch(&detector, &images).unwrap();
     assert!(!together[0].is_empty());
     assert_eq!(together, singles(&detector, &images));
 }
@@ -98,10 +74,10 @@ fn the_real_model_in_a_batch_matches_single_calls_for_same_size_images() {
 #[test]
 fn errors_write_nothing_and_name_the_image() {
     let detector = init(&synthetic_dir().join("e2e_batch.onnx"));
-    let (status, message) = batch(&detector, &[png(64, 64, 1), b"not an image".to_vec()]).unwrap_err();
+    let (status, message) = detect_batch(&detector, &[png(64, 64, 1), b"not an image".to_vec()]).unwrap_err();
     assert_eq!(status, yolo_status::ImageDecodeFailed);
     assert!(message.contains("image 1 of the batch"), "{message}");
-    assert_eq!(batch(&detector, &[]).unwrap_err().0, yolo_status::InvalidArgument);
+    assert_eq!(detect_batch(&detector, &[]).unwrap_err().0, yolo_status::InvalidArgument);
     let mut result = std::ptr::null_mut();
     let length = 3usize;
     // SAFETY: NULL arrays are what is being tested; the library must reject them before reading.

@@ -54,12 +54,19 @@ pub fn run<E: PrimitiveTensorElementType + Debug + Clone + 'static, T>(
     failed: fn(ort::Error) -> Error,
     read: impl FnOnce(&SessionOutputs<'_>) -> Result<T>,
 ) -> Result<T> {
+    guarded(kind, || {
+        TensorRef::from_array_view((shape, input))
+            .and_then(|tensor| session.run(ort::inputs![tensor]))
+            .map_err(failed)
+            .and_then(|outputs| read(&outputs))
+    })
+}
+
+/// `run` under the guards a run of `kind` needs.
+fn guarded<T>(kind: RunKind, run: impl FnOnce() -> Result<T>) -> Result<T> {
     let _no_fork = (kind == RunKind::First).then(fork::no_fork);
     let _in_runtime = fork::runtime_call();
-    let result = TensorRef::from_array_view((shape, input))
-        .and_then(|tensor| session.run(ort::inputs![tensor]))
-        .map_err(failed)
-        .and_then(|outputs| read(&outputs));
+    let result = run();
     if kind == RunKind::First {
         fork::guard_exit_again();
     }
@@ -109,20 +116,17 @@ pub fn run_bound<V: ValueTypeMarker + ?Sized, T>(
     failed: fn(ort::Error) -> Error,
     read: impl FnOnce(&SessionOutputs<'_>) -> Result<T>,
 ) -> Result<T> {
-    let _no_fork = (kind == RunKind::First).then(fork::no_fork);
-    let _in_runtime = fork::runtime_call();
-    // SAFETY: both pointers are live ONNX Runtime objects and `name` is NUL-terminated; the binding holds
-    // the value only until `clear_inputs` below, while `input` is still borrowed.
-    let bound = unsafe {
-        ort::Error::result_from_status((ort::api().BindInput)(binding.ptr_mut(), name.as_ptr(), input.ptr()))
-    };
-    let result = match bound {
-        Ok(()) => session.run_binding(binding).map_err(failed).and_then(|outputs| read(&outputs)),
-        Err(e) => Err(failed(e)),
-    };
-    binding.clear_inputs();
-    if kind == RunKind::First {
-        fork::guard_exit_again();
-    }
-    result
+    guarded(kind, || {
+        // SAFETY: both pointers are live ONNX Runtime objects and `name` is NUL-terminated; the binding
+        // holds the value only until `clear_inputs` below, while `input` is still borrowed.
+        let bound = unsafe {
+            ort::Error::result_from_status((ort::api().BindInput)(binding.ptr_mut(), name.as_ptr(), input.ptr()))
+        };
+        let result = match bound {
+            Ok(()) => session.run_binding(binding).map_err(failed).and_then(|outputs| read(&outputs)),
+            Err(e) => Err(failed(e)),
+        };
+        binding.clear_inputs();
+        result
+    })
 }

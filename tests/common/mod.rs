@@ -282,6 +282,33 @@ pub fn detect(
     }
 }
 
+/// Runs `yolo_detect_batch` over `images`; on failure checks that no result slot was written.
+pub fn detect_batch(
+    detector: &Detector,
+    images: &[Vec<u8>],
+) -> Result<Vec<Vec<yolo_detection>>, (yolo_status, String)> {
+    let pointers: Vec<*const u8> = images.iter().map(|i| i.as_ptr()).collect();
+    let lengths: Vec<usize> = images.iter().map(Vec::len).collect();
+    let sentinel = std::ptr::dangling_mut::<yolo_result>();
+    let mut results = vec![sentinel; images.len()];
+    // SAFETY: arrays of `images.len()` entries, each image readable for its length; results writable.
+    let status = unsafe {
+        yolo_detect_batch(
+            detector.0,
+            pointers.as_ptr(),
+            lengths.as_ptr(),
+            images.len(),
+            std::ptr::null(),
+            results.as_mut_ptr(),
+        )
+    };
+    if status != yolo_status::Ok {
+        assert!(results.iter().all(|r| *r == sentinel), "a failed batch wrote results");
+        return Err((status, last_error()));
+    }
+    Ok(results.into_iter().map(take_result).collect())
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn detect_pixels(
     detector: &Detector,
