@@ -286,11 +286,14 @@ test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
 	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(SDIST_VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC) --cxx $(CXX)
 
-## The GPU runtime, for those who ask for it (not part of `make demo` or `make test`; several GB): build/gpuvenv
-## with the wheel and its `cuda` extra, PyPI's onnxruntime-gpu with its CUDA and cuDNN wheels.
-## scripts/gpu-check.sh uses it on a machine with an NVIDIA GPU (docs/benchmarks.md, "GPU").
+## The GPU runtime, for those who ask for it (not part of `make demo` or `make test`; several GB): for C and
+## C++ programs, PyPI's onnxruntime-gpu with its CUDA and cuDNN libraries in the user cache, where the library
+## looks when a CUDA or TensorRT provider is asked for (scripts/fetch.sh gpu); for Python, build/gpuvenv with
+## the wheel and its `cuda` extra. scripts/gpu-check.sh uses the latter on a machine with an NVIDIA GPU
+## (docs/benchmarks.md, "GPU").
 GPU_VENV := build/gpuvenv
 gpu: wheel
+	scripts/fetch.sh gpu
 	rm -rf $(GPU_VENV)
 	$(PYTHON) -m venv $(GPU_VENV)
 	$(GPU_VENV)/bin/pip install --quiet --disable-pip-version-check pillow "$$(ls $(WHEEL_DIR)/yolo_ffi-*.whl)[cuda]"

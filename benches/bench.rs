@@ -242,7 +242,7 @@ fn take(status: yolo_status, result: *mut yolo_result) -> usize {
 /// threads wait as `idle` says (the library's `loaded_model::idle_threads`: ONNX Runtime's own spinning in
 /// a pool of one session, a spin of at most `POOLED_SPIN_MICROS` in a pool of several).
 fn raw_session(model: &Path, threads: usize, idle: IdleThreads) -> Result<Session, String> {
-    let environment = yolo_ffi_core::runtime::environment(None).map_err(|e| e.to_string())?;
+    let environment = yolo_ffi_core::runtime::environment(None, false).map_err(|e| e.to_string())?;
     let failed = |e: ort::Error| format!("raw session for {}: {e}", model.display());
     let mut builder = Session::builder(environment)
         .map_err(failed)?

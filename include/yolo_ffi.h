@@ -664,9 +664,12 @@ yolo_status yolo_config_set_model_path(struct yolo_config *config,
                                        const char *model_path);
 
 // Sets the ONNX Runtime library to load (`libonnxruntime.so`), copied; NULL or "" searches again (the
-// default): `YOLO_FFI_ORT_LIBRARY`, `ORT_DYLIB_PATH`, the folder of `libyolo_ffi.so`,
+// default): `YOLO_FFI_ORT_LIBRARY`, `ORT_DYLIB_PATH`, when the config asks for CUDA or TensorRT the GPU
+// build in `~/.cache/yolo-ffi/onnxruntime-gpu-1.31.1/` (`make gpu`, with the CUDA and cuDNN libraries it
+// needs, which are loaded before the provider starts), the folder of `libyolo_ffi.so`,
 // `~/.cache/yolo-ffi/onnxruntime-1.32.0/`, then the system loader. A process loads ONNX Runtime once:
-// after the first success, later values are ignored.
+// after the first success, later values are ignored (the first model decides: a GPU model loaded after a
+// CPU one finds the CPU build, which has no CUDA).
 //
 // Safety: `config` must be a live config; `ort_library_path` must be NULL or a NUL-terminated string.
 yolo_status yolo_config_set_ort_library_path(struct yolo_config *config,

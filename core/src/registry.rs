@@ -220,7 +220,7 @@ pub fn obtain(config: &ModelConfig, background: bool, on_finished: Option<LoadCa
             // process), so that no background thread is ever inside its loading when the process exits:
             // the exit guard (`fork::guard_exit`) only exists once the runtime is loaded. A runtime that
             // cannot be loaded fails this model's load like any other cause.
-            let started = crate::runtime::environment(config.ort_library_path.as_deref())
+            let started = crate::runtime::environment(config.ort_library_path.as_deref(), config.providers.wants_gpu())
                 .and_then(|_| Arc::clone(&shared).start_loading_thread());
             if let Err(error) = started {
                 log::emit(Level::Error, || format!("loading {} failed: {error}", shared.key.model_path.display()));

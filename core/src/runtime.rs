@@ -18,6 +18,9 @@ use crate::error::{Error, ErrorKind, Result};
 pub const ORT_VERSION: &str = "1.32.0";
 /// File name of the runtime library inside the PyPI `onnxruntime` wheel.
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.32.0";
+/// The GPU build the project's scripts fetch for CUDA and TensorRT (`scripts/fetch.sh gpu`): PyPI's
+/// `onnxruntime-gpu` (its newest release, which lags the CPU build's).
+pub const ORT_GPU_VERSION: &str = "1.31.1";
 /// Environment variable naming the runtime library; checked before `ORT_DYLIB_PATH`.
 pub const ORT_LIBRARY_ENV: &str = "YOLO_FFI_ORT_LIBRARY";
 
@@ -28,10 +31,10 @@ static LOADING: Mutex<()> = Mutex::new(());
 /// The process-wide ort environment, loading ONNX Runtime on first use.
 ///
 /// With `explicit`, only that library is tried. Otherwise the search order is: `YOLO_FFI_ORT_LIBRARY`,
-/// `ORT_DYLIB_PATH`, the folder holding this library, the user cache the Makefile fills, then the system
-/// loader. Once loaded, later calls get the same environment whatever they ask for: a process can hold one
-/// ONNX Runtime only.
-pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
+/// `ORT_DYLIB_PATH`, with `gpu` (a GPU provider was asked for) the GPU build in the user cache, then the
+/// folder holding this library, the user cache's CPU build, then the system loader. Once loaded, later calls
+/// get the same environment whatever they ask for: a process can hold one ONNX Runtime only.
+pub fn environment(explicit: Option<&Path>, gpu: bool) -> Result<&'static Environment> {
     if let Some(env) = ENVIRONMENT.get() {
         if let (Some(asked), Some(loaded)) = (explicit, LOADED_FROM.get()) {
             if std::path::absolute(asked).ok().as_deref() != Some(loaded.as_path()) {
@@ -54,7 +57,7 @@ pub fn environment(explicit: Option<&Path>) -> Result<&'static Environment> {
     }
     let candidates = match explicit {
         Some(path) => vec![Candidate::File(path.to_path_buf(), "config")],
-        None => search_order(),
+        None => search_order(gpu),
     };
     let mut tried = Vec::new();
     for candidate in candidates {
@@ -129,7 +132,7 @@ impl Candidate {
     }
 }
 
-fn search_order() -> Vec<Candidate> {
+fn search_order(gpu: bool) -> Vec<Candidate> {
     let mut out = Vec::new();
     for var in [ORT_LIBRARY_ENV, "ORT_DYLIB_PATH"] {
         if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
@@ -138,6 +141,9 @@ fn search_order() -> Vec<Candidate> {
                 if var == ORT_LIBRARY_ENV { ORT_LIBRARY_ENV } else { "ORT_DYLIB_PATH" },
             ));
         }
+    }
+    if let Some(folder) = cache_dir().filter(|_| gpu).map(|cache| gpu_runtime_dir(&cache)) {
+        out.push(Candidate::File(folder.join(format!("libonnxruntime.so.{ORT_GPU_VERSION}")), "user cache, GPU build"));
     }
     if let Some(dir) = own_library_dir() {
         for name in [ORT_LIBRARY_FILE, "libonnxruntime.so.1", "libonnxruntime.so"] {
@@ -162,6 +168,79 @@ pub fn cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("yolo-ffi"))
+}
+
+/// Where `scripts/fetch.sh gpu` puts the GPU build in the cache: its libraries, and under `cuda/` the CUDA
+/// and cuDNN libraries of PyPI's `nvidia-*` wheels that it needs.
+pub fn gpu_runtime_dir(cache: &Path) -> PathBuf {
+    cache.join(format!("onnxruntime-gpu-{ORT_GPU_VERSION}"))
+}
+
+/// The CUDA and cuDNN libraries the CUDA provider links against, each after those it needs (cuRAND needs
+/// the CUDA runtime, cuBLAS needs cuBLASLt); cuDNN loads its sub-libraries itself, from its own folder.
+const CUDA_LIBRARIES: [&str; 8] = [
+    "libcudart.so",
+    "libcublasLt.so",
+    "libcublas.so",
+    "libnvrtc.so",
+    "libnvJitLink.so",
+    "libcurand.so",
+    "libcufft.so",
+    "libcudnn.so",
+];
+
+/// Loads, once per process, the CUDA and cuDNN libraries found in the `cuda/` folder beside the loaded
+/// ONNX Runtime (the GPU build of the cache), so that its CUDA provider, which names them without a path,
+/// finds them: the dynamic loader does not look there, and `onnxruntime-gpu`'s own `preload_dlls` does the
+/// same for Python. Logs, the first time, what was loaded, and what failed with the loader's message;
+/// returns both. Nothing where there is no such folder (CUDA installed system-wide, or a runtime from
+/// elsewhere).
+pub fn preload_cuda_libraries() -> &'static (Vec<PathBuf>, Vec<String>) {
+    static LOADED: OnceLock<(Vec<PathBuf>, Vec<String>)> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        let Some(folder) = loaded_from().and_then(Path::parent).map(|dir| dir.join("cuda")) else {
+            return Default::default();
+        };
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            return Default::default();
+        };
+        let files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let (mut loaded, mut failed) = (Vec::new(), Vec::new());
+        for prefix in CUDA_LIBRARIES {
+            // The soname form: `libcublas.so.13`, not `libcublas.so.13.0.2` or `libcublasLt.so.13`.
+            let soname = files.iter().filter(|f| {
+                f.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(prefix)).is_some_and(|rest| {
+                    rest.strip_prefix('.').is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                })
+            });
+            for path in soname {
+                let Ok(name) = CString::new(path.as_os_str().as_bytes()) else { continue };
+                // SAFETY: `name` is NUL-terminated. The handle stays open for the life of the process, as
+                // the CUDA provider needs these libraries for as long as ONNX Runtime is loaded.
+                let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+                if handle.is_null() {
+                    // SAFETY: `dlerror` returns NULL or a NUL-terminated message owned by the loader.
+                    let message = unsafe { libc::dlerror() };
+                    let why = if message.is_null() {
+                        "unknown error".into()
+                    } else {
+                        // SAFETY: non-null, NUL-terminated, valid until the next loader call on this thread.
+                        unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
+                    };
+                    failed.push(format!("{}: {why}", path.display()));
+                } else {
+                    loaded.push(path.clone());
+                }
+            }
+        }
+        for path in &loaded {
+            crate::log::emit(crate::log::Level::Info, || format!("loaded {} for the CUDA provider", path.display()));
+        }
+        for why in &failed {
+            crate::log::emit(crate::log::Level::Warn, || format!("could not load a CUDA library: {why}"));
+        }
+        (loaded, failed)
+    })
 }
 
 /// The folder of the shared object this code is in (`libyolo_ffi.so`, or the test executable).
@@ -218,14 +297,21 @@ mod tests {
         if is_loaded() {
             return; // another test in this process already loaded the runtime; nothing left to check here
         }
-        let err = environment(Some(Path::new("/nonexistent/libonnxruntime.so"))).unwrap_err();
+        let err = environment(Some(Path::new("/nonexistent/libonnxruntime.so")), false).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RuntimeUnavailable);
         assert!(err.message().contains("/nonexistent/libonnxruntime.so (config): not found"), "{err}");
     }
 
     #[test]
     fn search_order_ends_with_cache_and_system_loader() {
-        let order = search_order();
+        let order = search_order(false);
+        assert!(!search_order(false).iter().any(|c| matches!(c, Candidate::File(_, o) if o.contains("GPU"))));
+        if cache_dir().is_some() {
+            let gpu = search_order(true);
+            let first_file = gpu.iter().position(|c| matches!(c, Candidate::File(_, o) if o.contains("GPU build")));
+            let own = gpu.iter().position(|c| matches!(c, Candidate::File(_, o) if *o == "next to libyolo_ffi"));
+            assert!(first_file.unwrap() < own.unwrap(), "a GPU provider looks at the GPU build first");
+        }
         let labels: Vec<String> = order
             .iter()
             .map(|c| match c {
