@@ -20,7 +20,6 @@ use ort::value::{PrimitiveTensorElementType, Shape, TensorRefMut};
 use crate::engine::{self, RunKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::InputPrecision;
-use crate::preprocess::{InputElement, PAD_VALUE};
 use crate::provider::{Provider, ProviderKind};
 
 /// Where a provider's bound input and outputs live: `(input, outputs)`.
@@ -183,17 +182,6 @@ impl BoundIo {
                 InputPrecision::F32 => InputValues::F32(std::slice::from_raw_parts_mut(block.ptr.as_ptr().cast(), len)),
                 InputPrecision::F16 => InputValues::F16(std::slice::from_raw_parts_mut(block.ptr.as_ptr().cast(), len)),
             }
-        }
-    }
-
-    /// Fills the input with the padding grey (the warm-up run's blank image).
-    pub fn fill_blank(&mut self) {
-        fn blank<T: InputElement>(values: &mut [T]) {
-            values.fill(T::from_u8(PAD_VALUE));
-        }
-        match self.values() {
-            InputValues::F32(values) => blank(values),
-            InputValues::F16(values) => blank(values),
         }
     }
 

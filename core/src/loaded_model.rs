@@ -251,14 +251,13 @@ impl Worker {
 
     /// A blank (padding-grey) input of one `height` x `width` image, for the warm-up run.
     fn fill_blank(&mut self, height: usize, width: usize) -> Result<()> {
-        match &mut self.input {
-            InputBuffer::F32(buf) => buf.clear(),
-            InputBuffer::F16(buf) => buf.clear(),
-            InputBuffer::Bound(_) => {}
+        fn blank<T: InputElement>(values: &mut [T]) {
+            values.fill(T::from_u8(PAD_VALUE));
         }
         self.input.reserve([1, 3, height, width])?;
-        if let InputBuffer::Bound(bound) = &mut self.input {
-            bound.fill_blank();
+        match self.input.values() {
+            InputValues::F32(values) => blank(values),
+            InputValues::F16(values) => blank(values),
         }
         Ok(())
     }

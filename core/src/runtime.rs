@@ -207,13 +207,7 @@ pub fn preload_cuda_libraries() -> &'static (Vec<PathBuf>, Vec<String>) {
         let files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         let (mut loaded, mut failed) = (Vec::new(), Vec::new());
         for prefix in CUDA_LIBRARIES {
-            // The soname form: `libcublas.so.13`, not `libcublas.so.13.0.2` or `libcublasLt.so.13`.
-            let soname = files.iter().filter(|f| {
-                f.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(prefix)).is_some_and(|rest| {
-                    rest.strip_prefix('.').is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                })
-            });
-            for path in soname {
+            for path in files.iter().filter(|f| is_soname_of(f, prefix)) {
                 let Ok(name) = CString::new(path.as_os_str().as_bytes()) else { continue };
                 // SAFETY: `name` is NUL-terminated. The handle stays open for the life of the process, as
                 // the CUDA provider needs these libraries for as long as ONNX Runtime is loaded.
@@ -241,6 +235,13 @@ pub fn preload_cuda_libraries() -> &'static (Vec<PathBuf>, Vec<String>) {
         }
         (loaded, failed)
     })
+}
+
+/// Whether `path` is `prefix` in its soname form: `libcublas.so.13` for `libcublas.so`, not
+/// `libcublas.so.13.0.2` or `libcublasLt.so.13`.
+fn is_soname_of(path: &Path, prefix: &str) -> bool {
+    let version = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(prefix));
+    version.and_then(|v| v.strip_prefix('.')).is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The folder of the shared object this code is in (`libyolo_ffi.so`, or the test executable).
@@ -291,6 +292,16 @@ fn system_library_path(soname: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cuda_libraries_are_picked_by_their_soname() {
+        assert!(is_soname_of(Path::new("/x/libcublas.so.13"), "libcublas.so"));
+        assert!(is_soname_of(Path::new("libcurand.so.10"), "libcurand.so"));
+        assert!(!is_soname_of(Path::new("/x/libcublasLt.so.13"), "libcublas.so"));
+        assert!(!is_soname_of(Path::new("/x/libcublas.so.13.0.2"), "libcublas.so"));
+        assert!(!is_soname_of(Path::new("/x/libcublas.so"), "libcublas.so"));
+        assert!(!is_soname_of(Path::new("/x/libnvrtc-builtins.so.13.5"), "libnvrtc.so"));
+    }
 
     #[test]
     fn explicit_missing_path_is_reported_without_loading() {
