@@ -190,6 +190,8 @@ INSTALLED := lib/libyolo_ffi.so.$(VERSION) lib/libyolo_ffi.so.$(ABI_VERSION) lib
              include/yolo_ffi.h include/yolo_ffi.hpp lib/pkgconfig/yolo_ffi.pc \
              lib/cmake/yolo_ffi/yolo_ffi-config.cmake lib/cmake/yolo_ffi/yolo_ffi-config-version.cmake \
              share/doc/yolo_ffi/LICENSE-MIT share/doc/yolo_ffi/LICENSE-APACHE
+# What `make install` put in PREFIX, one path a line, which `make uninstall` removes.
+MANIFEST := share/doc/yolo_ffi/installed-files
 
 install: $(LIB) $(if $(filter 1,$(WITH_ORT)),ort)
 	install -d $(INSTALL_LIB)/pkgconfig $(INSTALL_LIB)/cmake/yolo_ffi $(DESTDIR)$(PREFIX)/include \
@@ -205,9 +207,14 @@ install: $(LIB) $(if $(filter 1,$(WITH_ORT)),ort)
 	    > $(INSTALL_LIB)/cmake/yolo_ffi/$$f; done
 	install -m 644 LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(PREFIX)/share/doc/yolo_ffi
 	$(if $(filter 1,$(WITH_ORT)),install -m 755 $(CACHE)/onnxruntime-1.32.0/$(ORT_FILE) $(INSTALL_LIB))
+	printf '%s\n' $(INSTALLED) $(if $(filter 1,$(WITH_ORT)),lib/$(ORT_FILE)) $(MANIFEST) > $(DESTDIR)$(PREFIX)/$(MANIFEST)
 
+## Removes exactly the files that `make install` listed in its manifest: an ONNX Runtime that was already
+## there (WITH_ORT=0) stays.
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED)) $(INSTALL_LIB)/$(ORT_FILE)
+	@manifest=$(DESTDIR)$(PREFIX)/$(MANIFEST); test -f $$manifest || \
+	  { echo "make uninstall: $$manifest is missing: make install did not install here"; exit 1; }; \
+	  for f in $$(cat $$manifest); do rm -f "$(DESTDIR)$(PREFIX)/$$f"; done
 	-rmdir $(INSTALL_LIB)/cmake/yolo_ffi $(DESTDIR)$(PREFIX)/share/doc/yolo_ffi 2>/dev/null
 
 ## The install tree as its users see it: `make install` into a temporary prefix, then a CMake project
@@ -221,6 +228,13 @@ test-install: build/detect fixtures
 	$(MAKE) --no-print-directory uninstall PREFIX=$(abspath $(INSTALL_TEST)/prefix)
 	test -z "$$(find $(INSTALL_TEST)/prefix -type f -o -type l)" || \
 	  { echo "make uninstall left: $$(find $(INSTALL_TEST)/prefix -type f -o -type l)"; exit 1; }
+	@# WITH_ORT=0 beside a system ONNX Runtime of the same name: uninstall must leave that one alone.
+	echo system-runtime > $(INSTALL_TEST)/prefix/lib/$(ORT_FILE)
+	$(MAKE) --no-print-directory install WITH_ORT=0 PREFIX=$(abspath $(INSTALL_TEST)/prefix) > /dev/null
+	$(MAKE) --no-print-directory uninstall PREFIX=$(abspath $(INSTALL_TEST)/prefix)
+	test "$$(find $(INSTALL_TEST)/prefix -type f -o -type l)" = $(INSTALL_TEST)/prefix/lib/$(ORT_FILE) && \
+	  grep -qx system-runtime $(INSTALL_TEST)/prefix/lib/$(ORT_FILE) || \
+	  { echo "make uninstall after WITH_ORT=0 did not leave exactly the system's ONNX Runtime"; exit 1; }
 
 ## The bindings (bindings/): Node.js over koffi, Go over cgo, Java over JNA. bindings/run_tests.sh runs each
 ## one's tests against the library and compares its detections on the demo image with build/detect's; a
@@ -289,14 +303,17 @@ test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
 ## The GPU runtime, for those who ask for it (not part of `make demo` or `make test`; several GB): for C and
 ## C++ programs, PyPI's onnxruntime-gpu with its CUDA and cuDNN libraries in the user cache, where the library
 ## looks when a CUDA or TensorRT provider is asked for (scripts/fetch.sh gpu); for Python, build/gpuvenv with
-## the wheel and its `cuda` extra. scripts/gpu-check.sh uses the latter on a machine with an NVIDIA GPU
+## the wheel, numpy and onnxruntime-gpu in place of onnxruntime. scripts/gpu-check.sh uses the latter on a machine with an NVIDIA GPU
 ## (docs/benchmarks.md, "GPU").
 GPU_VENV := build/gpuvenv
+# In place of the CPU build (never beside it: both wheels own the `onnxruntime` package folder).
+ORT_GPU_REQUIREMENT := onnxruntime-gpu[cuda,cudnn]>=1.31,<2
 gpu: wheel
 	scripts/fetch.sh gpu
 	rm -rf $(GPU_VENV)
 	$(PYTHON) -m venv $(GPU_VENV)
-	$(GPU_VENV)/bin/pip install --quiet --disable-pip-version-check pillow "$$(ls $(WHEEL_DIR)/yolo_ffi-*.whl)[cuda]"
+	$(GPU_VENV)/bin/pip install --quiet --disable-pip-version-check pillow "numpy>=1.21" "$(ORT_GPU_REQUIREMENT)"
+	$(GPU_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps $(WHEEL_DIR)/yolo_ffi-*.whl
 
 ## The OpenVINO plugin of PyPI's onnxruntime-ep-openvino (about 160 MB), for an ONNX Runtime built without
 ## OpenVINO: into the user cache, where `providers` "openvino" finds it (yolo_config_set_provider_library).
@@ -416,7 +433,8 @@ bench-python: wheel fixtures
 	$(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(BENCH_VENV)/bin/python scripts/bench_python.py \
 	  $(SHARED_MODELS)/yolov8n.onnx $(BENCH_IMAGE) --imgsz 640 --json docs/bench/python-yolov8n.json)
 
-test: lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-install test-bindings test-python \
+## Every test. It starts by installing the system packages the tests need (system-deps), as CI does.
+test: system-deps lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-install test-bindings test-python \
       test-scale-out fuzz-smoke miri
 
 clean:

@@ -144,7 +144,11 @@ class Config {
   Config& threads_per_session(uint32_t threads) {
     return set(yolo_config_set_threads_per_session(config_, threads));
   }
-  // See yolo_config_set_imgsz (the input size for models with dynamic input dimensions).
+  // See yolo_config_set_input_size (the input size for models with dynamic input dimensions), width first.
+  Config& input_size(uint32_t width, uint32_t height) {
+    return set(yolo_config_set_input_size(config_, width, height));
+  }
+  // See yolo_config_set_imgsz: the same size in Ultralytics' imgsz order, height first.
   Config& imgsz(uint32_t height, uint32_t width) { return set(yolo_config_set_imgsz(config_, height, width)); }
   // See yolo_config_set_conf_threshold.
   Config& conf_threshold(float conf) { return set(yolo_config_set_conf_threshold(config_, conf)); }

@@ -7,7 +7,7 @@
 #   scripts/gpu-check.sh [MODEL [IMAGE...]]      default: ../shared's yolov8n.onnx at 640 on bus.jpg, zidane.jpg
 #
 # GPU_VENV=/path/to/venv uses a virtualenv prepared beforehand (for a machine without the registries);
-# otherwise `make gpu` makes build/gpuvenv from PyPI (the wheel with its `cuda` extra).
+# otherwise `make gpu` makes build/gpuvenv from PyPI (the wheel with onnxruntime-gpu in place of onnxruntime).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-../shared/models/yolov8n.onnx}

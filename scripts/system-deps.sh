@@ -17,6 +17,7 @@ command -v npm > /dev/null 2>&1 || wanted+=(npm)
 command -v redis-server > /dev/null 2>&1 || wanted+=(redis-server)
 [ ${#wanted[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null 2>&1; then
+  echo "system-deps: installing ${wanted[*]} from Debian's packages" >&2
   export DEBIAN_FRONTEND=noninteractive
   if apt-get install -y -q "${wanted[@]}" > /dev/null 2>&1 ||
      { apt-get update -q > /dev/null 2>&1 && apt-get install -y -q "${wanted[@]}" > /dev/null 2>&1; }; then

@@ -47,8 +47,9 @@ pub extern "C" fn yolo_last_error() -> *const c_char {
 }
 
 /// Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
-/// this process already holds the same model file with the same `pool_size`, `threads_per_session`,
-/// `imgsz`, `share_weights` and `ort_library_path` (in which case the new detector shares its sessions, loaded once),
+/// this process already holds the same model file with the same model settings (`pool_size`,
+/// `threads_per_session`, the input size, `share_weights`, `ort_library_path`, the providers and their
+/// fall-back, batching and IO binding; in which case the new detector shares its sessions, loaded once),
 /// reads the model, builds `pool_size` sessions and runs one warm-up inference. Thresholds, timeouts and
 /// limits are per detector, even when sessions are shared.
 ///
@@ -700,7 +701,8 @@ pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
     });
 }
 
-/// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 0.
+/// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 999
+/// (`class0` to `class998`, the names Ultralytics gives such a model), since its output does not say.
 /// Thread-safe.
 ///
 /// Safety: `detector` must be a live detector; `out_count` must be valid for a write.

@@ -227,13 +227,28 @@ pub unsafe extern "C" fn yolo_config_set_threads_per_session(config: *mut yolo_c
     }
 }
 
-/// Sets the letterbox size for models with a dynamic input, each side rounded up to the model's stride,
-/// at most 16384. 0 x 0 (default): the model's `imgsz` metadata, else 640 x 640. Models with a fixed input
-/// size always use that size.
+/// Sets the letterbox size for models with a dynamic input, width first like every other size in this API;
+/// each side rounded up to the model's stride, at most 16384. 0 x 0 (default): the model's `imgsz`
+/// metadata, else 640 x 640. Models with a fixed input size always use that size.
+///
+/// Safety: `config` must be a live config.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_config_set_input_size(config: *mut yolo_config, width: u32, height: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { set_letterbox_size(config, width, height) }
+}
+
+/// The same as `yolo_config_set_input_size`, in Ultralytics' `imgsz` order: height first, then width.
 ///
 /// Safety: `config` must be a live config.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_config_set_imgsz(config: *mut yolo_config, height: u32, width: u32) -> yolo_status {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { set_letterbox_size(config, width, height) }
+}
+
+/// Safety: `config` must be NULL or a live config.
+unsafe fn set_letterbox_size(config: *mut yolo_config, width: u32, height: u32) -> yolo_status {
     // SAFETY: forwarded to the caller's contract.
     unsafe {
         change_config(config, |values| {
@@ -242,7 +257,7 @@ pub unsafe extern "C" fn yolo_config_set_imgsz(config: *mut yolo_config, height:
                 (h, w) if (1..=MAX_IMGSZ).contains(&h) && (1..=MAX_IMGSZ).contains(&w) => Some((h, w)),
                 (h, w) => {
                     return Err(Error::invalid_argument(format!(
-                        "imgsz {h}x{w} must be between 1 and {MAX_IMGSZ} on each side, or 0x0"
+                        "input size {w}x{h} (width x height) must be between 1 and {MAX_IMGSZ} on each side, or 0x0"
                     )))
                 }
             };
@@ -798,6 +813,11 @@ mod tests {
             let values = config_values(config).unwrap();
             assert_eq!(values.core.nms, NmsSettings::default(), "the bad values changed nothing");
             assert_eq!(values.core.imgsz, Some((480, 640)));
+            assert_eq!(yolo_config_set_input_size(config, 640, 480), yolo_status::Ok);
+            assert_eq!(config_values(config).unwrap().core.imgsz, Some((480, 640)), "width first");
+            assert_eq!(yolo_config_set_input_size(config, 640, 16385), yolo_status::InvalidArgument);
+            assert_eq!(yolo_config_set_input_size(config, 0, 0), yolo_status::Ok);
+            assert_eq!(config_values(config).unwrap().core.imgsz, None, "0 x 0: the model's own size");
             assert_eq!(values.core.model_path, std::path::Path::new("/models/m.onnx"));
             assert_eq!(yolo_config_free(config), yolo_status::Ok);
 

@@ -400,8 +400,9 @@ pub type yolo_log_callback =
     Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void, level: u32, message: *const c_char)>;
 
 /// The major version of the library this header was generated for. A program compiled against this header
-/// works with any library of the same major version whose minor version is at least
-/// `YOLO_FFI_VERSION_MINOR`; `yolo_version()` gives the version of the library actually loaded.
+/// works with a library of the same major version whose minor version is at least
+/// `YOLO_FFI_VERSION_MINOR`; before 1.0 (major 0) the minor version must be the same, as the SONAME
+/// (`libyolo_ffi.so.0.MINOR`) says. `yolo_version()` gives the version of the library actually loaded.
 pub const YOLO_FFI_VERSION_MAJOR: u32 = 0;
 /// The minor version of the library this header was generated for.
 pub const YOLO_FFI_VERSION_MINOR: u32 = 1;

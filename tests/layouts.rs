@@ -219,3 +219,22 @@ fn exif_orientation_is_applied_to_encoded_images() {
     assert_eq!(size_of(&with_exif_orientation(jpeg.get_ref(), 8)), (30, 40), "rotated 270 degrees");
     assert_eq!(size_of(&with_exif_orientation(jpeg.get_ref(), 3)), (40, 30));
 }
+
+#[test]
+fn the_input_size_setter_is_width_first_and_imgsz_height_first() {
+    type Setter = unsafe extern "C" fn(*mut yolo_config, u32, u32) -> yolo_status;
+    let both: [(Setter, (u32, u32)); 2] = [(yolo_config_set_input_size, (128, 64)), (yolo_config_set_imgsz, (64, 128))];
+    for (setter, (first, second)) in both {
+        let config = config(&model("e2e_dynamic.onnx"));
+        let mut out = std::ptr::null_mut();
+        let mut size = (0u32, 0u32);
+        // SAFETY: a live config and local out-pointers; the detector is freed once, below.
+        unsafe {
+            assert_eq!(setter(config.0, first, second), yolo_status::Ok);
+            assert_eq!(yolo_init(config.0, &mut out), yolo_status::Ok, "{}", last_error());
+            assert_eq!(yolo_input_size(out, &mut size.0, &mut size.1), yolo_status::Ok);
+            assert_eq!(yolo_free(out), yolo_status::Ok);
+        }
+        assert_eq!(size, (128, 64), "yolo_input_size gives width, then height");
+    }
+}

@@ -161,12 +161,22 @@ fn search_order(gpu: bool) -> Vec<Candidate> {
     out
 }
 
-/// `$XDG_CACHE_HOME/yolo-ffi`, else `~/.cache/yolo-ffi`: where `make ort` puts the runtime.
+/// The variable that names the user cache outright, as `scripts/fetch.sh` reads it.
+pub const CACHE_ENV: &str = "YOLO_FFI_CACHE";
+
+/// `$YOLO_FFI_CACHE`, else `$XDG_CACHE_HOME/yolo-ffi`, else `~/.cache/yolo-ffi`: where `scripts/fetch.sh`
+/// (`make ort`, `make gpu`, `make openvino`) puts the runtimes, in the same order of precedence.
 pub fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
+    cache_dir_from(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
+}
+
+fn cache_dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    if let Some(cache) = var(CACHE_ENV) {
+        return Some(PathBuf::from(cache));
+    }
+    let base = var("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("yolo-ffi"))
 }
 
@@ -311,6 +321,18 @@ mod tests {
         let err = environment(Some(Path::new("/nonexistent/libonnxruntime.so")), false).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RuntimeUnavailable);
         assert!(err.message().contains("/nonexistent/libonnxruntime.so (config): not found"), "{err}");
+    }
+
+    #[test]
+    fn the_cache_is_yolo_ffi_cache_then_xdg_then_home() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        let all = [(CACHE_ENV, "/c"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
+        assert_eq!(cache_dir_from(env(&all)), Some(PathBuf::from("/c")));
+        assert_eq!(cache_dir_from(env(&all[1..])), Some(PathBuf::from("/x/yolo-ffi")));
+        assert_eq!(cache_dir_from(env(&all[2..])), Some(PathBuf::from("/h/.cache/yolo-ffi")));
+        assert_eq!(cache_dir_from(env(&[])), None);
     }
 
     #[test]

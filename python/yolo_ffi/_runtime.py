@@ -27,7 +27,7 @@ GPU_DISTRIBUTION = "onnxruntime-gpu"
 @functools.lru_cache(maxsize=None)
 def onnxruntime_library(gpu: bool = False) -> Optional[str]:
     """Path of `libonnxruntime.so.*` inside the installed onnxruntime wheel, or None; with `gpu`, the
-    `onnxruntime-gpu` wheel's first (`pip install yolo-ffi[cuda]` installs it beside `onnxruntime`).
+    `onnxruntime-gpu` wheel's first (installed in place of `onnxruntime`: docs/python.md, "GPU").
 
     Read from the distribution's file list (importlib metadata), without importing onnxruntime: importing it
     would load a second copy of ONNX Runtime, its Python bindings, into the process. Looked up once per

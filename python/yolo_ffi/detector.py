@@ -261,9 +261,10 @@ def _is_pil_image(value: object) -> bool:
 class Detector:
     """A YOLO detector on an ONNX model, backed by a pool of ONNX Runtime sessions in libyolo_ffi.
 
-    Models are shared per process: another `Detector` on the same file with the same `pool_size`,
-    `threads_per_session`, `imgsz`, `share_weights` and `ort_library` reuses the loaded sessions. Thresholds
-    and limits stay per detector. Thread-safe: `detect` releases the GIL, so threads run in parallel up to
+    Models are shared per process: another `Detector` on the same file with the same model settings
+    (`pool_size`, `threads_per_session`, `imgsz`, `share_weights`, `ort_library`, `providers` and
+    `provider_fallback`, `max_batch` and `max_batch_delay`, `io_binding`) reuses the loaded sessions; any
+    difference loads a second copy. Thresholds and limits stay per detector. Thread-safe: `detect` releases the GIL, so threads run in parallel up to
     the pool's size. Fork-safe: a forked child builds its own sessions on first use.
 
     Args:
@@ -293,7 +294,8 @@ class Detector:
             if set, else the library of the installed `onnxruntime` package.
         providers: ONNX Runtime execution providers to try, in order: `"cpu"`, `"cuda"` or `"cuda:1"`,
             `"tensorrt"` or `"tensorrt:0"`, `"openvino"`. None (default) runs on the CPU. `provider` tells
-            which one the model got. CUDA and TensorRT come with `pip install yolo-ffi[cuda]`; OpenVINO with
+            which one the model got. CUDA and TensorRT need `onnxruntime-gpu` in place of `onnxruntime`
+            (docs/python.md, "GPU"); OpenVINO comes with
             `pip install yolo-ffi[openvino]` (its plugin, on Intel CPUs, GPUs and NPUs).
         provider_fallback: when a provider of the list is not there (ONNX Runtime built without it, or it
             fails to start), try the next one instead of raising `ProviderUnavailableError`.

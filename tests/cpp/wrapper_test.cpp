@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   expect(status_of([&] { yolo::Config(model).add_provider(YOLO_PROVIDER_CPU, 3); }) == YOLO_STATUS_INVALID_ARGUMENT,
          "the CPU takes no device id");
   expect(!detector.io_binding(), "on the CPU the input is not bound by default");
-  yolo::Detector bound(yolo::Config(model).imgsz(imgsz, imgsz).pool_size(1).io_binding(YOLO_IO_BINDING_ON));
+  yolo::Detector bound(yolo::Config(model).input_size(imgsz, imgsz).pool_size(1).io_binding(YOLO_IO_BINDING_ON));
   expect(bound.io_binding(), "YOLO_IO_BINDING_ON binds the input and outputs");
   expect(status_of([&] { yolo::Config(model).batching(65, 0); }) == YOLO_STATUS_INVALID_ARGUMENT,
          "max_batch above 64 throws INVALID_ARGUMENT");
