@@ -32,7 +32,7 @@ DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: bench-python system-deps all ort openvino fixtures demo test header check-header lint test-models test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
-        install uninstall test-install test-bindings test-node test-go test-java test-scale-out gpu
+        install uninstall test-install test-snippets test-bindings test-node test-go test-java test-scale-out gpu
 
 all: $(SONAME_LINK) build/detect
 
@@ -282,8 +282,7 @@ wheel: $(BUILD_VENV)/.installed
 ## What users do: install the wheel into a fresh virtualenv, then run the package's and the Django and FastAPI
 ## examples' tests there, outside the source tree, with no Rust toolchain on PATH, so a wheel that forgets a
 ## file fails here; build and install the sdist in another fresh virtualenv, as pip does from an index (its
-## build tools from PyPI); last, every C and Python snippet of the README and docs/ as written
-## (scripts/check_snippets.py).
+## build tools from PyPI).
 NO_RUST = PATH="$(abspath $(VENV))/bin:/usr/local/bin:/usr/bin:/bin"
 test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
 	rm -rf $(VENV) $(SDIST_VENV)
@@ -298,7 +297,12 @@ test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
 	$(PYTHON) -m venv $(SDIST_VENV)
 	$(SDIST_VENV)/bin/pip install --quiet --disable-pip-version-check $(WHEEL_DIR)/yolo_ffi-*.tar.gz
 	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(SDIST_VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
-	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --cache $(CACHE) --cc $(CC) --cxx $(CXX)
+
+## Every code block of the README, docs/ and the bindings' READMEs, run as written (scripts/check_snippets.py):
+## C, C++, Python, JavaScript, Go, Java and shell. Under CI a language whose toolchain is missing fails.
+test-snippets: test-python test-bindings
+	$(VENV)/bin/python scripts/check_snippets.py --python $(VENV)/bin/python --base-python $(PYTHON) --cache $(CACHE) \
+	  --prefix $(BINDINGS_PREFIX) --wheelhouse $(WHEEL_DIR) --cc $(CC) --cxx $(CXX) $(if $(CI),--require-all)
 
 ## The GPU runtime, for those who ask for it (not part of `make demo` or `make test`; several GB): for C and
 ## C++ programs, PyPI's onnxruntime-gpu with its CUDA and cuDNN libraries in the user cache, where the library
@@ -435,7 +439,7 @@ bench-python: wheel fixtures
 
 ## Every test. It starts by installing the system packages the tests need (system-deps), as CI does.
 test: system-deps lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-install test-bindings test-python \
-      test-scale-out fuzz-smoke miri
+      test-snippets test-scale-out fuzz-smoke miri
 
 clean:
 	$(CARGO) clean

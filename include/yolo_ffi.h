@@ -24,8 +24,9 @@
 #include <stdint.h>
 
 // The major version of the library this header was generated for. A program compiled against this header
-// works with any library of the same major version whose minor version is at least
-// `YOLO_FFI_VERSION_MINOR`; `yolo_version()` gives the version of the library actually loaded.
+// works with a library of the same major version whose minor version is at least
+// `YOLO_FFI_VERSION_MINOR`; before 1.0 (major 0) the minor version must be the same, as the SONAME
+// (`libyolo_ffi.so.0.MINOR`) says. `yolo_version()` gives the version of the library actually loaded.
 #define YOLO_FFI_VERSION_MAJOR 0
 
 // The minor version of the library this header was generated for.
@@ -362,8 +363,9 @@ const char *yolo_status_string(uint32_t status);
 const char *yolo_last_error(void);
 
 // Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
-// this process already holds the same model file with the same `pool_size`, `threads_per_session`,
-// `imgsz`, `share_weights` and `ort_library_path` (in which case the new detector shares its sessions, loaded once),
+// this process already holds the same model file with the same model settings (`pool_size`,
+// `threads_per_session`, the input size, `share_weights`, `ort_library_path`, the providers and their
+// fall-back, batching and IO binding; in which case the new detector shares its sessions, loaded once),
 // reads the model, builds `pool_size` sessions and runs one warm-up inference. Thresholds, timeouts and
 // limits are per detector, even when sessions are shared.
 //
@@ -575,7 +577,8 @@ yolo_status yolo_result_classes(const struct yolo_result *result,
 // Safety: `result` must be NULL or a live result, not used by any other thread.
 void yolo_result_free(struct yolo_result *result);
 
-// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 0.
+// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 999
+// (`class0` to `class998`, the names Ultralytics gives such a model), since its output does not say.
 // Thread-safe.
 //
 // Safety: `detector` must be a live detector; `out_count` must be valid for a write.
@@ -692,9 +695,16 @@ yolo_status yolo_config_set_pool_size(struct yolo_config *config,
 // Safety: `config` must be a live config.
 yolo_status yolo_config_set_threads_per_session(struct yolo_config *config, uint32_t threads);
 
-// Sets the letterbox size for models with a dynamic input, each side rounded up to the model's stride,
-// at most 16384. 0 x 0 (default): the model's `imgsz` metadata, else 640 x 640. Models with a fixed input
-// size always use that size.
+// Sets the letterbox size for models with a dynamic input, width first like every other size in this API;
+// each side rounded up to the model's stride, at most 16384. 0 x 0 (default): the model's `imgsz`
+// metadata, else 640 x 640. Models with a fixed input size always use that size.
+//
+// Safety: `config` must be a live config.
+yolo_status yolo_config_set_input_size(struct yolo_config *config,
+                                       uint32_t width,
+                                       uint32_t height);
+
+// The same as `yolo_config_set_input_size`, in Ultralytics' `imgsz` order: height first, then width.
 //
 // Safety: `config` must be a live config.
 yolo_status yolo_config_set_imgsz(struct yolo_config *config,
