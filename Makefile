@@ -397,6 +397,7 @@ BENCH_MODELS  ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)
 THROUGHPUT_MODEL ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)/yolov8n.onnx,$(DEMO_MODEL):320)
 
 bench: fixtures
+	@mkdir -p build && touch build/bench-start
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 30 --json docs/bench/latency.json \
 	  $(BENCH_MODELS) $(BENCH_IMAGES)
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- throughput --seconds 3 --repeat 3 \
@@ -406,6 +407,8 @@ bench: fixtures
 	$(CARGO) bench --locked $(FEATURES) --bench stages
 	$(if $(wildcard $(SHARED_MODELS)/shapes-seg.onnx),$(MAKE) bench-tasks)
 	$(MAKE) bench-python
+	$(PYTHON) scripts/bench_provenance.py $(if $(ULTRALYTICS_PYTHON),--ultralytics-python $(ULTRALYTICS_PYTHON)) \
+	  $$(find docs/bench -name '*.json' -newer build/bench-start)
 
 ## The Python comparison (scripts/bench_python.py): the wheel in its own virtualenv, against onnxruntime +
 ## numpy (and Ultralytics, when installed there), on the demo model and on yolov8n when ../shared has it.
@@ -427,14 +430,16 @@ bench-tasks: fixtures
 	  $(SHARED_MODELS)/yolo11n-seg.onnx:segment:640 $(SHARED_MODELS)/yolo11n-pose.onnx:pose:640 \
 	  $(SHARED_MODELS)/yolo11n-obb.onnx:obb:640 $(BENCH_IMAGE))
 
+## With ULTRALYTICS_PYTHON, the wheel goes into that environment and Ultralytics' predict is timed too.
+BENCH_PY = $(or $(ULTRALYTICS_PYTHON),$(BENCH_VENV)/bin/python)
 bench-python: wheel fixtures
-	rm -rf $(BENCH_VENV)
-	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
-	  $(WHEEL_DIR)/yolo_ffi-*.whl
-	$(BENCH_VENV)/bin/python scripts/bench_python.py $(DEMO_MODEL) $(BENCH_IMAGE) --imgsz 320 \
+	$(if $(ULTRALYTICS_PYTHON),$(ULTRALYTICS_PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps \
+	  --force-reinstall $(WHEEL_DIR)/yolo_ffi-*.whl,rm -rf $(BENCH_VENV) && $(PYTHON) -m venv $(BENCH_VENV) && \
+	  $(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
+	  $(WHEEL_DIR)/yolo_ffi-*.whl)
+	$(BENCH_PY) scripts/bench_python.py $(DEMO_MODEL) $(BENCH_IMAGE) --imgsz 320 \
 	  --json docs/bench/python-nudenet-320n.json
-	$(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(BENCH_VENV)/bin/python scripts/bench_python.py \
+	$(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(BENCH_PY) scripts/bench_python.py \
 	  $(SHARED_MODELS)/yolov8n.onnx $(BENCH_IMAGE) --imgsz 640 --json docs/bench/python-yolov8n.json)
 
 ## Every test. It starts by installing the system packages the tests need (system-deps), as CI does.

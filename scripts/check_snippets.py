@@ -97,9 +97,9 @@ class Checker:
         self.java_classes = None
         self.sh_venv = None
 
-    def run(self, label, command, env=None, timeout=300):
+    def run(self, label, command, env=None, timeout=300, cwd=None):
         full_env = {**os.environ, **(env or {})}
-        done = subprocess.run(command, cwd=self.work, env=full_env, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, cwd=cwd or self.work, env=full_env, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             print(f"check_snippets: {label} failed ({' '.join(map(str, command[:3]))}...):")
             print((done.stdout + done.stderr)[-3000:])
@@ -165,7 +165,7 @@ class Checker:
                "GOTOOLCHAIN": "local", "GOPROXY": "off", "PKG_CONFIG_PATH": str(prefix / "lib" / "pkgconfig"),
                "CGO_LDFLAGS": f"-Wl,-rpath,{prefix / 'lib'}"}
         binary = folder / "snippet"
-        return (self.run(label, ["go", "-C", str(folder), "build", "-o", str(binary), "."], env=env)
+        return (self.run(label, ["go", "build", "-o", str(binary), "."], env=env, cwd=folder)
                 and self.run(label, [str(binary)]))
 
     def check_java(self, index, label, code):

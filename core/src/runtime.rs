@@ -174,9 +174,8 @@ fn cache_dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<Pa
     if let Some(cache) = var(CACHE_ENV) {
         return Some(PathBuf::from(cache));
     }
-    let base = var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let base =
+        var("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("yolo-ffi"))
 }
 
@@ -325,9 +324,9 @@ mod tests {
 
     #[test]
     fn the_cache_is_yolo_ffi_cache_then_xdg_then_home() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v))
-        };
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+            move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v))
+        }
         let all = [(CACHE_ENV, "/c"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
         assert_eq!(cache_dir_from(env(&all)), Some(PathBuf::from("/c")));
         assert_eq!(cache_dir_from(env(&all[1..])), Some(PathBuf::from("/x/yolo-ffi")));
