@@ -75,6 +75,7 @@ check-header: $(CBINDGEN)
 	tests/c/check_header.sh include/yolo_ffi.h $(CC) $(CXX)
 
 lint:
+	$(PYTHON) scripts/bench_page.py --check docs/benchmarks.md
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets $(FEATURES) -- -D warnings
 
@@ -397,7 +398,7 @@ BENCH_MODELS  ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)
 THROUGHPUT_MODEL ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)/yolov8n.onnx,$(DEMO_MODEL):320)
 
 bench: fixtures
-	@mkdir -p build && touch build/bench-start
+	$(PYTHON) scripts/bench_provenance.py start build/bench-start
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 30 --json docs/bench/latency.json \
 	  $(BENCH_MODELS) $(BENCH_IMAGES)
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- throughput --seconds 3 --repeat 3 \
@@ -407,8 +408,9 @@ bench: fixtures
 	$(CARGO) bench --locked $(FEATURES) --bench stages
 	$(if $(wildcard $(SHARED_MODELS)/shapes-seg.onnx),$(MAKE) bench-tasks)
 	$(MAKE) bench-python
-	$(PYTHON) scripts/bench_provenance.py $(if $(ULTRALYTICS_PYTHON),--ultralytics-python $(ULTRALYTICS_PYTHON)) \
-	  $$(find docs/bench -name '*.json' -newer build/bench-start)
+	$(PYTHON) scripts/bench_provenance.py --start build/bench-start \
+	  $(if $(ULTRALYTICS_PYTHON),--ultralytics-python $(ULTRALYTICS_PYTHON)) $$(find docs/bench -name '*.json' -newer build/bench-start)
+	$(PYTHON) scripts/bench_page.py docs/benchmarks.md
 
 ## The Python comparison (scripts/bench_python.py): the wheel in its own virtualenv, against onnxruntime +
 ## numpy (and Ultralytics, when installed there), on the demo model and on yolov8n when ../shared has it.

@@ -4,7 +4,8 @@ uncommitted changes), the date, the machine (CPU model, cores, memory, kernel), 
 Runtime, the library's features, Python, Ultralytics when given). `make bench` runs it on every file it
 writes, so that each raw file in docs/bench/ says where its figures come from.
 
-Usage: bench_provenance.py [--ultralytics-python PYTHON] FILE.json...
+Usage: bench_provenance.py start FILE                       record the commit a run starts from
+       bench_provenance.py [--ultralytics-python PYTHON] --start FILE FILE.json...
 """
 
 import argparse
@@ -52,11 +53,18 @@ def ort_version():
     return match.group(1) if match else None
 
 
-def provenance(ultralytics_python):
+def commit_now():
+    """The commit checked out, and whether tracked files differ from it."""
     status = output(["git", "status", "--porcelain", "--untracked-files=no"])
+    return {"commit": output(["git", "rev-parse", "HEAD"]),
+            "uncommitted_changes": bool(status) if status is not None else None}
+
+
+def provenance(ultralytics_python, start):
+    """What the run measured: the commit recorded when it started (the binaries are built then), the machine
+    and the versions."""
     record = {
-        "commit": output(["git", "rev-parse", "HEAD"]),
-        "uncommitted_changes": bool(status) if status is not None else None,
+        **json.loads(start.read_text()),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {
             "cpu": cpu_model(),
@@ -74,17 +82,22 @@ def provenance(ultralytics_python):
     }
     if ultralytics_python:
         record["versions"]["ultralytics"] = output(
-            [ultralytics_python, "-c", "import ultralytics, onnxruntime, torch; "
-             "print(ultralytics.__version__, onnxruntime.__version__, torch.__version__)"])
+            [ultralytics_python, "-c", "import ultralytics, onnxruntime, torch; print(ultralytics.__version__, "
+             "'(onnxruntime', onnxruntime.__version__ + ', torch', torch.__version__ + ')')"])
     return record
 
 
 def main():
+    if sys.argv[1:2] == ["start"] and len(sys.argv) == 3:
+        Path(sys.argv[2]).parent.mkdir(parents=True, exist_ok=True)
+        Path(sys.argv[2]).write_text(json.dumps(commit_now()))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--ultralytics-python")
+    parser.add_argument("--start", type=Path, required=True, help="the file `start` wrote when the run began")
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args()
-    record = provenance(args.ultralytics_python)
+    record = provenance(args.ultralytics_python, args.start)
     for path in args.files:
         data = json.loads(path.read_text())
         wrapped = {"provenance": record, "data": data.get("data", data) if isinstance(data, dict) else data}
