@@ -235,7 +235,7 @@ pub unsafe extern "C" fn yolo_config_set_threads_per_session(config: *mut yolo_c
 #[no_mangle]
 pub unsafe extern "C" fn yolo_config_set_input_size(config: *mut yolo_config, width: u32, height: u32) -> yolo_status {
     // SAFETY: forwarded to the caller's contract.
-    unsafe { set_letterbox_size(config, width, height) }
+    unsafe { set_letterbox_size(config, width, height, |w, h| format!("input size {w}x{h} (width x height)")) }
 }
 
 /// The same as `yolo_config_set_input_size`, in Ultralytics' `imgsz` order: height first, then width.
@@ -244,11 +244,18 @@ pub unsafe extern "C" fn yolo_config_set_input_size(config: *mut yolo_config, wi
 #[no_mangle]
 pub unsafe extern "C" fn yolo_config_set_imgsz(config: *mut yolo_config, height: u32, width: u32) -> yolo_status {
     // SAFETY: forwarded to the caller's contract.
-    unsafe { set_letterbox_size(config, width, height) }
+    unsafe { set_letterbox_size(config, width, height, |w, h| format!("imgsz {h}x{w} (height x width)")) }
 }
 
+/// Sets the letterbox size; `describe` names the value in the caller's own words and order for a message.
+///
 /// Safety: `config` must be NULL or a live config.
-unsafe fn set_letterbox_size(config: *mut yolo_config, width: u32, height: u32) -> yolo_status {
+unsafe fn set_letterbox_size(
+    config: *mut yolo_config,
+    width: u32,
+    height: u32,
+    describe: impl Fn(u32, u32) -> String,
+) -> yolo_status {
     // SAFETY: forwarded to the caller's contract.
     unsafe {
         change_config(config, |values| {
@@ -257,7 +264,8 @@ unsafe fn set_letterbox_size(config: *mut yolo_config, width: u32, height: u32) 
                 (h, w) if (1..=MAX_IMGSZ).contains(&h) && (1..=MAX_IMGSZ).contains(&w) => Some((h, w)),
                 (h, w) => {
                     return Err(Error::invalid_argument(format!(
-                        "input size {w}x{h} (width x height) must be between 1 and {MAX_IMGSZ} on each side, or 0x0"
+                        "{} must be between 1 and {MAX_IMGSZ} on each side, or 0x0",
+                        describe(w, h)
                     )))
                 }
             };
