@@ -42,11 +42,19 @@ def table(header, rows):
     return "\n".join(lines)
 
 
+# The raw files this page's tables read (docs/bench/ also holds the servers' and scale-out pages' files).
+PAGE_FILES = ("latency.json", "throughput.json", "latency-tasks.json", "latency-tasks-yolo11n.json",
+              "ultralytics-postprocess.json", "ultralytics-postprocess-yolo11n.json", "python-nudenet-320n.json",
+              "python-yolov8n.json")
+
+
 def provenance_table():
     """One row per distinct provenance, naming the raw files that share it."""
     groups = {}
-    for name in sorted(p.name for p in BENCH.glob("*.json")):
-        record, _ = load(name)
+    for name in PAGE_FILES:
+        record, data = load(name)
+        if data is None:
+            continue
         if not record:
             groups.setdefault(None, []).append(name)
             continue
