@@ -2,8 +2,9 @@
 # System packages from Debian's registry that the build and tests use, installed when missing: nasm
 # (libjpeg-turbo's SIMD JPEG decoder, needed by the Python wheel), cmake and pkg-config (the install-tree
 # tests), golang-go, libjna-java and a JDK, Node.js and npm (the bindings' tests), redis-server (the Celery
-# tests). Best effort: without root or apt it says what is missing, and the tests that need it say SKIPPED
-# (the wheel fails without nasm).
+# tests), valgrind (the C tests), python3-venv (virtualenvs, for Debian's own python3). Best effort:
+# without root or apt it says what is missing, and the tests that need it say SKIPPED (the wheel fails
+# without nasm, the C tests without valgrind).
 set -uo pipefail
 wanted=()
 command -v nasm > /dev/null 2>&1 || wanted+=(nasm)
@@ -15,6 +16,11 @@ command -v javac > /dev/null 2>&1 || wanted+=(default-jdk-headless)
 command -v node > /dev/null 2>&1 || wanted+=(nodejs)
 command -v npm > /dev/null 2>&1 || wanted+=(npm)
 command -v redis-server > /dev/null 2>&1 || wanted+=(redis-server)
+command -v valgrind > /dev/null 2>&1 || wanted+=(valgrind)
+# Debian's own python3 makes virtualenvs only with python3-venv (a Python from elsewhere brings its own).
+if [ "$(command -v python3)" = /usr/bin/python3 ] && ! python3 -c 'import ensurepip' > /dev/null 2>&1; then
+  wanted+=(python3-venv)
+fi
 [ ${#wanted[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null 2>&1; then
   echo "system-deps: installing ${wanted[*]} from Debian's packages" >&2
