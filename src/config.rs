@@ -821,12 +821,13 @@ mod tests {
             let values = config_values(config).unwrap();
             assert_eq!(values.core.nms, NmsSettings::default(), "the bad values changed nothing");
             assert_eq!(values.core.imgsz, Some((480, 640)));
+            assert_eq!(values.core.model_path, std::path::Path::new("/models/m.onnx"));
+            // The reference above is not used past this point: the setters below change the config.
             assert_eq!(yolo_config_set_input_size(config, 640, 480), yolo_status::Ok);
             assert_eq!(config_values(config).unwrap().core.imgsz, Some((480, 640)), "width first");
             assert_eq!(yolo_config_set_input_size(config, 640, 16385), yolo_status::InvalidArgument);
             assert_eq!(yolo_config_set_input_size(config, 0, 0), yolo_status::Ok);
             assert_eq!(config_values(config).unwrap().core.imgsz, None, "0 x 0: the model's own size");
-            assert_eq!(values.core.model_path, std::path::Path::new("/models/m.onnx"));
             assert_eq!(yolo_config_free(config), yolo_status::Ok);
 
             assert_eq!(yolo_detect_options_new(&mut options), yolo_status::Ok);

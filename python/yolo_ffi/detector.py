@@ -264,8 +264,8 @@ class Detector:
     Models are shared per process: another `Detector` on the same file with the same model settings
     (`pool_size`, `threads_per_session`, `imgsz`, `share_weights`, `ort_library`, `providers` and
     `provider_fallback`, `max_batch` and `max_batch_delay`, `io_binding`) reuses the loaded sessions; any
-    difference loads a second copy. Thresholds and limits stay per detector. Thread-safe: `detect` releases the GIL, so threads run in parallel up to
-    the pool's size. Fork-safe: a forked child builds its own sessions on first use.
+    difference loads a second copy. Thresholds and limits stay per detector. Thread-safe: `detect`
+    releases the GIL, so threads run in parallel up to the pool's size. Fork-safe: a forked child builds its own sessions on first use.
 
     Args:
         model: path of the ONNX model (Ultralytics export of any task: detect, segment, pose, obb or
