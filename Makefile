@@ -174,8 +174,8 @@ test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load b
 	$(VALGRIND) build/wrapper_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg 320 > /dev/null
 	$(VALGRIND) build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
 	$(VALGRIND) build/tasks_test $(MODELS)
-	@# Fair scheduling: with valgrind's default lock, the main thread could wait out the whole background load,
-	@# so that no child exited during it and the test had nothing to test (seen in 1 of 3 runs).
+	@# Fair scheduling: with valgrind's default lock, the main thread can wait out the whole background load,
+	@# so that no child exits during it and the test has nothing to test.
 	timeout 900 $(VALGRIND) --fair-sched=yes build/exit_during_load $(MODELS)/v8_fixed.onnx 6
 	$(VALGRIND) build/detect $(DEMO_MODEL) $(DEMO_IMAGES) > /dev/null
 	timeout 900 $(VALGRIND) build/soak $(MODELS)/v8_fixed.onnx $(SOAK_IMAGE) 4 250 0

@@ -20,10 +20,17 @@ OWN = "raw ORT run, library's session"
 LETTERBOX = "letterbox, session's threads"
 
 
+# The raw files the tables have read, in order: the provenance table lists these (docs/bench/ also holds
+# files of other pages).
+READ = []
+
+
 def load(name):
     path = BENCH / name
     if not path.is_file():
         return None, None
+    if name not in READ:
+        READ.append(name)
     wrapped = json.loads(path.read_text())
     return wrapped.get("provenance"), wrapped.get("data", wrapped)
 
@@ -42,19 +49,12 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-# The raw files this page's tables read (docs/bench/ also holds the servers' and scale-out pages' files).
-PAGE_FILES = ("latency.json", "throughput.json", "latency-tasks.json", "latency-tasks-yolo11n.json",
-              "ultralytics-postprocess.json", "ultralytics-postprocess-yolo11n.json", "python-nudenet-320n.json",
-              "python-yolov8n.json")
-
-
 def provenance_table():
-    """One row per distinct provenance, naming the raw files that share it."""
+    """One row per distinct provenance, naming the raw files that the other tables read, which are
+    rendered first."""
     groups = {}
-    for name in PAGE_FILES:
-        record, data = load(name)
-        if data is None:
-            continue
+    for name in list(READ):
+        record, _ = load(name)
         if not record:
             groups.setdefault(None, []).append(name)
             continue
@@ -232,12 +232,14 @@ TABLES = {
 
 
 def render(text):
-    def replace(match):
-        name = match.group(1)
-        if name not in TABLES:
-            sys.exit(f"bench_page: unknown table {name}")
-        return f"<!-- begin {name} -->\n{TABLES[name]()}\n<!-- end {name} -->"
-    return re.sub(r"<!-- begin ([\w-]+) -->\n.*?<!-- end \1 -->", replace, text, flags=re.S)
+    block = re.compile(r"<!-- begin ([\w-]+) -->\n.*?<!-- end \1 -->", re.S)
+    names = block.findall(text)
+    unknown = set(names) - set(TABLES)
+    if unknown:
+        sys.exit(f"bench_page: unknown tables {sorted(unknown)}")
+    # Provenance last: it names the files the other tables read.
+    rendered = {name: TABLES[name]() for name in sorted(names, key=lambda n: n == "provenance")}
+    return block.sub(lambda m: f"<!-- begin {m.group(1)} -->\n{rendered[m.group(1)]}\n<!-- end {m.group(1)} -->", text)
 
 
 def main():
