@@ -20,7 +20,7 @@ MODELS   := build/test-models
 SOURCES  := $(shell find src core/src -name '*.rs') Cargo.toml core/Cargo.toml Cargo.lock
 CWARN    := -Wall -Wextra -Werror
 # The developers' and CI's fixtures beside the clone (trained task models, Ultralytics references); the tests
-# that need them say SKIPPED without them.
+# that need them say SKIPPED without them, or fail when YOLO_FFI_REQUIRE_SHARED=1 (.ci/run sets it).
 SHARED   := ../shared
 # libjpeg-turbo's SIMD needs nasm at build time; without it the library still builds, decoding JPEG slower.
 # Expanded when used, so that it sees a nasm that `system-deps` installed earlier in the same run.

@@ -304,7 +304,8 @@ typedef struct yolo_keypoint {
   // Row.
   float y;
   // Visibility confidence in [0, 1]; 1 for models whose keypoints have none (`kpt_shape` `[K, 2]`).
-  // A keypoint the model gave no finite position has position (0, 0) and confidence 0.
+  // A model's value outside [0, 1] is clamped to it, and one that is not a finite number is 0. A keypoint
+  // the model gave no finite position has position (0, 0) and confidence 0.
   float confidence;
 } yolo_keypoint;
 

@@ -292,7 +292,8 @@ pub struct yolo_keypoint {
     /// Row.
     pub y: f32,
     /// Visibility confidence in [0, 1]; 1 for models whose keypoints have none (`kpt_shape` `[K, 2]`).
-    /// A keypoint the model gave no finite position has position (0, 0) and confidence 0.
+    /// A model's value outside [0, 1] is clamped to it, and one that is not a finite number is 0. A keypoint
+    /// the model gave no finite position has position (0, 0) and confidence 0.
     pub confidence: f32,
 }
 
@@ -629,9 +630,19 @@ mod tests {
     }
 
     #[test]
-    fn every_pixel_format_value_round_trips_and_others_are_rejected() {
-        assert_eq!(pixel_format_from_raw(2).unwrap(), PixelFormat::Bgr8);
-        assert_eq!(pixel_format_from_raw(5).unwrap(), PixelFormat::Gray8);
+    fn every_pixel_format_value_maps_to_its_own_format_and_others_are_rejected() {
+        let every = [
+            (yolo_pixel_format::Rgb8, PixelFormat::Rgb8),
+            (yolo_pixel_format::Bgr8, PixelFormat::Bgr8),
+            (yolo_pixel_format::Rgba8, PixelFormat::Rgba8),
+            (yolo_pixel_format::Bgra8, PixelFormat::Bgra8),
+            (yolo_pixel_format::Gray8, PixelFormat::Gray8),
+        ];
+        for (raw, format) in every {
+            assert_eq!(pixel_format_from_raw(raw as u32).unwrap(), format, "{raw:?}");
+        }
+        let values: Vec<u32> = every.iter().map(|(raw, _)| *raw as u32).collect();
+        assert_eq!(values, (1..=5).collect::<Vec<u32>>(), "values are stable");
         for bad in [0, 6, u32::MAX] {
             assert!(pixel_format_from_raw(bad).is_err());
         }

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::ffi::CString;
 use std::ptr::{null, null_mut};
 
 use common::*;
@@ -183,24 +182,6 @@ fn strings_and_statuses() {
     let detector = init(&model("v8_fixed.onnx"));
     assert_eq!(last_error(), "");
     drop(detector);
-}
-
-#[test]
-fn ort_library_that_is_not_ort_is_reported_once_loaded_it_is_kept() {
-    // Loading happens once per process; this test only checks the message when the runtime is not loaded yet.
-    let config =
-        config_with(&model("v8_fixed.onnx"), |c| c.ort_library_path = Some(CString::new("/etc/hostname").unwrap()))
-            .unwrap();
-    let mut out = null_mut();
-    // SAFETY: a live config and a valid out-pointer.
-    let status = unsafe { yolo_init(config.0, &mut out) };
-    if yolo_ffi_core::runtime::is_loaded() && status == yolo_status::Ok {
-        // Another test loaded the runtime first: the explicit path is ignored, as documented.
-        yolo_free(out);
-    } else {
-        assert_eq!(status, yolo_status::RuntimeUnavailable);
-        assert!(last_error().contains("/etc/hostname"), "{}", last_error());
-    }
 }
 
 #[test]

@@ -106,8 +106,7 @@ fn bound_sessions_give_the_unbound_results_bit_for_bit_on_every_task_and_precisi
 
 #[test]
 fn real_task_models_give_the_unbound_results_when_bound() {
-    let Some(shared) = shared_dir() else {
-        eprintln!("SKIPPED: ../shared is not here (the trained task models)");
+    let Some(shared) = shared_or_skip("IO binding on the trained task models") else {
         return;
     };
     let tasks = shared.join("images/tasks");

@@ -13,8 +13,7 @@ const THRESHOLD_MARGIN: f32 = 0.01;
 
 #[test]
 fn detections_match_ultralytics_reference() {
-    let Some(shared) = shared_dir() else {
-        eprintln!("SKIPPED: ../shared/ is not beside this clone; the Ultralytics reference lives only there");
+    let Some(shared) = shared_or_skip("parity with the Ultralytics reference") else {
         return;
     };
     let reference: serde_json::Value =

@@ -229,7 +229,21 @@ fn freeing_while_other_threads_detect_waits_for_them() {
                 })
             })
             .collect();
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Free only once a call holds a session: the case under test is a free with a call in flight.
+        let mut polls = 0u64;
+        loop {
+            let mut stats = std::mem::MaybeUninit::<yolo_detector_stats>::zeroed();
+            // SAFETY: a live handle (not freed yet), a local out-pointer.
+            assert_eq!(unsafe { yolo_stats(handle as *mut yolo_detector, stats.as_mut_ptr()) }, yolo_status::Ok);
+            // SAFETY: written on success.
+            let stats = unsafe { stats.assume_init() };
+            if stats.sessions > 0 && stats.sessions_idle < stats.sessions {
+                break;
+            }
+            polls += 1;
+            assert!(polls < 100_000_000, "no call ever held a session");
+            std::thread::yield_now();
+        }
         assert_eq!(yolo_free(handle as *mut yolo_detector), yolo_status::Ok);
         for worker in workers {
             let (_, outcome) = worker.join().unwrap();

@@ -19,12 +19,9 @@ struct Fixtures {
     reference: Value,
 }
 
-fn fixtures() -> Option<Fixtures> {
-    let dir = shared_dir()?;
+fn fixtures(what: &str) -> Option<Fixtures> {
+    let dir = shared_or_skip(what)?;
     let path = dir.join("reference/ultralytics-tasks.json");
-    if !path.is_file() {
-        return None;
-    }
     let reference = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     Some(Fixtures { dir, reference })
 }
@@ -161,8 +158,7 @@ fn report(what: &str, compared: usize, failures: Vec<String>) {
 
 #[test]
 fn segmentation_boxes_and_masks_match_ultralytics() {
-    let Some(f) = fixtures() else {
-        eprintln!("SKIPPED: ../shared/ (task models and reference) is not beside this clone");
+    let Some(f) = fixtures("segmentation boxes and masks match ultralytics") else {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (1.0f32, String::new()));
@@ -222,8 +218,7 @@ fn segmentation_boxes_and_masks_match_ultralytics() {
 
 #[test]
 fn pose_boxes_and_keypoints_match_ultralytics() {
-    let Some(f) = fixtures() else {
-        eprintln!("SKIPPED: ../shared/ (task models and reference) is not beside this clone");
+    let Some(f) = fixtures("pose boxes and keypoints match ultralytics") else {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (0.0f32, 0.0f32));
@@ -280,8 +275,7 @@ fn angle_difference(a: (f32, f32, f32), b: (f32, f32, f32)) -> (f32, f32, f32) {
 
 #[test]
 fn oriented_boxes_match_ultralytics() {
-    let Some(f) = fixtures() else {
-        eprintln!("SKIPPED: ../shared/ (task models and reference) is not beside this clone");
+    let Some(f) = fixtures("oriented boxes match ultralytics") else {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (0.0f32, 0.0f32, 0.0f32));
@@ -351,8 +345,7 @@ fn oriented_boxes_match_ultralytics() {
 
 #[test]
 fn classification_matches_ultralytics() {
-    let Some(f) = fixtures() else {
-        eprintln!("SKIPPED: ../shared/ (task models and reference) is not beside this clone");
+    let Some(f) = fixtures("classification matches ultralytics") else {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), 0.0f32);

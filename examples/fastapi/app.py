@@ -47,11 +47,15 @@ async def index() -> Dict[str, Any]:
 
 @app.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
-    """200 once the model is ready; 503 with the state (and the reason of a failed load) otherwise."""
+    """200 once the model is ready, with how many of its sessions run a call now; 503 with the state (and
+    the reason of a failed load) otherwise."""
     detector = _detector(request)
     state = detector.state
     body: Dict[str, Any] = {"status": state.name.lower(), "model": os.path.basename(detector.model_path)}
-    if state is yolo_ffi.LoadState.FAILED:
+    if state is yolo_ffi.LoadState.READY:
+        stats = detector.stats()
+        body["sessions_busy"] = stats.sessions - stats.sessions_idle
+    elif state is yolo_ffi.LoadState.FAILED:
         body["error"] = (detector.load_error or "").replace(os.path.dirname(os.path.abspath(detector.model_path)), "")
     return JSONResponse(body, status_code=200 if state is yolo_ffi.LoadState.READY else 503)
 

@@ -97,10 +97,10 @@ def test_bad_bodies_get_400(port: int) -> None:
     assert request(port, "POST", "/detect?conf=7", (IMAGES / "bus.jpg").read_bytes())[0] == 400
 
 
-def test_health_answers_at_once_while_four_clients_saturate_detect(port: int) -> None:
-    """The event loop is never blocked by a detect call: with 4 clients posting images back to back,
-    `/healthz` keeps answering within 50 ms at the 99th percentile (a blocked loop makes it wait for whole
-    inferences)."""
+def test_health_is_answered_while_detect_calls_run(port: int) -> None:
+    """The event loop is never blocked by a detect call: `/healthz` is answered while a detect call holds a
+    session (the body's `sessions_busy`). A loop that ran detect itself could answer only between calls,
+    always with `sessions_busy` 0. An order, not a time: how fast it answers is the machine's."""
     image = (IMAGES / "bus.jpg").read_bytes()
     stop = threading.Event()
     served: List[int] = []
@@ -114,24 +114,20 @@ def test_health_answers_at_once_while_four_clients_saturate_detect(port: int) ->
     clients = [threading.Thread(target=client) for _ in range(4)]
     for c in clients:
         c.start()
+    answered, during_a_call = 0, 0
     try:
-        time.sleep(1.0)  # let the clients saturate the sessions
-        latencies = []
-        for _ in range(150):
-            started = time.perf_counter()
-            status, _ = request(port, "GET", "/healthz")
-            latencies.append(time.perf_counter() - started)
+        # Bounded by the work done, not by time: 200 detects served without one such answer is a failure.
+        while during_a_call < 5 and len(served) < 200:
+            status, body = request(port, "GET", "/healthz")
             assert status == 200
-            time.sleep(0.02)
+            answered += 1
+            during_a_call += body["sessions_busy"] > 0
     finally:
         stop.set()
         for c in clients:
             c.join(60)
-    latencies.sort()
-    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
-    print(f"/healthz under load: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; {len(served)} detects served")
-    assert len(served) > 20, "the clients did not keep the sessions busy"
-    assert p99 < 0.050, f"/healthz p99 {p99 * 1000:.1f} ms while detect calls run"
+    print(f"/healthz: {answered} answers, {during_a_call} while a detect call ran; {len(served)} detects served")
+    assert during_a_call >= 5, f"/healthz was answered only between detect calls ({answered} answers)"
 
 
 def test_a_model_that_fails_to_load_leaves_the_app_up() -> None:

@@ -1,8 +1,8 @@
 //! The task heads on arbitrary outputs: segmentation (coefficients and prototypes), pose, oriented boxes
 //! and classification, channels-first or end-to-end, with values including NaN, infinities and huge
 //! coordinates, any image and input size, and any settings the API accepts. Each result must keep the
-//! header's promise: boxes inside the image, masks inside it with one 0 or 1 byte per pixel, finite
-//! keypoints inside it, finite rotated boxes, finite class probabilities best first.
+//! header's promise: boxes inside the image, masks inside it with one 0 or 1 byte per pixel, keypoints
+//! inside it with a confidence in [0, 1], finite rotated boxes, finite class probabilities best first.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -91,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(found.keypoints.len(), found.detections.len() * keypoints);
             for k in &found.keypoints {
                 assert!((0.0..=w).contains(&k.x) && (0.0..=h).contains(&k.y), "{k:?}");
-                assert!(k.confidence.is_finite());
+                assert!((0.0..=1.0).contains(&k.confidence), "{k:?}: the header promises a confidence in [0, 1]");
             }
         }
         "obb" => {

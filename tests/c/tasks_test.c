@@ -220,8 +220,13 @@ int main(int argc, char **argv) {
     if (f) {
         fclose(f);
         trained(argv[2]);
+    } else if (argc <= 2) {
+        printf("tasks_test: trained models not asked for (no SHARED_DIR argument)\n");
+    } else if (getenv("YOLO_FFI_REQUIRE_SHARED") && strcmp(getenv("YOLO_FFI_REQUIRE_SHARED"), "1") == 0) {
+        fprintf(stderr, "tasks_test: %s is missing and YOLO_FFI_REQUIRE_SHARED=1 requires it\n", probe);
+        failures++;
     } else {
-        printf("tasks_test: trained models SKIPPED (no SHARED_DIR with models/shapes-*.onnx)\n");
+        printf("tasks_test: trained models SKIPPED (%s is missing)\n", probe);
     }
     if (failures) {
         fprintf(stderr, "tasks_test: %d checks failed\n", failures);

@@ -7,10 +7,27 @@ use std::path::PathBuf;
 
 use yolo_ffi::*;
 
+/// The variable that makes a missing `../shared/` a failure instead of a skip; `.ci/run` sets it.
+pub const REQUIRE_SHARED_ENV: &str = "YOLO_FFI_REQUIRE_SHARED";
+
 /// `../shared/`, the developers' and CI's fixtures; users' clones do not have it.
 pub fn shared_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
     dir.join("reference/ultralytics.json").is_file().then_some(dir)
+}
+
+/// `../shared/` for a test that needs it: `None` (and a loud SKIPPED naming `what`) in a user's clone,
+/// a panic when [`REQUIRE_SHARED_ENV`] is `1`, so that CI cannot lose the coverage without a word.
+pub fn shared_or_skip(what: &str) -> Option<PathBuf> {
+    let found = shared_dir();
+    if found.is_none() {
+        assert!(
+            std::env::var_os(REQUIRE_SHARED_ENV).is_none_or(|v| v != "1"),
+            "{what}: ../shared/ is not beside this clone and {REQUIRE_SHARED_ENV}=1 requires it"
+        );
+        eprintln!("SKIPPED: {what}: ../shared/ is not beside this clone (developers' and CI's fixtures)");
+    }
+    found
 }
 
 /// The cache that `scripts/fetch.sh` fills (models and images from PyPI).

@@ -2,7 +2,8 @@
 
 Files come from the Makefile: the demo model and images from the cache that `scripts/fetch.sh` fills
 (`YOLO_FFI_CACHE`), the synthetic models from `build/test-models` (`YOLO_FFI_TEST_MODELS`). The
-Ultralytics reference only exists in the developers' `../shared/`; the test that needs it says so and skips.
+Ultralytics reference only exists in the developers' `../shared/`; a test that needs it is marked with
+`needs_shared(path)`, which skips in a user's clone and fails when `YOLO_FFI_REQUIRE_SHARED=1` (CI).
 """
 
 from __future__ import annotations
@@ -25,6 +26,22 @@ MODEL = Path(os.environ.get("YOLO_FFI_TEST_MODEL", CACHE / "models/nudenet-320n.
 IMAGES = Path(os.environ.get("YOLO_FFI_TEST_IMAGES", CACHE / "images"))
 SYNTHETIC = Path(os.environ.get("YOLO_FFI_TEST_MODELS", ROOT / "build/test-models"))
 SHARED = Path(os.environ.get("YOLO_FFI_SHARED", ROOT.parent / "shared"))
+
+
+REQUIRE_SHARED_ENV = "YOLO_FFI_REQUIRE_SHARED"
+
+
+def needs_shared(path: Path) -> pytest.MarkDecorator:
+    """Skip a test that needs `path` from `../shared/` when it is absent, unless CI requires it."""
+    if path.exists() or os.environ.get(REQUIRE_SHARED_ENV) == "1":
+        return pytest.mark.usefixtures("_shared_present")
+    return pytest.mark.skip(reason=f"SKIPPED: {path} is absent (../shared/: developers' and CI's fixtures)")
+
+
+@pytest.fixture
+def _shared_present() -> None:
+    if not (SHARED / "reference").is_dir():
+        pytest.fail(f"{SHARED} is missing and {REQUIRE_SHARED_ENV}=1 requires it")
 
 
 def _require(path: Path) -> Path:

@@ -22,7 +22,7 @@ import pytest
 import yolo_ffi
 from yolo_ffi import _capi
 
-from conftest import SHARED
+from conftest import SHARED, needs_shared
 
 
 def rgb_of(path: Path) -> np.ndarray:
@@ -130,7 +130,7 @@ def test_model_facts(detector):
     assert detector.names[0] != "changed", "names must be a copy"
 
 
-@pytest.mark.skipif(not (SHARED / "reference/ultralytics.json").exists(), reason="needs ../shared/ (developers and CI only)")
+@needs_shared(SHARED / "reference/ultralytics.json")
 @pytest.mark.parametrize("imgsz", [320, 640])
 def test_matches_the_ultralytics_reference(model_path, imgsz):
     reference = json.loads((SHARED / "reference/ultralytics.json").read_text())["nudenet-320n.onnx"]

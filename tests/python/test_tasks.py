@@ -14,12 +14,12 @@ import pytest
 
 import yolo_ffi
 
-from conftest import SHARED
+from conftest import SHARED, needs_shared
 
 REFERENCE = SHARED / "reference" / "ultralytics-tasks.json"
 MARGIN = 0.02  # scores this close to the threshold may fall on either side (the reference says so)
 
-needs_reference = pytest.mark.skipif(not REFERENCE.is_file(), reason="../shared/ (task models, reference) is absent")
+needs_reference = needs_shared(REFERENCE)
 
 
 def _reference() -> Dict[str, Any]:

@@ -54,8 +54,8 @@ pub struct Keypoint {
     pub x: f32,
     /// Row.
     pub y: f32,
-    /// Visibility confidence in `[0, 1]`; 1 for models whose keypoints have no confidence (`kpt_shape`
-    /// `[K, 2]`).
+    /// Visibility confidence in `[0, 1]` (a model's value outside it clamped); 1 for models whose keypoints
+    /// have no confidence (`kpt_shape` `[K, 2]`).
     pub confidence: f32,
 }
 

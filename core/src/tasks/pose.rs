@@ -6,8 +6,9 @@ use crate::postprocess::{BoxScaler, Detection, OutputView};
 
 /// Appends the `keypoints` keypoints (of `dims` values: `x, y` and, with 3, a confidence) of each of
 /// `detections`, read from the model's `output` and scaled to the image, to `out`. A keypoint whose
-/// position is not a finite number gets position (0, 0) and confidence 0, and a confidence that is not
-/// finite becomes 0: the result holds numbers only.
+/// position is not a finite number gets position (0, 0) and confidence 0; a confidence outside [0, 1] is
+/// clamped to it (Ultralytics' heads end in a sigmoid, so theirs never are), and one that is not finite
+/// becomes 0: the result holds what the header promises on any model output.
 pub fn keypoints(
     output: &OutputView<'_>,
     layout: OutputLayout,
@@ -25,7 +26,7 @@ pub fn keypoints(
             let confidence = if dims == 3 { value(2) } else { 1.0 };
             let keypoint = if x.is_finite() && y.is_finite() {
                 let (x, y) = scaler.point(x, y);
-                Keypoint { x, y, confidence: if confidence.is_finite() { confidence } else { 0.0 } }
+                Keypoint { x, y, confidence: if confidence.is_finite() { confidence.clamp(0.0, 1.0) } else { 0.0 } }
             } else {
                 Keypoint { x: 0.0, y: 0.0, confidence: 0.0 }
             };
@@ -47,6 +48,10 @@ mod tests {
             set(&mut data, 5 + i, 1, v);
         }
         set(&mut data, 5, 0, f32::NAN);
+        // Anchor 0's second keypoint: a finite position with confidences out of range.
+        for (i, v) in [30.0, 40.0, 2.0].into_iter().enumerate() {
+            set(&mut data, 8 + i, 0, v);
+        }
         let output = OutputView { data: &data, rows: 11, cols: 2 };
         let layout = OutputLayout::ChannelsFirst { num_classes: 1, extra: 6 };
         let detection = |anchor| Detection { x1: 0.0, y1: 0.0, x2: 1.0, y2: 1.0, score: 0.9, class_id: 0, anchor };
@@ -57,6 +62,7 @@ mod tests {
         assert_eq!(out[0], Keypoint { x: 20.0, y: 40.0, confidence: 0.9 });
         assert_eq!(out[1], Keypoint { x: 1280.0, y: 0.0, confidence: 0.5 }, "clipped to the image");
         assert_eq!(out[2], Keypoint { x: 0.0, y: 0.0, confidence: 0.0 }, "NaN position");
+        assert_eq!(out[3], Keypoint { x: 60.0, y: 80.0, confidence: 1.0 }, "a confidence of 2 is clamped to 1");
         assert_eq!(out.len(), 4);
     }
 }
