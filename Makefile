@@ -15,7 +15,7 @@ ABI_VERSION := $(shell sed -n 's/^version = "\([0-9]*\)\.\([0-9]*\)\..*/\1 \2/p'
                  awk '{ print ($$1 == 0) ? "0." $$2 : $$1 }')
 SONAME_LINK := $(LIB).$(ABI_VERSION)
 CBINDGEN := build/tools/bin/cbindgen
-PYDEPS   := build/pydeps
+PYDEPS   := build/modelvenv
 MODELS   := build/test-models
 SOURCES  := $(shell find src core/src -name '*.rs') Cargo.toml core/Cargo.toml Cargo.lock
 CWARN    := -Wall -Wextra -Werror
@@ -27,10 +27,13 @@ SHARED   := ../shared
 FEATURES  = $(if $(shell command -v nasm 2>/dev/null),--features simd-jpeg,)
 RPATH    := -Wl,-rpath,'$$ORIGIN/../target/release'
 LINK     := -Ltarget/release -lyolo_ffi $(RPATH)
+# $(call fresh-venv,DIR,PIP ARGUMENTS): a new virtualenv in DIR (an old one removed first) with those packages
+# from PyPI. Every Python environment of the Makefile is made by it.
+fresh-venv = rm -rf $(1) && $(PYTHON) -m venv $(1) && $(1)/bin/pip install --quiet --disable-pip-version-check $(2)
 DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
-.PHONY: bench-python system-deps all ort openvino fixtures demo test header check-header lint test-models test-rust test-c \
+.PHONY: bench-python system-deps all ort openvino fixtures demo check test header check-header lint test-models test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
         install uninstall test-install test-snippets test-bindings test-node test-go test-java test-scale-out gpu
 
@@ -79,73 +82,56 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets $(FEATURES) -- -D warnings
 
+# What scripts/make_test_models.py needs (a variable: $(call) splits its arguments at commas).
+MODEL_TOOLS := "onnx>=1.17,<2" "numpy<3"
 $(PYDEPS)/.installed:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(PYDEPS) "onnx>=1.17,<2" "numpy<3"
+	$(call fresh-venv,$(PYDEPS),$(MODEL_TOOLS))
 	@touch $@
 
 test-models: $(PYDEPS)/.installed scripts/make_test_models.py
-	PYTHONPATH=$(PYDEPS) $(PYTHON) scripts/make_test_models.py $(MODELS)
+	$(PYDEPS)/bin/python scripts/make_test_models.py $(MODELS)
 
 test-rust: $(LIB) test-models fixtures
 	scripts/fetch.sh old-ort
 	scripts/fetch.sh openvino
 	$(CARGO) test --release --locked --workspace $(FEATURES)
 
-build/header_test_c: tests/c/header_test.c include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -Iinclude $< -o $@ $(LINK)
+## The C and C++ test programs: tests/c/NAME.c gives build/NAME, tests/cpp/NAME.cpp and tests/c/NAME.cpp give
+## build/NAME (C++17), each also as build/NAME_asan under AddressSanitizer and UBSan; examples_c/detect.c
+## gives build/detect (above) and build/detect_asan.
+TEST_CFLAGS   := -std=c11 $(CWARN) -g -O2 -Iinclude
+TEST_CXXFLAGS := -std=c++17 $(CWARN) -g -O2 -Iinclude
+SANITIZE      := -fsanitize=address,undefined -fno-omit-frame-pointer
+C_DEPS        := tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
+CXX_DEPS      := include/yolo_ffi.hpp $(C_DEPS)
 
-build/header_test_cpp: tests/c/header_test.cpp include/yolo_ffi.h $(SONAME_LINK)
-	$(CXX) -std=c++17 $(CWARN) -Iinclude $< -o $@ $(LINK)
-
-build/api_test: tests/c/api_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread
-
-build/fork_test: tests/c/fork_test.c include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
-
-build/exit_during_load: tests/c/exit_during_load.c include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
-
-build/hostile_models: tests/c/hostile_models.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -pthread -lm
-
-build/hostile_models_asan: tests/c/hostile_models.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) \
-	  -pthread -lm
-
-build/tasks_test: tests/c/tasks_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -Iinclude $< -o $@ $(LINK) -lm
-
-build/tasks_test_asan: tests/c/tasks_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -lm
-
-build/api_test_asan: tests/c/api_test.c tests/c/read_file.h tests/c/check.h include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
-
-build/detect_asan: examples_c/detect.c include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK)
-
-build/soak: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -O2 -Iinclude $< -o $@ $(LINK) -pthread
-
-build/soak_asan: tests/c/soak.c tests/c/read_file.h include/yolo_ffi.h $(SONAME_LINK)
-	$(CC) -std=c11 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK) -pthread
-
-build/wrapper_test: tests/cpp/wrapper_test.cpp include/yolo_ffi.hpp include/yolo_ffi.h $(SONAME_LINK)
-	$(CXX) -std=c++17 $(CWARN) -g -Iinclude $< -o $@ $(LINK)
-
-build/wrapper_test_asan: tests/cpp/wrapper_test.cpp include/yolo_ffi.hpp include/yolo_ffi.h $(SONAME_LINK)
-	$(CXX) -std=c++17 $(CWARN) -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude $< -o $@ $(LINK)
+build/%: tests/c/%.c $(C_DEPS)
+	@mkdir -p build
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(LINK) -pthread -lm
+build/%_asan: tests/c/%.c $(C_DEPS)
+	@mkdir -p build
+	$(CC) $(TEST_CFLAGS) $(SANITIZE) $< -o $@ $(LINK) -pthread -lm
+build/%_cpp: tests/c/%.cpp $(CXX_DEPS)
+	@mkdir -p build
+	$(CXX) $(TEST_CXXFLAGS) $< -o $@ $(LINK)
+build/%: tests/cpp/%.cpp $(CXX_DEPS)
+	@mkdir -p build
+	$(CXX) $(TEST_CXXFLAGS) $< -o $@ $(LINK)
+build/%_asan: tests/cpp/%.cpp $(CXX_DEPS)
+	@mkdir -p build
+	$(CXX) $(TEST_CXXFLAGS) $(SANITIZE) $< -o $@ $(LINK)
+build/detect_asan: examples_c/detect.c $(C_DEPS)
+	$(CC) $(TEST_CFLAGS) $(SANITIZE) $< -o $@ $(LINK)
 
 SOAK_IMAGE := tests/fixtures/images/rgb.jpg
 SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/c/lsan.supp \
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-test-c: all build/header_test_c build/header_test_cpp build/api_test build/fork_test build/exit_during_load build/soak \
+test-c: all build/header_test build/header_test_cpp build/api_test build/fork_test build/exit_during_load build/soak \
         build/hostile_models build/tasks_test test-models fixtures
 	readelf -d $(LIB) | grep -q 'Library soname: \[libyolo_ffi.so.$(ABI_VERSION)\]' || \
 	  { echo "$(LIB) lacks the SONAME libyolo_ffi.so.$(ABI_VERSION)"; exit 1; }
-	build/header_test_c
+	build/header_test
 	build/header_test_cpp
 	build/api_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	build/tasks_test $(MODELS) $(SHARED)
@@ -267,9 +253,7 @@ WHEEL_PLATFORM := manylinux2014_$(WHEEL_ARCH)
 WHEEL_TARGET   := $(WHEEL_ARCH)-unknown-linux-gnu.2.17
 
 $(BUILD_VENV)/.installed: python/requirements-build.txt
-	rm -rf $(BUILD_VENV)
-	$(PYTHON) -m venv $(BUILD_VENV)
-	$(BUILD_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	$(call fresh-venv,$(BUILD_VENV),-r $<)
 	touch $@
 
 wheel: $(BUILD_VENV)/.installed
@@ -288,17 +272,15 @@ wheel: $(BUILD_VENV)/.installed
 ## build tools from PyPI).
 NO_RUST = PATH="$(abspath $(VENV))/bin:/usr/local/bin:/usr/bin:/bin"
 test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
-	rm -rf $(VENV) $(SDIST_VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
-	  -r examples/django/requirements.txt -r examples/fastapi/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl
+	rm -rf $(SDIST_VENV)
+	$(call fresh-venv,$(VENV),-r python/requirements-test.txt -r examples/django/requirements.txt \
+	  -r examples/fastapi/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl)
 	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	$(VENV)/bin/python -m mypy --strict --cache-dir=/dev/null python/yolo_ffi
 	cd build && $(NO_RUST) YOLO_FFI_EXPECT_INSTALLED=1 timeout 900 ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider ../tests/python
 	cd examples/django && $(NO_RUST) timeout 900 ../../$(VENV)/bin/python manage.py test -v 2
 	cd examples/fastapi && $(NO_RUST) timeout 600 ../../$(VENV)/bin/python -m pytest -q -s -p no:cacheprovider test_app.py
-	$(PYTHON) -m venv $(SDIST_VENV)
-	$(SDIST_VENV)/bin/pip install --quiet --disable-pip-version-check $(WHEEL_DIR)/yolo_ffi-*.tar.gz
+	$(call fresh-venv,$(SDIST_VENV),$(WHEEL_DIR)/yolo_ffi-*.tar.gz)
 	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(SDIST_VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 
 ## Every code block of the README, docs/ and the bindings' READMEs, run as written (scripts/check_snippets.py):
@@ -317,9 +299,7 @@ GPU_VENV := build/gpuvenv
 ORT_GPU_REQUIREMENT := onnxruntime-gpu[cuda,cudnn]>=1.31,<2
 gpu: wheel
 	scripts/fetch.sh gpu
-	rm -rf $(GPU_VENV)
-	$(PYTHON) -m venv $(GPU_VENV)
-	$(GPU_VENV)/bin/pip install --quiet --disable-pip-version-check pillow "numpy>=1.21" "$(ORT_GPU_REQUIREMENT)"
+	$(call fresh-venv,$(GPU_VENV),pillow "numpy>=1.21" "$(ORT_GPU_REQUIREMENT)")
 	$(GPU_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps $(WHEEL_DIR)/yolo_ffi-*.whl
 
 ## The OpenVINO plugin of PyPI's onnxruntime-ep-openvino (about 160 MB), for an ONNX Runtime built without
@@ -335,10 +315,8 @@ openvino:
 SCALE_VENV := build/scalevenv
 SCALE_ENV   = YOLO_TEST_MODEL=$(DEMO_MODEL) YOLO_TEST_IMAGE=$(CACHE)/images/bus.jpg
 test-scale-out: wheel fixtures
-	rm -rf $(SCALE_VENV)
-	$(PYTHON) -m venv $(SCALE_VENV)
-	$(SCALE_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
-	  -r examples/celery/requirements.txt -r examples/ray_serve/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl
+	$(call fresh-venv,$(SCALE_VENV),-r python/requirements-test.txt -r examples/celery/requirements.txt \
+	  -r examples/ray_serve/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl)
 	@if command -v redis-server > /dev/null; then \
 	  cd examples/celery && $(SCALE_ENV) timeout 900 ../../$(SCALE_VENV)/bin/python -m pytest -q -s -rs \
 	    -p no:cacheprovider test_celery.py; \
@@ -399,14 +377,15 @@ BENCH_MODELS  ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)
                  $(SHARED_MODELS)/yolo26n-e2e.onnx) $(DEMO_MODEL):320
 THROUGHPUT_MODEL ?= $(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(SHARED_MODELS)/yolov8n.onnx,$(DEMO_MODEL):320)
 
+PLOT_TOOLS := "matplotlib>=3.8,<4"
 bench: fixtures
 	$(PYTHON) scripts/bench_provenance.py start build/bench-start
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 30 --json docs/bench/latency.json \
 	  $(BENCH_MODELS) $(BENCH_IMAGES)
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- throughput --seconds 3 --repeat 3 \
 	  --json docs/bench/throughput.json $(THROUGHPUT_MODEL) $(BENCH_IMAGE)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/plotdeps "matplotlib>=3.8,<4"
-	PYTHONPATH=build/plotdeps $(PYTHON) scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
+	$(call fresh-venv,build/plotvenv,$(PLOT_TOOLS))
+	build/plotvenv/bin/python scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
 	$(CARGO) bench --locked $(FEATURES) --bench stages
 	$(if $(wildcard $(SHARED_MODELS)/shapes-seg.onnx),$(MAKE) bench-tasks)
 	$(MAKE) bench-python
@@ -438,13 +417,18 @@ bench-tasks: fixtures
 BENCH_PY = $(or $(ULTRALYTICS_PYTHON),$(BENCH_VENV)/bin/python)
 bench-python: wheel fixtures
 	$(if $(ULTRALYTICS_PYTHON),$(ULTRALYTICS_PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps \
-	  --force-reinstall $(WHEEL_DIR)/yolo_ffi-*.whl,rm -rf $(BENCH_VENV) && $(PYTHON) -m venv $(BENCH_VENV) && \
-	  $(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r python/requirements-test.txt \
-	  $(WHEEL_DIR)/yolo_ffi-*.whl)
+	  --force-reinstall $(WHEEL_DIR)/yolo_ffi-*.whl,$(call fresh-venv,$(BENCH_VENV),-r python/requirements-test.txt \
+	  $(WHEEL_DIR)/yolo_ffi-*.whl))
 	$(BENCH_PY) scripts/bench_python.py $(DEMO_MODEL) $(BENCH_IMAGE) --imgsz 320 \
 	  --json docs/bench/python-nudenet-320n.json
 	$(if $(wildcard $(SHARED_MODELS)/yolov8n.onnx),$(BENCH_PY) scripts/bench_python.py \
 	  $(SHARED_MODELS)/yolov8n.onnx $(BENCH_IMAGE) --imgsz 640 --json docs/bench/python-yolov8n.json)
+
+## The fast check beside `make test` (a few minutes, nothing installed): formatting, clippy, the header, the
+## unit tests and the integration tests that run on the synthetic models of scripts/make_test_models.py.
+CHECK_TESTS := allocations batch batching errors hostile layouts preload runtime_path task_heads
+check: lint check-header test-models fixtures
+	$(CARGO) test --release --locked --workspace $(FEATURES) --lib $(addprefix --test ,$(CHECK_TESTS))
 
 ## Every test. It starts by installing the system packages the tests need (system-deps), as CI does.
 test: system-deps lint check-header test-rust test-c test-c-sanitize test-c-valgrind test-install test-bindings test-python \
