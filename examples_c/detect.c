@@ -93,16 +93,6 @@ static int usage(void) {
     return 2;
 }
 
-static const char *task_name(yolo_task task) {
-    switch (task) {
-    case YOLO_TASK_SEGMENT: return "segment";
-    case YOLO_TASK_POSE: return "pose";
-    case YOLO_TASK_OBB: return "obb";
-    case YOLO_TASK_CLASSIFY: return "classify";
-    default: return "detect";
-    }
-}
-
 static void print_class_name(const yolo_detector *detector, uint32_t class_id) {
     const char *name = NULL;
     size_t name_len = 0;
@@ -268,7 +258,7 @@ int main(int argc, char **argv) {
         (void)yolo_result_image_size(result, &width, &height);
         fputs("{\"image\": ", stdout);
         print_json_string(path);
-        printf(", \"width\": %u, \"height\": %u, \"task\": \"%s\"", width, height, task_name(task));
+        printf(", \"width\": %u, \"height\": %u, \"task\": \"%s\"", width, height, yolo_task_name(task));
         if (task == YOLO_TASK_CLASSIFY) {
             const yolo_class_probability *classes = NULL;
             size_t classes_count = 0;

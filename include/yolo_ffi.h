@@ -356,6 +356,21 @@ const char *yolo_version(void);
 // never freed. Thread-safe.
 const char *yolo_status_string(uint32_t status);
 
+// The name of a `yolo_status` value without its prefix (`"INVALID_ARGUMENT"` for
+// `YOLO_STATUS_INVALID_ARGUMENT`), as a static NUL-terminated string; NULL for a value that is no status.
+// Never freed. Thread-safe. Bindings build their status tables by asking for every value from 0 until
+// NULL, so that no binding restates one.
+const char *yolo_status_name(uint32_t status);
+
+// Ultralytics' name of a `yolo_task` value (`"detect"`, `"segment"`, `"pose"`, `"obb"`, `"classify"`), as
+// a static NUL-terminated string; NULL for a value that is no task (0 included). Never freed. Thread-safe.
+const char *yolo_task_name(uint32_t task);
+
+// The short name of a `yolo_provider` value (`"cpu"`, `"cuda"`, `"tensorrt"`, `"openvino"`), as a static
+// NUL-terminated string, the name the Python package and the bindings take; NULL for a value that is no
+// provider (0 included). Never freed. Thread-safe.
+const char *yolo_provider_name(uint32_t provider);
+
 // The message of the last failed call on this thread, as NUL-terminated UTF-8; "" after a successful call,
 // except that the functions that release an object (`yolo_free`, `yolo_result_free`, `yolo_config_free`,
 // `yolo_detect_options_free`) leave it as it was when they succeed.

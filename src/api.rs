@@ -15,6 +15,7 @@ use yolo_ffi_core::error::{Error, ErrorKind, Result};
 use yolo_ffi_core::log::Level;
 use yolo_ffi_core::model::Head;
 use yolo_ffi_core::postprocess::NmsSettings;
+use yolo_ffi_core::provider::ProviderKind;
 use yolo_ffi_core::registry::{LoadCallback, LoadState};
 
 /// The library's version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string. Never NULL, never freed.
@@ -29,10 +30,37 @@ pub extern "C" fn yolo_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn yolo_status_string(status: u32) -> *const c_char {
     ffi_boundary!(value c"unknown status".as_ptr(), {
-        yolo_status::ALL
-            .iter()
-            .find(|s| **s as u32 == status)
-            .map_or(c"unknown status".as_ptr(), |s| s.description().as_ptr())
+        yolo_status::from_raw(status).map_or(c"unknown status".as_ptr(), |s| s.description().as_ptr())
+    })
+}
+
+/// The name of a `yolo_status` value without its prefix (`"INVALID_ARGUMENT"` for
+/// `YOLO_STATUS_INVALID_ARGUMENT`), as a static NUL-terminated string; NULL for a value that is no status.
+/// Never freed. Thread-safe. Bindings build their status tables by asking for every value from 0 until
+/// NULL, so that no binding restates one.
+#[no_mangle]
+pub extern "C" fn yolo_status_name(status: u32) -> *const c_char {
+    ffi_boundary!(value std::ptr::null(), {
+        yolo_status::from_raw(status).map_or(std::ptr::null(), |s| s.name().as_ptr())
+    })
+}
+
+/// Ultralytics' name of a `yolo_task` value (`"detect"`, `"segment"`, `"pose"`, `"obb"`, `"classify"`), as
+/// a static NUL-terminated string; NULL for a value that is no task (0 included). Never freed. Thread-safe.
+#[no_mangle]
+pub extern "C" fn yolo_task_name(task: u32) -> *const c_char {
+    ffi_boundary!(value std::ptr::null(), {
+        yolo_task::task_from_raw(task).map_or(std::ptr::null(), |t| t.c_name().as_ptr())
+    })
+}
+
+/// The short name of a `yolo_provider` value (`"cpu"`, `"cuda"`, `"tensorrt"`, `"openvino"`), as a static
+/// NUL-terminated string, the name the Python package and the bindings take; NULL for a value that is no
+/// provider (0 included). Never freed. Thread-safe.
+#[no_mangle]
+pub extern "C" fn yolo_provider_name(provider: u32) -> *const c_char {
+    ffi_boundary!(value std::ptr::null(), {
+        yolo_provider::from_raw(provider).map_or(std::ptr::null(), |p| ProviderKind::from(p).c_name().as_ptr())
     })
 }
 

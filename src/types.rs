@@ -107,8 +107,24 @@ impl yolo_status {
         Self::ProviderUnavailable,
     ];
 
+    /// The status's name without its prefix (`INVALID_ARGUMENT` for `YOLO_STATUS_INVALID_ARGUMENT`), for
+    /// `yolo_status_name`. Derived from the variant's name by the rule cbindgen applies to the header
+    /// (cbindgen.toml: `ScreamingSnakeCase`), so that the names are written once, in this enum.
+    pub fn name(self) -> &'static CStr {
+        static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+        let names =
+            NAMES.get_or_init(|| Self::ALL.iter().map(|status| screaming_snake(&format!("{status:?}"))).collect());
+        // ALL is in value order from 0 (a test holds it), so a value is its index.
+        &names[self as usize]
+    }
+
+    /// The status of a raw value, if it is one.
+    pub fn from_raw(value: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| *s as u32 == value)
+    }
+
     /// A short, static, NUL-terminated description.
-    pub fn description(self) -> &'static std::ffi::CStr {
+    pub fn description(self) -> &'static CStr {
         match self {
             Self::Ok => c"ok",
             Self::InvalidArgument => c"invalid argument",
@@ -128,6 +144,18 @@ impl yolo_status {
             Self::ProviderUnavailable => c"execution provider unavailable",
         }
     }
+}
+
+/// `InvalidArgument` as `INVALID_ARGUMENT`: cbindgen's `ScreamingSnakeCase` for an enum variant.
+fn screaming_snake(camel: &str) -> CString {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    CString::new(out).expect("identifiers hold no NUL")
 }
 
 /// The layout of one pixel in a buffer passed to `yolo_detect_pixels`. Values are stable; 0 is never valid,
@@ -245,6 +273,13 @@ pub enum yolo_task {
     Obb = 4,
     /// Class probabilities for the whole image (`yolo_result_classes`); no detections.
     Classify = 5,
+}
+
+impl yolo_task {
+    /// The core's task of a raw `yolo_task` value, if it is one.
+    pub fn task_from_raw(value: u32) -> Option<Task> {
+        Task::ALL.into_iter().find(|task| yolo_task::from(*task) as u32 == value)
+    }
 }
 
 impl From<Task> for yolo_task {
@@ -600,6 +635,37 @@ mod tests {
         for status in yolo_status::ALL {
             assert_ne!(status.description().to_bytes(), b"unknown status");
         }
+    }
+
+    /// The header's `PREFIX_NAME = VALUE` lines.
+    fn header_constants(prefix: &str) -> Vec<(String, u32)> {
+        include_str!("../include/yolo_ffi.h")
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.trim().trim_end_matches(',').split_once(" = ")?;
+                Some((name.strip_prefix(prefix)?.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_exported_names_are_the_header_s() {
+        let statuses: Vec<(String, u32)> =
+            yolo_status::ALL.iter().map(|s| (s.name().to_str().unwrap().to_owned(), *s as u32)).collect();
+        assert_eq!(statuses, header_constants("YOLO_STATUS_"));
+        let tasks: Vec<(String, u32)> =
+            Task::ALL.iter().map(|t| (t.name().to_ascii_uppercase(), yolo_task::from(*t) as u32)).collect();
+        assert_eq!(tasks, header_constants("YOLO_TASK_"));
+        let providers: Vec<(String, u32)> =
+            [yolo_provider::Cpu, yolo_provider::Cuda, yolo_provider::Tensorrt, yolo_provider::Openvino]
+                .iter()
+                .map(|p| (ProviderKind::from(*p).name().to_ascii_uppercase(), *p as u32))
+                .collect();
+        assert_eq!(providers, header_constants("YOLO_PROVIDER_"));
+        for value in [0, 6, 99] {
+            assert_eq!(yolo_task::task_from_raw(value), None);
+        }
+        assert_eq!(yolo_status::from_raw(16), None);
     }
 
     #[test]

@@ -52,6 +52,15 @@ func (s Status) String() string {
 	return C.GoString(C.yolo_status_string(C.uint32_t(s)))
 }
 
+// Name is the library's name of the status, as in the header without its prefix ("INVALID_ARGUMENT"), or
+// "" for a value the library does not name.
+func (s Status) Name() string {
+	if name := C.yolo_status_name(C.uint32_t(s)); name != nil {
+		return C.GoString(name)
+	}
+	return ""
+}
+
 // Error is a failed call: its Status and the library's message.
 type Error struct {
 	Status  Status
@@ -114,9 +123,12 @@ type Detector struct {
 	task       string
 }
 
-var tasks = map[C.yolo_task]string{
-	C.YOLO_TASK_DETECT: "detect", C.YOLO_TASK_SEGMENT: "segment", C.YOLO_TASK_POSE: "pose",
-	C.YOLO_TASK_OBB: "obb", C.YOLO_TASK_CLASSIFY: "classify",
+// taskName is the library's name of a yolo_task value (yolo_task_name), or "task N" for one it does not name.
+func taskName(task C.uint32_t) string {
+	if name := C.yolo_task_name(task); name != nil {
+		return C.GoString(name)
+	}
+	return fmt.Sprintf("task %d", task)
 }
 
 // Open loads the model at path with the given options (nil: defaults).
@@ -213,7 +225,7 @@ func (d *Detector) describe() error {
 	if err := call(func() C.yolo_status { return C.yolo_model_task(d.handle, &task) }); err != nil {
 		return err
 	}
-	d.task = tasks[task]
+	d.task = taskName(C.uint32_t(task))
 	return nil
 }
 

@@ -98,6 +98,19 @@ func TestGoroutinesShareOneDetector(t *testing.T) {
 	}
 }
 
+func TestStatusNamesAreTheLibrarys(t *testing.T) {
+	for status, name := range map[Status]string{
+		StatusOK: "OK", StatusInvalidArgument: "INVALID_ARGUMENT", StatusProviderUnavailable: "PROVIDER_UNAVAILABLE",
+	} {
+		if status.Name() != name {
+			t.Errorf("status %d is named %q, want %q", uint32(status), status.Name(), name)
+		}
+	}
+	if name := Status(1 << 20).Name(); name != "" {
+		t.Errorf("a value that is no status is named %q", name)
+	}
+}
+
 func TestErrorsAreValuesWithStatusAndMessage(t *testing.T) {
 	_, err := Open("/nonexistent/model.onnx", nil)
 	var yoloErr *Error

@@ -42,14 +42,20 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    /// The short name used in logs, messages and Python (`"cuda"`).
-    pub fn name(self) -> &'static str {
+    /// The short name used in logs, messages and the bindings (`"cuda"`), NUL-terminated for the C API's
+    /// `yolo_provider_name`: the one place the names are written.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
         match self {
-            Self::Cpu => "cpu",
-            Self::Cuda => "cuda",
-            Self::TensorRt => "tensorrt",
-            Self::OpenVino => "openvino",
+            Self::Cpu => c"cpu",
+            Self::Cuda => c"cuda",
+            Self::TensorRt => c"tensorrt",
+            Self::OpenVino => c"openvino",
         }
+    }
+
+    /// The short name used in logs, messages and the bindings (`"cuda"`).
+    pub fn name(self) -> &'static str {
+        self.c_name().to_str().expect("ASCII names")
     }
 
     /// Whether the provider runs models on an NVIDIA GPU.

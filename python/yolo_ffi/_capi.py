@@ -26,7 +26,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict
 
 LIBRARY_ENV = "YOLO_FFI_LIBRARY"
 
@@ -35,11 +35,6 @@ WAIT_FOREVER = 0xFFFF_FFFF
 LATENCY_BUCKETS = 32
 ERROR_SLOTS = 32
 
-# yolo_task, by value
-TASKS = {1: "detect", 2: "segment", 3: "pose", 4: "obb", 5: "classify"}
-# yolo_provider
-PROVIDERS = {"cpu": 1, "cuda": 2, "tensorrt": 3, "openvino": 4}
-PROVIDER_NAMES = {code: name for name, code in PROVIDERS.items()}
 # yolo_io_binding: None (automatic), True, False.
 IO_BINDING = {None: 1, True: 2, False: 3}
 
@@ -158,6 +153,9 @@ def _declare(name: str, restype: Any, *argtypes: Any) -> None:
 
 _declare("yolo_version", c_char_p)
 _declare("yolo_status_string", c_char_p, c_uint32)
+_declare("yolo_status_name", c_char_p, c_uint32)
+_declare("yolo_task_name", c_char_p, c_uint32)
+_declare("yolo_provider_name", c_char_p, c_uint32)
 _declare("yolo_last_error", c_char_p)
 _declare("yolo_config_new", status_t, POINTER(config_p))
 _declare("yolo_config_free", status_t, config_p)
@@ -249,3 +247,25 @@ def utf8_at(pointer: c_void_p, length: c_size_t) -> str:
         return ""
     return ctypes.string_at(pointer.value, length.value).decode("utf-8", errors="replace")
 
+
+def _names(function: Any, first: int) -> Dict[int, str]:
+    """`value: name` of every value the library names, from `first` up to the first it does not."""
+    names: Dict[int, str] = {}
+    value = first
+    while True:
+        name = function(value)
+        if name is None:
+            return names
+        names[value] = name.decode("ascii")
+        value += 1
+
+
+# The library states the names of its statuses, tasks and providers; these tables are read from it.
+#: `yolo_status` value: name (`"INVALID_ARGUMENT"`).
+STATUS_NAMES = _names(lib.yolo_status_name, 0)
+#: `yolo_task` value: Ultralytics' name (`"detect"`).
+TASKS = _names(lib.yolo_task_name, 1)
+#: `yolo_provider` value: name (`"cuda"`).
+PROVIDER_NAMES = _names(lib.yolo_provider_name, 1)
+#: name: `yolo_provider` value.
+PROVIDERS = {name: value for value, name in PROVIDER_NAMES.items()}

@@ -245,11 +245,20 @@ def test_load_errors_raise_their_own_exceptions(synthetic, tmp_path):
 def test_every_status_of_the_library_has_its_own_exception():
     known = [s for s in range(1, 64) if _capi.lib.yolo_status_string(s) != b"unknown status"]
     assert known == list(range(1, len(known) + 1)), "statuses are numbered without gaps"
+    assert sorted(_capi.STATUS_NAMES) == [0, *known], "yolo_status_name names every status"
     for status in known:
         error = yolo_ffi._errors.error_for(status, "message")
         assert type(error) is not yolo_ffi.YoloError, f"status {status} has no exception class"
         assert error.status == status == type(error).status_code
-    assert isinstance(yolo_ffi._errors.error_for(14, "m"), (yolo_ffi.OutOfMemoryError, MemoryError))
+        assert type(error).status_name == _capi.STATUS_NAMES[status]
+    out_of_memory = [v for v, name in _capi.STATUS_NAMES.items() if name == "OUT_OF_MEMORY"][0]
+    assert isinstance(yolo_ffi._errors.error_for(out_of_memory, "m"), (yolo_ffi.OutOfMemoryError, MemoryError))
+
+
+def test_task_and_provider_names_come_from_the_library():
+    assert _capi.TASKS == {1: "detect", 2: "segment", 3: "pose", 4: "obb", 5: "classify"}
+    assert set(_capi.PROVIDERS) == {"cpu", "cuda", "tensorrt", "openvino"}
+    assert _capi.lib.yolo_task_name(0) is None and _capi.lib.yolo_provider_name(0) is None
 
 
 def test_boxes_keep_their_promise_on_crafted_outputs(synthetic):

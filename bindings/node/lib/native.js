@@ -54,6 +54,9 @@ const LogCallback = koffi.proto('void yolo_log_callback(void *user_data, uint32_
 const c = {
   version: lib.func('const char *yolo_version(void)'),
   statusString: lib.func('const char *yolo_status_string(uint32_t status)'),
+  statusName: lib.func('const char *yolo_status_name(uint32_t status)'),
+  taskName: lib.func('const char *yolo_task_name(uint32_t task)'),
+  providerName: lib.func('const char *yolo_provider_name(uint32_t provider)'),
   lastError: lib.func('const char *yolo_last_error(void)'),
   configNew: lib.func('uint32_t yolo_config_new(_Out_ void **out_config)'),
   configFree: lib.func('uint32_t yolo_config_free(void *config)'),
@@ -94,26 +97,20 @@ const c = {
   setLogCallback: lib.func('uint32_t yolo_set_log_callback(yolo_log_callback *callback, void *user_data)'),
 };
 
-/** The status names, by value (the header's YOLO_STATUS_*); never reused. */
-const STATUS_NAMES = [
-  'OK',
-  'INVALID_ARGUMENT',
-  'RUNTIME_UNAVAILABLE',
-  'MODEL_LOAD_FAILED',
-  'INVALID_MODEL',
-  'IMAGE_DECODE_FAILED',
-  'IMAGE_TOO_LARGE',
-  'TIMEOUT',
-  'INFERENCE_FAILED',
-  'OUT_OF_RANGE',
-  'INTERNAL_ERROR',
-  'NOT_READY',
-  'LOAD_FAILED',
-  'INVALID_HANDLE',
-  'OUT_OF_MEMORY',
-  'PROVIDER_UNAVAILABLE',
-];
-const TASKS = { 1: 'detect', 2: 'segment', 3: 'pose', 4: 'obb', 5: 'classify' };
+/** `[value, name]` of every value `nameOf` names, from `first` up to the first it does not (NULL). */
+function namesFrom(nameOf, first) {
+  const names = [];
+  for (let value = first; ; value++) {
+    const name = nameOf(value);
+    if (name === null) return names;
+    names.push([value, name]);
+  }
+}
+
+/** The status names, by value, as the library states them (yolo_status_name); never reused. */
+const STATUS_NAMES = Object.freeze(namesFrom(c.statusName, 0).map(([, name]) => name));
+/** Ultralytics' task names by yolo_task value, as the library states them (yolo_task_name). */
+const TASKS = Object.freeze(Object.fromEntries(namesFrom(c.taskName, 1)));
 
 /**
  * A failure as plain data, which crosses threads: the status value and name, and the library's message,
@@ -139,7 +136,8 @@ function check(status) {
 function setNumber(setter, target, value, name) {
   if (value === undefined || value === null) return;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new NativeError({ status: 1, name: 'INVALID_ARGUMENT', message: `${name} must be a finite number` });
+    const status = STATUS_NAMES.indexOf('INVALID_ARGUMENT');
+    throw new NativeError({ status, name: STATUS_NAMES[status], message: `${name} must be a finite number` });
   }
   check(setter(target, value));
 }

@@ -7,7 +7,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const { Detector, YoloError, setLogCallback, version } = require('..');
+const { Detector, YoloError, setLogCallback, version, STATUS_NAMES } = require('..');
 
 const model = process.env.YOLO_FFI_TEST_MODEL;
 const image = process.env.YOLO_FFI_TEST_IMAGE;
@@ -15,6 +15,13 @@ if (!model || !image) throw new Error('set YOLO_FFI_TEST_MODEL and YOLO_FFI_TEST
 
 test('the version is the library\'s', () => {
   assert.match(version(), /^\d+\.\d+\.\d+/);
+});
+
+test('the status names are the library\'s, by value', () => {
+  assert.equal(STATUS_NAMES[0], 'OK');
+  assert.equal(STATUS_NAMES[1], 'INVALID_ARGUMENT');
+  assert.ok(STATUS_NAMES.length >= 16, `${STATUS_NAMES.length} statuses`);
+  assert.ok(STATUS_NAMES.includes('PROVIDER_UNAVAILABLE'));
 });
 
 test('detect resolves to the boxes build/detect finds', async () => {

@@ -24,15 +24,21 @@ impl Task {
         Self::ALL.into_iter().find(|task| task.name() == name.trim())
     }
 
+    /// Ultralytics' name of the task, NUL-terminated for the C API's `yolo_task_name`: the one place the
+    /// names are written.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
+        match self {
+            Self::Detect => c"detect",
+            Self::Segment => c"segment",
+            Self::Pose => c"pose",
+            Self::Obb => c"obb",
+            Self::Classify => c"classify",
+        }
+    }
+
     /// Ultralytics' name of the task.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Detect => "detect",
-            Self::Segment => "segment",
-            Self::Pose => "pose",
-            Self::Obb => "obb",
-            Self::Classify => "classify",
-        }
+        self.c_name().to_str().expect("ASCII names")
     }
 }
 

@@ -40,7 +40,6 @@ public final class Detector implements AutoCloseable {
 
   private static final Cleaner CLEANER = Cleaner.create();
   private static final int DETECTION_SIZE = 24; // sizeof(yolo_detection): five floats and a uint32_t
-  private static final String[] TASKS = {"", "detect", "segment", "pose", "obb", "classify"};
 
   /** The handle, shared with the cleaner; freed once, by close() or by the cleaner. */
   private static final class Handle implements Runnable {
@@ -138,7 +137,8 @@ public final class Detector implements AutoCloseable {
     IntByReference task = new IntByReference();
     YoloException.check(YoloLibrary.C.yolo_model_task(detector, task));
     int value = task.getValue();
-    return value > 0 && value < TASKS.length ? TASKS[value] : "task " + value;
+    String name = YoloLibrary.C.yolo_task_name(value);
+    return name != null ? name : "task " + value;
   }
 
   /** The model's class names, by class id. */

@@ -21,7 +21,7 @@ public final class YoloException extends RuntimeException {
    * right after it: the library's last error is per thread.
    */
   static void check(int value) {
-    if (value == Status.OK.value) {
+    if (value == Status.OK.value()) {
       return;
     }
     String detail = YoloLibrary.C.yolo_last_error();

@@ -28,6 +28,12 @@ interface YoloLibrary extends Library {
 
   String yolo_status_string(int status);
 
+  String yolo_status_name(int status);
+
+  String yolo_task_name(int task);
+
+  String yolo_provider_name(int provider);
+
   String yolo_last_error();
 
   int yolo_config_new(PointerByReference outConfig);

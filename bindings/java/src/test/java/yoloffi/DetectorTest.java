@@ -43,6 +43,11 @@ public final class DetectorTest {
     options.imgsz = 320;
     options.poolSize = 2;
 
+    for (Status status : Status.values()) {
+      check(status.value() >= 0, status + " has a value in the library");
+      check(Status.of(status.value()) == status, status + " round-trips through its value");
+    }
+    check(Status.OK.value() == 0 && Status.INVALID_ARGUMENT.value() == 1, "the values are the header's");
     check(
         statusOf(() -> Detector.open(Path.of("/nonexistent/model.onnx"), null)) == Status.MODEL_LOAD_FAILED,
         "a missing model throws MODEL_LOAD_FAILED");
