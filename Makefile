@@ -120,6 +120,9 @@ build/%: tests/cpp/%.cpp $(CXX_DEPS)
 build/%_asan: tests/cpp/%.cpp $(CXX_DEPS)
 	@mkdir -p build
 	$(CXX) $(TEST_CXXFLAGS) $(SANITIZE) $< -o $@ $(LINK)
+# The header's struct layouts as the C compiler gives them, for the Python and binding tests to compare with.
+build/layouts.txt: build/layouts
+	build/layouts > $@
 build/detect_asan: examples_c/detect.c $(C_DEPS)
 	$(CC) $(TEST_CFLAGS) $(SANITIZE) $< -o $@ $(LINK)
 
@@ -127,7 +130,7 @@ SOAK_IMAGE := tests/fixtures/images/rgb.jpg
 SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=tests/c/lsan.supp \
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-test-c: all build/header_test build/header_test_cpp build/api_test build/fork_test build/exit_during_load build/soak \
+test-c: all build/layouts.txt build/header_test build/header_test_cpp build/api_test build/fork_test build/exit_during_load build/soak \
         build/hostile_models build/tasks_test test-models fixtures
 	readelf -d $(LIB) | grep -q 'Library soname: \[libyolo_ffi.so.$(ABI_VERSION)\]' || \
 	  { echo "$(LIB) lacks the SONAME libyolo_ffi.so.$(ABI_VERSION)"; exit 1; }
@@ -235,8 +238,8 @@ $(BINDINGS_PREFIX)/.installed: $(LIB) include/yolo_ffi.h include/yolo_ffi.hpp $(
 	touch $@
 
 BINDING_ARGS = $(LIB) $(BINDINGS_PREFIX) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
-test-node test-go test-java: test-%: $(SONAME_LINK) build/detect fixtures $(BINDINGS_PREFIX)/.installed
-	bindings/run_tests.sh $* $(BINDING_ARGS)
+test-node test-go test-java: test-%: $(SONAME_LINK) build/detect build/layouts.txt fixtures $(BINDINGS_PREFIX)/.installed
+	YOLO_FFI_TEST_LAYOUTS=$(abspath build/layouts.txt) bindings/run_tests.sh $* $(BINDING_ARGS)
 
 test-bindings: test-node test-go test-java
 
@@ -271,7 +274,7 @@ wheel: $(BUILD_VENV)/.installed
 ## file fails here; build and install the sdist in another fresh virtualenv, as pip does from an index (its
 ## build tools from PyPI).
 NO_RUST = PATH="$(abspath $(VENV))/bin:/usr/local/bin:/usr/bin:/bin"
-test-python: wheel $(SONAME_LINK) build/detect test-models fixtures
+test-python: wheel $(SONAME_LINK) build/detect build/layouts.txt test-models fixtures
 	rm -rf $(SDIST_VENV)
 	$(call fresh-venv,$(VENV),-r python/requirements-test.txt -r examples/django/requirements.txt \
 	  -r examples/fastapi/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl)

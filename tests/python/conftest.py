@@ -26,6 +26,8 @@ MODEL = Path(os.environ.get("YOLO_FFI_TEST_MODEL", CACHE / "models/nudenet-320n.
 IMAGES = Path(os.environ.get("YOLO_FFI_TEST_IMAGES", CACHE / "images"))
 SYNTHETIC = Path(os.environ.get("YOLO_FFI_TEST_MODELS", ROOT / "build/test-models"))
 SHARED = Path(os.environ.get("YOLO_FFI_SHARED", ROOT.parent / "shared"))
+#: What tests/c/layouts.c prints: the header's struct layouts as a C compiler lays them out.
+LAYOUTS = Path(os.environ.get("YOLO_FFI_TEST_LAYOUTS", ROOT / "build/layouts.txt"))
 
 
 REQUIRE_SHARED_ENV = "YOLO_FFI_REQUIRE_SHARED"

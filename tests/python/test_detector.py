@@ -22,7 +22,7 @@ import pytest
 import yolo_ffi
 from yolo_ffi import _capi
 
-from conftest import SHARED, needs_shared
+from conftest import LAYOUTS, SHARED, needs_shared
 
 
 def rgb_of(path: Path) -> np.ndarray:
@@ -59,10 +59,26 @@ def test_runs_from_the_installed_wheel_with_its_bundled_library():
     assert _capi.LIBRARY_ENV not in os.environ
 
 
-def test_struct_layouts_agree_with_the_header():
-    # Only detections and stats are read as structs; configs and options are opaque objects with setters.
-    assert ctypes.sizeof(_capi.RawDetection) == 24
-    assert ctypes.sizeof(_capi.DetectorStats) == 8 + 16 + 8 * _capi.ERROR_SLOTS + 8 + 40 + 8 * _capi.LATENCY_BUCKETS
+def test_struct_layouts_are_the_headers():
+    """Every struct the package reads has the size and field offsets that a C compiler gives the header's
+    (`build/layouts`, from tests/c/layouts.c); configs and options are opaque objects with setters."""
+    layouts: dict = {}
+    for line in Path(LAYOUTS).read_text().splitlines():
+        struct, size, field, offset = line.split()
+        layouts.setdefault(struct, (int(size), {}))[1][field] = int(offset)
+    ours = {
+        "yolo_detection": _capi.RawDetection,
+        "yolo_mask": _capi.RawMask,
+        "yolo_keypoint": _capi.RawKeypoint,
+        "yolo_oriented_box": _capi.RawOrientedBox,
+        "yolo_class_probability": _capi.RawClassProbability,
+        "yolo_detector_stats": _capi.DetectorStats,
+    }
+    assert set(ours) == set(layouts)
+    for struct, cls in ours.items():
+        size, offsets = layouts[struct]
+        assert ctypes.sizeof(cls) == size, struct
+        assert {name: getattr(cls, name).offset for name, _ in cls._fields_} == offsets, struct
 
 
 def test_config_and_option_values_are_checked_by_the_library(synthetic, detector, bus):

@@ -204,17 +204,6 @@ def _grey(width: int, height: int) -> np.ndarray:
     return np.full((height, width, 3), 90, dtype=np.uint8)
 
 
-def test_struct_layouts_match_the_header() -> None:
-    import ctypes
-
-    from yolo_ffi import _capi
-
-    assert ctypes.sizeof(_capi.RawMask) == 32
-    assert ctypes.sizeof(_capi.RawKeypoint) == 12
-    assert ctypes.sizeof(_capi.RawOrientedBox) == 52
-    assert ctypes.sizeof(_capi.RawClassProbability) == 8
-
-
 def test_synthetic_segmentation_masks(synthetic: Path) -> None:
     with yolo_ffi.Detector(synthetic / "seg_fixed.onnx") as detector:
         assert detector.task == "segment" and detector.kpt_shape is None

@@ -228,4 +228,4 @@ function detect(handle, bytes, options) {
   }
 }
 
-module.exports = { koffi, c, LogCallback, STATUS_NAMES, NativeError, failure, check, open, detect, stats, libraryPath };
+module.exports = { koffi, c, Detection, Stats, LogCallback, STATUS_NAMES, NativeError, failure, check, open, detect, stats, libraryPath };

@@ -24,6 +24,23 @@ test('the status names are the library\'s, by value', () => {
   assert.ok(STATUS_NAMES.includes('PROVIDER_UNAVAILABLE'));
 });
 
+test('the structs it reads are laid out as the header\'s', (t) => {
+  // What tests/c/layouts.c prints: "STRUCT SIZE FIELD OFFSET" lines, from a C compiler and the header.
+  const file = process.env.YOLO_FFI_TEST_LAYOUTS;
+  if (!file) return t.skip('set YOLO_FFI_TEST_LAYOUTS to build/layouts.txt');
+  const native = require('../lib/native.js');
+  const ours = { yolo_detection: native.Detection, yolo_detector_stats: native.Stats };
+  const seen = new Set();
+  for (const line of fs.readFileSync(file, 'utf8').trim().split('\n')) {
+    const [struct, size, field, offset] = line.split(' ');
+    if (!(struct in ours)) continue;
+    seen.add(struct);
+    assert.equal(native.koffi.sizeof(ours[struct]), Number(size), struct);
+    assert.equal(native.koffi.offsetof(ours[struct], field), Number(offset), `${struct}.${field}`);
+  }
+  assert.deepEqual([...seen].sort(), Object.keys(ours).sort());
+});
+
 test('detect resolves to the boxes build/detect finds', async () => {
   const detector = await Detector.load(model, { imgsz: 320, poolSize: 2 });
   try {

@@ -39,7 +39,14 @@ public final class Detector implements AutoCloseable {
   }
 
   private static final Cleaner CLEANER = Cleaner.create();
-  private static final int DETECTION_SIZE = 24; // sizeof(yolo_detection): five floats and a uint32_t
+  /**
+   * The layout of {@code yolo_detection}, which this class reads field by field: its size and each field's
+   * offset. The tests compare it with what a C compiler gives the header (tests/c/layouts.c).
+   */
+  static final int DETECTION_SIZE = 24;
+
+  static final java.util.Map<String, Integer> DETECTION_OFFSETS =
+      java.util.Map.of("x1", 0, "y1", 4, "x2", 8, "y2", 12, "score", 16, "class_id", 20);
 
   /** The handle, shared with the cleaner; freed once, by close() or by the cleaner. */
   private static final class Handle implements Runnable {
@@ -170,17 +177,17 @@ public final class Detector implements AutoCloseable {
         Pointer base = first.getValue();
         for (int i = 0; i < n; i++) {
           long offset = (long) i * DETECTION_SIZE;
-          int classId = base.getInt(offset + 20);
+          int classId = base.getInt(offset + DETECTION_OFFSETS.get("class_id"));
           String name = classId < classNames.size() ? classNames.get(classId) : Integer.toString(classId);
           detections.add(
               new Detection(
                   classId,
                   name,
-                  base.getFloat(offset + 16),
-                  base.getFloat(offset),
-                  base.getFloat(offset + 4),
-                  base.getFloat(offset + 8),
-                  base.getFloat(offset + 12)));
+                  base.getFloat(offset + DETECTION_OFFSETS.get("score")),
+                  base.getFloat(offset + DETECTION_OFFSETS.get("x1")),
+                  base.getFloat(offset + DETECTION_OFFSETS.get("y1")),
+                  base.getFloat(offset + DETECTION_OFFSETS.get("x2")),
+                  base.getFloat(offset + DETECTION_OFFSETS.get("y2"))));
         }
         return Collections.unmodifiableList(detections);
       } finally {

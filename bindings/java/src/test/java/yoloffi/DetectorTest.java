@@ -48,6 +48,20 @@ public final class DetectorTest {
       check(Status.of(status.value()) == status, status + " round-trips through its value");
     }
     check(Status.OK.value() == 0 && Status.INVALID_ARGUMENT.value() == 1, "the values are the header's");
+    String layouts = System.getenv("YOLO_FFI_TEST_LAYOUTS");
+    if (layouts == null) {
+      System.out.println("DetectorTest: struct layouts SKIPPED (set YOLO_FFI_TEST_LAYOUTS to build/layouts.txt)");
+    } else {
+      java.util.Map<String, Integer> offsets = new java.util.HashMap<>();
+      for (String line : Files.readAllLines(Path.of(layouts))) {
+        String[] f = line.split(" ");
+        if (f[0].equals("yolo_detection")) {
+          check(Integer.parseInt(f[1]) == Detector.DETECTION_SIZE, "sizeof(yolo_detection) is the header's");
+          offsets.put(f[2], Integer.parseInt(f[3]));
+        }
+      }
+      check(offsets.equals(Detector.DETECTION_OFFSETS), "yolo_detection's offsets are the header's: " + offsets);
+    }
     check(
         statusOf(() -> Detector.open(Path.of("/nonexistent/model.onnx"), null)) == Status.MODEL_LOAD_FAILED,
         "a missing model throws MODEL_LOAD_FAILED");
