@@ -6,13 +6,17 @@ PYTHON   ?= python3
 CC       ?= cc
 CXX      ?= c++
 CBINDGEN_VERSION := 0.29.2
+# ONNX Runtime's versions (ORT_VERSION, ORT_GPU_VERSION, ...), stated once for the Makefile and the scripts.
+include versions.env
 
 CACHE    := $(shell scripts/fetch.sh path)
 LIB      := target/release/libyolo_ffi.so
 # The SONAME build.rs gives the library (the ABI version: MAJOR, or 0.MINOR before 1.0), and the link by that
 # name that programs linked with -lyolo_ffi look for at run time.
-ABI_VERSION := $(shell sed -n 's/^version = "\([0-9]*\)\.\([0-9]*\)\..*/\1 \2/p' Cargo.toml | head -n 1 | \
-                 awk '{ print ($$1 == 0) ? "0." $$2 : $$1 }')
+# The crate version ([workspace.package] of Cargo.toml, its one place), read once here.
+VERSION     := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+VERSION_PARTS := $(subst ., ,$(VERSION))
+ABI_VERSION := $(if $(filter 0,$(word 1,$(VERSION_PARTS))),0.$(word 2,$(VERSION_PARTS)),$(word 1,$(VERSION_PARTS)))
 SONAME_LINK := $(LIB).$(ABI_VERSION)
 CBINDGEN := build/tools/bin/cbindgen
 PYDEPS   := build/modelvenv
@@ -53,7 +57,7 @@ build/detect: examples_c/detect.c include/yolo_ffi.h $(SONAME_LINK)
 	@mkdir -p build
 	$(CC) -std=c11 $(CWARN) -O2 -Iinclude $< -o $@ $(LINK)
 
-## ONNX Runtime 1.32.0 from the PyPI wheel, into $(CACHE).
+## ONNX Runtime (ORT_VERSION of versions.env) from the PyPI wheel, into $(CACHE).
 ort:
 	scripts/fetch.sh ort
 
@@ -79,6 +83,7 @@ check-header: $(CBINDGEN)
 
 lint:
 	$(PYTHON) scripts/bench_page.py --check docs/benchmarks.md
+	$(PYTHON) scripts/check_versions.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets $(FEATURES) -- -D warnings
 
@@ -171,13 +176,12 @@ test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load b
 
 ## The C and C++ package (docs/c-api.md#installing): `make install PREFIX=/usr/local` (DESTDIR for staging)
 ## installs the versioned library with its SONAME links, yolo_ffi.h and the C++17 wrapper yolo_ffi.hpp, a
-## pkg-config file and a CMake package (yolo_ffi::yolo_ffi), and beside the library ONNX Runtime 1.32.0 from
+## pkg-config file and a CMake package (yolo_ffi::yolo_ffi), and beside the library ONNX Runtime $(ORT_VERSION) from
 ## PyPI, where it looks first (WITH_ORT=0 leaves it out, for systems that have their own 1.31 or later).
 PREFIX   ?= /usr/local
 WITH_ORT ?= 1
-VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib
-ORT_FILE := libonnxruntime.so.1.32.0
+ORT_FILE := libonnxruntime.so.$(ORT_VERSION)
 INSTALLED := lib/libyolo_ffi.so.$(VERSION) lib/libyolo_ffi.so.$(ABI_VERSION) lib/libyolo_ffi.so \
              include/yolo_ffi.h include/yolo_ffi.hpp lib/pkgconfig/yolo_ffi.pc \
              lib/cmake/yolo_ffi/yolo_ffi-config.cmake lib/cmake/yolo_ffi/yolo_ffi-config-version.cmake \
@@ -198,7 +202,7 @@ install: $(LIB) $(if $(filter 1,$(WITH_ORT)),ort)
 	  sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ABI_VERSION@/$(ABI_VERSION)/' packaging/$$f.in \
 	    > $(INSTALL_LIB)/cmake/yolo_ffi/$$f; done
 	install -m 644 LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(PREFIX)/share/doc/yolo_ffi
-	$(if $(filter 1,$(WITH_ORT)),install -m 755 $(CACHE)/onnxruntime-1.32.0/$(ORT_FILE) $(INSTALL_LIB))
+	$(if $(filter 1,$(WITH_ORT)),install -m 755 $(CACHE)/onnxruntime-$(ORT_VERSION)/$(ORT_FILE) $(INSTALL_LIB))
 	printf '%s\n' $(INSTALLED) $(if $(filter 1,$(WITH_ORT)),lib/$(ORT_FILE)) $(MANIFEST) > $(DESTDIR)$(PREFIX)/$(MANIFEST)
 
 ## Removes exactly the files that `make install` listed in its manifest: an ONNX Runtime that was already
@@ -276,7 +280,7 @@ wheel: $(BUILD_VENV)/.installed
 NO_RUST = PATH="$(abspath $(VENV))/bin:/usr/local/bin:/usr/bin:/bin"
 test-python: wheel $(SONAME_LINK) build/detect build/layouts.txt test-models fixtures
 	rm -rf $(SDIST_VENV)
-	$(call fresh-venv,$(VENV),-r python/requirements-test.txt -r examples/django/requirements.txt \
+	$(call fresh-venv,$(VENV),-r python/requirements-test.txt onnxruntime==$(ORT_VERSION) -r examples/django/requirements.txt \
 	  -r examples/fastapi/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl)
 	$(BUILD_VENV)/bin/python scripts/check_dists.py run $(VENV)/bin/python build/detect $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	$(VENV)/bin/python -m mypy --strict --cache-dir=/dev/null python/yolo_ffi
@@ -318,7 +322,7 @@ openvino:
 SCALE_VENV := build/scalevenv
 SCALE_ENV   = YOLO_TEST_MODEL=$(DEMO_MODEL) YOLO_TEST_IMAGE=$(CACHE)/images/bus.jpg
 test-scale-out: wheel fixtures
-	$(call fresh-venv,$(SCALE_VENV),-r python/requirements-test.txt -r examples/celery/requirements.txt \
+	$(call fresh-venv,$(SCALE_VENV),-r python/requirements-test.txt onnxruntime==$(ORT_VERSION) -r examples/celery/requirements.txt \
 	  -r examples/ray_serve/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl)
 	@if command -v redis-server > /dev/null; then \
 	  cd examples/celery && $(SCALE_ENV) timeout 900 ../../$(SCALE_VENV)/bin/python -m pytest -q -s -rs \
@@ -339,7 +343,7 @@ SMOKE_SECONDS ?= 15
 # The C-ABI targets load ONNX Runtime, whose one-time allocations LeakSanitizer would report, so they run
 # without leak detection (their leaks are checked by the soak, the LSan and the valgrind runs of the C
 # tests); the pure-Rust targets run with it (docs/reliability.md).
-FUZZ_RUN       = PATH="$(CURDIR)/build/tools/bin:$$PATH" YOLO_FFI_ORT_LIBRARY=$(CACHE)/onnxruntime-1.32.0/libonnxruntime.so.1.32.0 \
+FUZZ_RUN       = PATH="$(CURDIR)/build/tools/bin:$$PATH" YOLO_FFI_ORT_LIBRARY=$(CACHE)/onnxruntime-$(ORT_VERSION)/$(ORT_FILE) \
                  $(CARGO) +nightly fuzz run --fuzz-dir fuzz -O
 
 $(CARGO_FUZZ):
@@ -420,7 +424,7 @@ bench-tasks: fixtures
 BENCH_PY = $(or $(ULTRALYTICS_PYTHON),$(BENCH_VENV)/bin/python)
 bench-python: wheel fixtures
 	$(if $(ULTRALYTICS_PYTHON),$(ULTRALYTICS_PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps \
-	  --force-reinstall $(WHEEL_DIR)/yolo_ffi-*.whl,$(call fresh-venv,$(BENCH_VENV),-r python/requirements-test.txt \
+	  --force-reinstall $(WHEEL_DIR)/yolo_ffi-*.whl,$(call fresh-venv,$(BENCH_VENV),-r python/requirements-test.txt onnxruntime==$(ORT_VERSION) \
 	  $(WHEEL_DIR)/yolo_ffi-*.whl))
 	$(BENCH_PY) scripts/bench_python.py $(DEMO_MODEL) $(BENCH_IMAGE) --imgsz 320 \
 	  --json docs/bench/python-nudenet-320n.json

@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parent
 
 
 def crate_version() -> str:
-    """The version in Cargo.toml: the wheel and the library it carries always agree."""
+    """The version in Cargo.toml (`[workspace.package]`, its one place): the wheel and the library it carries
+    always agree."""
     for line in (ROOT / "Cargo.toml").read_text(encoding="utf-8").splitlines():
-        if line.startswith("version"):
+        if line.startswith("version = "):
             return line.split("=", 1)[1].strip().strip('"')
     raise RuntimeError("no version in Cargo.toml")
 

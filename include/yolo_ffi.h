@@ -684,9 +684,10 @@ yolo_status yolo_config_set_model_path(struct yolo_config *config,
 
 // Sets the ONNX Runtime library to load (`libonnxruntime.so`), copied; NULL or "" searches again (the
 // default): `YOLO_FFI_ORT_LIBRARY`, `ORT_DYLIB_PATH`, when the config asks for CUDA or TensorRT the GPU
-// build in `~/.cache/yolo-ffi/onnxruntime-gpu-1.31.1/` (`make gpu`, with the CUDA and cuDNN libraries it
+// build in `~/.cache/yolo-ffi/onnxruntime-gpu-VERSION/` (`make gpu`, with the CUDA and cuDNN libraries it
 // needs, which are loaded before the provider starts), the folder of `libyolo_ffi.so`,
-// `~/.cache/yolo-ffi/onnxruntime-1.32.0/`, then the system loader. A process loads ONNX Runtime once:
+// `~/.cache/yolo-ffi/onnxruntime-VERSION/` (`make ort`), then the system loader. The versions are those
+// of the project's `versions.env`. A process loads ONNX Runtime once:
 // after the first success, later values are ignored (the first model decides: a GPU model loaded after a
 // CPU one finds the CPU build, which has no CUDA).
 //

@@ -37,6 +37,8 @@ SDIST_NEEDS = [
     "build.rs",
     "cbindgen.toml",
     "core/Cargo.toml",
+    "core/build.rs",
+    "versions.env",
     "core/src/lib.rs",
     "src/lib.rs",
     "include/yolo_ffi.h",

@@ -6,22 +6,13 @@
 set -euo pipefail
 
 CACHE="${YOLO_FFI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/yolo-ffi}"
-ORT_VERSION=1.32.0
+# Versions and checksums of what is fetched: versions.env, their one place.
+# shellcheck source=../versions.env
+. "$(cd "$(dirname "$0")/.." && pwd)/versions.env"
 ORT_FILE="libonnxruntime.so.$ORT_VERSION"
-ORT_SHA256=6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f
-# An ONNX Runtime older than the C API version ort needs (23 releases older), for the test that it is refused.
-OLD_ORT_VERSION=1.20.1
-OLD_ORT_SHA256=be3dd32e78f6906fd4fa6208dbd296031fa1c3ffb42b40f706cf68d3de269f2b
 NUDENET_SHA256=c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f
 BUS_SHA256=c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63
 ZIDANE_SHA256=16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb
-# PyPI's OpenVINO plugin for ONNX Runtime (with its OpenVINO and TBB libraries): only for `openvino`.
-OPENVINO_EP_VERSION=1.8.1
-OPENVINO_EP_WHEEL_SHA256=3832643158c8c187fcab6db661cde2a8c06a2b3559d95d0f2411ac0e51c5e924
-# PyPI's GPU build for the CUDA and TensorRT providers, with the CUDA and cuDNN wheels its `cuda` and `cudnn`
-# extras name (those are pinned by onnxruntime-gpu's own requirements): only for `gpu`, several GB.
-ORT_GPU_VERSION=1.31.1
-ORT_GPU_WHEEL_SHA256=e26c475fe361b2015f45b4b824bd13f0bb20204e59b62814e6f0acd5f3d491a6
 PYTHON="${PYTHON:-python3}"
 # Developers and CI have these files beside the checkout; users do not, and get them from PyPI.
 SHARED="${YOLO_FFI_SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared}"
@@ -82,8 +73,8 @@ fetch_demo() {
 }
 
 fetch_images() {
-  copy_or_fetch "$CACHE/images/bus.jpg" "$BUS_SHA256" "$SHARED/images/bus.jpg" ultralytics/assets/bus.jpg "ultralytics==8.4.190"
-  copy_or_fetch "$CACHE/images/zidane.jpg" "$ZIDANE_SHA256" "$SHARED/images/zidane.jpg" ultralytics/assets/zidane.jpg "ultralytics==8.4.190"
+  copy_or_fetch "$CACHE/images/bus.jpg" "$BUS_SHA256" "$SHARED/images/bus.jpg" ultralytics/assets/bus.jpg "ultralytics==$ULTRALYTICS_VERSION"
+  copy_or_fetch "$CACHE/images/zidane.jpg" "$ZIDANE_SHA256" "$SHARED/images/zidane.jpg" ultralytics/assets/zidane.jpg "ultralytics==$ULTRALYTICS_VERSION"
 }
 
 # The whole package folder of onnxruntime-ep-openvino: the plugin finds its libraries beside itself.

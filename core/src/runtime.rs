@@ -14,13 +14,14 @@ use ort::environment::Environment;
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// The ONNX Runtime version the project's scripts install, and that this build was tested with.
-pub const ORT_VERSION: &str = "1.32.0";
+/// The ONNX Runtime version the project's scripts install, and that this build was tested with
+/// (`versions.env`, through `core/build.rs`).
+pub const ORT_VERSION: &str = env!("YOLO_FFI_ORT_VERSION");
 /// File name of the runtime library inside the PyPI `onnxruntime` wheel.
-pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.32.0";
+pub const ORT_LIBRARY_FILE: &str = concat!("libonnxruntime.so.", env!("YOLO_FFI_ORT_VERSION"));
 /// The GPU build the project's scripts fetch for CUDA and TensorRT (`scripts/fetch.sh gpu`): PyPI's
-/// `onnxruntime-gpu` (its newest release, which lags the CPU build's).
-pub const ORT_GPU_VERSION: &str = "1.31.1";
+/// `onnxruntime-gpu` (`versions.env`).
+pub const ORT_GPU_VERSION: &str = env!("YOLO_FFI_ORT_GPU_VERSION");
 /// Environment variable naming the runtime library; checked before `ORT_DYLIB_PATH`.
 pub const ORT_LIBRARY_ENV: &str = "YOLO_FFI_ORT_LIBRARY";
 
