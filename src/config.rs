@@ -8,16 +8,11 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use yolo_ffi_core::batcher::BatchSettings;
 use yolo_ffi_core::detector::{DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
 use yolo_ffi_core::error::{Error, Result};
-use yolo_ffi_core::loaded_model::MAX_POOL_SIZE;
-use yolo_ffi_core::model::MAX_IMGSZ;
 use yolo_ffi_core::postprocess::NmsSettings;
-use yolo_ffi_core::provider::{Provider, ProviderKind, MAX_PROVIDERS};
-
-/// The most calls `yolo_config_set_batching` gathers into one run.
-const MAX_CROSS_CALLER_BATCH: u32 = 64;
+use yolo_ffi_core::provider::{Provider, ProviderKind};
+use yolo_ffi_core::settings::{self, threshold};
 
 use crate::boundary::{optional_path, OutParam};
 use crate::handles::{borrow_handle, borrow_handle_mut, free_handle, into_handle, BoxOwned};
@@ -88,21 +83,9 @@ impl BoxOwned for yolo_detect_options {
     const TAG: u64 = u64::from_be_bytes(*b"yoloOPTS");
 }
 
-/// A threshold in [0, 1]; NaN and everything else is an invalid argument naming `name`.
-fn threshold(name: &str, value: f32) -> Result<f32> {
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(Error::invalid_argument(format!("{name} {value} is not in [0, 1]")))
-    }
-}
-
+/// A count of at least 1, as the core's rule for `name` says.
 fn at_least_one(name: &str, value: u32) -> Result<usize> {
-    if value == 0 {
-        Err(Error::invalid_argument(format!("{name} must be at least 1")))
-    } else {
-        Ok(value as usize)
-    }
+    settings::at_least_one(name, value as usize)
 }
 
 /// Creates a config with every default set: the pool chosen from the cores, Ultralytics' thresholds
@@ -203,12 +186,7 @@ pub unsafe extern "C" fn yolo_config_set_pool_size(config: *mut yolo_config, poo
     // SAFETY: forwarded to the caller's contract.
     unsafe {
         change_config(config, |values| {
-            if pool_size as usize > MAX_POOL_SIZE {
-                return Err(Error::invalid_argument(format!(
-                    "pool_size {pool_size} exceeds the maximum of {MAX_POOL_SIZE}"
-                )));
-            }
-            values.core.pool_size = pool_size as usize;
+            values.core.pool_size = settings::pool_size(pool_size as usize)?;
             Ok(())
         })
     }
@@ -262,13 +240,7 @@ unsafe fn set_letterbox_size(
         change_config(config, |values| {
             values.core.imgsz = match (height, width) {
                 (0, 0) => None,
-                (h, w) if (1..=MAX_IMGSZ).contains(&h) && (1..=MAX_IMGSZ).contains(&w) => Some((h, w)),
-                (h, w) => {
-                    return Err(Error::invalid_argument(format!(
-                        "{} must be between 1 and {MAX_IMGSZ} on each side, or 0x0",
-                        describe(w, h)
-                    )))
-                }
+                (h, w) => Some(settings::imgsz(h, w, |w, h| format!("{}, or 0x0,", describe(w, h)))?),
             };
             Ok(())
         })
@@ -469,17 +441,9 @@ pub unsafe extern "C" fn yolo_config_add_provider(
             let kind: ProviderKind = yolo_provider::from_raw(provider)
                 .ok_or_else(|| Error::invalid_argument(format!("{provider} is not a yolo_provider value")))?
                 .into();
-            if device_id != 0 && !matches!(kind, ProviderKind::Cuda | ProviderKind::TensorRt) {
-                return Err(Error::invalid_argument(format!("{} takes no device id, got {device_id}", kind.name())));
-            }
             let list = &mut values.core.providers.providers;
             let entry = Provider { kind, device_id };
-            if list.contains(&entry) {
-                return Err(Error::invalid_argument(format!("{entry} is in the provider list already")));
-            }
-            if list.len() >= MAX_PROVIDERS {
-                return Err(Error::invalid_argument(format!("at most {MAX_PROVIDERS} providers")));
-            }
+            settings::add_provider(list, entry)?;
             list.push(entry);
             Ok(())
         })
@@ -572,20 +536,7 @@ pub unsafe extern "C" fn yolo_config_set_batching(
     // SAFETY: forwarded to the caller's contract.
     unsafe {
         change_config(config, |values| {
-            if !(1..=MAX_CROSS_CALLER_BATCH).contains(&max_batch) {
-                return Err(Error::invalid_argument(format!(
-                    "max_batch must be in [1, {MAX_CROSS_CALLER_BATCH}], got {max_batch}"
-                )));
-            }
-            if max_delay_us > 1_000_000 {
-                return Err(Error::invalid_argument(format!(
-                    "max_delay_us must be at most 1000000, got {max_delay_us}"
-                )));
-            }
-            values.core.batching = (max_batch > 1).then(|| BatchSettings {
-                max_batch: max_batch as usize,
-                max_delay: Duration::from_micros(max_delay_us.into()),
-            });
+            values.core.batching = settings::batching(max_batch as usize, Duration::from_micros(max_delay_us.into()))?;
             Ok(())
         })
     }

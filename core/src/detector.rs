@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use crate::batcher::BatchSettings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::{self, PixelFormat, PixelView};
-use crate::loaded_model::{LoadedModel, ModelConfig, MAX_POOL_SIZE};
-use crate::model::MAX_IMGSZ;
+use crate::loaded_model::{LoadedModel, ModelConfig};
 pub use crate::postprocess::Detections;
 use crate::postprocess::NmsSettings;
 use crate::provider::ProviderChoice;
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
+use crate::settings;
 use crate::stats::{CallStats, CallStatsSnapshot};
 
 /// The default pixel limit: 100 megapixels, far above any camera, far below a decompression bomb.
@@ -94,25 +94,25 @@ impl DetectorConfig {
         }
     }
 
-    /// Checks the values that can be checked without touching the model.
-    fn validate(&self) -> Result<()> {
+    /// Checks every value against its rule in [`settings`], as the C setters do one by one: the values that
+    /// can be checked without touching the model.
+    pub fn validate(&self) -> Result<()> {
         self.nms.validate()?;
         if self.model_path.as_os_str().is_empty() {
             return Err(Error::invalid_argument("the model path is empty"));
         }
-        if self.pool_size > MAX_POOL_SIZE {
-            return Err(Error::invalid_argument(format!(
-                "pool_size {} exceeds the maximum of {MAX_POOL_SIZE}",
-                self.pool_size
-            )));
-        }
-        if self.max_image_pixels == 0 {
-            return Err(Error::invalid_argument("max_image_pixels must be at least 1"));
-        }
+        settings::pool_size(self.pool_size)?;
+        settings::at_least_one("max_image_pixels", self.max_image_pixels)?;
         if let Some((h, w)) = self.imgsz {
-            if h == 0 || w == 0 || h > MAX_IMGSZ || w > MAX_IMGSZ {
-                return Err(Error::invalid_argument(format!("imgsz {h}x{w} must be between 1 and {MAX_IMGSZ}")));
-            }
+            settings::imgsz(h, w, |w, h| format!("imgsz {h}x{w}"))?;
+        }
+        if let Some(batching) = self.batching {
+            settings::batching(batching.max_batch, batching.max_delay)?;
+        }
+        let mut seen = Vec::with_capacity(self.providers.providers.len());
+        for provider in &self.providers.providers {
+            settings::add_provider(&seen, *provider)?;
+            seen.push(*provider);
         }
         Ok(())
     }
@@ -300,4 +300,50 @@ pub fn refresh_all_after_fork() -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batcher::BatchSettings;
+    use crate::provider::{Provider, ProviderKind};
+
+    #[test]
+    fn validate_applies_every_rule_the_c_setters_apply() {
+        let good = DetectorConfig::new("model.onnx");
+        assert!(good.validate().is_ok(), "the defaults pass");
+        let cases: Vec<(&str, Box<dyn Fn(&mut DetectorConfig)>)> = vec![
+            ("model path", Box::new(|c| c.model_path = PathBuf::new())),
+            ("pool_size", Box::new(|c| c.pool_size = settings::MAX_POOL_SIZE + 1)),
+            ("max_image_pixels", Box::new(|c| c.max_image_pixels = 0)),
+            ("imgsz", Box::new(|c| c.imgsz = Some((0, 640)))),
+            ("conf_threshold", Box::new(|c| c.nms.conf_threshold = f32::NAN)),
+            ("top_k", Box::new(|c| c.nms.top_k = 0)),
+            (
+                "max_batch",
+                Box::new(|c| {
+                    c.batching = Some(BatchSettings { max_batch: 65, max_delay: Duration::ZERO });
+                }),
+            ),
+            (
+                "max_delay_us",
+                Box::new(|c| {
+                    c.batching = Some(BatchSettings { max_batch: 8, max_delay: Duration::from_secs(2) });
+                }),
+            ),
+            (
+                "provider list",
+                Box::new(|c| {
+                    let cpu = Provider { kind: ProviderKind::Cpu, device_id: 0 };
+                    c.providers.providers = vec![cpu, cpu];
+                }),
+            ),
+        ];
+        for (fragment, change) in cases {
+            let mut config = good.clone();
+            change(&mut config);
+            let message = config.validate().unwrap_err().to_string();
+            assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+        }
+    }
 }

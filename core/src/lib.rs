@@ -60,6 +60,8 @@ pub mod provider;
 pub mod registry;
 #[doc(hidden)]
 pub mod runtime;
+/// The rule of every setting: limits checked in one place, by the core and the C setters alike.
+pub mod settings;
 #[doc(hidden)]
 pub mod stats;
 pub mod tasks;

@@ -64,9 +64,6 @@ impl ModelConfig {
     }
 }
 
-/// Upper bound on `pool_size`, so that a typo cannot load thousands of sessions.
-pub const MAX_POOL_SIZE: usize = 256;
-
 /// Resolves 0 ("auto") in one of `pool_size` and `threads_per_session` so that sessions x threads stays
 /// within `cores`. Returns `(sessions, threads)`. Both automatic is [`automatic_tiers`]' business; here it
 /// gives the narrowest tier, one single-threaded session per core: on 2 cores that measured 13.2 img/s

@@ -1,6 +1,6 @@
 //! Ultralytics' output decoding, non-maximum suppression and box scaling, reproduced exactly.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::OutputLayout;
 
 /// Ultralytics keeps at most this many candidates, by score, before NMS (`max_nms`).
@@ -47,18 +47,10 @@ impl NmsSettings {
     /// Checks every value, so that NaN or out-of-range thresholds are reported rather than silently giving
     /// no detections or all of them.
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..=1.0).contains(&self.conf_threshold) {
-            return Err(Error::invalid_argument(format!("conf_threshold {} is not in [0, 1]", self.conf_threshold)));
-        }
-        if !(0.0..=1.0).contains(&self.iou_threshold) {
-            return Err(Error::invalid_argument(format!("iou_threshold {} is not in [0, 1]", self.iou_threshold)));
-        }
-        if self.max_detections == 0 {
-            return Err(Error::invalid_argument("max_detections must be at least 1"));
-        }
-        if self.top_k == 0 {
-            return Err(Error::invalid_argument("top_k must be at least 1"));
-        }
+        crate::settings::threshold("conf_threshold", self.conf_threshold)?;
+        crate::settings::threshold("iou_threshold", self.iou_threshold)?;
+        crate::settings::at_least_one("max_detections", self.max_detections)?;
+        crate::settings::at_least_one("top_k", self.top_k)?;
         Ok(())
     }
 }
