@@ -16,7 +16,9 @@ use yolo_ffi_core::settings::{self, threshold};
 
 use crate::boundary::{optional_path, OutParam};
 use crate::handles::{borrow_handle, borrow_handle_mut, free_handle, into_handle, BoxOwned};
-use crate::types::{yolo_io_binding, yolo_load_callback, yolo_provider, yolo_status, YOLO_WAIT_FOREVER};
+use crate::types::{
+    yolo_io_binding, yolo_load_callback, yolo_provider, yolo_status, YOLO_DEFAULT_BATCH_DELAY, YOLO_WAIT_FOREVER,
+};
 
 /// How to load a detector: the model file, the session pool, the default thresholds, limits, timeouts and
 /// the background load. Created by `yolo_config_new` with every default set, changed with the
@@ -523,8 +525,8 @@ pub unsafe extern "C" fn yolo_config_set_io_binding(config: *mut yolo_config, io
 /// caller waits at most `max_delay_us` longer than it would alone. Pays off where one run of several
 /// images costs little more than one (a GPU); on a CPU it mostly adds the delay. Only for models with a
 /// dynamic batch dimension (others log a warning and run unbatched); `yolo_detect_batch` is not affected.
-/// `max_batch` 1 (the default) turns it off; at most 64. `max_delay_us` at most 1000000. `yolo_batch_stats`
-/// reports what it did.
+/// `max_batch` 1 (the default) turns it off; at most 64. `max_delay_us` at most 1000000, or
+/// `YOLO_DEFAULT_BATCH_DELAY` for the library's default (2000). `yolo_batch_stats` reports what it did.
 ///
 /// Safety: `config` must be a live config.
 #[no_mangle]
@@ -536,7 +538,11 @@ pub unsafe extern "C" fn yolo_config_set_batching(
     // SAFETY: forwarded to the caller's contract.
     unsafe {
         change_config(config, |values| {
-            values.core.batching = settings::batching(max_batch as usize, Duration::from_micros(max_delay_us.into()))?;
+            let delay = match max_delay_us {
+                YOLO_DEFAULT_BATCH_DELAY => settings::DEFAULT_BATCH_DELAY,
+                us => Duration::from_micros(us.into()),
+            };
+            values.core.batching = settings::batching(max_batch as usize, delay)?;
             Ok(())
         })
     }

@@ -448,6 +448,9 @@ pub const YOLO_FFI_VERSION_PATCH: u32 = 0;
 /// `load_wait_ms` value that makes calls on a loading model wait for ever.
 pub const YOLO_WAIT_FOREVER: u32 = u32::MAX;
 
+/// `max_delay_us` value of `yolo_config_set_batching` that keeps the library's default delay (2000 us).
+pub const YOLO_DEFAULT_BATCH_DELAY: u32 = u32::MAX;
+
 /// The most images one `yolo_detect_batch` call takes.
 pub const YOLO_BATCH_LIMIT: usize = 1024;
 

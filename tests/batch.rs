@@ -24,7 +24,7 @@ fn class_codes(results: &[Vec<yolo_detection>]) -> Vec<u32> {
 #[test]
 fn same_size_images_share_one_run_at_the_minimal_rectangle() {
     // e2e_batch: score = the image's mean input value, class = (input height / 32) * 100 + width / 32.
-    let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = 128).unwrap();
+    let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = Some(128)).unwrap();
     let images: Vec<Vec<u8>> = [40, 120, 200].iter().map(|&v| png(96, 64, v)).collect();
     let together = detect_batch(&detector, &images).unwrap();
     let alone = singles(&detector, &images);
@@ -37,7 +37,7 @@ fn same_size_images_share_one_run_at_the_minimal_rectangle() {
 
 #[test]
 fn mixed_sizes_use_the_full_input_size_as_ultralytics_does() {
-    let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = 128).unwrap();
+    let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = Some(128)).unwrap();
     let images = vec![png(96, 64, 40), png(64, 96, 120), png(100, 100, 200)];
     let together = detect_batch(&detector, &images).unwrap();
     assert_eq!(class_codes(&together), vec![404; 3]);
@@ -46,7 +46,7 @@ fn mixed_sizes_use_the_full_input_size_as_ultralytics_does() {
 
 #[test]
 fn batches_larger_than_one_run_are_split_and_keep_their_order() {
-    let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = 64).unwrap();
+    let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| c.imgsz = Some(64)).unwrap();
     let images: Vec<Vec<u8>> = (0..19).map(|i| png(64, 64, 10 + 12 * i as u8)).collect();
     assert_eq!(detect_batch(&detector, &images).unwrap(), singles(&detector, &images));
 }
@@ -63,7 +63,7 @@ fn fixed_batch_models_fall_back_to_single_runs() {
 #[test]
 fn the_real_model_in_a_batch_matches_single_calls_for_same_size_images() {
     let model = cache_dir().join("models/nudenet-320n.onnx");
-    let detector = init_with(&model, |c| c.conf_threshold = 0.05).unwrap();
+    let detector = init_with(&model, |c| c.conf_threshold = Some(0.05)).unwrap();
     let bus = image("bus.jpg");
     let images = vec![bus.clone(), bus.clone(), bus];
     let together = detect_batch(&detector, &images).unwrap();

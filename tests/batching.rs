@@ -56,14 +56,14 @@ fn eight_concurrent_callers_get_their_own_unbatched_results_bit_for_bit() {
     let model = cache_dir().join("models/nudenet-320n.onnx");
     // Two sizes of image: calls of one input size share runs, the others never join them.
     let images: Vec<Vec<u8>> = (0..8).map(|i| image(if i % 2 == 0 { "bus.jpg" } else { "zidane.jpg" })).collect();
-    let alone = init_with(&model, |c| c.imgsz = 320).unwrap();
+    let alone = init_with(&model, |c| c.imgsz = Some(320)).unwrap();
     let expected: Vec<Vec<yolo_detection>> = images.iter().map(|i| detect(&alone, i, None).unwrap()).collect();
     let batched = Arc::new(
         init_with(&model, |c| {
-            c.imgsz = 320;
-            c.pool_size = 2;
-            c.max_batch = 8;
-            c.max_delay_us = 200_000;
+            c.imgsz = Some(320);
+            c.pool_size = Some(2);
+            c.max_batch = Some(8);
+            c.max_delay_us = Some(200_000);
         })
         .unwrap(),
     );
@@ -83,13 +83,13 @@ fn each_caller_of_a_shared_run_gets_its_own_image_s_output() {
     // e2e_batch: score = the image's mean input value, so each image of a run has its own.
     let model = synthetic_dir().join("e2e_batch.onnx");
     let images: Vec<Vec<u8>> = (0..8).map(|i| png(96, 64, 20 + 25 * i as u8)).collect();
-    let alone = init_with(&model, |c| c.imgsz = 128).unwrap();
+    let alone = init_with(&model, |c| c.imgsz = Some(128)).unwrap();
     let expected: Vec<_> = images.iter().map(|i| detect(&alone, i, None).unwrap()).collect();
     let batched = Arc::new(
         init_with(&model, |c| {
-            c.imgsz = 128;
-            c.max_batch = 4;
-            c.max_delay_us = 100_000;
+            c.imgsz = Some(128);
+            c.max_batch = Some(4);
+            c.max_delay_us = Some(100_000);
         })
         .unwrap(),
     );
@@ -107,9 +107,9 @@ fn a_lone_caller_runs_alone_once_the_delay_has_passed() {
     let _serial = serial();
     let delay_us: u32 = 20_000;
     let detector = init_with(&synthetic_dir().join("e2e_batch.onnx"), |c| {
-        c.imgsz = 64;
-        c.max_batch = 8;
-        c.max_delay_us = delay_us;
+        c.imgsz = Some(64);
+        c.max_batch = Some(8);
+        c.max_delay_us = Some(delay_us);
     })
     .unwrap();
     detect(&detector, &png(64, 64, 90), None).unwrap();
@@ -122,8 +122,8 @@ fn a_lone_caller_runs_alone_once_the_delay_has_passed() {
 fn a_model_with_a_fixed_batch_dimension_runs_unbatched() {
     let _serial = serial();
     let detector = init_with(&synthetic_dir().join("v8_fixed.onnx"), |c| {
-        c.max_batch = 8;
-        c.max_delay_us = 1_000_000;
+        c.max_batch = Some(8);
+        c.max_delay_us = Some(1_000_000);
     })
     .unwrap();
     assert!(!detect(&detector, &image("bus.jpg"), None).unwrap().is_empty());
@@ -137,8 +137,8 @@ fn bad_batching_settings_are_refused() {
     let model = synthetic_dir().join("e2e_batch.onnx");
     for (max_batch, delay, fragment) in [(0, 0, "max_batch"), (65, 0, "max_batch"), (8, 1_000_001, "max_delay_us")] {
         let (status, message) = config_with(&model, |c| {
-            c.max_batch = max_batch;
-            c.max_delay_us = delay;
+            c.max_batch = Some(max_batch);
+            c.max_delay_us = Some(delay);
         })
         .err()
         .unwrap();
@@ -146,7 +146,7 @@ fn bad_batching_settings_are_refused() {
         assert!(message.contains(fragment), "{message}");
     }
     // Off by default: no batcher, nothing counted.
-    let detector = init_with(&model, |c| c.imgsz = 64).unwrap();
+    let detector = init_with(&model, |c| c.imgsz = Some(64)).unwrap();
     detect(&detector, &png(64, 64, 10), None).unwrap();
     assert_eq!(batch_stats(&detector), (0, 0, 0));
 }

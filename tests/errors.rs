@@ -44,12 +44,15 @@ fn bad_models_are_reported() {
 fn bad_configs_are_rejected() {
     let path = model("v8_fixed.onnx");
     for (adjust, fragment) in [
-        (Box::new(|c: &mut TestConfig| c.conf_threshold = f32::NAN) as Box<dyn Fn(&mut TestConfig)>, "conf_threshold"),
-        (Box::new(|c: &mut TestConfig| c.conf_threshold = 1.5), "conf_threshold"),
-        (Box::new(|c: &mut TestConfig| c.iou_threshold = -0.1), "iou_threshold"),
-        (Box::new(|c: &mut TestConfig| c.iou_threshold = f32::INFINITY), "iou_threshold"),
-        (Box::new(|c: &mut TestConfig| c.max_detections = 0), "max_detections"),
-        (Box::new(|c: &mut TestConfig| c.pool_size = 100_000), "pool_size"),
+        (
+            Box::new(|c: &mut TestConfig| c.conf_threshold = Some(f32::NAN)) as Box<dyn Fn(&mut TestConfig)>,
+            "conf_threshold",
+        ),
+        (Box::new(|c: &mut TestConfig| c.conf_threshold = Some(1.5)), "conf_threshold"),
+        (Box::new(|c: &mut TestConfig| c.iou_threshold = Some(-0.1)), "iou_threshold"),
+        (Box::new(|c: &mut TestConfig| c.iou_threshold = Some(f32::INFINITY)), "iou_threshold"),
+        (Box::new(|c: &mut TestConfig| c.max_detections = Some(0)), "max_detections"),
+        (Box::new(|c: &mut TestConfig| c.pool_size = Some(100_000)), "pool_size"),
     ] {
         let (status, message) = init_with(&path, adjust).err().unwrap();
         assert_eq!(status, yolo_status::InvalidArgument, "{message}");
@@ -125,7 +128,7 @@ fn bad_images_and_arguments_are_reported() {
         check(try_options(set).map(|_| Vec::new()), yolo_status::InvalidArgument, fragment);
     }
     // A small pixel limit applies to both entry points.
-    let small = init_with(&model("v8_fixed.onnx"), |c| c.max_image_pixels = 99).unwrap();
+    let small = init_with(&model("v8_fixed.onnx"), |c| c.max_image_pixels = Some(99)).unwrap();
     check(detect_pixels(&small, &rgb, 10, 10, 30, rgb8, None), yolo_status::ImageTooLarge, "limit");
     check(detect(&small, &png, None), yolo_status::ImageTooLarge, "limit");
 }
@@ -186,7 +189,7 @@ fn strings_and_statuses() {
 
 #[test]
 fn pool_times_out_when_every_session_is_busy_and_threads_share_it() {
-    let detector = std::sync::Arc::new(init_with(&model("v8_fixed.onnx"), |c| c.pool_size = 2).unwrap());
+    let detector = std::sync::Arc::new(init_with(&model("v8_fixed.onnx"), |c| c.pool_size = Some(2)).unwrap());
     let big = vec![100u8; 1500 * 1500 * 3];
     let rgb8 = yolo_pixel_format::Rgb8 as u32;
     let reference = detect_pixels(&detector, &big, 1500, 1500, 4500, rgb8, None).unwrap();
@@ -210,9 +213,9 @@ fn pool_times_out_when_every_session_is_busy_and_threads_share_it() {
     // test does not depend on how fast this machine is.
     let single = std::sync::Arc::new(
         init_with(&model("e2e_dynamic.onnx"), |c| {
-            c.pool_size = 1;
-            c.imgsz = 1024;
-            c.acquire_timeout_ms = 1;
+            c.pool_size = Some(1);
+            c.imgsz = Some(1024);
+            c.acquire_timeout_ms = Some(1);
         })
         .unwrap(),
     );

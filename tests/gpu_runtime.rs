@@ -20,7 +20,7 @@ fn a_gpu_provider_loads_the_gpu_build_and_its_cuda_libraries_from_the_cache() {
     let model = cache_dir().join("models/nudenet-320n.onnx");
     let bus = image("bus.jpg");
     let cuda = (yolo_provider::Cuda as u32, 0);
-    let outcome = init_with(&model, |c| (c.imgsz, c.providers) = (320, vec![cuda]));
+    let outcome = init_with(&model, |c| (c.imgsz, c.providers) = (Some(320), vec![cuda]));
     let loaded = yolo_ffi_core::runtime::loaded_from().expect("ONNX Runtime is loaded").to_path_buf();
     assert!(loaded.starts_with(&folder), "loaded {} instead of the GPU build", loaded.display());
     let (preloaded, failed) = yolo_ffi_core::runtime::preload_cuda_libraries();
@@ -29,7 +29,8 @@ fn a_gpu_provider_loads_the_gpu_build_and_its_cuda_libraries_from_the_cache() {
         assert!(names.iter().any(|n| n.starts_with(library)), "{library} not preloaded: {names:?}, {failed:?}");
     }
     eprintln!("gpu_runtime: {} from the cache; preloaded {names:?}", loaded.display());
-    let cpu = init_with(&model, |c| (c.imgsz, c.providers) = (320, vec![(yolo_provider::Cpu as u32, 0)])).unwrap();
+    let cpu =
+        init_with(&model, |c| (c.imgsz, c.providers) = (Some(320), vec![(yolo_provider::Cpu as u32, 0)])).unwrap();
     let want = detect(&cpu, &bus, None).unwrap();
     match outcome {
         Ok(detector) => {
@@ -48,7 +49,8 @@ fn a_gpu_provider_loads_the_gpu_build_and_its_cuda_libraries_from_the_cache() {
             assert!(message.contains("libcuda.so.1") || message.contains("CUDA"), "{message}");
             eprintln!("gpu_runtime: no GPU here: {message}");
             let fallen_back = init_with(&model, |c| {
-                (c.imgsz, c.providers, c.provider_fallback) = (320, vec![cuda, (yolo_provider::Cpu as u32, 0)], true)
+                (c.imgsz, c.providers, c.provider_fallback) =
+                    (Some(320), vec![cuda, (yolo_provider::Cpu as u32, 0)], Some(true))
             })
             .unwrap();
             assert_eq!(format!("{:?}", detect(&fallen_back, &bus, None).unwrap()), format!("{want:?}"));

@@ -301,7 +301,7 @@ fn unusual_encodings_decode_like_opencv() {
 #[test]
 fn decompression_bombs_are_refused_before_allocation() {
     // A GIF and a BMP header declaring huge sizes, besides the PNG bomb of tests/errors.rs.
-    let detector = init_with(&model("v8_fixed.onnx"), |c| c.max_image_pixels = 1_000_000).unwrap();
+    let detector = init_with(&model("v8_fixed.onnx"), |c| c.max_image_pixels = Some(1_000_000)).unwrap();
     let mut gif = fixture("animated.gif");
     gif[6..8].copy_from_slice(&u16::MAX.to_le_bytes());
     gif[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
@@ -329,15 +329,15 @@ fn thresholds_nan_infinite_negative_and_max_detections_zero() {
         assert_eq!(status, yolo_status::InvalidArgument, "{conf} {iou}: {message}");
         assert!(message.contains("threshold"), "{message}");
         let (status, message) = init_with(&model("v8_fixed.onnx"), |c| {
-            c.conf_threshold = conf;
-            c.iou_threshold = iou;
+            c.conf_threshold = Some(conf);
+            c.iou_threshold = Some(iou);
         })
         .err()
         .unwrap();
         assert_eq!(status, yolo_status::InvalidArgument, "{conf} {iou}: {message}");
     }
     // max_detections 0 is an error in both; options that leave it unset inherit the detector's value.
-    let (status, message) = init_with(&model("v8_fixed.onnx"), |c| c.max_detections = 0).err().unwrap();
+    let (status, message) = init_with(&model("v8_fixed.onnx"), |c| c.max_detections = Some(0)).err().unwrap();
     assert_eq!(status, yolo_status::InvalidArgument, "{message}");
     let (status, _) = try_options(TestOptions { max_detections: Some(0), ..Default::default() }).err().unwrap();
     assert_eq!(status, yolo_status::InvalidArgument);

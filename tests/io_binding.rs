@@ -63,14 +63,14 @@ fn everything(detector: &Detector, images: &[Vec<u8>]) -> Vec<String> {
 fn the_setting_is_checked_and_the_model_reports_what_it_got() {
     let model = synthetic_dir().join("v8_fixed.onnx");
     for value in [0, 4, u32::MAX] {
-        let (status, message) = config_with(&model, |c| c.io_binding = value).err().unwrap();
+        let (status, message) = config_with(&model, |c| c.io_binding = Some(value)).err().unwrap();
         assert_eq!(status, yolo_status::InvalidArgument, "{message}");
         assert!(message.contains("is not a yolo_io_binding value"), "{message}");
     }
     // On the CPU the default is not to bind: a run reads the input where it is.
-    assert!(!bound(&init_with(&model, |c| c.io_binding = AUTO).unwrap()));
-    assert!(!bound(&init_with(&model, |c| c.io_binding = OFF).unwrap()));
-    assert!(bound(&init_with(&model, |c| c.io_binding = ON).unwrap()));
+    assert!(!bound(&init_with(&model, |c| c.io_binding = Some(AUTO)).unwrap()));
+    assert!(!bound(&init_with(&model, |c| c.io_binding = Some(OFF)).unwrap()));
+    assert!(bound(&init_with(&model, |c| c.io_binding = Some(ON)).unwrap()));
     // SAFETY: NULL detector and NULL out-pointer are the cases under test.
     unsafe {
         assert_eq!(yolo_model_io_binding(std::ptr::null(), &mut false), yolo_status::InvalidArgument);
@@ -95,8 +95,10 @@ fn bound_sessions_give_the_unbound_results_bit_for_bit_on_every_task_and_precisi
     let images = images();
     for (model, imgsz) in models {
         // Two sessions: calls alternate between them, each with its own bound tensors.
-        let plain = init_with(&model, |c| (c.io_binding, c.imgsz, c.pool_size) = (OFF, imgsz, 2)).unwrap();
-        let with = init_with(&model, |c| (c.io_binding, c.imgsz, c.pool_size) = (ON, imgsz, 2)).unwrap();
+        let plain =
+            init_with(&model, |c| (c.io_binding, c.imgsz, c.pool_size) = (Some(OFF), Some(imgsz), Some(2))).unwrap();
+        let with =
+            init_with(&model, |c| (c.io_binding, c.imgsz, c.pool_size) = (Some(ON), Some(imgsz), Some(2))).unwrap();
         assert!(bound(&with) && !bound(&plain));
         let (want, got) = (everything(&plain, &images), everything(&with, &images));
         assert!(want.iter().any(|r| r.len() > 60), "{}: nothing found to compare", model.display());
@@ -120,8 +122,8 @@ fn real_task_models_give_the_unbound_results_when_bound() {
     images.push(image("bus.jpg"));
     for name in ["shapes-seg.onnx", "shapes-pose.onnx", "shapes-obb.onnx", "shapes-cls.onnx", "yolo11n-seg.onnx"] {
         let model = shared.join("models").join(name);
-        let plain = init_with(&model, |c| c.io_binding = OFF).unwrap();
-        let with = init_with(&model, |c| c.io_binding = ON).unwrap();
+        let plain = init_with(&model, |c| c.io_binding = Some(OFF)).unwrap();
+        let with = init_with(&model, |c| c.io_binding = Some(ON)).unwrap();
         assert_eq!(everything(&with, &images), everything(&plain, &images), "{name}");
     }
 }
@@ -130,8 +132,8 @@ fn real_task_models_give_the_unbound_results_when_bound() {
 fn batches_and_cross_caller_batches_are_the_same_bound() {
     let model = cache_dir().join("models/nudenet-320n.onnx");
     let images = images();
-    let plain = init_with(&model, |c| (c.io_binding, c.imgsz) = (OFF, 320)).unwrap();
-    let with = init_with(&model, |c| (c.io_binding, c.imgsz) = (ON, 320)).unwrap();
+    let plain = init_with(&model, |c| (c.io_binding, c.imgsz) = (Some(OFF), Some(320))).unwrap();
+    let with = init_with(&model, |c| (c.io_binding, c.imgsz) = (Some(ON), Some(320))).unwrap();
     // One batch of mixed sizes (the full input size), then one of a single size (the minimal rectangle),
     // then a batch of one: three input shapes in a row.
     for images in [&images[..], &[images[0].clone(), images[3].clone()][..], &images[1..2]] {
@@ -142,7 +144,10 @@ fn batches_and_cross_caller_batches_are_the_same_bound() {
     }
 
     let gathered = Arc::new(
-        init_with(&model, |c| (c.io_binding, c.imgsz, c.max_batch, c.max_delay_us) = (ON, 320, 8, 20_000)).unwrap(),
+        init_with(&model, |c| {
+            (c.io_binding, c.imgsz, c.max_batch, c.max_delay_us) = (Some(ON), Some(320), Some(8), Some(20_000))
+        })
+        .unwrap(),
     );
     assert!(bound(&gathered));
     let start = Arc::new(Barrier::new(images.len()));

@@ -101,11 +101,11 @@ fn end_to_end_layout_keeps_model_order_and_uses_the_minimal_rectangle() {
     assert_eq!(class_name(&detector, 999), Err(yolo_status::OutOfRange));
 
     // imgsz 96: gain 0.96, resized to 96x48, padding 48 % 32 = 16 split 8/8: a 64x96 input.
-    let detector = init_with(&model("e2e_dynamic.onnx"), |c| c.imgsz = 96).unwrap();
+    let detector = init_with(&model("e2e_dynamic.onnx"), |c| c.imgsz = Some(96)).unwrap();
     let found = detect_pixels(&detector, &gray(100, 50), 100, 50, 300, RGB8, None).unwrap();
     assert_eq!(found[0].class_id, 203);
     // imgsz 70 is rounded up to the stride: 96.
-    let detector = init_with(&model("e2e_dynamic.onnx"), |c| c.imgsz = 70).unwrap();
+    let detector = init_with(&model("e2e_dynamic.onnx"), |c| c.imgsz = Some(70)).unwrap();
     let found = detect_pixels(&detector, &gray(100, 50), 100, 50, 300, RGB8, None).unwrap();
     assert_eq!(found[0].class_id, 203);
 }

@@ -27,9 +27,9 @@ fn nudenet() -> std::path::PathBuf {
 fn load(pool_size: u32, share_weights: bool) -> (Detector, u64) {
     let before = resident_bytes();
     let detector = init_with(&nudenet(), |c| {
-        c.pool_size = pool_size;
-        c.threads_per_session = 1;
-        c.share_weights = share_weights;
+        c.pool_size = Some(pool_size);
+        c.threads_per_session = Some(1);
+        c.share_weights = Some(share_weights);
     })
     .unwrap();
     (detector, resident_bytes().saturating_sub(before))

@@ -32,9 +32,9 @@ fn detections_match_ultralytics_reference() {
                 let shares: &[bool] = if model == "nudenet-320n.onnx" { &[false, true] } else { &[false] };
                 for &share_weights in shares {
                     let detector = init_with(&shared.join("models").join(model), |c| {
-                        c.imgsz = imgsz;
-                        c.pool_size = 1;
-                        c.share_weights = share_weights;
+                        c.imgsz = Some(imgsz);
+                        c.pool_size = Some(1);
+                        c.share_weights = Some(share_weights);
                     })
                     .unwrap_or_else(|e| panic!("{model}: {e:?}"));
                     let options = options(TestOptions {

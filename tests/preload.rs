@@ -52,8 +52,8 @@ fn wait_for_callback(seen: &Seen) {
 fn background_load_becomes_ready_and_calls_back_once() {
     let seen = Arc::new(Seen::default());
     let detector = init_with(&model("v5_fixed.onnx"), |c| {
-        c.async_load = true;
-        c.imgsz = 96; // a key no other test uses, so this detector starts its own load
+        c.async_load = Some(true);
+        c.imgsz = Some(96); // a key no other test uses, so this detector starts its own load
         c.on_load = Some(record);
         c.on_load_user_data = Arc::as_ptr(&seen) as *mut c_void;
     })
@@ -80,8 +80,8 @@ fn a_failed_background_load_leaves_a_valid_detector_that_reports_why() {
     let seen = Arc::new(Seen::default());
     let missing = model("no-such-model.onnx");
     let detector = init_with(&missing, |c| {
-        c.async_load = true;
-        c.load_wait_ms = YOLO_WAIT_FOREVER;
+        c.async_load = Some(true);
+        c.load_wait_ms = Some(YOLO_WAIT_FOREVER);
         c.on_load = Some(record);
         c.on_load_user_data = Arc::as_ptr(&seen) as *mut c_void;
     })
@@ -114,8 +114,8 @@ fn while_loading_calls_fail_fast_or_wait_as_configured() {
     // A load cannot be paused from outside, so either outcome of the race is accepted for the fail-fast
     // detector, but never anything else; the waiting detector must always succeed.
     let fast = init_with(&model("v8_fixed.onnx"), |c| {
-        c.async_load = true;
-        c.imgsz = 160;
+        c.async_load = Some(true);
+        c.imgsz = Some(160);
     })
     .unwrap();
     match detect_pixels(&fast, &[0; 300], 10, 10, 30, RGB8, None) {
@@ -126,9 +126,9 @@ fn while_loading_calls_fail_fast_or_wait_as_configured() {
         }
     }
     let patient = init_with(&model("v8_fixed.onnx"), |c| {
-        c.async_load = true;
-        c.imgsz = 192;
-        c.load_wait_ms = YOLO_WAIT_FOREVER;
+        c.async_load = Some(true);
+        c.imgsz = Some(192);
+        c.load_wait_ms = Some(YOLO_WAIT_FOREVER);
     })
     .unwrap();
     assert_eq!(detect_pixels(&patient, &[0; 300], 10, 10, 30, RGB8, None).unwrap().len(), 4);
@@ -137,8 +137,8 @@ fn while_loading_calls_fail_fast_or_wait_as_configured() {
 #[test]
 fn one_model_per_process_shared_and_reference_counted() {
     let settings = |c: &mut TestConfig| {
-        c.imgsz = 224;
-        c.pool_size = 2;
+        c.imgsz = Some(224);
+        c.pool_size = Some(2);
     };
     let first = yolo_ffi_core::Detector::new(&{
         let mut c = yolo_ffi_core::DetectorConfig::new(model("v8_fixed.onnx"));
@@ -164,7 +164,7 @@ fn one_model_per_process_shared_and_reference_counted() {
     let low = init_with(&model("v8_fixed.onnx"), settings).unwrap();
     let high = init_with(&model("v8_fixed.onnx"), |c| {
         settings(c);
-        c.conf_threshold = 0.65;
+        c.conf_threshold = Some(0.65);
     })
     .unwrap();
     assert_eq!(detect_pixels(&low, &[0; 300], 10, 10, 30, RGB8, None).unwrap().len(), 4);
@@ -205,7 +205,7 @@ fn stale_handles_and_double_frees_are_reported_not_crashes() {
 #[test]
 fn freeing_while_other_threads_detect_waits_for_them() {
     for _ in 0..5 {
-        let detector = init_with(&model("v8_fixed.onnx"), |c| c.pool_size = 2).unwrap();
+        let detector = init_with(&model("v8_fixed.onnx"), |c| c.pool_size = Some(2)).unwrap();
         let handle = detector.0 as usize;
         std::mem::forget(detector);
         let image = Arc::new(vec![50u8; 800 * 800 * 3]);
@@ -255,8 +255,8 @@ fn freeing_while_other_threads_detect_waits_for_them() {
 #[test]
 fn stats_count_calls_errors_sessions_and_latency() {
     let detector = init_with(&model("v8_fixed.onnx"), |c| {
-        c.pool_size = 2;
-        c.imgsz = 256;
+        c.pool_size = Some(2);
+        c.imgsz = Some(256);
     })
     .unwrap();
     for _ in 0..5 {
@@ -286,8 +286,10 @@ fn stats_count_calls_errors_sessions_and_latency() {
 #[test]
 fn the_automatic_pool_has_sessions_of_every_width_on_several_cores() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let detector =
-        init_with(&synthetic_dir().join("v8_fixed.onnx"), |c| (c.pool_size, c.threads_per_session) = (0, 0)).unwrap();
+    let detector = init_with(&synthetic_dir().join("v8_fixed.onnx"), |c| {
+        (c.pool_size, c.threads_per_session) = (Some(0), Some(0))
+    })
+    .unwrap();
     detect_pixels(&detector, &[0; 300], 10, 10, 30, RGB8, None).unwrap();
     let mut stats = std::mem::MaybeUninit::<yolo_detector_stats>::zeroed();
     // SAFETY: live handle, local out-pointer.
@@ -310,7 +312,7 @@ unsafe extern "C" fn collect(_user_data: *mut c_void, level: u32, message: *cons
 #[test]
 fn log_callback_receives_load_events() {
     assert_eq!(yolo_set_log_callback(Some(collect), null_mut()), yolo_status::Ok);
-    let loaded = init_with(&model("v8_fixed.onnx"), |c| c.imgsz = 288).unwrap();
+    let loaded = init_with(&model("v8_fixed.onnx"), |c| c.imgsz = Some(288)).unwrap();
     let _ = init_with(&model("log-test-missing.onnx"), |_| {});
     assert_eq!(yolo_set_log_callback(None, null_mut()), yolo_status::Ok);
     let _ = init_with(&model("log-test-after-reset.onnx"), |_| {});

@@ -81,7 +81,7 @@ fn an_absent_provider_fails_the_load_naming_it_unless_fall_back_was_asked() {
         // With fall-back: the next provider of the list, reported as such.
         let detector = init_with(&model(), |c| {
             c.providers = vec![(provider, 0), (CPU, 0)];
-            c.provider_fallback = true;
+            c.provider_fallback = Some(true);
         })
         .unwrap();
         assert_eq!(provider_of(&detector), (yolo_provider::Cpu, 0));
@@ -91,7 +91,7 @@ fn an_absent_provider_fails_the_load_naming_it_unless_fall_back_was_asked() {
     // Fall-back with nothing to fall back to: every reason, joined.
     let (status, message) = init_with(&model(), |c| {
         c.providers = vec![(CUDA, 1), (TENSORRT, 0)];
-        c.provider_fallback = true;
+        c.provider_fallback = Some(true);
     })
     .err()
     .unwrap();
@@ -110,9 +110,9 @@ fn openvino_comes_from_the_plugin_library_which_runs_the_model_or_says_why_not()
     let demo = cache_dir().join("models/nudenet-320n.onnx");
     let openvino = |plugin: Option<&str>, fall_back: bool| {
         init_with(&demo, |c| {
-            c.imgsz = 320;
+            c.imgsz = Some(320);
             c.providers = vec![(OPENVINO, 0), (CPU, 0)];
-            c.provider_fallback = fall_back;
+            c.provider_fallback = Some(fall_back);
             c.openvino_plugin = plugin.map(|p| std::ffi::CString::new(p).unwrap());
         })
     };
@@ -144,7 +144,7 @@ fn openvino_comes_from_the_plugin_library_which_runs_the_model_or_says_why_not()
         return;
     };
     let bus = image("bus.jpg");
-    let want = detect(&init_with(&demo, |c| c.imgsz = 320).unwrap(), &bus, None).unwrap();
+    let want = detect(&init_with(&demo, |c| c.imgsz = Some(320)).unwrap(), &bus, None).unwrap();
     match openvino(None, false) {
         Ok(detector) => {
             assert_eq!(provider_of(&detector), (yolo_provider::Openvino, 0));

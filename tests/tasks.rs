@@ -50,8 +50,8 @@ fn numbers(v: &Value) -> Vec<f32> {
 /// Opens `model` with the reference run's settings.
 fn open(f: &Fixtures, model: &str, settings: &Value) -> (Detector, Options) {
     let detector = init_with(&f.dir.join("models").join(model), |c| {
-        c.pool_size = 1;
-        c.imgsz = settings["imgsz"].as_u64().unwrap() as u32;
+        c.pool_size = Some(1);
+        c.imgsz = Some(settings["imgsz"].as_u64().unwrap() as u32);
     })
     .unwrap_or_else(|e| panic!("{model}: {e:?}"));
     let options = options(TestOptions {

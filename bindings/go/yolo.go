@@ -95,17 +95,21 @@ func call(f func() C.yolo_status) error {
 	return &Error{Status: Status(status), Message: C.GoString(C.yolo_last_error())}
 }
 
-// Options are a detector's settings; the zero value of a field keeps the library's default.
+// Options are a detector's settings. A field left at its zero value (nil for the thresholds, whose zero is
+// a threshold like any other) is not passed to the library, which applies its own default (yolo_ffi.h).
 type Options struct {
-	Imgsz             int     // input side for models with dynamic input dimensions
-	Conf              float32 // confidence threshold (default 0.25)
-	IoU               float32 // NMS IoU threshold (default 0.7)
-	MaxDet            int     // most detections per image (default 300)
-	Agnostic          bool    // class-agnostic NMS
-	PoolSize          int     // sessions in the pool (default: from the core count)
-	ThreadsPerSession int     // ONNX Runtime threads per session (default: automatic)
-	OrtLibrary        string  // libonnxruntime.so to load instead of the library's own search
+	Imgsz             int      // input side for models with dynamic input dimensions
+	Conf              *float32 // confidence threshold, in [0, 1] (Float32(0.5))
+	IoU               *float32 // NMS IoU threshold, in [0, 1]
+	MaxDet            int      // most detections per image
+	Agnostic          bool     // class-agnostic NMS
+	PoolSize          int      // sessions in the pool
+	ThreadsPerSession int      // ONNX Runtime threads per session
+	OrtLibrary        string   // libonnxruntime.so to load instead of the library's own search
 }
+
+// Float32 is a pointer to v, for the thresholds of Options.
+func Float32(v float32) *float32 { return &v }
 
 // Detection is one detected object, in the image's pixels.
 type Detection struct {
@@ -177,11 +181,13 @@ func configure(config *C.yolo_config, path string, o *Options) error {
 			return C.yolo_config_set_imgsz(config, C.uint32_t(o.Imgsz), C.uint32_t(o.Imgsz))
 		})
 	}
-	if o.Conf != 0 {
-		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_conf_threshold(config, C.float(o.Conf)) })
+	if o.Conf != nil {
+		conf := *o.Conf
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_conf_threshold(config, C.float(conf)) })
 	}
-	if o.IoU != 0 {
-		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_iou_threshold(config, C.float(o.IoU)) })
+	if o.IoU != nil {
+		iou := *o.IoU
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_iou_threshold(config, C.float(iou)) })
 	}
 	if o.MaxDet != 0 {
 		setters = append(setters, func() C.yolo_status {

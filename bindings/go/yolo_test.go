@@ -98,6 +98,31 @@ func TestGoroutinesShareOneDetector(t *testing.T) {
 	}
 }
 
+func TestAThresholdOfZeroIsPassedAsZero(t *testing.T) {
+	model, image := paths(t)
+	encoded, err := os.ReadFile(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(options *Options) int {
+		detector, err := Open(model, options)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer detector.Close()
+		detections, err := detector.Detect(encoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(detections)
+	}
+	byDefault := count(&Options{Imgsz: 320})
+	atZero := count(&Options{Imgsz: 320, Conf: Float32(0), MaxDet: 1000})
+	if atZero <= byDefault {
+		t.Fatalf("conf 0 found %d boxes, the default threshold %d: the zero did not reach the library", atZero, byDefault)
+	}
+}
+
 func TestStatusNamesAreTheLibrarys(t *testing.T) {
 	for status, name := range map[Status]string{
 		StatusOK: "OK", StatusInvalidArgument: "INVALID_ARGUMENT", StatusProviderUnavailable: "PROVIDER_UNAVAILABLE",
@@ -118,7 +143,7 @@ func TestErrorsAreValuesWithStatusAndMessage(t *testing.T) {
 		t.Fatalf("missing model gave %v", err)
 	}
 	model, _ := paths(t)
-	if _, err := Open(model, &Options{Conf: 2}); !errors.Is(err, &Error{Status: StatusInvalidArgument}) {
+	if _, err := Open(model, &Options{Conf: Float32(2)}); !errors.Is(err, &Error{Status: StatusInvalidArgument}) {
 		t.Fatalf("conf 2 gave %v", err)
 	}
 	if _, err := Open(model, &Options{Imgsz: -1}); !errors.Is(err, &Error{Status: StatusInvalidArgument}) {

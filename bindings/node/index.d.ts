@@ -4,13 +4,13 @@
 export interface DetectorOptions {
   /** Input size for models with dynamic input dimensions: a square side, or [height, width]. */
   imgsz?: number | [number, number];
-  /** Confidence threshold, in [0, 1]. Default 0.25. */
+  /** Confidence threshold, in [0, 1]. Default: the library's. */
   conf?: number;
-  /** NMS IoU threshold, in [0, 1]. Default 0.7. */
+  /** NMS IoU threshold, in [0, 1]. Default: the library's. */
   iou?: number;
-  /** Most detections per image. Default 300. */
+  /** Most detections per image. Default: the library's. */
   maxDet?: number;
-  /** Class-agnostic NMS. Default false. */
+  /** Class-agnostic NMS. Default: the library's. */
   agnostic?: boolean;
   /** Sessions in the pool; 0 or absent: chosen from the core count. */
   poolSize?: number;

@@ -23,6 +23,8 @@ pub const MAX_IMGSZ: u32 = crate::model::MAX_IMGSZ;
 pub const MAX_CROSS_CALLER_BATCH: usize = 64;
 /// The longest a call waits for others to share its run.
 pub const MAX_BATCH_DELAY: Duration = Duration::from_secs(1);
+/// How long a call waits for others to share its run when the caller does not say.
+pub const DEFAULT_BATCH_DELAY: Duration = Duration::from_micros(2000);
 
 /// A threshold in [0, 1]; NaN and everything else is an invalid argument naming `name`.
 pub fn threshold(name: &str, value: f32) -> Result<f32> {

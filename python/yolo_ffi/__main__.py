@@ -110,13 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", type=Path, help="the ONNX model")
     parser.add_argument("images", type=Path, nargs="+", help="images to detect in")
-    parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold (default 0.25)")
-    parser.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold (default 0.7)")
-    parser.add_argument("--max-det", type=int, default=300, help="maximum detections per image (default 300)")
+    parser.add_argument("--conf", type=float, help="confidence threshold (default: the library's)")
+    parser.add_argument("--iou", type=float, help="NMS IoU threshold (default: the library's)")
+    parser.add_argument("--max-det", type=int, help="maximum detections per image (default: the library's)")
     parser.add_argument("--imgsz", type=int, default=None, help="input size for dynamic models")
     parser.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
     parser.add_argument("--retina-masks", action="store_true", help="segmentation masks at the image's resolution")
-    parser.add_argument("--top-k", type=int, default=5, help="classes listed for a classification model (default 5)")
+    parser.add_argument("--top-k", type=int, help="classes listed for a classification model (default: the library's)")
     parser.add_argument("--json", action="store_true", help="one JSON object per image and line")
     parser.add_argument(
         "--save",

@@ -30,8 +30,10 @@ from typing import Any, Dict
 
 LIBRARY_ENV = "YOLO_FFI_LIBRARY"
 
-#: `yolo_config_set_load_wait_ms` value that waits for ever.
+#: `yolo_config_set_load_wait_ms` value that waits for ever (YOLO_WAIT_FOREVER).
 WAIT_FOREVER = 0xFFFF_FFFF
+#: `yolo_config_set_batching` delay that keeps the library's default (YOLO_DEFAULT_BATCH_DELAY).
+DEFAULT_BATCH_DELAY = 0xFFFF_FFFF
 LATENCY_BUCKETS = 32
 ERROR_SLOTS = 32
 

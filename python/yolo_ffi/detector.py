@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence,
 import numpy as np
 
 from . import _capi
-from ._errors import InvalidHandleError, NotReadyError, check, error_for, last_error_message
+from ._errors import InvalidArgumentError, InvalidHandleError, NotReadyError, check, error_for, last_error_message
 from ._runtime import openvino_plugin, preload_gpu_libraries, resolve_runtime
 
 if TYPE_CHECKING:  # Pillow is optional
@@ -179,21 +179,32 @@ class Stats:
     """The execution provider the model runs on (`Detector.provider`); None unless the load succeeded."""
 
 
-def _milliseconds(seconds: Optional[float], what: str, none_means: int) -> int:
-    """Seconds as the C API's u32 milliseconds; None gives `none_means`."""
-    if seconds is None:
-        return none_means
+class _Unset(enum.Enum):
+    """The value of a parameter the caller did not give: the library's default applies (for the parameters
+    where None has a meaning of its own)."""
+
+    UNSET = 0
+
+    def __repr__(self) -> str:
+        return "<the library's default>"
+
+
+_UNSET = _Unset.UNSET
+
+
+def _seconds(seconds: float, what: str, scale: float, limit: int) -> int:
+    """Seconds as one of the C API's u32 durations (`scale` units a second), at most `limit`. A value the C
+    type cannot hold is refused here; every other rule is the library's."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or math.isnan(seconds) or seconds < 0:
-        raise ValueError(f"{what} must be a number of seconds >= 0 or None, not {seconds!r}")
-    return min(int(math.ceil(seconds * 1000)), _capi.WAIT_FOREVER - 1)
+        raise InvalidArgumentError(f"{what} must be a number of seconds >= 0, not {seconds!r}")
+    return min(int(math.ceil(seconds * scale)), limit)
 
 
-def _count(value: Optional[int], what: str) -> int:
-    """A non-negative count for a u32 field; None gives 0 (the library's 'choose for me')."""
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
-        raise ValueError(f"{what} must be an int in [0, 2**32) or None, not {value!r}")
+def _uint(value: int, what: str, bits: int = 32) -> int:
+    """An int for one of the C API's unsigned fields. A value the C type cannot hold is refused here (ctypes
+    would wrap it); every other rule, 0 included, is the library's."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**bits:
+        raise InvalidArgumentError(f"{what} must be an int in [0, 2**{bits}), not {value!r}")
     return value
 
 
@@ -240,6 +251,10 @@ def _pil_to_array(image: "PILImage") -> np.ndarray:
     return np.asarray(image)
 
 
+#: The providers that run on an NVIDIA GPU and take a device id (`"cuda:1"`).
+_GPU_PROVIDERS = ("cuda", "tensorrt")
+
+
 def _provider(name: str) -> Tuple[int, int]:
     """`(yolo_provider value, device id)` of a provider name such as `"cuda:1"`."""
     if not isinstance(name, str):
@@ -249,7 +264,7 @@ def _provider(name: str) -> Tuple[int, int]:
         raise ValueError(f"unknown execution provider {name!r}: use one of {', '.join(_capi.PROVIDERS)}")
     if not device:
         return _capi.PROVIDERS[kind], 0
-    if kind not in ("cuda", "tensorrt") or not device.isdigit():
+    if kind not in _GPU_PROVIDERS or not device.isdigit():
         raise ValueError(f"bad provider {name!r}: only cuda and tensorrt take a device, as 'cuda:1'")
     return _capi.PROVIDERS[kind], int(device)
 
@@ -275,17 +290,17 @@ class Detector:
             wide as the cores divided by the calls in flight).
         threads_per_session: intra-op threads per session; None divides the cores by the pool size.
         imgsz: letterbox size for models with a dynamic input; None uses the model's metadata, else 640.
-        conf: default confidence threshold; boxes must score strictly above it.
-        iou: default NMS IoU threshold.
-        max_det: default maximum detections per image.
+        conf: default confidence threshold, in [0, 1]; boxes must score strictly above it.
+        iou: default NMS IoU threshold, in [0, 1].
+        max_det: default maximum detections per image, at least 1.
         agnostic: class-agnostic NMS by default.
         async_load: return at once and load in the background; `state`, `wait_ready` and `load_error`
             report the load, and calls before it ends raise `NotReadyError` (after `load_wait`).
-        load_wait: seconds a call waits for a loading model before `NotReadyError`; 0 (default) does not
-            wait, None waits for ever.
+        load_wait: seconds a call waits for a loading model before `NotReadyError`; None waits for ever;
+            not given, the library's default (0: no wait).
         acquire_timeout: seconds a call waits for a free session before `AcquireTimeoutError`; None waits for
-            ever.
-        max_image_pixels: larger images are refused before decoding; None means 100 megapixels.
+            ever; not given, the library's default (for ever).
+        max_image_pixels: larger images are refused before decoding; 0 is the library's default.
         share_weights: one copy of the weights for the whole pool (less memory, slower inference).
         retina_masks: segmentation masks computed at the image's resolution (Ultralytics'
             `retina_masks=True`) instead of the model input's, then scaled (the default).
@@ -302,16 +317,19 @@ class Detector:
         max_batch: gather up to this many concurrent calls whose input has the same size into one ONNX
             Runtime run (models with a dynamic batch dimension); 1 (default) runs every call alone. Each
             call gets exactly its own result. Pays off on a GPU; `batch_stats()` reports what it did.
-        max_batch_delay: seconds a call waits for others to share its run (default 0.002).
+        max_batch_delay: seconds a call waits for others to share its run, at most 1.
         io_binding: bind each session's input and outputs once, in host memory the provider reads
             directly: None (default) does on GPU providers (CUDA's pinned memory) and not on the CPU;
             True everywhere (raising `ProviderUnavailableError` where the provider has no such memory);
             False never. Results are the same; `io_binding` tells what the model got.
 
+    A setting left out (None, or not given) is not passed to the library, which applies its own default:
+    the library states every default and every limit once (`yolo_ffi.h`), and checks each value given.
+
     Raises:
         ModelLoadError, InvalidModelError, RuntimeUnavailableError, ProviderUnavailableError: a synchronous
             load failed.
-        InvalidArgumentError: a setting is out of range.
+        InvalidArgumentError: a setting is out of range (a ValueError).
         ValueError: a provider name is not one of the above.
     """
 
@@ -322,22 +340,22 @@ class Detector:
         pool_size: Optional[int] = None,
         threads_per_session: Optional[int] = None,
         imgsz: Optional[int] = None,
-        conf: float = 0.25,
-        iou: float = 0.7,
-        max_det: int = 300,
-        agnostic: bool = False,
-        async_load: bool = False,
-        load_wait: Optional[float] = 0.0,
-        acquire_timeout: Optional[float] = None,
+        conf: Optional[float] = None,
+        iou: Optional[float] = None,
+        max_det: Optional[int] = None,
+        agnostic: Optional[bool] = None,
+        async_load: Optional[bool] = None,
+        load_wait: Union[float, None, _Unset] = _UNSET,
+        acquire_timeout: Union[float, None, _Unset] = _UNSET,
         max_image_pixels: Optional[int] = None,
-        share_weights: bool = False,
-        retina_masks: bool = False,
-        top_k: int = 5,
+        share_weights: Optional[bool] = None,
+        retina_masks: Optional[bool] = None,
+        top_k: Optional[int] = None,
         ort_library: Optional[Union[str, "os.PathLike[str]"]] = None,
         providers: Optional[Sequence[str]] = None,
-        provider_fallback: bool = False,
-        max_batch: int = 1,
-        max_batch_delay: float = 0.002,
+        provider_fallback: Optional[bool] = None,
+        max_batch: Optional[int] = None,
+        max_batch_delay: Optional[float] = None,
         io_binding: Optional[bool] = None,
     ) -> None:
         self._handle: Optional[int] = None
@@ -346,57 +364,75 @@ class Detector:
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
         self.model_path = os.fspath(model)
-        if _count(max_det, "max_det") == 0:
-            raise ValueError(f"max_det must be at least 1, not {max_det!r}")
-        if max_image_pixels is not None and (not isinstance(max_image_pixels, int) or max_image_pixels < 1):
-            raise ValueError(f"max_image_pixels must be a positive int or None, not {max_image_pixels!r}")
-        size = _count(imgsz, "imgsz")
         provider_list = [_provider(name) for name in (providers or [])]
-        gpu = any(kind in (_capi.PROVIDERS["cuda"], _capi.PROVIDERS["tensorrt"]) for kind, _ in provider_list)
+        gpu = any(_capi.PROVIDER_NAMES[kind] in _GPU_PROVIDERS for kind, _ in provider_list)
         runtime = resolve_runtime(ort_library, gpu)
         if gpu:
             preload_gpu_libraries(runtime)
-        if (
-            isinstance(max_batch_delay, bool)
-            or not isinstance(max_batch_delay, (int, float))
-            or math.isnan(max_batch_delay)
-            or max_batch_delay < 0
-        ):
-            raise ValueError(f"max_batch_delay must be a number of seconds >= 0, not {max_batch_delay!r}")
-        delay_us = min(int(math.ceil(max_batch_delay * 1e6)), 2**32 - 1)
         if not isinstance(io_binding, (bool, type(None))):
-            raise ValueError(f"io_binding must be None, True or False, not {io_binding!r}")
-        timeout_ms = 0 if acquire_timeout is None else max(1, _milliseconds(acquire_timeout, "acquire_timeout", 0))
+            raise InvalidArgumentError(f"io_binding must be None, True or False, not {io_binding!r}")
         lib = _capi.lib
+        # Only what the caller gave goes to the library: every default and every rule is the library's, and
+        # each setter refuses a bad value at once, naming it.
+        calls: List[Tuple[Any, Tuple[Any, ...]]] = [
+            (lib.yolo_config_set_model_path, (os.fsencode(self.model_path),)),
+            (lib.yolo_config_set_ort_library_path, (os.fsencode(runtime) if runtime else None,)),
+        ]
+        unsigned = {
+            "pool_size": (pool_size, lib.yolo_config_set_pool_size),
+            "threads_per_session": (threads_per_session, lib.yolo_config_set_threads_per_session),
+            "max_det": (max_det, lib.yolo_config_set_max_detections),
+            "top_k": (top_k, lib.yolo_config_set_top_k),
+        }
+        for name, (value, setter) in unsigned.items():
+            if value is not None:
+                calls.append((setter, (_uint(value, name),)))
+        if imgsz is not None:
+            calls.append((lib.yolo_config_set_imgsz, (_uint(imgsz, "imgsz"), _uint(imgsz, "imgsz"))))
+        if max_image_pixels is not None:
+            calls.append((lib.yolo_config_set_max_image_pixels, (_uint(max_image_pixels, "max_image_pixels", 64),)))
+        if conf is not None:
+            calls.append((lib.yolo_config_set_conf_threshold, (float(conf),)))
+        if iou is not None:
+            calls.append((lib.yolo_config_set_iou_threshold, (float(iou),)))
+        flags = {
+            "agnostic": (agnostic, lib.yolo_config_set_class_agnostic),
+            "async_load": (async_load, lib.yolo_config_set_async_load),
+            "share_weights": (share_weights, lib.yolo_config_set_share_weights),
+            "retina_masks": (retina_masks, lib.yolo_config_set_retina_masks),
+            "provider_fallback": (provider_fallback, lib.yolo_config_set_provider_fallback),
+        }
+        for _, (flag, setter) in flags.items():
+            if flag is not None:
+                calls.append((setter, (bool(flag),)))
+        if load_wait is not _UNSET:
+            wait = _capi.WAIT_FOREVER if load_wait is None else _seconds(load_wait, "load_wait", 1e3, _capi.WAIT_FOREVER - 1)
+            calls.append((lib.yolo_config_set_load_wait_ms, (wait,)))
+        if acquire_timeout is not _UNSET:
+            # 0 ms is the C API's "for ever": a timeout under a millisecond is one millisecond.
+            timeout = 0 if acquire_timeout is None else max(1, _seconds(acquire_timeout, "acquire_timeout", 1e3, 2**32 - 1))
+            calls.append((lib.yolo_config_set_acquire_timeout_ms, (timeout,)))
+        for kind, device in provider_list:
+            calls.append((lib.yolo_config_add_provider, (kind, device)))
+        openvino = _capi.PROVIDERS["openvino"]
+        plugin = openvino_plugin() if any(kind == openvino for kind, _ in provider_list) else None
+        if plugin is not None:
+            calls.append((lib.yolo_config_set_provider_library, (openvino, os.fsencode(plugin))))
+        if max_batch is not None or max_batch_delay is not None:
+            delay = (
+                _capi.DEFAULT_BATCH_DELAY
+                if max_batch_delay is None
+                else _seconds(max_batch_delay, "max_batch_delay", 1e6, _capi.DEFAULT_BATCH_DELAY - 1)
+            )
+            calls.append((lib.yolo_config_set_batching, (_uint(1 if max_batch is None else max_batch, "max_batch"), delay)))
+        if io_binding is not None:
+            calls.append((lib.yolo_config_set_io_binding, (_capi.IO_BINDING[io_binding],)))
         config = _capi.config_p()
         check(lib.yolo_config_new(ctypes.byref(config)))
         handle = _capi.detector_p()
         try:
-            # Each setter checks its value and raises at once, naming it.
-            check(lib.yolo_config_set_model_path(config, os.fsencode(self.model_path)))
-            check(lib.yolo_config_set_ort_library_path(config, os.fsencode(runtime) if runtime else None))
-            check(lib.yolo_config_set_pool_size(config, _count(pool_size, "pool_size")))
-            check(lib.yolo_config_set_threads_per_session(config, _count(threads_per_session, "threads_per_session")))
-            check(lib.yolo_config_set_imgsz(config, size, size))
-            check(lib.yolo_config_set_conf_threshold(config, float(conf)))
-            check(lib.yolo_config_set_iou_threshold(config, float(iou)))
-            check(lib.yolo_config_set_max_detections(config, max_det))
-            check(lib.yolo_config_set_class_agnostic(config, bool(agnostic)))
-            check(lib.yolo_config_set_acquire_timeout_ms(config, timeout_ms))
-            check(lib.yolo_config_set_max_image_pixels(config, max_image_pixels or 0))
-            check(lib.yolo_config_set_async_load(config, bool(async_load)))
-            check(lib.yolo_config_set_load_wait_ms(config, _milliseconds(load_wait, "load_wait", _capi.WAIT_FOREVER)))
-            check(lib.yolo_config_set_share_weights(config, bool(share_weights)))
-            check(lib.yolo_config_set_retina_masks(config, bool(retina_masks)))
-            check(lib.yolo_config_set_top_k(config, _count(top_k, "top_k")))
-            for kind, device in provider_list:
-                check(lib.yolo_config_add_provider(config, kind, device))
-            check(lib.yolo_config_set_provider_fallback(config, bool(provider_fallback)))
-            plugin = openvino_plugin() if any(kind == _capi.PROVIDERS["openvino"] for kind, _ in provider_list) else None
-            if plugin is not None:
-                check(lib.yolo_config_set_provider_library(config, _capi.PROVIDERS["openvino"], os.fsencode(plugin)))
-            check(lib.yolo_config_set_batching(config, _count(max_batch, "max_batch"), delay_us))
-            check(lib.yolo_config_set_io_binding(config, _capi.IO_BINDING[io_binding]))
+            for setter, arguments in calls:
+                check(setter(config, *arguments))
             check(lib.yolo_init(config, ctypes.byref(handle)))
         finally:
             lib.yolo_config_free(config)
@@ -512,7 +548,7 @@ class Detector:
         kind, device = ctypes.c_uint32(), ctypes.c_uint32()
         check(_capi.lib.yolo_model_provider(self._live(), ctypes.byref(kind), ctypes.byref(device)))
         name = _capi.PROVIDER_NAMES.get(kind.value, f"provider {kind.value}")
-        return f"{name}:{device.value}" if name in ("cuda", "tensorrt") else name
+        return f"{name}:{device.value}" if name in _GPU_PROVIDERS else name
 
     @property
     def io_binding(self) -> bool:
@@ -773,11 +809,8 @@ class Detector:
         retina_masks: Optional[bool] = None,
         top_k: Optional[int] = None,
     ) -> Iterator[Optional[_capi.options_p]]:
-        """The per-call options for the C call in the `with` block: NULL when nothing is overridden."""
-        if max_det is not None and _count(max_det, "max_det") == 0:
-            raise ValueError("max_det must be at least 1 (None keeps the detector's)")
-        if top_k is not None and _count(top_k, "top_k") == 0:
-            raise ValueError("top_k must be at least 1 (None keeps the detector's)")
+        """The per-call options for the C call in the `with` block: NULL when nothing is overridden. Each value
+        given is checked by the library's setter."""
         if all(v is None for v in (conf, iou, max_det, agnostic, retina_masks, top_k)):
             yield None
             return
@@ -790,13 +823,13 @@ class Detector:
             if iou is not None:
                 check(lib.yolo_detect_options_set_iou_threshold(options, float(iou)))
             if max_det is not None:
-                check(lib.yolo_detect_options_set_max_detections(options, max_det))
+                check(lib.yolo_detect_options_set_max_detections(options, _uint(max_det, "max_det")))
             if agnostic is not None:
                 check(lib.yolo_detect_options_set_class_agnostic(options, bool(agnostic)))
             if retina_masks is not None:
                 check(lib.yolo_detect_options_set_retina_masks(options, bool(retina_masks)))
             if top_k is not None:
-                check(lib.yolo_detect_options_set_top_k(options, top_k))
+                check(lib.yolo_detect_options_set_top_k(options, _uint(top_k, "top_k")))
             yield options
         finally:
             lib.yolo_detect_options_free(options)

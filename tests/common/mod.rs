@@ -72,63 +72,38 @@ impl Drop for Detector {
     }
 }
 
-/// What a test sets on a detector's config, with the library's defaults; [`config_with`] applies it
-/// through the `yolo_config_set_*` functions, in the order of the fields.
+/// What a test sets on a detector's config: `None` (the default of every field) calls no setter, so that
+/// the library's own defaults apply; [`config_with`] calls the `yolo_config_set_*` function of each field
+/// that is set, in the order of the fields.
+#[derive(Default)]
 pub struct TestConfig {
     pub ort_library_path: Option<CString>,
-    pub pool_size: u32,
-    pub threads_per_session: u32,
+    pub pool_size: Option<u32>,
+    pub threads_per_session: Option<u32>,
     /// Square letterbox size; 0 for the model's.
-    pub imgsz: u32,
-    pub conf_threshold: f32,
-    pub iou_threshold: f32,
-    pub max_detections: u32,
-    pub class_agnostic: bool,
-    pub acquire_timeout_ms: u32,
-    pub max_image_pixels: u64,
-    pub async_load: bool,
-    pub load_wait_ms: u32,
-    pub share_weights: bool,
+    pub imgsz: Option<u32>,
+    pub conf_threshold: Option<f32>,
+    pub iou_threshold: Option<f32>,
+    pub max_detections: Option<u32>,
+    pub class_agnostic: Option<bool>,
+    pub acquire_timeout_ms: Option<u32>,
+    pub max_image_pixels: Option<u64>,
+    pub async_load: Option<bool>,
+    pub load_wait_ms: Option<u32>,
+    pub share_weights: Option<bool>,
     pub on_load: yolo_load_callback,
     pub on_load_user_data: *mut std::ffi::c_void,
     /// `(yolo_provider value, device id)`, added in order.
     pub providers: Vec<(u32, u32)>,
-    pub provider_fallback: bool,
-    /// Cross-caller batching: 1 is off.
-    pub max_batch: u32,
-    pub max_delay_us: u32,
+    pub provider_fallback: Option<bool>,
+    /// Cross-caller batching: 1 is off. With only one of the two set, the other is 1 or
+    /// `YOLO_DEFAULT_BATCH_DELAY`.
+    pub max_batch: Option<u32>,
+    pub max_delay_us: Option<u32>,
     /// A `yolo_io_binding` value.
-    pub io_binding: u32,
+    pub io_binding: Option<u32>,
     /// `yolo_config_set_provider_library` for OpenVINO.
     pub openvino_plugin: Option<CString>,
-}
-
-impl Default for TestConfig {
-    fn default() -> Self {
-        Self {
-            ort_library_path: None,
-            pool_size: 0,
-            threads_per_session: 0,
-            imgsz: 0,
-            conf_threshold: 0.25,
-            iou_threshold: 0.7,
-            max_detections: 300,
-            class_agnostic: false,
-            acquire_timeout_ms: 0,
-            max_image_pixels: 0,
-            async_load: false,
-            load_wait_ms: 0,
-            share_weights: false,
-            on_load: None,
-            on_load_user_data: std::ptr::null_mut(),
-            providers: Vec::new(),
-            provider_fallback: false,
-            max_batch: 1,
-            max_delay_us: 0,
-            io_binding: yolo_io_binding::Auto as u32,
-            openvino_plugin: None,
-        }
-    }
 }
 
 /// A config owned by a test; freed on drop.
@@ -167,28 +142,64 @@ pub fn config_with(
         ok(yolo_config_new(&mut config.0))?;
         let k = config.0;
         ok(yolo_config_set_model_path(k, path.as_ptr()))?;
-        ok(yolo_config_set_ort_library_path(k, library))?;
-        ok(yolo_config_set_pool_size(k, c.pool_size))?;
-        ok(yolo_config_set_threads_per_session(k, c.threads_per_session))?;
-        ok(yolo_config_set_imgsz(k, c.imgsz, c.imgsz))?;
-        ok(yolo_config_set_conf_threshold(k, c.conf_threshold))?;
-        ok(yolo_config_set_iou_threshold(k, c.iou_threshold))?;
-        ok(yolo_config_set_max_detections(k, c.max_detections))?;
-        ok(yolo_config_set_class_agnostic(k, c.class_agnostic))?;
-        ok(yolo_config_set_acquire_timeout_ms(k, c.acquire_timeout_ms))?;
-        ok(yolo_config_set_max_image_pixels(k, c.max_image_pixels))?;
-        ok(yolo_config_set_async_load(k, c.async_load))?;
-        ok(yolo_config_set_load_wait_ms(k, c.load_wait_ms))?;
-        ok(yolo_config_set_share_weights(k, c.share_weights))?;
-        ok(yolo_config_set_on_load(k, c.on_load, c.on_load_user_data))?;
+        if c.ort_library_path.is_some() {
+            ok(yolo_config_set_ort_library_path(k, library))?;
+        }
+        if let Some(v) = c.pool_size {
+            ok(yolo_config_set_pool_size(k, v))?;
+        }
+        if let Some(v) = c.threads_per_session {
+            ok(yolo_config_set_threads_per_session(k, v))?;
+        }
+        if let Some(v) = c.imgsz {
+            ok(yolo_config_set_imgsz(k, v, v))?;
+        }
+        if let Some(v) = c.conf_threshold {
+            ok(yolo_config_set_conf_threshold(k, v))?;
+        }
+        if let Some(v) = c.iou_threshold {
+            ok(yolo_config_set_iou_threshold(k, v))?;
+        }
+        if let Some(v) = c.max_detections {
+            ok(yolo_config_set_max_detections(k, v))?;
+        }
+        if let Some(v) = c.class_agnostic {
+            ok(yolo_config_set_class_agnostic(k, v))?;
+        }
+        if let Some(v) = c.acquire_timeout_ms {
+            ok(yolo_config_set_acquire_timeout_ms(k, v))?;
+        }
+        if let Some(v) = c.max_image_pixels {
+            ok(yolo_config_set_max_image_pixels(k, v))?;
+        }
+        if let Some(v) = c.async_load {
+            ok(yolo_config_set_async_load(k, v))?;
+        }
+        if let Some(v) = c.load_wait_ms {
+            ok(yolo_config_set_load_wait_ms(k, v))?;
+        }
+        if let Some(v) = c.share_weights {
+            ok(yolo_config_set_share_weights(k, v))?;
+        }
+        if c.on_load.is_some() {
+            ok(yolo_config_set_on_load(k, c.on_load, c.on_load_user_data))?;
+        }
         for &(provider, device) in &c.providers {
             ok(yolo_config_add_provider(k, provider, device))?;
         }
-        ok(yolo_config_set_provider_fallback(k, c.provider_fallback))?;
-        ok(yolo_config_set_batching(k, c.max_batch, c.max_delay_us))?;
-        ok(yolo_config_set_io_binding(k, c.io_binding))?;
-        let plugin = c.openvino_plugin.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
-        ok(yolo_config_set_provider_library(k, yolo_provider::Openvino as u32, plugin))?;
+        if let Some(v) = c.provider_fallback {
+            ok(yolo_config_set_provider_fallback(k, v))?;
+        }
+        if c.max_batch.is_some() || c.max_delay_us.is_some() {
+            let delay = c.max_delay_us.unwrap_or(YOLO_DEFAULT_BATCH_DELAY);
+            ok(yolo_config_set_batching(k, c.max_batch.unwrap_or(1), delay))?;
+        }
+        if let Some(v) = c.io_binding {
+            ok(yolo_config_set_io_binding(k, v))?;
+        }
+        if let Some(plugin) = &c.openvino_plugin {
+            ok(yolo_config_set_provider_library(k, yolo_provider::Openvino as u32, plugin.as_ptr()))?;
+        }
     }
     Ok(config)
 }

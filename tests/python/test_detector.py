@@ -91,6 +91,37 @@ def test_config_and_option_values_are_checked_by_the_library(synthetic, detector
     assert detector.detect(bus, conf=0.9, agnostic=True) == detector.detect(bus, conf=0.9, agnostic=True)
 
 
+def _record_setters(monkeypatch):
+    """Records every `yolo_config_set_*` and `yolo_config_add_*` call (name, arguments after the config),
+    passing each on to the library."""
+    calls = []
+    # ctypes keeps each declared function in the library object's attributes (`_capi._declare`).
+    for name in [n for n in vars(_capi.lib) if n.startswith(("yolo_config_set_", "yolo_config_add_"))]:
+        function = getattr(_capi.lib, name)
+
+        def recorder(config, *arguments, _name=name, _function=function):
+            calls.append((_name, arguments))
+            return _function(config, *arguments)
+
+        monkeypatch.setattr(_capi.lib, name, recorder)
+    return calls
+
+
+def test_only_what_the_caller_sets_reaches_the_library(synthetic, monkeypatch):
+    calls = _record_setters(monkeypatch)
+    with yolo_ffi.Detector(synthetic / "v8_fixed.onnx") as plain:
+        assert plain.detect(np.zeros((8, 8, 3), np.uint8)) is not None
+    assert [name for name, _ in calls] == ["yolo_config_set_model_path", "yolo_config_set_ort_library_path"], calls
+    calls.clear()
+    # Zero is a value like any other: a threshold of 0 reaches the library, which accepts it.
+    with yolo_ffi.Detector(synthetic / "v8_fixed.onnx", conf=0.0, iou=0.0, agnostic=False, load_wait=None):
+        pass
+    assert ("yolo_config_set_conf_threshold", (0.0,)) in calls and ("yolo_config_set_iou_threshold", (0.0,)) in calls
+    assert ("yolo_config_set_class_agnostic", (False,)) in calls
+    assert ("yolo_config_set_load_wait_ms", (_capi.WAIT_FOREVER,)) in calls
+    assert not any(name == "yolo_config_set_max_detections" for name, _ in calls)
+
+
 def test_runtime_is_the_onnxruntime_wheels_found_without_importing_it():
     path = yolo_ffi.onnxruntime_library()
     assert path is not None and os.path.isfile(path)

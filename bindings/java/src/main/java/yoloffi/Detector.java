@@ -22,11 +22,11 @@ public final class Detector implements AutoCloseable {
   public static final class Options {
     /** Input side for models with dynamic input dimensions. */
     public int imgsz;
-    /** Confidence threshold (default 0.25). */
-    public float conf;
-    /** NMS IoU threshold (default 0.7). */
-    public float iou;
-    /** Most detections per image (default 300). */
+    /** Confidence threshold, in [0, 1]; null keeps the library's default. */
+    public Float conf;
+    /** NMS IoU threshold, in [0, 1]; null keeps the library's default. */
+    public Float iou;
+    /** Most detections per image; 0 keeps the library's default. */
     public int maxDet;
     /** Class-agnostic NMS. */
     public boolean agnostic;
@@ -94,10 +94,10 @@ public final class Detector implements AutoCloseable {
       if (o.imgsz != 0) {
         YoloException.check(c.yolo_config_set_imgsz(config, o.imgsz, o.imgsz));
       }
-      if (o.conf != 0) {
+      if (o.conf != null) {
         YoloException.check(c.yolo_config_set_conf_threshold(config, o.conf));
       }
-      if (o.iou != 0) {
+      if (o.iou != null) {
         YoloException.check(c.yolo_config_set_iou_threshold(config, o.iou));
       }
       if (o.maxDet != 0) {

@@ -66,8 +66,18 @@ public final class DetectorTest {
         statusOf(() -> Detector.open(Path.of("/nonexistent/model.onnx"), null)) == Status.MODEL_LOAD_FAILED,
         "a missing model throws MODEL_LOAD_FAILED");
     Detector.Options bad = new Detector.Options();
-    bad.conf = 2;
+    bad.conf = 2f;
     check(statusOf(() -> Detector.open(model, bad)) == Status.INVALID_ARGUMENT, "conf 2 throws INVALID_ARGUMENT");
+    Detector.Options zero = new Detector.Options();
+    zero.imgsz = 320;
+    zero.conf = 0f;
+    zero.maxDet = 1000;
+    try (Detector atZero = Detector.open(model, zero);
+        Detector byDefault = Detector.open(model, options)) {
+      check(
+          atZero.detect(image).size() > byDefault.detect(image).size(),
+          "conf 0 reaches the library: more boxes than at the default threshold");
+    }
 
     List<Detection> detections;
     Detector leaked;
