@@ -17,6 +17,11 @@ def _optional_int(name: str):
     return int(value) if value else None
 
 
+def _optional_float(name: str):
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else None
+
+
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-a-secret")
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver", *filter(None, os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(","))]
@@ -34,8 +39,9 @@ YOLO_MODEL = os.environ.get("YOLO_MODEL", str(_cache() / "models" / "nudenet-320
 # gunicorn with several workers, divide the cores between them (for example 1 and 1 with 2 workers on 2 cores).
 YOLO_POOL_SIZE = _optional_int("YOLO_POOL_SIZE")
 YOLO_THREADS_PER_SESSION = _optional_int("YOLO_THREADS_PER_SESSION")
-YOLO_CONF = float(os.environ.get("YOLO_CONF", "0.25"))
-YOLO_IOU = float(os.environ.get("YOLO_IOU", "0.7"))
+# Thresholds; None keeps the library's defaults.
+YOLO_CONF = _optional_float("YOLO_CONF")
+YOLO_IOU = _optional_float("YOLO_IOU")
 # Seconds a request waits for a model that is still loading before answering 503.
 YOLO_LOAD_WAIT = float(os.environ.get("YOLO_LOAD_WAIT", "0"))
 # After a failed load, a request retries it at most this often (seconds): a model that appears later is
