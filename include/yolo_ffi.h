@@ -38,6 +38,9 @@
 // `load_wait_ms` value that makes calls on a loading model wait for ever.
 #define YOLO_WAIT_FOREVER UINT32_MAX
 
+// `max_delay_us` value of `yolo_config_set_batching` that keeps the library's default delay (2000 us).
+#define YOLO_DEFAULT_BATCH_DELAY UINT32_MAX
+
 // The most images one `yolo_detect_batch` call takes.
 #define YOLO_BATCH_LIMIT 1024
 
@@ -854,8 +857,8 @@ yolo_status yolo_config_set_io_binding(struct yolo_config *config,
 // caller waits at most `max_delay_us` longer than it would alone. Pays off where one run of several
 // images costs little more than one (a GPU); on a CPU it mostly adds the delay. Only for models with a
 // dynamic batch dimension (others log a warning and run unbatched); `yolo_detect_batch` is not affected.
-// `max_batch` 1 (the default) turns it off; at most 64. `max_delay_us` at most 1000000. `yolo_batch_stats`
-// reports what it did.
+// `max_batch` 1 (the default) turns it off; at most 64. `max_delay_us` at most 1000000, or
+// `YOLO_DEFAULT_BATCH_DELAY` for the library's default (2000). `yolo_batch_stats` reports what it did.
 //
 // Safety: `config` must be a live config.
 yolo_status yolo_config_set_batching(struct yolo_config *config,

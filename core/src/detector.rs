@@ -312,7 +312,8 @@ mod tests {
     fn validate_applies_every_rule_the_c_setters_apply() {
         let good = DetectorConfig::new("model.onnx");
         assert!(good.validate().is_ok(), "the defaults pass");
-        let cases: Vec<(&str, Box<dyn Fn(&mut DetectorConfig)>)> = vec![
+        type Change = Box<dyn Fn(&mut DetectorConfig)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("model path", Box::new(|c| c.model_path = PathBuf::new())),
             ("pool_size", Box::new(|c| c.pool_size = settings::MAX_POOL_SIZE + 1)),
             ("max_image_pixels", Box::new(|c| c.max_image_pixels = 0)),

@@ -11,7 +11,9 @@
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once, PoisonError};
+
+use arc_swap::ArcSwapOption;
 
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 static WATCH: Once = Once::new();
@@ -279,6 +281,60 @@ fn register_exit_guard() {
 /// How many forks this process descends from since [`watch`] was first called.
 pub fn epoch() -> u64 {
     EPOCH.load(Ordering::SeqCst)
+}
+
+/// A value that belongs to the process that built it, such as a model's sessions, whose ONNX Runtime thread
+/// pools do not exist in a forked child. Reading it is lock-free (the epoch and a pointer load); a child
+/// builds its own on first use, under a lock, and the inherited one is leaked on purpose, never dropped
+/// (dropping it there hangs or crashes). The one place the epoch is checked for such values.
+pub struct ForkLocal<T> {
+    value: ArcSwapOption<T>,
+    /// The fork epoch `value` was built in.
+    epoch: AtomicU64,
+    rebuild: Mutex<()>,
+}
+
+impl<T> ForkLocal<T> {
+    /// A value whose building began in fork epoch `built_in` ([`epoch`], read before building): were a fork
+    /// to happen during the build, the child would not take the value for its own.
+    pub fn new(value: T, built_in: u64) -> Self {
+        Self { value: ArcSwapOption::from_pointee(value), epoch: AtomicU64::new(built_in), rebuild: Mutex::new(()) }
+    }
+
+    /// The value, if this process built it; `None` in a forked child that has not built its own. Never
+    /// builds: for health checks and statistics, which must stay cheap.
+    pub fn current(&self) -> Option<Arc<T>> {
+        if self.epoch.load(Ordering::Acquire) == epoch() {
+            self.value.load_full()
+        } else {
+            None
+        }
+    }
+
+    /// The value of this process; in a forked child, built first by `build` (once, whatever the number of
+    /// callers), and `built` is called after.
+    pub fn get_or_rebuild<E>(&self, build: impl FnOnce() -> Result<T, E>, built: impl FnOnce()) -> Result<Arc<T>, E> {
+        if let Some(value) = self.current() {
+            return Ok(value);
+        }
+        let _rebuilding = self.rebuild.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = epoch();
+        if self.epoch.load(Ordering::Acquire) != now {
+            std::mem::forget(self.value.swap(Some(Arc::new(build()?))));
+            self.epoch.store(now, Ordering::Release);
+            built();
+        }
+        Ok(self.value.load_full().expect("set at construction and on every rebuild"))
+    }
+}
+
+impl<T> Drop for ForkLocal<T> {
+    fn drop(&mut self) {
+        if self.epoch.load(Ordering::Acquire) != epoch() {
+            // Inherited through fork() and never rebuilt: leaked, never dropped.
+            std::mem::forget(self.value.swap(None));
+        }
+    }
 }
 
 #[cfg(test)]
