@@ -9,14 +9,12 @@ use crate::boundary::{input_array, input_bytes, last_error_ptr, non_null, OutPar
 use crate::config::{config_values, option_values, yolo_config, yolo_detect_options};
 use crate::handles::{borrow_handle, free_handle, into_handle, HandleTable};
 use crate::types::*;
-use yolo_ffi_core::detector::Detections;
-use yolo_ffi_core::detector::{refresh_all_after_fork, Detector};
-use yolo_ffi_core::error::{Error, ErrorKind, Result};
 use yolo_ffi_core::log::Level;
-use yolo_ffi_core::model::Head;
-use yolo_ffi_core::postprocess::NmsSettings;
 use yolo_ffi_core::provider::ProviderKind;
-use yolo_ffi_core::registry::{LoadCallback, LoadState};
+use yolo_ffi_core::{
+    refresh_all_after_fork, Detections, Detector, Error, ErrorKind, LoadCallback, LoadState, LoadedModel, NmsSettings,
+    Result,
+};
 
 /// The library's version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string. Never NULL, never freed.
 /// Thread-safe.
@@ -352,7 +350,7 @@ impl LoadNotifier {
         Box::new(move |outcome| self.gate.run(|| self.notify(outcome)))
     }
 
-    fn notify(&self, outcome: std::result::Result<&yolo_ffi_core::loaded_model::LoadedModel, &Error>) {
+    fn notify(&self, outcome: std::result::Result<&LoadedModel, &Error>) {
         let (status, message) = match outcome {
             Ok(_) => (yolo_status::Ok, c_string_lossy("")),
             Err(error) => (yolo_status::from(error.kind()), c_string_lossy(error.message())),
@@ -624,7 +622,7 @@ pub unsafe extern "C" fn yolo_result_mask_polygon(
         let out_count = OutParam::new(out_count, "out_count")?;
         let mask = &per_detection(result, &result.masks, 1, index, "masks")?[0];
         let points = result.polygons[index]
-            .get_or_init(|| yolo_ffi_core::tasks::contour::polygon(mask).into_iter().flatten().collect());
+            .get_or_init(|| mask.polygon().into_iter().flatten().collect());
         // SAFETY: both writable by the caller's contract.
         unsafe {
             out_points.write(points.as_ptr());
@@ -783,7 +781,7 @@ pub unsafe extern "C" fn yolo_model_task(detector: *const yolo_detector, out_tas
     ffi_boundary!(status {
         let handle = detector_from(detector)?;
         let out = OutParam::new(out_task, "out_task")?;
-        let task = handle.detector.model()?.head().task();
+        let task = handle.detector.model()?.task();
         // SAFETY: writable by the caller's contract.
         unsafe { out.write(task.into()) };
         Ok(())
@@ -875,10 +873,7 @@ pub unsafe extern "C" fn yolo_keypoint_shape(
         let handle = detector_from(detector)?;
         let out_keypoints = OutParam::new(out_keypoints, "out_keypoints")?;
         let out_dims = OutParam::new(out_dims, "out_dims")?;
-        let (keypoints, dims) = match handle.detector.model()?.head() {
-            Head::Pose { keypoints, dims } => (keypoints, dims),
-            _ => (0, 0),
-        };
+        let (keypoints, dims) = handle.detector.model()?.keypoint_shape();
         // SAFETY: both writable by the caller's contract.
         unsafe {
             out_keypoints.write(keypoints);

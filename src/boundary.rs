@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use crate::types::yolo_status;
-use yolo_ffi_core::error::{Error, Result};
+use yolo_ffi_core::{Error, Result};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -89,10 +89,10 @@ pub fn run_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 /// success keeps the last error); `ffi_boundary!(value FALLBACK, { ... })` a body that returns a plain value.
 macro_rules! ffi_boundary {
     (status $body:block) => {
-        $crate::boundary::run_status(|| -> yolo_ffi_core::error::Result<()> { $body })
+        $crate::boundary::run_status(|| -> yolo_ffi_core::Result<()> { $body })
     };
     (release $body:block) => {
-        $crate::boundary::run_release(|| -> yolo_ffi_core::error::Result<()> { $body })
+        $crate::boundary::run_release(|| -> yolo_ffi_core::Result<()> { $body })
     };
     (value $fallback:expr, $body:block) => {
         $crate::boundary::run_value($fallback, || $body)

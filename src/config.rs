@@ -8,11 +8,9 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use yolo_ffi_core::detector::{DetectorConfig, DEFAULT_MAX_IMAGE_PIXELS};
-use yolo_ffi_core::error::{Error, Result};
-use yolo_ffi_core::postprocess::NmsSettings;
 use yolo_ffi_core::provider::{Provider, ProviderKind};
-use yolo_ffi_core::settings::{self, threshold};
+use yolo_ffi_core::settings::{self, threshold, DEFAULT_MAX_IMAGE_PIXELS};
+use yolo_ffi_core::{DetectorConfig, Error, NmsSettings, Result};
 
 use crate::boundary::{optional_path, OutParam};
 use crate::handles::{borrow_handle, borrow_handle_mut, free_handle, into_handle, BoxOwned};
@@ -771,7 +769,7 @@ mod tests {
             assert_eq!(yolo_config_set_model_path(config, c"".as_ptr()), yolo_status::InvalidArgument);
             assert_eq!(
                 config_values(config).err().map(|e| e.kind()),
-                Some(yolo_ffi_core::error::ErrorKind::InvalidArgument),
+                Some(yolo_ffi_core::ErrorKind::InvalidArgument),
                 "no model path yet"
             );
             assert_eq!(yolo_config_set_imgsz(config, 480, 640), yolo_status::Ok);

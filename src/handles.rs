@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
-use yolo_ffi_core::error::{Error, ErrorKind, Result};
+use yolo_ffi_core::{Error, ErrorKind, Result};
 
 /// A C handle type whose pointer is a `Box` handed to C.
 pub(crate) trait BoxOwned: Sized {

@@ -3,14 +3,9 @@
 use std::ffi::{c_char, CStr, CString};
 use std::sync::{Arc, OnceLock};
 
-use yolo_ffi_core::detector::Detector;
-use yolo_ffi_core::error::{Error, ErrorKind, Result};
-use yolo_ffi_core::image_input::PixelFormat;
-use yolo_ffi_core::model::Task;
-use yolo_ffi_core::postprocess::{Detection, Detections};
 use yolo_ffi_core::provider::ProviderKind;
-use yolo_ffi_core::registry::LoadState;
-use yolo_ffi_core::tasks::{Mask, OrientedBox};
+use yolo_ffi_core::{Detection, Detections, Detector, Error, ErrorKind, LoadState, Mask, OrientedBox, PixelFormat};
+use yolo_ffi_core::{Result, Task};
 
 use crate::api::LoadGate;
 use crate::handles::BoxOwned;

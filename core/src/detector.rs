@@ -8,15 +8,14 @@ use crate::batcher::BatchSettings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::{self, PixelFormat, PixelView};
 use crate::loaded_model::{LoadedModel, ModelConfig};
-pub use crate::postprocess::Detections;
+pub use crate::result::Detections;
 use crate::postprocess::NmsSettings;
 use crate::provider::ProviderChoice;
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
 use crate::settings;
 use crate::stats::{CallStats, CallStatsSnapshot};
 
-/// The default pixel limit: 100 megapixels, far above any camera, far below a decompression bomb.
-pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 100_000_000;
+pub use crate::settings::DEFAULT_MAX_IMAGE_PIXELS;
 
 /// Everything that configures a [`Detector`].
 #[derive(Debug, Clone, PartialEq)]

@@ -16,9 +16,10 @@
 //! # Ok::<(), yolo_ffi_core::Error>(())
 //! ```
 //!
-//! The API is what the crate root re-exports, with [`log`] for events. The other modules are public for the
-//! C crate, the benches and the fuzz targets, and hidden from the documentation: they may change in any
-//! release.
+//! The API is what the crate root re-exports, with the modules [`batcher`], [`log`], [`provider`],
+//! [`result`] and [`settings`]; the C crate uses nothing else. The other modules are the crate's own
+//! (`pub(crate)`); the `internals` feature makes them public, hidden from the documentation, for the
+//! benches, the fuzz targets and the integration tests: they may change in any release.
 //!
 //! Imports go one way: `detector` (per-handle settings) → `registry` (one model per process) →
 //! `loaded_model` (the session pool and the pipeline) → `bound_io` (inputs and outputs bound in a
@@ -29,47 +30,54 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+/// Declares modules that are the crate's own: `pub(crate)`, or, with the `internals` feature that the
+/// benches, the fuzz targets and the integration tests turn on, `pub` and hidden from the documentation.
+/// Nothing in them is API: they may change in any release.
+macro_rules! internal_modules {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = "internals")]
+            #[doc(hidden)]
+            pub mod $name;
+            #[cfg(not(feature = "internals"))]
+            pub(crate) mod $name;
+        )*
+    };
+}
+
+internal_modules!(
+    bound_io,
+    detector,
+    engine,
+    error,
+    fork,
+    image_input,
+    loaded_model,
+    model,
+    pool,
+    postprocess,
+    preprocess,
+    registry,
+    runtime,
+    stats,
+    tasks,
+);
+
 /// Cross-caller batching: concurrent calls gathered into one run.
 pub mod batcher;
-#[doc(hidden)]
-pub mod bound_io;
-#[doc(hidden)]
-pub mod detector;
-#[doc(hidden)]
-pub mod engine;
-#[doc(hidden)]
-pub mod error;
-#[doc(hidden)]
-pub mod fork;
-#[doc(hidden)]
-pub mod image_input;
-#[doc(hidden)]
-pub mod loaded_model;
 pub mod log;
-#[doc(hidden)]
-pub mod model;
-#[doc(hidden)]
-pub mod pool;
-#[doc(hidden)]
-pub mod postprocess;
-#[doc(hidden)]
-pub mod preprocess;
 /// Execution providers: CPU, CUDA, TensorRT, OpenVINO.
 pub mod provider;
-#[doc(hidden)]
-pub mod registry;
-#[doc(hidden)]
-pub mod runtime;
+/// What a detect call gives: detections, masks, keypoints, oriented boxes, class probabilities.
+pub mod result;
 /// The rule of every setting: limits checked in one place, by the core and the C setters alike.
 pub mod settings;
-#[doc(hidden)]
-pub mod stats;
-pub mod tasks;
 
-pub use detector::{Detector, DetectorConfig};
+pub use detector::{refresh_all_after_fork, Detector, DetectorConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use image_input::{PixelFormat, PixelView};
 pub use loaded_model::LoadedModel;
 pub use model::Task;
-pub use postprocess::{Detection, Detections, NmsSettings};
-pub use registry::LoadState;
+pub use postprocess::NmsSettings;
+pub use registry::{LoadCallback, LoadState};
+pub use result::{ClassProbability, Detection, Detections, Keypoint, Mask, OrientedBox};

@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::model::OutputLayout;
+use crate::result::Detection;
 
 /// Ultralytics keeps at most this many candidates, by score, before NMS (`max_nms`).
 pub const MAX_NMS_CANDIDATES: usize = 30_000;
@@ -53,49 +54,6 @@ impl NmsSettings {
         crate::settings::at_least_one("top_k", self.top_k)?;
         Ok(())
     }
-}
-
-/// One detected object, in original-image pixels.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Detection {
-    /// Left edge.
-    pub x1: f32,
-    /// Top edge.
-    pub y1: f32,
-    /// Right edge.
-    pub x2: f32,
-    /// Bottom edge.
-    pub y2: f32,
-    /// Confidence in `(conf_threshold, 1]` for trained models.
-    pub score: f32,
-    /// Class id, an index into the model's class names.
-    pub class_id: u32,
-    /// The box of the model's output this detection comes from (its anchor, or its end-to-end row), where
-    /// the task's other values of the box are read.
-    pub anchor: u32,
-}
-
-/// The outcome of one detect call: the detections of one image, in its pixels, with what the model's task
-/// adds to them.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Detections {
-    /// Detections by descending score (end-to-end models: in the model's order), in image pixels. For
-    /// oriented boxes, each one's axis-aligned bounds; empty for classification.
-    pub detections: Vec<Detection>,
-    /// Width of the image the boxes refer to (after EXIF orientation for encoded images).
-    pub image_width: usize,
-    /// Height of that image.
-    pub image_height: usize,
-    /// Segmentation: `masks[i]` is the mask of `detections[i]`.
-    pub masks: Vec<crate::tasks::Mask>,
-    /// Pose: `keypoints_per_detection` keypoints for each detection, in order.
-    pub keypoints: Vec<crate::tasks::Keypoint>,
-    /// Pose: keypoints per detection (the model's `kpt_shape`), 0 for other tasks.
-    pub keypoints_per_detection: usize,
-    /// Oriented boxes: `oriented_boxes[i]` is the rotated box of `detections[i]`.
-    pub oriented_boxes: Vec<crate::tasks::OrientedBox>,
-    /// Classification: the most probable classes, best first.
-    pub classes: Vec<crate::tasks::ClassProbability>,
 }
 
 /// A model output for one image: `rows` x `cols` values in row-major order.

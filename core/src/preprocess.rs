@@ -369,7 +369,9 @@ fn blend_vertical(top: i16, bottom: i16, w_top: i16, w_bottom: i16) -> u8 {
 }
 
 /// Letterboxes `view` into `out`, a planar RGB tensor of `geometry.input_height` x `geometry.input_width`,
-/// normalised to `[0, 1]`. `out` is resized as needed and reused across calls.
+/// normalised to `[0, 1]`. `out` is resized as needed and reused across calls. For the benches, which time
+/// the stage on its own.
+#[cfg(any(test, feature = "internals"))]
 pub fn letterbox_into<T: InputElement>(
     view: &PixelView<'_>,
     geometry: &LetterboxGeometry,

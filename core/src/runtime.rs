@@ -102,7 +102,8 @@ pub fn loaded_from() -> Option<&'static Path> {
     LOADED_FROM.get().map(PathBuf::as_path)
 }
 
-/// Whether ONNX Runtime is loaded in this process.
+/// Whether ONNX Runtime is loaded in this process (for the tests).
+#[cfg(any(test, feature = "internals"))]
 pub fn is_loaded() -> bool {
     ENVIRONMENT.get().is_some()
 }

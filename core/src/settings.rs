@@ -15,6 +15,8 @@ use crate::batcher::BatchSettings;
 use crate::error::{Error, Result};
 use crate::provider::{Provider, MAX_PROVIDERS};
 
+/// The default pixel limit: 100 megapixels, far above any camera, far below a decompression bomb.
+pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 100_000_000;
 /// The most sessions in a model's pool, so that a typo cannot load thousands of sessions.
 pub const MAX_POOL_SIZE: usize = 256;
 /// The largest letterbox side.

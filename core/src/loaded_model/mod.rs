@@ -12,7 +12,8 @@ use crate::error::{try_resize, Error, ErrorKind, Result};
 use crate::fork;
 use crate::image_input::PixelView;
 use crate::model::{recognise_head, Head, InputPrecision, ModelSpec, OutputLayout};
-use crate::postprocess::{Detections, NmsSettings};
+use crate::postprocess::NmsSettings;
+use crate::result::Detections;
 use crate::preprocess::{InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
 use crate::provider::{Provider, ProviderChoice};
 use crate::runtime;
@@ -227,6 +228,20 @@ impl LoadedModel {
     /// What the model's outputs carry besides boxes, found at load.
     pub fn head(&self) -> Head {
         self.head.head
+    }
+
+    /// The model's task.
+    pub fn task(&self) -> crate::model::Task {
+        self.head.head.task()
+    }
+
+    /// A pose model's keypoints per detection and values per keypoint (its `kpt_shape`); `(0, 0)` for
+    /// other tasks.
+    pub fn keypoint_shape(&self) -> (usize, usize) {
+        match self.head.head {
+            Head::Pose { keypoints, dims } => (keypoints, dims),
+            _ => (0, 0),
+        }
     }
 
     /// The sessions of the pool, widest first.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::batcher::Batcher;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::Pool;
-use crate::postprocess::Detections;
+use crate::result::Detections;
 
 use super::worker::{BatchRequest, Worker};
 

@@ -5,7 +5,9 @@ pub mod metadata;
 pub mod proto;
 mod task;
 
-pub use layout::{classify_output, recognise_head, OutputLayout};
+#[cfg(feature = "internals")]
+pub use layout::classify_output;
+pub use layout::{recognise_head, OutputLayout};
 pub use metadata::ModelMetadata;
 pub use task::{Head, Task};
 

@@ -5,7 +5,7 @@
 //! filter widened by the scale when shrinking (antialiasing), weights in 22-bit fixed point, and a
 //! horizontal pass rounded to 8 bits before the vertical one.
 
-use super::ClassProbability;
+use crate::result::ClassProbability;
 use crate::image_input::PixelView;
 use crate::preprocess::InputElement;
 

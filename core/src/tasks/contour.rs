@@ -5,14 +5,14 @@
 //! (`masks2segments`); Ultralytics joins several regions into one polygon with thin bridges, and its
 //! `strategy="largest"` keeps the region whose outline has the most points.
 
-use super::Mask;
+use crate::result::Mask;
 
 /// The 8 neighbours, clockwise on the screen (y down) starting from the west.
 const NEIGHBOURS: [(i64, i64); 8] = [(-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1)];
 
 /// The outline of `mask`'s largest region (by pixels; the first in raster order among equals) as `(x, y)`
 /// image pixel coordinates; empty for an empty mask. A region of one pixel is that one point.
-pub fn polygon(mask: &Mask) -> Vec<[f32; 2]> {
+pub(crate) fn polygon(mask: &Mask) -> Vec<[f32; 2]> {
     let (w, h) = (mask.width as usize, mask.height as usize);
     let Some(start) = largest_region_start(mask, w, h) else { return Vec::new() };
     let inside = |x: i64, y: i64| {
@@ -98,6 +98,15 @@ fn simplify(points: &[(i64, i64)]) -> Vec<(i64, i64)> {
         .filter(|&i| step(points[(i + n - 1) % n], points[i]) != step(points[i], points[(i + 1) % n]))
         .map(|i| points[i])
         .collect()
+}
+
+impl Mask {
+    /// The outline of the mask's largest connected region (8-connected) as `(x, y)` image pixel
+    /// coordinates, traced as OpenCV's `findContours` does for Ultralytics' `masks.xy`; empty for an empty
+    /// mask.
+    pub fn polygon(&self) -> Vec<[f32; 2]> {
+        polygon(self)
+    }
 }
 
 #[cfg(test)]

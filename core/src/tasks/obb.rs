@@ -1,11 +1,10 @@
 //! Oriented boxes: Ultralytics' rotated non-maximum suppression (fast NMS over the probabilistic IoU of
 //! the boxes' Gaussians) and the scaling of `xywhr` boxes to the image.
 
-use super::{task_value, OrientedBox};
+use super::task_value;
 use crate::model::OutputLayout;
-use crate::postprocess::{
-    best_class_per_anchor, BoxScaler, Detection, Detections, NmsSettings, OutputView, MAX_NMS_CANDIDATES,
-};
+use crate::postprocess::{best_class_per_anchor, BoxScaler, NmsSettings, OutputView, MAX_NMS_CANDIDATES};
+use crate::result::{Detection, Detections, OrientedBox};
 
 /// Ultralytics' per-class offset of the box centres for class-aware NMS (`max_wh`).
 const CLASS_OFFSET: f32 = 7680.0;

@@ -1,8 +1,9 @@
 //! Pose: the keypoints of each kept box, scaled to the image as Ultralytics' `scale_coords` does.
 
-use super::{task_value, Keypoint};
+use super::task_value;
+use crate::result::{Detection, Keypoint};
 use crate::model::OutputLayout;
-use crate::postprocess::{BoxScaler, Detection, OutputView};
+use crate::postprocess::{BoxScaler, OutputView};
 
 /// Appends the `keypoints` keypoints (of `dims` values: `x, y` and, with 3, a confidence) of each of
 /// `detections`, read from the model's `output` and scaled to the image, to `out`. A keypoint whose

@@ -8,9 +8,10 @@
 //! to the image, where a pixel belongs to the object when the value is above 0.5. Here each step runs on
 //! the window of pixels that can reach the box, so a mask costs in proportion to its box, not to the image.
 
-use super::{task_value, Mask};
+use super::task_value;
+use crate::result::{Detection, Mask};
 use crate::model::OutputLayout;
-use crate::postprocess::{Detection, OutputView};
+use crate::postprocess::OutputView;
 
 /// The prototypes of one image: `mask_dim` planes of `height` x `width`.
 #[derive(Debug, Clone, Copy)]
