@@ -367,7 +367,7 @@ fuzz-smoke:
 ## Miri on the unit tests of the modules that hold unsafe code but do not call ONNX Runtime: the FFI
 ## boundary and handles, the pool, the log sink, the stats (docs/reliability.md). Skipped with a message
 ## where the nightly toolchain has no miri; FUZZ_REQUIRED=1 makes that an error.
-MIRI_TESTS := pool:: log:: stats:: boundary:: handles:: types::
+MIRI_TESTS := pool:: log:: stats:: boundary:: handles:: status:: enums::
 
 miri:
 	@if ! $(CARGO) +nightly miri --version >/dev/null 2>&1; then \

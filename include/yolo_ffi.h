@@ -23,6 +23,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// `load_wait_ms` value that makes calls on a loading model wait for ever.
+#define YOLO_WAIT_FOREVER UINT32_MAX
+
+// `max_delay_us` value of `yolo_config_set_batching` that keeps the library's default delay (2000 us).
+#define YOLO_DEFAULT_BATCH_DELAY UINT32_MAX
+
+// The most images one `yolo_detect_batch` call takes.
+#define YOLO_BATCH_LIMIT 1024
+
 // The major version of the library this header was generated for. A program compiled against this header
 // works with a library of the same major version whose minor version is at least
 // `YOLO_FFI_VERSION_MINOR`; before 1.0 (major 0) the minor version must be the same, as the SONAME
@@ -34,15 +43,6 @@
 
 // The patch version of the library this header was generated for.
 #define YOLO_FFI_VERSION_PATCH 0
-
-// `load_wait_ms` value that makes calls on a loading model wait for ever.
-#define YOLO_WAIT_FOREVER UINT32_MAX
-
-// `max_delay_us` value of `yolo_config_set_batching` that keeps the library's default delay (2000 us).
-#define YOLO_DEFAULT_BATCH_DELAY UINT32_MAX
-
-// The most images one `yolo_detect_batch` call takes.
-#define YOLO_BATCH_LIMIT 1024
 
 // The outcome of a call. Values are stable: a value is never reused for another meaning, and new
 // statuses only get new values. On any status but `YOLO_STATUS_OK`, `yolo_last_error()` describes the
@@ -224,6 +224,15 @@ typedef struct yolo_detector yolo_detector;
 // it stays valid after `yolo_free`. Not synchronised: share it between threads only read-only.
 typedef struct yolo_result yolo_result;
 
+// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
+// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
+// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
+// call. The callback must not unwind. It runs after the detector's state has changed and waiters were
+// woken: `yolo_wait_ready` may return while the callback is still running on the loading thread. It is
+// never called once `yolo_free` on its detector has returned (`yolo_free` waits for a callback running
+// at that moment), so `user_data` need only live until then.
+typedef void (*yolo_load_callback)(void *user_data, yolo_status status, const char *message);
+
 // Counters of one detector, from `yolo_stats`. Each counter is read atomically, the set is not: under load
 // the numbers may be a few calls apart. Owned by the caller.
 typedef struct yolo_detector_stats {
@@ -338,332 +347,9 @@ typedef struct yolo_class_probability {
   float probability;
 } yolo_class_probability;
 
-// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
-// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
-// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
-// call. The callback must not unwind. It runs after the detector's state has changed and waiters were
-// woken: `yolo_wait_ready` may return while the callback is still running on the loading thread. It is
-// never called once `yolo_free` on its detector has returned (`yolo_free` waits for a callback running
-// at that moment), so `user_data` need only live until then.
-typedef void (*yolo_load_callback)(void *user_data, yolo_status status, const char *message);
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-// The library's version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string. Never NULL, never freed.
-// Thread-safe.
-const char *yolo_version(void);
-
-// A static, NUL-terminated description of `status`; unknown values give "unknown status". Never NULL,
-// never freed. Thread-safe.
-const char *yolo_status_string(uint32_t status);
-
-// The name of a `yolo_status` value without its prefix (`"INVALID_ARGUMENT"` for
-// `YOLO_STATUS_INVALID_ARGUMENT`), as a static NUL-terminated string; NULL for a value that is no status.
-// Never freed. Thread-safe. Bindings build their status tables by asking for every value from 0 until
-// NULL, so that no binding restates one.
-const char *yolo_status_name(uint32_t status);
-
-// Ultralytics' name of a `yolo_task` value (`"detect"`, `"segment"`, `"pose"`, `"obb"`, `"classify"`), as
-// a static NUL-terminated string; NULL for a value that is no task (0 included). Never freed. Thread-safe.
-const char *yolo_task_name(uint32_t task);
-
-// The short name of a `yolo_provider` value (`"cpu"`, `"cuda"`, `"tensorrt"`, `"openvino"`), as a static
-// NUL-terminated string, the name the Python package and the bindings take; NULL for a value that is no
-// provider (0 included). Never freed. Thread-safe.
-const char *yolo_provider_name(uint32_t provider);
-
-// The message of the last failed call on this thread, as NUL-terminated UTF-8; "" after a successful call,
-// except that the functions that release an object (`yolo_free`, `yolo_result_free`, `yolo_config_free`,
-// `yolo_detect_options_free`) leave it as it was when they succeed.
-// Never NULL. The pointer is owned by the library and valid until the next call into the library on the
-// same thread: copy the message to keep it. Each thread has its own message.
-const char *yolo_last_error(void);
-
-// Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
-// this process already holds the same model file with the same model settings (`pool_size`,
-// `threads_per_session`, the input size, `share_weights`, `ort_library_path`, the providers and their
-// fall-back, batching and IO binding; in which case the new detector shares its sessions, loaded once),
-// reads the model, builds `pool_size` sessions and runs one warm-up inference. Thresholds, timeouts and
-// limits are per detector, even when sessions are shared.
-//
-// Synchronous (default): blocks until the model is loaded, and fails with the load's status. With
-// `async_load`: returns at once; `yolo_state`, `yolo_wait_ready` and `on_load` report the outcome, and a
-// failed load leaves a valid detector whose calls return `YOLO_STATUS_LOAD_FAILED`.
-//
-// On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
-// with `yolo_free`. `config` is only read during the call. Thread-safe.
-//
-// Safety: `config` must be NULL or a live config from `yolo_config_new`; `out_detector` must be NULL or
-// valid for a write.
-yolo_status yolo_init(const struct yolo_config *config,
-                      struct yolo_detector **out_detector);
-
-// Releases a detector handle. NULL is a no-op. A handle that was freed already (or never came from
-// `yolo_init`) gives `YOLO_STATUS_INVALID_HANDLE` and changes nothing. Calls still running on the
-// detector in other threads finish normally: the detector's memory is released when the last returns,
-// and the model's sessions when the last detector sharing them is released. Results stay valid.
-//
-// The detector's `on_load` callback is never called once `yolo_free` has returned: a load still running
-// then ends without it, and a callback running at that moment on the loading thread is waited for. So its
-// `user_data` may be freed right after `yolo_free`.
-//
-// Handles are checked, not dereferenced: a stale handle is detected even after its slot was reused by a
-// new detector. Thread-safe.
-yolo_status yolo_free(struct yolo_detector *detector);
-
-// Writes where the detector's model load stands (a `yolo_load_state` value). Never blocks. Thread-safe.
-//
-// Safety: `out_state` must be valid for a write.
-yolo_status yolo_state(const struct yolo_detector *detector,
-                       yolo_load_state *out_state);
-
-// Waits up to `timeout_ms` (`YOLO_WAIT_FOREVER`: for ever; 0: not at all) for the model load to end:
-// `YOLO_STATUS_OK` when ready, `YOLO_STATUS_LOAD_FAILED` with the reason in `yolo_last_error()`, or
-// `YOLO_STATUS_NOT_READY` when still loading at the deadline. Thread-safe.
-yolo_status yolo_wait_ready(const struct yolo_detector *detector,
-                            uint32_t timeout_ms);
-
-// Writes the reason of a failed load as NUL-terminated UTF-8 and its length; "" (length 0) when the load
-// did not fail (or has not ended). The string is owned by the detector and valid until `yolo_free`.
-// Thread-safe.
-//
-// Safety: The out-pointers must be valid for writes.
-yolo_status yolo_load_error(const struct yolo_detector *detector,
-                            const char **out_message,
-                            size_t *out_message_len);
-
-// Call in a child process right after `fork()` (gunicorn `post_fork`, uwsgi `postfork`, Celery
-// `worker_process_init`) to build the child's own sessions for every loaded model now. Optional: each
-// model also does it on its first detect in the child. Sessions inherited from the parent are never used
-// or freed in the child (ONNX Runtime's threads do not survive `fork()`); they are leaked on purpose.
-// A no-op in a process that did not fork.
-yolo_status yolo_after_fork(void);
-
-// Writes the detector's counters: load state and time, detects, errors by status, sessions in use and
-// idle, waits on the pool, and a latency histogram with percentiles. Lock-free and cheap: fit for a health
-// check. Thread-safe.
-//
-// Safety: `out_stats` must be valid for a write.
-yolo_status yolo_stats(const struct yolo_detector *detector,
-                       struct yolo_detector_stats *out_stats);
-
-// Routes the library's events to `callback` (NULL: drop them again, the default), with `user_data`
-// passed back as is. Nothing is ever printed to stdout or stderr. Process-wide; thread-safe. Returns once
-// no thread is still running the previous callback, so its `user_data` may be freed then. The library
-// holds no lock while a callback runs, so a callback that blocks (a Python callback waiting for the GIL)
-// never leaves a lock held in a child forked meanwhile.
-yolo_status yolo_set_log_callback(yolo_log_callback callback,
-                                  void *user_data);
-
-// Decodes `count` encoded images and detects objects in each: `images[i]` points to `image_lens[i]` bytes.
-// On a model with a dynamic batch dimension, up to 8 images share one ONNX Runtime run (letterboxed as
-// Ultralytics batches them: to the minimal rectangle when all have the same size, else to the full input
-// size); other models run the images one by one. `count` is 1 to `YOLO_BATCH_LIMIT`. `options` may be
-// NULL for the detector's defaults.
-//
-// All or nothing: on success, writes `count` new results to `out_results[0..count]`, in the order of
-// `images`, each owned by the caller until `yolo_result_free`; on any failure (one image that does not
-// decode fails the call, and the message names it) nothing is written. The arrays and image bytes are
-// only read during the call. Thread-safe, as `yolo_detect`.
-//
-// Safety: `detector` must be a live detector; `images` and `image_lens` must be readable arrays of `count`
-// entries, each `images[i]` readable for `image_lens[i]` bytes; `options` must be NULL or valid;
-// `out_results` must be writable for `count` pointers.
-yolo_status yolo_detect_batch(const struct yolo_detector *detector,
-                              const uint8_t *const *images,
-                              const size_t *image_lens,
-                              size_t count,
-                              const struct yolo_detect_options *options,
-                              struct yolo_result **out_results);
-
-// Decodes an encoded image (JPEG, PNG, BMP, WebP, GIF first frame or TIFF; EXIF orientation applied) and
-// detects objects in it. `options` may be NULL for the detector's defaults.
-//
-// On success, writes a new result to `*out_result`, owned by the caller until `yolo_result_free`. The
-// image bytes are only read during the call. Thread-safe: call it from any number of threads on the same
-// detector; when every session is busy it waits up to the config's `acquire_timeout_ms`.
-//
-// Safety: `detector` must be a live detector; `encoded` must be readable for `encoded_len` bytes; `options` must be
-// NULL or valid; `out_result` must be valid for a write.
-yolo_status yolo_detect(const struct yolo_detector *detector,
-                        const uint8_t *encoded,
-                        size_t encoded_len,
-                        const struct yolo_detect_options *options,
-                        struct yolo_result **out_result);
-
-// Detects objects in a pixel buffer: `height` rows of `width` pixels in `pixel_format` (a
-// `yolo_pixel_format` value), each row starting `stride_bytes` after the previous one. The buffer is read
-// in place, with no conversion on the caller's side: pass an OpenCV `cv::Mat` as BGR8 with its `step`, or a
-// numpy array with its `strides[0]`. `pixels_len` must cover `(height - 1) * stride_bytes + width * bpp`
-// bytes. `options` may be NULL for the detector's defaults.
-//
-// Ownership, lifetime and thread-safety are as for `yolo_detect`.
-//
-// Safety: `detector` must be a live detector; `pixels` must be readable for `pixels_len` bytes; `options` must be
-// NULL or valid; `out_result` must be valid for a write.
-yolo_status yolo_detect_pixels(const struct yolo_detector *detector,
-                               const uint8_t *pixels,
-                               size_t pixels_len,
-                               uint32_t width,
-                               uint32_t height,
-                               size_t stride_bytes,
-                               uint32_t pixel_format,
-                               const struct yolo_detect_options *options,
-                               struct yolo_result **out_result);
-
-// Gives the detections of a result: writes a pointer to the first of `*out_count` detections, sorted by
-// descending score (end-to-end models: in the model's order). The array is owned by the result and valid
-// until `yolo_result_free`; with no detections, the count is 0 and the pointer must not be dereferenced.
-//
-// Safety: `result` must be a live result; the out-pointers must be valid for writes.
-yolo_status yolo_result_detections(const struct yolo_result *result,
-                                   const struct yolo_detection **out_detections,
-                                   size_t *out_count);
-
-// Writes the size of the image the result's boxes refer to: for encoded images, after EXIF orientation.
-//
-// Safety: `result` must be a live result; the out-pointers must be valid for writes.
-yolo_status yolo_result_image_size(const struct yolo_result *result,
-                                   uint32_t *out_width,
-                                   uint32_t *out_height);
-
-// Writes the instance mask of detection `index` of a segmentation model's result (see `yolo_mask`),
-// computed as Ultralytics computes it (by default at the model input's resolution, then scaled to the
-// image; with `retina_masks`, at the image's). `YOLO_STATUS_OUT_OF_RANGE` when `index` is not below the
-// detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a segmentation model. The bitmap
-// is owned by the result and valid until `yolo_result_free`.
-//
-// Safety: `result` must be a live result; `out_mask` must be valid for a write.
-yolo_status yolo_result_mask(const struct yolo_result *result,
-                             size_t index,
-                             struct yolo_mask *out_mask);
-
-// Gives the outline of detection `index`'s mask as a polygon: writes a pointer to `2 * *out_count` floats,
-// the `x, y` image pixel coordinates of `*out_count` points, in order around the outer boundary of the
-// mask's largest connected region (through the centres of its boundary pixels, with the points inside
-// straight runs left out, as OpenCV's `findContours` gives it). For a mask of one region that is
-// Ultralytics' `masks.xy`; Ultralytics joins several regions into one polygon with thin bridges. An empty mask has 0
-// points, and the pointer must not be dereferenced. The polygon is traced on the first call for that
-// detection and kept by the result: the array is owned by the result and valid until `yolo_result_free`.
-// Unlike the other accessors this one computes, but it is safe to call from several threads on a shared
-// result. Errors as `yolo_result_mask`.
-//
-// Safety: `result` must be a live result; the out-pointers must be valid for writes.
-yolo_status yolo_result_mask_polygon(const struct yolo_result *result,
-                                     size_t index,
-                                     const float **out_points,
-                                     size_t *out_count);
-
-// Gives the keypoints of detection `index` of a pose model's result: writes a pointer to the first of
-// `*out_count` keypoints (the model's keypoint count, `yolo_keypoint_shape`), in the model's order. The
-// array is owned by the result and valid until `yolo_result_free`. `YOLO_STATUS_OUT_OF_RANGE` when
-// `index` is not below the detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a pose
-// model.
-//
-// Safety: `result` must be a live result; the out-pointers must be valid for writes.
-yolo_status yolo_result_keypoints(const struct yolo_result *result,
-                                  size_t index,
-                                  const struct yolo_keypoint **out_keypoints,
-                                  size_t *out_count);
-
-// Copies the rotated box of detection `index` of an oriented-box model's result into `*out_box` (the
-// detection itself holds the box's axis-aligned bounds, clipped to the image). `YOLO_STATUS_OUT_OF_RANGE`
-// when `index` is not below the detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not an
-// oriented-box model.
-//
-// Safety: `result` must be a live result; `out_box` must be valid for a write.
-yolo_status yolo_result_oriented_box(const struct yolo_result *result,
-                                     size_t index,
-                                     struct yolo_oriented_box *out_box);
-
-// Gives a classification result's most probable classes, best first (equal probabilities in class
-// order), at most the call's `top_k` (default 5): writes a pointer to the first of `*out_count`
-// entries. The array is owned by the result and valid until `yolo_result_free`. For models of the
-// other tasks the count is 0 and the pointer must not be dereferenced.
-//
-// Safety: `result` must be a live result; the out-pointers must be valid for writes.
-yolo_status yolo_result_classes(const struct yolo_result *result,
-                                const struct yolo_class_probability **out_classes,
-                                size_t *out_count);
-
-// Releases a result. NULL is a no-op. Passing anything else than a result from this library, or the same
-// result twice, is undefined behaviour. The common cases are caught on a best-effort basis: a pointer
-// without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
-// alone, and the call sets `yolo_last_error()` and logs a warning instead of freeing it. Do not rely on it.
-//
-// Safety: `result` must be NULL or a live result, not used by any other thread.
-void yolo_result_free(struct yolo_result *result);
-
-// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 999
-// (`class0` to `class998`, the names Ultralytics gives such a model), since its output does not say.
-// Thread-safe.
-//
-// Safety: `detector` must be a live detector; `out_count` must be valid for a write.
-yolo_status yolo_class_count(const struct yolo_detector *detector,
-                             size_t *out_count);
-
-// Writes the name of class `class_id` as NUL-terminated UTF-8 and its length in bytes (without the NUL).
-// The string is owned by the detector and valid until `yolo_free`. `YOLO_STATUS_OUT_OF_RANGE` when
-// `class_id >= yolo_class_count`. Thread-safe.
-//
-// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
-yolo_status yolo_class_name(const struct yolo_detector *detector,
-                            uint32_t class_id,
-                            const char **out_name,
-                            size_t *out_name_len);
-
-// Writes the model's task (a `yolo_task` value): the `task` of its metadata, or for a model without one,
-// segmentation when it has a second output of prototypes, else detection. Thread-safe.
-//
-// Safety: `detector` must be a live detector; `out_task` must be valid for a write.
-yolo_status yolo_model_task(const struct yolo_detector *detector,
-                            yolo_task *out_task);
-
-// Writes the execution provider the model's sessions run on (a `yolo_provider` value) and its device id:
-// the first of the config's providers that was there, `YOLO_PROVIDER_CPU` when none was asked for. The
-// load logs it too. Thread-safe.
-//
-// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
-yolo_status yolo_model_provider(const struct yolo_detector *detector,
-                                yolo_provider *out_provider,
-                                uint32_t *out_device_id);
-
-// Writes whether the model's sessions have their input and outputs bound (`yolo_config_set_io_binding`):
-// `true` on a GPU provider by default, `false` on the CPU by default or when the provider offered no
-// memory to bind in. Thread-safe.
-//
-// Safety: `detector` must be a live detector; `out_bound` must be valid for writes.
-yolo_status yolo_model_io_binding(const struct yolo_detector *detector,
-                                  bool *out_bound);
-
-// Writes what cross-caller batching (`yolo_config_set_batching`) has done in this process: the batched
-// runs, the detect calls they carried (their ratio is the mean batch size), and the longest any call
-// waited for others, in microseconds. All 0 when batching is off, the model's batch dimension is fixed,
-// or in a forked child before its first call. Thread-safe; takes the batcher's lock briefly.
-//
-// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
-yolo_status yolo_batch_stats(const struct yolo_detector *detector,
-                             uint64_t *out_runs,
-                             uint64_t *out_calls,
-                             uint64_t *out_longest_wait_us);
-
-// Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
-// confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
-//
-// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
-yolo_status yolo_keypoint_shape(const struct yolo_detector *detector,
-                                size_t *out_keypoints,
-                                size_t *out_dims);
-
-// Writes the model's input size in pixels: the fixed input shape, or for a dynamic model the letterbox
-// target, of which each image uses the minimal stride-aligned rectangle. Thread-safe.
-//
-// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
-yolo_status yolo_input_size(const struct yolo_detector *detector,
-                            uint32_t *out_width,
-                            uint32_t *out_height);
 
 // Creates a config with every default set: the pool chosen from the cores, Ultralytics' thresholds
 // (confidence 0.25, IoU 0.7, 300 detections, per class), no acquire timeout, a 100-megapixel image limit,
@@ -873,6 +559,237 @@ yolo_status yolo_config_set_on_load(struct yolo_config *config,
                                     yolo_load_callback on_load,
                                     void *user_data);
 
+// Decodes `count` encoded images and detects objects in each: `images[i]` points to `image_lens[i]` bytes.
+// On a model with a dynamic batch dimension, up to 8 images share one ONNX Runtime run (letterboxed as
+// Ultralytics batches them: to the minimal rectangle when all have the same size, else to the full input
+// size); other models run the images one by one. `count` is 1 to `YOLO_BATCH_LIMIT`. `options` may be
+// NULL for the detector's defaults.
+//
+// All or nothing: on success, writes `count` new results to `out_results[0..count]`, in the order of
+// `images`, each owned by the caller until `yolo_result_free`; on any failure (one image that does not
+// decode fails the call, and the message names it) nothing is written. The arrays and image bytes are
+// only read during the call. Thread-safe, as `yolo_detect`.
+//
+// Safety: `detector` must be a live detector; `images` and `image_lens` must be readable arrays of `count`
+// entries, each `images[i]` readable for `image_lens[i]` bytes; `options` must be NULL or valid;
+// `out_results` must be writable for `count` pointers.
+yolo_status yolo_detect_batch(const struct yolo_detector *detector,
+                              const uint8_t *const *images,
+                              const size_t *image_lens,
+                              size_t count,
+                              const struct yolo_detect_options *options,
+                              struct yolo_result **out_results);
+
+// Decodes an encoded image (JPEG, PNG, BMP, WebP, GIF first frame or TIFF; EXIF orientation applied) and
+// detects objects in it. `options` may be NULL for the detector's defaults.
+//
+// On success, writes a new result to `*out_result`, owned by the caller until `yolo_result_free`. The
+// image bytes are only read during the call. Thread-safe: call it from any number of threads on the same
+// detector; when every session is busy it waits up to the config's `acquire_timeout_ms`.
+//
+// Safety: `detector` must be a live detector; `encoded` must be readable for `encoded_len` bytes; `options` must be
+// NULL or valid; `out_result` must be valid for a write.
+yolo_status yolo_detect(const struct yolo_detector *detector,
+                        const uint8_t *encoded,
+                        size_t encoded_len,
+                        const struct yolo_detect_options *options,
+                        struct yolo_result **out_result);
+
+// Detects objects in a pixel buffer: `height` rows of `width` pixels in `pixel_format` (a
+// `yolo_pixel_format` value), each row starting `stride_bytes` after the previous one. The buffer is read
+// in place, with no conversion on the caller's side: pass an OpenCV `cv::Mat` as BGR8 with its `step`, or a
+// numpy array with its `strides[0]`. `pixels_len` must cover `(height - 1) * stride_bytes + width * bpp`
+// bytes. `options` may be NULL for the detector's defaults.
+//
+// Ownership, lifetime and thread-safety are as for `yolo_detect`.
+//
+// Safety: `detector` must be a live detector; `pixels` must be readable for `pixels_len` bytes; `options` must be
+// NULL or valid; `out_result` must be valid for a write.
+yolo_status yolo_detect_pixels(const struct yolo_detector *detector,
+                               const uint8_t *pixels,
+                               size_t pixels_len,
+                               uint32_t width,
+                               uint32_t height,
+                               size_t stride_bytes,
+                               uint32_t pixel_format,
+                               const struct yolo_detect_options *options,
+                               struct yolo_result **out_result);
+
+// Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
+// this process already holds the same model file with the same model settings (`pool_size`,
+// `threads_per_session`, the input size, `share_weights`, `ort_library_path`, the providers and their
+// fall-back, batching and IO binding; in which case the new detector shares its sessions, loaded once),
+// reads the model, builds `pool_size` sessions and runs one warm-up inference. Thresholds, timeouts and
+// limits are per detector, even when sessions are shared.
+//
+// Synchronous (default): blocks until the model is loaded, and fails with the load's status. With
+// `async_load`: returns at once; `yolo_state`, `yolo_wait_ready` and `on_load` report the outcome, and a
+// failed load leaves a valid detector whose calls return `YOLO_STATUS_LOAD_FAILED`.
+//
+// On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
+// with `yolo_free`. `config` is only read during the call. Thread-safe.
+//
+// Safety: `config` must be NULL or a live config from `yolo_config_new`; `out_detector` must be NULL or
+// valid for a write.
+yolo_status yolo_init(const struct yolo_config *config,
+                      struct yolo_detector **out_detector);
+
+// Releases a detector handle. NULL is a no-op. A handle that was freed already (or never came from
+// `yolo_init`) gives `YOLO_STATUS_INVALID_HANDLE` and changes nothing. Calls still running on the
+// detector in other threads finish normally: the detector's memory is released when the last returns,
+// and the model's sessions when the last detector sharing them is released. Results stay valid.
+//
+// The detector's `on_load` callback is never called once `yolo_free` has returned: a load still running
+// then ends without it, and a callback running at that moment on the loading thread is waited for. So its
+// `user_data` may be freed right after `yolo_free`.
+//
+// Handles are checked, not dereferenced: a stale handle is detected even after its slot was reused by a
+// new detector. Thread-safe.
+yolo_status yolo_free(struct yolo_detector *detector);
+
+// Writes where the detector's model load stands (a `yolo_load_state` value). Never blocks. Thread-safe.
+//
+// Safety: `out_state` must be valid for a write.
+yolo_status yolo_state(const struct yolo_detector *detector,
+                       yolo_load_state *out_state);
+
+// Waits up to `timeout_ms` (`YOLO_WAIT_FOREVER`: for ever; 0: not at all) for the model load to end:
+// `YOLO_STATUS_OK` when ready, `YOLO_STATUS_LOAD_FAILED` with the reason in `yolo_last_error()`, or
+// `YOLO_STATUS_NOT_READY` when still loading at the deadline. Thread-safe.
+yolo_status yolo_wait_ready(const struct yolo_detector *detector,
+                            uint32_t timeout_ms);
+
+// Writes the reason of a failed load as NUL-terminated UTF-8 and its length; "" (length 0) when the load
+// did not fail (or has not ended). The string is owned by the detector and valid until `yolo_free`.
+// Thread-safe.
+//
+// Safety: The out-pointers must be valid for writes.
+yolo_status yolo_load_error(const struct yolo_detector *detector,
+                            const char **out_message,
+                            size_t *out_message_len);
+
+// Call in a child process right after `fork()` (gunicorn `post_fork`, uwsgi `postfork`, Celery
+// `worker_process_init`) to build the child's own sessions for every loaded model now. Optional: each
+// model also does it on its first detect in the child. Sessions inherited from the parent are never used
+// or freed in the child (ONNX Runtime's threads do not survive `fork()`); they are leaked on purpose.
+// A no-op in a process that did not fork.
+yolo_status yolo_after_fork(void);
+
+// Writes the detector's counters: load state and time, detects, errors by status, sessions in use and
+// idle, waits on the pool, and a latency histogram with percentiles. Lock-free and cheap: fit for a health
+// check. Thread-safe.
+//
+// Safety: `out_stats` must be valid for a write.
+yolo_status yolo_stats(const struct yolo_detector *detector,
+                       struct yolo_detector_stats *out_stats);
+
+// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 999
+// (`class0` to `class998`, the names Ultralytics gives such a model), since its output does not say.
+// Thread-safe.
+//
+// Safety: `detector` must be a live detector; `out_count` must be valid for a write.
+yolo_status yolo_class_count(const struct yolo_detector *detector,
+                             size_t *out_count);
+
+// Writes the name of class `class_id` as NUL-terminated UTF-8 and its length in bytes (without the NUL).
+// The string is owned by the detector and valid until `yolo_free`. `YOLO_STATUS_OUT_OF_RANGE` when
+// `class_id >= yolo_class_count`. Thread-safe.
+//
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+yolo_status yolo_class_name(const struct yolo_detector *detector,
+                            uint32_t class_id,
+                            const char **out_name,
+                            size_t *out_name_len);
+
+// Writes the model's task (a `yolo_task` value): the `task` of its metadata, or for a model without one,
+// segmentation when it has a second output of prototypes, else detection. Thread-safe.
+//
+// Safety: `detector` must be a live detector; `out_task` must be valid for a write.
+yolo_status yolo_model_task(const struct yolo_detector *detector,
+                            yolo_task *out_task);
+
+// Writes the execution provider the model's sessions run on (a `yolo_provider` value) and its device id:
+// the first of the config's providers that was there, `YOLO_PROVIDER_CPU` when none was asked for. The
+// load logs it too. Thread-safe.
+//
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+yolo_status yolo_model_provider(const struct yolo_detector *detector,
+                                yolo_provider *out_provider,
+                                uint32_t *out_device_id);
+
+// Writes whether the model's sessions have their input and outputs bound (`yolo_config_set_io_binding`):
+// `true` on a GPU provider by default, `false` on the CPU by default or when the provider offered no
+// memory to bind in. Thread-safe.
+//
+// Safety: `detector` must be a live detector; `out_bound` must be valid for writes.
+yolo_status yolo_model_io_binding(const struct yolo_detector *detector,
+                                  bool *out_bound);
+
+// Writes what cross-caller batching (`yolo_config_set_batching`) has done in this process: the batched
+// runs, the detect calls they carried (their ratio is the mean batch size), and the longest any call
+// waited for others, in microseconds. All 0 when batching is off, the model's batch dimension is fixed,
+// or in a forked child before its first call. Thread-safe; takes the batcher's lock briefly.
+//
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+yolo_status yolo_batch_stats(const struct yolo_detector *detector,
+                             uint64_t *out_runs,
+                             uint64_t *out_calls,
+                             uint64_t *out_longest_wait_us);
+
+// Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
+// confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
+//
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+yolo_status yolo_keypoint_shape(const struct yolo_detector *detector,
+                                size_t *out_keypoints,
+                                size_t *out_dims);
+
+// Writes the model's input size in pixels: the fixed input shape, or for a dynamic model the letterbox
+// target, of which each image uses the minimal stride-aligned rectangle. Thread-safe.
+//
+// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+yolo_status yolo_input_size(const struct yolo_detector *detector,
+                            uint32_t *out_width,
+                            uint32_t *out_height);
+
+// Ultralytics' name of a `yolo_task` value (`"detect"`, `"segment"`, `"pose"`, `"obb"`, `"classify"`), as
+// a static NUL-terminated string; NULL for a value that is no task (0 included). Never freed. Thread-safe.
+const char *yolo_task_name(uint32_t task);
+
+// The short name of a `yolo_provider` value (`"cpu"`, `"cuda"`, `"tensorrt"`, `"openvino"`), as a static
+// NUL-terminated string, the name the Python package and the bindings take; NULL for a value that is no
+// provider (0 included). Never freed. Thread-safe.
+const char *yolo_provider_name(uint32_t provider);
+
+// The library's version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string. Never NULL, never freed.
+// Thread-safe.
+const char *yolo_version(void);
+
+// A static, NUL-terminated description of `status`; unknown values give "unknown status". Never NULL,
+// never freed. Thread-safe.
+const char *yolo_status_string(uint32_t status);
+
+// The name of a `yolo_status` value without its prefix (`"INVALID_ARGUMENT"` for
+// `YOLO_STATUS_INVALID_ARGUMENT`), as a static NUL-terminated string; NULL for a value that is no status.
+// Never freed. Thread-safe. Bindings build their status tables by asking for every value from 0 until
+// NULL, so that no binding restates one.
+const char *yolo_status_name(uint32_t status);
+
+// The message of the last failed call on this thread, as NUL-terminated UTF-8; "" after a successful call,
+// except that the functions that release an object (`yolo_free`, `yolo_result_free`, `yolo_config_free`,
+// `yolo_detect_options_free`) leave it as it was when they succeed.
+// Never NULL. The pointer is owned by the library and valid until the next call into the library on the
+// same thread: copy the message to keep it. Each thread has its own message.
+const char *yolo_last_error(void);
+
+// Routes the library's events to `callback` (NULL: drop them again, the default), with `user_data`
+// passed back as is. Nothing is ever printed to stdout or stderr. Process-wide; thread-safe. Returns once
+// no thread is still running the previous callback, so its `user_data` may be freed then. The library
+// holds no lock while a callback runs, so a callback that blocks (a Python callback waiting for the GIL)
+// never leaves a lock held in a child forked meanwhile.
+yolo_status yolo_set_log_callback(yolo_log_callback callback,
+                                  void *user_data);
+
 // Creates options that inherit every value from the detector. On success writes them to
 // `*out_options`, owned by the caller until `yolo_detect_options_free`. Thread-safe.
 //
@@ -921,6 +838,89 @@ yolo_status yolo_detect_options_set_retina_masks(struct yolo_detect_options *opt
 // Safety: `options` must be live options.
 yolo_status yolo_detect_options_set_top_k(struct yolo_detect_options *options,
                                           uint32_t top_k);
+
+// Gives the detections of a result: writes a pointer to the first of `*out_count` detections, sorted by
+// descending score (end-to-end models: in the model's order). The array is owned by the result and valid
+// until `yolo_result_free`; with no detections, the count is 0 and the pointer must not be dereferenced.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_detections(const struct yolo_result *result,
+                                   const struct yolo_detection **out_detections,
+                                   size_t *out_count);
+
+// Writes the size of the image the result's boxes refer to: for encoded images, after EXIF orientation.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_image_size(const struct yolo_result *result,
+                                   uint32_t *out_width,
+                                   uint32_t *out_height);
+
+// Writes the instance mask of detection `index` of a segmentation model's result (see `yolo_mask`),
+// computed as Ultralytics computes it (by default at the model input's resolution, then scaled to the
+// image; with `retina_masks`, at the image's). `YOLO_STATUS_OUT_OF_RANGE` when `index` is not below the
+// detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a segmentation model. The bitmap
+// is owned by the result and valid until `yolo_result_free`.
+//
+// Safety: `result` must be a live result; `out_mask` must be valid for a write.
+yolo_status yolo_result_mask(const struct yolo_result *result,
+                             size_t index,
+                             struct yolo_mask *out_mask);
+
+// Gives the outline of detection `index`'s mask as a polygon: writes a pointer to `2 * *out_count` floats,
+// the `x, y` image pixel coordinates of `*out_count` points, in order around the outer boundary of the
+// mask's largest connected region (through the centres of its boundary pixels, with the points inside
+// straight runs left out, as OpenCV's `findContours` gives it). For a mask of one region that is
+// Ultralytics' `masks.xy`; Ultralytics joins several regions into one polygon with thin bridges. An empty mask has 0
+// points, and the pointer must not be dereferenced. The polygon is traced on the first call for that
+// detection and kept by the result: the array is owned by the result and valid until `yolo_result_free`.
+// Unlike the other accessors this one computes, but it is safe to call from several threads on a shared
+// result. Errors as `yolo_result_mask`.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_mask_polygon(const struct yolo_result *result,
+                                     size_t index,
+                                     const float **out_points,
+                                     size_t *out_count);
+
+// Gives the keypoints of detection `index` of a pose model's result: writes a pointer to the first of
+// `*out_count` keypoints (the model's keypoint count, `yolo_keypoint_shape`), in the model's order. The
+// array is owned by the result and valid until `yolo_result_free`. `YOLO_STATUS_OUT_OF_RANGE` when
+// `index` is not below the detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a pose
+// model.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_keypoints(const struct yolo_result *result,
+                                  size_t index,
+                                  const struct yolo_keypoint **out_keypoints,
+                                  size_t *out_count);
+
+// Copies the rotated box of detection `index` of an oriented-box model's result into `*out_box` (the
+// detection itself holds the box's axis-aligned bounds, clipped to the image). `YOLO_STATUS_OUT_OF_RANGE`
+// when `index` is not below the detection count; `YOLO_STATUS_INVALID_ARGUMENT` when the model is not an
+// oriented-box model.
+//
+// Safety: `result` must be a live result; `out_box` must be valid for a write.
+yolo_status yolo_result_oriented_box(const struct yolo_result *result,
+                                     size_t index,
+                                     struct yolo_oriented_box *out_box);
+
+// Gives a classification result's most probable classes, best first (equal probabilities in class
+// order), at most the call's `top_k` (default 5): writes a pointer to the first of `*out_count`
+// entries. The array is owned by the result and valid until `yolo_result_free`. For models of the
+// other tasks the count is 0 and the pointer must not be dereferenced.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_classes(const struct yolo_result *result,
+                                const struct yolo_class_probability **out_classes,
+                                size_t *out_count);
+
+// Releases a result. NULL is a no-op. Passing anything else than a result from this library, or the same
+// result twice, is undefined behaviour. The common cases are caught on a best-effort basis: a pointer
+// without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
+// alone, and the call sets `yolo_last_error()` and logs a warning instead of freeing it. Do not rely on it.
+//
+// Safety: `result` must be NULL or a live result, not used by any other thread.
+void yolo_result_free(struct yolo_result *result);
 
 #ifdef __cplusplus
 }  // extern "C"

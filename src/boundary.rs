@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use crate::types::yolo_status;
+use crate::status::yolo_status;
 use yolo_ffi_core::{Error, Result};
 
 thread_local! {
@@ -162,6 +162,11 @@ pub(crate) unsafe fn optional_path(ptr: *const c_char) -> Option<PathBuf> {
     // SAFETY: non-null and NUL-terminated by the caller's contract.
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
     (!bytes.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(bytes)))
+}
+
+/// A C string of `text`, NULs replaced by `?`.
+pub(crate) fn c_string_lossy(text: &str) -> CString {
+    CString::new(text.replace('\0', "?")).expect("NULs were replaced")
 }
 
 #[cfg(test)]

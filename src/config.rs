@@ -10,13 +10,28 @@ use std::time::Duration;
 
 use yolo_ffi_core::provider::{Provider, ProviderKind};
 use yolo_ffi_core::settings::{self, threshold, DEFAULT_MAX_IMAGE_PIXELS};
-use yolo_ffi_core::{DetectorConfig, Error, NmsSettings, Result};
+use yolo_ffi_core::{DetectorConfig, Error, Result};
 
 use crate::boundary::{optional_path, OutParam};
+use crate::enums::{yolo_io_binding, yolo_provider};
 use crate::handles::{borrow_handle, borrow_handle_mut, free_handle, into_handle, BoxOwned};
-use crate::types::{
-    yolo_io_binding, yolo_load_callback, yolo_provider, yolo_status, YOLO_DEFAULT_BATCH_DELAY, YOLO_WAIT_FOREVER,
-};
+use crate::status::yolo_status;
+
+/// Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
+/// failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
+/// for a model that had already loaded, at once inside `yolo_init`). The message is valid only during the
+/// call. The callback must not unwind. It runs after the detector's state has changed and waiters were
+/// woken: `yolo_wait_ready` may return while the callback is still running on the loading thread. It is
+/// never called once `yolo_free` on its detector has returned (`yolo_free` waits for a callback running
+/// at that moment), so `user_data` need only live until then.
+pub type yolo_load_callback =
+    Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void, status: yolo_status, message: *const c_char)>;
+
+/// `load_wait_ms` value that makes calls on a loading model wait for ever.
+pub const YOLO_WAIT_FOREVER: u32 = u32::MAX;
+
+/// `max_delay_us` value of `yolo_config_set_batching` that keeps the library's default delay (2000 us).
+pub const YOLO_DEFAULT_BATCH_DELAY: u32 = u32::MAX;
 
 /// How to load a detector: the model file, the session pool, the default thresholds, limits, timeouts and
 /// the background load. Created by `yolo_config_new` with every default set, changed with the
@@ -25,14 +40,6 @@ use crate::types::{
 /// returns. Not thread-safe while being changed; once set, any number of threads may pass it to `yolo_init`
 /// at the same time.
 pub struct yolo_config {
-    _private: [u8; 0],
-}
-
-/// Per-call overrides of a detector's default thresholds. Created by `yolo_detect_options_new`, where
-/// every value is inherited from the detector; each `yolo_detect_options_set_*` call overrides one value.
-/// Released by `yolo_detect_options_free`. Owned by the caller and only read during a detect call; not
-/// thread-safe while being changed, and once set, may be shared by any number of threads.
-pub struct yolo_detect_options {
     _private: [u8; 0],
 }
 
@@ -51,40 +58,8 @@ impl BoxOwned for yolo_config {
     const TAG: u64 = u64::from_be_bytes(*b"yoloCONF");
 }
 
-/// What a `yolo_detect_options` holds: each value, or `None` to inherit the detector's.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct OptionValues {
-    conf_threshold: Option<f32>,
-    iou_threshold: Option<f32>,
-    max_detections: Option<usize>,
-    class_agnostic: Option<bool>,
-    retina_masks: Option<bool>,
-    top_k: Option<usize>,
-}
-
-impl OptionValues {
-    /// These overrides applied to `defaults`.
-    pub(crate) fn apply_to(&self, defaults: NmsSettings) -> NmsSettings {
-        NmsSettings {
-            conf_threshold: self.conf_threshold.unwrap_or(defaults.conf_threshold),
-            iou_threshold: self.iou_threshold.unwrap_or(defaults.iou_threshold),
-            max_detections: self.max_detections.unwrap_or(defaults.max_detections),
-            class_agnostic: self.class_agnostic.unwrap_or(defaults.class_agnostic),
-            retina_masks: self.retina_masks.unwrap_or(defaults.retina_masks),
-            top_k: self.top_k.unwrap_or(defaults.top_k),
-        }
-    }
-}
-
-impl BoxOwned for yolo_detect_options {
-    type Rust = OptionValues;
-    const NAME: &'static str = "options";
-    /// "yoloOPTS" in ASCII.
-    const TAG: u64 = u64::from_be_bytes(*b"yoloOPTS");
-}
-
 /// A count of at least 1, as the core's rule for `name` says.
-fn at_least_one(name: &str, value: u32) -> Result<usize> {
+pub(crate) fn at_least_one(name: &str, value: u32) -> Result<usize> {
     settings::at_least_one(name, value as usize)
 }
 
@@ -578,183 +553,14 @@ pub(crate) unsafe fn config_values<'a>(config: *const yolo_config) -> Result<&'a
     Ok(values)
 }
 
-/// Creates options that inherit every value from the detector. On success writes them to
-/// `*out_options`, owned by the caller until `yolo_detect_options_free`. Thread-safe.
-///
-/// Safety: `out_options` must be NULL or valid for a write.
-#[no_mangle]
-pub unsafe extern "C" fn yolo_detect_options_new(out_options: *mut *mut yolo_detect_options) -> yolo_status {
-    ffi_boundary!(status {
-        let out = OutParam::new(out_options, "out_options")?;
-        // SAFETY: writable by the caller's contract.
-        unsafe { out.write(into_handle::<yolo_detect_options>(OptionValues::default())) };
-        Ok(())
-    })
-}
-
-/// Releases options. NULL is a no-op. On success it leaves `yolo_last_error()` as it was.
-///
-/// Safety: `options` must be NULL or live options from `yolo_detect_options_new`, not in use by another
-/// thread.
-#[no_mangle]
-pub unsafe extern "C" fn yolo_detect_options_free(options: *mut yolo_detect_options) -> yolo_status {
-    // SAFETY: forwarded to the caller's contract.
-    ffi_boundary!(release { unsafe { free_handle(options) } })
-}
-
-/// Applies `change` to live options.
-///
-/// Safety: `options` must be NULL or live options not used by another thread during the call.
-unsafe fn change_options(
-    options: *mut yolo_detect_options,
-    change: impl FnOnce(&mut OptionValues) -> Result<()>,
-) -> yolo_status {
-    ffi_boundary!(status {
-        // SAFETY: forwarded to the caller's contract.
-        let values = unsafe { borrow_handle_mut(options) }?;
-        change(values)
-    })
-}
-
-/// Overrides the confidence threshold, in [0, 1], for calls with these options.
-///
-/// Safety: `options` must be live options.
-#[no_mangle]
-pub unsafe extern "C" fn yolo_detect_options_set_conf_threshold(
-    options: *mut yolo_detect_options,
-    conf_threshold: f32,
-) -> yolo_status {
-    // SAFETY: forwarded to the caller's contract.
-    unsafe {
-        change_options(options, |values| {
-            values.conf_threshold = Some(threshold("conf_threshold", conf_threshold)?);
-            Ok(())
-        })
-    }
-}
-
-/// Overrides the NMS IoU threshold, in [0, 1], for calls with these options.
-///
-/// Safety: `options` must be live options.
-#[no_mangle]
-pub unsafe extern "C" fn yolo_detect_options_set_iou_threshold(
-    options: *mut yolo_detect_options,
-    iou_threshold: f32,
-) -> yolo_status {
-    // SAFETY: forwarded to the caller's contract.
-    unsafe {
-        change_options(options, |values| {
-            values.iou_threshold = Some(threshold("iou_threshold", iou_threshold)?);
-            Ok(())
-        })
-    }
-}
-
-/// Overrides the maximum number of detections, at least 1, for calls with these options.
-///
-/// Safety: `options` must be live options.
-#[no_mangle]
-pub unsafe extern "C" fn yolo_detect_options_set_max_detections(
-    options: *mut yolo_detect_options,
-    max_detections: u32,
-) -> yolo_status {
-    // SAFETY: forwarded to the caller's contract.
-    unsafe {
-        change_options(options, |values| {
-            values.max_detections = Some(at_least_one("max_detections", max_detections)?);
-            Ok(())
-        })
-    }
-}
-
-/// Overrides class-agnostic NMS for calls with these options.
-///
-/// Safety: `options` must be live options.
-#[no_mangle]
-pub unsafe extern "C" fn yolo_detect_options_set_class_agnostic(
-    options: *mut yolo_detect_options,
-    class_agnostic: bool,
-) -> yolo_status {
-    // SAFETY: forwarded to the caller's contract.
-    unsafe {
-        change_options(options, |values| {
-            values.class_agnostic = Some(class_agnostic);
-            Ok(())
-        })
-    }
-}
-
-/// Overrides how segmentation masks are computed (see `yolo_config_set_retina_masks`) for calls with these
-/// options.
-///
-/// Safety: `options` must be live options.
-#[no_mangle]
-pub unsafe extern "C" fn yolo_detect_options_set_retina_masks(
-    options: *mut yolo_detect_options,
-    retina_masks: bool,
-) -> yolo_status {
-    // SAFETY: forwarded to the caller's contract.
-    unsafe {
-        change_options(options, |values| {
-            values.retina_masks = Some(retina_masks);
-            Ok(())
-        })
-    }
-}
-
-/// Overrides how many classes a classification result lists, at least 1, for calls with these options.
-///
-/// Safety: `options` must be live options.
-#[no_mangle]
-pub unsafe extern "C" fn yolo_detect_options_set_top_k(options: *mut yolo_detect_options, top_k: u32) -> yolo_status {
-    // SAFETY: forwarded to the caller's contract.
-    unsafe {
-        change_options(options, |values| {
-            values.top_k = Some(at_least_one("top_k", top_k)?);
-            Ok(())
-        })
-    }
-}
-
-/// The values of live options, or `None` for NULL.
-///
-/// Safety: `options` must be NULL or live options not changed by another thread during the call.
-pub(crate) unsafe fn option_values(options: *const yolo_detect_options) -> Result<Option<OptionValues>> {
-    if options.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded to the caller's contract.
-    unsafe { borrow_handle(options) }.map(|values| Some(*values))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn options_inherit_what_they_do_not_set() {
-        let defaults = NmsSettings::default();
-        assert_eq!(OptionValues::default().apply_to(defaults), defaults);
-        let custom = OptionValues {
-            conf_threshold: Some(0.5),
-            iou_threshold: Some(0.0),
-            max_detections: Some(3),
-            class_agnostic: Some(true),
-            retina_masks: Some(true),
-            top_k: Some(2),
-        };
-        let merged = custom.apply_to(defaults);
-        assert_eq!(
-            (merged.conf_threshold, merged.iou_threshold, merged.max_detections, merged.class_agnostic),
-            (0.5, 0.0, 3, true)
-        );
-        assert_eq!((merged.retina_masks, merged.top_k), (true, 2));
-    }
+    use yolo_ffi_core::NmsSettings;
 
     #[test]
     fn setters_check_their_values_and_leave_the_object_unchanged_on_error() {
         let mut config = std::ptr::null_mut();
-        let mut options = std::ptr::null_mut();
         // SAFETY: valid out-pointers; the objects are used by this thread only and freed once.
         unsafe {
             assert_eq!(yolo_config_new(&mut config), yolo_status::Ok);
@@ -785,13 +591,6 @@ mod tests {
             assert_eq!(yolo_config_set_input_size(config, 0, 0), yolo_status::Ok);
             assert_eq!(config_values(config).unwrap().core.imgsz, None, "0 x 0: the model's own size");
             assert_eq!(yolo_config_free(config), yolo_status::Ok);
-
-            assert_eq!(yolo_detect_options_new(&mut options), yolo_status::Ok);
-            assert_eq!(yolo_detect_options_set_conf_threshold(options, -1.0), yolo_status::InvalidArgument);
-            assert_eq!(yolo_detect_options_set_conf_threshold(options, 0.5), yolo_status::Ok);
-            assert_eq!(option_values(options).unwrap().unwrap().conf_threshold, Some(0.5));
-            assert_eq!(yolo_detect_options_free(options), yolo_status::Ok);
-            assert_eq!(option_values(std::ptr::null()).unwrap(), None);
         }
     }
 }

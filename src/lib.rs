@@ -13,11 +13,26 @@
 
 #[macro_use]
 pub mod boundary;
-mod api;
-pub mod config;
 pub mod handles;
-pub mod types;
 
-pub use api::*;
+// One module per C object, as the header groups them.
+pub mod config;
+pub mod detect;
+pub mod detector;
+pub mod enums;
+mod layout;
+pub mod library;
+pub mod log;
+pub mod options;
+pub mod result;
+pub mod status;
+
 pub use config::*;
-pub use types::*;
+pub use detect::*;
+pub use detector::*;
+pub use enums::*;
+pub use library::*;
+pub use log::*;
+pub use options::*;
+pub use result::*;
+pub use status::*;

@@ -1,5 +1,5 @@
 /* The layouts of the structs that callers read, pinned: each size and field offset is asserted at compile
- * time (src/types.rs pins the same in Rust), and the program prints them, one "STRUCT SIZE FIELD OFFSET"
+ * time (src/layout.rs pins the same in Rust), and the program prints them, one "STRUCT SIZE FIELD OFFSET"
  * line per field, for the bindings' tests to compare with their own declarations. A change that fails here
  * is an ABI break. The offsets are those of the 64-bit Linux ABIs the library is built for. */
 #include <stddef.h>

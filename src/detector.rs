@@ -1,0 +1,525 @@
+//! The detector handle: loading (synchronous or in the background, with its load gate and callback),
+//! freeing, its state and statistics, and what the loaded model says about itself.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use yolo_ffi_core::{refresh_all_after_fork, Detector, Error, ErrorKind, LoadCallback, LoadState, LoadedModel, Result};
+
+use crate::boundary::c_string_lossy;
+use crate::boundary::OutParam;
+use crate::config::{config_values, yolo_config, YOLO_WAIT_FOREVER};
+use crate::enums::{yolo_load_state, yolo_provider, yolo_task};
+use crate::handles::HandleTable;
+use crate::status::yolo_status;
+
+/// Opens a detector on a model. Loads ONNX Runtime (once per process); then, unless another detector of
+/// this process already holds the same model file with the same model settings (`pool_size`,
+/// `threads_per_session`, the input size, `share_weights`, `ort_library_path`, the providers and their
+/// fall-back, batching and IO binding; in which case the new detector shares its sessions, loaded once),
+/// reads the model, builds `pool_size` sessions and runs one warm-up inference. Thresholds, timeouts and
+/// limits are per detector, even when sessions are shared.
+///
+/// Synchronous (default): blocks until the model is loaded, and fails with the load's status. With
+/// `async_load`: returns at once; `yolo_state`, `yolo_wait_ready` and `on_load` report the outcome, and a
+/// failed load leaves a valid detector whose calls return `YOLO_STATUS_LOAD_FAILED`.
+///
+/// On success, writes a new detector handle to `*out_detector`; the caller owns it and must release it
+/// with `yolo_free`. `config` is only read during the call. Thread-safe.
+///
+/// Safety: `config` must be NULL or a live config from `yolo_config_new`; `out_detector` must be NULL or
+/// valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mut *mut yolo_detector) -> yolo_status {
+    ffi_boundary!(status {
+        let out = OutParam::new(out_detector, "out_detector")?;
+        // SAFETY: NULL or a live config by the caller's contract.
+        let config = unsafe { config_values(config) }?;
+        let core_config = &config.core;
+        let gate = config.on_load.is_some().then(|| Arc::new(LoadGate::default()));
+        let notifier = config.on_load.zip(gate.clone()).map(|(callback, gate)| LoadNotifier {
+            callback,
+            user_data: config.on_load_user_data,
+            gate,
+        });
+        let detector = Detector::open(core_config, notifier.map(LoadNotifier::into_callback))?;
+        let handle = DETECTORS.insert(DetectorHandle::new(detector, gate))?;
+        // SAFETY: `out` is non-null and writable by the caller's contract.
+        unsafe { out.write(handle as *mut yolo_detector) };
+        Ok(())
+    })
+}
+
+/// Releases a detector handle. NULL is a no-op. A handle that was freed already (or never came from
+/// `yolo_init`) gives `YOLO_STATUS_INVALID_HANDLE` and changes nothing. Calls still running on the
+/// detector in other threads finish normally: the detector's memory is released when the last returns,
+/// and the model's sessions when the last detector sharing them is released. Results stay valid.
+///
+/// The detector's `on_load` callback is never called once `yolo_free` has returned: a load still running
+/// then ends without it, and a callback running at that moment on the loading thread is waited for. So its
+/// `user_data` may be freed right after `yolo_free`.
+///
+/// Handles are checked, not dereferenced: a stale handle is detected even after its slot was reused by a
+/// new detector. Thread-safe.
+#[no_mangle]
+pub extern "C" fn yolo_free(detector: *mut yolo_detector) -> yolo_status {
+    ffi_boundary!(release {
+        if !detector.is_null() {
+            let handle = DETECTORS.remove(detector as usize, "detector")?;
+            if let Some(gate) = handle.load_gate() {
+                gate.close();
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Writes where the detector's model load stands (a `yolo_load_state` value). Never blocks. Thread-safe.
+///
+/// Safety: `out_state` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_state(detector: *const yolo_detector, out_state: *mut yolo_load_state) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_state, "out_state")?;
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(handle.detector.state().into()) };
+        Ok(())
+    })
+}
+
+/// Waits up to `timeout_ms` (`YOLO_WAIT_FOREVER`: for ever; 0: not at all) for the model load to end:
+/// `YOLO_STATUS_OK` when ready, `YOLO_STATUS_LOAD_FAILED` with the reason in `yolo_last_error()`, or
+/// `YOLO_STATUS_NOT_READY` when still loading at the deadline. Thread-safe.
+#[no_mangle]
+pub extern "C" fn yolo_wait_ready(detector: *const yolo_detector, timeout_ms: u32) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let timeout = (timeout_ms != YOLO_WAIT_FOREVER).then(|| Duration::from_millis(timeout_ms.into()));
+        handle.detector.wait_ready(timeout).map(drop)
+    })
+}
+
+/// Writes the reason of a failed load as NUL-terminated UTF-8 and its length; "" (length 0) when the load
+/// did not fail (or has not ended). The string is owned by the detector and valid until `yolo_free`.
+/// Thread-safe.
+///
+/// Safety: The out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_load_error(
+    detector: *const yolo_detector,
+    out_message: *mut *const c_char,
+    out_message_len: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_message = OutParam::new(out_message, "out_message")?;
+        let out_len = OutParam::new(out_message_len, "out_message_len")?;
+        // The handle table keeps the detector, and so the string, alive until `yolo_free`.
+        let message = handle.c_load_error();
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_message.write(message.as_ptr());
+            out_len.write(message.to_bytes().len());
+        }
+        Ok(())
+    })
+}
+
+/// Call in a child process right after `fork()` (gunicorn `post_fork`, uwsgi `postfork`, Celery
+/// `worker_process_init`) to build the child's own sessions for every loaded model now. Optional: each
+/// model also does it on its first detect in the child. Sessions inherited from the parent are never used
+/// or freed in the child (ONNX Runtime's threads do not survive `fork()`); they are leaked on purpose.
+/// A no-op in a process that did not fork.
+#[no_mangle]
+pub extern "C" fn yolo_after_fork() -> yolo_status {
+    ffi_boundary!(status { refresh_all_after_fork() })
+}
+
+/// Writes the detector's counters: load state and time, detects, errors by status, sessions in use and
+/// idle, waits on the pool, and a latency histogram with percentiles. Lock-free and cheap: fit for a health
+/// check. Thread-safe.
+///
+/// Safety: `out_stats` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_stats(
+    detector: *const yolo_detector,
+    out_stats: *mut yolo_detector_stats,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_stats, "out_stats")?;
+        let detector = &handle.detector;
+        let calls = detector.call_stats();
+        let mut errors_by_status = [0u64; 32];
+        for kind in ErrorKind::ALL {
+            errors_by_status[yolo_status::from(kind) as usize] += calls.errors[kind as usize];
+        }
+        let (sessions, idle, waits, waited) = match detector.state() {
+            LoadState::Ready => detector.model()?.pool_stats(),
+            LoadState::Loading | LoadState::Failed => (0, 0, 0, Duration::ZERO),
+        };
+        let stats = yolo_detector_stats {
+            state: yolo_load_state::from(detector.state()) as u32,
+            load_time_us: detector.load_time().map_or(0, |t| t.as_micros() as u64),
+            detects: calls.detects,
+            errors_by_status,
+            sessions: sessions as u32,
+            sessions_idle: idle as u32,
+            pool_waits: waits,
+            pool_wait_us: waited.as_micros() as u64,
+            latency_p50_us: calls.latency_quantile_us(0.5),
+            latency_p90_us: calls.latency_quantile_us(0.9),
+            latency_p99_us: calls.latency_quantile_us(0.99),
+            latency_histogram: calls.power_of_two_histogram(),
+        };
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(stats) };
+        Ok(())
+    })
+}
+
+/// Every live detector handle of the process.
+static DETECTORS: HandleTable<DetectorHandle> = HandleTable::new(MAX_DETECTORS);
+
+/// At most this many detector handles can be open at once.
+const MAX_DETECTORS: usize = 16 * 1024;
+
+/// The detector behind a handle; NULL is an invalid argument, a stale handle an invalid handle.
+pub(crate) fn detector_from(detector: *const yolo_detector) -> Result<Arc<DetectorHandle>> {
+    if detector.is_null() {
+        return Err(Error::invalid_argument("detector is NULL"));
+    }
+    DETECTORS.get(detector as usize, "detector")
+}
+
+/// A C load callback with its user data, called through the gate its detector closes when freed.
+struct LoadNotifier {
+    callback: unsafe extern "C" fn(*mut c_void, yolo_status, *const c_char),
+    user_data: *mut c_void,
+    gate: Arc<LoadGate>,
+}
+
+/// Lets an `on_load` callback run only while its detector is not freed, and makes `yolo_free` wait for one
+/// that is running, so that the caller may free the callback's user data as soon as `yolo_free` returns.
+#[derive(Default)]
+pub(crate) struct LoadGate {
+    state: std::sync::Mutex<GateState>,
+    finished: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    /// The thread running the callback right now.
+    running_on: Option<std::thread::ThreadId>,
+}
+
+impl LoadGate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `callback` unless the gate is closed. No lock is held while it runs.
+    fn run(&self, callback: impl FnOnce()) {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return;
+            }
+            state.running_on = Some(std::thread::current().id());
+        }
+        callback();
+        self.lock().running_on = None;
+        self.finished.notify_all();
+    }
+
+    /// Closes the gate; returns once no callback is running, except one running on this very thread (a
+    /// callback that frees its own detector), which cannot be waited for.
+    pub(crate) fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        let me = std::thread::current().id();
+        while state.running_on.is_some_and(|thread| thread != me) {
+            state = self.finished.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+// SAFETY: the header documents that `on_load` runs on the loading thread; the caller hands `user_data`
+// over on that condition, and the library never dereferences it.
+unsafe impl Send for LoadNotifier {}
+
+impl LoadNotifier {
+    fn into_callback(self) -> LoadCallback {
+        Box::new(move |outcome| self.gate.run(|| self.notify(outcome)))
+    }
+
+    fn notify(&self, outcome: std::result::Result<&LoadedModel, &Error>) {
+        let (status, message) = match outcome {
+            Ok(_) => (yolo_status::Ok, c_string_lossy("")),
+            Err(error) => (yolo_status::from(error.kind()), c_string_lossy(error.message())),
+        };
+        // SAFETY: a C function pointer the caller registered for exactly this call; the message lives until
+        // it returns.
+        unsafe { (self.callback)(self.user_data, status, message.as_ptr()) };
+    }
+}
+
+/// Writes the number of classes the model names. An end-to-end model without `names` metadata reports 999
+/// (`class0` to `class998`, the names Ultralytics gives such a model), since its output does not say.
+/// Thread-safe.
+///
+/// Safety: `detector` must be a live detector; `out_count` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_class_count(detector: *const yolo_detector, out_count: *mut usize) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_count, "out_count")?;
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(handle.c_names()?.len()) };
+        Ok(())
+    })
+}
+
+/// Writes the name of class `class_id` as NUL-terminated UTF-8 and its length in bytes (without the NUL).
+/// The string is owned by the detector and valid until `yolo_free`. `YOLO_STATUS_OUT_OF_RANGE` when
+/// `class_id >= yolo_class_count`. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_class_name(
+    detector: *const yolo_detector,
+    class_id: u32,
+    out_name: *mut *const c_char,
+    out_name_len: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_name = OutParam::new(out_name, "out_name")?;
+        let out_len = OutParam::new(out_name_len, "out_name_len")?;
+        let names = handle.c_names()?;
+        let name = names.get(class_id as usize).ok_or_else(|| {
+            Error::new(ErrorKind::OutOfRange, format!("class_id {class_id} is out of range: the model has {} classes", names.len()))
+        })?;
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_name.write(name.as_ptr());
+            out_len.write(name.as_bytes().len());
+        }
+        Ok(())
+    })
+}
+
+/// Writes the model's task (a `yolo_task` value): the `task` of its metadata, or for a model without one,
+/// segmentation when it has a second output of prototypes, else detection. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; `out_task` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_model_task(detector: *const yolo_detector, out_task: *mut yolo_task) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_task, "out_task")?;
+        let task = handle.detector.model()?.task();
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(task.into()) };
+        Ok(())
+    })
+}
+
+/// Writes the execution provider the model's sessions run on (a `yolo_provider` value) and its device id:
+/// the first of the config's providers that was there, `YOLO_PROVIDER_CPU` when none was asked for. The
+/// load logs it too. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_model_provider(
+    detector: *const yolo_detector,
+    out_provider: *mut yolo_provider,
+    out_device_id: *mut u32,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_provider = OutParam::new(out_provider, "out_provider")?;
+        let out_device_id = OutParam::new(out_device_id, "out_device_id")?;
+        let provider = handle.detector.model()?.provider();
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_provider.write(provider.kind.into());
+            out_device_id.write(provider.device_id);
+        }
+        Ok(())
+    })
+}
+
+/// Writes whether the model's sessions have their input and outputs bound (`yolo_config_set_io_binding`):
+/// `true` on a GPU provider by default, `false` on the CPU by default or when the provider offered no
+/// memory to bind in. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; `out_bound` must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_model_io_binding(detector: *const yolo_detector, out_bound: *mut bool) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_bound = OutParam::new(out_bound, "out_bound")?;
+        let bound = handle.detector.model()?.io_bound();
+        // SAFETY: writable by the caller's contract.
+        unsafe { out_bound.write(bound) };
+        Ok(())
+    })
+}
+
+/// Writes what cross-caller batching (`yolo_config_set_batching`) has done in this process: the batched
+/// runs, the detect calls they carried (their ratio is the mean batch size), and the longest any call
+/// waited for others, in microseconds. All 0 when batching is off, the model's batch dimension is fixed,
+/// or in a forked child before its first call. Thread-safe; takes the batcher's lock briefly.
+///
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_batch_stats(
+    detector: *const yolo_detector,
+    out_runs: *mut u64,
+    out_calls: *mut u64,
+    out_longest_wait_us: *mut u64,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_runs = OutParam::new(out_runs, "out_runs")?;
+        let out_calls = OutParam::new(out_calls, "out_calls")?;
+        let out_wait = OutParam::new(out_longest_wait_us, "out_longest_wait_us")?;
+        let counts = handle.detector.model()?.batch_counts().unwrap_or_default();
+        // SAFETY: all three writable by the caller's contract.
+        unsafe {
+            out_runs.write(counts.runs);
+            out_calls.write(counts.requests);
+            out_wait.write(u64::try_from(counts.longest_gather.as_micros()).unwrap_or(u64::MAX));
+        }
+        Ok(())
+    })
+}
+
+/// Writes a pose model's keypoints per detection and values per keypoint (its `kpt_shape`: 3 for `x, y,
+/// confidence`, 2 for `x, y`); 0 and 0 for models of the other tasks. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_keypoint_shape(
+    detector: *const yolo_detector,
+    out_keypoints: *mut usize,
+    out_dims: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_keypoints = OutParam::new(out_keypoints, "out_keypoints")?;
+        let out_dims = OutParam::new(out_dims, "out_dims")?;
+        let (keypoints, dims) = handle.detector.model()?.keypoint_shape();
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_keypoints.write(keypoints);
+            out_dims.write(dims);
+        }
+        Ok(())
+    })
+}
+
+/// Writes the model's input size in pixels: the fixed input shape, or for a dynamic model the letterbox
+/// target, of which each image uses the minimal stride-aligned rectangle. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_input_size(
+    detector: *const yolo_detector,
+    out_width: *mut u32,
+    out_height: *mut u32,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out_width = OutParam::new(out_width, "out_width")?;
+        let out_height = OutParam::new(out_height, "out_height")?;
+        let (height, width) = handle.detector.model()?.input_size();
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_width.write(width);
+            out_height.write(height);
+        }
+        Ok(())
+    })
+}
+
+/// Counters of one detector, from `yolo_stats`. Each counter is read atomically, the set is not: under load
+/// the numbers may be a few calls apart. Owned by the caller.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct yolo_detector_stats {
+    /// A `yolo_load_state` value.
+    pub state: u32,
+    /// How long the model load took, in microseconds; 0 while loading.
+    pub load_time_us: u64,
+    /// Successful `yolo_detect` and `yolo_detect_pixels` calls on this detector.
+    pub detects: u64,
+    /// Failed detect calls on this detector, indexed by `yolo_status` value.
+    pub errors_by_status: [u64; 32],
+    /// Sessions in the model's pool (shared with the detectors that share the model); 0 unless ready, and 0
+    /// in a forked child until its own sessions are built (by its first detect or `yolo_after_fork`).
+    pub sessions: u32,
+    /// Of those, idle right now.
+    pub sessions_idle: u32,
+    /// Detect calls (of every detector sharing the model) that found every session busy and waited.
+    pub pool_waits: u64,
+    /// Their total wait, in microseconds.
+    pub pool_wait_us: u64,
+    /// Median latency of successful detect calls, in microseconds, within 2% of the true value (the middle
+    /// of a bucket 1/32 of a power of two wide).
+    pub latency_p50_us: u64,
+    /// 90th percentile, likewise.
+    pub latency_p90_us: u64,
+    /// 99th percentile, likewise.
+    pub latency_p99_us: u64,
+    /// Successful calls by latency: bucket `i` counts calls under `2^i` microseconds (and at least `2^(i-1)`).
+    pub latency_histogram: [u64; 32],
+}
+
+/// A loaded model and its pool of ONNX Runtime sessions.
+///
+/// Created by `yolo_init`, released by `yolo_free`. Thread-safe: any number of threads may call
+/// `yolo_detect`, `yolo_detect_pixels` and the query functions on one detector at the same time. Freeing it
+/// while other threads are inside calls on it is safe: those calls finish normally, and its memory is
+/// released when the last returns; calls that start after `yolo_free` get `YOLO_STATUS_INVALID_HANDLE`.
+pub struct yolo_detector {
+    _private: [u8; 0],
+}
+
+/// What a `yolo_detector` handle stands for, in the handle table.
+pub(crate) struct DetectorHandle {
+    pub(crate) detector: Detector,
+    c_names: OnceLock<Vec<CString>>,
+    c_load_error: OnceLock<CString>,
+    /// The gate of the detector's `on_load` callback, if it has one.
+    load_gate: Option<Arc<LoadGate>>,
+}
+
+impl DetectorHandle {
+    pub(crate) fn new(detector: Detector, load_gate: Option<Arc<LoadGate>>) -> Self {
+        Self { detector, c_names: OnceLock::new(), c_load_error: OnceLock::new(), load_gate }
+    }
+
+    /// The gate that `yolo_free` closes so that `on_load` is not called after it.
+    pub(crate) fn load_gate(&self) -> Option<&LoadGate> {
+        self.load_gate.as_deref()
+    }
+
+    /// The class names as C strings, once the model is loaded.
+    pub(crate) fn c_names(&self) -> Result<&[CString]> {
+        let model = self.detector.model()?;
+        Ok(self.c_names.get_or_init(|| model.class_names().iter().map(|name| c_string_lossy(name)).collect()))
+    }
+
+    /// The reason of a failed load as a C string; "" when the load did not fail.
+    pub(crate) fn c_load_error(&self) -> &CStr {
+        match self.detector.load_error() {
+            Some(error) => self.c_load_error.get_or_init(|| c_string_lossy(error.message())),
+            None => c"",
+        }
+    }
+}
