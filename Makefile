@@ -84,6 +84,7 @@ check-header: $(CBINDGEN)
 lint:
 	$(PYTHON) scripts/bench_page.py --check docs/benchmarks.md
 	$(PYTHON) scripts/check_versions.py
+	$(PYTHON) scripts/import_graph.py --check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets $(FEATURES) -- -D warnings
 

@@ -81,3 +81,48 @@ pub use model::Task;
 pub use postprocess::NmsSettings;
 pub use registry::{LoadCallback, LoadState};
 pub use result::{ClassProbability, Detection, Detections, Keypoint, Mask, OrientedBox};
+
+#[cfg(test)]
+mod architecture {
+    use std::path::{Path, PathBuf};
+
+    /// Every `.rs` file under `dir`.
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn onnx_runtime_is_called_only_from_the_modules_the_design_names() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let design = std::fs::read_to_string(root.join("../docs/design.md")).unwrap();
+        let named: Vec<&str> = design
+            .split("<!-- ort-modules:")
+            .nth(1)
+            .and_then(|rest| rest.split("-->").next())
+            .expect("docs/design.md names the modules that call ONNX Runtime in an ort-modules comment")
+            .split_whitespace()
+            .collect();
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        let mut calling = std::collections::BTreeSet::new();
+        // lib.rs declares the modules (and holds this test, whose text names `ort`).
+        for file in files.into_iter().filter(|f| !f.ends_with("src/lib.rs")) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+            if code.contains("ort::") {
+                let relative = file.strip_prefix(root.join("src")).unwrap();
+                let module = relative.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_owned();
+                calling.insert(module);
+            }
+        }
+        let named: std::collections::BTreeSet<String> = named.iter().map(|s| s.to_string()).collect();
+        assert_eq!(calling, named, "the modules that use `ort` are not those docs/design.md names");
+    }
+}
