@@ -32,7 +32,7 @@ use ort::value::TensorRef;
 use yolo_ffi::*;
 use yolo_ffi_core::image_input::{decode, DecodedImage};
 use yolo_ffi_core::loaded_model::{idle_threads, IdleThreads};
-use yolo_ffi_core::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
+use yolo_ffi_core::postprocess::{decode_and_suppress, DecodeSettings, OutputView, PostprocessScratch};
 use yolo_ffi_core::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
 use yolo_ffi_core::tasks::segment::Sizes;
 use yolo_ffi_core::tasks::{HeadScratch, ModelHead, RunOutputs};
@@ -440,7 +440,7 @@ fn latency_one(
         [_, cols] => (1, cols),
         _ => return Err(format!("output shape {shape:?}")),
     };
-    let settings = NmsSettings::default();
+    let settings = DecodeSettings::default();
     let mut post_scratch = PostprocessScratch::default();
     let mut boxes = Vec::new();
     // The model's whole head (NMS, then masks, keypoints or rotated boxes), as a detect call runs it.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use criterion::{criterion_group, criterion_main, Criterion};
 use yolo_ffi_core::image_input::decode;
 use yolo_ffi_core::model::OutputLayout;
-use yolo_ffi_core::postprocess::{decode_and_suppress, NmsSettings, OutputView, PostprocessScratch};
+use yolo_ffi_core::postprocess::{decode_and_suppress, DecodeSettings, OutputView, PostprocessScratch};
 use yolo_ffi_core::preprocess::{letterbox_into, LetterboxGeometry, LetterboxScratch};
 
 fn jpeg() -> Vec<u8> {
@@ -92,7 +92,7 @@ fn stages(c: &mut Criterion) {
         });
     }
 
-    let settings = NmsSettings::default();
+    let settings = DecodeSettings::default();
     let (mut scratch, mut detections) = (PostprocessScratch::default(), Vec::new());
     let (layout, classes) = (OutputLayout::ChannelsFirst { num_classes: 80, extra: 0 }, 80);
     for (name, output) in [

@@ -556,7 +556,7 @@ pub(crate) unsafe fn config_values<'a>(config: *const yolo_config) -> Result<&'a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yolo_ffi_core::NmsSettings;
+    use yolo_ffi_core::DecodeSettings;
 
     #[test]
     fn setters_check_their_values_and_leave_the_object_unchanged_on_error() {
@@ -581,7 +581,7 @@ mod tests {
             assert_eq!(yolo_config_set_imgsz(config, 480, 640), yolo_status::Ok);
             assert_eq!(yolo_config_set_model_path(config, c"/models/m.onnx".as_ptr()), yolo_status::Ok);
             let values = config_values(config).unwrap();
-            assert_eq!(values.core.nms, NmsSettings::default(), "the bad values changed nothing");
+            assert_eq!(values.core.nms, DecodeSettings::default(), "the bad values changed nothing");
             assert_eq!(values.core.imgsz, Some((480, 640)));
             assert_eq!(values.core.model_path, std::path::Path::new("/models/m.onnx"));
             // The reference above is not used past this point: the setters below change the config.

@@ -1,6 +1,6 @@
 //! The detect calls: an encoded image, a pixel buffer, or a batch of encoded images, each giving results.
 
-use yolo_ffi_core::{Detections, Error, NmsSettings, Result};
+use yolo_ffi_core::{DecodeSettings, Detections, Error, Result};
 
 use crate::boundary::{input_array, input_bytes, non_null, OutParam};
 use crate::detector::{detector_from, yolo_detector, DetectorHandle};
@@ -13,7 +13,7 @@ use crate::status::yolo_status;
 /// The per-call settings: the detector's defaults with `options` applied, or `None` for NULL options.
 ///
 /// Safety: `options` must be NULL or live options from `yolo_detect_options_new`.
-unsafe fn settings_for(handle: &DetectorHandle, options: *const yolo_detect_options) -> Result<Option<NmsSettings>> {
+unsafe fn settings_for(handle: &DetectorHandle, options: *const yolo_detect_options) -> Result<Option<DecodeSettings>> {
     // SAFETY: forwarded to the caller's contract.
     let options = unsafe { option_values(options) }?;
     Ok(options.map(|options| options.apply_to(handle.detector.default_settings())))

@@ -157,7 +157,7 @@ pub unsafe extern "C" fn yolo_stats(
             errors_by_status[yolo_status::from(kind) as usize] += calls.errors[kind as usize];
         }
         let (sessions, idle, waits, waited) = match detector.state() {
-            LoadState::Ready => detector.model()?.pool_stats(),
+            LoadState::Ready => detector.model()?.session_stats(),
             LoadState::Loading | LoadState::Failed => (0, 0, 0, Duration::ZERO),
         };
         let stats = yolo_detector_stats {

@@ -1,7 +1,7 @@
 //! The per-call options, `yolo_detect_options`, and their setters: overrides of a detector's defaults.
 
 use yolo_ffi_core::settings::threshold;
-use yolo_ffi_core::{NmsSettings, Result};
+use yolo_ffi_core::{DecodeSettings, Result};
 
 use crate::boundary::OutParam;
 use crate::config::at_least_one;
@@ -29,8 +29,8 @@ pub(crate) struct OptionValues {
 
 impl OptionValues {
     /// These overrides applied to `defaults`.
-    pub(crate) fn apply_to(&self, defaults: NmsSettings) -> NmsSettings {
-        NmsSettings {
+    pub(crate) fn apply_to(&self, defaults: DecodeSettings) -> DecodeSettings {
+        DecodeSettings {
             conf_threshold: self.conf_threshold.unwrap_or(defaults.conf_threshold),
             iou_threshold: self.iou_threshold.unwrap_or(defaults.iou_threshold),
             max_detections: self.max_detections.unwrap_or(defaults.max_detections),
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn options_inherit_what_they_do_not_set() {
-        let defaults = NmsSettings::default();
+        let defaults = DecodeSettings::default();
         assert_eq!(OptionValues::default().apply_to(defaults), defaults);
         let custom = OptionValues {
             conf_threshold: Some(0.5),

@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::image_input::{self, PixelFormat, PixelView};
 use crate::loaded_model::{LoadedModel, ModelConfig};
 pub use crate::result::Detections;
-use crate::postprocess::NmsSettings;
+use crate::postprocess::DecodeSettings;
 use crate::provider::ProviderChoice;
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
 use crate::settings;
@@ -31,7 +31,7 @@ pub struct DetectorConfig {
     /// Letterbox size `(height, width)` for models with a dynamic input; `None` uses the metadata, else 640.
     pub imgsz: Option<(u32, u32)>,
     /// Default thresholds, overridable per call.
-    pub nms: NmsSettings,
+    pub nms: DecodeSettings,
     /// How long a detect call waits for a free session; `None` waits for ever.
     pub acquire_timeout: Option<Duration>,
     /// Images with more pixels are rejected before decoding.
@@ -63,7 +63,7 @@ impl DetectorConfig {
             pool_size: 0,
             threads_per_session: 0,
             imgsz: None,
-            nms: NmsSettings::default(),
+            nms: DecodeSettings::default(),
             acquire_timeout: None,
             max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
             async_load: false,
@@ -123,7 +123,7 @@ impl DetectorConfig {
 #[derive(Debug)]
 pub struct Detector {
     shared: Arc<SharedModel>,
-    defaults: NmsSettings,
+    defaults: DecodeSettings,
     acquire_timeout: Option<Duration>,
     max_image_pixels: u64,
     load_wait: Option<Duration>,
@@ -199,7 +199,7 @@ impl Detector {
     }
 
     /// The thresholds used when a call passes none.
-    pub fn default_settings(&self) -> NmsSettings {
+    pub fn default_settings(&self) -> DecodeSettings {
         self.defaults
     }
 
@@ -220,12 +220,12 @@ impl Detector {
     }
 
     /// Decodes an encoded image and detects objects in it.
-    pub fn detect_encoded(&self, bytes: &[u8], settings: Option<&NmsSettings>) -> Result<Detections> {
+    pub fn detect_encoded(&self, bytes: &[u8], settings: Option<&DecodeSettings>) -> Result<Detections> {
         self.counted(|| self.detect_encoded_uncounted(bytes, settings))
     }
 
     /// Detects objects in a pixel buffer. Boxes are in the buffer's pixels.
-    pub fn detect_pixels(&self, view: &PixelView<'_>, settings: Option<&NmsSettings>) -> Result<Detections> {
+    pub fn detect_pixels(&self, view: &PixelView<'_>, settings: Option<&DecodeSettings>) -> Result<Detections> {
         self.counted(|| self.detect_pixels_uncounted(view, settings))
     }
 
@@ -238,7 +238,7 @@ impl Detector {
         height: usize,
         stride: usize,
         format: PixelFormat,
-        settings: Option<&NmsSettings>,
+        settings: Option<&DecodeSettings>,
     ) -> Result<Detections> {
         self.counted(|| {
             let view = PixelView::new(data, width, height, stride, format)?;
@@ -250,7 +250,7 @@ impl Detector {
     /// [`crate::loaded_model::MAX_BATCH`] images on models with a dynamic batch dimension (see
     /// [`LoadedModel::detect_batch`]). Counted as one call; any failure fails the whole batch, naming the
     /// image.
-    pub fn detect_encoded_batch(&self, images: &[&[u8]], settings: Option<&NmsSettings>) -> Result<Vec<Detections>> {
+    pub fn detect_encoded_batch(&self, images: &[&[u8]], settings: Option<&DecodeSettings>) -> Result<Vec<Detections>> {
         self.counted(|| {
             let model = self.model()?;
             let decoded = images
@@ -266,13 +266,13 @@ impl Detector {
         })
     }
 
-    fn detect_encoded_uncounted(&self, bytes: &[u8], settings: Option<&NmsSettings>) -> Result<Detections> {
+    fn detect_encoded_uncounted(&self, bytes: &[u8], settings: Option<&DecodeSettings>) -> Result<Detections> {
         let model = self.model()?;
         let image = image_input::decode(bytes, self.max_image_pixels)?;
         model.detect_pixels(&image.view(), settings.unwrap_or(&self.defaults), self.acquire_timeout)
     }
 
-    fn detect_pixels_uncounted(&self, view: &PixelView<'_>, settings: Option<&NmsSettings>) -> Result<Detections> {
+    fn detect_pixels_uncounted(&self, view: &PixelView<'_>, settings: Option<&DecodeSettings>) -> Result<Detections> {
         let model = self.model()?;
         if view.pixel_count() > self.max_image_pixels {
             return Err(Error::new(

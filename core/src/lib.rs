@@ -78,7 +78,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use image_input::{PixelFormat, PixelView};
 pub use loaded_model::LoadedModel;
 pub use model::Task;
-pub use postprocess::NmsSettings;
+pub use postprocess::DecodeSettings;
 pub use registry::{LoadCallback, LoadState};
 pub use result::{ClassProbability, Detection, Detections, Keypoint, Mask, OrientedBox};
 

@@ -9,9 +9,11 @@ pub const MAX_NMS_CANDIDATES: usize = 30_000;
 /// Ultralytics' per-class coordinate offset for class-aware NMS (`max_wh`).
 const CLASS_OFFSET: f32 = 7680.0;
 
-/// Thresholds and limits of one detect call.
+/// How one detect call decodes the model's output: the thresholds and limits of NMS, and what the task
+/// heads take (`top_k` for classification, `retina_masks` for segmentation). A detector's defaults,
+/// overridden per call.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct NmsSettings {
+pub struct DecodeSettings {
     /// Keep boxes whose score is strictly above this, in `[0, 1]`.
     pub conf_threshold: f32,
     /// Suppress boxes whose IoU with a better box is strictly above this, in `[0, 1]`.
@@ -30,7 +32,7 @@ pub struct NmsSettings {
 /// How many classes a classification result lists by default, as Ultralytics' `top5`.
 pub const DEFAULT_TOP_K: usize = 5;
 
-impl Default for NmsSettings {
+impl Default for DecodeSettings {
     /// Ultralytics' `predict` defaults.
     fn default() -> Self {
         Self {
@@ -44,7 +46,7 @@ impl Default for NmsSettings {
     }
 }
 
-impl NmsSettings {
+impl DecodeSettings {
     /// Checks every value, so that NaN or out-of-range thresholds are reported rather than silently giving
     /// no detections or all of them.
     pub fn validate(&self) -> Result<()> {
@@ -89,7 +91,7 @@ pub fn decode_and_suppress(
     layout: OutputLayout,
     output: OutputView<'_>,
     class_count: usize,
-    settings: &NmsSettings,
+    settings: &DecodeSettings,
     scratch: &mut PostprocessScratch,
     out: &mut Vec<Detection>,
 ) {
@@ -221,7 +223,7 @@ fn collect_with_objectness(output: OutputView<'_>, num_classes: usize, conf: f32
 /// box: no box of a group it does not overlap could have a non-zero intersection with it, and a zero
 /// intersection suppresses nothing. The class offset keeps classes apart, so a kept box is compared with
 /// about its own class only. A model with random weights has a candidate per anchor: thousands of boxes.
-fn non_max_suppression(scratch: &mut PostprocessScratch, settings: &NmsSettings, out: &mut Vec<Detection>) {
+fn non_max_suppression(scratch: &mut PostprocessScratch, settings: &DecodeSettings, out: &mut Vec<Detection>) {
     let candidates = &mut scratch.candidates;
     // A stable sort: equal scores keep their anchor order.
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -497,13 +499,13 @@ impl BoxScaler {
 mod tests {
     use super::*;
 
-    fn settings(conf: f32, iou: f32, max_det: usize, agnostic: bool) -> NmsSettings {
-        NmsSettings {
+    fn settings(conf: f32, iou: f32, max_det: usize, agnostic: bool) -> DecodeSettings {
+        DecodeSettings {
             conf_threshold: conf,
             iou_threshold: iou,
             max_detections: max_det,
             class_agnostic: agnostic,
-            ..NmsSettings::default()
+            ..DecodeSettings::default()
         }
     }
 
@@ -520,7 +522,7 @@ mod tests {
         data
     }
 
-    fn run(layout: OutputLayout, data: &[f32], rows: usize, cols: usize, s: &NmsSettings) -> Vec<Detection> {
+    fn run(layout: OutputLayout, data: &[f32], rows: usize, cols: usize, s: &DecodeSettings) -> Vec<Detection> {
         let mut out = Vec::new();
         let classes = match layout {
             OutputLayout::EndToEnd { .. } => 999,
@@ -676,7 +678,7 @@ mod tests {
     }
 
     /// torchvision's `nms` written out plainly: every kept box against every later one.
-    fn all_pairs_reference(mut candidates: Vec<Detection>, s: &NmsSettings) -> Vec<Detection> {
+    fn all_pairs_reference(mut candidates: Vec<Detection>, s: &DecodeSettings) -> Vec<Detection> {
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         candidates.truncate(MAX_NMS_CANDIDATES);
         let boxes: Vec<[f32; 4]> = candidates.iter().map(|d| offset_box(d, s.class_agnostic)).collect();
@@ -774,7 +776,7 @@ mod tests {
 
     #[test]
     fn settings_reject_nan_and_out_of_range() {
-        assert!(NmsSettings::default().validate().is_ok());
+        assert!(DecodeSettings::default().validate().is_ok());
         for bad in [
             settings(f32::NAN, 0.7, 300, false),
             settings(-0.1, 0.7, 300, false),

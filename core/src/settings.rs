@@ -1,13 +1,13 @@
 //! The rule of every setting a caller gives: its limits, checked in one place. [`DetectorConfig::validate`]
-//! and [`NmsSettings::validate`] apply them before a load or a call, and the C crate's setters call the same
+//! and [`DecodeSettings::validate`] apply them before a load or a call, and the C crate's setters call the same
 //! functions on the value they receive, so that a bad value is refused by the setter that got it, with the
 //! message the core would give. The defaults live on the types they default ([`DetectorConfig::new`],
-//! [`NmsSettings::default`]).
+//! [`DecodeSettings::default`]).
 //!
 //! [`DetectorConfig::validate`]: crate::detector::DetectorConfig
 //! [`DetectorConfig::new`]: crate::detector::DetectorConfig::new
-//! [`NmsSettings::validate`]: crate::postprocess::NmsSettings::validate
-//! [`NmsSettings::default`]: crate::postprocess::NmsSettings
+//! [`DecodeSettings::validate`]: crate::postprocess::DecodeSettings::validate
+//! [`DecodeSettings::default`]: crate::postprocess::DecodeSettings
 
 use std::time::Duration;
 

@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use yolo_ffi_core::model::metadata::ModelMetadata;
-use yolo_ffi_core::model::{classify_output, OutputLayout};
-use yolo_ffi_core::postprocess::{decode_and_suppress, BoxScaler, NmsSettings, OutputView, PostprocessScratch};
+use yolo_ffi_core::model::{detection_layout, OutputLayout};
+use yolo_ffi_core::postprocess::{decode_and_suppress, BoxScaler, DecodeSettings, OutputView, PostprocessScratch};
 
 fuzz_target!(|data: &[u8]| {
     let Some((head, body)) = data.split_first_chunk::<12>() else { return };
@@ -13,15 +13,15 @@ fuzz_target!(|data: &[u8]| {
     let cols = 1 + usize::from(head[2]) % 96;
     let (input_h, input_w) = (1 + u32::from(head[3]) * 4, 1 + u32::from(head[4]) * 4);
     let (orig_h, orig_w) = (1 + usize::from(u16::from_le_bytes([head[5], head[6]])), 1 + usize::from(head[7]) * 16);
-    let settings = NmsSettings {
+    let settings = DecodeSettings {
         conf_threshold: f32::from(head[8]) / 255.0,
         iou_threshold: f32::from(head[9]) / 255.0,
         max_detections: 1 + usize::from(head[10]) * 2,
         class_agnostic: head[11] & 1 == 1,
-        ..NmsSettings::default()
+        ..DecodeSettings::default()
     };
     let meta = ModelMetadata { end2end: Some(head[11] & 2 == 2).filter(|_| head[11] & 4 == 4), ..Default::default() };
-    let Ok(layout) = classify_output(&[1, rows as i64, cols as i64], input_h, input_w, &meta) else { return };
+    let Ok(layout) = detection_layout(&[1, rows as i64, cols as i64], input_h, input_w, &meta) else { return };
     // The body's floats, repeated to fill the tensor: any bit pattern, NaN and infinities included.
     let floats: Vec<f32> = body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     if floats.is_empty() {

@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use yolo_ffi_core::model::metadata::ModelMetadata;
 use yolo_ffi_core::model::recognise_head;
-use yolo_ffi_core::postprocess::NmsSettings;
+use yolo_ffi_core::postprocess::DecodeSettings;
 use yolo_ffi_core::tasks::segment::Sizes;
 use yolo_ffi_core::tasks::{HeadScratch, ModelHead, RunOutputs};
 
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let (keypoints, dims) = (1 + usize::from(head[5]) % 6, 2 + usize::from(head[4] >> 1 & 1));
     let (input_h, input_w) = (1 + usize::from(head[8]) * 2, 1 + usize::from(head[9]) * 2);
     let (image_h, image_w) = (1 + usize::from(head[10]) * 5, 1 + usize::from(head[11]) * 5);
-    let settings = NmsSettings {
+    let settings = DecodeSettings {
         conf_threshold: f32::from(head[12]) / 255.0,
         iou_threshold: f32::from(head[13]) / 255.0,
         max_detections: 1 + usize::from(head[14]) * 2,

@@ -12,7 +12,7 @@ use crate::error::{try_resize, Error, ErrorKind, Result};
 use crate::fork;
 use crate::image_input::PixelView;
 use crate::model::{recognise_head, Head, InputPrecision, ModelSpec, OutputLayout};
-use crate::postprocess::NmsSettings;
+use crate::postprocess::DecodeSettings;
 use crate::result::Detections;
 use crate::preprocess::{InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
 use crate::provider::{Provider, ProviderChoice};
@@ -77,7 +77,7 @@ pub const MAX_BATCH: usize = 8;
 /// A model loaded in this process, shared by every handle opened on it. `Send + Sync`.
 pub struct LoadedModel {
     /// The sessions of this process; a forked child builds its own (see [`fork::ForkLocal`]).
-    pool: fork::ForkLocal<Sessions>,
+    sessions: fork::ForkLocal<Sessions>,
     factory: SessionFactory,
     spec: ModelSpec,
     /// The head found at load: what the outputs carry, their layout and the class count.
@@ -157,13 +157,13 @@ impl LoadedModel {
             }
             batching => batching,
         };
-        let pool = factory.build_sessions(spec.precision, Some(warm))?;
-        Ok(Self { pool: fork::ForkLocal::new(pool, epoch), factory, spec, head, names })
+        let built = factory.build_sessions(spec.precision, Some(warm))?;
+        Ok(Self { sessions: fork::ForkLocal::new(built, epoch), factory, spec, head, names })
     }
 
     /// The sessions of this process: those built at load, or after a fork fresh ones built on first use.
-    fn pool(&self) -> Result<Arc<Sessions>> {
-        self.pool.get_or_rebuild(
+    fn sessions(&self) -> Result<Arc<Sessions>> {
+        self.sessions.get_or_rebuild(
             || self.factory.build_sessions(self.spec.precision, None),
             || {
                 crate::log::emit(crate::log::Level::Info, || {
@@ -179,8 +179,8 @@ impl LoadedModel {
 
     /// The pool of this process as `(sessions, idle, waits, total wait)`, all zero in a forked child whose
     /// sessions are not built yet. Never builds them: a health check must stay cheap.
-    pub fn pool_stats(&self) -> (usize, usize, u64, Duration) {
-        match self.pool.current() {
+    pub fn session_stats(&self) -> (usize, usize, u64, Duration) {
+        match self.sessions.current() {
             Some(pool) => {
                 let (waits, waited) = pool.waits();
                 (pool.capacity(), pool.idle(), waits, waited)
@@ -191,7 +191,7 @@ impl LoadedModel {
 
     /// Builds this process's sessions now if they were inherited through `fork()`; a no-op otherwise.
     pub fn refresh_after_fork(&self) -> Result<()> {
-        self.pool().map(drop)
+        self.sessions().map(drop)
     }
 
     /// Whether the sessions' input and outputs are bound to them ([`BoundIo`]).
@@ -264,8 +264,8 @@ impl LoadedModel {
         if self.spec.precision != InputPrecision::F32 {
             return Err(Error::invalid_argument("run_prepared takes f32 input; this model takes f16"));
         }
-        let pool = self.pool()?;
-        let mut guard = pool.checkout(None)?;
+        let sessions = self.sessions()?;
+        let mut guard = sessions.checkout(None)?;
         let worker = &mut *guard;
         let mut shape = Vec::new();
         let read = |outputs: &SessionOutputs<'_>| copy_output(&outputs[0], &mut shape, output);
@@ -278,17 +278,17 @@ impl LoadedModel {
     pub fn detect_pixels(
         &self,
         view: &PixelView<'_>,
-        settings: &NmsSettings,
+        settings: &DecodeSettings,
         acquire_timeout: Option<Duration>,
     ) -> Result<Detections> {
         settings.validate()?;
-        let pool = self.pool()?;
-        if let Some(batcher) = &pool.batcher {
+        let sessions = self.sessions()?;
+        if let Some(batcher) = &sessions.batcher {
             let request = self.prepare_request(view, settings)?;
             return batcher.submit(
                 request,
                 |r| r.size,
-                |batch| self.run_batch(&pool, batch, acquire_timeout),
+                |batch| self.run_batch(&sessions, batch, acquire_timeout),
                 || Err(Error::new(ErrorKind::Internal, "internal error: a batched run panicked")),
             );
         }
@@ -299,12 +299,12 @@ impl LoadedModel {
 
     /// What cross-caller batching has done in this process's sessions; `None` when it is off.
     pub fn batch_counts(&self) -> Option<BatchCounts> {
-        self.pool.current().and_then(|pool| pool.batcher.as_ref().map(Batcher::counts))
+        self.sessions.current().and_then(|sessions| sessions.batcher.as_ref().map(Batcher::counts))
     }
 
     /// One caller's part of a batched run: its image letterboxed (a classifier's: resized and cropped) on
     /// the caller's thread into an input of its own, exactly as the unbatched pipeline fills a session's.
-    fn prepare_request(&self, view: &PixelView<'_>, settings: &NmsSettings) -> Result<BatchRequest> {
+    fn prepare_request(&self, view: &PixelView<'_>, settings: &DecodeSettings) -> Result<BatchRequest> {
         let geometry = self.geometry(view, true);
         let size = self.input_dims(&geometry);
         let classify = self.head.head == Head::Classify;
@@ -362,14 +362,14 @@ impl LoadedModel {
     /// in the pixels of its own image: one result per request, in order.
     fn run_batch(
         &self,
-        pool: &Sessions,
+        sessions: &Sessions,
         batch: Vec<BatchRequest>,
         acquire_timeout: Option<Duration>,
     ) -> Vec<Result<Detections>> {
         let count = batch.len();
         let (height, width) = batch[0].size;
         let run = || -> Result<Vec<Result<Detections>>> {
-            let mut guard = pool.checkout(acquire_timeout)?;
+            let mut guard = sessions.checkout(acquire_timeout)?;
             let worker = &mut *guard;
             let per_image = 3 * height * width;
             worker.input.reserve([count, 3, height, width])?;
@@ -399,7 +399,7 @@ impl LoadedModel {
     pub fn detect_batch(
         &self,
         views: &[PixelView<'_>],
-        settings: &NmsSettings,
+        settings: &DecodeSettings,
         acquire_timeout: Option<Duration>,
     ) -> Result<Vec<Detections>> {
         settings.validate()?;
@@ -419,12 +419,12 @@ impl LoadedModel {
     fn run_pipeline(
         &self,
         views: &[PixelView<'_>],
-        settings: &NmsSettings,
+        settings: &DecodeSettings,
         acquire_timeout: Option<Duration>,
         mut emit: impl FnMut(Detections),
     ) -> Result<()> {
-        let pool = self.pool()?;
-        let mut guard = pool.checkout(acquire_timeout)?;
+        let sessions = self.sessions()?;
+        let mut guard = sessions.checkout(acquire_timeout)?;
         let worker = &mut *guard;
         let classify = self.head.head == Head::Classify;
         let same_size = views.windows(2).all(|p| (p[0].width(), p[0].height()) == (p[1].width(), p[1].height()));
@@ -459,7 +459,7 @@ impl LoadedModel {
         index: usize,
         image: (usize, usize),
         input: (usize, usize),
-        settings: &NmsSettings,
+        settings: &DecodeSettings,
     ) -> Result<Detections> {
         let outputs = RunOutputs {
             first: (&worker.output_shape, &worker.output),

@@ -57,7 +57,7 @@ pub(super) fn weights_to_share(model: &[u8]) -> Result<Vec<(String, Arc<DynValue
 /// `class0` to `class998`, which its `AutoBackend` gives such a model.
 pub const DEFAULT_CLASS_COUNT: usize = 999;
 
-/// The class names by class id: the metadata's (whose count [`classify_output`] checked against the
+/// The class names by class id: the metadata's (whose count [`detection_layout`] checked against the
 /// output), else `class{i}` for each class of the output, or [`DEFAULT_CLASS_COUNT`] of them for an
 /// end-to-end model, whose output does not say how many classes it has.
 pub(super) fn class_names(metadata: Option<&[String]>, layout: OutputLayout) -> Vec<String> {

@@ -9,7 +9,7 @@ use crate::bound_io::{BoundIo, InputValues};
 use crate::engine::{self, RunKind};
 use crate::error::{try_resize, Error, ErrorKind, Result};
 use crate::image_input::PixelView;
-use crate::postprocess::NmsSettings;
+use crate::postprocess::DecodeSettings;
 use crate::preprocess::{letterbox_into_slice, InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
 use crate::tasks::classify::{classify_input, ClassifyScratch};
 use crate::tasks::HeadScratch;
@@ -84,7 +84,7 @@ pub(super) struct BatchRequest {
     pub(super) image: (usize, usize),
     /// The input's height and width: requests of one size share a run.
     pub(super) size: (usize, usize),
-    pub(super) settings: NmsSettings,
+    pub(super) settings: DecodeSettings,
 }
 
 /// One session with the buffers it reuses from call to call.

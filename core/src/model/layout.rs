@@ -129,7 +129,7 @@ pub fn recognise_head(
     };
     match task {
         Task::Detect => {
-            let layout = classify_output(first, input_height, input_width, meta)?;
+            let layout = detection_layout(first, input_height, input_width, meta)?;
             Ok((Head::Detect, layout))
         }
         Task::Segment => {
@@ -173,7 +173,7 @@ fn yolov5_anchor_rows(input_height: u32, input_width: u32) -> i64 {
 /// Decides a detection model's layout from a concrete output `shape` (no dynamic dimensions), the input size
 /// it came from and the model's metadata. An output that fits none of the layouts is an invalid-model error
 /// naming the shape.
-pub fn classify_output(
+pub fn detection_layout(
     shape: &[i64],
     input_height: u32,
     input_width: u32,
@@ -237,18 +237,18 @@ mod tests {
     fn recognises_each_layout() {
         let m80 = meta(Some(80), None);
         assert_eq!(
-            classify_output(&[1, 84, 8400], 640, 640, &m80).unwrap(),
+            detection_layout(&[1, 84, 8400], 640, 640, &m80).unwrap(),
             OutputLayout::ChannelsFirst { num_classes: 80, extra: 0 }
         );
         assert_eq!(
-            classify_output(&[1, 25200, 85], 640, 640, &m80).unwrap(),
+            detection_layout(&[1, 25200, 85], 640, 640, &m80).unwrap(),
             OutputLayout::AnchorsWithObjectness { num_classes: 80 }
         );
         assert_eq!(
-            classify_output(&[1, 300, 6], 640, 640, &meta(Some(80), Some(true))).unwrap(),
+            detection_layout(&[1, 300, 6], 640, 640, &meta(Some(80), Some(true))).unwrap(),
             OutputLayout::EndToEnd { extra: 0 }
         );
-        assert_eq!(classify_output(&[1, 300, 6], 640, 640, &m80).unwrap(), OutputLayout::EndToEnd { extra: 0 });
+        assert_eq!(detection_layout(&[1, 300, 6], 640, 640, &m80).unwrap(), OutputLayout::EndToEnd { extra: 0 });
     }
 
     #[test]
@@ -268,11 +268,11 @@ mod tests {
     fn infers_class_count_without_names() {
         let none = meta(None, None);
         assert_eq!(
-            classify_output(&[1, 22, 2100], 320, 320, &none).unwrap(),
+            detection_layout(&[1, 22, 2100], 320, 320, &none).unwrap(),
             OutputLayout::ChannelsFirst { num_classes: 18, extra: 0 }
         );
         assert_eq!(
-            classify_output(&[1, 6300, 7], 320, 320, &none).unwrap(),
+            detection_layout(&[1, 6300, 7], 320, 320, &none).unwrap(),
             OutputLayout::AnchorsWithObjectness { num_classes: 2 }
         );
     }
@@ -280,11 +280,11 @@ mod tests {
     #[test]
     fn tells_one_class_yolov5_from_end_to_end() {
         assert_eq!(
-            classify_output(&[1, 25200, 6], 640, 640, &meta(Some(1), None)).unwrap(),
+            detection_layout(&[1, 25200, 6], 640, 640, &meta(Some(1), None)).unwrap(),
             OutputLayout::AnchorsWithObjectness { num_classes: 1 }
         );
         assert_eq!(
-            classify_output(&[1, 25200, 6], 640, 640, &meta(Some(1), Some(true))).unwrap(),
+            detection_layout(&[1, 25200, 6], 640, 640, &meta(Some(1), Some(true))).unwrap(),
             OutputLayout::EndToEnd { extra: 0 }
         );
     }
@@ -293,9 +293,9 @@ mod tests {
     fn rejects_shapes_that_fit_nothing_and_names_them() {
         let m80 = meta(Some(80), None);
         for shape in [&[1, 116, 8400][..], &[1, 1000], &[1, 84, 8400, 1], &[0, 84, 8400], &[1, 3, 2]] {
-            let err = classify_output(shape, 640, 640, &m80).unwrap_err();
+            let err = detection_layout(shape, 640, 640, &m80).unwrap_err();
             assert!(err.message().contains(&format!("{shape:?}")), "{err}");
         }
-        assert!(classify_output(&[1, 84, 8400], 640, 640, &meta(Some(80), Some(true))).is_err());
+        assert!(detection_layout(&[1, 84, 8400], 640, 640, &meta(Some(80), Some(true))).is_err());
     }
 }

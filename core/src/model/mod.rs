@@ -6,7 +6,7 @@ pub mod proto;
 mod task;
 
 #[cfg(feature = "internals")]
-pub use layout::classify_output;
+pub use layout::detection_layout;
 pub use layout::{recognise_head, OutputLayout};
 pub use metadata::ModelMetadata;
 pub use task::{Head, Task};

@@ -11,7 +11,7 @@ pub mod segment;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Head, OutputLayout};
-use crate::postprocess::{decode_and_suppress, BoxScaler, NmsSettings, OutputView, PostprocessScratch};
+use crate::postprocess::{decode_and_suppress, BoxScaler, DecodeSettings, OutputView, PostprocessScratch};
 use crate::result::{Detection, Detections};
 use segment::{Prototypes, SegmentScratch, Sizes};
 
@@ -69,7 +69,7 @@ impl ModelHead {
         &self,
         outputs: &RunOutputs<'_>,
         sizes: Sizes,
-        settings: &NmsSettings,
+        settings: &DecodeSettings,
         scratch: &mut HeadScratch,
     ) -> Result<Detections> {
         let (input, image) = (sizes.input, sizes.image);

@@ -3,7 +3,7 @@
 
 use super::task_value;
 use crate::model::OutputLayout;
-use crate::postprocess::{best_class_per_anchor, BoxScaler, NmsSettings, OutputView, MAX_NMS_CANDIDATES};
+use crate::postprocess::{best_class_per_anchor, BoxScaler, DecodeSettings, OutputView, MAX_NMS_CANDIDATES};
 use crate::result::{Detection, Detections, OrientedBox};
 
 /// Ultralytics' per-class offset of the box centres for class-aware NMS (`max_wh`).
@@ -44,7 +44,7 @@ pub fn decode(
     layout: OutputLayout,
     output: &OutputView<'_>,
     class_count: usize,
-    settings: &NmsSettings,
+    settings: &DecodeSettings,
     scaler: &BoxScaler,
     scratch: &mut ObbScratch,
     found: &mut Detections,
@@ -199,7 +199,7 @@ fn far_apart(g1: &Gaussian, g2: &Gaussian) -> bool {
 /// Ultralytics' `TorchNMS.fast_nms` with `batch_probiou`: in descending score order, a box is dropped when
 /// any box before it, kept or not, has an IoU strictly above the threshold with it. Stops once
 /// `max_detections` are kept, which gives Ultralytics' `i[:max_det]`.
-fn fast_nms(scratch: &mut ObbScratch, settings: &NmsSettings) {
+fn fast_nms(scratch: &mut ObbScratch, settings: &DecodeSettings) {
     let threshold = settings.iou_threshold;
     let offset = |c: &Candidate| if settings.class_agnostic { 0.0 } else { c.class_id as f32 * CLASS_OFFSET };
     scratch.gaussians.clear();
@@ -265,11 +265,11 @@ mod tests {
         let (ga, gb, gc) = (Gaussian::new(&a, 0.0), Gaussian::new(&b, 0.0), Gaussian::new(&c, 0.0));
         let threshold = (probiou(&ga, &gb).min(probiou(&gb, &gc)) + probiou(&ga, &gc)) / 2.0;
         assert!(probiou(&ga, &gc) < threshold && probiou(&gb, &gc) > threshold);
-        let settings = NmsSettings { iou_threshold: threshold, ..NmsSettings::default() };
+        let settings = DecodeSettings { iou_threshold: threshold, ..DecodeSettings::default() };
         let mut scratch = ObbScratch { candidates: vec![a, b, c, other_class], ..Default::default() };
         fast_nms(&mut scratch, &settings);
         assert_eq!(scratch.kept, [a, other_class]);
-        let agnostic = NmsSettings { class_agnostic: true, ..settings };
+        let agnostic = DecodeSettings { class_agnostic: true, ..settings };
         scratch.kept.clear();
         fast_nms(&mut scratch, &agnostic);
         assert_eq!(scratch.kept, [a]);
