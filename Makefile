@@ -243,8 +243,11 @@ $(BINDINGS_PREFIX)/.installed: $(LIB) include/yolo_ffi.h include/yolo_ffi.hpp $(
 	touch $@
 
 BINDING_ARGS = $(LIB) $(BINDINGS_PREFIX) $(DEMO_MODEL) $(CACHE)/images/bus.jpg
-test-node test-go test-java: test-%: $(SONAME_LINK) build/detect build/layouts.txt fixtures $(BINDINGS_PREFIX)/.installed
-	YOLO_FFI_TEST_LAYOUTS=$(abspath build/layouts.txt) bindings/run_tests.sh $* $(BINDING_ARGS)
+test-node test-go test-java: test-%: $(SONAME_LINK) build/detect build/layouts.txt test-models fixtures \
+                               $(BINDINGS_PREFIX)/.installed
+	YOLO_FFI_TEST_LAYOUTS=$(abspath build/layouts.txt) YOLO_FFI_TEST_MODELS=$(abspath $(MODELS)) \
+	  YOLO_FFI_TEST_DETECT=$(abspath build/detect) YOLO_FFI_TEST_TASK_IMAGE=$(abspath tests/fixtures/images/rgb.jpg) \
+	  bindings/run_tests.sh $* $(BINDING_ARGS)
 
 test-bindings: test-node test-go test-java
 

@@ -20,6 +20,26 @@ export interface DetectorOptions {
   acquireTimeoutMs?: number;
   /** libonnxruntime.so to load instead of the library's own search. */
   ortLibrary?: string;
+  /** Larger images are refused before decoding; 0 keeps the library's default. */
+  maxImagePixels?: number;
+  /** How long a call waits for a model still loading, in milliseconds; Infinity waits for ever. */
+  loadWaitMs?: number;
+  /** One copy of the weights for the whole pool (less memory, slower inference). */
+  shareWeights?: boolean;
+  /** Segmentation masks at the image's resolution (Ultralytics' retina_masks=True). */
+  retinaMasks?: boolean;
+  /** How many classes classify() gives. */
+  topK?: number;
+  /** Execution providers to try, in order: 'cpu', 'cuda' or 'cuda:1', 'tensorrt', 'openvino'. */
+  providers?: string[];
+  /** Try the next provider when one is not there, instead of failing the load. */
+  providerFallback?: boolean;
+  /** Bind each session's input and outputs in the provider's host memory: absent/null automatic, true, false. */
+  ioBinding?: boolean | null;
+  /** Gather up to this many concurrent calls of one input size into one run (1: off). */
+  maxBatch?: number;
+  /** How long a call waits for others to share its run, in microseconds; absent: the library's default. */
+  maxBatchDelayUs?: number;
 }
 
 /** Per-call overrides of the detector's thresholds. */
@@ -28,6 +48,34 @@ export interface DetectOptions {
   iou?: number;
   maxDet?: number;
   agnostic?: boolean;
+  retinaMasks?: boolean;
+  topK?: number;
+}
+
+/** A segmentation mask cropped to the pixels it covers: width x height bytes, 1 inside, 0 outside. */
+export interface Mask {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** A rotated box: centre, size, angle in radians, and its four corners. */
+export interface OrientedBox {
+  cx: number;
+  cy: number;
+  width: number;
+  height: number;
+  angle: number;
+  corners: [number, number][];
+}
+
+/** One class of a classification. */
+export interface ClassProbability {
+  classId: number;
+  className: string;
+  probability: number;
 }
 
 /** One detected object, in the image's pixels (after EXIF orientation). */
@@ -38,6 +86,13 @@ export interface Detection {
   score: number;
   /** [x1, y1, x2, y2]. */
   box: [number, number, number, number];
+  /** Segmentation models: the mask, and its outline as [x, y] points. */
+  mask?: Mask;
+  polygon?: [number, number][];
+  /** Pose models: [x, y, confidence] per keypoint. */
+  keypoints?: [number, number, number][];
+  /** Oriented-box models: the rotated box (box holds its axis-aligned bounds). */
+  obb?: OrientedBox;
 }
 
 /** The pool's counters: yolo_detector_stats with camelCase names (latencies in microseconds). */
@@ -84,6 +139,16 @@ export class Detector {
   readonly classNames: readonly string[];
   /** Sessions in the pool. */
   readonly sessions: number;
+  /** The execution provider the model runs on: 'cpu', 'cuda:0', 'tensorrt:0' or 'openvino'. */
+  readonly provider: string;
+  /** Whether the sessions' input and outputs are bound to them. */
+  readonly ioBinding: boolean;
+  /** A pose model's [keypoints, values per keypoint]; [0, 0] for other tasks. */
+  readonly keypointShape: readonly [number, number];
+  /** Classifies an image with a classification model; resolves to the most probable classes, best first. */
+  classify(image: string | Uint8Array, options?: DetectOptions): Promise<ClassProbability[]>;
+  /** What cross-caller batching has done in this process. */
+  batchStats(): { runs: number; calls: number; longestWaitUs: number };
   /** Detects objects in an image file or its encoded bytes; resolves to the detections, best first. */
   detect(image: string | Uint8Array, options?: DetectOptions): Promise<Detection[]>;
   /** The pool's counters. */

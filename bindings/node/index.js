@@ -87,6 +87,9 @@ class Detector {
     this.task = info.task;
     this.classNames = Object.freeze(info.names);
     this.sessions = info.sessions;
+    this.provider = info.provider;
+    this.ioBinding = info.ioBinding;
+    this.keypointShape = Object.freeze(info.keypointShape);
     this._handle = info.handle;
     this._lanes = [];
     this._inFlight = 0;
@@ -107,18 +110,43 @@ class Detector {
 
   /**
    * Detects objects in an image: a path, or the encoded bytes (Buffer, Uint8Array). Resolves to the
-   * detections, best first: `{classId, className, score, box: [x1, y1, x2, y2]}` in the image's pixels.
-   * `options` overrides the detector's `conf`, `iou`, `maxDet` and `agnostic` for this call.
+   * detections, best first: `{classId, className, score, box: [x1, y1, x2, y2]}` in the image's pixels,
+   * with what the model's task adds: `mask` and `polygon` (segment), `keypoints` (pose), `obb` (oriented
+   * boxes). `options` overrides the detector's `conf`, `iou`, `maxDet`, `agnostic` and `retinaMasks` for
+   * this call.
    */
   async detect(image, options = undefined) {
+    const result = await this._run(image, options);
+    return result.detections.map((d) => ({ ...d, className: this.classNames[d.classId] ?? String(d.classId) }));
+  }
+
+  /**
+   * Classifies an image with a classification model: resolves to its most probable classes, best first,
+   * `{classId, className, probability}`; `options.topK` overrides how many.
+   */
+  async classify(image, options = undefined) {
+    const result = await this._run(image, options);
+    return result.classes.map((k) => ({ ...k, className: this.classNames[k.classId] ?? String(k.classId) }));
+  }
+
+  /** What cross-caller batching (`maxBatch`) has done in this process: `{runs, calls, longestWaitUs}`. */
+  batchStats() {
+    this._checkOpen();
+    try {
+      return native.batchStats(this._handle);
+    } catch (error) {
+      return rethrow(error);
+    }
+  }
+
+  async _run(image, options) {
     this._checkOpen();
     this._inFlight++;
     try {
       const bytes = typeof image === 'string' ? await fs.readFile(image) : image;
       if (!(bytes instanceof Uint8Array)) throw new TypeError('image must be a path, a Buffer or a Uint8Array');
       // A call that started before close() still runs: the model is freed after the last one in flight.
-      const result = await this._lane().call('detect', [this._handle, bytes, options]);
-      return result.detections.map((d) => ({ ...d, className: this.classNames[d.classId] ?? String(d.classId) }));
+      return await this._lane().call('detect', [this._handle, bytes, options, this.task]);
     } finally {
       this._inFlight--;
       if (this._closing && this._inFlight === 0) this._closing.release();
@@ -159,7 +187,8 @@ class Detector {
 
   _checkOpen() {
     if (this._closing) {
-      throw new YoloError({ status: 13, name: 'INVALID_HANDLE', message: 'the detector is closed' });
+      const status = native.STATUS_NAMES.indexOf('INVALID_HANDLE');
+      throw new YoloError({ status, name: 'INVALID_HANDLE', message: 'the detector is closed' });
     }
   }
 

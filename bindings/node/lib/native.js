@@ -49,6 +49,24 @@ const Stats = koffi.struct('yolo_detector_stats', {
   latency_p99_us: 'uint64_t',
   latency_histogram: koffi.array('uint64_t', 32),
 });
+const Mask = koffi.struct('yolo_mask', {
+  left: 'uint32_t',
+  top: 'uint32_t',
+  width: 'uint32_t',
+  height: 'uint32_t',
+  data: 'const uint8_t *',
+  data_len: 'size_t',
+});
+const Keypoint = koffi.struct('yolo_keypoint', { x: 'float', y: 'float', confidence: 'float' });
+const OrientedBox = koffi.struct('yolo_oriented_box', {
+  cx: 'float',
+  cy: 'float',
+  width: 'float',
+  height: 'float',
+  angle: 'float',
+  corners: koffi.array('float', 8),
+});
+const ClassProbability = koffi.struct('yolo_class_probability', { class_id: 'uint32_t', probability: 'float' });
 const LogCallback = koffi.proto('void yolo_log_callback(void *user_data, uint32_t level, const char *message)');
 
 const c = {
@@ -70,6 +88,15 @@ const c = {
   setMaxDet: lib.func('uint32_t yolo_config_set_max_detections(void *config, uint32_t count)'),
   setAgnostic: lib.func('uint32_t yolo_config_set_class_agnostic(void *config, bool agnostic)'),
   setAcquireTimeout: lib.func('uint32_t yolo_config_set_acquire_timeout_ms(void *config, uint32_t ms)'),
+  setMaxImagePixels: lib.func('uint32_t yolo_config_set_max_image_pixels(void *config, uint64_t pixels)'),
+  setLoadWait: lib.func('uint32_t yolo_config_set_load_wait_ms(void *config, uint32_t ms)'),
+  setShareWeights: lib.func('uint32_t yolo_config_set_share_weights(void *config, bool share)'),
+  setRetinaMasks: lib.func('uint32_t yolo_config_set_retina_masks(void *config, bool retina)'),
+  setTopK: lib.func('uint32_t yolo_config_set_top_k(void *config, uint32_t k)'),
+  addProvider: lib.func('uint32_t yolo_config_add_provider(void *config, uint32_t provider, uint32_t device)'),
+  setProviderFallback: lib.func('uint32_t yolo_config_set_provider_fallback(void *config, bool fall_back)'),
+  setIoBinding: lib.func('uint32_t yolo_config_set_io_binding(void *config, uint32_t io_binding)'),
+  setBatching: lib.func('uint32_t yolo_config_set_batching(void *config, uint32_t max_batch, uint32_t delay_us)'),
   init: lib.func('uint32_t yolo_init(void *config, _Out_ uintptr_t *out_detector)'),
   free: lib.func('uint32_t yolo_free(uintptr_t detector)'),
   stats: lib.func('uint32_t yolo_stats(uintptr_t detector, _Out_ yolo_detector_stats *out_stats)'),
@@ -78,12 +105,24 @@ const c = {
     'uint32_t yolo_class_name(uintptr_t detector, uint32_t id, _Out_ const char **out_name, _Out_ size_t *out_len)',
   ),
   modelTask: lib.func('uint32_t yolo_model_task(uintptr_t detector, _Out_ uint32_t *out_task)'),
+  modelProvider: lib.func(
+    'uint32_t yolo_model_provider(uintptr_t detector, _Out_ uint32_t *out_provider, _Out_ uint32_t *out_device)',
+  ),
+  modelIoBinding: lib.func('uint32_t yolo_model_io_binding(uintptr_t detector, _Out_ bool *out_bound)'),
+  batchStats: lib.func(
+    'uint32_t yolo_batch_stats(uintptr_t detector, _Out_ uint64_t *runs, _Out_ uint64_t *calls, _Out_ uint64_t *wait)',
+  ),
+  keypointShape: lib.func(
+    'uint32_t yolo_keypoint_shape(uintptr_t detector, _Out_ size_t *out_keypoints, _Out_ size_t *out_dims)',
+  ),
   optionsNew: lib.func('uint32_t yolo_detect_options_new(_Out_ void **out_options)'),
   optionsFree: lib.func('uint32_t yolo_detect_options_free(void *options)'),
   optionsConf: lib.func('uint32_t yolo_detect_options_set_conf_threshold(void *options, float conf)'),
   optionsIou: lib.func('uint32_t yolo_detect_options_set_iou_threshold(void *options, float iou)'),
   optionsMaxDet: lib.func('uint32_t yolo_detect_options_set_max_detections(void *options, uint32_t count)'),
   optionsAgnostic: lib.func('uint32_t yolo_detect_options_set_class_agnostic(void *options, bool agnostic)'),
+  optionsRetinaMasks: lib.func('uint32_t yolo_detect_options_set_retina_masks(void *options, bool retina)'),
+  optionsTopK: lib.func('uint32_t yolo_detect_options_set_top_k(void *options, uint32_t k)'),
   detect: lib.func(
     'uint32_t yolo_detect(uintptr_t detector, const uint8_t *encoded, size_t len, void *options, _Out_ void **out_result)',
   ),
@@ -93,6 +132,17 @@ const c = {
   resultImageSize: lib.func(
     'uint32_t yolo_result_image_size(void *result, _Out_ uint32_t *out_width, _Out_ uint32_t *out_height)',
   ),
+  resultMask: lib.func('uint32_t yolo_result_mask(void *result, size_t index, _Out_ yolo_mask *out_mask)'),
+  resultMaskPolygon: lib.func(
+    'uint32_t yolo_result_mask_polygon(void *result, size_t index, _Out_ void **out_points, _Out_ size_t *out_count)',
+  ),
+  resultKeypoints: lib.func(
+    'uint32_t yolo_result_keypoints(void *result, size_t index, _Out_ void **out_keypoints, _Out_ size_t *out_count)',
+  ),
+  resultOrientedBox: lib.func(
+    'uint32_t yolo_result_oriented_box(void *result, size_t index, _Out_ yolo_oriented_box *out_box)',
+  ),
+  resultClasses: lib.func('uint32_t yolo_result_classes(void *result, _Out_ void **out_classes, _Out_ size_t *out_count)'),
   resultFree: lib.func('void yolo_result_free(void *result)'),
   setLogCallback: lib.func('uint32_t yolo_set_log_callback(yolo_log_callback *callback, void *user_data)'),
 };
@@ -111,6 +161,14 @@ function namesFrom(nameOf, first) {
 const STATUS_NAMES = Object.freeze(namesFrom(c.statusName, 0).map(([, name]) => name));
 /** Ultralytics' task names by yolo_task value, as the library states them (yolo_task_name). */
 const TASKS = Object.freeze(Object.fromEntries(namesFrom(c.taskName, 1)));
+/** Provider values by name ('cpu', 'cuda', ...), as the library states them (yolo_provider_name). */
+const PROVIDERS = Object.freeze(Object.fromEntries(namesFrom(c.providerName, 1).map(([value, name]) => [name, value])));
+/** The providers that run on an NVIDIA GPU and take a device id ('cuda:1'). */
+const GPU_PROVIDERS = ['cuda', 'tensorrt'];
+/** yolo_io_binding's values (the header's YOLO_IO_BINDING_ON and _OFF). */
+const IO_BINDING = { on: 2, off: 3 };
+/** YOLO_WAIT_FOREVER and YOLO_DEFAULT_BATCH_DELAY: the header's UINT32_MAX. */
+const UINT32_MAX = 0xffffffff;
 
 /**
  * A failure as plain data, which crosses threads: the status value and name, and the library's message,
@@ -131,6 +189,21 @@ class NativeError extends Error {
 
 function check(status) {
   if (status !== 0) throw new NativeError(failure(status));
+}
+
+/** A provider name ('cpu', 'cuda', 'cuda:1', ...) as [yolo_provider value, device id]; throws on others. */
+function provider(name) {
+  const [kind, device = ''] = String(name).trim().toLowerCase().split(':');
+  const invalid = (message) => {
+    const status = STATUS_NAMES.indexOf('INVALID_ARGUMENT');
+    return new NativeError({ status, name: STATUS_NAMES[status], message });
+  };
+  if (!(kind in PROVIDERS)) throw invalid(`unknown provider '${name}': use one of ${Object.keys(PROVIDERS).join(', ')}`);
+  if (device === '') return [PROVIDERS[kind], 0];
+  if (!GPU_PROVIDERS.includes(kind) || !/^[0-9]+$/.test(device)) {
+    throw invalid(`bad provider '${name}': only ${GPU_PROVIDERS.join(' and ')} take a device, as 'cuda:1'`);
+  }
+  return [PROVIDERS[kind], Number(device)];
 }
 
 function setNumber(setter, target, value, name) {
@@ -161,6 +234,29 @@ function open(model, options = {}) {
     setNumber(c.setMaxDet, config, options.maxDet, 'maxDet');
     if (options.agnostic !== undefined) check(c.setAgnostic(config, Boolean(options.agnostic)));
     setNumber(c.setAcquireTimeout, config, options.acquireTimeoutMs, 'acquireTimeoutMs');
+    setNumber(c.setMaxImagePixels, config, options.maxImagePixels, 'maxImagePixels');
+    if (options.loadWaitMs !== undefined) {
+      // Infinity waits for ever (YOLO_WAIT_FOREVER).
+      if (options.loadWaitMs === Infinity) check(c.setLoadWait(config, UINT32_MAX));
+      else setNumber(c.setLoadWait, config, options.loadWaitMs, 'loadWaitMs');
+    }
+    if (options.shareWeights !== undefined) check(c.setShareWeights(config, Boolean(options.shareWeights)));
+    if (options.retinaMasks !== undefined) check(c.setRetinaMasks(config, Boolean(options.retinaMasks)));
+    setNumber(c.setTopK, config, options.topK, 'topK');
+    for (const name of options.providers ?? []) {
+      const [kind, device] = provider(name);
+      check(c.addProvider(config, kind, device));
+    }
+    if (options.providerFallback !== undefined) {
+      check(c.setProviderFallback(config, Boolean(options.providerFallback)));
+    }
+    if (options.ioBinding !== undefined && options.ioBinding !== null) {
+      check(c.setIoBinding(config, options.ioBinding ? IO_BINDING.on : IO_BINDING.off));
+    }
+    if (options.maxBatch !== undefined || options.maxBatchDelayUs !== undefined) {
+      const delay = options.maxBatchDelayUs ?? UINT32_MAX; // YOLO_DEFAULT_BATCH_DELAY
+      setNumber((k, v) => c.setBatching(k, options.maxBatch ?? 1, v), config, delay, 'maxBatchDelayUs');
+    }
     const handle = [0];
     check(c.init(config, handle));
     return { handle: BigInt(handle[0]), ...describe(BigInt(handle[0])) };
@@ -181,7 +277,63 @@ function describe(handle) {
   }
   const task = [0];
   check(c.modelTask(handle, task));
-  return { names, task: TASKS[task[0]] || `task ${task[0]}`, sessions: stats(handle).sessions };
+  const kind = [0];
+  const device = [0];
+  check(c.modelProvider(handle, kind, device));
+  const providerName = c.providerName(kind[0]) ?? `provider ${kind[0]}`;
+  const bound = [false];
+  check(c.modelIoBinding(handle, bound));
+  const keypoints = [0];
+  const dims = [0];
+  check(c.keypointShape(handle, keypoints, dims));
+  return {
+    names,
+    task: TASKS[task[0]] || `task ${task[0]}`,
+    sessions: stats(handle).sessions,
+    provider: GPU_PROVIDERS.includes(providerName) ? `${providerName}:${device[0]}` : providerName,
+    ioBinding: bound[0],
+    keypointShape: [Number(keypoints[0]), Number(dims[0])],
+  };
+}
+
+/** yolo_batch_stats: what cross-caller batching has done in this process. */
+function batchStats(handle) {
+  const runs = [0];
+  const calls = [0];
+  const wait = [0];
+  check(c.batchStats(handle, runs, calls, wait));
+  return { runs: Number(runs[0]), calls: Number(calls[0]), longestWaitUs: Number(wait[0]) };
+}
+
+/** What the task adds to detection `index` of `result`: its mask, keypoints or oriented box. */
+function taskValues(result, index, task) {
+  if (task === 'segment') {
+    const mask = {};
+    check(c.resultMask(result, index, mask));
+    const data = mask.data_len > 0 ? Uint8Array.from(koffi.decode(mask.data, 'uint8_t', Number(mask.data_len))) : new Uint8Array(0);
+    const points = [null];
+    const count = [0];
+    check(c.resultMaskPolygon(result, index, points, count));
+    const flat = count[0] > 0 ? koffi.decode(points[0], 'float', 2 * Number(count[0])) : [];
+    const polygon = [];
+    for (let i = 0; i < flat.length; i += 2) polygon.push([flat[i], flat[i + 1]]);
+    return { mask: { left: mask.left, top: mask.top, width: mask.width, height: mask.height, data }, polygon };
+  }
+  if (task === 'pose') {
+    const first = [null];
+    const count = [0];
+    check(c.resultKeypoints(result, index, first, count));
+    const raw = count[0] > 0 ? koffi.decode(first[0], Keypoint, Number(count[0])) : [];
+    return { keypoints: raw.map((k) => [k.x, k.y, k.confidence]) };
+  }
+  if (task === 'obb') {
+    const box = {};
+    check(c.resultOrientedBox(result, index, box));
+    const corners = [];
+    for (let i = 0; i < 8; i += 2) corners.push([box.corners[i], box.corners[i + 1]]);
+    return { obb: { cx: box.cx, cy: box.cy, width: box.width, height: box.height, angle: box.angle, corners } };
+  }
+  return {};
 }
 
 /** yolo_stats, with the struct's fields in camelCase (latency_p50_us -> latencyP50Us). */
@@ -193,8 +345,11 @@ function stats(handle) {
   );
 }
 
-/** Detects in encoded image bytes: [{classId, score, box}], best first, and the image size. */
-function detect(handle, bytes, options) {
+/**
+ * Detects in encoded image bytes: [{classId, score, box}, with what `task` adds], best first, the classes of a
+ * classifier, and the image size.
+ */
+function detect(handle, bytes, options, task) {
   let nativeOptions = null;
   if (options && Object.keys(options).length > 0) {
     const out = [null];
@@ -207,6 +362,8 @@ function detect(handle, bytes, options) {
       setNumber(c.optionsIou, nativeOptions, options.iou, 'iou');
       setNumber(c.optionsMaxDet, nativeOptions, options.maxDet, 'maxDet');
       if (options.agnostic !== undefined) check(c.optionsAgnostic(nativeOptions, Boolean(options.agnostic)));
+      if (options.retinaMasks !== undefined) check(c.optionsRetinaMasks(nativeOptions, Boolean(options.retinaMasks)));
+      setNumber(c.optionsTopK, nativeOptions, options.topK, 'topK');
     }
     const result = [null];
     check(c.detect(handle, bytes, bytes.length, nativeOptions, result));
@@ -218,8 +375,21 @@ function detect(handle, bytes, options) {
       const height = [0];
       check(c.resultImageSize(result[0], width, height));
       const raw = count[0] > 0 ? koffi.decode(first[0], Detection, count[0]) : [];
-      const detections = raw.map((d) => ({ classId: d.class_id, score: d.score, box: [d.x1, d.y1, d.x2, d.y2] }));
-      return { detections, width: width[0], height: height[0] };
+      const detections = raw.map((d, index) => ({
+        classId: d.class_id,
+        score: d.score,
+        box: [d.x1, d.y1, d.x2, d.y2],
+        ...taskValues(result[0], index, task),
+      }));
+      let classes = [];
+      if (task === 'classify') {
+        const first = [null];
+        const n = [0];
+        check(c.resultClasses(result[0], first, n));
+        const rawClasses = n[0] > 0 ? koffi.decode(first[0], ClassProbability, Number(n[0])) : [];
+        classes = rawClasses.map((k) => ({ classId: k.class_id, probability: k.probability }));
+      }
+      return { detections, classes, width: width[0], height: height[0] };
     } finally {
       c.resultFree(result[0]);
     }
@@ -228,4 +398,4 @@ function detect(handle, bytes, options) {
   }
 }
 
-module.exports = { koffi, c, Detection, Stats, LogCallback, STATUS_NAMES, NativeError, failure, check, open, detect, stats, libraryPath };
+module.exports = { koffi, c, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, LogCallback, STATUS_NAMES, PROVIDERS, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };

@@ -13,7 +13,9 @@ parentPort.on('message', ({ id, op, args }) => {
     else throw new Error(`unknown operation ${op}`);
     parentPort.postMessage({ id, value });
   } catch (error) {
-    const info = error instanceof native.NativeError ? error.info : { status: 10, name: 'INTERNAL_ERROR', message: String(error) };
+    const internal = native.STATUS_NAMES.indexOf('INTERNAL_ERROR');
+    const info =
+      error instanceof native.NativeError ? error.info : { status: internal, name: 'INTERNAL_ERROR', message: String(error) };
     parentPort.postMessage({ id, error: info });
   }
 });

@@ -1,0 +1,158 @@
+'use strict';
+// The binding at the surface of Python's, on the synthetic task models: masks and their polygons, keypoints,
+// oriented boxes and classes, each compared with what build/detect (the C API's own CLI) prints for the same
+// model and image; per-call options, the model's provider and IO binding, and batching's counters.
+// Needs YOLO_FFI_LIBRARY, YOLO_FFI_TEST_MODELS (build/test-models), YOLO_FFI_TEST_DETECT (build/detect) and
+// YOLO_FFI_TEST_TASK_IMAGE (a small image, tests/fixtures/images/rgb.jpg); `make test-node` sets them.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { Detector, YoloError } = require('..');
+
+const models = process.env.YOLO_FFI_TEST_MODELS;
+const cli = process.env.YOLO_FFI_TEST_DETECT;
+const image = process.env.YOLO_FFI_TEST_TASK_IMAGE;
+if (!models || !cli || !image) throw new Error('set YOLO_FFI_TEST_MODELS, YOLO_FFI_TEST_DETECT and YOLO_FFI_TEST_TASK_IMAGE');
+
+/** build/detect's JSON for `model` on the test image. */
+function reference(model, ...flags) {
+  return JSON.parse(execFileSync(cli, [...flags, path.join(models, model), image], { encoding: 'utf8' }));
+}
+
+/** A bitmap from build/detect's run lengths: alternating 0 and 1 runs, starting with 0. */
+function unrun(counts) {
+  const out = [];
+  counts.forEach((n, i) => {
+    for (let k = 0; k < n; k++) out.push(i % 2);
+  });
+  return Uint8Array.from(out);
+}
+
+function close(a, b, tolerance, what) {
+  assert.ok(Math.abs(a - b) <= tolerance, `${what}: ${a} and ${b} differ by more than ${tolerance}`);
+}
+
+/** The boxes agree to build/detect's printed precision (3 decimals for pixels, 5 for scores). */
+function sameBoxes(got, want) {
+  assert.equal(got.length, want.length, 'as many detections as build/detect');
+  got.forEach((d, i) => {
+    assert.equal(d.classId, want[i].class_id);
+    assert.equal(d.className, want[i].class_name);
+    close(d.score, want[i].score, 1e-5, `score ${i}`);
+    d.box.forEach((v, k) => close(v, want[i].box[k], 1e-3, `box ${i}[${k}]`));
+  });
+}
+
+test('segmentation: masks as build/detect gives them, and a polygon inside each mask', async () => {
+  const detector = new Detector(path.join(models, 'seg_e2e.onnx'));
+  try {
+    assert.equal(detector.task, 'segment');
+    const got = await detector.detect(image);
+    const want = reference('seg_e2e.onnx').detections;
+    sameBoxes(got, want);
+    assert.ok(got.length > 0);
+    got.forEach((d, i) => {
+      const { left, top, width, height, counts } = want[i].mask;
+      assert.deepEqual([d.mask.left, d.mask.top, d.mask.width, d.mask.height], [left, top, width, height]);
+      assert.deepEqual(d.mask.data, unrun(counts));
+      assert.ok(d.polygon.length > 0, 'a non-empty mask has an outline');
+      for (const [x, y] of d.polygon) {
+        assert.ok(x >= left && x < left + width && y >= top && y < top + height, `point ${x},${y} outside the mask`);
+      }
+    });
+    const retina = await detector.detect(image, { retinaMasks: true });
+    const wantRetina = reference('seg_e2e.onnx', '--retina-masks', '1').detections;
+    retina.forEach((d, i) => assert.deepEqual(d.mask.data, unrun(wantRetina[i].mask.counts)));
+  } finally {
+    await detector.close();
+  }
+});
+
+test('pose: keypoints as build/detect gives them', async () => {
+  const detector = new Detector(path.join(models, 'pose_e2e.onnx'));
+  try {
+    assert.equal(detector.task, 'pose');
+    const got = await detector.detect(image);
+    const want = reference('pose_e2e.onnx').detections;
+    sameBoxes(got, want);
+    assert.deepEqual(detector.keypointShape, [want[0].keypoints.length, 3]);
+    got.forEach((d, i) =>
+      d.keypoints.forEach((k, j) => k.forEach((v, n) => close(v, want[i].keypoints[j][n], 1e-3, `keypoint ${i}.${j}`))),
+    );
+  } finally {
+    await detector.close();
+  }
+});
+
+test('oriented boxes as build/detect gives them', async () => {
+  const detector = new Detector(path.join(models, 'obb_e2e.onnx'));
+  try {
+    const got = await detector.detect(image);
+    const want = reference('obb_e2e.onnx').detections;
+    sameBoxes(got, want);
+    got.forEach((d, i) => {
+      const { cx, cy, width, height, angle } = d.obb;
+      [cx, cy, width, height].forEach((v, k) => close(v, want[i].obb.xywhr[k], 1e-3, `obb ${i}[${k}]`));
+      close(angle, want[i].obb.xywhr[4], 1e-5, `angle ${i}`);
+      d.obb.corners.forEach((p, k) => p.forEach((v, n) => close(v, want[i].obb.corners[k][n], 1e-3, `corner ${i}.${k}`)));
+    });
+  } finally {
+    await detector.close();
+  }
+});
+
+test('classification: classes as build/detect gives them, topK per call', async () => {
+  const detector = new Detector(path.join(models, 'classify_task.onnx'));
+  try {
+    assert.equal(detector.task, 'classify');
+    const got = await detector.classify(image);
+    const want = reference('classify_task.onnx').classes;
+    assert.deepEqual(got.map((k) => [k.classId, k.className]), want.map((k) => [k.class_id, k.class_name]));
+    got.forEach((k, i) => close(k.probability, want[i].probability, 1e-6, `class ${i}`));
+    assert.equal((await detector.classify(image, { topK: 1 })).length, 1);
+    assert.deepEqual(await detector.detect(image), [], 'a classifier gives no detections');
+  } finally {
+    await detector.close();
+  }
+});
+
+test('the provider, its fall-back and IO binding are the caller\'s to set and the model says what it got', async () => {
+  const detector = new Detector(path.join(models, 'v8_fixed.onnx'), { providers: ['cpu'], ioBinding: false });
+  assert.equal(detector.provider, 'cpu');
+  assert.equal(detector.ioBinding, false);
+  await detector.close();
+  assert.throws(() => new Detector(path.join(models, 'v8_fixed.onnx'), { providers: ['tpu'] }), (e) => e instanceof YoloError && e.statusName === 'INVALID_ARGUMENT');
+  assert.throws(() => new Detector(path.join(models, 'v8_fixed.onnx'), { providers: ['openvino:1'] }), YoloError);
+});
+
+test('batching gathers concurrent calls and a threshold of 0 reaches the library', async () => {
+  const detector = new Detector(path.join(models, 'e2e_batch.onnx'), {
+    imgsz: 64,
+    poolSize: 1,
+    maxBatch: 4,
+    maxBatchDelayUs: 200000,
+    conf: 0,
+  });
+  try {
+    const calls = await Promise.all([0, 1, 2, 3].map(() => detector.detect(image)));
+    assert.ok(calls.every((found) => JSON.stringify(found) === JSON.stringify(calls[0])));
+    const { runs, calls: carried } = detector.batchStats();
+    assert.equal(carried, 4);
+    assert.ok(runs >= 1 && runs <= 4);
+    assert.throws(
+      () => new Detector(path.join(models, 'e2e_batch.onnx'), { maxBatch: 65 }),
+      (e) => e instanceof YoloError && /max_batch/.test(e.message),
+    );
+  } finally {
+    await detector.close();
+  }
+});
+
+test('the asynchronous load resolves to a ready detector, and a bad model rejects with the reason', async () => {
+  const detector = await Detector.load(path.join(models, 'seg_fixed.onnx'));
+  assert.equal(detector.task, 'segment');
+  await detector.close();
+  await assert.rejects(Detector.load(path.join(models, 'not_yolo.onnx')), (e) => e instanceof YoloError && e.statusName === 'INVALID_MODEL');
+});
