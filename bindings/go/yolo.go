@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -106,10 +108,61 @@ type Options struct {
 	PoolSize          int      // sessions in the pool
 	ThreadsPerSession int      // ONNX Runtime threads per session
 	OrtLibrary        string   // libonnxruntime.so to load instead of the library's own search
+	RetinaMasks       bool     // segmentation masks at the image's resolution (Ultralytics' retina_masks)
+	TopK              int      // how many classes Classify gives
+	MaxImagePixels    uint64   // larger images are refused before decoding
+	ShareWeights      bool     // one copy of the weights for the whole pool
+	// Providers are the execution providers to try, in order: "cpu", "cuda" or "cuda:1", "tensorrt",
+	// "openvino"; none runs on the CPU. ProviderFallback tries the next one when one is not there.
+	Providers        []string
+	ProviderFallback bool
+	IOBinding        *bool // bind inputs and outputs in the provider's host memory; nil: the library decides
+	MaxBatch         int   // gather up to this many concurrent calls of one input size into one run
+	MaxBatchDelayUs  *int  // how long a call waits for others to share its run; nil: the library's default
 }
 
 // Float32 is a pointer to v, for the thresholds of Options.
 func Float32(v float32) *float32 { return &v }
+
+// Bool is a pointer to v, for Options.IOBinding.
+func Bool(v bool) *bool { return &v }
+
+// Int is a pointer to v, for Options.MaxBatchDelayUs.
+func Int(v int) *int { return &v }
+
+// CallOptions override a detector's settings for one call; nil fields keep the detector's.
+type CallOptions struct {
+	Conf, IoU   *float32
+	MaxDet      int
+	Agnostic    *bool
+	RetinaMasks *bool
+	TopK        int
+}
+
+// Mask is a segmentation mask cropped to the pixels it covers: Width x Height bytes, row by row, 1 inside
+// the object and 0 outside; Data[0] is image pixel (Left, Top).
+type Mask struct {
+	Left, Top, Width, Height int
+	Data                     []byte
+}
+
+// OrientedBox is a rotated box in image pixels: centre, size, angle in radians, and its four corners.
+type OrientedBox struct {
+	CX, CY, Width, Height, Angle float32
+	Corners                      [4][2]float32
+}
+
+// ClassProbability is one class of a classification.
+type ClassProbability struct {
+	ClassID     int
+	ClassName   string
+	Probability float32
+}
+
+// BatchStats are what cross-caller batching (Options.MaxBatch) has done in this process.
+type BatchStats struct {
+	Runs, Calls, LongestWaitUs uint64
+}
 
 // Detection is one detected object, in the image's pixels.
 type Detection struct {
@@ -117,6 +170,12 @@ type Detection struct {
 	ClassName string
 	Score     float32
 	Box       [4]float32 // x1, y1, x2, y2
+	// What the model's task adds: Mask and Polygon (segment), Keypoints as x, y, confidence (pose), OBB
+	// (oriented boxes, of which Box holds the axis-aligned bounds).
+	Mask      *Mask
+	Polygon   [][2]float32
+	Keypoints [][3]float32
+	OBB       *OrientedBox
 }
 
 // Detector is a loaded model and its session pool. Safe for concurrent use.
@@ -127,12 +186,52 @@ type Detector struct {
 	task       string
 }
 
+// providerOf is a provider name ("cpu", "cuda:1", ...) as its yolo_provider value, named by the library
+// (yolo_provider_name), and its device id.
+func providerOf(name string) (C.uint32_t, C.uint32_t, error) {
+	kind, device, hasDevice := strings.Cut(strings.ToLower(strings.TrimSpace(name)), ":")
+	for value := C.uint32_t(1); ; value++ {
+		known := C.yolo_provider_name(value)
+		if known == nil {
+			return 0, 0, &Error{Status: StatusInvalidArgument, Message: fmt.Sprintf("unknown provider %q", name)}
+		}
+		if C.GoString(known) != kind {
+			continue
+		}
+		if !hasDevice {
+			return value, 0, nil
+		}
+		id, err := strconv.ParseUint(device, 10, 32)
+		if err != nil {
+			return 0, 0, &Error{Status: StatusInvalidArgument, Message: fmt.Sprintf("bad device in provider %q", name)}
+		}
+		return value, C.uint32_t(id), nil
+	}
+}
+
 // taskName is the library's name of a yolo_task value (yolo_task_name), or "task N" for one it does not name.
 func taskName(task C.uint32_t) string {
 	if name := C.yolo_task_name(task); name != nil {
 		return C.GoString(name)
 	}
 	return fmt.Sprintf("task %d", task)
+}
+
+// Opened is what OpenAsync delivers: the detector, or why it could not be loaded.
+type Opened struct {
+	Detector *Detector
+	Err      error
+}
+
+// OpenAsync loads the model on a goroutine of its own and delivers the outcome on the returned channel, so
+// that start-up need not wait for it.
+func OpenAsync(path string, options *Options) <-chan Opened {
+	done := make(chan Opened, 1)
+	go func() {
+		d, err := Open(path, options)
+		done <- Opened{Detector: d, Err: err}
+	}()
+	return done
 }
 
 // Open loads the model at path with the given options (nil: defaults).
@@ -161,7 +260,7 @@ func Open(path string, options *Options) (*Detector, error) {
 }
 
 func configure(config *C.yolo_config, path string, o *Options) error {
-	for _, value := range []int{o.Imgsz, o.MaxDet, o.PoolSize, o.ThreadsPerSession} {
+	for _, value := range []int{o.Imgsz, o.MaxDet, o.PoolSize, o.ThreadsPerSession, o.TopK, o.MaxBatch} {
 		if value < 0 || value > 1<<31-1 {
 			return &Error{Status: StatusInvalidArgument, Message: fmt.Sprintf("%d is out of range", value)}
 		}
@@ -205,6 +304,50 @@ func configure(config *C.yolo_config, path string, o *Options) error {
 			return C.yolo_config_set_threads_per_session(config, C.uint32_t(o.ThreadsPerSession))
 		})
 	}
+	if o.RetinaMasks {
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_retina_masks(config, true) })
+	}
+	if o.TopK != 0 {
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_top_k(config, C.uint32_t(o.TopK)) })
+	}
+	if o.MaxImagePixels != 0 {
+		setters = append(setters, func() C.yolo_status {
+			return C.yolo_config_set_max_image_pixels(config, C.uint64_t(o.MaxImagePixels))
+		})
+	}
+	if o.ShareWeights {
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_share_weights(config, true) })
+	}
+	for _, name := range o.Providers {
+		kind, device, err := providerOf(name)
+		if err != nil {
+			return err
+		}
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_add_provider(config, kind, device) })
+	}
+	if o.ProviderFallback {
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_provider_fallback(config, true) })
+	}
+	if o.IOBinding != nil {
+		value := C.uint32_t(C.YOLO_IO_BINDING_OFF)
+		if *o.IOBinding {
+			value = C.YOLO_IO_BINDING_ON
+		}
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_io_binding(config, value) })
+	}
+	if o.MaxBatch != 0 || o.MaxBatchDelayUs != nil {
+		batch, delay := C.uint32_t(1), C.uint32_t(C.YOLO_DEFAULT_BATCH_DELAY)
+		if o.MaxBatch != 0 {
+			batch = C.uint32_t(o.MaxBatch)
+		}
+		if o.MaxBatchDelayUs != nil {
+			if *o.MaxBatchDelayUs < 0 || *o.MaxBatchDelayUs >= C.YOLO_DEFAULT_BATCH_DELAY {
+				return &Error{Status: StatusInvalidArgument, Message: fmt.Sprintf("MaxBatchDelayUs %d is out of range", *o.MaxBatchDelayUs)}
+			}
+			delay = C.uint32_t(*o.MaxBatchDelayUs)
+		}
+		setters = append(setters, func() C.yolo_status { return C.yolo_config_set_batching(config, batch, delay) })
+	}
 	for _, set := range setters {
 		if err := call(set); err != nil {
 			return err
@@ -241,47 +384,242 @@ func (d *Detector) ClassNames() []string { return d.classNames }
 // Task is the model's task: "detect", "segment", "pose", "obb" or "classify".
 func (d *Detector) Task() string { return d.task }
 
-// Detect finds objects in an encoded image (JPEG, PNG, BMP, WebP, GIF, TIFF); detections come best first.
+// Detect finds objects in an encoded image (JPEG, PNG, BMP, WebP, GIF, TIFF); detections come best first,
+// with what the model's task adds (Mask and Polygon, Keypoints, OBB).
 func (d *Detector) Detect(encoded []byte) ([]Detection, error) {
+	return d.DetectWith(encoded, nil)
+}
+
+// DetectWith is Detect with per-call overrides of the detector's settings.
+func (d *Detector) DetectWith(encoded []byte, options *CallOptions) ([]Detection, error) {
+	var detections []Detection
+	err := d.run(encoded, options, func(result *C.yolo_result) error {
+		var err error
+		detections, err = d.detections(result)
+		return err
+	})
+	return detections, err
+}
+
+// Classify gives a classification model's most probable classes for an encoded image, best first.
+func (d *Detector) Classify(encoded []byte, options *CallOptions) ([]ClassProbability, error) {
+	var classes []ClassProbability
+	err := d.run(encoded, options, func(result *C.yolo_result) error {
+		var first *C.yolo_class_probability
+		var count C.size_t
+		if err := call(func() C.yolo_status { return C.yolo_result_classes(result, &first, &count) }); err != nil {
+			return err
+		}
+		classes = make([]ClassProbability, int(count))
+		if count > 0 {
+			for i, k := range unsafe.Slice(first, int(count)) {
+				classes[i] = ClassProbability{ClassID: int(k.class_id), ClassName: d.className(int(k.class_id)), Probability: float32(k.probability)}
+			}
+		}
+		return nil
+	})
+	return classes, err
+}
+
+// run makes one detect call and hands its result to read, then frees it.
+func (d *Detector) run(encoded []byte, options *CallOptions, read func(*C.yolo_result) error) error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.handle == nil {
-		return nil, ErrClosed
+		return ErrClosed
+	}
+	native, err := callOptions(options)
+	if err != nil {
+		return err
+	}
+	if native != nil {
+		defer C.yolo_detect_options_free(native)
 	}
 	var data *C.uint8_t
 	if len(encoded) > 0 {
 		data = (*C.uint8_t)(unsafe.Pointer(&encoded[0]))
 	}
 	var result *C.yolo_result
-	err := call(func() C.yolo_status {
-		return C.yolo_detect(d.handle, data, C.size_t(len(encoded)), nil, &result)
+	err = call(func() C.yolo_status {
+		return C.yolo_detect(d.handle, data, C.size_t(len(encoded)), native, &result)
 	})
 	runtime.KeepAlive(encoded)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer C.yolo_result_free(result)
+	return read(result)
+}
+
+// callOptions are the C options for o; nil when nothing is overridden.
+func callOptions(o *CallOptions) (*C.yolo_detect_options, error) {
+	if o == nil {
+		return nil, nil
+	}
+	var options *C.yolo_detect_options
+	if err := call(func() C.yolo_status { return C.yolo_detect_options_new(&options) }); err != nil {
+		return nil, err
+	}
+	var setters []func() C.yolo_status
+	if o.Conf != nil {
+		v := C.float(*o.Conf)
+		setters = append(setters, func() C.yolo_status { return C.yolo_detect_options_set_conf_threshold(options, v) })
+	}
+	if o.IoU != nil {
+		v := C.float(*o.IoU)
+		setters = append(setters, func() C.yolo_status { return C.yolo_detect_options_set_iou_threshold(options, v) })
+	}
+	if o.MaxDet != 0 {
+		v := C.uint32_t(o.MaxDet)
+		setters = append(setters, func() C.yolo_status { return C.yolo_detect_options_set_max_detections(options, v) })
+	}
+	if o.Agnostic != nil {
+		v := C.bool(*o.Agnostic)
+		setters = append(setters, func() C.yolo_status { return C.yolo_detect_options_set_class_agnostic(options, v) })
+	}
+	if o.RetinaMasks != nil {
+		v := C.bool(*o.RetinaMasks)
+		setters = append(setters, func() C.yolo_status { return C.yolo_detect_options_set_retina_masks(options, v) })
+	}
+	if o.TopK != 0 {
+		v := C.uint32_t(o.TopK)
+		setters = append(setters, func() C.yolo_status { return C.yolo_detect_options_set_top_k(options, v) })
+	}
+	for _, set := range setters {
+		if err := call(set); err != nil {
+			C.yolo_detect_options_free(options)
+			return nil, err
+		}
+	}
+	return options, nil
+}
+
+func (d *Detector) className(id int) string {
+	if id >= 0 && id < len(d.classNames) {
+		return d.classNames[id]
+	}
+	return fmt.Sprint(id)
+}
+
+// detections copies a result's detections and what the task adds to them.
+func (d *Detector) detections(result *C.yolo_result) ([]Detection, error) {
 	var first *C.yolo_detection
 	var count C.size_t
 	if err := call(func() C.yolo_status { return C.yolo_result_detections(result, &first, &count) }); err != nil {
 		return nil, err
 	}
 	detections := make([]Detection, int(count))
-	if count > 0 {
-		raw := unsafe.Slice(first, int(count))
-		for i, r := range raw {
-			id := int(r.class_id)
-			name := fmt.Sprint(id)
-			if id < len(d.classNames) {
-				name = d.classNames[id]
+	if count == 0 {
+		return detections, nil
+	}
+	for i, r := range unsafe.Slice(first, int(count)) {
+		id := int(r.class_id)
+		detections[i] = Detection{
+			ClassID: id, ClassName: d.className(id), Score: float32(r.score),
+			Box: [4]float32{float32(r.x1), float32(r.y1), float32(r.x2), float32(r.y2)},
+		}
+		index := C.size_t(i)
+		switch d.task {
+		case "segment":
+			var mask C.struct_yolo_mask
+			if err := call(func() C.yolo_status { return C.yolo_result_mask(result, index, &mask) }); err != nil {
+				return nil, err
 			}
-			detections[i] = Detection{
-				ClassID: id, ClassName: name, Score: float32(r.score),
-				Box: [4]float32{float32(r.x1), float32(r.y1), float32(r.x2), float32(r.y2)},
+			copied := &Mask{Left: int(mask.left), Top: int(mask.top), Width: int(mask.width), Height: int(mask.height)}
+			if mask.data_len > 0 {
+				copied.Data = C.GoBytes(unsafe.Pointer(mask.data), C.int(mask.data_len))
 			}
+			detections[i].Mask = copied
+			var points *C.float
+			var n C.size_t
+			if err := call(func() C.yolo_status { return C.yolo_result_mask_polygon(result, index, &points, &n) }); err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				flat := unsafe.Slice(points, 2*int(n))
+				for k := 0; k < int(n); k++ {
+					detections[i].Polygon = append(detections[i].Polygon, [2]float32{float32(flat[2*k]), float32(flat[2*k+1])})
+				}
+			}
+		case "pose":
+			var keypoints *C.yolo_keypoint
+			var n C.size_t
+			if err := call(func() C.yolo_status { return C.yolo_result_keypoints(result, index, &keypoints, &n) }); err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				for _, k := range unsafe.Slice(keypoints, int(n)) {
+					detections[i].Keypoints = append(detections[i].Keypoints, [3]float32{float32(k.x), float32(k.y), float32(k.confidence)})
+				}
+			}
+		case "obb":
+			var box C.struct_yolo_oriented_box
+			if err := call(func() C.yolo_status { return C.yolo_result_oriented_box(result, index, &box) }); err != nil {
+				return nil, err
+			}
+			obb := &OrientedBox{CX: float32(box.cx), CY: float32(box.cy), Width: float32(box.width), Height: float32(box.height), Angle: float32(box.angle)}
+			for k := 0; k < 4; k++ {
+				obb.Corners[k] = [2]float32{float32(box.corners[2*k]), float32(box.corners[2*k+1])}
+			}
+			detections[i].OBB = obb
 		}
 	}
 	return detections, nil
+}
+
+// Provider is the execution provider the model runs on: "cpu", "cuda:0", "tensorrt:0" or "openvino".
+func (d *Detector) Provider() (string, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.handle == nil {
+		return "", ErrClosed
+	}
+	var kind C.yolo_provider
+	var device C.uint32_t
+	if err := call(func() C.yolo_status { return C.yolo_model_provider(d.handle, &kind, &device) }); err != nil {
+		return "", err
+	}
+	name := C.GoString(C.yolo_provider_name(C.uint32_t(kind)))
+	if name == "cuda" || name == "tensorrt" {
+		return fmt.Sprintf("%s:%d", name, device), nil
+	}
+	return name, nil
+}
+
+// IOBinding tells whether the model's sessions have their input and outputs bound to them.
+func (d *Detector) IOBinding() (bool, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.handle == nil {
+		return false, ErrClosed
+	}
+	var bound C.bool
+	err := call(func() C.yolo_status { return C.yolo_model_io_binding(d.handle, &bound) })
+	return bool(bound), err
+}
+
+// KeypointShape is a pose model's keypoints per detection and values per keypoint; 0, 0 for other tasks.
+func (d *Detector) KeypointShape() (int, int, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.handle == nil {
+		return 0, 0, ErrClosed
+	}
+	var keypoints, dims C.size_t
+	err := call(func() C.yolo_status { return C.yolo_keypoint_shape(d.handle, &keypoints, &dims) })
+	return int(keypoints), int(dims), err
+}
+
+// BatchStats are what cross-caller batching has done in this process.
+func (d *Detector) BatchStats() (BatchStats, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.handle == nil {
+		return BatchStats{}, ErrClosed
+	}
+	var runs, calls, wait C.uint64_t
+	err := call(func() C.yolo_status { return C.yolo_batch_stats(d.handle, &runs, &calls, &wait) })
+	return BatchStats{Runs: uint64(runs), Calls: uint64(calls), LongestWaitUs: uint64(wait)}, err
 }
 
 // DetectFile reads the image at path and detects objects in it.

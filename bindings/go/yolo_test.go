@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 )
@@ -84,7 +85,7 @@ func TestGoroutinesShareOneDetector(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 4; i++ {
 				got, err := detector.Detect(encoded)
-				if err != nil || len(got) != len(want) || got[0] != want[0] {
+				if err != nil || !reflect.DeepEqual(got, want) {
 					failures <- "a concurrent call differs from the first"
 					return
 				}
