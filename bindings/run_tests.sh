@@ -9,6 +9,7 @@ binding=$1 library=$(realpath "$2") prefix=$(realpath "$3") model=$(realpath "$4
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/build/bindings
 mkdir -p "$out"
+rm -f "$out/$binding".json "$out/$binding"-*.json
 "$root/build/detect" --imgsz 320 "$model" "$image" > "$out/reference.json"
 
 skip() {
@@ -52,3 +53,10 @@ case $binding in
     ;;
 esac
 python3 "$root/scripts/compare_detections.py" "$binding" "$out/reference.json" "$out/$binding.json"
+# A binding that writes its task models' results (OUT/BINDING-MODEL.json) has them compared too.
+for written in "$out/$binding"-*.json; do
+  [ -f "$written" ] || continue
+  name=$(basename "$written" .json); name=${name#"$binding"-}
+  "$YOLO_FFI_TEST_DETECT" "$YOLO_FFI_TEST_MODELS/$name.onnx" "$YOLO_FFI_TEST_TASK_IMAGE" > "$out/reference-$name.json"
+  python3 "$root/scripts/compare_detections.py" "$binding $name" "$out/reference-$name.json" "$written"
+done

@@ -2,6 +2,19 @@ package yoloffi;
 
 /**
  * One detected object, in the image's pixels (after EXIF orientation): its class, the confidence and the
- * box corners.
+ * box corners, with what the model's task adds: {@code mask} and {@code polygon} ({@code [x, y]} points) for
+ * segmentation, {@code keypoints} ({@code [x, y, confidence]} each) for pose, {@code obb} for oriented boxes
+ * (whose axis-aligned bounds the box holds); null for the other tasks.
  */
-public record Detection(int classId, String className, float score, float x1, float y1, float x2, float y2) {}
+public record Detection(
+    int classId,
+    String className,
+    float score,
+    float x1,
+    float y1,
+    float x2,
+    float y2,
+    Mask mask,
+    float[][] polygon,
+    float[][] keypoints,
+    OrientedBox obb) {}

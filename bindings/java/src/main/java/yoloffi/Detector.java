@@ -1,7 +1,10 @@
 package yoloffi;
 
+import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
+import com.sun.jna.ptr.ByteByReference;
 import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 import java.io.IOException;
 import java.lang.ref.Cleaner;
@@ -10,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -36,17 +40,53 @@ public final class Detector implements AutoCloseable {
     public int threadsPerSession;
     /** libonnxruntime.so to load instead of the library's own search. */
     public String ortLibrary;
+    /** Segmentation masks at the image's resolution (Ultralytics' retina_masks). */
+    public boolean retinaMasks;
+    /** How many classes {@link #classify} gives; 0 keeps the library's default. */
+    public int topK;
+    /** Larger images are refused before decoding; 0 keeps the library's default. */
+    public long maxImagePixels;
+    /** One copy of the weights for the whole pool (less memory, slower inference). */
+    public boolean shareWeights;
+    /** Execution providers to try, in order: "cpu", "cuda" or "cuda:1", "tensorrt", "openvino". */
+    public List<String> providers = List.of();
+    /** Try the next provider when one is not there, instead of failing the load. */
+    public boolean providerFallback;
+    /** Bind inputs and outputs in the provider's host memory; null: the library decides. */
+    public Boolean ioBinding;
+    /** Gather up to this many concurrent calls of one input size into one run; 0 keeps it off. */
+    public int maxBatch;
+    /** How long a call waits for others to share its run, in microseconds; null: the library's default. */
+    public Integer maxBatchDelayUs;
   }
 
-  private static final Cleaner CLEANER = Cleaner.create();
-  /**
-   * The layout of {@code yolo_detection}, which this class reads field by field: its size and each field's
-   * offset. The tests compare it with what a C compiler gives the header (tests/c/layouts.c).
-   */
-  static final int DETECTION_SIZE = 24;
+  /** Per-call overrides of a detector's settings; null or 0 keeps the detector's. */
+  public static final class CallOptions {
+    /** Confidence threshold. */
+    public Float conf;
+    /** NMS IoU threshold. */
+    public Float iou;
+    /** Most detections. */
+    public int maxDet;
+    /** Class-agnostic NMS. */
+    public Boolean agnostic;
+    /** Segmentation masks at the image's resolution. */
+    public Boolean retinaMasks;
+    /** How many classes {@link #classify} gives. */
+    public int topK;
+  }
 
-  static final java.util.Map<String, Integer> DETECTION_OFFSETS =
-      java.util.Map.of("x1", 0, "y1", 4, "x2", 8, "y2", 12, "score", 16, "class_id", 20);
+  /** What cross-caller batching has done in this process. */
+  public record BatchStats(long runs, long calls, long longestWaitUs) {}
+
+  /** yolo_io_binding's ON and OFF, and the header's UINT32_MAX (YOLO_DEFAULT_BATCH_DELAY). */
+  private static final int IO_BINDING_ON = 2;
+
+  private static final int IO_BINDING_OFF = 3;
+  private static final int DEFAULT_BATCH_DELAY = -1;
+  private static final List<String> GPU_PROVIDERS = List.of("cuda", "tensorrt");
+
+  private static final Cleaner CLEANER = Cleaner.create();
 
   /** The handle, shared with the cleaner; freed once, by close() or by the cleaner. */
   private static final class Handle implements Runnable {
@@ -112,6 +152,32 @@ public final class Detector implements AutoCloseable {
       if (o.threadsPerSession != 0) {
         YoloException.check(c.yolo_config_set_threads_per_session(config, o.threadsPerSession));
       }
+      if (o.retinaMasks) {
+        YoloException.check(c.yolo_config_set_retina_masks(config, true));
+      }
+      if (o.topK != 0) {
+        YoloException.check(c.yolo_config_set_top_k(config, o.topK));
+      }
+      if (o.maxImagePixels != 0) {
+        YoloException.check(c.yolo_config_set_max_image_pixels(config, o.maxImagePixels));
+      }
+      if (o.shareWeights) {
+        YoloException.check(c.yolo_config_set_share_weights(config, true));
+      }
+      for (String name : o.providers) {
+        int[] provider = provider(name);
+        YoloException.check(c.yolo_config_add_provider(config, provider[0], provider[1]));
+      }
+      if (o.providerFallback) {
+        YoloException.check(c.yolo_config_set_provider_fallback(config, true));
+      }
+      if (o.ioBinding != null) {
+        YoloException.check(c.yolo_config_set_io_binding(config, o.ioBinding ? IO_BINDING_ON : IO_BINDING_OFF));
+      }
+      if (o.maxBatch != 0 || o.maxBatchDelayUs != null) {
+        int delay = o.maxBatchDelayUs == null ? DEFAULT_BATCH_DELAY : o.maxBatchDelayUs;
+        YoloException.check(c.yolo_config_set_batching(config, o.maxBatch == 0 ? 1 : o.maxBatch, delay));
+      }
       PointerByReference outDetector = new PointerByReference();
       YoloException.check(c.yolo_init(config, outDetector));
       detector = outDetector.getValue();
@@ -123,6 +189,29 @@ public final class Detector implements AutoCloseable {
     } catch (RuntimeException e) {
       c.yolo_free(detector);
       throw e;
+    }
+  }
+
+  /** Loads the model on another thread: start-up need not wait for it. */
+  public static CompletableFuture<Detector> openAsync(Path model, Options options) {
+    return CompletableFuture.supplyAsync(() -> open(model, options));
+  }
+
+  /** {@code [yolo_provider value, device id]} of a provider name, the values named by the library. */
+  private static int[] provider(String name) {
+    String[] parts = name.trim().toLowerCase(java.util.Locale.ROOT).split(":", 2);
+    for (int value = 1; ; value++) {
+      String known = YoloLibrary.C.yolo_provider_name(value);
+      if (known == null) {
+        throw new YoloException(Status.INVALID_ARGUMENT, "unknown provider '" + name + "'");
+      }
+      if (known.equals(parts[0])) {
+        try {
+          return new int[] {value, parts.length == 2 ? Integer.parseInt(parts[1]) : 0};
+        } catch (NumberFormatException e) {
+          throw new YoloException(Status.INVALID_ARGUMENT, "bad device in provider '" + name + "'");
+        }
+      }
     }
   }
 
@@ -158,41 +247,245 @@ public final class Detector implements AutoCloseable {
     return task;
   }
 
-  /** Detects objects in an encoded image (JPEG, PNG, BMP, WebP, GIF, TIFF); detections come best first. */
+  /**
+   * Detects objects in an encoded image (JPEG, PNG, BMP, WebP, GIF, TIFF); detections come best first, with
+   * what the model's task adds.
+   */
   public List<Detection> detect(byte[] encoded) {
+    return detect(encoded, null);
+  }
+
+  /** {@link #detect(byte[])} with per-call overrides of the detector's settings. */
+  public List<Detection> detect(byte[] encoded, CallOptions options) {
+    return run(encoded, options, this::detections);
+  }
+
+  /** A classification model's most probable classes for an encoded image, best first. */
+  public List<ClassProbability> classify(byte[] encoded, CallOptions options) {
+    return run(
+        encoded,
+        options,
+        result -> {
+          PointerByReference first = new PointerByReference();
+          PointerByReference count = new PointerByReference();
+          YoloException.check(YoloLibrary.C.yolo_result_classes(result, first, count));
+          int n = (int) Pointer.nativeValue(count.getValue());
+          int size = Layouts.SIZES.get("yolo_class_probability");
+          List<ClassProbability> classes = new ArrayList<>(n);
+          for (int i = 0; i < n; i++) {
+            Pointer k = first.getValue().share((long) i * size);
+            int id = k.getInt(Layouts.at("yolo_class_probability", "class_id"));
+            classes.add(
+                new ClassProbability(id, name(id), k.getFloat(Layouts.at("yolo_class_probability", "probability"))));
+          }
+          return Collections.unmodifiableList(classes);
+        });
+  }
+
+  private String name(int classId) {
+    return classId >= 0 && classId < classNames.size() ? classNames.get(classId) : Integer.toString(classId);
+  }
+
+  /** One detect call: {@code read} gets the result, which is freed after. */
+  private <T> T run(byte[] encoded, CallOptions options, java.util.function.Function<Pointer, T> read) {
     lock.readLock().lock();
     try {
       if (handle.pointer == null) {
         throw new YoloException(Status.INVALID_HANDLE, "the detector is closed");
       }
-      PointerByReference outResult = new PointerByReference();
-      YoloException.check(YoloLibrary.C.yolo_detect(handle.pointer, encoded, encoded.length, null, outResult));
-      Pointer result = outResult.getValue();
+      Pointer nativeOptions = callOptions(options);
       try {
-        PointerByReference first = new PointerByReference();
-        PointerByReference count = new PointerByReference();
-        YoloException.check(YoloLibrary.C.yolo_result_detections(result, first, count));
-        int n = (int) Pointer.nativeValue(count.getValue());
-        List<Detection> detections = new ArrayList<>(n);
-        Pointer base = first.getValue();
-        for (int i = 0; i < n; i++) {
-          long offset = (long) i * DETECTION_SIZE;
-          int classId = base.getInt(offset + DETECTION_OFFSETS.get("class_id"));
-          String name = classId < classNames.size() ? classNames.get(classId) : Integer.toString(classId);
-          detections.add(
-              new Detection(
-                  classId,
-                  name,
-                  base.getFloat(offset + DETECTION_OFFSETS.get("score")),
-                  base.getFloat(offset + DETECTION_OFFSETS.get("x1")),
-                  base.getFloat(offset + DETECTION_OFFSETS.get("y1")),
-                  base.getFloat(offset + DETECTION_OFFSETS.get("x2")),
-                  base.getFloat(offset + DETECTION_OFFSETS.get("y2"))));
+        PointerByReference outResult = new PointerByReference();
+        YoloException.check(
+            YoloLibrary.C.yolo_detect(handle.pointer, encoded, encoded.length, nativeOptions, outResult));
+        Pointer result = outResult.getValue();
+        try {
+          return read.apply(result);
+        } finally {
+          YoloLibrary.C.yolo_result_free(result);
         }
-        return Collections.unmodifiableList(detections);
       } finally {
-        YoloLibrary.C.yolo_result_free(result);
+        if (nativeOptions != null) {
+          YoloLibrary.C.yolo_detect_options_free(nativeOptions);
+        }
       }
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  private static Pointer callOptions(CallOptions o) {
+    if (o == null) {
+      return null;
+    }
+    YoloLibrary c = YoloLibrary.C;
+    PointerByReference out = new PointerByReference();
+    YoloException.check(c.yolo_detect_options_new(out));
+    Pointer options = out.getValue();
+    try {
+      if (o.conf != null) {
+        YoloException.check(c.yolo_detect_options_set_conf_threshold(options, o.conf));
+      }
+      if (o.iou != null) {
+        YoloException.check(c.yolo_detect_options_set_iou_threshold(options, o.iou));
+      }
+      if (o.maxDet != 0) {
+        YoloException.check(c.yolo_detect_options_set_max_detections(options, o.maxDet));
+      }
+      if (o.agnostic != null) {
+        YoloException.check(c.yolo_detect_options_set_class_agnostic(options, o.agnostic));
+      }
+      if (o.retinaMasks != null) {
+        YoloException.check(c.yolo_detect_options_set_retina_masks(options, o.retinaMasks));
+      }
+      if (o.topK != 0) {
+        YoloException.check(c.yolo_detect_options_set_top_k(options, o.topK));
+      }
+      return options;
+    } catch (RuntimeException e) {
+      c.yolo_detect_options_free(options);
+      throw e;
+    }
+  }
+
+  private List<Detection> detections(Pointer result) {
+    YoloLibrary c = YoloLibrary.C;
+    PointerByReference first = new PointerByReference();
+    PointerByReference count = new PointerByReference();
+    YoloException.check(c.yolo_result_detections(result, first, count));
+    int n = (int) Pointer.nativeValue(count.getValue());
+    List<Detection> detections = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      Pointer d = first.getValue().share((long) i * Layouts.SIZES.get("yolo_detection"));
+      int classId = d.getInt(Layouts.at("yolo_detection", "class_id"));
+      Mask mask = null;
+      float[][] polygon = null;
+      float[][] keypoints = null;
+      OrientedBox obb = null;
+      if (task.equals("segment")) {
+        Memory m = new Memory(Layouts.SIZES.get("yolo_mask"));
+        YoloException.check(c.yolo_result_mask(result, i, m));
+        long length = m.getLong(Layouts.at("yolo_mask", "data_len"));
+        byte[] data = length == 0 ? new byte[0] : m.getPointer(Layouts.at("yolo_mask", "data")).getByteArray(0, (int) length);
+        mask =
+            new Mask(
+                m.getInt(Layouts.at("yolo_mask", "left")),
+                m.getInt(Layouts.at("yolo_mask", "top")),
+                m.getInt(Layouts.at("yolo_mask", "width")),
+                m.getInt(Layouts.at("yolo_mask", "height")),
+                data);
+        PointerByReference points = new PointerByReference();
+        PointerByReference pointCount = new PointerByReference();
+        YoloException.check(c.yolo_result_mask_polygon(result, i, points, pointCount));
+        int p = (int) Pointer.nativeValue(pointCount.getValue());
+        float[] flat = p == 0 ? new float[0] : points.getValue().getFloatArray(0, 2 * p);
+        polygon = new float[p][];
+        for (int k = 0; k < p; k++) {
+          polygon[k] = new float[] {flat[2 * k], flat[2 * k + 1]};
+        }
+      } else if (task.equals("pose")) {
+        PointerByReference points = new PointerByReference();
+        PointerByReference pointCount = new PointerByReference();
+        YoloException.check(c.yolo_result_keypoints(result, i, points, pointCount));
+        int p = (int) Pointer.nativeValue(pointCount.getValue());
+        keypoints = new float[p][];
+        for (int k = 0; k < p; k++) {
+          Pointer kp = points.getValue().share((long) k * Layouts.SIZES.get("yolo_keypoint"));
+          keypoints[k] =
+              new float[] {
+                kp.getFloat(Layouts.at("yolo_keypoint", "x")),
+                kp.getFloat(Layouts.at("yolo_keypoint", "y")),
+                kp.getFloat(Layouts.at("yolo_keypoint", "confidence"))
+              };
+        }
+      } else if (task.equals("obb")) {
+        Memory b = new Memory(Layouts.SIZES.get("yolo_oriented_box"));
+        YoloException.check(c.yolo_result_oriented_box(result, i, b));
+        float[] flat = b.getFloatArray(Layouts.at("yolo_oriented_box", "corners"), 8);
+        float[][] corners = new float[4][];
+        for (int k = 0; k < 4; k++) {
+          corners[k] = new float[] {flat[2 * k], flat[2 * k + 1]};
+        }
+        obb =
+            new OrientedBox(
+                b.getFloat(Layouts.at("yolo_oriented_box", "cx")),
+                b.getFloat(Layouts.at("yolo_oriented_box", "cy")),
+                b.getFloat(Layouts.at("yolo_oriented_box", "width")),
+                b.getFloat(Layouts.at("yolo_oriented_box", "height")),
+                b.getFloat(Layouts.at("yolo_oriented_box", "angle")),
+                corners);
+      }
+      detections.add(
+          new Detection(
+              classId,
+              name(classId),
+              d.getFloat(Layouts.at("yolo_detection", "score")),
+              d.getFloat(Layouts.at("yolo_detection", "x1")),
+              d.getFloat(Layouts.at("yolo_detection", "y1")),
+              d.getFloat(Layouts.at("yolo_detection", "x2")),
+              d.getFloat(Layouts.at("yolo_detection", "y2")),
+              mask,
+              polygon,
+              keypoints,
+              obb));
+    }
+    return Collections.unmodifiableList(detections);
+  }
+
+  /** The execution provider the model runs on: "cpu", "cuda:0", "tensorrt:0" or "openvino". */
+  public String provider() {
+    return withHandle(
+        h -> {
+          IntByReference kind = new IntByReference();
+          IntByReference device = new IntByReference();
+          YoloException.check(YoloLibrary.C.yolo_model_provider(h, kind, device));
+          String name = YoloLibrary.C.yolo_provider_name(kind.getValue());
+          return GPU_PROVIDERS.contains(name) ? name + ":" + device.getValue() : name;
+        });
+  }
+
+  /** Whether the model's sessions have their input and outputs bound to them. */
+  public boolean ioBinding() {
+    return withHandle(
+        h -> {
+          ByteByReference bound = new ByteByReference();
+          YoloException.check(YoloLibrary.C.yolo_model_io_binding(h, bound));
+          return bound.getValue() != 0;
+        });
+  }
+
+  /** A pose model's {@code [keypoints per detection, values per keypoint]}; {@code [0, 0]} for others. */
+  public int[] keypointShape() {
+    return withHandle(
+        h -> {
+          PointerByReference keypoints = new PointerByReference();
+          PointerByReference dims = new PointerByReference();
+          YoloException.check(YoloLibrary.C.yolo_keypoint_shape(h, keypoints, dims));
+          return new int[] {
+            (int) Pointer.nativeValue(keypoints.getValue()), (int) Pointer.nativeValue(dims.getValue())
+          };
+        });
+  }
+
+  /** What cross-caller batching ({@code Options.maxBatch}) has done in this process. */
+  public BatchStats batchStats() {
+    return withHandle(
+        h -> {
+          LongByReference runs = new LongByReference();
+          LongByReference calls = new LongByReference();
+          LongByReference wait = new LongByReference();
+          YoloException.check(YoloLibrary.C.yolo_batch_stats(h, runs, calls, wait));
+          return new BatchStats(runs.getValue(), calls.getValue(), wait.getValue());
+        });
+  }
+
+  private <T> T withHandle(java.util.function.Function<Pointer, T> body) {
+    lock.readLock().lock();
+    try {
+      if (handle.pointer == null) {
+        throw new YoloException(Status.INVALID_HANDLE, "the detector is closed");
+      }
+      return body.apply(handle.pointer);
     } finally {
       lock.readLock().unlock();
     }

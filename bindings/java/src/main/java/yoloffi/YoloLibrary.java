@@ -3,7 +3,9 @@ package yoloffi;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
+import com.sun.jna.ptr.ByteByReference;
 import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 
 /**
@@ -58,6 +60,38 @@ interface YoloLibrary extends Library {
 
   int yolo_config_set_threads_per_session(Pointer config, int threads);
 
+  int yolo_config_set_retina_masks(Pointer config, boolean retina);
+
+  int yolo_config_set_top_k(Pointer config, int k);
+
+  int yolo_config_set_max_image_pixels(Pointer config, long pixels);
+
+  int yolo_config_set_share_weights(Pointer config, boolean share);
+
+  int yolo_config_add_provider(Pointer config, int provider, int deviceId);
+
+  int yolo_config_set_provider_fallback(Pointer config, boolean fallBack);
+
+  int yolo_config_set_io_binding(Pointer config, int ioBinding);
+
+  int yolo_config_set_batching(Pointer config, int maxBatch, int maxDelayUs);
+
+  int yolo_detect_options_new(PointerByReference outOptions);
+
+  int yolo_detect_options_free(Pointer options);
+
+  int yolo_detect_options_set_conf_threshold(Pointer options, float conf);
+
+  int yolo_detect_options_set_iou_threshold(Pointer options, float iou);
+
+  int yolo_detect_options_set_max_detections(Pointer options, int count);
+
+  int yolo_detect_options_set_class_agnostic(Pointer options, boolean agnostic);
+
+  int yolo_detect_options_set_retina_masks(Pointer options, boolean retina);
+
+  int yolo_detect_options_set_top_k(Pointer options, int k);
+
   int yolo_init(Pointer config, PointerByReference outDetector);
 
   int yolo_free(Pointer detector);
@@ -71,6 +105,27 @@ interface YoloLibrary extends Library {
   int yolo_detect(Pointer detector, byte[] encoded, long length, Pointer options, PointerByReference outResult);
 
   int yolo_result_detections(Pointer result, PointerByReference outDetections, PointerByReference outCount);
+
+  int yolo_result_mask(Pointer result, long index, Pointer outMask);
+
+  int yolo_result_mask_polygon(
+      Pointer result, long index, PointerByReference outPoints, PointerByReference outCount);
+
+  int yolo_result_keypoints(
+      Pointer result, long index, PointerByReference outKeypoints, PointerByReference outCount);
+
+  int yolo_result_oriented_box(Pointer result, long index, Pointer outBox);
+
+  int yolo_result_classes(Pointer result, PointerByReference outClasses, PointerByReference outCount);
+
+  int yolo_model_provider(Pointer detector, IntByReference outProvider, IntByReference outDeviceId);
+
+  int yolo_model_io_binding(Pointer detector, ByteByReference outBound);
+
+  int yolo_keypoint_shape(Pointer detector, PointerByReference outKeypoints, PointerByReference outDims);
+
+  int yolo_batch_stats(
+      Pointer detector, LongByReference outRuns, LongByReference outCalls, LongByReference outWaitUs);
 
   void yolo_result_free(Pointer result);
 }

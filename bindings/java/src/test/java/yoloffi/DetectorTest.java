@@ -52,15 +52,15 @@ public final class DetectorTest {
     if (layouts == null) {
       System.out.println("DetectorTest: struct layouts SKIPPED (set YOLO_FFI_TEST_LAYOUTS to build/layouts.txt)");
     } else {
-      java.util.Map<String, Integer> offsets = new java.util.HashMap<>();
+      java.util.Map<String, java.util.Map<String, Integer>> offsets = new java.util.HashMap<>();
       for (String line : Files.readAllLines(Path.of(layouts))) {
         String[] f = line.split(" ");
-        if (f[0].equals("yolo_detection")) {
-          check(Integer.parseInt(f[1]) == Detector.DETECTION_SIZE, "sizeof(yolo_detection) is the header's");
-          offsets.put(f[2], Integer.parseInt(f[3]));
+        if (Layouts.SIZES.containsKey(f[0])) {
+          check(Integer.parseInt(f[1]) == Layouts.SIZES.get(f[0]), "sizeof(" + f[0] + ") is the header's");
+          offsets.computeIfAbsent(f[0], k -> new java.util.HashMap<>()).put(f[2], Integer.parseInt(f[3]));
         }
       }
-      check(offsets.equals(Detector.DETECTION_OFFSETS), "yolo_detection's offsets are the header's: " + offsets);
+      check(offsets.equals(Layouts.OFFSETS), "the offsets of every struct read are the header's: " + offsets);
     }
     check(
         statusOf(() -> Detector.open(Path.of("/nonexistent/model.onnx"), null)) == Status.MODEL_LOAD_FAILED,
@@ -125,6 +125,159 @@ public final class DetectorTest {
                   d.classId(), d.className(), d.score(), d.x1(), d.y1(), d.x2(), d.y2()));
     }
     Files.writeString(Path.of(args[2]), json.append("]}\n").toString());
+    tasks(Path.of(args[2]).getParent());
     System.err.println("DetectorTest: " + passed + " checks passed (yolo-ffi " + Detector.version() + ")");
+  }
+
+  /**
+   * The synthetic task models ($YOLO_FFI_TEST_MODELS) on $YOLO_FFI_TEST_TASK_IMAGE: each one's detections
+   * (masks, keypoints, oriented boxes) or classes written in build/detect's format to OUT/java-MODEL.json,
+   * which `bindings/run_tests.sh java` compares with build/detect's; then the provider, IO binding,
+   * batching and the asynchronous load.
+   */
+  private static void tasks(Path out) throws Exception {
+    String models = System.getenv("YOLO_FFI_TEST_MODELS");
+    String taskImage = System.getenv("YOLO_FFI_TEST_TASK_IMAGE");
+    if (models == null || taskImage == null) {
+      System.out.println("DetectorTest: task models SKIPPED (set YOLO_FFI_TEST_MODELS and YOLO_FFI_TEST_TASK_IMAGE)");
+      return;
+    }
+    byte[] image = Files.readAllBytes(Path.of(taskImage));
+    for (String name : List.of("seg_e2e", "pose_e2e", "obb_e2e", "classify_task")) {
+      try (Detector detector = Detector.open(Path.of(models, name + ".onnx"), null)) {
+        StringBuilder json = new StringBuilder("{");
+        if (detector.task().equals("classify")) {
+          List<ClassProbability> classes = detector.classify(image, null);
+          check(!classes.isEmpty(), name + " gives classes");
+          Detector.CallOptions one = new Detector.CallOptions();
+          one.topK = 1;
+          check(detector.classify(image, one).size() == 1, "topK per call");
+          json.append("\"classes\": [");
+          for (int i = 0; i < classes.size(); i++) {
+            ClassProbability k = classes.get(i);
+            json.append(i == 0 ? "" : ", ")
+                .append(
+                    String.format(
+                        Locale.ROOT,
+                        "{\"class_id\": %d, \"class_name\": \"%s\", \"probability\": %.7f}",
+                        k.classId(),
+                        k.className(),
+                        k.probability()));
+          }
+        } else {
+          List<Detection> found = detector.detect(image);
+          check(!found.isEmpty(), name + " finds something");
+          json.append("\"detections\": [");
+          for (int i = 0; i < found.size(); i++) {
+            json.append(i == 0 ? "" : ", ").append(detectionJson(found.get(i)));
+          }
+        }
+        Files.writeString(out.resolve("java-" + name + ".json"), json.append("]}\n").toString());
+      }
+    }
+    Detector.Options cpu = new Detector.Options();
+    cpu.providers = List.of("cpu");
+    cpu.ioBinding = false;
+    try (Detector detector = Detector.open(Path.of(models, "v8_fixed.onnx"), cpu)) {
+      check(detector.provider().equals("cpu"), "the model runs on the provider asked for");
+      check(!detector.ioBinding(), "IO binding off as asked");
+    }
+    Detector.Options tpu = new Detector.Options();
+    tpu.providers = List.of("tpu");
+    check(statusOf(() -> Detector.open(Path.of(models, "v8_fixed.onnx"), tpu)) == Status.INVALID_ARGUMENT, "an unknown provider");
+    Detector.Options batching = new Detector.Options();
+    batching.imgsz = 64;
+    batching.poolSize = 1;
+    batching.maxBatch = 4;
+    batching.maxBatchDelayUs = 200_000;
+    try (Detector detector = Detector.open(Path.of(models, "e2e_batch.onnx"), batching)) {
+      ExecutorService pool = Executors.newFixedThreadPool(4);
+      List<Future<List<Detection>>> calls = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        calls.add(pool.submit(() -> detector.detect(image)));
+      }
+      for (Future<List<Detection>> call : calls) {
+        call.get();
+      }
+      pool.shutdown();
+      Detector.BatchStats stats = detector.batchStats();
+      check(stats.calls() == 4 && stats.runs() >= 1 && stats.runs() <= 4, "batching carried the 4 calls: " + stats);
+    }
+    try (Detector pose = Detector.openAsync(Path.of(models, "pose_e2e.onnx"), null).get()) {
+      check(pose.keypointShape()[1] == 3, "the keypoint shape of a pose model");
+    }
+    try {
+      Detector.openAsync(Path.of(models, "not_yolo.onnx"), null).get().close();
+      check(false, "a model that is no YOLO model loads asynchronously");
+    } catch (java.util.concurrent.ExecutionException e) {
+      check(e.getCause() instanceof YoloException y && y.status() == Status.INVALID_MODEL, "the async load fails with why");
+    }
+  }
+
+  /** A detection in build/detect's JSON, with its mask as run lengths (0s first), keypoints or oriented box. */
+  private static String detectionJson(Detection d) {
+    StringBuilder json =
+        new StringBuilder(
+            String.format(
+                Locale.ROOT,
+                "{\"class_id\": %d, \"class_name\": \"%s\", \"score\": %.6f, \"box\": [%.4f, %.4f, %.4f, %.4f]",
+                d.classId(),
+                d.className(),
+                d.score(),
+                d.x1(),
+                d.y1(),
+                d.x2(),
+                d.y2()));
+    if (d.mask() != null) {
+      Mask m = d.mask();
+      List<Integer> counts = new ArrayList<>();
+      int value = 0;
+      int run = 0;
+      for (byte b : m.data()) {
+        if (b != value) {
+          counts.add(run);
+          value = b;
+          run = 0;
+        }
+        run++;
+      }
+      counts.add(run);
+      json.append(
+          String.format(
+              Locale.ROOT,
+              ", \"mask\": {\"left\": %d, \"top\": %d, \"width\": %d, \"height\": %d, \"counts\": %s}",
+              m.left(),
+              m.top(),
+              m.width(),
+              m.height(),
+              counts));
+      check(d.polygon().length > 0, "a mask has an outline");
+    }
+    if (d.keypoints() != null) {
+      json.append(", \"keypoints\": [");
+      for (int k = 0; k < d.keypoints().length; k++) {
+        float[] p = d.keypoints()[k];
+        json.append(k == 0 ? "" : ", ").append(String.format(Locale.ROOT, "[%.4f, %.4f, %.6f]", p[0], p[1], p[2]));
+      }
+      json.append("]");
+    }
+    if (d.obb() != null) {
+      OrientedBox o = d.obb();
+      json.append(
+          String.format(
+              Locale.ROOT,
+              ", \"obb\": {\"xywhr\": [%.4f, %.4f, %.4f, %.4f, %.6f], \"corners\": [",
+              o.cx(),
+              o.cy(),
+              o.width(),
+              o.height(),
+              o.angle()));
+      for (int k = 0; k < 4; k++) {
+        json.append(k == 0 ? "" : ", ")
+            .append(String.format(Locale.ROOT, "[%.4f, %.4f]", o.corners()[k][0], o.corners()[k][1]));
+      }
+      json.append("]}");
+    }
+    return json.append("}").toString();
   }
 }

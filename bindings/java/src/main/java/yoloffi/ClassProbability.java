@@ -1,0 +1,4 @@
+package yoloffi;
+
+/** One class of a classification. */
+public record ClassProbability(int classId, String className, float probability) {}

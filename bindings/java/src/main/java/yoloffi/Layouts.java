@@ -1,0 +1,32 @@
+package yoloffi;
+
+import java.util.Map;
+
+/**
+ * The layouts of the structs this package reads field by field: each one's size and its fields' offsets.
+ * The tests compare them with what a C compiler gives the header (tests/c/layouts.c).
+ */
+final class Layouts {
+  private Layouts() {}
+
+  static final Map<String, Integer> SIZES =
+      Map.of(
+          "yolo_detection", 24,
+          "yolo_mask", 32,
+          "yolo_keypoint", 12,
+          "yolo_oriented_box", 52,
+          "yolo_class_probability", 8);
+
+  static final Map<String, Map<String, Integer>> OFFSETS =
+      Map.of(
+          "yolo_detection", Map.of("x1", 0, "y1", 4, "x2", 8, "y2", 12, "score", 16, "class_id", 20),
+          "yolo_mask", Map.of("left", 0, "top", 4, "width", 8, "height", 12, "data", 16, "data_len", 24),
+          "yolo_keypoint", Map.of("x", 0, "y", 4, "confidence", 8),
+          "yolo_oriented_box",
+              Map.of("cx", 0, "cy", 4, "width", 8, "height", 12, "angle", 16, "corners", 20),
+          "yolo_class_probability", Map.of("class_id", 0, "probability", 4));
+
+  static int at(String struct, String field) {
+    return OFFSETS.get(struct).get(field);
+  }
+}
