@@ -39,7 +39,8 @@ DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: bench-python system-deps all ort openvino fixtures demo check test header check-header lint test-models test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
-        install uninstall test-install test-snippets test-bindings test-node test-go test-java test-scale-out gpu
+        install uninstall test-install test-snippets test-bindings test-node test-go test-java test-scale-out gpu \
+        soak-celery
 
 all: $(SONAME_LINK) build/detect
 
@@ -336,6 +337,17 @@ test-scale-out: wheel fixtures
 	  cd examples/ray_serve && $(SCALE_ENV) timeout 900 unshare -rn sh -c 'ip link set lo up && exec \
 	    ../../$(SCALE_VENV)/bin/python -m pytest -q -s -rs -p no:cacheprovider -p no:warnings test_ray_serve.py'; \
 	else printf '\n*** Ray Serve: SKIPPED: cannot make a private network namespace (unshare -rn) ***\n\n' >&2; fi
+
+## The Celery SIGTERM soak (examples/celery/soak_sigterm.py): SOAK_RUNS workers, each sent SIGTERM at a random
+## moment of its start-up (half of them while its pool starts), must all exit within 60 s; a hang dumps every
+## process's stacks (py-spy). About 6 s a run on 2 cores. `.ci/run` runs it after `make test`.
+SOAK_RUNS ?= 200
+soak-celery: wheel fixtures
+	@command -v redis-server > /dev/null || { echo "soak-celery: redis-server is missing (make system-deps)"; exit 1; }
+	$(call fresh-venv,$(SCALE_VENV),-r examples/celery/requirements.txt -r examples/celery/requirements-soak.txt \
+	  $(WHEEL_DIR)/yolo_ffi-*.whl)
+	cd examples/celery && PATH="$(abspath $(SCALE_VENV))/bin:$$PATH" timeout 3600 ../../$(SCALE_VENV)/bin/python \
+	  soak_sigterm.py --model $(DEMO_MODEL) --runs $(SOAK_RUNS)
 
 ## Fuzzing (docs/reliability.md): cargo fuzz (libFuzzer + AddressSanitizer) on the nightly toolchain.
 ## `make fuzz-smoke` runs every target briefly (part of `make test`); `make fuzz FUZZ_SECONDS=600` for real.

@@ -6,8 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
+use crate::error::{Error, Result};
 use crate::status::yolo_status;
-use yolo_ffi_core::{Error, Result};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -66,7 +66,7 @@ pub fn run_release(body: impl FnOnce() -> Result<()>) -> yolo_status {
         Ok(Ok(())) => yolo_status::Ok,
         Ok(Err(error)) => {
             set_last_error(error.message());
-            yolo_status::from(error.kind())
+            error.status()
         }
         Err(payload) => {
             set_last_error(&panic_message(payload.as_ref()));
@@ -89,10 +89,10 @@ pub fn run_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 /// success keeps the last error); `ffi_boundary!(value FALLBACK, { ... })` a body that returns a plain value.
 macro_rules! ffi_boundary {
     (status $body:block) => {
-        $crate::boundary::run_status(|| -> yolo_ffi_core::Result<()> { $body })
+        $crate::boundary::run_status(|| -> $crate::error::Result<()> { $body })
     };
     (release $body:block) => {
-        $crate::boundary::run_release(|| -> yolo_ffi_core::Result<()> { $body })
+        $crate::boundary::run_release(|| -> $crate::error::Result<()> { $body })
     };
     (value $fallback:expr, $body:block) => {
         $crate::boundary::run_value($fallback, || $body)

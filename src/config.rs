@@ -8,9 +8,10 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use yolo_ffi_core::provider::{Provider, ProviderKind};
 use yolo_ffi_core::settings::{self, threshold, DEFAULT_MAX_IMAGE_PIXELS};
-use yolo_ffi_core::{DetectorConfig, Error, Result};
+use yolo_ffi_core::DetectorConfig;
 
 use crate::boundary::{optional_path, OutParam};
 use crate::enums::{yolo_io_binding, yolo_provider};
@@ -60,7 +61,7 @@ impl BoxOwned for yolo_config {
 
 /// A count of at least 1, as the core's rule for `name` says.
 pub(crate) fn at_least_one(name: &str, value: u32) -> Result<usize> {
-    settings::at_least_one(name, value as usize)
+    Ok(settings::at_least_one(name, value as usize)?)
 }
 
 /// Creates a config with every default set: the pool chosen from the cores, Ultralytics' thresholds
@@ -574,8 +575,8 @@ mod tests {
             assert_eq!(yolo_config_set_model_path(config, std::ptr::null()), yolo_status::InvalidArgument);
             assert_eq!(yolo_config_set_model_path(config, c"".as_ptr()), yolo_status::InvalidArgument);
             assert_eq!(
-                config_values(config).err().map(|e| e.kind()),
-                Some(yolo_ffi_core::ErrorKind::InvalidArgument),
+                config_values(config).err().map(|e| e.status()),
+                Some(yolo_status::InvalidArgument),
                 "no model path yet"
             );
             assert_eq!(yolo_config_set_imgsz(config, 480, 640), yolo_status::Ok);

@@ -1,6 +1,7 @@
 //! The detect calls: an encoded image, a pixel buffer, or a batch of encoded images, each giving results.
 
-use yolo_ffi_core::{DecodeSettings, Detections, Error, Result};
+use crate::error::{Error, Result};
+use yolo_ffi_core::{DecodeSettings, Detections};
 
 use crate::boundary::{input_array, input_bytes, non_null, OutParam};
 use crate::detector::{detector_from, yolo_detector, DetectorHandle};

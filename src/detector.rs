@@ -5,7 +5,8 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use yolo_ffi_core::{refresh_all_after_fork, Detector, Error, ErrorKind, LoadCallback, LoadState, LoadedModel, Result};
+use crate::error::{Error, Result};
+use yolo_ffi_core::{refresh_all_after_fork, Detector, ErrorKind, LoadCallback, LoadState, LoadedModel};
 
 use crate::boundary::c_string_lossy;
 use crate::boundary::OutParam;
@@ -97,7 +98,8 @@ pub extern "C" fn yolo_wait_ready(detector: *const yolo_detector, timeout_ms: u3
     ffi_boundary!(status {
         let handle = detector_from(detector)?;
         let timeout = (timeout_ms != YOLO_WAIT_FOREVER).then(|| Duration::from_millis(timeout_ms.into()));
-        handle.detector.wait_ready(timeout).map(drop)
+        handle.detector.wait_ready(timeout).map(drop)?;
+        Ok(())
     })
 }
 
@@ -134,7 +136,7 @@ pub unsafe extern "C" fn yolo_load_error(
 /// A no-op in a process that did not fork.
 #[no_mangle]
 pub extern "C" fn yolo_after_fork() -> yolo_status {
-    ffi_boundary!(status { refresh_all_after_fork() })
+    ffi_boundary!(status { Ok(refresh_all_after_fork()?) })
 }
 
 /// Writes the detector's counters: load state and time, detects, errors by status, sessions in use and
@@ -256,7 +258,7 @@ impl LoadNotifier {
         Box::new(move |outcome| self.gate.run(|| self.notify(outcome)))
     }
 
-    fn notify(&self, outcome: std::result::Result<&LoadedModel, &Error>) {
+    fn notify(&self, outcome: std::result::Result<&LoadedModel, &yolo_ffi_core::Error>) {
         let (status, message) = match outcome {
             Ok(_) => (yolo_status::Ok, c_string_lossy("")),
             Err(error) => (yolo_status::from(error.kind()), c_string_lossy(error.message())),
@@ -301,7 +303,7 @@ pub unsafe extern "C" fn yolo_class_name(
         let out_len = OutParam::new(out_name_len, "out_name_len")?;
         let names = handle.c_names()?;
         let name = names.get(class_id as usize).ok_or_else(|| {
-            Error::new(ErrorKind::OutOfRange, format!("class_id {class_id} is out of range: the model has {} classes", names.len()))
+            Error::out_of_range(format!("class_id {class_id} is out of range: the model has {} classes", names.len()))
         })?;
         // SAFETY: both writable by the caller's contract.
         unsafe {

@@ -3,8 +3,9 @@
 
 use std::ffi::c_char;
 
+use crate::error::{Error, Result};
 use yolo_ffi_core::provider::ProviderKind;
-use yolo_ffi_core::{Error, LoadState, PixelFormat, Result, Task};
+use yolo_ffi_core::{LoadState, PixelFormat, Task};
 
 /// Ultralytics' name of a `yolo_task` value (`"detect"`, `"segment"`, `"pose"`, `"obb"`, `"classify"`), as
 /// a static NUL-terminated string; NULL for a value that is no task (0 included). Never freed. Thread-safe.

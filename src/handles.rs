@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
-use yolo_ffi_core::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// A C handle type whose pointer is a `Box` handed to C.
 pub(crate) trait BoxOwned: Sized {
@@ -38,10 +38,7 @@ pub(crate) fn into_handle<C: BoxOwned>(value: C::Rust) -> *mut C {
 
 /// The error for a non-NULL pointer that is not a live handle of kind `C`.
 fn not_live<C: BoxOwned>() -> Error {
-    Error::new(
-        ErrorKind::InvalidHandle,
-        format!("this pointer is not a live {} (freed already, or not from this library?)", C::NAME),
-    )
+    Error::invalid_handle(format!("this pointer is not a live {} (freed already, or not from this library?)", C::NAME))
 }
 
 /// Checks the tag of a non-NULL handle and returns its block.
@@ -181,7 +178,7 @@ impl<T> HandleTable<T> {
     }
 
     fn stale(name: &str) -> Error {
-        Error::new(ErrorKind::InvalidHandle, format!("{name} is not a live handle (freed already?)"))
+        Error::invalid_handle(format!("{name} is not a live handle (freed already?)"))
     }
 
     /// Whether `slot` holds a value of `generation` (compared as encoded: generations wrap at the handle's
@@ -219,6 +216,7 @@ impl<T> HandleTable<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::yolo_status;
 
     struct Thing;
     impl BoxOwned for Thing {
@@ -236,7 +234,7 @@ mod tests {
         let misaligned = std::ptr::without_provenance_mut::<Thing>(0x10_0001);
         // SAFETY: rejected by the alignment check before any read.
         let error = unsafe { free_handle(misaligned) }.unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::InvalidHandle);
+        assert_eq!(error.status(), yolo_status::InvalidHandle);
         assert!(error.message().contains("not a live thing"), "{}", error.message());
         // Readable memory with another tag is refused and left alone.
         let mut other = [0u64; 4];
@@ -247,7 +245,7 @@ mod tests {
         // SAFETY: NULL is accepted by free and refused by borrow.
         unsafe {
             assert!(free_handle::<Thing>(std::ptr::null_mut()).is_ok());
-            assert_eq!(borrow_handle::<Thing>(std::ptr::null()).unwrap_err().kind(), ErrorKind::InvalidArgument);
+            assert_eq!(borrow_handle::<Thing>(std::ptr::null()).unwrap_err().status(), yolo_status::InvalidArgument);
         }
         // SAFETY: the live handle, freed once.
         unsafe { free_handle(handle) }.unwrap();
@@ -261,14 +259,14 @@ mod tests {
         assert_eq!(*table.get(first, "h").unwrap(), "a");
         assert!(table.insert("full").is_err(), "capacity 1");
         assert_eq!(*table.remove(first, "h").unwrap(), "a");
-        assert_eq!(table.get(first, "h").unwrap_err().kind(), ErrorKind::InvalidHandle);
-        assert_eq!(table.remove(first, "h").unwrap_err().kind(), ErrorKind::InvalidHandle);
+        assert_eq!(table.get(first, "h").unwrap_err().status(), yolo_status::InvalidHandle);
+        assert_eq!(table.remove(first, "h").unwrap_err().status(), yolo_status::InvalidHandle);
         let second = table.insert("b").unwrap();
         assert_ne!(first, second, "same slot, new generation");
-        assert_eq!(table.get(first, "h").unwrap_err().kind(), ErrorKind::InvalidHandle);
+        assert_eq!(table.get(first, "h").unwrap_err().status(), yolo_status::InvalidHandle);
         assert_eq!(*table.get(second, "h").unwrap(), "b");
         for garbage in [0usize, 12345, usize::MAX] {
-            assert_eq!(table.get(garbage, "h").unwrap_err().kind(), ErrorKind::InvalidHandle);
+            assert_eq!(table.get(garbage, "h").unwrap_err().status(), yolo_status::InvalidHandle);
         }
     }
 

@@ -13,6 +13,7 @@
 
 #[macro_use]
 pub mod boundary;
+pub mod error;
 pub mod handles;
 
 // One module per C object, as the header groups them.

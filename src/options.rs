@@ -1,7 +1,8 @@
 //! The per-call options, `yolo_detect_options`, and their setters: overrides of a detector's defaults.
 
+use crate::error::Result;
 use yolo_ffi_core::settings::threshold;
-use yolo_ffi_core::{DecodeSettings, Result};
+use yolo_ffi_core::DecodeSettings;
 
 use crate::boundary::OutParam;
 use crate::config::at_least_one;

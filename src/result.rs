@@ -3,7 +3,8 @@
 
 use std::sync::OnceLock;
 
-use yolo_ffi_core::{Detection, Detections, Error, ErrorKind, Mask, OrientedBox, Result};
+use crate::error::{Error, Result};
+use yolo_ffi_core::{Detection, Detections, Mask, OrientedBox};
 
 use crate::boundary::OutParam;
 use crate::handles::{borrow_handle, free_handle, BoxOwned};
@@ -66,10 +67,10 @@ fn per_detection<'a, T>(
     what: &str,
 ) -> Result<&'a [T]> {
     if index >= result.detections.len() {
-        return Err(Error::new(
-            ErrorKind::OutOfRange,
-            format!("index {index} is out of range: the result has {} detections", result.detections.len()),
-        ));
+        return Err(Error::out_of_range(format!(
+            "index {index} is out of range: the result has {} detections",
+            result.detections.len()
+        )));
     }
     items.get(index * per..(index + 1) * per).filter(|_| per > 0).ok_or_else(|| {
         Error::invalid_argument(format!("the result has no {what}: the model's task does not give them"))

@@ -24,16 +24,12 @@ pub enum ErrorKind {
     Timeout,
     /// ONNX Runtime failed while running the model.
     InferenceFailed,
-    /// A class id outside the model's classes was asked for.
-    OutOfRange,
     /// A bug: a panic was caught at the API boundary.
     Internal,
     /// The model is still loading in the background.
     NotReady,
     /// The model failed to load in the background; the message says why.
     LoadFailed,
-    /// A handle that was already freed, or never was a handle.
-    InvalidHandle,
     /// Memory ran out: a buffer or an ONNX Runtime allocation for the model's input size could not be made.
     OutOfMemory,
     /// An execution provider the caller asked for is not there (see [`crate::provider`]).
@@ -42,7 +38,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for tables indexed by `kind as usize`.
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 13] = [
         Self::InvalidArgument,
         Self::RuntimeUnavailable,
         Self::ModelLoadFailed,
@@ -51,11 +47,9 @@ impl ErrorKind {
         Self::ImageTooLarge,
         Self::Timeout,
         Self::InferenceFailed,
-        Self::OutOfRange,
         Self::Internal,
         Self::NotReady,
         Self::LoadFailed,
-        Self::InvalidHandle,
         Self::OutOfMemory,
         Self::ProviderUnavailable,
     ];
