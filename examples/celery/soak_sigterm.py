@@ -4,7 +4,7 @@ its handlers), and no traceback. A run that hangs gets every
 process's Python and native stacks dumped (py-spy) before it is killed, and the soak fails with them.
 
 Half the runs send SIGTERM at a uniform moment of the first seconds; the other half wait for the first pool
-process to exist and send it within the next 300 ms, while the pool starts (when a hang was once seen).
+process to exist and send it within the next 100 ms, while the pool starts (when a hang was once seen).
 Needs Debian's redis-server (started here on a free port of 127.0.0.1, or --broker), the demo model and
 py-spy (PyPI), as `make soak-celery` provides:
     python soak_sigterm.py --model M --runs 200 [--seed N] [--bound 60] [--broker redis://127.0.0.1:PORT/0]
@@ -107,7 +107,7 @@ def main() -> int:
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     rng = random.Random(seed)
     log_dir = Path(tempfile.mkdtemp(prefix="celery-soak-"))
-    print(f"soak: {args.runs} runs, SIGTERM after 0-{args.window} s or within 0.3 s of the first pool process, "
+    print(f"soak: {args.runs} runs, SIGTERM after 0-{args.window} s or within 0.1 s of the first pool process, "
           f"seed {seed}, logs in {log_dir}", flush=True)
     server = None
     if args.broker is None:
@@ -116,7 +116,7 @@ def main() -> int:
     try:
         for index in range(args.runs):
             targeted = index % 2 == 1
-            delay = rng.uniform(0, 0.3) if targeted else rng.uniform(0, args.window)
+            delay = rng.uniform(0, 0.1) if targeted else rng.uniform(0, args.window)
             r = run_once(args, delay, targeted, log_dir, index)
             results.append(r)
             report(index, r, failures)
