@@ -8,10 +8,13 @@ package yoloffi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -242,5 +245,35 @@ func TestProviderIOBindingBatchingAndTheAsynchronousLoad(t *testing.T) {
 	opened.Detector.Close()
 	if failed := <-OpenAsync(filepath.Join(models, "not_yolo.onnx"), nil); !errors.Is(failed.Err, &Error{Status: StatusInvalidModel}) {
 		t.Errorf("a bad model loaded asynchronously gave %v", failed.Err)
+	}
+}
+
+func TestStructLayoutsAreTheHeaders(t *testing.T) {
+	file := os.Getenv("YOLO_FFI_TEST_LAYOUTS")
+	if file == "" {
+		t.Skip("set YOLO_FFI_TEST_LAYOUTS to build/layouts.txt")
+	}
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := cLayout()
+	seen := map[string]map[string]uintptr{}
+	for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+		var structName, field string
+		var size, offset uintptr
+		if _, err := fmt.Sscan(line, &structName, &size, &field, &offset); err != nil {
+			t.Fatal(err)
+		}
+		if _, read := ours[structName]; !read {
+			continue
+		}
+		if seen[structName] == nil {
+			seen[structName] = map[string]uintptr{"size": size}
+		}
+		seen[structName][field] = offset
+	}
+	if !reflect.DeepEqual(seen, ours) {
+		t.Errorf("cgo's layouts %v, the C compiler's %v", ours, seen)
 	}
 }

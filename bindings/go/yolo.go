@@ -646,3 +646,28 @@ func (d *Detector) Close() error {
 
 // Version is the version of the loaded library, such as "0.1.0".
 func Version() string { return C.GoString(C.yolo_version()) }
+
+// cLayout is the size and field offsets that cgo gives the header's structs this package reads, for the
+// tests to compare with what a C compiler gives them (tests/c/layouts.c).
+func cLayout() map[string]map[string]uintptr {
+	var d C.yolo_detection
+	var m C.struct_yolo_mask
+	var k C.yolo_keypoint
+	var o C.struct_yolo_oriented_box
+	var p C.yolo_class_probability
+	return map[string]map[string]uintptr{
+		"yolo_detection": {"size": unsafe.Sizeof(d), "x1": unsafe.Offsetof(d.x1), "y1": unsafe.Offsetof(d.y1),
+			"x2": unsafe.Offsetof(d.x2), "y2": unsafe.Offsetof(d.y2), "score": unsafe.Offsetof(d.score),
+			"class_id": unsafe.Offsetof(d.class_id)},
+		"yolo_mask": {"size": unsafe.Sizeof(m), "left": unsafe.Offsetof(m.left), "top": unsafe.Offsetof(m.top),
+			"width": unsafe.Offsetof(m.width), "height": unsafe.Offsetof(m.height), "data": unsafe.Offsetof(m.data),
+			"data_len": unsafe.Offsetof(m.data_len)},
+		"yolo_keypoint": {"size": unsafe.Sizeof(k), "x": unsafe.Offsetof(k.x), "y": unsafe.Offsetof(k.y),
+			"confidence": unsafe.Offsetof(k.confidence)},
+		"yolo_oriented_box": {"size": unsafe.Sizeof(o), "cx": unsafe.Offsetof(o.cx), "cy": unsafe.Offsetof(o.cy),
+			"width": unsafe.Offsetof(o.width), "height": unsafe.Offsetof(o.height), "angle": unsafe.Offsetof(o.angle),
+			"corners": unsafe.Offsetof(o.corners)},
+		"yolo_class_probability": {"size": unsafe.Sizeof(p), "class_id": unsafe.Offsetof(p.class_id),
+			"probability": unsafe.Offsetof(p.probability)},
+	}
+}

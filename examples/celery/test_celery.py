@@ -218,11 +218,9 @@ def test_a_model_that_fails_to_load_fails_the_tasks_with_its_reason(broker, clie
     yolo_tasks, _ = client
     worker = Worker(broker, "broken", 1, model="/nonexistent/model.onnx")
     try:
-        start = time.monotonic()
         with pytest.raises(Exception) as failure:
             yolo_tasks.detect.apply_async((image_b64,), queue="broken").get(timeout=30)
         assert "could not load model.onnx" in str(failure.value) and "/nonexistent/model.onnx" in str(failure.value)
-        assert time.monotonic() - start < 30
     finally:
         assert worker.stop() == 0
 
