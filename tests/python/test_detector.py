@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -300,6 +301,22 @@ def test_every_status_of_the_library_has_its_own_exception():
         assert type(error).status_name == _capi.STATUS_NAMES[status]
     out_of_memory = [v for v, name in _capi.STATUS_NAMES.items() if name == "OUT_OF_MEMORY"][0]
     assert isinstance(yolo_ffi._errors.error_for(out_of_memory, "m"), (yolo_ffi.OutOfMemoryError, MemoryError))
+
+
+def test_the_constants_ctypes_restates_are_the_headers():
+    """ctypes cannot read the header, so _capi restates a few of its values; they are checked against it."""
+    header = (Path(__file__).resolve().parents[2] / "include" / "yolo_ffi.h").read_text()
+    values = {name: int(value) for name, value in re.findall(r"^\s*(YOLO_[A-Z0-9_]+) = (\d+),", header, re.M)}
+    defines = dict(re.findall(r"^#define (YOLO_[A-Z0-9_]+) (\S+)", header, re.M))
+    assert defines["YOLO_WAIT_FOREVER"] == defines["YOLO_DEFAULT_BATCH_DELAY"] == "UINT32_MAX"
+    assert _capi.WAIT_FOREVER == _capi.DEFAULT_BATCH_DELAY == 2**32 - 1
+    assert _capi.IO_BINDING == {
+        None: values["YOLO_IO_BINDING_AUTO"],
+        True: values["YOLO_IO_BINDING_ON"],
+        False: values["YOLO_IO_BINDING_OFF"],
+    }
+    for name in ("RGB8", "BGR8", "RGBA8", "BGRA8", "GRAY8"):
+        assert getattr(_capi, f"PIXEL_{name}") == values[f"YOLO_PIXEL_FORMAT_{name}"], name
 
 
 def test_task_and_provider_names_come_from_the_library():

@@ -398,4 +398,4 @@ function detect(handle, bytes, options, task) {
   }
 }
 
-module.exports = { koffi, c, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, LogCallback, STATUS_NAMES, PROVIDERS, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };
+module.exports = { koffi, c, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, LogCallback, STATUS_NAMES, PROVIDERS, IO_BINDING, UINT32_MAX, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };

@@ -156,3 +156,14 @@ test('the asynchronous load resolves to a ready detector, and a bad model reject
   await detector.close();
   await assert.rejects(Detector.load(path.join(models, 'not_yolo.onnx')), (e) => e instanceof YoloError && e.statusName === 'INVALID_MODEL');
 });
+
+test('the header values the binding restates are the header\'s', () => {
+  const native = require('../lib/native.js');
+  const header = require('node:fs').readFileSync(path.join(__dirname, '../../../include/yolo_ffi.h'), 'utf8');
+  const value = (name) => Number(new RegExp(`^\\s*${name} = (\\d+),`, 'm').exec(header)[1]);
+  assert.equal(native.IO_BINDING.on, value('YOLO_IO_BINDING_ON'));
+  assert.equal(native.IO_BINDING.off, value('YOLO_IO_BINDING_OFF'));
+  assert.match(header, /^#define YOLO_WAIT_FOREVER UINT32_MAX$/m);
+  assert.match(header, /^#define YOLO_DEFAULT_BATCH_DELAY UINT32_MAX$/m);
+  assert.equal(native.UINT32_MAX, 2 ** 32 - 1);
+});
