@@ -248,6 +248,7 @@ test-node test-go test-java: test-%: $(SONAME_LINK) build/detect build/layouts.t
                                $(BINDINGS_PREFIX)/.installed
 	YOLO_FFI_TEST_LAYOUTS=$(abspath build/layouts.txt) YOLO_FFI_TEST_MODELS=$(abspath $(MODELS)) \
 	  YOLO_FFI_TEST_DETECT=$(abspath build/detect) YOLO_FFI_TEST_TASK_IMAGE=$(abspath tests/fixtures/images/rgb.jpg) \
+	  YOLO_FFI_TEST_HEADER=$(abspath include/yolo_ffi.h) \
 	  bindings/run_tests.sh $* $(BINDING_ARGS)
 
 test-bindings: test-node test-go test-java

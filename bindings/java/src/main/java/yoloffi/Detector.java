@@ -79,11 +79,13 @@ public final class Detector implements AutoCloseable {
   /** What cross-caller batching has done in this process. */
   public record BatchStats(long runs, long calls, long longestWaitUs) {}
 
-  /** yolo_io_binding's ON and OFF, and the header's UINT32_MAX (YOLO_DEFAULT_BATCH_DELAY). */
-  private static final int IO_BINDING_ON = 2;
+  /** yolo_io_binding's ON and OFF (the tests check them against the header). */
+  static final int IO_BINDING_ON = 2;
 
-  private static final int IO_BINDING_OFF = 3;
-  private static final int DEFAULT_BATCH_DELAY = -1;
+  static final int IO_BINDING_OFF = 3;
+
+  /** YOLO_DEFAULT_BATCH_DELAY, the header's UINT32_MAX, as a Java int. */
+  static final int DEFAULT_BATCH_DELAY = -1;
   private static final List<String> GPU_PROVIDERS = List.of("cuda", "tensorrt");
 
   private static final Cleaner CLEANER = Cleaner.create();

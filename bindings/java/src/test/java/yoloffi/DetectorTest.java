@@ -126,6 +126,15 @@ public final class DetectorTest {
     }
     Files.writeString(Path.of(args[2]), json.append("]}\n").toString());
     tasks(Path.of(args[2]).getParent());
+    String header = System.getenv("YOLO_FFI_TEST_HEADER");
+    if (header != null) {
+      String text = Files.readString(Path.of(header));
+      check(text.contains("YOLO_IO_BINDING_ON = " + Detector.IO_BINDING_ON + ","), "IO_BINDING_ON is the header's");
+      check(text.contains("YOLO_IO_BINDING_OFF = " + Detector.IO_BINDING_OFF + ","), "IO_BINDING_OFF is the header's");
+      check(
+          text.contains("#define YOLO_DEFAULT_BATCH_DELAY UINT32_MAX") && Detector.DEFAULT_BATCH_DELAY == -1,
+          "the default batch delay is the header's UINT32_MAX");
+    }
     System.err.println("DetectorTest: " + passed + " checks passed (yolo-ffi " + Detector.version() + ")");
   }
 
