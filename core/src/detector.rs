@@ -247,7 +247,7 @@ impl Detector {
     }
 
     /// Decodes several encoded images and detects objects in them, in one ONNX Runtime run per
-    /// [`crate::loaded_model::MAX_BATCH`] images on models with a dynamic batch dimension (see
+    /// `MAX_BATCH` images on models with a dynamic batch dimension (see
     /// [`LoadedModel::detect_batch`]). Counted as one call; any failure fails the whole batch, naming the
     /// image.
     pub fn detect_encoded_batch(&self, images: &[&[u8]], settings: Option<&DecodeSettings>) -> Result<Vec<Detections>> {

@@ -194,7 +194,7 @@ impl LoadedModel {
         self.sessions().map(drop)
     }
 
-    /// Whether the sessions' input and outputs are bound to them ([`BoundIo`]).
+    /// Whether the sessions' input and outputs are bound to them (IO binding).
     pub fn io_bound(&self) -> bool {
         self.factory.bound.get().copied().unwrap_or(false)
     }
@@ -249,7 +249,7 @@ impl LoadedModel {
         &self.factory.tiers
     }
 
-    /// How the pool's idle intra-op threads wait for work ([`idle_threads`]).
+    /// How the pool's idle intra-op threads wait for work (`idle_threads`).
     pub fn idle_threads(&self) -> IdleThreads {
         self.factory.idle_threads()
     }
@@ -392,7 +392,7 @@ impl LoadedModel {
         run().unwrap_or_else(|error| vec![Err(error); count])
     }
 
-    /// Detects objects in several images. On a model with a dynamic batch dimension, up to [`MAX_BATCH`]
+    /// Detects objects in several images. On a model with a dynamic batch dimension, up to `MAX_BATCH`
     /// images share one ONNX Runtime run, letterboxed as Ultralytics batches them: to the minimal rectangle
     /// when every image has the same size, else to the full input size. Other models run one image at a
     /// time. Results are in the order of `views`; any failure fails the whole call.
