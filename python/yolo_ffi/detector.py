@@ -388,21 +388,22 @@ class Detector:
             if value is not None:
                 calls.append((setter, (_uint(value, name),)))
         if imgsz is not None:
-            calls.append((lib.yolo_config_set_imgsz, (_uint(imgsz, "imgsz"), _uint(imgsz, "imgsz"))))
+            side = _uint(imgsz, "imgsz")
+            calls.append((lib.yolo_config_set_imgsz, (side, side)))
         if max_image_pixels is not None:
             calls.append((lib.yolo_config_set_max_image_pixels, (_uint(max_image_pixels, "max_image_pixels", 64),)))
         if conf is not None:
             calls.append((lib.yolo_config_set_conf_threshold, (float(conf),)))
         if iou is not None:
             calls.append((lib.yolo_config_set_iou_threshold, (float(iou),)))
-        flags = {
-            "agnostic": (agnostic, lib.yolo_config_set_class_agnostic),
-            "async_load": (async_load, lib.yolo_config_set_async_load),
-            "share_weights": (share_weights, lib.yolo_config_set_share_weights),
-            "retina_masks": (retina_masks, lib.yolo_config_set_retina_masks),
-            "provider_fallback": (provider_fallback, lib.yolo_config_set_provider_fallback),
-        }
-        for _, (flag, setter) in flags.items():
+        flags = (
+            (agnostic, lib.yolo_config_set_class_agnostic),
+            (async_load, lib.yolo_config_set_async_load),
+            (share_weights, lib.yolo_config_set_share_weights),
+            (retina_masks, lib.yolo_config_set_retina_masks),
+            (provider_fallback, lib.yolo_config_set_provider_fallback),
+        )
+        for flag, setter in flags:
             if flag is not None:
                 calls.append((setter, (bool(flag),)))
         if load_wait is not _UNSET:
