@@ -1,6 +1,7 @@
 //! Every Ultralytics task through the C ABI: parity with Ultralytics' `predict` on the trained shapes
-//! models and `../shared/reference/ultralytics-tasks.json`, with the thresholds, and the batch and
-//! pixel-buffer calls giving the single call's results.
+//! models, YOLO11 (`../shared/reference/ultralytics-tasks.json`) and YOLO26 with its end-to-end heads
+//! (`ultralytics-tasks26.json`), at the tolerances of docs/tasks.md, and the batch and pixel-buffer calls
+//! giving the single call's results.
 //!
 //! Developers and CI only: the trained models and the reference exist only in `../shared/`, so these tests
 //! skip (and say so) in a user's clone; `tests/task_heads.rs` covers the decoders on synthetic models.
@@ -19,9 +20,14 @@ struct Fixtures {
     reference: Value,
 }
 
-fn fixtures(what: &str) -> Option<Fixtures> {
+/// The YOLO11 shapes models' reference.
+const YOLO11: &str = "ultralytics-tasks.json";
+/// The YOLO26 shapes models' reference (end-to-end heads).
+const YOLO26: &str = "ultralytics-tasks26.json";
+
+fn fixtures(reference: &str, what: &str) -> Option<Fixtures> {
     let dir = shared_or_skip(what)?;
-    let path = dir.join("reference/ultralytics-tasks.json");
+    let path = dir.join("reference").join(reference);
     let reference = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     Some(Fixtures { dir, reference })
 }
@@ -47,8 +53,9 @@ fn numbers(v: &Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
-/// Opens `model` with the reference run's settings.
-fn open(f: &Fixtures, model: &str, settings: &Value) -> (Detector, Options) {
+/// Opens the reference's model for `task` with the run's settings.
+fn open(f: &Fixtures, task: &str, settings: &Value) -> (Detector, Options) {
+    let model = f.reference["models"][task]["file"].as_str().unwrap();
     let detector = init_with(&f.dir.join("models").join(model), |c| {
         c.pool_size = Some(1);
         c.imgsz = Some(settings["imgsz"].as_u64().unwrap() as u32);
@@ -157,15 +164,46 @@ fn report(what: &str, compared: usize, failures: Vec<String>) {
 }
 
 #[test]
+fn yolo26_detection_matches_ultralytics() {
+    let Some(f) = fixtures(YOLO26, "yolo26 detection matches ultralytics") else {
+        return;
+    };
+    let (mut compared, mut failures) = (0, Vec::new());
+    for run in runs(&f, "detect") {
+        let settings = &run["settings"];
+        let (detector, options) = open(&f, "detect", settings);
+        let conf = settings["conf"].as_f64().unwrap() as f32;
+        for image in run["images"].as_array().unwrap() {
+            let file = image["file"].as_str().unwrap();
+            let label = format!("{} {file}", run["id"].as_str().unwrap());
+            let got = detect_file(&f, &detector, file, Some(&options));
+            let expected = expected_boxes(image);
+            let pairs = match_boxes(&label, &expected, &got.detections, conf, &mut failures);
+            compared += pairs.iter().flatten().count();
+        }
+    }
+    report("yolo26 detect", compared, failures);
+}
+
+#[test]
 fn segmentation_boxes_and_masks_match_ultralytics() {
-    let Some(f) = fixtures("segmentation boxes and masks match ultralytics") else {
+    check_segment(YOLO11, "segmentation boxes and masks match ultralytics");
+}
+
+#[test]
+fn yolo26_segmentation_boxes_and_masks_match_ultralytics() {
+    check_segment(YOLO26, "yolo26 segmentation boxes and masks match ultralytics");
+}
+
+fn check_segment(reference: &str, what: &str) {
+    let Some(f) = fixtures(reference, what) else {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (1.0f32, String::new()));
     let mut polygon_worst = 1.0f32;
     for run in runs(&f, "segment") {
         let settings = &run["settings"];
-        let (detector, options) = open(&f, "shapes-seg.onnx", settings);
+        let (detector, options) = open(&f, "segment", settings);
         let conf = settings["conf"].as_f64().unwrap() as f32;
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
@@ -213,18 +251,27 @@ fn segmentation_boxes_and_masks_match_ultralytics() {
         }
     }
     eprintln!("lowest mask IoU {} ({}); smallest outline area ratio {polygon_worst}", worst.0, worst.1);
-    report("segment", compared, failures);
+    report(what, compared, failures);
 }
 
 #[test]
 fn pose_boxes_and_keypoints_match_ultralytics() {
-    let Some(f) = fixtures("pose boxes and keypoints match ultralytics") else {
+    check_pose(YOLO11, "pose boxes and keypoints match ultralytics");
+}
+
+#[test]
+fn yolo26_pose_boxes_and_keypoints_match_ultralytics() {
+    check_pose(YOLO26, "yolo26 pose boxes and keypoints match ultralytics");
+}
+
+fn check_pose(reference: &str, what: &str) {
+    let Some(f) = fixtures(reference, what) else {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (0.0f32, 0.0f32));
     for run in runs(&f, "pose") {
         let settings = &run["settings"];
-        let (detector, options) = open(&f, "shapes-pose.onnx", settings);
+        let (detector, options) = open(&f, "pose", settings);
         let mut shape = (0usize, 0usize);
         // SAFETY: live detector, local out-pointers.
         assert_eq!(unsafe { yolo_keypoint_shape(detector.0, &mut shape.0, &mut shape.1) }, yolo_status::Ok);
@@ -253,7 +300,7 @@ fn pose_boxes_and_keypoints_match_ultralytics() {
         }
     }
     eprintln!("largest keypoint distance {} px, confidence difference {}", worst.0, worst.1);
-    report("pose", compared, failures);
+    report(what, compared, failures);
 }
 
 /// The angle difference between two rotated boxes modulo the symmetries of a rectangle: turning by pi
@@ -275,13 +322,22 @@ fn angle_difference(a: (f32, f32, f32), b: (f32, f32, f32)) -> (f32, f32, f32) {
 
 #[test]
 fn oriented_boxes_match_ultralytics() {
-    let Some(f) = fixtures("oriented boxes match ultralytics") else {
+    check_obb(YOLO11, "oriented boxes match ultralytics");
+}
+
+#[test]
+fn yolo26_oriented_boxes_match_ultralytics() {
+    check_obb(YOLO26, "yolo26 oriented boxes match ultralytics");
+}
+
+fn check_obb(reference: &str, what: &str) {
+    let Some(f) = fixtures(reference, what) else {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (0.0f32, 0.0f32, 0.0f32));
     for run in runs(&f, "obb") {
         let settings = &run["settings"];
-        let (detector, options) = open(&f, "shapes-obb.onnx", settings);
+        let (detector, options) = open(&f, "obb", settings);
         let conf = settings["conf"].as_f64().unwrap() as f32;
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
@@ -340,17 +396,26 @@ fn oriented_boxes_match_ultralytics() {
         }
     }
     eprintln!("largest centre error {} px, size error {} px, angle error {} rad", worst.0, worst.1, worst.2);
-    report("obb", compared, failures);
+    report(what, compared, failures);
 }
 
 #[test]
 fn classification_matches_ultralytics() {
-    let Some(f) = fixtures("classification matches ultralytics") else {
+    check_classify(YOLO11, "classification matches ultralytics");
+}
+
+#[test]
+fn yolo26_classification_matches_ultralytics() {
+    check_classify(YOLO26, "yolo26 classification matches ultralytics");
+}
+
+fn check_classify(reference: &str, what: &str) {
+    let Some(f) = fixtures(reference, what) else {
         return;
     };
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), 0.0f32);
     for run in runs(&f, "classify") {
-        let (detector, _) = open(&f, "shapes-cls.onnx", &run["settings"]);
+        let (detector, _) = open(&f, "classify", &run["settings"]);
         let mut task = yolo_task::Detect;
         // SAFETY: live detector, local out-pointer.
         assert_eq!(unsafe { yolo_model_task(detector.0, &mut task) }, yolo_status::Ok);
@@ -375,5 +440,5 @@ fn classification_matches_ultralytics() {
         }
     }
     eprintln!("largest probability difference {worst}");
-    report("classify", compared, failures);
+    report(what, compared, failures);
 }
