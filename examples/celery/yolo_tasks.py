@@ -25,24 +25,14 @@ from typing import Any, Dict, Optional
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
+import shutdown_guard  # noqa: F401  (arms the warm-shutdown guard in workers)
 import yolo_ffi
+from worker_settings import WORKER_SETTINGS
 
 BROKER = os.environ.get("YOLO_CELERY_BROKER", "redis://127.0.0.1:6379/0")
 
 app = Celery("yolo_tasks", broker=BROKER, backend=BROKER)
-app.conf.update(
-    # A task is acknowledged when it ends, not when it starts, and a task whose worker process dies is put
-    # back on the queue: a worker killed mid-task (OOM, SIGKILL) loses nothing.
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    # One task at a time per process: a long queue is not hoarded by one busy process.
-    worker_prefetch_multiplier=1,
-    task_serializer="json",
-    result_serializer="json",
-    accept_content=["json"],
-    result_expires=3600,
-    broker_connection_retry_on_startup=True,
-)
+app.conf.update(WORKER_SETTINGS)
 
 _detector: Optional[yolo_ffi.Detector] = None
 _load_error: Optional[str] = None
