@@ -2,12 +2,17 @@
  * build/detect: runs a YOLO model of any task on images and prints one JSON object per image and line.
  *
  *   build/detect [--imgsz N] [--conf F] [--iou F] [--max-det N] [--pool N] [--retina-masks 0|1] [--top-k N]
- *                MODEL IMAGE...
+ *                [--npy DIR] MODEL IMAGE...
  *
  * Each line has the image's "width" and "height", its "task", and its "detections" (class, score, box), each
  * with what the task adds: "mask" (segment: run lengths of the bitmap cropped to the mask, see below),
  * "keypoints" (pose: [x, y, confidence] each) or "obb" (oriented boxes: "xywhr" and "corners"); for a
  * classification model, "classes" (the top classes and their probabilities) instead of detections.
+ * A semantic segmentation model gives "class_map": {"width", "height", "classes": [{"class_id",
+ * "class_name", "pixels", "runs"}]}, one entry per class present, "runs" the [start, length] pairs of its
+ * runs in the row-major map. A depth model gives "depth_map": {"width", "height", "min", "max", "mean"} and,
+ * with --npy DIR, writes the map as DIR/NAME.npy (float32, height x width; NAME the image's file name
+ * without its extension) and names the file in "npy".
  * A mask is {"left", "top", "width", "height", "counts"}: "counts" are the lengths of alternating runs of
  * 0 and 1 over the cropped bitmap, row by row, starting with a (possibly empty) run of 0.
  *
@@ -89,7 +94,7 @@ static unsigned char *read_file(const char *path, size_t *out_len, const char **
 
 static int usage(void) {
     fprintf(stderr, "usage: detect [--imgsz N] [--conf F] [--iou F] [--max-det N] [--pool N] [--retina-masks 0|1] "
-                    "[--top-k N] MODEL IMAGE...\n");
+                    "[--top-k N] [--npy DIR] MODEL IMAGE...\n");
     return 2;
 }
 
@@ -156,6 +161,105 @@ static void print_oriented_box(const yolo_result *result, size_t index) {
     fputs("]}", stdout);
 }
 
+/* Class `index` of a class map whose ids are `element_size` bytes each. */
+static uint32_t class_at(const yolo_class_map *map, size_t index) {
+    switch (map->element_size) {
+    case 1: return ((const uint8_t *)map->data)[index];
+    case 2: return ((const uint16_t *)map->data)[index];
+    default: return ((const uint32_t *)map->data)[index];
+    }
+}
+
+/* The class map as its classes' pixel counts and run lengths. */
+static void print_class_map(const yolo_detector *detector, const yolo_result *result) {
+    yolo_class_map map;
+    if (yolo_result_class_map(result, &map) != YOLO_STATUS_OK) {
+        return;
+    }
+    printf(", \"class_map\": {\"width\": %u, \"height\": %u, \"classes\": [", map.width, map.height);
+    int first_class = 1;
+    for (size_t c = 0; c < map.class_count; c++) {
+        if (map.pixel_counts[c] == 0) {
+            continue;
+        }
+        printf("%s{\"class_id\": %zu, \"class_name\": ", first_class ? "" : ", ", c);
+        first_class = 0;
+        print_class_name(detector, (uint32_t)c);
+        printf(", \"pixels\": %llu, \"runs\": [", (unsigned long long)map.pixel_counts[c]);
+        int first_run = 1;
+        for (size_t i = 0; i < map.data_len;) {
+            size_t start = i;
+            while (i < map.data_len && class_at(&map, i) == c) {
+                i++;
+            }
+            if (i > start) {
+                printf("%s[%zu, %zu]", first_run ? "" : ", ", start, i - start);
+                first_run = 0;
+            } else {
+                i++;
+            }
+        }
+        fputs("]}", stdout);
+    }
+    fputs("]}", stdout);
+}
+
+/* Writes `count` floats as a float32 .npy of `height` x `width`; returns 0 on success. */
+static int write_npy(const char *path, const float *data, size_t count, uint32_t height, uint32_t width) {
+    char header[128];
+    int len = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%u, %u), }", height,
+                       width);
+    /* Magic (6) + version (2) + header length (2) + header, padded with spaces to 64 bytes, ending in a newline. */
+    size_t total = 10 + (size_t)len + 1;
+    size_t padded = (total + 63) / 64 * 64;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        return -1;
+    }
+    unsigned short header_len = (unsigned short)(padded - 10);
+    unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(header_len & 0xff),
+                                (unsigned char)(header_len >> 8)};
+    int ok = fwrite(prefix, 1, sizeof prefix, f) == sizeof prefix && fwrite(header, 1, (size_t)len, f) == (size_t)len;
+    for (size_t k = total - 1; ok && k < padded - 1; k++) {
+        ok = fputc(' ', f) != EOF;
+    }
+    ok = ok && fputc('\n', f) != EOF && fwrite(data, sizeof(float), count, f) == count;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* The depth map's range and mean, and with `npy_dir` the map in DIR/NAME.npy. */
+static void print_depth_map(const yolo_result *result, const char *image, const char *npy_dir) {
+    yolo_depth_map map;
+    if (yolo_result_depth_map(result, &map) != YOLO_STATUS_OK || map.data_len == 0) {
+        return;
+    }
+    float lo = map.data[0], hi = map.data[0];
+    double sum = 0.0;
+    for (size_t i = 0; i < map.data_len; i++) {
+        lo = map.data[i] < lo ? map.data[i] : lo;
+        hi = map.data[i] > hi ? map.data[i] : hi;
+        sum += map.data[i];
+    }
+    printf(", \"depth_map\": {\"width\": %u, \"height\": %u, \"min\": %.6g, \"max\": %.6g, \"mean\": %.6g",
+           map.width, map.height, lo, hi, sum / (double)map.data_len);
+    if (npy_dir) {
+        const char *base = strrchr(image, '/');
+        base = base ? base + 1 : image;
+        const char *dot = strrchr(base, '.');
+        size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%.*s.npy", npy_dir, (int)stem, base);
+        if (write_npy(path, map.data, map.data_len, map.height, map.width) == 0) {
+            fputs(", \"npy\": ", stdout);
+            print_json_string(path);
+        } else {
+            fputs(", \"npy_error\": ", stdout);
+            print_json_string(strerror(errno));
+        }
+    }
+    fputs("}", stdout);
+}
+
 static int parse_u32(const char *s, uint32_t *out) {
     char *end;
     errno = 0;
@@ -184,6 +288,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "detect: %s\n", yolo_last_error());
         return 2;
     }
+    const char *npy_dir = NULL;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         if (i + 1 >= argc) {
@@ -207,6 +312,9 @@ int main(int argc, char **argv) {
             set = yolo_config_set_retina_masks(config, number == 1);
         } else if (strcmp(flag, "--top-k") == 0 && parse_u32(value, &number)) {
             set = yolo_config_set_top_k(config, number);
+        } else if (strcmp(flag, "--npy") == 0) {
+            npy_dir = value;
+            set = YOLO_STATUS_OK;
         }
         if (set != YOLO_STATUS_OK) {
             fprintf(stderr, "detect: bad option %s %s\n", flag, value);
@@ -259,6 +367,16 @@ int main(int argc, char **argv) {
         fputs("{\"image\": ", stdout);
         print_json_string(path);
         printf(", \"width\": %u, \"height\": %u, \"task\": \"%s\"", width, height, yolo_task_name(task));
+        if (task == YOLO_TASK_SEMANTIC || task == YOLO_TASK_DEPTH) {
+            if (task == YOLO_TASK_SEMANTIC) {
+                print_class_map(detector, result);
+            } else {
+                print_depth_map(result, path, npy_dir);
+            }
+            fputs("}\n", stdout);
+            yolo_result_free(result);
+            continue;
+        }
         if (task == YOLO_TASK_CLASSIFY) {
             const yolo_class_probability *classes = NULL;
             size_t classes_count = 0;

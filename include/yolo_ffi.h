@@ -131,6 +131,10 @@ enum yolo_task
   YOLO_TASK_OBB = 4,
   // Class probabilities for the whole image (`yolo_result_classes`); no detections.
   YOLO_TASK_CLASSIFY = 5,
+  // A class for every pixel of the image (`yolo_result_class_map`); no detections.
+  YOLO_TASK_SEMANTIC = 6,
+  // A depth for every pixel of the image (`yolo_result_depth_map`); no detections.
+  YOLO_TASK_DEPTH = 7,
 };
 #ifndef __cplusplus
 typedef uint32_t yolo_task;
@@ -346,6 +350,44 @@ typedef struct yolo_class_probability {
   // The model's probability for the class.
   float probability;
 } yolo_class_probability;
+
+// The class of every pixel of the image, from `yolo_result_class_map` (semantic segmentation), computed as
+// Ultralytics' semantic predictor computes it. Pixel (`x`, `y`) is element `y * width + x` of `data`: an
+// unsigned integer of `element_size` bytes (1 for models of up to 256 classes, 2 up to 65,536, else 4), in
+// the machine's byte order. `pixel_counts[c]` is how many pixels are of class `c`, for each of the
+// `class_count` classes. Both arrays are owned by the result and valid until `yolo_result_free`; reading
+// them from several threads at once is safe.
+typedef struct yolo_class_map {
+  // Columns (the image's width).
+  uint32_t width;
+  // Rows (the image's height).
+  uint32_t height;
+  // Bytes per class id: 1, 2 or 4.
+  size_t element_size;
+  // `width * height` class ids, row after row.
+  const void *data;
+  // Class ids at `data` (`width * height`).
+  size_t data_len;
+  // Pixels per class, `class_count` of them.
+  const uint64_t *pixel_counts;
+  // Entries of `pixel_counts`: the model's class count.
+  size_t class_count;
+} yolo_class_map;
+
+// The depth of every pixel of the image, from `yolo_result_depth_map`, in the model's unit (metres for
+// Ultralytics' depth models), computed as Ultralytics' depth predictor computes it. Pixel (`x`, `y`) is
+// `data[y * width + x]`. The array is owned by the result and valid until `yolo_result_free`; reading it
+// from several threads at once is safe.
+typedef struct yolo_depth_map {
+  // Columns (the image's width).
+  uint32_t width;
+  // Rows (the image's height).
+  uint32_t height;
+  // `width * height` depths, row after row.
+  const float *data;
+  // Floats at `data` (`width * height`).
+  size_t data_len;
+} yolo_depth_map;
 
 #ifdef __cplusplus
 extern "C" {
@@ -919,6 +961,22 @@ yolo_status yolo_result_classes(const struct yolo_result *result,
 // without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
 // alone, and the call sets `yolo_last_error()` and logs a warning instead of freeing it. Do not rely on it.
 //
+// Writes the class map of a semantic segmentation model's result (see `yolo_class_map`).
+// `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a semantic segmentation model. Safe to call from
+// several threads on a shared result.
+//
+// Safety: `result` must be a live result; `out_map` must be valid for a write.
+yolo_status yolo_result_class_map(const struct yolo_result *result,
+                                  struct yolo_class_map *out_map);
+
+// Writes the depth map of a depth estimation model's result (see `yolo_depth_map`).
+// `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a depth model. Safe to call from several threads
+// on a shared result.
+//
+// Safety: `result` must be a live result; `out_map` must be valid for a write.
+yolo_status yolo_result_depth_map(const struct yolo_result *result,
+                                  struct yolo_depth_map *out_map);
+
 // Safety: `result` must be NULL or a live result, not used by any other thread.
 void yolo_result_free(struct yolo_result *result);
 

@@ -4,7 +4,7 @@
 //   (yolo_detect_options), yolo::Detector (yolo_detector) and yolo::Result (yolo_result). Each frees its
 //   object in its destructor; a moved-from object owns nothing.
 // - A failed call throws yolo::Error, which carries the yolo_status and the library's message.
-// - Results are read in place: detections(), keypoints(), classes() and mask_polygon() are yolo::Span views
+// - Results are read in place: detections(), keypoints(), classes(), mask_polygon() and depth_map() are yolo::Span views
 //   of memory the result owns, valid while the result lives. Nothing here allocates, but for the message of
 //   an Error.
 // - Thread-safety is the C API's: a Detector may be used from any number of threads at once (detect is
@@ -327,6 +327,32 @@ class Result {
     std::size_t count = 0;
     detail::check(yolo_result_classes(result_, &classes, &count));
     return Span<yolo_class_probability>(classes, count);
+  }
+
+  // Semantic segmentation: the class of every pixel (see yolo_class_map); its arrays are owned by this
+  // result. class_at() reads one pixel whatever the id's size.
+  yolo_class_map class_map() const {
+    yolo_class_map map{};
+    detail::check(yolo_result_class_map(result_, &map));
+    return map;
+  }
+
+  // The class id of pixel `index` (row-major) of a class map from class_map().
+  static std::uint32_t class_at(const yolo_class_map& map, std::size_t index) noexcept {
+    switch (map.element_size) {
+      case 1: return static_cast<const std::uint8_t*>(map.data)[index];
+      case 2: return static_cast<const std::uint16_t*>(map.data)[index];
+      default: return static_cast<const std::uint32_t*>(map.data)[index];
+    }
+  }
+
+  // Depth estimation: the depth of every pixel, row-major (see yolo_depth_map); owned by this result.
+  Span<float> depth_map(std::uint32_t* width = nullptr, std::uint32_t* height = nullptr) const {
+    yolo_depth_map map{};
+    detail::check(yolo_result_depth_map(result_, &map));
+    if (width != nullptr) *width = map.width;
+    if (height != nullptr) *height = map.height;
+    return Span<float>(map.data, map.data_len);
   }
 
   // The C object, owned by this Result.

@@ -69,6 +69,24 @@ def constant_outputs_model(outputs, *, height=64, width=64, **meta):
     return model
 
 
+def class_id_model(ids, dtype=TensorProto.UINT8, **meta):
+    """A semantic 'model' whose output is the class map `ids` (a numpy array) cast to `dtype`, whatever the
+    pixels: an export that ends in an ArgMax."""
+    model = constant_output_model(ids.astype(np.float32), **meta)
+    graph = model.graph
+    graph.node[-1].output[0] = "ids_float"
+    graph.node.append(helper.make_node("Cast", ["ids_float"], ["output0"], to=dtype))
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("output0", dtype, list(ids.shape)))
+    return model
+
+
+# A semantic map of 8 x 8 class ids: class 0 in the top half, 1 in the bottom half.
+HALVES = np.repeat(np.array([0, 1], np.float32), 4)[:, None].repeat(8, axis=1)[None]
+# A depth map of 8 x 8 whose value is its column: a ramp that resizes with aligned corners into a ramp.
+RAMP = np.tile(np.arange(8, dtype=np.float32), (8, 1))[None, None]
+
+
 def channel_means_classifier():
     """A 'classifier' whose probabilities are its input's mean red, green and blue: what it returns shows
     which pixels the classification preprocessing (resize, centre crop) fed it."""
@@ -348,6 +366,18 @@ def write_hostile(out):
         link.unlink()
     link.symlink_to("../decoy_weights.bin")
 
+    # Per-pixel models whose outputs do not fit, or hold values no map can: a class id past the names, ids
+    # that are not integers, NaN logits, a one-pixel map, logits for another class count, two depth planes.
+    onnx.save(class_id_model(HALVES * 7, names=NAMES4, task="semantic"), hostile / "semantic_id_past_names.onnx")
+    onnx.save(constant_output_model(HALVES * 0.5, names=NAMES2, task="semantic"), hostile / "semantic_fractional_ids.onnx")
+    nan = np.full((1, 2, 8, 8), np.nan, np.float32)
+    onnx.save(constant_output_model(nan, names=NAMES2, task="semantic"), hostile / "semantic_nan_logits.onnx")
+    onnx.save(class_id_model(np.ones((1, 1, 1), np.float32), names=NAMES2, task="semantic"), hostile / "semantic_1x1.onnx")
+    onnx.save(constant_output_model(np.zeros((1, 3, 8, 8), np.float32), names=NAMES2, task="semantic"), hostile / "semantic_wrong_classes.onnx")
+    onnx.save(constant_output_model(np.ones((1, 1, 1, 1), np.float32), task="depth"), hostile / "depth_1x1.onnx")
+    onnx.save(constant_output_model(np.ones((1, 2, 8, 8), np.float32), task="depth"), hostile / "depth_two_planes.onnx")
+    onnx.save(constant_output_model(np.ones((1, 8), np.float32), task="depth"), hostile / "depth_2d.onnx")
+
     # Task models whose outputs do not fit their task, and a segmentation model with many masks.
     seg = {"output0": channels_first(SEG_BOXES), "output1": SEG_PROTOS}
     onnx.save(constant_outputs_model({**seg, "output1": SEG_PROTOS[:, :1]}, names=NAMES2, task="segment"), hostile / "seg_protos_short.onnx")
@@ -418,6 +448,12 @@ def main(out_dir):
             np.array([[0.2, 0.5, 0.3]], np.float32), names=names3, task="classify", imgsz="[64, 64]"
         ),
         "classify_means.onnx": channel_means_classifier(),
+        # Per-pixel tasks on a fixed 64 x 64 input, with maps at an eighth of it.
+        "semantic_ids.onnx": class_id_model(HALVES, names=NAMES2, task="semantic"),
+        "semantic_logits.onnx": constant_output_model(
+            np.concatenate([1 - HALVES, HALVES])[None] * 4 - 2, names=NAMES2, task="semantic"
+        ),
+        "depth_ramp.onnx": constant_output_model(RAMP, names="{0: 'depth'}", task="depth"),
         "two_inputs.onnx": two_inputs(),
         "uint8_input.onnx": uint8_input(),
     }

@@ -141,6 +141,10 @@ pub enum yolo_task {
     Obb = 4,
     /// Class probabilities for the whole image (`yolo_result_classes`); no detections.
     Classify = 5,
+    /// A class for every pixel of the image (`yolo_result_class_map`); no detections.
+    Semantic = 6,
+    /// A depth for every pixel of the image (`yolo_result_depth_map`); no detections.
+    Depth = 7,
 }
 
 impl yolo_task {
@@ -158,6 +162,8 @@ impl From<Task> for yolo_task {
             Task::Pose => Self::Pose,
             Task::Obb => Self::Obb,
             Task::Classify => Self::Classify,
+            Task::Semantic => Self::Semantic,
+            Task::Depth => Self::Depth,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! `tests/c/layouts.c` pins the same in C, and the bindings' tests compare theirs with what it prints.
 
 use crate::detector::yolo_detector_stats;
-use crate::result::{yolo_class_probability, yolo_detection, yolo_keypoint, yolo_mask, yolo_oriented_box};
+use crate::result::{
+    yolo_class_map, yolo_class_probability, yolo_depth_map, yolo_detection, yolo_keypoint, yolo_mask, yolo_oriented_box,
+};
 
 /// Pins the size and the field offsets of a struct that callers read: a change is an ABI break, caught at
 /// compile time. `tests/c/layouts.c` pins the same in C, and the bindings' tests compare theirs with it.
@@ -51,6 +53,23 @@ pin_layout!(yolo_oriented_box, 52, {
 pin_layout!(yolo_class_probability, 8, {
     class_id: 0,
     probability: 4,
+});
+
+pin_layout!(yolo_class_map, 48, {
+    width: 0,
+    height: 4,
+    element_size: 8,
+    data: 16,
+    data_len: 24,
+    pixel_counts: 32,
+    class_count: 40,
+});
+
+pin_layout!(yolo_depth_map, 24, {
+    width: 0,
+    height: 4,
+    data: 8,
+    data_len: 16,
 });
 
 pin_layout!(yolo_detector_stats, 584, {

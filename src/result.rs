@@ -1,10 +1,12 @@
 //! The result handle and the structs read from it: detections, masks and their polygons, keypoints,
-//! oriented boxes and class probabilities, with the layouts pinned.
+//! oriented boxes, class probabilities, class maps and depth maps, with the layouts pinned.
 
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
-use yolo_ffi_core::{Detection, Detections, Mask, OrientedBox};
+use std::ffi::c_void;
+
+use yolo_ffi_core::{ClassIds, ClassMap, DepthMap, Detection, Detections, Mask, OrientedBox};
 
 use crate::boundary::OutParam;
 use crate::handles::{borrow_handle, free_handle, BoxOwned};
@@ -227,6 +229,68 @@ pub unsafe extern "C" fn yolo_result_classes(
 /// without a result's tag (a detector handle, a result already freed whose memory is not reused yet) is left
 /// alone, and the call sets `yolo_last_error()` and logs a warning instead of freeing it. Do not rely on it.
 ///
+/// Writes the class map of a semantic segmentation model's result (see `yolo_class_map`).
+/// `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a semantic segmentation model. Safe to call from
+/// several threads on a shared result.
+///
+/// Safety: `result` must be a live result; `out_map` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_class_map(
+    result: *const yolo_result,
+    out_map: *mut yolo_class_map,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out = OutParam::new(out_map, "out_map")?;
+        let map = result.class_map.as_ref().ok_or_else(|| {
+            Error::invalid_argument("the result has no class map: the model is not a semantic segmentation model")
+        })?;
+        let data: *const c_void = match &map.ids {
+            ClassIds::U8(ids) => ids.as_ptr().cast(),
+            ClassIds::U16(ids) => ids.as_ptr().cast(),
+            ClassIds::U32(ids) => ids.as_ptr().cast(),
+        };
+        let map = yolo_class_map {
+            width: map.width,
+            height: map.height,
+            element_size: map.ids.element_size(),
+            data,
+            data_len: map.ids.len(),
+            pixel_counts: map.counts.as_ptr(),
+            class_count: map.counts.len(),
+        };
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(map) };
+        Ok(())
+    })
+}
+
+/// Writes the depth map of a depth estimation model's result (see `yolo_depth_map`).
+/// `YOLO_STATUS_INVALID_ARGUMENT` when the model is not a depth model. Safe to call from several threads
+/// on a shared result.
+///
+/// Safety: `result` must be a live result; `out_map` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_depth_map(
+    result: *const yolo_result,
+    out_map: *mut yolo_depth_map,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out = OutParam::new(out_map, "out_map")?;
+        let map = result.depth_map.as_ref().ok_or_else(|| {
+            Error::invalid_argument("the result has no depth map: the model is not a depth estimation model")
+        })?;
+        let map =
+            yolo_depth_map { width: map.width, height: map.height, data: map.values.as_ptr(), data_len: map.values.len() };
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(map) };
+        Ok(())
+    })
+}
+
 /// Safety: `result` must be NULL or a live result, not used by any other thread.
 #[no_mangle]
 pub unsafe extern "C" fn yolo_result_free(result: *mut yolo_result) {
@@ -259,6 +323,48 @@ pub struct yolo_mask {
     /// The bitmap, `width * height` bytes.
     pub data: *const u8,
     /// Bytes at `data`.
+    pub data_len: usize,
+}
+
+/// The class of every pixel of the image, from `yolo_result_class_map` (semantic segmentation), computed as
+/// Ultralytics' semantic predictor computes it. Pixel (`x`, `y`) is element `y * width + x` of `data`: an
+/// unsigned integer of `element_size` bytes (1 for models of up to 256 classes, 2 up to 65,536, else 4), in
+/// the machine's byte order. `pixel_counts[c]` is how many pixels are of class `c`, for each of the
+/// `class_count` classes. Both arrays are owned by the result and valid until `yolo_result_free`; reading
+/// them from several threads at once is safe.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct yolo_class_map {
+    /// Columns (the image's width).
+    pub width: u32,
+    /// Rows (the image's height).
+    pub height: u32,
+    /// Bytes per class id: 1, 2 or 4.
+    pub element_size: usize,
+    /// `width * height` class ids, row after row.
+    pub data: *const c_void,
+    /// Class ids at `data` (`width * height`).
+    pub data_len: usize,
+    /// Pixels per class, `class_count` of them.
+    pub pixel_counts: *const u64,
+    /// Entries of `pixel_counts`: the model's class count.
+    pub class_count: usize,
+}
+
+/// The depth of every pixel of the image, from `yolo_result_depth_map`, in the model's unit (metres for
+/// Ultralytics' depth models), computed as Ultralytics' depth predictor computes it. Pixel (`x`, `y`) is
+/// `data[y * width + x]`. The array is owned by the result and valid until `yolo_result_free`; reading it
+/// from several threads at once is safe.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct yolo_depth_map {
+    /// Columns (the image's width).
+    pub width: u32,
+    /// Rows (the image's height).
+    pub height: u32,
+    /// `width * height` depths, row after row.
+    pub data: *const f32,
+    /// Floats at `data` (`width * height`).
     pub data_len: usize,
 }
 
@@ -369,6 +475,10 @@ pub(crate) struct DetectionResult {
     pub(crate) oriented_boxes: Vec<yolo_oriented_box>,
     /// Classification: best first.
     pub(crate) classes: Vec<yolo_class_probability>,
+    /// Semantic segmentation: the class of every pixel.
+    pub(crate) class_map: Option<ClassMap>,
+    /// Depth estimation: the depth of every pixel.
+    pub(crate) depth_map: Option<DepthMap>,
 }
 
 impl From<Detections> for DetectionResult {
@@ -392,6 +502,8 @@ impl From<Detections> for DetectionResult {
                 .iter()
                 .map(|c| yolo_class_probability { class_id: c.class_id, probability: c.probability })
                 .collect(),
+            class_map: found.class_map,
+            depth_map: found.depth_map,
         }
     }
 }

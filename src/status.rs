@@ -228,7 +228,7 @@ mod tests {
                 .map(|p| (ProviderKind::from(*p).name().to_ascii_uppercase(), *p as u32))
                 .collect();
         assert_eq!(providers, header_constants("YOLO_PROVIDER_"));
-        for value in [0, 6, 99] {
+        for value in [0, 8, 99] {
             assert_eq!(yolo_task::task_from_raw(value), None);
         }
         assert_eq!(yolo_status::from_raw(16), None);

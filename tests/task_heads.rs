@@ -256,3 +256,81 @@ fn accessors_refuse_the_wrong_task_an_index_out_of_range_and_null() {
         yolo_result_free(result);
     }
 }
+
+/// The class map of a model whose 8 x 8 map is class 0 in its top half and 1 in its bottom half.
+fn halves(model_name: &str, width: u32, height: u32) -> (u32, u32, Vec<u32>, Vec<u64>) {
+    let detector = init(&model(model_name));
+    assert_eq!(task_of(&detector), yolo_task::Semantic);
+    let got = detect_task(&detector, &grey_png(width, height), None).unwrap();
+    assert!(got.detections.is_empty() && got.classes.is_empty() && got.depth_map.is_none());
+    let (w, h, element_size, ids, counts) = got.class_map.expect("a class map");
+    assert_eq!((w, h, element_size), (width, height, 1));
+    (w, h, ids, counts)
+}
+
+#[test]
+fn class_maps_are_resized_to_the_image_without_the_padding() {
+    for name in ["semantic_ids.onnx", "semantic_logits.onnx"] {
+        // The image is the 64 x 64 input: rows 0..32 come from grid rows 0..4.
+        let (w, _, ids, counts) = halves(name, 64, 64);
+        for (i, &id) in ids.iter().enumerate() {
+            assert_eq!(id, u32::from(i / w as usize >= 32), "{name}: pixel {i}");
+        }
+        assert_eq!(counts, [32 * 64, 32 * 64], "{name}");
+        // 128 x 64 letterboxed into 64 x 64: content rows 16..48 of the input, whose upper half is class 0.
+        let (w, _, ids, counts) = halves(name, 128, 64);
+        for (i, &id) in ids.iter().enumerate() {
+            assert_eq!(id, u32::from(i / w as usize >= 32), "{name}: pixel {i} of the letterboxed image");
+        }
+        assert_eq!(counts, [32 * 128, 32 * 128], "{name}");
+    }
+}
+
+#[test]
+fn depth_maps_are_stretched_to_the_image_with_aligned_corners() {
+    let detector = init(&model("depth_ramp.onnx"));
+    assert_eq!(task_of(&detector), yolo_task::Depth);
+    // Grid columns 0..8 hold their own index: column c of the 64-wide input is c * 7 / 63; column x of a
+    // 127-wide image is input column x * 63 / 126, so x / 18, whatever the height (the input is stretched).
+    let got = detect_task(&detector, &grey_png(127, 40), None).unwrap();
+    let (w, h, depths) = got.depth_map.expect("a depth map");
+    assert_eq!((w, h), (127, 40));
+    for (i, &d) in depths.iter().enumerate() {
+        let x = (i % w as usize) as f32;
+        assert!((d - x / 18.0).abs() < 1e-5, "pixel {i}: {d} against {}", x / 18.0);
+    }
+    assert!(got.class_map.is_none() && got.detections.is_empty());
+}
+
+#[test]
+fn per_pixel_models_whose_outputs_do_not_fit_are_refused_or_fail_cleanly() {
+    for (name, expected) in [
+        ("hostile/semantic_wrong_classes.onnx", "[1, 3, 8, 8]"),
+        ("hostile/depth_two_planes.onnx", "[1, 2, 8, 8]"),
+        ("hostile/depth_2d.onnx", "[1, 8]"),
+    ] {
+        let error = init_with(&model(name), |_| {}).err().unwrap_or_else(|| panic!("{name} loaded"));
+        assert_eq!(error.0, yolo_status::InvalidModel, "{name}");
+        assert!(error.1.contains(expected), "{name}: {}", error.1);
+    }
+    // Values no class map can hold fail the call, naming them; the detector stays usable.
+    for (name, expected) in [
+        ("hostile/semantic_id_past_names.onnx", "class 7, past the 4 classes"),
+        ("hostile/semantic_fractional_ids.onnx", "0.5 where a class id belongs"),
+    ] {
+        let detector = init(&model(name));
+        for _ in 0..2 {
+            let error = detect_task(&detector, &grey_png(64, 64), None).map(|_| ()).unwrap_err();
+            assert_eq!(error.0, yolo_status::InferenceFailed, "{name}");
+            assert!(error.1.contains(expected), "{name}: {}", error.1);
+        }
+    }
+    // NaN logits never win: every pixel is the first class. One-pixel maps fill the image.
+    let (_, _, ids, counts) = halves("hostile/semantic_nan_logits.onnx", 30, 20);
+    assert!(ids.iter().all(|&id| id == 0) && counts == [600, 0]);
+    let (_, _, ids, _) = halves("hostile/semantic_1x1.onnx", 30, 20);
+    assert!(ids.iter().all(|&id| id == 1));
+    let got = detect_task(&init(&model("hostile/depth_1x1.onnx")), &grey_png(30, 20), None).unwrap();
+    let (_, _, depths) = got.depth_map.unwrap();
+    assert!(depths.len() == 600 && depths.iter().all(|&d| d == 1.0));
+}

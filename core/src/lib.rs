@@ -80,7 +80,7 @@ pub use loaded_model::LoadedModel;
 pub use model::Task;
 pub use postprocess::DecodeSettings;
 pub use registry::{LoadCallback, LoadState};
-pub use result::{ClassProbability, Detection, Detections, Keypoint, Mask, OrientedBox};
+pub use result::{ClassIds, ClassMap, ClassProbability, DepthMap, Detection, Detections, Keypoint, Mask, OrientedBox};
 
 #[cfg(test)]
 mod architecture {

@@ -118,7 +118,7 @@ pub fn decode_and_suppress(
         OutputLayout::AnchorsWithObjectness { num_classes } => {
             collect_with_objectness(output, num_classes, conf, &mut scratch.candidates)
         }
-        OutputLayout::Probabilities { .. } => return,
+        OutputLayout::Probabilities { .. } | OutputLayout::Map { .. } => return,
     }
     non_max_suppression(scratch, settings, out);
 }

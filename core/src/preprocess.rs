@@ -63,6 +63,21 @@ impl LetterboxGeometry {
     }
 }
 
+impl LetterboxGeometry {
+    /// The image stretched to fill `target_height` x `target_width`, with no padding: Ultralytics'
+    /// `LetterBox(scale_fill=True)`, which its depth predictor uses.
+    pub fn stretched(target_height: usize, target_width: usize) -> Self {
+        Self {
+            input_width: target_width,
+            input_height: target_height,
+            resized_width: target_width,
+            resized_height: target_height,
+            left: 0,
+            top: 0,
+        }
+    }
+}
+
 /// An element type the model input can have.
 pub trait InputElement: Copy + Default + Send + 'static {
     /// The normalised value `v / 255`, computed as Ultralytics does for this precision.

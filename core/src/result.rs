@@ -1,5 +1,5 @@
 //! What a detect call gives: the detections of one image in its pixels, with what the model's task adds
-//! to them (masks, keypoints, oriented boxes, class probabilities). Plain data, shared by the decoders
+//! to them (masks, keypoints, oriented boxes, class probabilities), or the image's class map or depth map. Plain data, shared by the decoders
 //! (`postprocess`, `tasks`), which fill it, and the API, which hands it out.
 
 /// One detected object, in original-image pixels.
@@ -43,6 +43,10 @@ pub struct Detections {
     pub oriented_boxes: Vec<OrientedBox>,
     /// Classification: the most probable classes, best first.
     pub classes: Vec<ClassProbability>,
+    /// Semantic segmentation: the class of every pixel of the image.
+    pub class_map: Option<ClassMap>,
+    /// Depth estimation: the depth of every pixel of the image.
+    pub depth_map: Option<DepthMap>,
 }
 
 /// One instance mask, cropped to the pixels it covers: `width` x `height` bytes, row by row, each 1 inside
@@ -112,4 +116,75 @@ pub struct ClassProbability {
     pub class_id: u32,
     /// The model's probability for it.
     pub probability: f32,
+}
+
+/// The class of every pixel of an image (semantic segmentation), at the image's size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassMap {
+    /// Columns.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// `width * height` class ids, row-major, in the smallest unsigned type that holds the model's classes.
+    pub ids: ClassIds,
+    /// `counts[c]`: how many pixels are of class `c`, for every class of the model.
+    pub counts: Vec<u64>,
+}
+
+/// The class ids of a [`ClassMap`]: one byte each for models of up to 256 classes, two up to 65,536,
+/// else four.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassIds {
+    /// Up to 256 classes.
+    U8(Vec<u8>),
+    /// Up to 65,536 classes.
+    U16(Vec<u16>),
+    /// More classes.
+    U32(Vec<u32>),
+}
+
+impl ClassIds {
+    /// The bytes of one id: 1, 2 or 4.
+    pub fn element_size(&self) -> usize {
+        match self {
+            Self::U8(_) => 1,
+            Self::U16(_) => 2,
+            Self::U32(_) => 4,
+        }
+    }
+
+    /// The id of pixel `index` (row-major).
+    pub fn get(&self, index: usize) -> Option<u32> {
+        match self {
+            Self::U8(v) => v.get(index).map(|&v| u32::from(v)),
+            Self::U16(v) => v.get(index).map(|&v| u32::from(v)),
+            Self::U32(v) => v.get(index).copied(),
+        }
+    }
+
+    /// How many ids there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::U8(v) => v.len(),
+            Self::U16(v) => v.len(),
+            Self::U32(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The depth of every pixel of an image, at the image's size, in the model's unit (metres for Ultralytics'
+/// depth models).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthMap {
+    /// Columns.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// `width * height` depths, row-major.
+    pub values: Vec<f32>,
 }

@@ -35,6 +35,7 @@ from ._errors import (
 )
 from ._runtime import after_fork, onnxruntime_library, version
 from .detector import (
+    ClassMap,
     ClassProbability,
     Detection,
     Detector,
@@ -51,6 +52,7 @@ __version__ = version()
 
 __all__ = [
     "AcquireTimeoutError",
+    "ClassMap",
     "ClassProbability",
     "Detection",
     "Detector",

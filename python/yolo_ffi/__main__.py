@@ -11,9 +11,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import ClassProbability, Detection, Detector, YoloError
+from . import ClassMap, ClassProbability, Detection, Detector, YoloError
 
 # Distinct, readable box colours, cycled by class id.
 _PALETTE = [
@@ -103,10 +103,76 @@ def draw(
     image.save(out_path)
 
 
+def class_map_dict(found: ClassMap) -> Dict[str, Any]:
+    """A class map as JSON: its size and, for each class present, its pixel count and the `[start, length]`
+    runs of its pixels in the row-major map."""
+    import numpy as np
+
+    height, width = found.ids.shape
+    flat = found.ids.ravel()
+    classes = []
+    for class_id in np.flatnonzero(found.counts):
+        edges = np.diff(np.concatenate(([0], (flat == class_id).view(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        classes.append({
+            "class_id": int(class_id),
+            "class_name": found.names.get(int(class_id), str(class_id)),
+            "pixels": int(found.counts[class_id]),
+            "runs": [[int(a), int(b - a)] for a, b in zip(starts, ends)],
+        })
+    return {"width": width, "height": height, "classes": classes}
+
+
+def depth_map_dict(depth: Any, npy: Optional[Path]) -> Dict[str, Any]:
+    """A depth map as JSON: its size, range and mean, and the `.npy` file it was written to, if any."""
+    import numpy as np
+
+    height, width = depth.shape
+    out: Dict[str, Any] = {"width": width, "height": height, "min": float(depth.min()), "max": float(depth.max()),
+                           "mean": float(depth.mean(dtype=np.float64))}
+    if npy is not None:
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        np.save(npy, depth)
+        out["npy"] = os.fspath(npy)
+    return out
+
+
+def draw_map(image_path: Path, out_path: Path, class_map: Optional[ClassMap] = None, depth: Any = None) -> None:
+    """Writes a picture of a per-pixel result to `out_path`: the image with each class in its colour over it
+    (half and half; the last class, a polygon-trained model's background, left clear when it is named so),
+    or the depth map in colours from near (yellow) to far (dark blue)."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError as error:
+        raise SystemExit("--save needs Pillow: pip install pillow") from error
+    import numpy as np
+
+    if class_map is not None:
+        with Image.open(image_path) as opened:
+            pixels = np.asarray(ImageOps.exif_transpose(opened).convert("RGB")).astype(np.float32)
+        palette = np.array([_PALETTE[i % len(_PALETTE)] for i in range(len(class_map.counts))], dtype=np.float32)
+        colours = palette[class_map.ids]
+        shown = np.ones(class_map.ids.shape, dtype=bool)
+        for class_id, name in class_map.names.items():
+            if name == "background":
+                shown &= class_map.ids != class_id
+        pixels[shown] = pixels[shown] * 0.5 + colours[shown] * 0.5
+        picture = Image.fromarray(pixels.astype(np.uint8))
+    else:
+        lo, hi = float(depth.min()), float(depth.max())
+        t = (depth - lo) / (hi - lo) if hi > lo else np.zeros_like(depth)
+        near, middle, far = np.array([253, 231, 37.0]), np.array([33, 145, 140.0]), np.array([68, 1, 84.0])
+        t = t[..., None]
+        colours = np.where(t < 0.5, near + (middle - near) * (2 * t), middle + (far - middle) * (2 * t - 1))
+        picture = Image.fromarray(colours.astype(np.uint8))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(out_path)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m yolo_ffi",
-        description="Run a YOLO ONNX model (detect, segment, pose, obb or classify) on images.",
+        description="Run a YOLO ONNX model (detect, segment, pose, obb, classify, semantic or depth) on images.",
     )
     parser.add_argument("model", type=Path, help="the ONNX model")
     parser.add_argument("images", type=Path, nargs="+", help="images to detect in")
@@ -118,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--retina-masks", action="store_true", help="segmentation masks at the image's resolution")
     parser.add_argument("--top-k", type=int, help="classes listed for a classification model (default: the library's)")
     parser.add_argument("--json", action="store_true", help="one JSON object per image and line")
+    parser.add_argument("--npy", type=Path, metavar="DIR", help="depth models: write each map to DIR/NAME.npy")
     parser.add_argument(
         "--save",
         type=Path,
@@ -148,11 +215,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     failed = 0
     with detector:
         classify = detector.task == "classify"
+        per_pixel = detector.task in ("semantic", "depth")
         for image in args.images:
             detections: List[Detection] = []
             classes: List[ClassProbability] = []
+            class_map: Optional[ClassMap] = None
+            depth: Any = None
             try:
-                if classify:
+                if detector.task == "semantic":
+                    class_map = detector.semantic(image)
+                elif detector.task == "depth":
+                    depth = detector.depth(image)
+                elif classify:
                     classes = detector.classify(image)
                 else:
                     detections = detector.detect(image)
@@ -162,6 +236,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                     print(json.dumps({"image": os.fspath(image), "error": str(error)}))
                 else:
                     print(f"{image}: error: {error}", file=sys.stderr)
+                continue
+            if per_pixel:
+                npy = args.npy / f"{image.stem}.npy" if args.npy is not None and depth is not None else None
+                summary = class_map_dict(class_map) if class_map is not None else depth_map_dict(depth, npy)
+                if args.json:
+                    key = "class_map" if class_map is not None else "depth_map"
+                    print(json.dumps({"image": os.fspath(image), "task": detector.task, key: summary}))
+                elif class_map is not None:
+                    present = ", ".join(f"{c['class_name']} {c['pixels']} px" for c in summary["classes"])
+                    print(f"{image}: {summary['width']}x{summary['height']} class map: {present}")
+                else:
+                    print(f"{image}: {summary['width']}x{summary['height']} depth map: {summary['min']:.3f} to "
+                          f"{summary['max']:.3f}, mean {summary['mean']:.3f}" + (f" ({npy})" if npy else ""))
+                if args.save is not None:
+                    out = args.save if len(args.images) == 1 else args.save / f"{image.stem}.png"
+                    draw_map(image, out, class_map, depth)
                 continue
             if args.json:
                 found = {"classes": [c.to_dict() for c in classes]} if classify else {"detections": [d.to_dict() for d in detections]}

@@ -108,6 +108,26 @@ class RawClassProbability(Structure):
     _fields_ = [("class_id", c_uint32), ("probability", c_float)]
 
 
+class RawClassMap(Structure):
+    """`struct yolo_class_map`."""
+
+    _fields_ = [
+        ("width", c_uint32),
+        ("height", c_uint32),
+        ("element_size", c_size_t),
+        ("data", c_void_p),
+        ("data_len", c_size_t),
+        ("pixel_counts", c_void_p),
+        ("class_count", c_size_t),
+    ]
+
+
+class RawDepthMap(Structure):
+    """`struct yolo_depth_map`."""
+
+    _fields_ = [("width", c_uint32), ("height", c_uint32), ("data", c_void_p), ("data_len", c_size_t)]
+
+
 class DetectorStats(Structure):
     """`struct yolo_detector_stats`."""
 
@@ -241,6 +261,8 @@ _declare("yolo_result_oriented_box", status_t, result_p, c_size_t, POINTER(RawOr
 _declare(
     "yolo_result_classes", status_t, result_p, POINTER(POINTER(RawClassProbability)), POINTER(c_size_t)
 )
+_declare("yolo_result_class_map", status_t, result_p, POINTER(RawClassMap))
+_declare("yolo_result_depth_map", status_t, result_p, POINTER(RawDepthMap))
 
 
 def utf8_at(pointer: c_void_p, length: c_size_t) -> str:

@@ -158,6 +158,39 @@ class ClassProbability:
 
 
 @dataclass(frozen=True)
+class ClassMap:
+    """The class of every pixel of an image (semantic segmentation), as Ultralytics' `semantic_mask`."""
+
+    ids: "np.ndarray"
+    """H x W class ids: uint8 for models of up to 256 classes, uint16 up to 65,536, else uint32. A read-only
+    view of the library's memory, kept alive by the array itself (no copy)."""
+    counts: "np.ndarray"
+    """uint64, one per class of the model: how many pixels are of that class."""
+    names: Dict[int, str]
+    """The model's class names by id."""
+
+
+class _ResultOwner:
+    """Owns a `yolo_result` for the arrays that view its memory: freed when the last of them goes."""
+
+    def __init__(self, result: _capi.result_p) -> None:
+        self.result = result
+
+    def __del__(self) -> None:
+        _capi.lib.yolo_result_free(self.result)
+
+    def view(self, address: int, ctype: Any, count: int, shape: Tuple[int, ...]) -> "np.ndarray":
+        """A read-only numpy array over `count` values of `ctype` at `address`, which keeps this owner alive."""
+        if count == 0:
+            return np.zeros(shape, dtype=np.dtype(ctype))
+        buffer = (ctype * count).from_address(address)
+        buffer._owner = self  # type: ignore[attr-defined]  # the array's base holds the buffer, which holds us
+        array = np.ctypeslib.as_array(buffer).reshape(shape)
+        array.flags.writeable = False
+        return array
+
+
+@dataclass(frozen=True)
 class Stats:
     """Counters of one detector (the C `yolo_detector_stats`)."""
 
@@ -283,8 +316,8 @@ class Detector:
     releases the GIL, so threads run in parallel up to the pool's size. Fork-safe: a forked child builds its own sessions on first use.
 
     Args:
-        model: path of the ONNX model (Ultralytics export of any task: detect, segment, pose, obb or
-            classify; YOLOv5/v8/11 or end-to-end YOLO26/v10).
+        model: path of the ONNX model (Ultralytics export of any task: detect, segment, pose, obb,
+            classify, semantic or depth; YOLOv5/v8/11 or end-to-end YOLO26/v10).
         pool_size: sessions in the pool; None chooses from the core count (with threads_per_session also
             None: sessions of every width from all the cores down to one thread, each call taking one as
             wide as the cores divided by the calls in flight).
@@ -534,8 +567,9 @@ class Detector:
 
     @property
     def task(self) -> str:
-        """The model's task: `detect`, `segment`, `pose`, `obb` or `classify`. Raises `NotReadyError` while
-        loading."""
+        """The model's task, Ultralytics' name of it (`detect`, `segment`, `pose`, `obb`, `classify`,
+        `semantic`, `depth`): which of `detect`, `classify`, `semantic` and `depth` it answers. Raises
+        `NotReadyError` while loading."""
         if self._task is None:
             out = ctypes.c_uint32()
             check(_capi.lib.yolo_model_task(self._live(), ctypes.byref(out)))
@@ -630,8 +664,8 @@ class Detector:
             AcquireTimeoutError: every session stayed busy for `acquire_timeout`.
             FileNotFoundError: a path that does not exist. TypeError: an unsupported input type.
         """
-        if self.task == "classify":
-            raise ValueError(f"{self.model_path} is a classification model: use classify(), not detect()")
+        if self.task in ("classify", "semantic", "depth"):
+            raise ValueError(f"{self.model_path} is a {self.task} model: use {self.task}(), not detect()")
         with self._options(conf, iou, max_det, agnostic, retina_masks=retina_masks) as options:
             result = self._detect_one(image, channels, options)
         try:
@@ -721,6 +755,39 @@ class Detector:
             ]
         finally:
             _capi.lib.yolo_result_free(result)
+
+    def semantic(self, image: ImageInput, *, channels: str = "rgb") -> ClassMap:
+        """The class of every pixel of one image, with a semantic segmentation model, as Ultralytics'
+        `semantic_mask`: `ClassMap.ids` is an H x W array at the image's size, a view of the library's
+        memory (no copy). Takes the images `detect` takes.
+
+        Raises:
+            ValueError: the model is not a semantic segmentation model. The errors of `detect`.
+        """
+        if self.task != "semantic":
+            raise ValueError(f"{self.model_path} is a {self.task} model, not a semantic segmentation model")
+        owner = _ResultOwner(self._detect_one(image, channels, None))
+        raw = _capi.RawClassMap()
+        check(_capi.lib.yolo_result_class_map(owner.result, ctypes.byref(raw)))
+        types = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32}
+        ids = owner.view(raw.data or 0, types[raw.element_size], raw.data_len, (raw.height, raw.width))
+        counts = owner.view(raw.pixel_counts or 0, ctypes.c_uint64, raw.class_count, (raw.class_count,))
+        return ClassMap(ids, counts, self.names)
+
+    def depth(self, image: ImageInput, *, channels: str = "rgb") -> "np.ndarray":
+        """The depth of every pixel of one image, with a depth estimation model, as Ultralytics' `depth`: an
+        H x W float32 array at the image's size, in the model's unit (metres for Ultralytics' models), a
+        view of the library's memory (no copy). Takes the images `detect` takes.
+
+        Raises:
+            ValueError: the model is not a depth estimation model. The errors of `detect`.
+        """
+        if self.task != "depth":
+            raise ValueError(f"{self.model_path} is a {self.task} model, not a depth estimation model")
+        owner = _ResultOwner(self._detect_one(image, channels, None))
+        raw = _capi.RawDepthMap()
+        check(_capi.lib.yolo_result_depth_map(owner.result, ctypes.byref(raw)))
+        return owner.view(raw.data or 0, ctypes.c_float, raw.data_len, (raw.height, raw.width))
 
     def _detect_one(self, image: ImageInput, channels: str, options: Optional[_capi.options_p]) -> _capi.result_p:
         """Runs one detect call on `image` and returns its result, which the caller frees."""

@@ -20,6 +20,17 @@
     X(yolo_mask, 32, height, 12)                                                                                       \
     X(yolo_mask, 32, data, 16)                                                                                         \
     X(yolo_mask, 32, data_len, 24)                                                                                     \
+    X(yolo_class_map, 48, width, 0)                                                                                    \
+    X(yolo_class_map, 48, height, 4)                                                                                   \
+    X(yolo_class_map, 48, element_size, 8)                                                                             \
+    X(yolo_class_map, 48, data, 16)                                                                                    \
+    X(yolo_class_map, 48, data_len, 24)                                                                                \
+    X(yolo_class_map, 48, pixel_counts, 32)                                                                            \
+    X(yolo_class_map, 48, class_count, 40)                                                                             \
+    X(yolo_depth_map, 24, width, 0)                                                                                    \
+    X(yolo_depth_map, 24, height, 4)                                                                                   \
+    X(yolo_depth_map, 24, data, 8)                                                                                     \
+    X(yolo_depth_map, 24, data_len, 16)                                                                                \
     X(yolo_keypoint, 12, x, 0)                                                                                         \
     X(yolo_keypoint, 12, y, 4)                                                                                         \
     X(yolo_keypoint, 12, confidence, 8)                                                                                \

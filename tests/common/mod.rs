@@ -392,6 +392,9 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 }
 
+/// A class map copied out of a result: `(width, height, element size, ids as u32, pixel counts)`.
+pub type CopiedClassMap = (u32, u32, usize, Vec<u32>, Vec<u64>);
+
 /// Everything a result holds, copied out of it.
 #[derive(Debug, Clone, Default)]
 pub struct TaskResult {
@@ -405,6 +408,10 @@ pub struct TaskResult {
     pub keypoints: Vec<Vec<yolo_keypoint>>,
     pub oriented: Vec<yolo_oriented_box>,
     pub classes: Vec<yolo_class_probability>,
+    /// Semantic segmentation: `(width, height, element size, ids as u32, pixel counts)`.
+    pub class_map: Option<CopiedClassMap>,
+    /// Depth: `(width, height, depths)`.
+    pub depth_map: Option<(u32, u32, Vec<f32>)>,
 }
 
 impl TaskResult {
@@ -428,6 +435,30 @@ impl TaskResult {
                     std::slice::from_raw_parts(ptr, n).to_vec()
                 }
             };
+            let mut map = std::mem::zeroed::<yolo_class_map>();
+            if yolo_result_class_map(result, &mut map) == yolo_status::Ok {
+                assert_eq!(map.data_len, (map.width * map.height) as usize);
+                let ids: Vec<u32> = match map.element_size {
+                    1 => std::slice::from_raw_parts(map.data.cast::<u8>(), map.data_len)
+                        .iter()
+                        .map(|&v| v.into())
+                        .collect(),
+                    2 => std::slice::from_raw_parts(map.data.cast::<u16>(), map.data_len)
+                        .iter()
+                        .map(|&v| v.into())
+                        .collect(),
+                    4 => std::slice::from_raw_parts(map.data.cast::<u32>(), map.data_len).to_vec(),
+                    size => panic!("class ids of {size} bytes"),
+                };
+                let counts = std::slice::from_raw_parts(map.pixel_counts, map.class_count).to_vec();
+                out.class_map = Some((map.width, map.height, map.element_size, ids, counts));
+            }
+            let mut depth = std::mem::zeroed::<yolo_depth_map>();
+            if yolo_result_depth_map(result, &mut depth) == yolo_status::Ok {
+                assert_eq!(depth.data_len, (depth.width * depth.height) as usize);
+                out.depth_map =
+                    Some((depth.width, depth.height, std::slice::from_raw_parts(depth.data, depth.data_len).to_vec()));
+            }
             for i in 0..out.detections.len() {
                 let mut mask = std::mem::zeroed::<yolo_mask>();
                 if yolo_result_mask(result, i, &mut mask) == yolo_status::Ok {

@@ -186,8 +186,8 @@ pub(super) fn is_float(value: &DynValue) -> bool {
     matches!(value.dtype().tensor_type(), Some(TensorElementType::Float32 | TensorElementType::Float16))
 }
 
-/// Copies one output of a run into `shape` and `values`, as f32 (converting f16 outputs), so that the
-/// session can be used again.
+/// Copies one output of a run into `shape` and `values`, as f32 (converting f16 and integer outputs), so
+/// that the session can be used again.
 pub(super) fn copy_output(value: &DynValue, shape: &mut Vec<i64>, values: &mut Vec<f32>) -> Result<()> {
     shape.clear();
     values.clear();
@@ -200,6 +200,25 @@ pub(super) fn copy_output(value: &DynValue, shape: &mut Vec<i64>, values: &mut V
             shape.extend_from_slice(dims);
             reserve(values, data.len())?;
             values.extend(data.iter().map(|v| v.to_f32()));
+        }
+        // Class ids of a semantic model whose export ends in an ArgMax: exact in f32 below 2^24.
+        Some(TensorElementType::Uint8) => {
+            let (dims, data) = value.try_extract_tensor::<u8>().map_err(inference_failed)?;
+            shape.extend_from_slice(dims);
+            reserve(values, data.len())?;
+            values.extend(data.iter().map(|&v| f32::from(v)));
+        }
+        Some(TensorElementType::Int32) => {
+            let (dims, data) = value.try_extract_tensor::<i32>().map_err(inference_failed)?;
+            shape.extend_from_slice(dims);
+            reserve(values, data.len())?;
+            values.extend(data.iter().map(|&v| v as f32));
+        }
+        Some(TensorElementType::Int64) => {
+            let (dims, data) = value.try_extract_tensor::<i64>().map_err(inference_failed)?;
+            shape.extend_from_slice(dims);
+            reserve(values, data.len())?;
+            values.extend(data.iter().map(|&v| v as f32));
         }
         _ => {
             let (dims, data) = value.try_extract_tensor::<f32>().map_err(inference_failed)?;

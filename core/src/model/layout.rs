@@ -32,27 +32,38 @@ pub enum OutputLayout {
         /// Number of classes.
         num_classes: usize,
     },
+    /// `[B, planes, H, W]`, or `[B, H, W]` for one plane: a value per pixel of the model input, or of a
+    /// grid that is resized to it (semantic segmentation's class ids or logits, depth).
+    Map {
+        /// Values per pixel.
+        planes: usize,
+    },
 }
 
 impl OutputLayout {
     /// Image `index` of a run's output of `shape` holding `data`, checked against this layout: the rule a
     /// later run's output must keep once [`recognise_head`] chose the layout at load. `None` when the
     /// shape no longer fits (the caller reports it) or `index` is beyond the batch. Probabilities come as
-    /// one row.
+    /// one row; a map as its `H` rows of `W` values, plane after plane.
     pub fn image_output<'a>(&self, shape: &[i64], data: &'a [f32], index: usize) -> Option<(&'a [f32], usize, usize)> {
-        let (batch, rows, cols) = match *shape {
-            [batch, classes] if matches!(self, Self::Probabilities { .. }) => (batch, 1, classes),
-            [batch, rows, cols] if !matches!(self, Self::Probabilities { .. }) => (batch, rows, cols),
+        let (batch, planes, rows, cols) = match (*self, shape) {
+            (Self::Probabilities { .. }, &[batch, classes]) => (batch, 1, 1, classes),
+            (Self::Map { planes: 1 }, &[batch, rows, cols]) => (batch, 1, rows, cols),
+            (Self::Map { .. }, &[batch, planes, rows, cols]) => (batch, planes, rows, cols),
+            (Self::Probabilities { .. } | Self::Map { .. }, _) => return None,
+            (_, &[batch, rows, cols]) => (batch, 1, rows, cols),
             _ => return None,
         };
-        let (rows, cols) = (usize::try_from(rows).ok()?, usize::try_from(cols).ok()?);
+        let (planes, rows, cols) =
+            (usize::try_from(planes).ok()?, usize::try_from(rows).ok()?, usize::try_from(cols).ok()?);
         let fits = match *self {
             Self::ChannelsFirst { num_classes, extra } => rows == 4 + num_classes + extra,
             Self::AnchorsWithObjectness { num_classes } => cols == 5 + num_classes,
             Self::EndToEnd { extra } => cols == 6 + extra,
             Self::Probabilities { num_classes } => cols == num_classes,
+            Self::Map { planes: expected } => planes == expected && rows > 0 && cols > 0,
         };
-        let per_image = rows.checked_mul(cols)?;
+        let per_image = planes.checked_mul(rows)?.checked_mul(cols)?;
         let start = index.checked_mul(per_image)?;
         let in_batch = usize::try_from(batch).is_ok_and(|batch| index < batch);
         let image = data.get(start..start.checked_add(per_image)?)?;
@@ -65,7 +76,7 @@ impl OutputLayout {
             Self::ChannelsFirst { num_classes, .. }
             | Self::AnchorsWithObjectness { num_classes }
             | Self::Probabilities { num_classes } => Some(num_classes),
-            Self::EndToEnd { .. } => None,
+            Self::EndToEnd { .. } | Self::Map { .. } => None,
         }
     }
 }
@@ -85,7 +96,8 @@ pub fn recognise_head(
     let task = match meta.task.as_deref() {
         Some(name) => Task::from_name(name).ok_or_else(|| {
             Error::invalid_model(format!(
-                "the model's task is '{name}'; supported tasks are detect, segment, pose, obb and classify"
+                "the model's task is '{name}'; supported tasks are {}",
+                Task::ALL.map(Task::name).join(", ")
             ))
         })?,
         None if shapes.get(1).is_some_and(|s| s.len() == 4) => Task::Segment,
@@ -161,6 +173,32 @@ pub fn recognise_head(
                 Some(nc) => format!("expected [batch, {nc}], one probability per class"),
                 None => "expected [batch, classes]".into(),
             })),
+        },
+        // Ultralytics' rule: a map without a plane axis holds class ids (an export ending in an ArgMax),
+        // one with it logits, a plane per class.
+        Task::Semantic => match *first.as_slice() {
+            [batch, height, width] if batch >= 1 && height >= 1 && width >= 1 => {
+                Ok((Head::Semantic { logits: false }, OutputLayout::Map { planes: 1 }))
+            }
+            [batch, planes, height, width]
+                if batch >= 1
+                    && height >= 1
+                    && width >= 1
+                    && planes >= 1
+                    && known_classes.is_none_or(|nc| nc == planes as usize || (nc <= 2 && planes == 1)) =>
+            {
+                Ok((Head::Semantic { logits: true }, OutputLayout::Map { planes: planes as usize }))
+            }
+            _ => Err(mismatch(match known_classes {
+                Some(nc) => format!("expected [batch, height, width] class ids or [batch, {nc}, height, width] logits"),
+                None => "expected [batch, height, width] class ids or [batch, classes, height, width] logits".into(),
+            })),
+        },
+        Task::Depth => match *first.as_slice() {
+            [batch, height, width] | [batch, 1, height, width] if batch >= 1 && height >= 1 && width >= 1 => {
+                Ok((Head::Depth, OutputLayout::Map { planes: 1 }))
+            }
+            _ => Err(mismatch("expected [batch, 1, height, width] or [batch, height, width]".into())),
         },
     }
 }

@@ -128,11 +128,22 @@ impl ModelSpec {
         let Some(output) = session.outputs().first() else {
             return Err(Error::invalid_model("the model has no outputs"));
         };
-        if !matches!(
+        // Float outputs for every task; integers for a semantic model's class ids (an in-graph ArgMax).
+        let class_ids = metadata.task.as_deref().is_some_and(|t| t.trim() == Task::Semantic.name());
+        let float = matches!(
             output.dtype(),
             ValueType::Tensor { ty: TensorElementType::Float32 | TensorElementType::Float16, .. }
-        ) {
-            return Err(Error::invalid_model(format!("output '{}' is not a float tensor", output.name())));
+        );
+        let integer = matches!(
+            output.dtype(),
+            ValueType::Tensor { ty: TensorElementType::Uint8 | TensorElementType::Int32 | TensorElementType::Int64, .. }
+        );
+        if !(float || class_ids && integer) {
+            return Err(Error::invalid_model(format!(
+                "output '{}' is not a float tensor{}",
+                output.name(),
+                if class_ids { " or a tensor of class ids (uint8, int32, int64)" } else { "" }
+            )));
         }
         let stride = metadata.stride.unwrap_or(DEFAULT_STRIDE);
         let shape = if height > 0 && width > 0 {

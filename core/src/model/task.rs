@@ -1,4 +1,4 @@
-//! The five Ultralytics tasks, and the head of a loaded model: what its outputs carry besides boxes.
+//! The seven Ultralytics tasks, and the head of a loaded model: what its outputs carry besides boxes.
 
 /// What a model does, from its `task` metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,13 +13,19 @@ pub enum Task {
     Obb,
     /// One probability per class for the whole image.
     Classify,
+    /// A class for every pixel of the image (semantic segmentation).
+    Semantic,
+    /// A depth for every pixel of the image (monocular depth estimation).
+    Depth,
 }
 
 impl Task {
     /// Every task, in the order of their C values.
-    pub const ALL: [Task; 5] = [Task::Detect, Task::Segment, Task::Pose, Task::Obb, Task::Classify];
+    pub const ALL: [Task; 7] =
+        [Task::Detect, Task::Segment, Task::Pose, Task::Obb, Task::Classify, Task::Semantic, Task::Depth];
 
-    /// The task Ultralytics names `name` (`detect`, `segment`, `pose`, `obb`, `classify`).
+    /// The task Ultralytics names `name` (`detect`, `segment`, `pose`, `obb`, `classify`, `semantic`,
+    /// `depth`).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|task| task.name() == name.trim())
     }
@@ -33,6 +39,8 @@ impl Task {
             Self::Pose => c"pose",
             Self::Obb => c"obb",
             Self::Classify => c"classify",
+            Self::Semantic => c"semantic",
+            Self::Depth => c"depth",
         }
     }
 
@@ -63,6 +71,15 @@ pub enum Head {
     Obb,
     /// One probability per class.
     Classify,
+    /// A class per pixel, from the first output: `[B, H, W]` class ids (an export that ends in an ArgMax,
+    /// as Ultralytics' ONNX export does) when `logits` is false, else `[B, classes, H, W]` logits (one
+    /// plane: `> 0` is class 1).
+    Semantic {
+        /// Whether the output holds logits rather than class ids.
+        logits: bool,
+    },
+    /// A depth per pixel, from the first output: `[B, 1, H, W]` or `[B, H, W]`.
+    Depth,
 }
 
 impl Head {
@@ -74,6 +91,8 @@ impl Head {
             Self::Pose { .. } => Task::Pose,
             Self::Obb => Task::Obb,
             Self::Classify => Task::Classify,
+            Self::Semantic { .. } => Task::Semantic,
+            Self::Depth => Task::Depth,
         }
     }
 }
@@ -88,6 +107,7 @@ mod tests {
             assert_eq!(Task::from_name(task.name()), Some(task));
         }
         assert_eq!(Task::from_name(" pose\n"), Some(Task::Pose));
+        assert_eq!(Task::from_name("semantic"), Some(Task::Semantic));
         assert_eq!(Task::from_name("track"), None);
     }
 }

@@ -1,12 +1,15 @@
 //! What the Ultralytics tasks add to the boxes, decoded as Ultralytics' predictors decode them: instance
 //! masks ([`segment`]), keypoints ([`pose`]), oriented boxes ([`obb`]) and class probabilities
-//! ([`classify`]). Detection itself is `postprocess`; each task here starts from its boxes or, for oriented
-//! boxes and classification, replaces them.
+//! ([`classify`]), and the per-pixel tasks, class maps and depth maps ([`maps`]). Detection itself is
+//! `postprocess`; each task here starts from its boxes or, for oriented boxes, classification and the
+//! per-pixel tasks, replaces them.
 
 pub mod classify;
+pub mod maps;
 pub mod contour;
 pub mod obb;
 pub mod pose;
+pub(crate) mod resample;
 pub mod segment;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -24,7 +27,7 @@ pub(crate) fn task_value(output: &OutputView<'_>, layout: OutputLayout, anchor: 
             output.data[(4 + num_classes + index) * output.cols + anchor]
         }
         OutputLayout::EndToEnd { .. } => output.data[anchor * output.cols + 6 + index],
-        OutputLayout::AnchorsWithObjectness { .. } | OutputLayout::Probabilities { .. } => {
+        OutputLayout::AnchorsWithObjectness { .. } | OutputLayout::Probabilities { .. } | OutputLayout::Map { .. } => {
             unreachable!("no task values in this layout")
         }
     }
@@ -59,6 +62,7 @@ pub struct HeadScratch {
     detections: Vec<Detection>,
     segment: SegmentScratch,
     obb: obb::ObbScratch,
+    maps: maps::MapScratch,
 }
 
 impl ModelHead {
@@ -84,6 +88,16 @@ impl ModelHead {
             }
             Head::Obb => {
                 obb::decode(self.layout, &output, self.class_count, settings, &scaler, &mut scratch.obb, &mut found);
+                return Ok(found);
+            }
+            Head::Semantic { logits } => {
+                let OutputLayout::Map { planes } = self.layout else { unreachable!("recognise_head pairs them") };
+                let map = maps::class_map(&output, planes, logits, Some(self.class_count), sizes, &mut scratch.maps)?;
+                found.class_map = Some(map);
+                return Ok(found);
+            }
+            Head::Depth => {
+                found.depth_map = Some(maps::depth_map(&output, sizes, &mut scratch.maps)?);
                 return Ok(found);
             }
             Head::Detect | Head::Segment { .. } | Head::Pose { .. } => {

@@ -72,7 +72,7 @@ pub fn decode(
                 }
             }
         }
-        OutputLayout::AnchorsWithObjectness { .. } | OutputLayout::Probabilities { .. } => return,
+        OutputLayout::AnchorsWithObjectness { .. } | OutputLayout::Probabilities { .. } | OutputLayout::Map { .. } => return,
     }
     let (image_width, image_height) = scaler.image_size();
     for c in &scratch.kept {

@@ -8,6 +8,7 @@
 //! to the image, where a pixel belongs to the object when the value is above 0.5. Here each step runs on
 //! the window of pixels that can reach the box, so a mask costs in proportion to its box, not to the image.
 
+use super::resample::{content, interpolate, round, taps, window, Tap};
 use super::task_value;
 use crate::result::{Detection, Mask};
 use crate::model::OutputLayout;
@@ -24,98 +25,6 @@ pub struct Prototypes<'a> {
     pub height: usize,
     /// Columns of each plane.
     pub width: usize,
-}
-
-/// One output sample of a bilinear resize: two input indices and their weights.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Tap {
-    lo: usize,
-    hi: usize,
-    w_lo: f32,
-    w_hi: f32,
-}
-
-impl Tap {
-    /// PyTorch's `upsample_bilinear2d` (`align_corners=False`) source of output index `dst` for an input of
-    /// `input` samples, with `scale` = input / output in single precision.
-    fn bilinear(dst: usize, scale: f32, input: usize) -> Self {
-        let real = (scale * (dst as f32 + 0.5) - 0.5).max(0.0);
-        let lo = (real.floor() as usize).min(input - 1);
-        let hi = if lo < input - 1 { lo + 1 } else { lo };
-        let w_hi = (real - lo as f32).clamp(0.0, 1.0);
-        Self { lo, hi, w_lo: 1.0 - w_hi, w_hi }
-    }
-
-    /// Output index `dst` read as is (no resize).
-    fn identity(dst: usize) -> Self {
-        Self { lo: dst, hi: dst, w_lo: 1.0, w_hi: 0.0 }
-    }
-
-    /// The tap with both indices moved by `-origin`, for a window starting there.
-    fn rebased(self, origin: usize) -> Self {
-        Self { lo: self.lo - origin, hi: self.hi - origin, ..self }
-    }
-}
-
-/// The taps of the output indices `range` of a resize from `input` samples to `output`, or the identity
-/// when they are equal.
-fn taps(range: std::ops::Range<usize>, input: usize, output: usize, out: &mut Vec<Tap>) {
-    out.clear();
-    if input == output {
-        out.extend(range.map(Tap::identity));
-    } else {
-        let scale = input as f32 / output as f32;
-        out.extend(range.map(|dst| Tap::bilinear(dst, scale, input)));
-    }
-}
-
-/// The input window `[first, end)` the taps read.
-fn window(taps: &[Tap]) -> (usize, usize) {
-    match (taps.first(), taps.last()) {
-        (Some(first), Some(last)) => (first.lo, last.hi + 1),
-        _ => (0, 0),
-    }
-}
-
-/// Bilinear interpolation of `src` (row-major, `src_cols` wide) at `rows` x `cols` taps (indices within
-/// `src`), in PyTorch's order of operations: across each source row first, then between two such rows. The
-/// rows across are computed once each into `across` (the taps are monotonic, so each source row is needed
-/// by a run of consecutive output rows), which makes the second step a loop over whole rows.
-fn interpolate(src: &[f32], src_cols: usize, rows: &[Tap], cols: &[Tap], across: &mut Vec<f32>, out: &mut Vec<f32>) {
-    let width = cols.len();
-    let (first, end) = window(rows);
-    across.clear();
-    across.reserve((end - first) * width);
-    for row in src.chunks_exact(src_cols).skip(first).take(end - first) {
-        across.extend(cols.iter().map(|c| c.w_lo * row[c.lo] + c.w_hi * row[c.hi]));
-    }
-    out.clear();
-    out.reserve(rows.len() * width);
-    for r in rows {
-        let upper = &across[(r.lo - first) * width..][..width];
-        let lower = &across[(r.hi - first) * width..][..width];
-        out.extend(upper.iter().zip(lower).map(|(u, l)| r.w_lo * u + r.w_hi * l));
-    }
-}
-
-/// Python's `round()`: half to even.
-fn round(v: f64) -> i64 {
-    v.round_ties_even() as i64
-}
-
-/// Where the image sits in a letterboxed plane of `plane_h` x `plane_w` made from an `image_h` x `image_w`
-/// image, as Ultralytics' `scale_masks` computes it: `(top, left, content_h, content_w)`.
-fn content(plane_h: usize, plane_w: usize, image_h: usize, image_w: usize) -> (usize, usize, usize, usize) {
-    let gain = f64::min(plane_h as f64 / image_h as f64, plane_w as f64 / image_w as f64);
-    let content_h = round(image_h as f64 * gain).max(1);
-    let content_w = round(image_w as f64 * gain).max(1);
-    let pad_h = (plane_h as f64 - content_h as f64) / 2.0;
-    let pad_w = (plane_w as f64 - content_w as f64) / 2.0;
-    let top = round(pad_h - 0.1).max(0) as usize;
-    let left = round(pad_w - 0.1).max(0) as usize;
-    let content_h = (content_h as usize).min(plane_h - top);
-    let content_w = (content_w as usize).min(plane_w - left);
-    (top, left, content_h, content_w)
 }
 
 /// The pixel indices `[first, end)` a box edge pair `lo..hi` covers in a plane of `size`: Ultralytics'
