@@ -454,6 +454,14 @@ def main(out_dir):
             np.concatenate([1 - HALVES, HALVES])[None] * 4 - 2, names=NAMES2, task="semantic"
         ),
         "depth_ramp.onnx": constant_output_model(RAMP, names="{0: 'depth'}", task="depth"),
+        # An RT-DETR as exports before Ultralytics 8.4 give it: [1, queries, 4 + classes], normalised cx cy
+        # w h then class scores; the metadata names no head, its description the model.
+        "rtdetr_scores.onnx": constant_output_model(
+            np.array([[0.5, 0.5, 0.2, 0.4, 0.1, 0.9], [0.2, 0.2, 0.1, 0.1, 0.2, 0.1], [0.25, 0.75, 0.5, 0.5, 0.7, 0.7]], np.float32)[None],
+            names=NAMES2,
+            task="detect",
+            description="Ultralytics rtdetr-l model trained on coco.yaml",
+        ),
         "two_inputs.onnx": two_inputs(),
         "uint8_input.onnx": uint8_input(),
     }

@@ -334,3 +334,22 @@ fn per_pixel_models_whose_outputs_do_not_fit_are_refused_or_fail_cleanly() {
     let (_, _, depths) = got.depth_map.unwrap();
     assert!(depths.len() == 600 && depths.iter().all(|&d| d == 1.0));
 }
+
+#[test]
+fn rtdetr_queries_of_earlier_exports_are_scaled_to_the_stretched_image() {
+    // Queries (cx, cy, w, h) normalised, then scores for classes a and b: (0.5, 0.5, 0.2, 0.4) best b at
+    // 0.9; a query whose best score is 0.2, dropped; (0.25, 0.75, 0.5, 0.5) with equal scores, class a.
+    let detector = init(&model("rtdetr_scores.onnx"));
+    let got = detect_task(&detector, &grey_png(100, 50), None).unwrap();
+    // Within float rounding of the normalised values.
+    let boxes: Vec<(u32, f32, [i32; 4])> = got
+        .detections
+        .iter()
+        .map(|d| (d.class_id, d.score, [d.x1, d.y1, d.x2, d.y2].map(|v| (v * 1000.0).round() as i32)))
+        .collect();
+    let thousandths = |b: [f32; 4]| b.map(|v| (v * 1000.0) as i32);
+    assert_eq!(
+        boxes,
+        [(1, 0.9, thousandths([40.0, 15.0, 60.0, 35.0])), (0, 0.7, thousandths([0.0, 25.0, 50.0, 50.0]))]
+    );
+}

@@ -118,7 +118,10 @@ pub fn decode_and_suppress(
         OutputLayout::AnchorsWithObjectness { num_classes } => {
             collect_with_objectness(output, num_classes, conf, &mut scratch.candidates)
         }
-        OutputLayout::Probabilities { .. } | OutputLayout::Map { .. } => return,
+        OutputLayout::Probabilities { .. }
+        | OutputLayout::Map { .. }
+        | OutputLayout::DetrTopK
+        | OutputLayout::DetrScores { .. } => return,
     }
     non_max_suppression(scratch, settings, out);
 }
@@ -492,6 +495,54 @@ impl BoxScaler {
     /// The image size the scaler maps to, `(width, height)`.
     pub fn image_size(&self) -> (f32, f32) {
         (self.width, self.height)
+    }
+}
+
+/// RT-DETR's queries as Ultralytics' `RTDETRPredictor` keeps them, in the pixels of the `image` (height,
+/// width) whose stretched copy was the input: a query's score (with `[B, K, 4 + nc]` outputs, its best class's,
+/// the first of equals) must be strictly above the threshold; its normalised centre and size become corners
+/// scaled by the image's width and height, not clipped; the first `max_detections` kept, in the model's
+/// order (Ultralytics' export already sorts them by score). Queries whose values are not finite or whose
+/// class the model does not name are dropped.
+pub fn decode_detr(
+    layout: OutputLayout,
+    output: &OutputView<'_>,
+    class_count: usize,
+    settings: &DecodeSettings,
+    image: (usize, usize),
+    out: &mut Vec<Detection>,
+) {
+    out.clear();
+    let (image_h, image_w) = (image.0 as f32, image.1 as f32);
+    for (anchor, row) in output.data.chunks_exact(output.cols).take(output.rows).enumerate() {
+        let (score, class) = match layout {
+            OutputLayout::DetrTopK => (row[4], row[5]),
+            OutputLayout::DetrScores { num_classes } => {
+                let scores = &row[4..4 + num_classes];
+                let (best, score) = scores.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bs), (i, &s)| {
+                    if s > bs {
+                        (i, s)
+                    } else {
+                        (bi, bs)
+                    }
+                });
+                (score, best as f32)
+            }
+            _ => return,
+        };
+        let known_class = class >= 0.0 && class.fract() == 0.0 && f64::from(class) < class_count as f64;
+        if !(score > settings.conf_threshold && score.is_finite() && known_class) {
+            continue;
+        }
+        let (cx, cy, half_w, half_h) = (row[0], row[1], row[2] / 2.0, row[3] / 2.0);
+        let (x1, y1, x2, y2) = ((cx - half_w) * image_w, (cy - half_h) * image_h, (cx + half_w) * image_w, (cy + half_h) * image_h);
+        if !finite_box(x1, y1, x2, y2) {
+            continue;
+        }
+        out.push(Detection { x1, y1, x2, y2, score, class_id: class as u32, anchor: anchor as u32 });
+        if out.len() == settings.max_detections {
+            break;
+        }
     }
 }
 

@@ -335,11 +335,11 @@ impl LoadedModel {
     }
 
     /// Where `view` goes in the model input: letterboxed to the minimal rectangle (for a batch, only when
-    /// its images all have one size, `minimal`), else to the full target; a depth model's input is the
-    /// image stretched to the full target.
+    /// its images all have one size, `minimal`), else to the full target; a depth model's or an RT-DETR's
+    /// input is the image stretched to the full target.
     fn geometry(&self, view: &PixelView<'_>, minimal: bool) -> LetterboxGeometry {
         let (target_h, target_w) = self.spec.shape.target();
-        if self.head.head == Head::Depth {
+        if self.head.head == Head::Depth || self.head.layout.is_detr() {
             return LetterboxGeometry::stretched(target_h as usize, target_w as usize);
         }
         let stride = self.spec.shape.minimal_rect_stride().filter(|_| minimal).map(|s| s as usize);

@@ -27,6 +27,15 @@ pub enum OutputLayout {
         /// Values per box after the class.
         extra: usize,
     },
+    /// `[B, K, 6]`: RT-DETR's queries as Ultralytics 8.4 exports them, already the top `K` (query, class)
+    /// pairs by score: `cx, cy, w, h` normalised to the input, score, class.
+    DetrTopK,
+    /// `[B, K, 4 + nc]`: RT-DETR's queries as earlier exports give them: `cx, cy, w, h` normalised to the
+    /// input, then one score per class.
+    DetrScores {
+        /// Number of classes.
+        num_classes: usize,
+    },
     /// `[B, nc]`: one probability per class (classification).
     Probabilities {
         /// Number of classes.
@@ -60,6 +69,8 @@ impl OutputLayout {
             Self::ChannelsFirst { num_classes, extra } => rows == 4 + num_classes + extra,
             Self::AnchorsWithObjectness { num_classes } => cols == 5 + num_classes,
             Self::EndToEnd { extra } => cols == 6 + extra,
+            Self::DetrTopK => cols == 6,
+            Self::DetrScores { num_classes } => cols == 4 + num_classes,
             Self::Probabilities { num_classes } => cols == num_classes,
             Self::Map { planes: expected } => planes == expected && rows > 0 && cols > 0,
         };
@@ -75,9 +86,16 @@ impl OutputLayout {
         match *self {
             Self::ChannelsFirst { num_classes, .. }
             | Self::AnchorsWithObjectness { num_classes }
+            | Self::DetrScores { num_classes }
             | Self::Probabilities { num_classes } => Some(num_classes),
-            Self::EndToEnd { .. } | Self::Map { .. } => None,
+            Self::EndToEnd { .. } | Self::DetrTopK | Self::Map { .. } => None,
         }
+    }
+
+    /// Whether the model's input is the image stretched to the input size rather than letterboxed, and
+    /// its boxes are fractions of the input: RT-DETR's (Ultralytics' `RTDETRPredictor`).
+    pub fn is_detr(&self) -> bool {
+        matches!(self, Self::DetrTopK | Self::DetrScores { .. })
     }
 }
 
@@ -228,6 +246,18 @@ pub fn detection_layout(
     }
     let known_classes = meta.names.as_ref().map(Vec::len);
 
+    if meta.rtdetr {
+        // Exports that name their head (Ultralytics 8.4) give the top-k form; earlier ones the class scores,
+        // which with two classes is 6 wide too.
+        let top_k_export = meta.head.is_some();
+        return match (cols as usize, known_classes) {
+            (6, _) if top_k_export => Ok(OutputLayout::DetrTopK),
+            (cols, Some(nc)) if cols == 4 + nc => Ok(OutputLayout::DetrScores { num_classes: nc }),
+            (6, _) => Ok(OutputLayout::DetrTopK),
+            (cols, None) if cols > 4 => Ok(OutputLayout::DetrScores { num_classes: cols - 4 }),
+            _ => Err(unsupported("an RT-DETR model gives [batch, queries, 6] or [batch, queries, 4 + classes]")),
+        };
+    }
     if cols == 6 {
         // Ultralytics treats every `[.., 6]` output as end-to-end. The one real exception is a classic
         // YOLOv5 head with a single class, which has exactly the anchor rows of its input size.

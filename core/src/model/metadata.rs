@@ -25,6 +25,11 @@ pub struct ModelMetadata {
     /// A pose model's keypoints as `(count, values per keypoint)`: `[17, 3]` is 17 keypoints of `x, y,
     /// confidence`, `[K, 2]` keypoints without confidence.
     pub kpt_shape: Option<(usize, usize)>,
+    /// The class of the model's head (`Detect`, `RTDETRDecoder`...), which Ultralytics 8.4 exports name.
+    pub head: Option<String>,
+    /// Whether the model is an RT-DETR: its `head` is `RTDETRDecoder`, or, in exports that do not name the
+    /// head, its `description` names an RT-DETR model.
+    pub rtdetr: bool,
 }
 
 impl ModelMetadata {
@@ -42,7 +47,15 @@ impl ModelMetadata {
         let end2end = lookup("end2end").map(|raw| parse_bool("end2end", &raw)).transpose()?;
         let nms_in_graph = lookup("args").is_some_and(|raw| args_enable_nms(&raw));
         let kpt_shape = lookup("kpt_shape").map(|raw| parse_kpt_shape(&raw)).transpose()?;
-        Ok(Self { names, imgsz, stride, task, end2end, nms_in_graph, kpt_shape })
+        let head = lookup("head").map(|raw| raw.trim().to_owned());
+        let rtdetr = match &head {
+            Some(head) => head == "RTDETRDecoder",
+            None => lookup("description").is_some_and(|d| {
+                let d = d.to_ascii_lowercase();
+                d.contains("rtdetr") || d.contains("rt-detr")
+            }),
+        };
+        Ok(Self { names, imgsz, stride, task, end2end, nms_in_graph, kpt_shape, head, rtdetr })
     }
 }
 

@@ -14,7 +14,7 @@ pub mod segment;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Head, OutputLayout};
-use crate::postprocess::{decode_and_suppress, BoxScaler, DecodeSettings, OutputView, PostprocessScratch};
+use crate::postprocess::{decode_and_suppress, decode_detr, BoxScaler, DecodeSettings, OutputView, PostprocessScratch};
 use crate::result::{Detection, Detections};
 use segment::{Prototypes, SegmentScratch, Sizes};
 
@@ -27,7 +27,11 @@ pub(crate) fn task_value(output: &OutputView<'_>, layout: OutputLayout, anchor: 
             output.data[(4 + num_classes + index) * output.cols + anchor]
         }
         OutputLayout::EndToEnd { .. } => output.data[anchor * output.cols + 6 + index],
-        OutputLayout::AnchorsWithObjectness { .. } | OutputLayout::Probabilities { .. } | OutputLayout::Map { .. } => {
+        OutputLayout::AnchorsWithObjectness { .. }
+        | OutputLayout::Probabilities { .. }
+        | OutputLayout::Map { .. }
+        | OutputLayout::DetrTopK
+        | OutputLayout::DetrScores { .. } => {
             unreachable!("no task values in this layout")
         }
     }
@@ -98,6 +102,10 @@ impl ModelHead {
             }
             Head::Depth => {
                 found.depth_map = Some(maps::depth_map(&output, sizes, &mut scratch.maps)?);
+                return Ok(found);
+            }
+            Head::Detect if self.layout.is_detr() => {
+                decode_detr(self.layout, &output, self.class_count, settings, image, &mut found.detections);
                 return Ok(found);
             }
             Head::Detect | Head::Segment { .. } | Head::Pose { .. } => {

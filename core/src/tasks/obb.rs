@@ -72,7 +72,11 @@ pub fn decode(
                 }
             }
         }
-        OutputLayout::AnchorsWithObjectness { .. } | OutputLayout::Probabilities { .. } | OutputLayout::Map { .. } => return,
+        OutputLayout::AnchorsWithObjectness { .. }
+        | OutputLayout::Probabilities { .. }
+        | OutputLayout::Map { .. }
+        | OutputLayout::DetrTopK
+        | OutputLayout::DetrScores { .. } => return,
     }
     let (image_width, image_height) = scaler.image_size();
     for c in &scratch.kept {
