@@ -184,7 +184,7 @@ class _ResultOwner:
         if count == 0:
             return np.zeros(shape, dtype=np.dtype(ctype))
         buffer = (ctype * count).from_address(address)
-        buffer._owner = self  # type: ignore[attr-defined]  # the array's base holds the buffer, which holds us
+        buffer._owner = self  # the array's base holds the buffer, which holds this owner
         array = np.ctypeslib.as_array(buffer).reshape(shape)
         array.flags.writeable = False
         return array

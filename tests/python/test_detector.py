@@ -73,6 +73,8 @@ def test_struct_layouts_are_the_headers():
         "yolo_keypoint": _capi.RawKeypoint,
         "yolo_oriented_box": _capi.RawOrientedBox,
         "yolo_class_probability": _capi.RawClassProbability,
+        "yolo_class_map": _capi.RawClassMap,
+        "yolo_depth_map": _capi.RawDepthMap,
         "yolo_detector_stats": _capi.DetectorStats,
     }
     assert set(ours) == set(layouts)
