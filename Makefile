@@ -424,21 +424,28 @@ bench: fixtures
 ## numpy (and Ultralytics, when installed there), on the demo model and on yolov8n when ../shared has it.
 BENCH_VENV := build/benchvenv
 ## Every task's overhead over the raw run (the trained shapes models on their images, the random-weight
-## yolo11n task heads on bus.jpg); both from ../shared/. ULTRALYTICS_PYTHON=/path/to/venv/bin/python also
+## yolo11n task heads on bus.jpg, both from ../shared/; the per-pixel models of tests/fixtures/maps/ on bus.jpg). ULTRALYTICS_PYTHON=/path/to/venv/bin/python also
 ## times Ultralytics' post-processing of the same models and images (scripts/ultralytics_postprocess.py).
 TASK_IMAGE := $(SHARED)/images/tasks/seg_5.jpg
+## The per-pixel models of tests/fixtures/maps/, timed on bus.jpg (a large image: their maps are resized to it).
+MAP_MODELS := shapes26-sem shapes26-sem-logits shapes26-depth
 bench-tasks: fixtures
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 30 --json docs/bench/latency-tasks.json \
 	  $(SHARED_MODELS)/shapes-seg.onnx $(SHARED_MODELS)/shapes-pose.onnx $(SHARED_MODELS)/shapes-obb.onnx \
 	  $(SHARED_MODELS)/shapes-cls.onnx $(TASK_IMAGE)
 	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 20 --json docs/bench/latency-tasks-yolo11n.json \
 	  $(SHARED_MODELS)/yolo11n-seg.onnx $(SHARED_MODELS)/yolo11n-pose.onnx $(SHARED_MODELS)/yolo11n-obb.onnx $(BENCH_IMAGE)
+	$(CARGO) bench --locked $(FEATURES) --bench bench -- latency --rounds 30 --json docs/bench/latency-tasks-maps.json \
+	  $(MAP_MODELS:%=tests/fixtures/maps/%.onnx) $(BENCH_IMAGE)
 	$(if $(ULTRALYTICS_PYTHON),$(ULTRALYTICS_PYTHON) scripts/ultralytics_postprocess.py \
 	  --json docs/bench/ultralytics-postprocess.json $(SHARED_MODELS)/shapes-seg.onnx:segment:320 \
 	  $(SHARED_MODELS)/shapes-pose.onnx:pose:320 $(SHARED_MODELS)/shapes-obb.onnx:obb:320 $(TASK_IMAGE) && \
 	  $(ULTRALYTICS_PYTHON) scripts/ultralytics_postprocess.py --json docs/bench/ultralytics-postprocess-yolo11n.json \
 	  $(SHARED_MODELS)/yolo11n-seg.onnx:segment:640 $(SHARED_MODELS)/yolo11n-pose.onnx:pose:640 \
-	  $(SHARED_MODELS)/yolo11n-obb.onnx:obb:640 $(BENCH_IMAGE))
+	  $(SHARED_MODELS)/yolo11n-obb.onnx:obb:640 $(BENCH_IMAGE) && \
+	  $(ULTRALYTICS_PYTHON) scripts/ultralytics_postprocess.py --json docs/bench/ultralytics-postprocess-maps.json \
+	  tests/fixtures/maps/shapes26-sem.onnx:semantic:256 tests/fixtures/maps/shapes26-sem-logits.onnx:semantic:256 \
+	  tests/fixtures/maps/shapes26-depth.onnx:depth:256 $(BENCH_IMAGE))
 
 ## With ULTRALYTICS_PYTHON, the wheel goes into that environment and Ultralytics' predict is timed too.
 BENCH_PY = $(or $(ULTRALYTICS_PYTHON),$(BENCH_VENV)/bin/python)

@@ -278,9 +278,19 @@ fn raw_run_all(
     let outputs = session
         .run(ort::inputs![TensorRef::from_array_view(([1usize, 3, height, width], input)).expect("tensor")])
         .expect("raw run");
-    let (shape, data) = outputs[0].try_extract_tensor::<f32>().expect("f32 output");
     output.clear();
-    output.extend_from_slice(data);
+    // Float outputs, or a semantic model's class ids, converted as the library converts them.
+    let shape = match outputs[0].try_extract_tensor::<f32>() {
+        Ok((shape, data)) => {
+            output.extend_from_slice(data);
+            shape
+        }
+        Err(_) => {
+            let (shape, data) = outputs[0].try_extract_tensor::<u8>().expect("an f32 or u8 output");
+            output.extend(data.iter().map(|&v| f32::from(v)));
+            shape
+        }
+    };
     second.0.clear();
     second.1.clear();
     if outputs.len() > 1 {
@@ -306,18 +316,7 @@ fn library_geometry(
     config.imgsz = (imgsz > 0).then_some((imgsz, imgsz));
     let detector = yolo_ffi_core::Detector::new(&config).map_err(|e| e.to_string())?;
     let loaded = detector.model().map_err(|e| e.to_string())?;
-    let spec = loaded.spec();
-    let (target_h, target_w) = spec.shape.target();
-    let view = image.view();
-    // A classifier's input is always the full target (resized and cropped, not letterboxed).
-    let classify = loaded.head() == yolo_ffi_core::model::Head::Classify;
-    let geometry = LetterboxGeometry::new(
-        view.width(),
-        view.height(),
-        target_h as usize,
-        target_w as usize,
-        spec.shape.minimal_rect_stride().map(|s| s as usize).filter(|_| !classify),
-    );
+    let geometry = loaded.input_geometry(&image.view());
     Ok((detector, geometry))
 }
 
@@ -436,7 +435,7 @@ fn latency_one(
     let mut second_output = (Vec::new(), Vec::new());
     let shape = raw_run_all(&mut session, &tensor, h, w, &mut output, &mut second_output);
     let (rows, cols) = match *shape.as_slice() {
-        [_, rows, cols] => (rows, cols),
+        [_, rows, cols] | [_, _, rows, cols] => (rows, cols),
         [_, cols] => (1, cols),
         _ => return Err(format!("output shape {shape:?}")),
     };

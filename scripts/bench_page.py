@@ -131,7 +131,7 @@ def throughput_table():
 def tasks_table():
     rows = []
     post, retina = {}, {}
-    for name in ("ultralytics-postprocess.json", "ultralytics-postprocess-yolo11n.json"):
+    for name in ("ultralytics-postprocess.json", "ultralytics-postprocess-yolo11n.json", "ultralytics-postprocess-maps.json"):
         _, data = load(name)
         for entry in data or []:
             (retina if entry.get("retina_masks") else post)[name_of(entry["model"])] = entry["postprocess_ms_median"]
@@ -141,7 +141,7 @@ def tasks_table():
             return "-"
         return f"{post[key]:.2f}" + (f" (`retina_masks`: {retina[key]:.2f})" if key in retina else "")
 
-    for name in ("latency-tasks.json", "latency-tasks-yolo11n.json"):
+    for name in ("latency-tasks.json", "latency-tasks-yolo11n.json", "latency-tasks-maps.json"):
         _, data = load(name)
         if data is None:
             continue

@@ -334,6 +334,18 @@ impl LoadedModel {
         Ok(BatchRequest { input, image: (view.height(), view.width()), size, settings: *settings })
     }
 
+    /// Where one image goes in the model input when it is detected alone: letterboxed to the minimal
+    /// rectangle (dynamic models) or the full target, stretched for depth and RT-DETR models, the full
+    /// target for classifiers (whose input is prepared by resizing and cropping instead).
+    pub fn input_geometry(&self, view: &PixelView<'_>) -> LetterboxGeometry {
+        let geometry = self.geometry(view, true);
+        if self.head.head == Head::Classify {
+            let (height, width) = self.spec.shape.target();
+            return LetterboxGeometry::new(view.width(), view.height(), height as usize, width as usize, None);
+        }
+        geometry
+    }
+
     /// Where `view` goes in the model input: letterboxed to the minimal rectangle (for a batch, only when
     /// its images all have one size, `minimal`), else to the full target; a depth model's or an RT-DETR's
     /// input is the image stretched to the full target.

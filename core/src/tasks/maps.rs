@@ -48,36 +48,122 @@ pub fn class_map(
 ) -> Result<ClassMap> {
     let (image_h, image_w) = sizes.image;
     let pixels = image_h.checked_mul(image_w).ok_or_else(|| Error::out_of_memory("a class map", usize::MAX))?;
+    if !logits {
+        return id_class_map(output, class_count, sizes, scratch);
+    }
     try_resize(&mut scratch.ids, pixels, 0, "a class map")?;
-    let classes = if logits {
-        logit_classes(output, planes, sizes, scratch)?;
-        class_count.unwrap_or(planes).max(if planes == 1 { 2 } else { planes })
-    } else {
-        let most = id_classes(output, sizes, scratch)?;
-        match class_count {
-            Some(count) if most as usize >= count => {
-                return Err(Error::new(
-                    ErrorKind::InferenceFailed,
-                    format!("the model gave class {most}, past the {count} classes it names"),
-                ))
-            }
-            Some(count) => count,
-            None => most as usize + 1,
-        }
-    };
+    logit_classes(output, planes, sizes, scratch)?;
+    let classes = class_count.unwrap_or(planes).max(if planes == 1 { 2 } else { planes });
     let mut counts = Vec::new();
     try_resize(&mut counts, classes, 0u64, "a class map's counts")?;
     for &id in &scratch.ids {
         counts[id as usize] += 1;
     }
-    let ids = if classes <= 1 << 8 {
-        ClassIds::U8(narrowed(&scratch.ids)?)
-    } else if classes <= 1 << 16 {
-        ClassIds::U16(narrowed(&scratch.ids)?)
-    } else {
-        ClassIds::U32(narrowed(&scratch.ids)?)
+    let ids = match id_width(classes) {
+        1 => ClassIds::U8(narrowed(&scratch.ids)?),
+        2 => ClassIds::U16(narrowed(&scratch.ids)?),
+        _ => ClassIds::U32(narrowed(&scratch.ids)?),
     };
     Ok(ClassMap { width: image_w as u32, height: image_h as u32, ids, counts })
+}
+
+/// The bytes of a class id for a model of `classes` classes.
+fn id_width(classes: usize) -> usize {
+    if classes <= 1 << 8 {
+        1
+    } else if classes <= 1 << 16 {
+        2
+    } else {
+        4
+    }
+}
+
+/// A class map from class ids: the model's grid checked once (whole numbers below the class count), then
+/// the image's rows gathered from it through the two nearest-neighbour resizes (model grid to input, input
+/// content to image) composed per axis. Consecutive image rows that read the same grid row are copies, so
+/// each distinct row is gathered and counted once.
+fn id_class_map(
+    output: &OutputView<'_>,
+    class_count: Option<usize>,
+    sizes: Sizes,
+    scratch: &mut MapScratch,
+) -> Result<ClassMap> {
+    let ((input_h, input_w), (image_h, image_w)) = (sizes.input, sizes.image);
+    let grid = &output.data[..output.rows * output.cols];
+    let mut most = 0u32;
+    for &value in grid {
+        // Exact for every id below 2^24, far past any model's class count.
+        if !((0.0..16_777_216.0).contains(&value) && value.fract() == 0.0) {
+            let message = format!("the model gave {value} where a class id belongs");
+            return Err(Error::new(ErrorKind::InferenceFailed, message));
+        }
+        most = most.max(value as u32);
+    }
+    let classes = match class_count {
+        Some(count) if most as usize >= count => {
+            return Err(Error::new(
+                ErrorKind::InferenceFailed,
+                format!("the model gave class {most}, past the {count} classes it names"),
+            ))
+        }
+        Some(count) => count,
+        None => most as usize + 1,
+    };
+    let (top, left, content_h, content_w) = crop(sizes);
+    let source = |out: &mut Vec<usize>, image: usize, content: usize, offset: usize, input: usize, grid: usize| {
+        out.clear();
+        out.extend((0..image).map(|i| nearest(nearest(i, content, image) + offset, grid, input)));
+    };
+    source(&mut scratch.row_source, image_h, content_h, top, input_h, output.rows);
+    source(&mut scratch.col_source, image_w, content_w, left, input_w, output.cols);
+    let mut counts = Vec::new();
+    try_resize(&mut counts, classes, 0u64, "a class map's counts")?;
+    let gather = GatherIds { grid, grid_cols: output.cols, rows: &scratch.row_source, cols: &scratch.col_source };
+    let ids = match id_width(classes) {
+        1 => ClassIds::U8(gather.ids(&mut counts)?),
+        2 => ClassIds::U16(gather.ids(&mut counts)?),
+        _ => ClassIds::U32(gather.ids(&mut counts)?),
+    };
+    Ok(ClassMap { width: image_w as u32, height: image_h as u32, ids, counts })
+}
+
+/// The grid of checked class ids and, per image row and column, the grid row and column it reads.
+struct GatherIds<'a> {
+    grid: &'a [f32],
+    grid_cols: usize,
+    rows: &'a [usize],
+    cols: &'a [usize],
+}
+
+impl GatherIds<'_> {
+    /// The image's ids in `T` (each fits: the grid was checked against the class count that chose `T`),
+    /// counted into `counts`.
+    fn ids<T: Copy + Default + TryFrom<u32> + Into<u32>>(&self, counts: &mut [u64]) -> Result<Vec<T>> {
+        let (height, width) = (self.rows.len(), self.cols.len());
+        let mut out: Vec<T> = Vec::new();
+        out.try_reserve_exact(height * width)
+            .map_err(|_| Error::out_of_memory("a class map", height * width * std::mem::size_of::<T>()))?;
+        // The grid in `T` first: it is smaller than the image, and each of its values is read many times.
+        let mut grid: Vec<T> = Vec::new();
+        grid.try_reserve_exact(self.grid.len())
+            .map_err(|_| Error::out_of_memory("a class map", self.grid.len() * std::mem::size_of::<T>()))?;
+        grid.extend(self.grid.iter().map(|&v| T::try_from(v as u32).unwrap_or_default()));
+        let mut y = 0;
+        while y < height {
+            let grid_row = &grid[self.rows[y] * self.grid_cols..][..self.grid_cols];
+            let repeats = self.rows[y..].iter().take_while(|&&r| r == self.rows[y]).count();
+            let start = out.len();
+            out.extend(self.cols.iter().map(|&c| grid_row[c]));
+            for &id in &out[start..] {
+                counts[id.into() as usize] += repeats as u64;
+            }
+            for _ in 1..repeats {
+                out.extend_from_within(start..start + width);
+            }
+            y += repeats;
+        }
+        Ok(out)
+    }
 }
 
 /// The ids in the type the map hands out (each fits: they are below the class count that chose it).
@@ -87,41 +173,6 @@ fn narrowed<T: TryFrom<u32> + Clone + Default>(ids: &[u32]) -> Result<Vec<T>> {
         .map_err(|_| Error::out_of_memory("a class map", ids.len() * std::mem::size_of::<T>()))?;
     out.extend(ids.iter().map(|&id| T::try_from(id).unwrap_or_default()));
     Ok(out)
-}
-
-/// Class ids at the image's size into `scratch.ids`, composing the two nearest-neighbour resizes (model
-/// grid to input, input content to image) per axis. Returns the largest id. A value that is not a
-/// non-negative integer is an inference failure.
-fn id_classes(output: &OutputView<'_>, sizes: Sizes, scratch: &mut MapScratch) -> Result<u32> {
-    let ((input_h, input_w), (image_h, image_w)) = (sizes.input, sizes.image);
-    let (top, left, content_h, content_w) = crop(sizes);
-    let source = |out: &mut Vec<usize>, image: usize, content: usize, offset: usize, input: usize, grid: usize| {
-        out.clear();
-        out.extend((0..image).map(|i| nearest(nearest(i, content, image) + offset, grid, input)));
-    };
-    source(&mut scratch.row_source, image_h, content_h, top, input_h, output.rows);
-    source(&mut scratch.col_source, image_w, content_w, left, input_w, output.cols);
-    let mut most = 0u32;
-    let mut bad = None;
-    for (out_row, &row) in scratch.ids.chunks_exact_mut(image_w).zip(&scratch.row_source) {
-        let grid_row = &output.data[row * output.cols..][..output.cols];
-        for (id, &col) in out_row.iter_mut().zip(&scratch.col_source) {
-            let value = grid_row[col];
-            // Exact for every id below 2^24, far past any model's class count.
-            if (0.0..16_777_216.0).contains(&value) && value.fract() == 0.0 {
-                *id = value as u32;
-                most = most.max(*id);
-            } else {
-                bad.get_or_insert(value);
-            }
-        }
-    }
-    match bad {
-        Some(value) => {
-            Err(Error::new(ErrorKind::InferenceFailed, format!("the model gave {value} where a class id belongs")))
-        }
-        None => Ok(most),
-    }
 }
 
 /// Where the image sits in the input: `(top, left, height, width)` of the content (the whole input when
