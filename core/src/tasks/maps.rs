@@ -56,13 +56,10 @@ pub fn class_map(
     let classes = class_count.unwrap_or(planes).max(if planes == 1 { 2 } else { planes });
     let mut counts = Vec::new();
     try_resize(&mut counts, classes, 0u64, "a class map's counts")?;
-    for &id in &scratch.ids {
-        counts[id as usize] += 1;
-    }
     let ids = match id_width(classes) {
-        1 => ClassIds::U8(narrowed(&scratch.ids)?),
-        2 => ClassIds::U16(narrowed(&scratch.ids)?),
-        _ => ClassIds::U32(narrowed(&scratch.ids)?),
+        1 => ClassIds::U8(narrowed(&scratch.ids, &mut counts)?),
+        2 => ClassIds::U16(narrowed(&scratch.ids, &mut counts)?),
+        _ => ClassIds::U32(narrowed(&scratch.ids, &mut counts)?),
     };
     Ok(ClassMap { width: image_w as u32, height: image_h as u32, ids, counts })
 }
@@ -166,12 +163,16 @@ impl GatherIds<'_> {
     }
 }
 
-/// The ids in the type the map hands out (each fits: they are below the class count that chose it).
-fn narrowed<T: TryFrom<u32> + Clone + Default>(ids: &[u32]) -> Result<Vec<T>> {
+/// The ids in the type the map hands out (each fits: they are below the class count that chose it),
+/// counted into `counts` on the way.
+fn narrowed<T: TryFrom<u32> + Clone + Default>(ids: &[u32], counts: &mut [u64]) -> Result<Vec<T>> {
     let mut out = Vec::new();
     out.try_reserve_exact(ids.len())
         .map_err(|_| Error::out_of_memory("a class map", ids.len() * std::mem::size_of::<T>()))?;
-    out.extend(ids.iter().map(|&id| T::try_from(id).unwrap_or_default()));
+    out.extend(ids.iter().map(|&id| {
+        counts[id as usize] += 1;
+        T::try_from(id).unwrap_or_default()
+    }));
     Ok(out)
 }
 
