@@ -501,9 +501,10 @@ impl BoxScaler {
 /// RT-DETR's queries as Ultralytics' `RTDETRPredictor` keeps them, in the pixels of the `image` (height,
 /// width) whose stretched copy was the input: a query's score (with `[B, K, 4 + nc]` outputs, its best class's,
 /// the first of equals) must be strictly above the threshold; its normalised centre and size become corners
-/// scaled by the image's width and height, not clipped; the first `max_detections` kept, in the model's
-/// order (Ultralytics' export already sorts them by score). Queries whose values are not finite or whose
-/// class the model does not name are dropped.
+/// scaled by the image's width and height; the first `max_detections` kept, in the model's order
+/// (Ultralytics' export already sorts them by score). Unlike Ultralytics, which leaves these boxes
+/// unclipped, the corners are clipped to the image, as the header promises for every box. Queries whose
+/// values are not finite or whose class the model does not name are dropped.
 pub fn decode_detr(
     layout: OutputLayout,
     output: &OutputView<'_>,
@@ -539,6 +540,9 @@ pub fn decode_detr(
         if !finite_box(x1, y1, x2, y2) {
             continue;
         }
+        // The header's promise: corners ordered, inside the image (Ultralytics leaves RT-DETR's unclipped).
+        let (x1, x2) = (x1.min(x2).clamp(0.0, image_w), x1.max(x2).clamp(0.0, image_w));
+        let (y1, y2) = (y1.min(y2).clamp(0.0, image_h), y1.max(y2).clamp(0.0, image_h));
         out.push(Detection { x1, y1, x2, y2, score, class_id: class as u32, anchor: anchor as u32 });
         if out.len() == settings.max_detections {
             break;
