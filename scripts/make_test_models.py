@@ -450,6 +450,8 @@ def main(out_dir):
         "classify_means.onnx": channel_means_classifier(),
         # Per-pixel tasks on a fixed 64 x 64 input, with maps at an eighth of it.
         "semantic_ids.onnx": class_id_model(HALVES, names=NAMES2, task="semantic"),
+        # One class: Ultralytics' export gives `> 0` of its one plane, background 0 and the class 1.
+        "semantic_one_class.onnx": class_id_model(HALVES, names="{0: 'thing'}", task="semantic"),
         "semantic_logits.onnx": constant_output_model(
             np.concatenate([1 - HALVES, HALVES])[None] * 4 - 2, names=NAMES2, task="semantic"
         ),

@@ -270,7 +270,7 @@ fn halves(model_name: &str, width: u32, height: u32) -> (u32, u32, Vec<u32>, Vec
 
 #[test]
 fn class_maps_are_resized_to_the_image_without_the_padding() {
-    for name in ["semantic_ids.onnx", "semantic_logits.onnx"] {
+    for name in ["semantic_ids.onnx", "semantic_logits.onnx", "semantic_one_class.onnx"] {
         // The image is the 64 x 64 input: rows 0..32 come from grid rows 0..4.
         let (w, _, ids, counts) = halves(name, 64, 64);
         for (i, &id) in ids.iter().enumerate() {

@@ -37,7 +37,8 @@ pub struct MapScratch {
 
 /// The class map of one image from the model's `planes` planes of `output` (`rows` x `cols` each): class
 /// ids when `logits` is false, else logits. `class_count` is the number of classes the model names (`None`
-/// when it names none): an id at or past it is an inference failure.
+/// when it names none): an id at or past it is an inference failure. A one-class model's map has two
+/// classes, background (0) and its class (1), as Ultralytics' `> 0` on one plane of logits gives them.
 pub fn class_map(
     output: &OutputView<'_>,
     planes: usize,
@@ -96,7 +97,8 @@ fn id_class_map(
         }
         most = most.max(value as u32);
     }
-    let classes = match class_count {
+    // A one-class model's map is background and foreground, 0 and 1, as its logits' `> 0` gives.
+    let classes = match class_count.map(|count| count.max(2)) {
         Some(count) if most as usize >= count => {
             return Err(Error::new(
                 ErrorKind::InferenceFailed,
@@ -104,7 +106,7 @@ fn id_class_map(
             ))
         }
         Some(count) => count,
-        None => most as usize + 1,
+        None => (most as usize + 1).max(2),
     };
     let (top, left, content_h, content_w) = crop(sizes);
     let source = |out: &mut Vec<usize>, image: usize, content: usize, offset: usize, input: usize, grid: usize| {
