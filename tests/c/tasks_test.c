@@ -1,7 +1,7 @@
 /*
  * Every task's accessors from C, under -Wall -Wextra -Werror, ASan/UBSan and valgrind: the synthetic task
- * models of scripts/make_test_models.py (whose masks, keypoints, rotated boxes and classes are known by
- * hand), and, when SHARED is given and holds them, the trained shapes models on their images (every
+ * models of scripts/make_test_models.py (whose masks, keypoints, rotated boxes, classes, class maps and
+ * depth maps are known by hand), and, when SHARED is given and holds them, the trained shapes models on their images (every
  * accessor walked, every value checked against the header's promises).
  *
  *   tasks_test MODELS_DIR [SHARED_DIR]
@@ -106,6 +106,33 @@ static size_t walk(const yolo_detector *detector, const yolo_result *result) {
     for (size_t k = 1; k < classes_count; k++) {
         CHECK(classes[k - 1].probability >= classes[k].probability);
     }
+    /* The per-pixel maps: of the image's size, every id a class of the model, counts adding up. */
+    yolo_class_map class_map;
+    yolo_status status = yolo_result_class_map(result, &class_map);
+    CHECK((status == YOLO_STATUS_OK) == (task == YOLO_TASK_SEMANTIC));
+    if (status == YOLO_STATUS_OK) {
+        CHECK(class_map.width == width && class_map.height == height);
+        CHECK(class_map.data_len == (size_t)width * height && class_map.element_size == 1);
+        uint64_t total = 0;
+        for (size_t c = 0; c < class_map.class_count; c++) {
+            total += class_map.pixel_counts[c];
+        }
+        CHECK(total == class_map.data_len);
+        const uint8_t *ids = class_map.data;
+        for (size_t p = 0; p < class_map.data_len; p++) {
+            CHECK(ids[p] < class_map.class_count);
+        }
+    }
+    yolo_depth_map depth_map;
+    status = yolo_result_depth_map(result, &depth_map);
+    CHECK((status == YOLO_STATUS_OK) == (task == YOLO_TASK_DEPTH));
+    if (status == YOLO_STATUS_OK) {
+        CHECK(depth_map.width == width && depth_map.height == height && depth_map.data_len == (size_t)width * height);
+        for (size_t p = 0; p < depth_map.data_len; p++) {
+            CHECK(isfinite(depth_map.data[p]));
+        }
+    }
+    CHECK((task == YOLO_TASK_SEMANTIC || task == YOLO_TASK_DEPTH) ? count == 0 : 1);
     return count;
 }
 
@@ -164,6 +191,38 @@ static void synthetic(const char *models) {
         yolo_result_free(result);
         yolo_detect_options_free(options);
         yolo_free(cls);
+    }
+    /* Semantic segmentation: class 0 in the top half of an 8 x 8 map, 1 in the bottom half, on a 64 x 64
+     * input; a 128 x 64 image is letterboxed into it, and its top half is class 0. */
+    yolo_detector *semantic = open_model(models, "semantic_ids.onnx");
+    if (semantic) {
+        yolo_result *result = detect_grey(semantic, 128, 64);
+        CHECK(walk(semantic, result) == 0);
+        yolo_class_map map;
+        CHECK(yolo_result_class_map(result, &map) == YOLO_STATUS_OK);
+        const uint8_t *ids = map.data;
+        CHECK(map.class_count == 2 && map.pixel_counts[0] == 32 * 128 && map.pixel_counts[1] == 32 * 128);
+        CHECK(ids[0] == 0 && ids[31 * 128 + 127] == 0 && ids[32 * 128] == 1 && ids[63 * 128 + 127] == 1);
+        yolo_depth_map depth;
+        CHECK(yolo_result_depth_map(result, &depth) == YOLO_STATUS_INVALID_ARGUMENT);
+        CHECK(yolo_result_class_map(result, NULL) == YOLO_STATUS_INVALID_ARGUMENT);
+        yolo_result_free(result);
+        yolo_free(semantic);
+    }
+    /* Depth: an 8 x 8 ramp (each value its column) stretched to a 127-wide image reads x / 18 at column x. */
+    yolo_detector *depth_model = open_model(models, "depth_ramp.onnx");
+    if (depth_model) {
+        yolo_result *result = detect_grey(depth_model, 127, 40);
+        CHECK(walk(depth_model, result) == 0);
+        yolo_depth_map depth;
+        CHECK(yolo_result_depth_map(result, &depth) == YOLO_STATUS_OK);
+        for (uint32_t x = 0; x < depth.width; x++) {
+            CHECK(fabsf(depth.data[39 * depth.width + x] - (float)x / 18.0f) < 1e-5f);
+        }
+        yolo_class_map map;
+        CHECK(yolo_result_class_map(result, &map) == YOLO_STATUS_INVALID_ARGUMENT);
+        yolo_result_free(result);
+        yolo_free(depth_model);
     }
 }
 
