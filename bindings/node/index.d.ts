@@ -78,6 +78,23 @@ export interface ClassProbability {
   probability: number;
 }
 
+/** The class of every pixel of an image (semantic segmentation), row-major. */
+export interface ClassMap {
+  width: number;
+  height: number;
+  /** Class ids: Uint8Array for models of up to 256 classes, Uint16Array up to 65,536, else Uint32Array. */
+  ids: Uint8Array | Uint16Array | Uint32Array;
+  /** Pixels of each class of the model. */
+  counts: number[];
+}
+
+/** The depth of every pixel of an image, row-major, in the model's unit (metres for Ultralytics'). */
+export interface DepthMap {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
 /** One detected object, in the image's pixels (after EXIF orientation). */
 export interface Detection {
   classId: number;
@@ -133,7 +150,7 @@ export class Detector {
   static load(model: string, options?: DetectorOptions): Promise<Detector>;
   /** The model file given. */
   readonly model: string;
-  /** 'detect', 'segment', 'pose', 'obb' or 'classify'. */
+  /** 'detect', 'segment', 'pose', 'obb', 'classify', 'semantic' or 'depth'. */
   readonly task: string;
   /** The model's class names, by class id. */
   readonly classNames: readonly string[];
@@ -147,6 +164,10 @@ export class Detector {
   readonly keypointShape: readonly [number, number];
   /** Classifies an image with a classification model; resolves to the most probable classes, best first. */
   classify(image: string | Uint8Array, options?: DetectOptions): Promise<ClassProbability[]>;
+  /** A semantic segmentation model's class of every pixel. */
+  semantic(image: string | Uint8Array): Promise<ClassMap>;
+  /** A depth model's depth of every pixel. */
+  depth(image: string | Uint8Array): Promise<DepthMap>;
   /** What cross-caller batching has done in this process. */
   batchStats(): { runs: number; calls: number; longestWaitUs: number };
   /** Detects objects in an image file or its encoded bytes; resolves to the detections, best first. */

@@ -129,6 +129,25 @@ class Detector {
     return result.classes.map((k) => ({ ...k, className: this.classNames[k.classId] ?? String(k.classId) }));
   }
 
+  /**
+   * The class of every pixel of an image, with a semantic segmentation model: resolves to
+   * `{width, height, ids, counts}`, `ids` the row-major class ids (a Uint8Array for models of up to 256
+   * classes, Uint16Array up to 65,536, else Uint32Array) and `counts[c]` the pixels of class `c`.
+   */
+  async semantic(image) {
+    if (this.task !== 'semantic') throw new TypeError(`a ${this.task} model, not a semantic segmentation model`);
+    return (await this._run(image, undefined)).classMap;
+  }
+
+  /**
+   * The depth of every pixel of an image, with a depth estimation model: resolves to
+   * `{width, height, data}`, `data` a row-major Float32Array in the model's unit (metres for Ultralytics').
+   */
+  async depth(image) {
+    if (this.task !== 'depth') throw new TypeError(`a ${this.task} model, not a depth estimation model`);
+    return (await this._run(image, undefined)).depthMap;
+  }
+
   /** What cross-caller batching (`maxBatch`) has done in this process: `{runs, calls, longestWaitUs}`. */
   batchStats() {
     this._checkOpen();

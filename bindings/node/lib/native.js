@@ -67,6 +67,16 @@ const OrientedBox = koffi.struct('yolo_oriented_box', {
   corners: koffi.array('float', 8),
 });
 const ClassProbability = koffi.struct('yolo_class_probability', { class_id: 'uint32_t', probability: 'float' });
+const ClassMap = koffi.struct('yolo_class_map', {
+  width: 'uint32_t',
+  height: 'uint32_t',
+  element_size: 'size_t',
+  data: 'void *',
+  data_len: 'size_t',
+  pixel_counts: 'void *',
+  class_count: 'size_t',
+});
+const DepthMap = koffi.struct('yolo_depth_map', { width: 'uint32_t', height: 'uint32_t', data: 'void *', data_len: 'size_t' });
 const LogCallback = koffi.proto('void yolo_log_callback(void *user_data, uint32_t level, const char *message)');
 
 const c = {
@@ -143,6 +153,8 @@ const c = {
     'uint32_t yolo_result_oriented_box(void *result, size_t index, _Out_ yolo_oriented_box *out_box)',
   ),
   resultClasses: lib.func('uint32_t yolo_result_classes(void *result, _Out_ void **out_classes, _Out_ size_t *out_count)'),
+  resultClassMap: lib.func('uint32_t yolo_result_class_map(void *result, _Out_ yolo_class_map *out_map)'),
+  resultDepthMap: lib.func('uint32_t yolo_result_depth_map(void *result, _Out_ yolo_depth_map *out_map)'),
   resultFree: lib.func('void yolo_result_free(void *result)'),
   setLogCallback: lib.func('uint32_t yolo_set_log_callback(yolo_log_callback *callback, void *user_data)'),
 };
@@ -389,7 +401,7 @@ function detect(handle, bytes, options, task) {
         const rawClasses = n[0] > 0 ? koffi.decode(first[0], ClassProbability, Number(n[0])) : [];
         classes = rawClasses.map((k) => ({ classId: k.class_id, probability: k.probability }));
       }
-      return { detections, classes, width: width[0], height: height[0] };
+      return { detections, classes, width: width[0], height: height[0], ...maps(result[0], task) };
     } finally {
       c.resultFree(result[0]);
     }
@@ -398,4 +410,34 @@ function detect(handle, bytes, options, task) {
   }
 }
 
-module.exports = { koffi, c, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, LogCallback, STATUS_NAMES, PROVIDERS, IO_BINDING, UINT32_MAX, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };
+/** `len` bytes of the library's memory at `pointer`, copied (the result they belong to is freed after). */
+function copied(pointer, len) {
+  return len > 0 ? koffi.view(pointer, len).slice(0) : new ArrayBuffer(0);
+}
+
+/** A semantic model's class map or a depth model's depth map, copied out of the result. */
+function maps(result, task) {
+  if (task === 'semantic') {
+    const map = {};
+    check(c.resultClassMap(result, map));
+    const size = Number(map.element_size);
+    const Ids = { 1: Uint8Array, 2: Uint16Array, 4: Uint32Array }[size];
+    const counts = new BigUint64Array(copied(map.pixel_counts, 8 * Number(map.class_count)));
+    return {
+      classMap: {
+        width: map.width,
+        height: map.height,
+        ids: new Ids(copied(map.data, size * Number(map.data_len))),
+        counts: Array.from(counts, Number),
+      },
+    };
+  }
+  if (task === 'depth') {
+    const map = {};
+    check(c.resultDepthMap(result, map));
+    return { depthMap: { width: map.width, height: map.height, data: new Float32Array(copied(map.data, 4 * Number(map.data_len))) } };
+  }
+  return {};
+}
+
+module.exports = { koffi, c, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, ClassMap, DepthMap, LogCallback, STATUS_NAMES, PROVIDERS, IO_BINDING, UINT32_MAX, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };

@@ -118,6 +118,46 @@ test('classification: classes as build/detect gives them, topK per call', async 
   }
 });
 
+test('semantic segmentation: the class map build/detect gives, run for run', async () => {
+  const detector = new Detector(path.join(models, 'semantic_logits.onnx'));
+  try {
+    assert.equal(detector.task, 'semantic');
+    const got = await detector.semantic(image);
+    const want = reference('semantic_logits.onnx').class_map;
+    assert.equal(got.width, want.width);
+    assert.equal(got.height, want.height);
+    assert.ok(got.ids instanceof Uint8Array && got.ids.length === got.width * got.height);
+    const rebuilt = new Uint8Array(got.ids.length);
+    for (const c of want.classes) {
+      assert.equal(got.counts[c.class_id], c.pixels, `pixels of class ${c.class_id}`);
+      for (const [start, length] of c.runs) rebuilt.fill(c.class_id, start, start + length);
+    }
+    assert.deepEqual(got.ids, rebuilt);
+    assert.ok(want.classes.length === 2, 'both classes present');
+    await assert.rejects(detector.depth(image), TypeError);
+  } finally {
+    await detector.close();
+  }
+});
+
+test('depth: the depth map build/detect summarises, its values a ramp across the image', async () => {
+  const detector = new Detector(path.join(models, 'depth_ramp.onnx'));
+  try {
+    assert.equal(detector.task, 'depth');
+    const got = await detector.depth(image);
+    const want = reference('depth_ramp.onnx').depth_map;
+    assert.deepEqual([got.width, got.height], [want.width, want.height]);
+    assert.ok(got.data instanceof Float32Array && got.data.length === got.width * got.height);
+    close(Math.min(...got.data), want.min, 1e-5, 'min');
+    close(Math.max(...got.data), want.max, 1e-5, 'max');
+    // The 8 columns of the model's map are 0..7, stretched with aligned corners to the image's width.
+    for (let x = 0; x < got.width; x++) close(got.data[x], (7 * x) / (got.width - 1), 1e-4, `column ${x}`);
+    await assert.rejects(detector.semantic(image), TypeError);
+  } finally {
+    await detector.close();
+  }
+});
+
 test('the provider, its fall-back and IO binding are the caller\'s to set and the model says what it got', async () => {
   const detector = new Detector(path.join(models, 'v8_fixed.onnx'), { providers: ['cpu'], ioBinding: false });
   assert.equal(detector.provider, 'cpu');

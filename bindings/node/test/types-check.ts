@@ -1,6 +1,6 @@
 // Compiled by `tsc --noEmit` in `make test-node` when TypeScript is installed: the declarations describe
 // the API as the tests use it.
-import { ClassProbability, Detector, Detection, YoloError, setLogCallback, version } from '..';
+import { ClassMap, ClassProbability, DepthMap, Detector, Detection, YoloError, setLogCallback, version } from '..';
 
 async function main(): Promise<void> {
   const detector: Detector = await Detector.load('model.onnx', { imgsz: [320, 320], conf: 0.3, providers: ['cpu'], maxBatch: 4 });
@@ -8,6 +8,9 @@ async function main(): Promise<void> {
   const first: number = found[0].box[0] + found[0].score + detector.stats().latencyP99Us;
   const extra: number = (found[0].mask?.data.length ?? 0) + (found[0].keypoints?.[0][2] ?? 0) + (found[0].obb?.angle ?? 0);
   const classes: ClassProbability[] = await detector.classify('bus.jpg', { topK: 3 });
+  const map: ClassMap = await detector.semantic('bus.jpg');
+  const depth: DepthMap = await detector.depth('bus.jpg');
+  console.log(map.ids[0] + map.counts[0] + map.width, depth.data[0] + depth.height);
   console.log(extra, classes[0]?.probability, detector.provider, detector.batchStats().runs, detector.keypointShape[0]);
   setLogCallback((level: number, message: string) => console.log(level, message, first, version()));
   try {
