@@ -36,6 +36,18 @@ type cliDetection struct {
 }
 
 type cliOutput struct {
+	ClassMap *struct {
+		Width, Height int
+		Classes       []struct {
+			ClassID int      `json:"class_id"`
+			Pixels  uint64   `json:"pixels"`
+			Runs    [][2]int `json:"runs"`
+		} `json:"classes"`
+	} `json:"class_map"`
+	DepthMap *struct {
+		Width, Height int
+		Min, Max      float64
+	} `json:"depth_map"`
 	Detections []cliDetection `json:"detections"`
 	Classes    []struct {
 		ClassID     int     `json:"class_id"`
@@ -199,6 +211,67 @@ func TestClassesAreBuildDetectsAndTopKIsPerCall(t *testing.T) {
 	}
 	if top, err := detector.Classify(encoded, &CallOptions{TopK: 1}); err != nil || len(top) != 1 {
 		t.Errorf("TopK 1 gave %d classes (%v)", len(top), err)
+	}
+}
+
+func TestClassMapsAreBuildDetectsRunForRun(t *testing.T) {
+	models, _, image := taskFixtures(t)
+	detector, err := Open(filepath.Join(models, "semantic_logits.onnx"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer detector.Close()
+	encoded, _ := os.ReadFile(image)
+	got, err := detector.Semantic(encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reference(t, "semantic_logits.onnx").ClassMap
+	if got.Width != want.Width || got.Height != want.Height || len(got.IDs) != got.Width*got.Height {
+		t.Fatalf("%dx%d with %d ids, build/detect %dx%d", got.Width, got.Height, len(got.IDs), want.Width, want.Height)
+	}
+	rebuilt := make([]uint32, len(got.IDs))
+	for _, c := range want.Classes {
+		if got.Counts[c.ClassID] != c.Pixels {
+			t.Errorf("class %d: %d pixels, build/detect %d", c.ClassID, got.Counts[c.ClassID], c.Pixels)
+		}
+		for _, run := range c.Runs {
+			for i := run[0]; i < run[0]+run[1]; i++ {
+				rebuilt[i] = uint32(c.ClassID)
+			}
+		}
+	}
+	if len(want.Classes) != 2 || !reflect.DeepEqual(got.IDs, rebuilt) {
+		t.Errorf("the class map differs from build/detect's (%d classes there)", len(want.Classes))
+	}
+	if _, err := detector.Depth(encoded); err == nil {
+		t.Error("Depth on a semantic model gave no error")
+	}
+}
+
+func TestDepthMapsAreBuildDetectsAndARamp(t *testing.T) {
+	models, _, image := taskFixtures(t)
+	detector, err := Open(filepath.Join(models, "depth_ramp.onnx"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer detector.Close()
+	encoded, _ := os.ReadFile(image)
+	got, err := detector.Depth(encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reference(t, "depth_ramp.onnx").DepthMap
+	if got.Width != want.Width || got.Height != want.Height || len(got.Data) != got.Width*got.Height {
+		t.Fatalf("%dx%d with %d depths, build/detect %dx%d", got.Width, got.Height, len(got.Data), want.Width, want.Height)
+	}
+	// The model's 8 columns hold 0..7, stretched with aligned corners across the image.
+	for x := 0; x < got.Width; x++ {
+		near(t, got.Data[x], 7*float64(x)/float64(got.Width-1), 1e-4, fmt.Sprintf("column %d", x))
+	}
+	near(t, got.Data[len(got.Data)-1], want.Max, 1e-5, "max")
+	if _, err := detector.Semantic(encoded); err == nil {
+		t.Error("Semantic on a depth model gave no error")
 	}
 }
 

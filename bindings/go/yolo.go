@@ -159,6 +159,22 @@ type ClassProbability struct {
 	Probability float32
 }
 
+// ClassMap is the class of every pixel of an image (semantic segmentation), row-major: IDs[y*Width+x].
+type ClassMap struct {
+	Width, Height int
+	// IDs holds the class ids, widened to uint32 whatever the library's id width.
+	IDs []uint32
+	// Counts[c] is how many pixels are of class c, for every class of the model.
+	Counts []uint64
+}
+
+// DepthMap is the depth of every pixel of an image, row-major, in the model's unit (metres for
+// Ultralytics' depth models).
+type DepthMap struct {
+	Width, Height int
+	Data          []float32
+}
+
 // BatchStats are what cross-caller batching (Options.MaxBatch) has done in this process.
 type BatchStats struct {
 	Runs, Calls, LongestWaitUs uint64
@@ -419,6 +435,57 @@ func (d *Detector) Classify(encoded []byte, options *CallOptions) ([]ClassProbab
 		return nil
 	})
 	return classes, err
+}
+
+// Semantic gives the class of every pixel of an image with a semantic segmentation model, copied out of
+// the library. A model of another task gives an error.
+func (d *Detector) Semantic(encoded []byte) (*ClassMap, error) {
+	var out *ClassMap
+	err := d.run(encoded, nil, func(result *C.yolo_result) error {
+		var m C.yolo_class_map
+		if err := call(func() C.yolo_status { return C.yolo_result_class_map(result, &m) }); err != nil {
+			return err
+		}
+		n := int(m.data_len)
+		out = &ClassMap{Width: int(m.width), Height: int(m.height), IDs: make([]uint32, n), Counts: make([]uint64, int(m.class_count))}
+		if n > 0 {
+			switch m.element_size {
+			case 1:
+				for i, v := range unsafe.Slice((*uint8)(m.data), n) {
+					out.IDs[i] = uint32(v)
+				}
+			case 2:
+				for i, v := range unsafe.Slice((*uint16)(m.data), n) {
+					out.IDs[i] = uint32(v)
+				}
+			default:
+				copy(out.IDs, unsafe.Slice((*uint32)(m.data), n))
+			}
+		}
+		if len(out.Counts) > 0 {
+			copy(out.Counts, unsafe.Slice((*uint64)(unsafe.Pointer(m.pixel_counts)), len(out.Counts)))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Depth gives the depth of every pixel of an image with a depth estimation model, copied out of the
+// library. A model of another task gives an error.
+func (d *Detector) Depth(encoded []byte) (*DepthMap, error) {
+	var out *DepthMap
+	err := d.run(encoded, nil, func(result *C.yolo_result) error {
+		var m C.yolo_depth_map
+		if err := call(func() C.yolo_status { return C.yolo_result_depth_map(result, &m) }); err != nil {
+			return err
+		}
+		out = &DepthMap{Width: int(m.width), Height: int(m.height), Data: make([]float32, int(m.data_len))}
+		if m.data_len > 0 {
+			copy(out.Data, unsafe.Slice((*float32)(unsafe.Pointer(m.data)), int(m.data_len)))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // run makes one detect call and hands its result to read, then frees it.
