@@ -244,7 +244,7 @@ public final class Detector implements AutoCloseable {
     return classNames;
   }
 
-  /** The model's task: "detect", "segment", "pose", "obb" or "classify". */
+  /** The model's task: "detect", "segment", "pose", "obb", "classify", "semantic" or "depth". */
   public String task() {
     return task;
   }
@@ -281,6 +281,57 @@ public final class Detector implements AutoCloseable {
                 new ClassProbability(id, name(id), k.getFloat(Layouts.at("yolo_class_probability", "probability"))));
           }
           return Collections.unmodifiableList(classes);
+        });
+  }
+
+  /**
+   * A semantic segmentation model's class of every pixel of an encoded image, copied out of the library.
+   * A model of another task throws {@link YoloException} ({@link Status#INVALID_ARGUMENT}).
+   */
+  public ClassMap semantic(byte[] encoded) {
+    return run(
+        encoded,
+        null,
+        result -> {
+          int size = Layouts.SIZES.get("yolo_class_map");
+          Memory out = new Memory(size);
+          YoloException.check(YoloLibrary.C.yolo_result_class_map(result, out));
+          int n = (int) out.getLong(Layouts.at("yolo_class_map", "data_len"));
+          int classes = (int) out.getLong(Layouts.at("yolo_class_map", "class_count"));
+          long elementSize = out.getLong(Layouts.at("yolo_class_map", "element_size"));
+          Pointer data = out.getPointer(Layouts.at("yolo_class_map", "data"));
+          int[] ids = new int[n];
+          if (n > 0 && elementSize == 1) {
+            byte[] bytes = data.getByteArray(0, n);
+            for (int i = 0; i < n; i++) ids[i] = bytes[i] & 0xFF;
+          } else if (n > 0 && elementSize == 2) {
+            short[] shorts = data.getShortArray(0, n);
+            for (int i = 0; i < n; i++) ids[i] = shorts[i] & 0xFFFF;
+          } else if (n > 0) {
+            ids = data.getIntArray(0, n);
+          }
+          long[] counts =
+              classes > 0 ? out.getPointer(Layouts.at("yolo_class_map", "pixel_counts")).getLongArray(0, classes) : new long[0];
+          return new ClassMap(
+              out.getInt(Layouts.at("yolo_class_map", "width")), out.getInt(Layouts.at("yolo_class_map", "height")), ids, counts);
+        });
+  }
+
+  /**
+   * A depth estimation model's depth of every pixel of an encoded image, copied out of the library. A
+   * model of another task throws {@link YoloException} ({@link Status#INVALID_ARGUMENT}).
+   */
+  public DepthMap depth(byte[] encoded) {
+    return run(
+        encoded,
+        null,
+        result -> {
+          Memory out = new Memory(Layouts.SIZES.get("yolo_depth_map"));
+          YoloException.check(YoloLibrary.C.yolo_result_depth_map(result, out));
+          int n = (int) out.getLong(Layouts.at("yolo_depth_map", "data_len"));
+          float[] data = n > 0 ? out.getPointer(Layouts.at("yolo_depth_map", "data")).getFloatArray(0, n) : new float[0];
+          return new DepthMap(
+              out.getInt(Layouts.at("yolo_depth_map", "width")), out.getInt(Layouts.at("yolo_depth_map", "height")), data);
         });
   }
 

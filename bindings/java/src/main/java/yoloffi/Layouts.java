@@ -15,7 +15,9 @@ final class Layouts {
           "yolo_mask", 32,
           "yolo_keypoint", 12,
           "yolo_oriented_box", 52,
-          "yolo_class_probability", 8);
+          "yolo_class_probability", 8,
+          "yolo_class_map", 48,
+          "yolo_depth_map", 24);
 
   static final Map<String, Map<String, Integer>> OFFSETS =
       Map.of(
@@ -24,7 +26,12 @@ final class Layouts {
           "yolo_keypoint", Map.of("x", 0, "y", 4, "confidence", 8),
           "yolo_oriented_box",
               Map.of("cx", 0, "cy", 4, "width", 8, "height", 12, "angle", 16, "corners", 20),
-          "yolo_class_probability", Map.of("class_id", 0, "probability", 4));
+          "yolo_class_probability", Map.of("class_id", 0, "probability", 4),
+          "yolo_class_map",
+              Map.of(
+                  "width", 0, "height", 4, "element_size", 8, "data", 16, "data_len", 24, "pixel_counts", 32,
+                  "class_count", 40),
+          "yolo_depth_map", Map.of("width", 0, "height", 4, "data", 8, "data_len", 16));
 
   static int at(String struct, String field) {
     return OFFSETS.get(struct).get(field);

@@ -118,6 +118,10 @@ interface YoloLibrary extends Library {
 
   int yolo_result_classes(Pointer result, PointerByReference outClasses, PointerByReference outCount);
 
+  int yolo_result_class_map(Pointer result, Pointer outMap);
+
+  int yolo_result_depth_map(Pointer result, Pointer outMap);
+
   int yolo_model_provider(Pointer detector, IntByReference outProvider, IntByReference outDeviceId);
 
   int yolo_model_io_binding(Pointer detector, ByteByReference outBound);

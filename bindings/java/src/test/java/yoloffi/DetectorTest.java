@@ -184,6 +184,36 @@ public final class DetectorTest {
         Files.writeString(out.resolve("java-" + name + ".json"), json.append("]}\n").toString());
       }
     }
+    // Semantic segmentation: an 8x8 map whose top half is class 0 and bottom half class 1, resized to the
+    // image: the first row class 0, the last class 1, each column 0s then 1s, the counts those of the ids.
+    try (Detector detector = Detector.open(Path.of(models, "semantic_logits.onnx"), null)) {
+      check(detector.task().equals("semantic"), "the semantic model's task");
+      ClassMap map = detector.semantic(image);
+      int w = map.width(), h = map.height();
+      check(map.ids().length == w * h && map.counts().length == 2, "a class map of the image's size, 2 classes");
+      long[] counts = new long[2];
+      boolean halves = true;
+      for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+          int id = map.ids()[y * w + x];
+          counts[id]++;
+          halves &= (y == 0 ? id == 0 : y == h - 1 ? id == 1 : id >= map.ids()[(y - 1) * w + x]);
+        }
+      }
+      check(halves, "class 0 above class 1");
+      check(java.util.Arrays.equals(counts, map.counts()), "the counts are the map's");
+      check(statusOf(() -> detector.depth(image)) == Status.INVALID_ARGUMENT, "depth() on a semantic model");
+    }
+    // Depth: the 8 columns 0..7, stretched with aligned corners across the image.
+    try (Detector detector = Detector.open(Path.of(models, "depth_ramp.onnx"), null)) {
+      DepthMap depth = detector.depth(image);
+      int w = depth.width();
+      check(depth.data().length == w * depth.height(), "a depth map of the image's size");
+      boolean ramp = true;
+      for (int x = 0; x < w; x++) ramp &= Math.abs(depth.data()[x] - 7.0 * x / (w - 1)) < 1e-4;
+      check(ramp, "the depth ramp across the image");
+      check(statusOf(() -> detector.semantic(image)) == Status.INVALID_ARGUMENT, "semantic() on a depth model");
+    }
     Detector.Options cpu = new Detector.Options();
     cpu.providers = List.of("cpu");
     cpu.ioBinding = false;
