@@ -103,26 +103,6 @@ def draw(
     image.save(out_path)
 
 
-def class_map_dict(found: ClassMap) -> Dict[str, Any]:
-    """A class map as JSON: its size and, for each class present, its pixel count and the `[start, length]`
-    runs of its pixels in the row-major map."""
-    import numpy as np
-
-    height, width = found.ids.shape
-    flat = found.ids.ravel()
-    classes = []
-    for class_id in np.flatnonzero(found.counts):
-        edges = np.diff(np.concatenate(([0], (flat == class_id).view(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        classes.append({
-            "class_id": int(class_id),
-            "class_name": found.names.get(int(class_id), str(class_id)),
-            "pixels": int(found.counts[class_id]),
-            "runs": [[int(a), int(b - a)] for a, b in zip(starts, ends)],
-        })
-    return {"width": width, "height": height, "classes": classes}
-
-
 def depth_map_dict(depth: Any, npy: Optional[Path]) -> Dict[str, Any]:
     """A depth map as JSON: its size, range and mean, and the `.npy` file it was written to, if any."""
     import numpy as np
@@ -239,7 +219,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 continue
             if per_pixel:
                 npy = args.npy / f"{image.stem}.npy" if args.npy is not None and depth is not None else None
-                summary = class_map_dict(class_map) if class_map is not None else depth_map_dict(depth, npy)
+                summary = class_map.to_dict() if class_map is not None else depth_map_dict(depth, npy)
                 if args.json:
                     key = "class_map" if class_map is not None else "depth_map"
                     print(json.dumps({"image": os.fspath(image), "task": detector.task, key: summary}))

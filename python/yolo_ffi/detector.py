@@ -169,6 +169,23 @@ class ClassMap:
     names: Dict[int, str]
     """The model's class names by id."""
 
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-ready dict: the map's `width` and `height` and, for each class present, its `class_id`,
+        `class_name`, `pixels` and the `[start, length]` runs of its pixels in the row-major map."""
+        height, width = self.ids.shape
+        flat = self.ids.ravel()
+        classes = []
+        for class_id in np.flatnonzero(self.counts):
+            edges = np.diff(np.concatenate(([0], (flat == class_id).view(np.int8), [0])))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            classes.append({
+                "class_id": int(class_id),
+                "class_name": self.names.get(int(class_id), str(class_id)),
+                "pixels": int(self.counts[class_id]),
+                "runs": [[int(a), int(b - a)] for a, b in zip(starts, ends)],
+            })
+        return {"width": int(width), "height": int(height), "classes": classes}
+
 
 class _ResultOwner:
     """Owns a `yolo_result` for the arrays that view its memory: freed when the last of them goes."""

@@ -151,6 +151,26 @@ class TaskModelTests(SimpleTestCase):
         for mask in masks:
             self.assertEqual(sum(mask["counts"]), mask["width"] * mask["height"])
 
+    def test_semantic_segmentation_returns_the_class_map_as_runs(self) -> None:
+        body = self.post_with("semantic_ids.onnx")
+        self.assertEqual(body["task"], "semantic")
+        class_map = body["class_map"]
+        self.assertEqual((class_map["width"], class_map["height"]), (810, 1080))
+        self.assertEqual([c["class_id"] for c in class_map["classes"]], [0, 1])
+        for c in class_map["classes"]:
+            self.assertEqual(sum(length for _, length in c["runs"]), c["pixels"])
+        self.assertEqual(sum(c["pixels"] for c in class_map["classes"]), 810 * 1080)
+        self.assertNotIn("detections", body)
+
+    def test_depth_returns_the_range_of_the_map(self) -> None:
+        body = self.post_with("depth_ramp.onnx")
+        self.assertEqual(body["task"], "depth")
+        depth = body["depth_map"]
+        self.assertEqual((depth["width"], depth["height"]), (810, 1080))
+        # The model's columns hold 0..7, stretched across the image.
+        self.assertAlmostEqual(depth["min"], 0.0, places=5)
+        self.assertAlmostEqual(depth["max"], 7.0, places=5)
+
     def test_classification_returns_the_top_classes(self) -> None:
         body = self.post_with("classify_task.onnx")
         self.assertEqual(body["task"], "classify")

@@ -52,7 +52,9 @@ def detect(request: HttpRequest) -> JsonResponse:
     """What the model finds in the uploaded image: `{"model", "task", "detections": [...]}` where each
     detection has `class_id`, `class_name`, `score`, `box` and what the task adds (`mask` as cropped run
     lengths, `keypoints`, `xywhr` and `corners`); for a classification model, `"classes"` (the top classes
-    with their probabilities) instead of detections.
+    with their probabilities) instead of detections; for a semantic segmentation model, `"class_map"` (its
+    size and each class's pixels and runs, `ClassMap.to_dict`); for a depth model, `"depth_map"` (its size,
+    range and mean).
 
     Optional form or query fields `conf`, `iou` and `max_det` override the configured thresholds.
     """
@@ -72,6 +74,12 @@ def detect(request: HttpRequest) -> JsonResponse:
     try:
         if detector.task == "classify":
             found = {"classes": [c.to_dict() for c in detector.classify(upload.read())]}
+        elif detector.task == "semantic":
+            found = {"class_map": detector.semantic(upload.read()).to_dict()}
+        elif detector.task == "depth":
+            depth = detector.depth(upload.read())
+            found = {"depth_map": {"width": depth.shape[1], "height": depth.shape[0], "min": float(depth.min()),
+                                   "max": float(depth.max()), "mean": float(depth.mean(dtype="float64"))}}
         else:
             detections = detector.detect(upload.read(), conf=conf, iou=iou, max_det=max_det)
             found = {"detections": [d.to_dict() for d in detections]}
