@@ -155,7 +155,7 @@ test-c: all build/layouts.txt build/header_test build/header_test_cpp build/api_
 
 test-c-sanitize: build/api_test_asan build/soak_asan build/detect_asan build/hostile_models_asan build/tasks_test_asan \
                  build/wrapper_test_asan test-models fixtures
-	$(SAN_ENV) build/wrapper_test_asan $(DEMO_MODEL) $(CACHE)/images/bus.jpg 320 > /dev/null
+	$(SAN_ENV) build/wrapper_test_asan $(DEMO_MODEL) $(CACHE)/images/bus.jpg 320 $(MODELS) > /dev/null
 	$(SAN_ENV) build/api_test_asan $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
 	$(SAN_ENV) build/tasks_test_asan $(MODELS) $(SHARED)
 	$(SAN_ENV) build/hostile_models_asan $(MODELS) $(DEMO_MODEL)
@@ -167,7 +167,7 @@ VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-l
 
 test-c-valgrind: build/api_test build/soak build/detect build/exit_during_load build/tasks_test build/wrapper_test \
                  test-models fixtures
-	$(VALGRIND) build/wrapper_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg 320 > /dev/null
+	$(VALGRIND) build/wrapper_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg 320 $(MODELS) > /dev/null
 	$(VALGRIND) build/api_test $(MODELS)/v8_fixed.onnx $(CACHE)/images/bus.jpg
 	$(VALGRIND) build/tasks_test $(MODELS)
 	@# Fair scheduling: with valgrind's default lock, the main thread can wait out the whole background load,

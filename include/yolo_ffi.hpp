@@ -92,6 +92,8 @@ enum class Task : uint32_t {
   pose = YOLO_TASK_POSE,
   obb = YOLO_TASK_OBB,
   classify = YOLO_TASK_CLASSIFY,
+  semantic = YOLO_TASK_SEMANTIC,
+  depth = YOLO_TASK_DEPTH,
 };
 
 // The layout of a pixel buffer handed to Detector::detect_pixels.

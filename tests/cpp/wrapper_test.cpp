@@ -8,6 +8,7 @@
 
 #include <yolo_ffi.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -45,10 +46,34 @@ yolo_status status_of(F&& call) {
 
 }  // namespace
 
+// The per-pixel accessors on the synthetic models of MODELS_DIR (scripts/make_test_models.py), whose maps
+// are known by hand: an 8x8 class map, top half 0 and bottom half 1, on a 64x64 input; an 8x8 depth ramp.
+void per_pixel_tasks(const std::string& models) {
+  const std::vector<uint8_t> grey(128 * 64 * 3, 90);
+  yolo::Detector semantic(yolo::Config(models + "/semantic_ids.onnx"));
+  expect(semantic.task() == yolo::Task::semantic, "a semantic model's task");
+  const yolo::Result classes = semantic.detect_pixels(grey.data(), grey.size(), 128, 64, 128 * 3, yolo::PixelFormat::rgb8);
+  const yolo_class_map map = classes.class_map();
+  expect(map.width == 128 && map.height == 64 && map.class_count == 2, "a class map of the image's size");
+  expect(yolo::Result::class_at(map, 0) == 0 && yolo::Result::class_at(map, 63 * 128 + 127) == 1, "top 0, bottom 1");
+  expect(map.pixel_counts[0] == 32 * 128 && map.pixel_counts[1] == 32 * 128, "the pixels of each class");
+  expect(status_of([&] { classes.depth_map(); }) == YOLO_STATUS_INVALID_ARGUMENT, "a class map has no depths");
+  yolo::Detector depth(yolo::Config(models + "/depth_ramp.onnx"));
+  expect(depth.task() == yolo::Task::depth, "a depth model's task");
+  const yolo::Result depths = depth.detect_pixels(grey.data(), grey.size(), 128, 64, 128 * 3, yolo::PixelFormat::rgb8);
+  uint32_t width = 0, height = 0;
+  const yolo::Span<float> values = depths.depth_map(&width, &height);
+  expect(width == 128 && height == 64 && values.size() == 128u * 64u, "a depth map of the image's size");
+  expect(std::abs(values[127] - 7.0f) < 1e-5f && values[0] == 0.0f, "the ramp from 0 to 7 across the image");
+}
+
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: wrapper_test MODEL IMAGE IMGSZ\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: wrapper_test MODEL IMAGE IMGSZ [MODELS_DIR]\n");
     return 2;
+  }
+  if (argc == 5) {
+    per_pixel_tasks(argv[4]);
   }
   const std::string model = argv[1];
   const uint32_t imgsz = static_cast<uint32_t>(std::stoul(argv[3]));
