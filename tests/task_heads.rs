@@ -353,3 +353,53 @@ fn rtdetr_queries_of_earlier_exports_are_scaled_to_the_stretched_image() {
         [(1, 0.9, thousandths([40.0, 15.0, 60.0, 35.0])), (0, 0.7, thousandths([0.0, 25.0, 50.0, 50.0]))]
     );
 }
+
+#[test]
+fn a_16384_square_image_is_refused_by_default_and_mapped_when_allowed() {
+    const SIDE: u32 = 16384;
+    let pixels = (SIDE * SIDE) as usize;
+    let grey = vec![90u8; pixels];
+    let run = |detector: &Detector| {
+        let mut result = std::ptr::null_mut();
+        // SAFETY: a live detector, a buffer of SIDE rows of SIDE bytes, a local out-pointer.
+        let status = unsafe {
+            yolo_detect_pixels(
+                detector.0,
+                grey.as_ptr(),
+                grey.len(),
+                SIDE,
+                SIDE,
+                SIDE as usize,
+                yolo_pixel_format::Gray8 as u32,
+                std::ptr::null(),
+                &mut result,
+            )
+        };
+        (status, result)
+    };
+    for name in ["semantic_ids.onnx", "depth_ramp.onnx"] {
+        // The default limit on pixels (100 million) refuses it with a status.
+        let (status, _) = run(&init(&model(name)));
+        assert_eq!(status, yolo_status::ImageTooLarge, "{name}: {}", last_error());
+        // Allowed, the map has every pixel: a 268-million-pixel class map, or a 1 GiB depth map.
+        let detector = init_with(&model(name), |c| c.max_image_pixels = Some(pixels as u64)).unwrap();
+        let (status, result) = run(&detector);
+        assert_eq!(status, yolo_status::Ok, "{name}: {}", last_error());
+        // SAFETY: a live result, read through its accessors (no copy of the maps), then freed.
+        unsafe {
+            let mut map = std::mem::zeroed::<yolo_class_map>();
+            if yolo_result_class_map(result, &mut map) == yolo_status::Ok {
+                assert_eq!((map.width, map.height, map.data_len), (SIDE, SIDE, pixels));
+                let counts = std::slice::from_raw_parts(map.pixel_counts, map.class_count);
+                assert_eq!(counts, [pixels as u64 / 2, pixels as u64 / 2]);
+            } else {
+                let mut depth = std::mem::zeroed::<yolo_depth_map>();
+                assert_eq!(yolo_result_depth_map(result, &mut depth), yolo_status::Ok);
+                assert_eq!((depth.width, depth.height, depth.data_len), (SIDE, SIDE, pixels));
+                let values = std::slice::from_raw_parts(depth.data, depth.data_len);
+                assert_eq!((values[0], values[SIDE as usize - 1]), (0.0, 7.0));
+            }
+            yolo_result_free(result);
+        }
+    }
+}
