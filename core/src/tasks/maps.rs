@@ -202,10 +202,15 @@ fn logit_classes(output: &OutputView<'_>, planes: usize, sizes: Sizes, scratch: 
     let (grid_h, grid_w) = (output.rows, output.cols);
     let (top, left, content_h, content_w) = crop(sizes);
     let MapScratch { rows, cols, across, input_plane, image_plane, best, ids, .. } = scratch;
-    try_resize(best, image_h * image_w, f32::NEG_INFINITY, "a class map")?;
-    best.fill(f32::NEG_INFINITY);
-    ids.fill(0);
+    // The image's taps into the input, the same for every plane.
+    let (mut image_rows, mut image_cols) = (Vec::new(), Vec::new());
+    taps(0..image_h, content_h, image_h, &mut image_rows);
+    taps(0..image_w, content_w, image_w, &mut image_cols);
+    image_rows.iter_mut().for_each(|t| *t = t.shifted(top));
+    image_cols.iter_mut().for_each(|t| *t = t.shifted(left));
+    room(best, image_h * image_w, "a class map")?;
     room(image_plane, image_h * image_w, "a class map")?;
+    ids.fill(0);
     for (plane_index, plane) in output.data.chunks_exact(grid_h * grid_w).take(planes).enumerate() {
         let source: &[f32] = if (grid_h, grid_w) == (input_h, input_w) {
             plane
@@ -216,23 +221,25 @@ fn logit_classes(output: &OutputView<'_>, planes: usize, sizes: Sizes, scratch: 
             interpolate(plane, grid_w, rows, cols, across, input_plane);
             input_plane
         };
-        taps(0..image_h, content_h, image_h, rows);
-        taps(0..image_w, content_w, image_w, cols);
-        rows.iter_mut().for_each(|t| *t = t.shifted(top));
-        cols.iter_mut().for_each(|t| *t = t.shifted(left));
-        interpolate(source, input_w, rows, cols, across, image_plane);
-        if planes == 1 {
-            for (id, &v) in ids.iter_mut().zip(image_plane.iter()) {
-                *id = u32::from(v > 0.0);
-            }
-        } else {
-            // The first of equal logits wins, as PyTorch's CPU `max(0)` picks it; a NaN never wins.
-            let class = plane_index as u32;
-            for ((id, best), &v) in ids.iter_mut().zip(best.iter_mut()).zip(image_plane.iter()) {
-                if v > *best {
-                    *best = v;
-                    *id = class;
+        if plane_index == 0 {
+            // The first plane is the best so far everywhere (class 0), but where it is NaN.
+            interpolate(source, input_w, &image_rows, &image_cols, across, best);
+            if planes == 1 {
+                for (id, &v) in ids.iter_mut().zip(best.iter()) {
+                    *id = u32::from(v > 0.0);
                 }
+            } else {
+                best.iter_mut().filter(|v| v.is_nan()).for_each(|v| *v = f32::NEG_INFINITY);
+            }
+            continue;
+        }
+        interpolate(source, input_w, &image_rows, &image_cols, across, image_plane);
+        // The first of equal logits wins, as PyTorch's CPU `max(0)` picks it; a NaN never wins.
+        let class = plane_index as u32;
+        for ((id, best), &v) in ids.iter_mut().zip(best.iter_mut()).zip(image_plane.iter()) {
+            if v > *best {
+                *best = v;
+                *id = class;
             }
         }
     }
