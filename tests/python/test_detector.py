@@ -322,7 +322,7 @@ def test_the_constants_ctypes_restates_are_the_headers():
 
 
 def test_task_and_provider_names_come_from_the_library():
-    assert _capi.TASKS == {1: "detect", 2: "segment", 3: "pose", 4: "obb", 5: "classify"}
+    assert _capi.TASKS == {1: "detect", 2: "segment", 3: "pose", 4: "obb", 5: "classify", 6: "semantic", 7: "depth"}
     assert set(_capi.PROVIDERS) == {"cpu", "cuda", "tensorrt", "openvino"}
     assert _capi.lib.yolo_task_name(0) is None and _capi.lib.yolo_provider_name(0) is None
 
