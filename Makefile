@@ -37,7 +37,7 @@ fresh-venv = rm -rf $(1) && $(PYTHON) -m venv $(1) && $(1)/bin/pip install --qui
 DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
-.PHONY: bench-python system-deps all ort openvino fixtures demo check test header check-header lint test-models test-rust test-c \
+.PHONY: bench-python system-deps all ort openvino fixtures demo check test header check-header lint test-models export-variants test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
         install uninstall test-install test-snippets test-bindings test-node test-go test-java test-scale-out gpu \
         soak-celery
@@ -98,7 +98,12 @@ $(PYDEPS)/.installed:
 test-models: $(PYDEPS)/.installed scripts/make_test_models.py
 	$(PYDEPS)/bin/python scripts/make_test_models.py $(MODELS)
 
-test-rust: $(LIB) test-models fixtures
+# The shared models exported again with other options (tests/fixtures/export-variants), rebuilt from their
+# committed graphs and ../shared's weights; without ../shared it says SKIPPED.
+export-variants: $(PYDEPS)/.installed scripts/assemble_export_variants.py
+	$(PYDEPS)/bin/python scripts/assemble_export_variants.py build/export-variants
+
+test-rust: $(LIB) test-models fixtures export-variants
 	scripts/fetch.sh old-ort
 	scripts/fetch.sh openvino
 	$(CARGO) test --release --locked --workspace $(FEATURES)

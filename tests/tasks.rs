@@ -16,7 +16,10 @@ use yolo_ffi::*;
 const THRESHOLD_MARGIN: f32 = 0.02;
 
 struct Fixtures {
-    dir: std::path::PathBuf,
+    /// Where the reference's model files are.
+    models: std::path::PathBuf,
+    /// `../shared/images/tasks`.
+    images: std::path::PathBuf,
     reference: Value,
 }
 
@@ -29,7 +32,24 @@ fn fixtures(reference: &str, what: &str) -> Option<Fixtures> {
     let dir = shared_or_skip(what)?;
     let path = dir.join("reference").join(reference);
     let reference = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    Some(Fixtures { dir, reference })
+    Some(Fixtures { models: dir.join("models"), images: dir.join("images/tasks"), reference })
+}
+
+/// The export variants: the shared models exported again with other options (the one-to-many head,
+/// `nms=True`, fp16, a static shape) by `scripts/make_export_variants.py`, with Ultralytics' predictions
+/// on them; `scripts/assemble_export_variants.py` (run by `make test-rust`) rebuilds the files from their
+/// committed graphs and the shared weights into `build/export-variants`.
+fn variants(what: &str) -> Option<Fixtures> {
+    let dir = shared_or_skip(what)?;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("tests/fixtures/export-variants/reference.json");
+    let reference: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let models = root.join("build/export-variants");
+    for entry in reference["models"].as_object().unwrap().values() {
+        let file = models.join(entry["file"].as_str().unwrap());
+        assert!(file.exists(), "{what}: {} is missing: run `make export-variants`", file.display());
+    }
+    Some(Fixtures { models, images: dir.join("images/tasks"), reference })
 }
 
 /// The reference's `[class, score, x1, y1, x2, y2]` rows of an image.
@@ -45,7 +65,7 @@ fn expected_boxes(image: &Value) -> Vec<(u32, f32, [f32; 4])> {
 
 /// `yolo_detect` on one of the task images, everything copied out.
 fn detect_file(f: &Fixtures, detector: &Detector, file: &str, options: Option<&Options>) -> TaskResult {
-    let bytes = std::fs::read(f.dir.join("images/tasks").join(file)).unwrap();
+    let bytes = std::fs::read(f.images.join(file)).unwrap();
     detect_task(detector, &bytes, options).unwrap_or_else(|e| panic!("{file}: {e:?}"))
 }
 
@@ -53,10 +73,10 @@ fn numbers(v: &Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
-/// Opens the reference's model for `task` with the run's settings.
-fn open(f: &Fixtures, task: &str, settings: &Value) -> (Detector, Options) {
-    let model = f.reference["models"][task]["file"].as_str().unwrap();
-    let detector = init_with(&f.dir.join("models").join(model), |c| {
+/// Opens the reference's model `key` (a task, or a variant's name) with the run's settings.
+fn open(f: &Fixtures, key: &str, settings: &Value) -> (Detector, Options) {
+    let model = f.reference["models"][key]["file"].as_str().unwrap();
+    let detector = init_with(&f.models.join(model), |c| {
         c.pool_size = Some(1);
         c.imgsz = Some(settings["imgsz"].as_u64().unwrap() as u32);
     })
@@ -74,10 +94,10 @@ fn open(f: &Fixtures, task: &str, settings: &Value) -> (Detector, Options) {
     (detector, options)
 }
 
-/// The runs of `task` that this library's settings reproduce: rect=False asks Ultralytics for the full
-/// square on a dynamic model, which the library does not offer.
-fn runs<'a>(f: &'a Fixtures, task: &str) -> impl Iterator<Item = &'a Value> {
-    f.reference["models"][task]["runs"]
+/// The runs of model `key` that this library's settings reproduce: rect=False asks Ultralytics for the
+/// full square on a dynamic model, which the library does not offer.
+fn runs<'a>(f: &'a Fixtures, key: &str) -> impl Iterator<Item = &'a Value> {
+    f.reference["models"][key]["runs"]
         .as_array()
         .unwrap()
         .iter()
@@ -165,50 +185,54 @@ fn report(what: &str, compared: usize, failures: Vec<String>) {
 
 #[test]
 fn yolo26_detection_matches_ultralytics() {
-    let Some(f) = fixtures(YOLO26, "yolo26 detection matches ultralytics") else {
-        return;
-    };
+    if let Some(f) = fixtures(YOLO26, "yolo26 detection matches ultralytics") {
+        check_detect(&f, "detect", "yolo26 detect");
+    }
+}
+
+fn check_detect(f: &Fixtures, key: &str, what: &str) {
     let (mut compared, mut failures) = (0, Vec::new());
-    for run in runs(&f, "detect") {
+    for run in runs(f, key) {
         let settings = &run["settings"];
-        let (detector, options) = open(&f, "detect", settings);
+        let (detector, options) = open(f, key, settings);
         let conf = settings["conf"].as_f64().unwrap() as f32;
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got = detect_file(&f, &detector, file, Some(&options));
+            let got = detect_file(f, &detector, file, Some(&options));
             let expected = expected_boxes(image);
             let pairs = match_boxes(&label, &expected, &got.detections, conf, &mut failures);
             compared += pairs.iter().flatten().count();
         }
     }
-    report("yolo26 detect", compared, failures);
+    report(what, compared, failures);
 }
 
 #[test]
 fn segmentation_boxes_and_masks_match_ultralytics() {
-    check_segment(YOLO11, "segmentation boxes and masks match ultralytics");
+    if let Some(f) = fixtures(YOLO11, "segmentation boxes and masks match ultralytics") {
+        check_segment(&f, "segment", "segmentation boxes and masks match ultralytics");
+    }
 }
 
 #[test]
 fn yolo26_segmentation_boxes_and_masks_match_ultralytics() {
-    check_segment(YOLO26, "yolo26 segmentation boxes and masks match ultralytics");
+    if let Some(f) = fixtures(YOLO26, "yolo26 segmentation boxes and masks match ultralytics") {
+        check_segment(&f, "segment", "yolo26 segmentation boxes and masks match ultralytics");
+    }
 }
 
-fn check_segment(reference: &str, what: &str) {
-    let Some(f) = fixtures(reference, what) else {
-        return;
-    };
+fn check_segment(f: &Fixtures, key: &str, what: &str) {
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (1.0f32, String::new()));
     let mut polygon_worst = 1.0f32;
-    for run in runs(&f, "segment") {
+    for run in runs(f, key) {
         let settings = &run["settings"];
-        let (detector, options) = open(&f, "segment", settings);
+        let (detector, options) = open(f, key, settings);
         let conf = settings["conf"].as_f64().unwrap() as f32;
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got = detect_file(&f, &detector, file, Some(&options));
+            let got = detect_file(f, &detector, file, Some(&options));
             assert_eq!(got.masks.len(), got.detections.len(), "{label}: one mask per detection");
             let expected = expected_boxes(image);
             let pairs = match_boxes(&label, &expected, &got.detections, conf, &mut failures);
@@ -256,22 +280,23 @@ fn check_segment(reference: &str, what: &str) {
 
 #[test]
 fn pose_boxes_and_keypoints_match_ultralytics() {
-    check_pose(YOLO11, "pose boxes and keypoints match ultralytics");
+    if let Some(f) = fixtures(YOLO11, "pose boxes and keypoints match ultralytics") {
+        check_pose(&f, "pose", "pose boxes and keypoints match ultralytics");
+    }
 }
 
 #[test]
 fn yolo26_pose_boxes_and_keypoints_match_ultralytics() {
-    check_pose(YOLO26, "yolo26 pose boxes and keypoints match ultralytics");
+    if let Some(f) = fixtures(YOLO26, "yolo26 pose boxes and keypoints match ultralytics") {
+        check_pose(&f, "pose", "yolo26 pose boxes and keypoints match ultralytics");
+    }
 }
 
-fn check_pose(reference: &str, what: &str) {
-    let Some(f) = fixtures(reference, what) else {
-        return;
-    };
+fn check_pose(f: &Fixtures, key: &str, what: &str) {
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (0.0f32, 0.0f32));
-    for run in runs(&f, "pose") {
+    for run in runs(f, key) {
         let settings = &run["settings"];
-        let (detector, options) = open(&f, "pose", settings);
+        let (detector, options) = open(f, key, settings);
         let mut shape = (0usize, 0usize);
         // SAFETY: live detector, local out-pointers.
         assert_eq!(unsafe { yolo_keypoint_shape(detector.0, &mut shape.0, &mut shape.1) }, yolo_status::Ok);
@@ -280,7 +305,7 @@ fn check_pose(reference: &str, what: &str) {
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got = detect_file(&f, &detector, file, Some(&options));
+            let got = detect_file(f, &detector, file, Some(&options));
             let expected = expected_boxes(image);
             let pairs = match_boxes(&label, &expected, &got.detections, conf, &mut failures);
             for (i, pair) in pairs.iter().enumerate() {
@@ -322,27 +347,28 @@ fn angle_difference(a: (f32, f32, f32), b: (f32, f32, f32)) -> (f32, f32, f32) {
 
 #[test]
 fn oriented_boxes_match_ultralytics() {
-    check_obb(YOLO11, "oriented boxes match ultralytics");
+    if let Some(f) = fixtures(YOLO11, "oriented boxes match ultralytics") {
+        check_obb(&f, "obb", "oriented boxes match ultralytics");
+    }
 }
 
 #[test]
 fn yolo26_oriented_boxes_match_ultralytics() {
-    check_obb(YOLO26, "yolo26 oriented boxes match ultralytics");
+    if let Some(f) = fixtures(YOLO26, "yolo26 oriented boxes match ultralytics") {
+        check_obb(&f, "obb", "yolo26 oriented boxes match ultralytics");
+    }
 }
 
-fn check_obb(reference: &str, what: &str) {
-    let Some(f) = fixtures(reference, what) else {
-        return;
-    };
+fn check_obb(f: &Fixtures, key: &str, what: &str) {
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), (0.0f32, 0.0f32, 0.0f32));
-    for run in runs(&f, "obb") {
+    for run in runs(f, key) {
         let settings = &run["settings"];
-        let (detector, options) = open(&f, "obb", settings);
+        let (detector, options) = open(f, key, settings);
         let conf = settings["conf"].as_f64().unwrap() as f32;
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
             let label = format!("{} {file}", run["id"].as_str().unwrap());
-            let got = detect_file(&f, &detector, file, Some(&options));
+            let got = detect_file(f, &detector, file, Some(&options));
             assert_eq!(got.oriented.len(), got.detections.len());
             let mut taken = vec![false; got.oriented.len()];
             for (i, row) in image["detections"].as_array().unwrap().iter().enumerate() {
@@ -401,28 +427,29 @@ fn check_obb(reference: &str, what: &str) {
 
 #[test]
 fn classification_matches_ultralytics() {
-    check_classify(YOLO11, "classification matches ultralytics");
+    if let Some(f) = fixtures(YOLO11, "classification matches ultralytics") {
+        check_classify(&f, "classify", "classification matches ultralytics");
+    }
 }
 
 #[test]
 fn yolo26_classification_matches_ultralytics() {
-    check_classify(YOLO26, "yolo26 classification matches ultralytics");
+    if let Some(f) = fixtures(YOLO26, "yolo26 classification matches ultralytics") {
+        check_classify(&f, "classify", "yolo26 classification matches ultralytics");
+    }
 }
 
-fn check_classify(reference: &str, what: &str) {
-    let Some(f) = fixtures(reference, what) else {
-        return;
-    };
+fn check_classify(f: &Fixtures, key: &str, what: &str) {
     let (mut compared, mut failures, mut worst) = (0, Vec::new(), 0.0f32);
-    for run in runs(&f, "classify") {
-        let (detector, _) = open(&f, "classify", &run["settings"]);
+    for run in runs(f, key) {
+        let (detector, _) = open(f, key, &run["settings"]);
         let mut task = yolo_task::Detect;
         // SAFETY: live detector, local out-pointer.
         assert_eq!(unsafe { yolo_model_task(detector.0, &mut task) }, yolo_status::Ok);
         assert_eq!(task, yolo_task::Classify);
         for image in run["images"].as_array().unwrap() {
             let file = image["file"].as_str().unwrap();
-            let got = detect_file(&f, &detector, file, None);
+            let got = detect_file(f, &detector, file, None);
             assert!(got.detections.is_empty());
             let ids: Vec<u32> = got.classes.iter().map(|c| c.class_id).collect();
             let expected: Vec<u32> =
@@ -441,4 +468,99 @@ fn check_classify(reference: &str, what: &str) {
     }
     eprintln!("largest probability difference {worst}");
     report(what, compared, failures);
+}
+
+/// Compares one export variant with Ultralytics' predictions on it, by its task.
+fn check_variant(name: &str) {
+    let what = format!("export variant {name} matches ultralytics");
+    let Some(f) = variants(&what) else {
+        return;
+    };
+    match f.reference["models"][name]["task"].as_str().unwrap() {
+        "detect" => check_detect(&f, name, &what),
+        "segment" => check_segment(&f, name, &what),
+        "pose" => check_pose(&f, name, &what),
+        "obb" => check_obb(&f, name, &what),
+        other => panic!("{name}: no check for task {other}"),
+    }
+}
+
+#[test]
+fn variants_cover_the_reference() {
+    let Some(f) = variants("export variants cover the reference") else {
+        return;
+    };
+    let tested = [
+        "shapes26-det-o2m",
+        "shapes26-seg-o2m",
+        "shapes26-pose-o2m",
+        "shapes26-obb-o2m",
+        "shapes26-det-o2m-static",
+        "shapes26-det-nms",
+        "shapes-seg-nms",
+        "shapes-pose-nms",
+        "shapes-obb-nms",
+        "shapes26-seg-fp16",
+        "shapes-pose-fp16",
+    ];
+    let mut listed: Vec<&str> = f.reference["models"].as_object().unwrap().keys().map(String::as_str).collect();
+    listed.sort_unstable();
+    let mut tested = tested.to_vec();
+    tested.sort_unstable();
+    assert_eq!(listed, tested, "every variant of the reference has its test below");
+}
+
+#[test]
+fn yolo26_one_to_many_detection_matches_ultralytics() {
+    check_variant("shapes26-det-o2m");
+}
+
+#[test]
+fn yolo26_one_to_many_segmentation_matches_ultralytics() {
+    check_variant("shapes26-seg-o2m");
+}
+
+#[test]
+fn yolo26_one_to_many_pose_matches_ultralytics() {
+    check_variant("shapes26-pose-o2m");
+}
+
+#[test]
+fn yolo26_one_to_many_oriented_boxes_match_ultralytics() {
+    check_variant("shapes26-obb-o2m");
+}
+
+#[test]
+fn yolo26_one_to_many_static_detection_matches_ultralytics() {
+    check_variant("shapes26-det-o2m-static");
+}
+
+#[test]
+fn yolo26_nms_export_matches_ultralytics() {
+    check_variant("shapes26-det-nms");
+}
+
+#[test]
+fn yolo11_nms_segmentation_matches_ultralytics() {
+    check_variant("shapes-seg-nms");
+}
+
+#[test]
+fn yolo11_nms_pose_matches_ultralytics() {
+    check_variant("shapes-pose-nms");
+}
+
+#[test]
+fn yolo11_nms_oriented_boxes_match_ultralytics() {
+    check_variant("shapes-obb-nms");
+}
+
+#[test]
+fn yolo26_fp16_segmentation_matches_ultralytics() {
+    check_variant("shapes26-seg-fp16");
+}
+
+#[test]
+fn yolo11_fp16_pose_matches_ultralytics() {
+    check_variant("shapes-pose-fp16");
 }
