@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes the export-variant fixtures of tests/fixtures/export-variants/: the trained shapes models of
 `../shared/models/` exported again by Ultralytics with other options (YOLO26's one-to-many head, `nms=True`,
-fp16, a static shape), and Ultralytics' predictions on them.
+fp16, a static shape) or as YOLOE models with their classes set, and Ultralytics' predictions on them.
 
 Developers only: it needs the scratch virtualenv of scripts/make_map_fixtures.py (Ultralytics and PyTorch
 from PyPI) and `../shared/`. The committed fixtures are its output; tests never run it.
@@ -12,12 +12,15 @@ How a variant is made: Ultralytics builds the model from its YAML (`yolo26n-seg.
 and takes every weight from the shared ONNX file by name. The shared files are exports of fused models, so
 each of their initializers is one parameter of the fused model, and every parameter is found. A shared
 YOLO26 file holds its one-to-one head only; for the one-to-many head (`end2end` False) the one-to-many
-branches get the one-to-one branches' weights. Ultralytics then exports the model and predicts on the
-export, with the settings and images of the shared reference of the source model.
+branches get the one-to-one branches' weights. A YOLOE model gets its classes from the stand-in text
+encoder of scripts/make_open_vocab_fixtures.py, folded into its class convolution as Ultralytics' export
+folds them; the folded head has the YOLO head's parameters, which then replace them. Ultralytics then
+exports the model and predicts on the export, with the settings and images of the shared reference of the
+source model.
 
-What is committed, per variant: `NAME.graph.onnx.gz`, the export (gzipped) with each initializer whose bytes are one
-of the source file's initializers (or that initializer cast to float16 by ONNX Runtime's converter, for
-fp16 exports) replaced by a pointer to it (ONNX's external-data fields: `location` the source file,
+What is committed, per variant: `NAME.graph.onnx.gz`, the export (gzipped) with each initializer whose
+bytes are one of the source file's initializers (or that initializer cast to float16 by ONNX Runtime's
+converter, for fp16 exports) replaced by a pointer to it (ONNX's external-data fields: `location` the source file,
 `initializer` its name, `transform` `float16` where cast), so that a few hundred kilobytes stand for
 10 MB; and `reference.json`, with each export's sha256. scripts/assemble_export_variants.py rebuilds the
 exports from these and `../shared/models/` and checks the sha256.
@@ -53,9 +56,24 @@ VARIANTS = {
     "shapes26-seg-fp16": (
         "shapes26-seg.onnx", "ultralytics-tasks26.json", "segment", "yolo26n-seg.yaml", {"nms": False, "quantize": 16}),
     "shapes-pose-fp16": ("shapes-pose.onnx", "ultralytics-tasks.json", "pose", "yolo11n-pose.yaml", {"quantize": 16}),
+    # YOLOE with its classes set (prompt-free): the text embeddings folded into the class convolution, as
+    # Ultralytics' export does, which leaves the head with the parameters of the YOLO head it extends.
+    "yoloe-11n-seg": ("shapes-seg.onnx", "ultralytics-tasks.json", "segment", "yoloe-11n-seg.yaml", {}),
+    "yoloe-26n-seg": ("shapes26-seg.onnx", "ultralytics-tasks26.json", "segment", "yoloe-26n-seg.yaml", {"nms": False}),
+    "yoloe-26n": ("shapes26-det.onnx", "ultralytics-tasks26.json", "detect", "yoloe-26n.yaml", {"nms": False}),
 }
 
 MODEL_CLASSES = {"detect": "DetectionModel", "segment": "SegmentationModel", "pose": "PoseModel", "obb": "OBBModel"}
+YOLOE_CLASSES = {"detect": "YOLOEModel", "segment": "YOLOESegModel"}
+
+
+def source_name(key: str, yoloe: bool) -> str:
+    """The shared file's name for a parameter of the rebuilt model: YOLOE's segmentation head calls the
+    mask-coefficient branch `cv5` where the YOLO head calls it `cv4` (its `cv4` is the contrastive head,
+    folded away with the class embeddings)."""
+    if yoloe:
+        return key.replace(".cv5.", ".cv4.").replace(".one2one_cv5.", ".one2one_cv4.")
+    return key
 
 
 def rebuild(source: Path, yaml: str, task: str, end2end: bool):
@@ -71,14 +89,30 @@ def rebuild(source: Path, yaml: str, task: str, end2end: bool):
     names = ast.literal_eval(meta["names"])
     weights = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
     extra = {"data_kpt_shape": tuple(ast.literal_eval(meta["kpt_shape"]))} if task == "pose" else {}
-    model = getattr(tasks, MODEL_CLASSES[task])(yaml, nc=len(names), verbose=False, **extra)
+    yoloe = yaml.startswith("yoloe")
+    model = getattr(tasks, (YOLOE_CLASSES if yoloe else MODEL_CLASSES)[task])(yaml, nc=len(names), verbose=False, **extra)
     head = model.model[-1]
     head.end2end = end2end
+    model.eval()
+    if yoloe:
+        # Classes set from the stand-in text encoder; their embeddings are folded into the class convolution,
+        # whose weights are then replaced by the shared file's like every other.
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from make_open_vocab_fixtures import stand_in_text_models
+
+        stand_in_text_models()
+        class_names = list(names.values())
+        model.set_classes(class_names, model.get_text_pe(class_names))
+        head.fuse(model.pe)
     model.fuse(verbose=False)
     state, used = {}, set()
     for key, value in model.state_dict().items():
-        parts = key.split(".")
-        name = key
+        if ".savpe." in key:
+            # The visual-prompt encoder: not part of a model whose classes are set (not in the export).
+            state[key] = value
+            continue
+        name = source_name(key, yoloe)
+        parts = name.split(".")
         # The one-to-many branches take the one-to-one branches' weights (the only ones the file has).
         if not end2end and parts[1] == str(len(model.model) - 1) \
                 and f"model.{parts[1]}.one2one_{'.'.join(parts[2:])}" in weights:

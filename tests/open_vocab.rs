@@ -1,6 +1,7 @@
 //! Open-vocabulary models exported prompt-free with their classes set, against Ultralytics 8.4.190's
 //! `predict` on the same files and images: their heads are detection (and, for YOLOE, segmentation) heads,
-//! read from the same layouts as YOLOv8's, with the class names from the metadata. On the YOLO-World model
+//! read from the same layouts as YOLOv8's, with the class names from the metadata. YOLOE's exports are
+//! compared in `tests/tasks.rs` (`yoloe_*`, export variants of the shared models). On the YOLO-World model
 //! and reference of `tests/fixtures/open-vocab/` (made by `scripts/make_open_vocab_fixtures.py`: trained on
 //! the shapes data with a stand-in text encoder), at the tolerances of docs/tasks.md: boxes of the same
 //! class with IoU >= 0.95 and scores within 0.02, masks with IoU >= 0.95, and only boxes within 0.02 of the

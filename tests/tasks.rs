@@ -502,6 +502,9 @@ fn variants_cover_the_reference() {
         "shapes-obb-nms",
         "shapes26-seg-fp16",
         "shapes-pose-fp16",
+        "yoloe-11n-seg",
+        "yoloe-26n-seg",
+        "yoloe-26n",
     ];
     let mut listed: Vec<&str> = f.reference["models"].as_object().unwrap().keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -563,4 +566,19 @@ fn yolo26_fp16_segmentation_matches_ultralytics() {
 #[test]
 fn yolo11_fp16_pose_matches_ultralytics() {
     check_variant("shapes-pose-fp16");
+}
+
+#[test]
+fn yoloe_11_segmentation_matches_ultralytics() {
+    check_variant("yoloe-11n-seg");
+}
+
+#[test]
+fn yoloe_26_segmentation_matches_ultralytics() {
+    check_variant("yoloe-26n-seg");
+}
+
+#[test]
+fn yoloe_26_detection_matches_ultralytics() {
+    check_variant("yoloe-26n");
 }
