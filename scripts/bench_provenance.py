@@ -48,8 +48,8 @@ def memory_gib():
 
 
 def ort_version():
-    fetch = (ROOT / "scripts" / "fetch.sh").read_text()
-    match = re.search(r"^ORT_VERSION=(\S+)", fetch, re.M)
+    versions = (ROOT / "versions.env").read_text()
+    match = re.search(r"^ORT_VERSION=(\S+)", versions, re.M)
     return match.group(1) if match else None
 
 
