@@ -20,8 +20,9 @@ Each video is tracked from its first frame by a fresh model (`YOLO(model).track(
 tracker=..., imgsz=320)`, Ultralytics' default conf 0.1 for tracking) with ByteTrack, BoT-SORT without
 motion compensation (`gmc_method: none`) and BoT-SORT as Ultralytics ships it (`sparseOptFlow`).
 `reference.json` holds, per frame, the rows Ultralytics returns in its order: the tracked box (Kalman
-filtered, clipped to the image; for oriented boxes `xywhr`), the track id (absent when the frame's
-detections come back without ids), the score and the class.
+filtered, clipped to the image; for oriented boxes `xywhr`), the track id (-1 when the frame's
+detections come back without ids), the score and the class. `lapjv.json` holds `lap.lapjv`'s assignments
+of 300 random cost matrices, many with tied costs, for the tracker's assignment to reproduce.
 """
 
 from __future__ import annotations
@@ -211,6 +212,29 @@ def references() -> None:
     (OUT / "reference.json").write_text(json.dumps(reference, indent=None, separators=(",", ":")) + "\n")
 
 
+def assignments() -> None:
+    """`lap.lapjv(cost, extend_cost=True, cost_limit=limit)` on random matrices, many with tied costs:
+    what the tracker's assignment must reproduce, ties included (lapjv.json)."""
+    import lap
+
+    rng = np.random.default_rng(7)
+    cases = []
+    for case in range(300):
+        rows, cols = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+        if case % 3 == 0:
+            cost = rng.integers(0, 5, size=(rows, cols)) * 0.25
+        elif case % 3 == 1:
+            cost = 1 - rng.uniform(0, 1, size=(rows, cols)).astype(np.float32) * np.float32(0.9)
+        else:
+            cost = np.where(rng.uniform(size=(rows, cols)) < 0.5, 1.0, rng.uniform(0, 1, size=(rows, cols)))
+        cost = cost.astype(np.float32)
+        limit = [0.8, 0.5, 0.7][case % 3]
+        _, x, y = lap.lapjv(cost.astype(np.float64), extend_cost=True, cost_limit=limit)
+        cases.append({"cost": cost.astype(np.float64).tolist(), "limit": limit, "x": x.tolist(), "y": y.tolist()})
+    (OUT / "lapjv.json").write_text(json.dumps({"generator": "scripts/make_track_fixtures.py",
+                                               "lap": lap.__version__, "cases": cases}) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--videos-only", action="store_true")
@@ -218,6 +242,7 @@ def main() -> int:
     make_videos()
     if not args.videos_only:
         references()
+        assignments()
     return 0
 
 

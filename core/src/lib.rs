@@ -17,7 +17,7 @@
 //! ```
 //!
 //! The API is what the crate root re-exports, with the modules [`batcher`], [`log`], [`provider`],
-//! [`result`] and [`settings`]; the C crate uses nothing else. The other modules are the crate's own
+//! [`result`], [`settings`] and [`track`]; the C crate uses nothing else. The other modules are the crate's own
 //! (`pub(crate)`); the `internals` feature makes them public, hidden from the documentation, for the
 //! benches, the fuzz targets and the integration tests: they may change in any release.
 //!
@@ -72,6 +72,7 @@ pub mod provider;
 pub mod result;
 /// The rule of every setting: limits checked in one place, by the core and the C setters alike.
 pub mod settings;
+pub mod track;
 
 pub use detector::{refresh_all_after_fork, Detector, DetectorConfig};
 pub use error::{Error, ErrorKind, Result};

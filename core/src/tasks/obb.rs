@@ -174,6 +174,15 @@ impl Gaussian {
     }
 }
 
+/// Ultralytics' `batch_probiou` of two `[cx, cy, w, h, angle]` boxes (the trackers' overlap of rotated
+/// boxes).
+pub(crate) fn probiou_xywhr(a: [f32; 5], b: [f32; 5]) -> f32 {
+    let gaussian = |v: [f32; 5]| {
+        Gaussian::new(&Candidate { cx: v[0], cy: v[1], w: v[2], h: v[3], angle: v[4], score: 0.0, class_id: 0, anchor: 0 }, 0.0)
+    };
+    probiou(&gaussian(a), &gaussian(b))
+}
+
 /// Ultralytics' `batch_probiou` of two boxes, in its order of single-precision operations.
 fn probiou(g1: &Gaussian, g2: &Gaussian) -> f32 {
     let (a, b, c) = (g1.a + g2.a, g1.b + g2.b, g1.c + g2.c);
