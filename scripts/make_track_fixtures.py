@@ -188,10 +188,25 @@ def references() -> None:
                  "tracker=TRACKER, imgsz=320) in its order: detect [x1, y1, x2, y2, id, score, class] (the Kalman "
                  "box clipped to the image), obb [cx, cy, w, h, angle, id, score, class]; id is -1 when the "
                  "frame's detections come back without ids. Trackers: bytetrack.yaml, botsort.yaml "
-                 "(gmc_method sparseOptFlow) and botsort-nogmc (botsort.yaml with gmc_method none).",
+                 "(gmc_method sparseOptFlow) and botsort-nogmc (botsort.yaml with gmc_method none). "
+                 "warps[VIDEO]: per frame, the 2 x 3 motion sparseOptFlow estimated, as BoT-SORT applied it.",
         "models": {name: model for name, (model, _, _) in RUNS.items()},
         "runs": {},
     }
+    # The motion BoT-SORT's sparseOptFlow estimates for each frame, recorded as Ultralytics applies it: the
+    # library takes it as an input (its Python package computes it with the same OpenCV calls).
+    from ultralytics.trackers.utils.gmc import GMC
+
+    warps = []
+    estimate = GMC.apply
+
+    def recording(self, raw_frame, detections=None):
+        warp = estimate(self, raw_frame, detections)
+        warps.append(np.asarray(warp, dtype=np.float64).tolist())
+        return warp
+
+    GMC.apply = recording
+    reference["warps"] = {}
     for video, (model_file, task, trackers) in RUNS.items():
         frames = sorted((OUT / video).glob("*.png"))
         reference["runs"][video] = {}
@@ -208,6 +223,8 @@ def references() -> None:
                 rows.append([[*c, int(i), float(s), int(k)] for c, i, s, k in
                              zip(coords, ids, boxes.conf.tolist(), boxes.cls.tolist())])
             reference["runs"][video][tracker] = rows
+            if tracker == "botsort":
+                reference["warps"][video] = warps[-len(frames):]
             print(video, tracker, "ids", sorted({r[-3] for frame in rows for r in frame}))
     (OUT / "reference.json").write_text(json.dumps(reference, indent=None, separators=(",", ":")) + "\n")
 

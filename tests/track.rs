@@ -1,7 +1,8 @@
 //! Tracking against Ultralytics 8.4.190's `model.track(frame, persist=True)` on the videos of
 //! `tests/fixtures/track/` (made by `scripts/make_track_fixtures.py`): every frame's track ids, classes,
-//! scores and Kalman-filtered boxes, in Ultralytics' order, with ByteTrack and with BoT-SORT without motion
-//! compensation. The detectors are the shared trained models (`../shared/`), run as `track` runs them
+//! scores and Kalman-filtered boxes, in Ultralytics' order, with ByteTrack and with BoT-SORT, without motion
+//! compensation and with sparseOptFlow's (the camera motion Ultralytics estimated for each frame, from the
+//! reference: the library takes it as an input). The detectors are the shared trained models (`../shared/`), run as `track` runs them
 //! (conf 0.1, iou 0.7, imgsz 320).
 
 mod common;
@@ -21,6 +22,7 @@ fn settings(name: &str) -> TrackerSettings {
     match name {
         "bytetrack" => TrackerSettings::bytetrack(),
         "botsort-nogmc" => TrackerSettings { gmc_method: MotionCompensation::None, ..TrackerSettings::botsort() },
+        "botsort" => TrackerSettings::botsort(),
         other => panic!("no settings for {other}"),
     }
 }
@@ -46,10 +48,17 @@ fn check(video: &str, tracker: &str) {
         let bytes = std::fs::read(fixtures().join(video).join(format!("{f:03}.png"))).unwrap();
         let found = detector.detect_encoded(&bytes, Some(&decode)).unwrap();
         let oriented = (!found.oriented_boxes.is_empty() || model.contains("obb")).then_some(&found.oriented_boxes[..]);
+        // BoT-SORT's camera motion: sparseOptFlow's estimate as Ultralytics applied it to this frame.
+        let motion = (tracker == "botsort").then(|| {
+            let w = &reference["warps"][video][f];
+            let v = |r: usize, c: usize| w[r][c].as_f64().unwrap();
+            [v(0, 0), v(0, 1), v(0, 2), v(1, 0), v(1, 1), v(1, 2)]
+        });
         let frame = Frame {
             detections: &found.detections,
             oriented,
             image_size: (found.image_width as u32, found.image_height as u32),
+            motion,
         };
         let got = tracks.update(&frame).unwrap();
         let rows: Vec<Vec<f64>> = expected
@@ -140,6 +149,21 @@ fn pan_bytetrack() {
 #[test]
 fn pan_botsort() {
     check("pan", "botsort-nogmc");
+}
+
+#[test]
+fn crossing_botsort_motion() {
+    check("crossing", "botsort");
+}
+
+#[test]
+fn gaps_botsort_motion() {
+    check("gaps", "botsort");
+}
+
+#[test]
+fn pan_botsort_motion() {
+    check("pan", "botsort");
 }
 
 #[test]

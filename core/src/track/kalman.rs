@@ -150,6 +150,46 @@ impl Filter {
     }
 }
 
+/// A state moved by the camera's motion `[a, b, tx, c, d, ty]`: positions and velocities turned and scaled
+/// by the linear part, sizes by its absolute values (by its scale, `sqrt(a^2 + c^2)`, for an oriented box),
+/// the translation added to the position, the covariance transformed alike (T P T^T).
+pub(crate) fn compensate(
+    mean: &Mean,
+    covariance: &Covariance,
+    motion: &[f64; 6],
+    oriented: bool,
+) -> (Mean, Covariance) {
+    let r = [[motion[0], motion[1]], [motion[3], motion[4]]];
+    let size = if oriented {
+        let scale = (r[0][0] * r[0][0] + r[1][0] * r[1][0]).sqrt();
+        [[scale, 0.0], [0.0, scale]]
+    } else {
+        [[r[0][0].abs(), r[0][1].abs()], [r[1][0].abs(), r[1][1].abs()]]
+    };
+    // The 8 x 8 transform: 2 x 2 blocks on the diagonal (position, size, velocity, size's velocity).
+    let block = |k: usize| if k == 1 || k == 3 { size } else { r };
+    let t = |i: usize, j: usize| if i / 2 == j / 2 { block(i / 2)[i % 2][j % 2] } else { 0.0 };
+    let mut moved = [0.0; 8];
+    for i in 0..8 {
+        moved[i] = (0..8).map(|j| t(i, j) * mean[j]).sum();
+    }
+    moved[0] += motion[2];
+    moved[1] += motion[5];
+    let mut left = [[0.0; 8]; 8];
+    for i in 0..8 {
+        for j in 0..8 {
+            left[i][j] = (0..8).map(|k| t(i, k) * covariance[k][j]).sum();
+        }
+    }
+    let mut p = [[0.0; 8]; 8];
+    for i in 0..8 {
+        for j in 0..8 {
+            p[i][j] = (0..8).map(|k| left[i][k] * t(j, k)).sum();
+        }
+    }
+    (moved, p)
+}
+
 /// The inverse of a symmetric positive-definite 4 x 4 matrix, by Gauss-Jordan elimination with partial
 /// pivoting.
 fn invert4(m: &[[f64; 4]; 4]) -> [[f64; 4]; 4] {

@@ -16,8 +16,9 @@
 //! least `new_track_thresh` starts a track (confirmed at once on the first frame only); a track lost for
 //! more than `track_buffer` frames is removed; and of a tracked and a lost track closer than 0.15 in IoU
 //! distance, the younger is dropped. Matching is `lap`'s LAPJV ([`lapjv`]). BoT-SORT differs by its filter
-//! (width and height rather than aspect ratio and height) and by motion compensation, of which only
-//! `none` is offered. Ids are counted per tracker from 1.
+//! (width and height rather than aspect ratio and height) and by motion compensation: the predicted tracks
+//! are moved by the camera's motion, which the caller estimates ([`Frame::motion`]). Re-identification by
+//! appearance is not offered. Ids are counted per tracker from 1.
 
 mod kalman;
 #[cfg(feature = "internals")]
@@ -46,8 +47,9 @@ pub enum TrackerKind {
 pub enum MotionCompensation {
     /// `none`.
     None,
-    /// `sparseOptFlow`: corners tracked by optical flow from frame to frame (Ultralytics' default). Not
-    /// offered: a tracker asked for it is refused.
+    /// `sparseOptFlow` (Ultralytics' default): corners tracked by optical flow from frame to frame, the
+    /// camera's motion fitted to them. The caller estimates it and passes it with each frame
+    /// ([`Frame::motion`]); the Python package does so with OpenCV's calls, as Ultralytics makes them.
     SparseOptFlow,
 }
 
@@ -117,11 +119,6 @@ impl TrackerSettings {
                 return invalid(format!("tracker setting {name} is {value}, not a finite number"));
             }
         }
-        if self.kind == TrackerKind::BotSort && self.gmc_method != MotionCompensation::None {
-            return invalid(
-                "BoT-SORT's motion compensation (gmc_method sparseOptFlow) is not offered: set it to none".into(),
-            );
-        }
         if self.kind == TrackerKind::BotSort && self.with_reid {
             return invalid("BoT-SORT's re-identification (with_reid) is not offered".into());
         }
@@ -139,6 +136,11 @@ pub struct Frame<'a> {
     pub oriented: Option<&'a [OrientedBox]>,
     /// The image's `(width, height)`: tracked boxes are clipped to it, as Ultralytics clips them.
     pub image_size: (u32, u32),
+    /// The camera's motion since the previous frame, a 2 x 3 affine matrix row by row (`[a, b, tx, c, d,
+    /// ty]`: a point `(x, y)` of the previous frame is at `(a x + b y + tx, c x + d y + ty)` in this one),
+    /// as BoT-SORT's motion compensation estimates it. Required by BoT-SORT with a `gmc_method` other than
+    /// none (the identity on the first frame), refused otherwise.
+    pub motion: Option<[f64; 6]>,
 }
 
 /// One track of a frame.
@@ -231,7 +233,7 @@ const IOU_EPS: f32 = 1e-7;
 
 impl Tracker {
     /// A tracker with `settings`; refused (`InvalidArgument`) for a setting that is not a finite number or
-    /// a BoT-SORT feature not offered (motion compensation other than none, re-identification).
+    /// for re-identification, which is not offered.
     pub fn new(settings: TrackerSettings) -> Result<Self> {
         settings.check()?;
         let filter = match settings.kind {
@@ -265,7 +267,8 @@ impl Tracker {
         self.last_id = 0;
     }
 
-    /// Tracks one frame. Fails (`InvalidArgument`) when `oriented` does not have one box per detection.
+    /// Tracks one frame. Fails (`InvalidArgument`) when `oriented` does not have one box per detection, or
+    /// when the camera motion is missing, not finite, or given to a tracker that does not compensate it.
     pub fn update(&mut self, frame: &Frame<'_>) -> Result<Tracks> {
         if let Some(oriented) = frame.oriented {
             if oriented.len() != frame.detections.len() {
@@ -274,6 +277,26 @@ impl Tracker {
                     format!("{} rotated boxes for {} detections", oriented.len(), frame.detections.len()),
                 ));
             }
+        }
+        let compensates =
+            self.settings.kind == TrackerKind::BotSort && self.settings.gmc_method != MotionCompensation::None;
+        match (compensates, frame.motion) {
+            (true, None) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "BoT-SORT with motion compensation needs each frame's camera motion (gmc_method none tracks without it)",
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "a camera motion was given to a tracker without motion compensation (BoT-SORT with a gmc_method)",
+                ))
+            }
+            (_, Some(m)) if m.iter().any(|v| !v.is_finite()) => {
+                return Err(Error::new(ErrorKind::InvalidArgument, format!("the camera motion {m:?} is not finite")));
+            }
+            _ => {}
         }
         self.frame += 1;
         let (high, low) = self.split(frame);
@@ -297,6 +320,12 @@ impl Tracker {
                 }
             }
             (track.mean, track.covariance) = self.filter.predict(&mean, &track.covariance);
+        }
+
+        if let Some(motion) = frame.motion {
+            for &t in pool.iter().chain(&unconfirmed) {
+                compensate(&mut self.tracks[t], &motion);
+            }
         }
 
         // First round: confirmed and lost tracks against the high detections.
@@ -592,6 +621,15 @@ impl Tracker {
         }
         let hide_detections = tracks.is_empty() && self.tracked.iter().any(|&t| !self.tracks[t].activated);
         Tracks { tracks, hide_detections }
+    }
+}
+
+/// Moves a track by the camera's motion (Ultralytics' `multi_gmc`): its state by [`kalman::compensate`],
+/// an oriented track's angle turned with the camera.
+fn compensate(track: &mut Tracked, motion: &[f64; 6]) {
+    (track.mean, track.covariance) = kalman::compensate(&track.mean, &track.covariance, motion, track.angle.is_some());
+    if let Some(angle) = track.angle.as_mut() {
+        *angle += motion[3].atan2(motion[0]);
     }
 }
 
