@@ -93,6 +93,10 @@ enum yolo_status
   // provider and the reason. With `yolo_config_set_provider_fallback(config, true)` the next provider of
   // the list is tried instead, and this status means none was there.
   YOLO_STATUS_PROVIDER_UNAVAILABLE = 15,
+  // The object is in use by another thread's call that must not overlap this one: a tracker updated by
+  // two threads at once (one stream, one caller at a time). Nothing was changed; retry after the other
+  // call, or give each stream its own tracker.
+  YOLO_STATUS_BUSY = 16,
 };
 #ifndef __cplusplus
 typedef uint32_t yolo_status;
@@ -160,6 +164,23 @@ enum yolo_provider
 typedef uint32_t yolo_provider;
 #endif // __cplusplus
 
+// BoT-SORT's camera-motion compensation (Ultralytics' `gmc_method`). Values are stable; 0 is never valid.
+enum yolo_gmc_method
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // `none`: no compensation; `yolo_tracker_update` takes no motion.
+  YOLO_GMC_METHOD_NONE = 1,
+  // `sparseOptFlow` (the default): the caller estimates the camera's motion between frames as Ultralytics
+  // does (OpenCV's `goodFeaturesToTrack`, `calcOpticalFlowPyrLK` and `estimateAffinePartial2D` on the
+  // half-size grey frames) and passes it to each `yolo_tracker_update`. The Python package does it.
+  YOLO_GMC_METHOD_SPARSE_OPT_FLOW = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t yolo_gmc_method;
+#endif // __cplusplus
+
 // Whether each session's input and outputs are bound to it once (ONNX Runtime's IO binding), for
 // `yolo_config_set_io_binding`. Values are stable; 0 is never valid.
 enum yolo_io_binding
@@ -202,6 +223,21 @@ enum yolo_pixel_format
 typedef uint32_t yolo_pixel_format;
 #endif // __cplusplus
 
+// Which tracker a `yolo_tracker_config` configures. Values are stable; 0 is never valid.
+enum yolo_tracker_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // ByteTrack: Ultralytics' `bytetrack.yaml`.
+  YOLO_TRACKER_KIND_BYTETRACK = 1,
+  // BoT-SORT: Ultralytics' `botsort.yaml`, its default tracker.
+  YOLO_TRACKER_KIND_BOTSORT = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t yolo_tracker_kind;
+#endif // __cplusplus
+
 // How to load a detector: the model file, the session pool, the default thresholds, limits, timeouts and
 // the background load. Created by `yolo_config_new` with every default set, changed with the
 // `yolo_config_set_*` functions, read by `yolo_init`, released by `yolo_config_free`. The caller owns it;
@@ -227,6 +263,18 @@ typedef struct yolo_detector yolo_detector;
 // The detections of one image, owned by the caller until `yolo_result_free`. Independent of the detector:
 // it stays valid after `yolo_free`. Not synchronised: share it between threads only read-only.
 typedef struct yolo_result yolo_result;
+
+// One stream's tracker: its tracks and its id counter (ids from 1). Created by `yolo_tracker_new`, fed one
+// frame's result after another by `yolo_tracker_update`, released by `yolo_tracker_free`. One stream, one
+// tracker, one caller at a time: an update while another thread's update of the same tracker runs returns
+// `YOLO_STATUS_BUSY` and changes nothing. It may move between threads.
+typedef struct yolo_tracker yolo_tracker;
+
+// The settings of a tracker: every setting of Ultralytics' `bytetrack.yaml` and `botsort.yaml`. Created by
+// `yolo_tracker_config_new` with that file's values, changed by the `yolo_tracker_config_set_*` calls (each
+// checked when a tracker is made from it), released by `yolo_tracker_config_free`. Owned by the caller;
+// only read by `yolo_tracker_new`, which copies it. Not thread-safe while being changed.
+typedef struct yolo_tracker_config yolo_tracker_config;
 
 // Called once when a detector's model load ends: with `YOLO_STATUS_OK` and an empty message, or with the
 // failure's status and message. It runs on the loading thread (for a synchronous load, inside `yolo_init`;
@@ -388,6 +436,30 @@ typedef struct yolo_depth_map {
   // Floats at `data` (`width * height`).
   size_t data_len;
 } yolo_depth_map;
+
+// One track of a tracked frame (`yolo_result_tracks`).
+typedef struct yolo_track {
+  // The track's id, from 1, counted per tracker.
+  uint64_t id;
+  // The index of the result's detection this track is (`yolo_result_detections`; its mask, keypoints or
+  // rotated box are that detection's).
+  uint32_t detection;
+  // The detection's class.
+  uint32_t class_id;
+  // The detection's score.
+  float score;
+  // The track's box as its Kalman filter gives it: `x1, y1, x2, y2` clipped to the image; for an
+  // oriented-box model, centre `x`, `y`, `width`, `height` (not clipped) and `angle` in radians.
+  float x1;
+  // See `x1`.
+  float y1;
+  // See `x1`.
+  float x2;
+  // See `x1`.
+  float y2;
+  // An oriented track's angle in radians; 0 for other models.
+  float angle;
+} yolo_track;
 
 #ifdef __cplusplus
 extern "C" {
@@ -979,6 +1051,146 @@ yolo_status yolo_result_depth_map(const struct yolo_result *result,
 
 // Safety: `result` must be NULL or a live result, not used by any other thread.
 void yolo_result_free(struct yolo_result *result);
+
+// Gives the tracks a tracker left on `result`, in Ultralytics' order (the order of its tracked results):
+// a pointer to the first of `*out_count` `yolo_track`s, owned by the result and valid until
+// `yolo_result_free` or the next `yolo_tracker_update` of this result. With no track, `*out_count` is 0 and
+// `*out_untracked_shown` says what Ultralytics shows for the frame: true, every detection without an id;
+// false, nothing (a track started in this frame is not confirmed yet). With tracks it is false: the
+// frame shows its tracks. `YOLO_STATUS_INVALID_ARGUMENT` for a result no tracker updated.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_tracks(const struct yolo_result *result,
+                               const struct yolo_track **out_tracks,
+                               size_t *out_count,
+                               bool *out_untracked_shown);
+
+// Writes the track id of detection `index` of a tracked result: from 1, or 0 when the detection is no
+// track's in this frame. `YOLO_STATUS_OUT_OF_RANGE` when `index` is not below the detection count;
+// `YOLO_STATUS_INVALID_ARGUMENT` for a result no tracker updated.
+//
+// Safety: `result` must be a live result; `out_id` must be valid for a write.
+yolo_status yolo_result_track_id(const struct yolo_result *result,
+                                 size_t index,
+                                 uint64_t *out_id);
+
+// Creates a config with the values of Ultralytics' file for `kind` (`yolo_tracker_kind`): thresholds 0.25
+// (high and new track) and 0.1 (low), `track_buffer` 30 frames, `match_thresh` 0.8, `fuse_score` on; for
+// BoT-SORT also `gmc_method` sparseOptFlow, `proximity_thresh` 0.5, `appearance_thresh` 0.8, `with_reid`
+// off. On success writes it to `*out_config`, owned by the caller until `yolo_tracker_config_free`.
+// Thread-safe.
+//
+// Safety: `out_config` must be NULL or valid for a write.
+yolo_status yolo_tracker_config_new(uint32_t kind,
+                                    struct yolo_tracker_config **out_config);
+
+// Releases a tracker config. NULL is a no-op. Trackers made from it keep their copy.
+//
+// Safety: `config` must be NULL or a live tracker config not in use by another thread.
+yolo_status yolo_tracker_config_free(struct yolo_tracker_config *config);
+
+// Detections scoring at least this are matched first and may start tracks (`track_high_thresh`).
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_track_high_thresh(struct yolo_tracker_config *config,
+                                                      double value);
+
+// Detections scoring above this, and below the high threshold, are matched second (`track_low_thresh`).
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_track_low_thresh(struct yolo_tracker_config *config,
+                                                     double value);
+
+// An unmatched detection starts a track if it scores at least this (`new_track_thresh`).
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_new_track_thresh(struct yolo_tracker_config *config,
+                                                     double value);
+
+// Frames a lost track is kept before it is removed (`track_buffer`).
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_track_buffer(struct yolo_tracker_config *config,
+                                                 uint32_t value);
+
+// The largest cost (1 - IoU, or with `fuse_score` 1 - IoU x score) of a first-round match
+// (`match_thresh`).
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_match_thresh(struct yolo_tracker_config *config, double value);
+
+// Whether first-round costs weigh IoU by the detection's score (`fuse_score`).
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_fuse_score(struct yolo_tracker_config *config, bool value);
+
+// BoT-SORT's smallest IoU for appearance matching (`proximity_thresh`); used with re-identification
+// only, which is not offered.
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_proximity_thresh(struct yolo_tracker_config *config,
+                                                     double value);
+
+// BoT-SORT's smallest appearance similarity (`appearance_thresh`); used with re-identification only,
+// which is not offered.
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_appearance_thresh(struct yolo_tracker_config *config,
+                                                      double value);
+
+// BoT-SORT's re-identification by appearance (`with_reid`): not offered; `yolo_tracker_new` refuses a
+// config that turns it on.
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_with_reid(struct yolo_tracker_config *config,
+                                              bool value);
+
+// Sets BoT-SORT's camera-motion compensation (`gmc_method`, a `yolo_gmc_method`). ByteTrack ignores it.
+//
+// Safety: `config` must be a live tracker config not used by another thread during the call.
+yolo_status yolo_tracker_config_set_gmc_method(struct yolo_tracker_config *config,
+                                               uint32_t method);
+
+// Creates a tracker from `config` (copied: the config may be freed or changed after). Fails with
+// `YOLO_STATUS_INVALID_ARGUMENT` for a threshold that is not finite or for re-identification, which is not
+// offered. On success writes it to `*out_tracker`, owned by the caller until `yolo_tracker_free`.
+// Thread-safe.
+//
+// Safety: `config` must be a live tracker config; `out_tracker` must be valid for a write.
+yolo_status yolo_tracker_new(const struct yolo_tracker_config *config,
+                             struct yolo_tracker **out_tracker);
+
+// Releases a tracker. NULL is a no-op.
+//
+// Safety: `tracker` must be NULL or a live tracker that no other thread is using.
+yolo_status yolo_tracker_free(struct yolo_tracker *tracker);
+
+// Forgets every track and restarts the ids from 1, as for a new video. `YOLO_STATUS_BUSY` during another
+// thread's update.
+//
+// Safety: `tracker` must be a live tracker.
+yolo_status yolo_tracker_reset(const struct yolo_tracker *tracker);
+
+// Tracks one frame: `result` is the frame's `yolo_detect` (or `yolo_detect_pixels`) result, from a
+// detection, segmentation, pose or oriented-box model, detected as Ultralytics' `track` detects (conf 0.1
+// unless the caller chose another). The frame's tracks are left on the result (`yolo_result_tracks`,
+// `yolo_result_track_id`); the result's detections are unchanged.
+//
+// `motion` is the camera's motion since the previous frame for BoT-SORT with `gmc_method`
+// sparseOptFlow: 6 doubles, a 2 x 3 affine matrix row by row (`a, b, tx, c, d, ty`: a point `(x, y)` of the
+// previous frame is at `(a x + b y + tx, c x + d y + ty)` in this one; the identity on the first frame),
+// with `motion_len` 6. It must be NULL (and `motion_len` 0) for any other tracker.
+//
+// `YOLO_STATUS_BUSY` while another thread updates the same tracker; `YOLO_STATUS_INVALID_ARGUMENT` for a
+// result without boxes (classification, semantic segmentation, depth) or a motion missing, unwanted or not
+// finite. On failure neither the tracker nor the result changes.
+//
+// Safety: `tracker` must be a live tracker; `result` a live result no other thread is using during the
+// call; `motion` NULL or valid for `motion_len` doubles.
+yolo_status yolo_tracker_update(const struct yolo_tracker *tracker,
+                                struct yolo_result *result,
+                                const double *motion,
+                                size_t motion_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -35,6 +35,11 @@ impl Error {
         Self::new(yolo_status::OutOfRange, message)
     }
 
+    /// `YOLO_STATUS_BUSY`: an object another thread's call is using.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self::new(yolo_status::Busy, message)
+    }
+
     /// The status the call returns.
     pub fn status(&self) -> yolo_status {
         self.status

@@ -3,7 +3,8 @@
 
 use crate::detector::yolo_detector_stats;
 use crate::result::{
-    yolo_class_map, yolo_class_probability, yolo_depth_map, yolo_detection, yolo_keypoint, yolo_mask, yolo_oriented_box,
+    yolo_class_map, yolo_class_probability, yolo_depth_map, yolo_detection, yolo_keypoint, yolo_mask,
+    yolo_oriented_box, yolo_track,
 };
 
 /// Pins the size and the field offsets of a struct that callers read: a change is an ABI break, caught at
@@ -70,6 +71,18 @@ pin_layout!(yolo_depth_map, 24, {
     height: 4,
     data: 8,
     data_len: 16,
+});
+
+pin_layout!(yolo_track, 40, {
+    id: 0,
+    detection: 8,
+    class_id: 12,
+    score: 16,
+    x1: 20,
+    y1: 24,
+    x2: 28,
+    y2: 32,
+    angle: 36,
 });
 
 pin_layout!(yolo_detector_stats, 584, {

@@ -27,6 +27,7 @@ pub mod log;
 pub mod options;
 pub mod result;
 pub mod status;
+pub mod track;
 
 pub use config::*;
 pub use detect::*;
@@ -37,3 +38,4 @@ pub use log::*;
 pub use options::*;
 pub use result::*;
 pub use status::*;
+pub use track::*;

@@ -453,6 +453,103 @@ impl From<Detection> for yolo_detection {
     }
 }
 
+/// The tracking a result carries, or why it has none.
+fn tracking(result: &DetectionResult) -> Result<&Tracking> {
+    result.tracking.as_ref().ok_or_else(|| Error::invalid_argument("this result was not tracked (yolo_tracker_update)"))
+}
+
+/// Gives the tracks a tracker left on `result`, in Ultralytics' order (the order of its tracked results):
+/// a pointer to the first of `*out_count` `yolo_track`s, owned by the result and valid until
+/// `yolo_result_free` or the next `yolo_tracker_update` of this result. With no track, `*out_count` is 0 and
+/// `*out_untracked_shown` says what Ultralytics shows for the frame: true, every detection without an id;
+/// false, nothing (a track started in this frame is not confirmed yet). With tracks it is false: the
+/// frame shows its tracks. `YOLO_STATUS_INVALID_ARGUMENT` for a result no tracker updated.
+///
+/// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_tracks(
+    result: *const yolo_result,
+    out_tracks: *mut *const yolo_track,
+    out_count: *mut usize,
+    out_untracked_shown: *mut bool,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out_tracks = OutParam::new(out_tracks, "out_tracks")?;
+        let out_count = OutParam::new(out_count, "out_count")?;
+        let out_shown = OutParam::new(out_untracked_shown, "out_untracked_shown")?;
+        let tracking = tracking(result)?;
+        // SAFETY: all writable by the caller's contract.
+        unsafe {
+            out_tracks.write(tracking.tracks.as_ptr());
+            out_count.write(tracking.tracks.len());
+            out_shown.write(tracking.untracked_shown);
+        }
+        Ok(())
+    })
+}
+
+/// Writes the track id of detection `index` of a tracked result: from 1, or 0 when the detection is no
+/// track's in this frame. `YOLO_STATUS_OUT_OF_RANGE` when `index` is not below the detection count;
+/// `YOLO_STATUS_INVALID_ARGUMENT` for a result no tracker updated.
+///
+/// Safety: `result` must be a live result; `out_id` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_track_id(
+    result: *const yolo_result,
+    index: usize,
+    out_id: *mut u64,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out_id = OutParam::new(out_id, "out_id")?;
+        let tracking = tracking(result)?;
+        let id = *tracking.ids.get(index).ok_or_else(|| {
+            Error::out_of_range(format!("index {index} is out of range: the result has {} detections", tracking.ids.len()))
+        })?;
+        // SAFETY: writable by the caller's contract.
+        unsafe { out_id.write(id) };
+        Ok(())
+    })
+}
+
+/// One track of a tracked frame (`yolo_result_tracks`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct yolo_track {
+    /// The track's id, from 1, counted per tracker.
+    pub id: u64,
+    /// The index of the result's detection this track is (`yolo_result_detections`; its mask, keypoints or
+    /// rotated box are that detection's).
+    pub detection: u32,
+    /// The detection's class.
+    pub class_id: u32,
+    /// The detection's score.
+    pub score: f32,
+    /// The track's box as its Kalman filter gives it: `x1, y1, x2, y2` clipped to the image; for an
+    /// oriented-box model, centre `x`, `y`, `width`, `height` (not clipped) and `angle` in radians.
+    pub x1: f32,
+    /// See `x1`.
+    pub y1: f32,
+    /// See `x1`.
+    pub x2: f32,
+    /// See `x1`.
+    pub y2: f32,
+    /// An oriented track's angle in radians; 0 for other models.
+    pub angle: f32,
+}
+
+/// What a tracker left on a result.
+pub(crate) struct Tracking {
+    pub(crate) tracks: Vec<yolo_track>,
+    /// Per detection, its track's id, or 0.
+    pub(crate) ids: Vec<u64>,
+    /// With no track: whether the frame's detections stand without ids (else they are hidden).
+    pub(crate) untracked_shown: bool,
+}
+
 /// The detections of one image, owned by the caller until `yolo_result_free`. Independent of the detector:
 /// it stays valid after `yolo_free`. Not synchronised: share it between threads only read-only.
 pub struct yolo_result {
@@ -479,6 +576,8 @@ pub(crate) struct DetectionResult {
     pub(crate) class_map: Option<ClassMap>,
     /// Depth estimation: the depth of every pixel.
     pub(crate) depth_map: Option<DepthMap>,
+    /// What a tracker made of this result (`yolo_tracker_update`), if one did.
+    pub(crate) tracking: Option<Tracking>,
 }
 
 impl From<Detections> for DetectionResult {
@@ -504,6 +603,7 @@ impl From<Detections> for DetectionResult {
                 .collect(),
             class_map: found.class_map,
             depth_map: found.depth_map,
+            tracking: None,
         }
     }
 }

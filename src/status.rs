@@ -53,6 +53,10 @@ pub enum yolo_status {
     /// provider and the reason. With `yolo_config_set_provider_fallback(config, true)` the next provider of
     /// the list is tried instead, and this status means none was there.
     ProviderUnavailable = 15,
+    /// The object is in use by another thread's call that must not overlap this one: a tracker updated by
+    /// two threads at once (one stream, one caller at a time). Nothing was changed; retry after the other
+    /// call, or give each stream its own tracker.
+    Busy = 16,
 }
 
 impl From<ErrorKind> for yolo_status {
@@ -77,7 +81,7 @@ impl From<ErrorKind> for yolo_status {
 
 impl yolo_status {
     /// Every status, for `yolo_status_string` and the tests.
-    pub const ALL: [yolo_status; 16] = [
+    pub const ALL: [yolo_status; 17] = [
         Self::Ok,
         Self::InvalidArgument,
         Self::RuntimeUnavailable,
@@ -94,6 +98,7 @@ impl yolo_status {
         Self::InvalidHandle,
         Self::OutOfMemory,
         Self::ProviderUnavailable,
+        Self::Busy,
     ];
 
     /// The status's name without its prefix (`INVALID_ARGUMENT` for `YOLO_STATUS_INVALID_ARGUMENT`), for
@@ -131,6 +136,7 @@ impl yolo_status {
             Self::InvalidHandle => c"invalid handle",
             Self::OutOfMemory => c"out of memory",
             Self::ProviderUnavailable => c"execution provider unavailable",
+            Self::Busy => c"in use by another call",
         }
     }
 }
@@ -193,7 +199,7 @@ mod tests {
         mapped.dedup();
         assert_eq!(mapped.len(), ErrorKind::ALL.len(), "two kinds share a status");
         // The statuses no core error maps to are the C surface's own (crate::error::Error).
-        let own = [yolo_status::Ok, yolo_status::OutOfRange, yolo_status::InvalidHandle];
+        let own = [yolo_status::Ok, yolo_status::OutOfRange, yolo_status::InvalidHandle, yolo_status::Busy];
         assert_eq!(yolo_status::ALL.len(), ErrorKind::ALL.len() + own.len(), "every other status has its kind");
         for status in own {
             assert!(!mapped.contains(&(status as u32)), "{status:?} is the C surface's own");
@@ -231,12 +237,12 @@ mod tests {
         for value in [0, 8, 99] {
             assert_eq!(yolo_task::task_from_raw(value), None);
         }
-        assert_eq!(yolo_status::from_raw(16), None);
+        assert_eq!(yolo_status::from_raw(17), None);
     }
 
     #[test]
     fn status_values_are_stable() {
         let values: Vec<u32> = yolo_status::ALL.iter().map(|s| *s as u32).collect();
-        assert_eq!(values, (0..=15).collect::<Vec<u32>>());
+        assert_eq!(values, (0..=16).collect::<Vec<u32>>());
     }
 }

@@ -8,7 +8,8 @@ pose, oriented boxes and classification.
 
 Results match Ultralytics' `predict` for the same model, image and thresholds. `Detection.mask`,
 `.keypoints`, `.xywhr` and `.corners` carry what segmentation, pose and oriented-box models add;
-`Detector.classify` gives a classification model's top classes. For web servers, use
+`Detector.classify` gives a classification model's top classes. `Detector.track` follows objects from video
+frame to frame (`Detection.track_id`), as Ultralytics' `model.track`. For web servers, use
 `preload()` from a start-up hook: it loads once per process, in the background, and survives fork.
 Log events go to the `yolo_ffi` logger.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from ._errors import (
     AcquireTimeoutError,
+    BusyError,
     ImageDecodeError,
     ImageTooLargeError,
     InferenceError,
@@ -46,12 +48,14 @@ from .detector import (
     pixel_buffer,
     preload,
 )
+from .tracking import Tracker
 
 #: The version of this package, which is also the bundled library's (`version()`).
 __version__ = version()
 
 __all__ = [
     "AcquireTimeoutError",
+    "BusyError",
     "ClassMap",
     "ClassProbability",
     "Detection",
@@ -74,6 +78,7 @@ __all__ = [
     "ProviderUnavailableError",
     "RuntimeUnavailableError",
     "Stats",
+    "Tracker",
     "YoloError",
     "__version__",
     "after_fork",

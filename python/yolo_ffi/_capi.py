@@ -52,6 +52,12 @@ detector_p = c_void_p  # struct yolo_detector *: opaque, checked by the library
 result_p = c_void_p  # struct yolo_result *: opaque, owned until yolo_result_free
 config_p = c_void_p  # struct yolo_config *: opaque, owned until yolo_config_free
 options_p = c_void_p  # struct yolo_detect_options *: opaque, owned until yolo_detect_options_free
+tracker_config_p = c_void_p  # struct yolo_tracker_config *: opaque, owned until yolo_tracker_config_free
+tracker_p = c_void_p  # struct yolo_tracker *: opaque, owned until yolo_tracker_free
+
+# yolo_tracker_kind and yolo_gmc_method
+TRACKER_KINDS = {"bytetrack": 1, "botsort": 2}
+GMC_METHODS = {"none": 1, "sparseOptFlow": 2}
 
 LOAD_CALLBACK = CFUNCTYPE(None, c_void_p, status_t, c_char_p)
 LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p)
@@ -126,6 +132,20 @@ class RawDepthMap(Structure):
     """`struct yolo_depth_map`."""
 
     _fields_ = [("width", c_uint32), ("height", c_uint32), ("data", c_void_p), ("data_len", c_size_t)]
+
+
+class RawTrack(Structure):
+    _fields_ = [
+        ("id", c_uint64),
+        ("detection", c_uint32),
+        ("class_id", c_uint32),
+        ("score", c_float),
+        ("x1", c_float),
+        ("y1", c_float),
+        ("x2", c_float),
+        ("y2", c_float),
+        ("angle", c_float),
+    ]
 
 
 class DetectorStats(Structure):
@@ -263,6 +283,21 @@ _declare(
 )
 _declare("yolo_result_class_map", status_t, result_p, POINTER(RawClassMap))
 _declare("yolo_result_depth_map", status_t, result_p, POINTER(RawDepthMap))
+_declare("yolo_tracker_config_new", status_t, c_uint32, POINTER(tracker_config_p))
+_declare("yolo_tracker_config_free", status_t, tracker_config_p)
+for _field in ("track_high_thresh", "track_low_thresh", "new_track_thresh", "match_thresh", "proximity_thresh",
+               "appearance_thresh"):
+    _declare(f"yolo_tracker_config_set_{_field}", status_t, tracker_config_p, ctypes.c_double)
+_declare("yolo_tracker_config_set_track_buffer", status_t, tracker_config_p, c_uint32)
+_declare("yolo_tracker_config_set_fuse_score", status_t, tracker_config_p, c_bool)
+_declare("yolo_tracker_config_set_with_reid", status_t, tracker_config_p, c_bool)
+_declare("yolo_tracker_config_set_gmc_method", status_t, tracker_config_p, c_uint32)
+_declare("yolo_tracker_new", status_t, tracker_config_p, POINTER(tracker_p))
+_declare("yolo_tracker_free", status_t, tracker_p)
+_declare("yolo_tracker_reset", status_t, tracker_p)
+_declare("yolo_tracker_update", status_t, tracker_p, result_p, POINTER(ctypes.c_double), c_size_t)
+_declare("yolo_result_tracks", status_t, result_p, POINTER(POINTER(RawTrack)), POINTER(c_size_t), POINTER(c_bool))
+_declare("yolo_result_track_id", status_t, result_p, c_size_t, POINTER(c_uint64))
 
 
 def utf8_at(pointer: c_void_p, length: c_size_t) -> str:

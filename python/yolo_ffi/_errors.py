@@ -113,6 +113,13 @@ class ProviderUnavailableError(YoloError):
     status_name = "PROVIDER_UNAVAILABLE"
 
 
+class BusyError(YoloError):
+    """Another thread is using the object in a call that must not overlap: a `Tracker` updated by two threads
+    at once (one stream, one caller at a time). Nothing was changed."""
+
+    status_name = "BUSY"
+
+
 _CLASSES: Tuple[Type[YoloError], ...] = (
     InvalidArgumentError,
     RuntimeUnavailableError,
@@ -129,6 +136,7 @@ _CLASSES: Tuple[Type[YoloError], ...] = (
     InvalidHandleError,
     OutOfMemoryError,
     ProviderUnavailableError,
+    BusyError,
 )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import ctypes
+import dataclasses
 import enum
 import functools
 import math
@@ -21,6 +22,7 @@ import numpy as np
 from . import _capi
 from ._errors import InvalidArgumentError, InvalidHandleError, NotReadyError, check, error_for, last_error_message
 from ._runtime import openvino_plugin, preload_gpu_libraries, resolve_runtime
+from .tracking import Tracker, TrackerSpec, obb_corners
 
 if TYPE_CHECKING:  # Pillow is optional
     from PIL.Image import Image as PILImage
@@ -110,6 +112,9 @@ class Detection:
     """Centre, size and rotation in radians, as Ultralytics' `obb.xywhr`."""
     corners: Optional[Tuple[Tuple[float, float], ...]] = None
     """The four corners `(x, y)`, as Ultralytics' `obb.xyxyxyxy`; not clipped."""
+    track_id: Optional[int] = None
+    """From `Detector.track`: the track's id (from 1), as Ultralytics' `boxes.id`; None from `detect`, and
+    for a frame whose detections come back without ids."""
 
     @property
     def box(self) -> Tuple[float, float, float, float]:
@@ -123,8 +128,9 @@ class Detection:
         return (self.x1 + width / 2, self.y1 + height / 2, width, height)
 
     def to_dict(self) -> Dict[str, Any]:
-        """A JSON-ready dict: class id and name, score, `box` as `[x1, y1, x2, y2]`, and what the task adds:
-        `mask` (`Mask.rle()`), `keypoints` (`[[x, y, confidence], ...]`), `xywhr` and `corners`."""
+        """A JSON-ready dict: class id and name, score, `box` as `[x1, y1, x2, y2]`, what the task adds:
+        `mask` (`Mask.rle()`), `keypoints` (`[[x, y, confidence], ...]`), `xywhr` and `corners`, and a
+        tracked detection's `track_id`."""
         out: Dict[str, Any] = {
             "class_id": self.class_id,
             "class_name": self.class_name,
@@ -141,6 +147,8 @@ class Detection:
             out["xywhr"] = list(self.xywhr)
         if self.corners is not None:
             out["corners"] = [list(c) for c in self.corners]
+        if self.track_id is not None:
+            out["track_id"] = self.track_id
         return out
 
 
@@ -488,6 +496,9 @@ class Detector:
         finally:
             lib.yolo_config_free(config)
         self._handle = handle.value
+        # The tracker `track` keeps for the detector's own stream, and the spec it was made from.
+        self._tracker: Optional[Tracker] = None
+        self._tracker_spec: Any = None
 
     # -- lifetime -----------------------------------------------------------------------------------------
 
@@ -499,6 +510,9 @@ class Detector:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+        tracker, self._tracker = getattr(self, "_tracker", None), None
+        if tracker is not None:
+            tracker.close()
         if handle is not None:
             _capi.lib.yolo_free(handle)
 
@@ -805,6 +819,97 @@ class Detector:
         raw = _capi.RawDepthMap()
         check(_capi.lib.yolo_result_depth_map(owner.result, ctypes.byref(raw)))
         return owner.view(raw.data or 0, ctypes.c_float, raw.data_len, (raw.height, raw.width))
+
+    def track(
+        self,
+        image: ImageInput,
+        *,
+        persist: bool = False,
+        tracker: Union[TrackerSpec, Tracker] = "botsort.yaml",
+        conf: Optional[float] = None,
+        iou: Optional[float] = None,
+        max_det: Optional[int] = None,
+        agnostic: Optional[bool] = None,
+        retina_masks: Optional[bool] = None,
+        polygons: bool = False,
+        channels: str = "rgb",
+    ) -> List[Detection]:
+        """Detects objects in one video frame and tracks them, as Ultralytics' `model.track(frame,
+        persist=..., tracker=...)`: each detection gets a `track_id`, the same from frame to frame for the
+        same object, and its box is the track's (Kalman-filtered, clipped to the image; for oriented boxes
+        `xywhr` and `corners`); masks and keypoints are the detection's. The list is in Ultralytics' order
+        of tracks. When no track comes back, the frame's detections are given without ids, or none while a
+        track started in this frame awaits confirmation (as Ultralytics gives them).
+
+        `tracker` is `"botsort.yaml"` (the default) or `"bytetrack.yaml"`, a tracker YAML file or a dict of
+        settings (see `Tracker`): the detector keeps one tracker for it, and `persist=False` (Ultralytics'
+        default) starts it over, so frame-by-frame calls pass `persist=True`. Or a `Tracker`, one stream's
+        own (`persist=False` resets it). `conf` defaults to 0.1, as in Ultralytics' `track`; the other
+        arguments are `detect`'s. BoT-SORT's camera-motion compensation needs OpenCV
+        (`pip install "yolo-ffi[track]"`).
+
+        Raises:
+            BusyError: another thread is updating the same tracker (one stream, one caller at a time).
+            ImportError: BoT-SORT with sparseOptFlow without OpenCV, or a tracker file without PyYAML.
+            and what `detect` raises.
+        """
+        if self.task not in ("detect", "segment", "pose", "obb"):
+            raise ValueError(f"{self.model_path} is a {self.task} model: tracking needs boxes")
+        stream = self._stream(tracker, persist)
+        with self._options(0.1 if conf is None else conf, iou, max_det, agnostic, retina_masks=retina_masks) as options:
+            result = self._detect_one(image, channels, options)
+        try:
+            stream._update(result, image, channels)
+            return self._collect_tracked(result, polygons)
+        finally:
+            _capi.lib.yolo_result_free(result)
+
+    def _stream(self, tracker: Union[TrackerSpec, Tracker], persist: bool) -> Tracker:
+        """The tracker for this call: the caller's own, or the detector's, made (again) from `tracker`."""
+        if isinstance(tracker, Tracker):
+            if not persist:
+                tracker.reset()
+            return tracker
+        spec = tuple(sorted(tracker.items())) if isinstance(tracker, dict) else os.fspath(tracker)  # type: ignore[arg-type]
+        with self._lock:
+            if self._tracker is None or not persist or spec != self._tracker_spec:
+                old, self._tracker = self._tracker, Tracker(tracker)
+                self._tracker_spec = spec
+                if old is not None:
+                    old.close()
+            return self._tracker
+
+    def _collect_tracked(self, result: _capi.result_p, polygons: bool) -> List[Detection]:
+        """The tracked frame, as Ultralytics gives it: the tracks, each with its detection's mask or keypoints."""
+        detections = self._collect(result, polygons)
+        raw = ctypes.POINTER(_capi.RawTrack)()
+        count, shown = ctypes.c_size_t(), ctypes.c_bool()
+        check(_capi.lib.yolo_result_tracks(result, ctypes.byref(raw), ctypes.byref(count), ctypes.byref(shown)))
+        if not count.value:
+            return detections if shown.value else []
+        width, height = ctypes.c_uint32(), ctypes.c_uint32()
+        check(_capi.lib.yolo_result_image_size(result, ctypes.byref(width), ctypes.byref(height)))
+        tracked = []
+        for k in range(count.value):
+            t = raw[k]
+            d = detections[t.detection]
+            if d.xywhr is not None:
+                corners = obb_corners(t.x1, t.y1, t.x2, t.y2, t.angle)
+                xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+                box = dict(
+                    x1=min(max(min(xs), 0.0), width.value),
+                    y1=min(max(min(ys), 0.0), height.value),
+                    x2=min(max(max(xs), 0.0), width.value),
+                    y2=min(max(max(ys), 0.0), height.value),
+                )
+                tracked.append(
+                    dataclasses.replace(
+                        d, **box, xywhr=(t.x1, t.y1, t.x2, t.y2, t.angle), corners=corners, track_id=t.id
+                    )
+                )
+            else:
+                tracked.append(dataclasses.replace(d, x1=t.x1, y1=t.y1, x2=t.x2, y2=t.y2, track_id=t.id))
+        return tracked
 
     def _detect_one(self, image: ImageInput, channels: str, options: Optional[_capi.options_p]) -> _capi.result_p:
         """Runs one detect call on `image` and returns its result, which the caller frees."""

@@ -42,6 +42,15 @@
     X(yolo_oriented_box, 52, corners, 20)                                                                              \
     X(yolo_class_probability, 8, class_id, 0)                                                                          \
     X(yolo_class_probability, 8, probability, 4)                                                                       \
+    X(yolo_track, 40, id, 0)                                                                                           \
+    X(yolo_track, 40, detection, 8)                                                                                    \
+    X(yolo_track, 40, class_id, 12)                                                                                    \
+    X(yolo_track, 40, score, 16)                                                                                       \
+    X(yolo_track, 40, x1, 20)                                                                                          \
+    X(yolo_track, 40, y1, 24)                                                                                          \
+    X(yolo_track, 40, x2, 28)                                                                                          \
+    X(yolo_track, 40, y2, 32)                                                                                          \
+    X(yolo_track, 40, angle, 36)                                                                                       \
     X(yolo_detector_stats, 584, state, 0)                                                                              \
     X(yolo_detector_stats, 584, load_time_us, 8)                                                                       \
     X(yolo_detector_stats, 584, detects, 16)                                                                           \

@@ -2,7 +2,8 @@
  * Every task's accessors from C, under -Wall -Wextra -Werror, ASan/UBSan and valgrind: the synthetic task
  * models of scripts/make_test_models.py (whose masks, keypoints, rotated boxes, classes, class maps and
  * depth maps are known by hand), and, when SHARED is given and holds them, the trained shapes models on their images (every
- * accessor walked, every value checked against the header's promises).
+ * accessor walked, every value checked against the header's promises); and the tracker's calls on the
+ * synthetic models' frames (ids, their detections, the motion rules, reset, the statuses of misuse).
  *
  *   tasks_test MODELS_DIR [SHARED_DIR]
  */
@@ -267,12 +268,116 @@ static void trained(const char *shared) {
     }
 }
 
+/* Tracks `frames` frames of `detector` (a synthetic model: the same boxes in every frame) and checks that the
+ * detections scoring at least 0.25 get ids 1, 2, ... on the first frame, keep them, and name their detection. */
+static void track_frames(const yolo_detector *detector, yolo_tracker *tracker, const double *motion, size_t motion_len,
+                         int frames) {
+    for (int f = 0; f < frames; f++) {
+        yolo_result *result = detect_grey(detector, 64, 64);
+        const yolo_detection *detections = NULL;
+        size_t count = 0;
+        CHECK(yolo_result_detections(result, &detections, &count) == YOLO_STATUS_OK);
+        CHECK(yolo_tracker_update(tracker, result, motion, motion_len) == YOLO_STATUS_OK);
+        const yolo_track *tracks = NULL;
+        size_t n = 0;
+        bool shown = true;
+        CHECK(yolo_result_tracks(result, &tracks, &n, &shown) == YOLO_STATUS_OK);
+        size_t strong = 0;
+        for (size_t i = 0; i < count; i++) {
+            strong += detections[i].score >= 0.25f;
+        }
+        CHECK(strong > 0 && n == strong && !shown);
+        for (size_t k = 0; k < n; k++) {
+            CHECK(tracks[k].id == k + 1);
+            CHECK(tracks[k].detection < count);
+            const yolo_detection *d = &detections[tracks[k].detection];
+            CHECK(d->score == tracks[k].score && d->class_id == tracks[k].class_id);
+            CHECK(fabsf(d->x1 - tracks[k].x1) < 1e-3f && fabsf(d->y2 - tracks[k].y2) < 1e-3f);
+            uint64_t id = 0;
+            CHECK(yolo_result_track_id(result, tracks[k].detection, &id) == YOLO_STATUS_OK && id == tracks[k].id);
+        }
+        uint64_t id = 7;
+        CHECK(yolo_result_track_id(result, count, &id) == YOLO_STATUS_OUT_OF_RANGE && id == 7);
+        yolo_result_free(result);
+    }
+}
+
+static void tracking(const char *models) {
+    yolo_detector *detector = open_model(models, "v8_fixed.onnx");
+    if (!detector) {
+        return;
+    }
+    yolo_tracker_config *config = NULL;
+    CHECK(yolo_tracker_config_new(0, &config) == YOLO_STATUS_INVALID_ARGUMENT && config == NULL);
+    CHECK(yolo_tracker_config_new(YOLO_TRACKER_KIND_BYTETRACK, &config) == YOLO_STATUS_OK);
+    yolo_tracker *tracker = NULL;
+    CHECK(yolo_tracker_new(config, &tracker) == YOLO_STATUS_OK);
+    track_frames(detector, tracker, NULL, 0, 3);
+    /* A motion is BoT-SORT's only; a refused update changes nothing. */
+    const double identity[6] = {1, 0, 0, 0, 1, 0};
+    yolo_result *result = detect_grey(detector, 64, 64);
+    CHECK(yolo_tracker_update(tracker, result, identity, 6) == YOLO_STATUS_INVALID_ARGUMENT);
+    const yolo_track *tracks = NULL;
+    size_t n = 0;
+    bool shown = false;
+    CHECK(yolo_result_tracks(result, &tracks, &n, &shown) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_tracker_update(tracker, result, NULL, 6) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_tracker_update(NULL, result, NULL, 0) == YOLO_STATUS_INVALID_ARGUMENT);
+    yolo_result_free(result);
+    /* After a reset the ids start from 1 again. */
+    CHECK(yolo_tracker_reset(tracker) == YOLO_STATUS_OK);
+    track_frames(detector, tracker, NULL, 0, 1);
+    CHECK(yolo_tracker_free(tracker) == YOLO_STATUS_OK);
+    CHECK(yolo_tracker_config_free(config) == YOLO_STATUS_OK);
+
+    /* BoT-SORT as Ultralytics ships it compensates the camera's motion: it needs one per frame. */
+    CHECK(yolo_tracker_config_new(YOLO_TRACKER_KIND_BOTSORT, &config) == YOLO_STATUS_OK);
+    CHECK(yolo_tracker_new(config, &tracker) == YOLO_STATUS_OK);
+    result = detect_grey(detector, 64, 64);
+    CHECK(yolo_tracker_update(tracker, result, NULL, 0) == YOLO_STATUS_INVALID_ARGUMENT);
+    const double sideways[6] = {1, 0, NAN, 0, 1, 0};
+    CHECK(yolo_tracker_update(tracker, result, sideways, 6) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_tracker_update(tracker, result, identity, 5) == YOLO_STATUS_INVALID_ARGUMENT);
+    yolo_result_free(result);
+    track_frames(detector, tracker, identity, 6, 3);
+    CHECK(yolo_tracker_free(tracker) == YOLO_STATUS_OK);
+    /* Without compensation it takes none; re-identification and non-finite thresholds are refused. */
+    CHECK(yolo_tracker_config_set_gmc_method(config, 0) == YOLO_STATUS_INVALID_ARGUMENT);
+    CHECK(yolo_tracker_config_set_gmc_method(config, YOLO_GMC_METHOD_NONE) == YOLO_STATUS_OK);
+    CHECK(yolo_tracker_new(config, &tracker) == YOLO_STATUS_OK);
+    track_frames(detector, tracker, NULL, 0, 2);
+    CHECK(yolo_tracker_free(tracker) == YOLO_STATUS_OK);
+    tracker = NULL;
+    CHECK(yolo_tracker_config_set_with_reid(config, true) == YOLO_STATUS_OK);
+    CHECK(yolo_tracker_new(config, &tracker) == YOLO_STATUS_INVALID_ARGUMENT && tracker == NULL);
+    CHECK(yolo_tracker_config_set_with_reid(config, false) == YOLO_STATUS_OK);
+    CHECK(yolo_tracker_config_set_match_thresh(config, NAN) == YOLO_STATUS_OK);
+    CHECK(yolo_tracker_new(config, &tracker) == YOLO_STATUS_INVALID_ARGUMENT && tracker == NULL);
+    CHECK(yolo_tracker_config_free(config) == YOLO_STATUS_OK);
+    CHECK(yolo_tracker_free(NULL) == YOLO_STATUS_OK);
+
+    /* A classification result has no boxes to track. */
+    yolo_detector *classify = open_model(models, "classify_task.onnx");
+    if (classify) {
+        CHECK(yolo_tracker_config_new(YOLO_TRACKER_KIND_BYTETRACK, &config) == YOLO_STATUS_OK);
+        CHECK(yolo_tracker_new(config, &tracker) == YOLO_STATUS_OK);
+        result = detect_grey(classify, 64, 64);
+        CHECK(yolo_tracker_update(tracker, result, NULL, 0) == YOLO_STATUS_INVALID_ARGUMENT);
+        yolo_result_free(result);
+        yolo_tracker_free(tracker);
+        yolo_tracker_config_free(config);
+        yolo_free(classify);
+    }
+    yolo_free(detector);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: tasks_test MODELS_DIR [SHARED_DIR]\n");
         return 2;
     }
     synthetic(argv[1]);
+    tracking(argv[1]);
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/models/shapes-seg.onnx", argc > 2 ? argv[2] : "");
     FILE *f = argc > 2 ? fopen(probe, "rb") : NULL;

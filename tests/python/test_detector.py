@@ -76,6 +76,7 @@ def test_struct_layouts_are_the_headers():
         "yolo_class_map": _capi.RawClassMap,
         "yolo_depth_map": _capi.RawDepthMap,
         "yolo_detector_stats": _capi.DetectorStats,
+        "yolo_track": _capi.RawTrack,
     }
     assert set(ours) == set(layouts)
     for struct, cls in ours.items():
