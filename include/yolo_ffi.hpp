@@ -357,12 +357,126 @@ class Result {
     return Span<float>(map.data, map.data_len);
   }
 
+  // A tracked frame's tracks (see yolo_result_tracks), in Ultralytics' order; owned by this result. With
+  // none, `*untracked_shown` (when given) says whether the detections stand without ids.
+  Span<yolo_track> tracks(bool* untracked_shown = nullptr) const {
+    const yolo_track* tracks = nullptr;
+    std::size_t count = 0;
+    bool shown = false;
+    detail::check(yolo_result_tracks(result_, &tracks, &count, &shown));
+    if (untracked_shown != nullptr) *untracked_shown = shown;
+    return Span<yolo_track>(tracks, count);
+  }
+
+  // A tracked frame's detection `index`'s track id, or 0 (see yolo_result_track_id).
+  std::uint64_t track_id(std::size_t index) const {
+    std::uint64_t id = 0;
+    detail::check(yolo_result_track_id(result_, index, &id));
+    return id;
+  }
+
   // The C object, owned by this Result.
   const yolo_result* get() const noexcept { return result_; }
 
  private:
+  friend class Tracker;
+
   yolo_result* result_ = nullptr;
   Span<yolo_detection> detections_;
+};
+
+// Which tracker (yolo_tracker_kind).
+enum class TrackerKind : uint32_t {
+  bytetrack = YOLO_TRACKER_KIND_BYTETRACK,
+  botsort = YOLO_TRACKER_KIND_BOTSORT,
+};
+
+// BoT-SORT's camera-motion compensation (yolo_gmc_method).
+enum class GmcMethod : uint32_t {
+  none = YOLO_GMC_METHOD_NONE,
+  sparse_opt_flow = YOLO_GMC_METHOD_SPARSE_OPT_FLOW,
+};
+
+// A tracker's settings: yolo_tracker_config, with the values of Ultralytics' file for its kind, and a setter
+// per setting (checked when a Tracker is made from it).
+class TrackerConfig {
+ public:
+  explicit TrackerConfig(TrackerKind kind) {
+    detail::check(yolo_tracker_config_new(static_cast<uint32_t>(kind), &config_));
+  }
+  ~TrackerConfig() { yolo_tracker_config_free(config_); }
+  TrackerConfig(TrackerConfig&& other) noexcept : config_(std::exchange(other.config_, nullptr)) {}
+  TrackerConfig& operator=(TrackerConfig&& other) noexcept {
+    std::swap(config_, other.config_);
+    return *this;
+  }
+  TrackerConfig(const TrackerConfig&) = delete;
+  TrackerConfig& operator=(const TrackerConfig&) = delete;
+
+  // See yolo_tracker_config_set_track_high_thresh.
+  TrackerConfig& track_high_thresh(double v) { return set(yolo_tracker_config_set_track_high_thresh(config_, v)); }
+  // See yolo_tracker_config_set_track_low_thresh.
+  TrackerConfig& track_low_thresh(double v) { return set(yolo_tracker_config_set_track_low_thresh(config_, v)); }
+  // See yolo_tracker_config_set_new_track_thresh.
+  TrackerConfig& new_track_thresh(double v) { return set(yolo_tracker_config_set_new_track_thresh(config_, v)); }
+  // See yolo_tracker_config_set_track_buffer.
+  TrackerConfig& track_buffer(uint32_t frames) { return set(yolo_tracker_config_set_track_buffer(config_, frames)); }
+  // See yolo_tracker_config_set_match_thresh.
+  TrackerConfig& match_thresh(double v) { return set(yolo_tracker_config_set_match_thresh(config_, v)); }
+  // See yolo_tracker_config_set_fuse_score.
+  TrackerConfig& fuse_score(bool fuse) { return set(yolo_tracker_config_set_fuse_score(config_, fuse)); }
+  // See yolo_tracker_config_set_gmc_method.
+  TrackerConfig& gmc_method(GmcMethod method) {
+    return set(yolo_tracker_config_set_gmc_method(config_, static_cast<uint32_t>(method)));
+  }
+  // See yolo_tracker_config_set_proximity_thresh.
+  TrackerConfig& proximity_thresh(double v) { return set(yolo_tracker_config_set_proximity_thresh(config_, v)); }
+  // See yolo_tracker_config_set_appearance_thresh.
+  TrackerConfig& appearance_thresh(double v) { return set(yolo_tracker_config_set_appearance_thresh(config_, v)); }
+  // See yolo_tracker_config_set_with_reid.
+  TrackerConfig& with_reid(bool reid) { return set(yolo_tracker_config_set_with_reid(config_, reid)); }
+
+  // The C object, owned by this config.
+  const yolo_tracker_config* get() const noexcept { return config_; }
+
+ private:
+  TrackerConfig& set(yolo_status status) {
+    detail::check(status);
+    return *this;
+  }
+
+  yolo_tracker_config* config_ = nullptr;
+};
+
+// One stream's tracker (yolo_tracker): feed it each frame's Result in order. One caller at a time: an
+// update while another thread updates it throws an Error with YOLO_STATUS_BUSY.
+class Tracker {
+ public:
+  explicit Tracker(const TrackerConfig& config) { detail::check(yolo_tracker_new(config.get(), &tracker_)); }
+  explicit Tracker(TrackerKind kind) : Tracker(TrackerConfig(kind)) {}
+  ~Tracker() { yolo_tracker_free(tracker_); }
+  Tracker(Tracker&& other) noexcept : tracker_(std::exchange(other.tracker_, nullptr)) {}
+  Tracker& operator=(Tracker&& other) noexcept {
+    std::swap(tracker_, other.tracker_);
+    return *this;
+  }
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+
+  // Tracks one frame: its tracks are then frame.tracks() and frame.track_id(i). `motion` is BoT-SORT's
+  // camera motion with gmc_method sparse_opt_flow (6 doubles, see yolo_tracker_update), else nullptr.
+  void update(Result& frame, const double* motion = nullptr) {
+    detail::check(yolo_tracker_update(tracker_, frame.result_, motion, motion != nullptr ? 6 : 0));
+  }
+
+  // Forgets every track; ids start from 1 again.
+  void reset() { detail::check(yolo_tracker_reset(tracker_)); }
+
+  // The C object, owned by this tracker.
+  const yolo_tracker* get() const noexcept { return tracker_; }
+
+ private:
+  yolo_tracker* tracker_ = nullptr;
 };
 
 // A loaded model and its pool of ONNX Runtime sessions (yolo_detector). Thread-safe: any number of threads

@@ -67,6 +67,37 @@ void per_pixel_tasks(const std::string& models) {
   expect(std::abs(values[127] - 7.0f) < 1e-5f && values[0] == 0.0f, "the ramp from 0 to 7 across the image");
 }
 
+// The tracker on a synthetic detector (the same boxes in every frame): ids 1.. from the first frame, kept;
+// BoT-SORT as shipped needs a motion; reset starts the ids over.
+void tracking(const std::string& models) {
+  const std::vector<uint8_t> grey(64 * 64 * 3, 90);
+  yolo::Detector detector(yolo::Config(models + "/v8_fixed.onnx"));
+  yolo::Tracker tracker(yolo::TrackerConfig(yolo::TrackerKind::bytetrack).track_buffer(10));
+  std::vector<std::uint64_t> first;
+  for (int frame = 0; frame < 3; frame++) {
+    yolo::Result result = detector.detect_pixels(grey.data(), grey.size(), 64, 64, 64 * 3, yolo::PixelFormat::rgb8);
+    tracker.update(result);
+    bool shown = true;
+    std::vector<std::uint64_t> ids;
+    for (const yolo_track& track : result.tracks(&shown)) {
+      ids.push_back(track.id);
+      expect(result.track_id(track.detection) == track.id, "a track names its detection");
+    }
+    expect(!ids.empty() && !shown, "the frame has tracks");
+    if (frame == 0) first = ids;
+    expect(ids == first, "the ids stay");
+  }
+  expect(first.front() == 1, "ids start from 1");
+  tracker.reset();
+  yolo::Tracker botsort(yolo::TrackerKind::botsort);
+  yolo::Result result = detector.detect_pixels(grey.data(), grey.size(), 64, 64, 64 * 3, yolo::PixelFormat::rgb8);
+  expect(status_of([&] { botsort.update(result); }) == YOLO_STATUS_INVALID_ARGUMENT, "BoT-SORT needs a motion");
+  expect(status_of([&] { result.tracks(); }) == YOLO_STATUS_INVALID_ARGUMENT, "an untracked result has no tracks");
+  const double identity[6] = {1, 0, 0, 0, 1, 0};
+  botsort.update(result, identity);
+  expect(result.tracks().size() == first.size(), "BoT-SORT tracks the same boxes");
+}
+
 int main(int argc, char** argv) {
   if (argc != 4 && argc != 5) {
     std::fprintf(stderr, "usage: wrapper_test MODEL IMAGE IMGSZ [MODELS_DIR]\n");
@@ -74,6 +105,7 @@ int main(int argc, char** argv) {
   }
   if (argc == 5) {
     per_pixel_tasks(argv[4]);
+    tracking(argv[4]);
   }
   const std::string model = argv[1];
   const uint32_t imgsz = static_cast<uint32_t>(std::stoul(argv[3]));
