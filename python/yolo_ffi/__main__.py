@@ -1,7 +1,9 @@
 """`python -m yolo_ffi MODEL IMAGE...`: prints what a model of any task finds in each image, and can draw it.
+`python -m yolo_ffi track MODEL VIDEO`: tracks the objects of a video, frame after frame, and can write the
+video with their ids and trails.
 
-Exit status: 0 when every image was processed, 1 when any image failed (the others are still processed),
-2 for bad arguments or a model that cannot be loaded.
+Exit status: 0 when every image (or frame) was processed, 1 when any failed (the others are still
+processed), 2 for bad arguments, a model that cannot be loaded, or a video that cannot be opened.
 """
 
 from __future__ import annotations
@@ -175,7 +177,121 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _track_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m yolo_ffi track",
+        description="Track the objects of a video with a detect, segment, pose or obb model, as Ultralytics' "
+        "model.track does. Needs OpenCV for the video: pip install \"yolo-ffi[track]\".",
+    )
+    parser.add_argument("model", type=Path, help="the ONNX model")
+    parser.add_argument("video", type=Path, help="the video (any format OpenCV reads)")
+    parser.add_argument(
+        "--tracker", default="botsort.yaml", help="botsort.yaml (default), bytetrack.yaml, or a tracker YAML file"
+    )
+    parser.add_argument("--conf", type=float, help="confidence threshold (default: 0.1, as Ultralytics' track)")
+    parser.add_argument("--iou", type=float, help="NMS IoU threshold (default: the library's)")
+    parser.add_argument("--max-det", type=int, help="maximum detections per frame (default: the library's)")
+    parser.add_argument("--imgsz", type=int, default=None, help="input size for dynamic models")
+    parser.add_argument("--json", action="store_true", help="one JSON object per frame and line")
+    parser.add_argument("--save", type=Path, metavar="PATH", help="write the video with ids and trails (MP4)")
+    parser.add_argument("--ort-library", type=Path, help="libonnxruntime.so to use instead of onnxruntime's")
+    return parser
+
+
+#: How many past centres a trail shows.
+TRAIL_LENGTH = 30
+
+
+def _draw_tracks(frame: Any, tracked: Sequence[Detection], trails: Dict[int, List[Tuple[int, int]]]) -> Any:
+    """The frame (BGR) with each track's box, id, class and trail drawn; `trails` is updated."""
+    import cv2
+    import numpy as np
+
+    canvas = frame.copy()
+    seen = set()
+    for d in tracked:
+        if d.track_id is None:
+            continue
+        seen.add(d.track_id)
+        r, g, b = _PALETTE[d.track_id % len(_PALETTE)]
+        colour = (b, g, r)
+        if d.corners is not None:
+            cv2.polylines(canvas, [np.asarray(d.corners, np.int32)], True, colour, 2)
+        else:
+            cv2.rectangle(canvas, (round(d.x1), round(d.y1)), (round(d.x2), round(d.y2)), colour, 2)
+        centre = (round((d.x1 + d.x2) / 2), round((d.y1 + d.y2) / 2))
+        trail = trails.setdefault(d.track_id, [])
+        trail.append(centre)
+        del trail[:-TRAIL_LENGTH]
+        if len(trail) > 1:
+            cv2.polylines(canvas, [np.asarray(trail, np.int32)], False, colour, 2)
+        label = f"{d.track_id} {d.class_name} {d.score:.2f}"
+        cv2.putText(canvas, label, (round(d.x1), max(12, round(d.y1) - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
+    for track_id in [t for t in trails if t not in seen]:
+        del trails[track_id][:1]  # a trail not followed fades, a point per frame
+        if not trails[track_id]:
+            del trails[track_id]
+    return canvas
+
+
+def track_main(argv: List[str]) -> int:
+    """`python -m yolo_ffi track MODEL VIDEO`."""
+    args = _track_parser().parse_args(argv)
+    try:
+        import cv2
+    except ImportError:
+        print('yolo_ffi: track needs OpenCV for the video: pip install "yolo-ffi[track]"', file=sys.stderr)
+        return 2
+    capture = cv2.VideoCapture(os.fspath(args.video))
+    if not capture.isOpened():
+        print(f"yolo_ffi: cannot open the video {args.video}", file=sys.stderr)
+        return 2
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    try:
+        detector = Detector(args.model, iou=args.iou, max_det=args.max_det, imgsz=args.imgsz, ort_library=args.ort_library)
+    except (YoloError, ValueError) as error:
+        print(f"yolo_ffi: cannot load {args.model}: {error}", file=sys.stderr)
+        capture.release()
+        return 2
+    writer = None
+    trails: Dict[int, List[Tuple[int, int]]] = {}
+    failed = frame_index = 0
+    try:
+        with detector:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                try:
+                    tracked = detector.track(frame, persist=True, tracker=args.tracker, conf=args.conf, channels="bgr")
+                except (YoloError, ValueError) as error:
+                    failed += 1
+                    print(f"frame {frame_index}: error: {error}", file=sys.stderr)
+                    frame_index += 1
+                    continue
+                if args.json:
+                    print(json.dumps({"frame": frame_index, "detections": [d.to_dict() for d in tracked]}))
+                else:
+                    found = ", ".join(f"{d.track_id if d.track_id is not None else '-'} {d.class_name}" for d in tracked)
+                    print(f"frame {frame_index}: {found}")
+                if args.save is not None:
+                    if writer is None:
+                        height, width = frame.shape[:2]
+                        fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+                        writer = cv2.VideoWriter(os.fspath(args.save), fourcc, fps, (width, height))
+                    writer.write(_draw_tracks(frame, tracked, trails))
+                frame_index += 1
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    return 1 if failed else 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["track"]:
+        return track_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         detector = Detector(

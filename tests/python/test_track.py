@@ -132,3 +132,29 @@ def test_one_stream_one_caller_at_a_time(synthetic):
         assert [d.track_id for d in detector.track(frame, persist=True, tracker=stream)] == [
             d.track_id for d in detector.track(frame, tracker="bytetrack.yaml")
         ]
+
+
+def test_the_command_line_tracks_a_video(synthetic, tmp_path, capsys):
+    """`python -m yolo_ffi track MODEL VIDEO --json --save OUT`: a JSON line per frame with the ids, and the
+    video written back with as many frames."""
+    import cv2
+
+    from yolo_ffi.__main__ import main
+
+    video, out = tmp_path / "grey.mp4", tmp_path / "tracked.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64))
+    for _ in range(6):
+        writer.write(np.full((64, 64, 3), 90, np.uint8))
+    writer.release()
+    model = synthetic / "v8_fixed.onnx"
+    assert main(["track", str(model), str(video), "--tracker", "bytetrack.yaml", "--json", "--save", str(out)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["frame"] for line in lines] == list(range(6))
+    ids = [[d["track_id"] for d in line["detections"]] for line in lines]
+    assert ids[0] and all(frame == ids[0] for frame in ids)
+    capture = cv2.VideoCapture(str(out))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    assert frames == 6
+    assert main(["track", str(model), str(tmp_path / "missing.mp4")]) == 2
