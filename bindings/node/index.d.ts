@@ -110,6 +110,38 @@ export interface Detection {
   keypoints?: [number, number, number][];
   /** Oriented-box models: the rotated box (box holds its axis-aligned bounds). */
   obb?: OrientedBox;
+  /** From Detector.track: the track's id, from 1; absent for a frame's detections without ids. */
+  trackId?: number;
+}
+
+/** A tracker's settings, camelCase of Ultralytics' tracker YAML; those left out keep its values. */
+export interface TrackerSettings {
+  trackHighThresh?: number;
+  trackLowThresh?: number;
+  newTrackThresh?: number;
+  trackBuffer?: number;
+  matchThresh?: number;
+  fuseScore?: boolean;
+  /** BoT-SORT's camera-motion compensation; 'sparseOptFlow' (the default) needs a motion with each frame. */
+  gmcMethod?: 'none' | 'sparseOptFlow';
+  proximityThresh?: number;
+  appearanceThresh?: number;
+  withReid?: boolean;
+}
+
+/** One stream's tracker (ByteTrack or BoT-SORT, as Ultralytics runs them). Release it with close(). */
+export class Tracker {
+  constructor(kind: 'bytetrack' | 'botsort', settings?: TrackerSettings);
+  readonly kind: 'bytetrack' | 'botsort';
+  /** Forgets every track; ids start from 1 again. */
+  reset(): void;
+  /** Releases the tracker. Idempotent. */
+  close(): void;
+}
+
+/** Detect options for a tracked frame, and BoT-SORT's camera motion (the 2 x 3 affine matrix, row by row). */
+export interface TrackOptions extends DetectOptions {
+  motion?: [number, number, number, number, number, number];
 }
 
 /** The pool's counters: yolo_detector_stats with camelCase names (latencies in microseconds). */
@@ -172,6 +204,8 @@ export class Detector {
   batchStats(): { runs: number; calls: number; longestWaitUs: number };
   /** Detects objects in an image file or its encoded bytes; resolves to the detections, best first. */
   detect(image: string | Uint8Array, options?: DetectOptions): Promise<Detection[]>;
+  /** Detects and tracks one video frame with `tracker`; resolves to its tracks, in Ultralytics' order. */
+  track(image: string | Uint8Array, tracker: Tracker, options?: TrackOptions): Promise<Detection[]>;
   /** The pool's counters. */
   stats(): Stats;
   /** Frees the model after the calls in flight; later calls reject with INVALID_HANDLE. Idempotent. */

@@ -148,6 +148,23 @@ class Detector {
     return (await this._run(image, undefined)).depthMap;
   }
 
+  /**
+   * Detects objects in one video frame and tracks them with `tracker` (a Tracker: one stream's), as
+   * Ultralytics' `model.track`: resolves to the frame's tracks, `detect`'s objects with `trackId` and the
+   * track's filtered box, in Ultralytics' order; without tracks, the detections without `trackId` (or none
+   * while a new track awaits confirmation). `options` are `detect`'s, `conf` 0.1 unless given, and
+   * `motion`, BoT-SORT's camera motion since the last frame (6 numbers, the 2 x 3 affine matrix row by row)
+   * when its `gmcMethod` is 'sparseOptFlow'. A tracker updated by two calls at once rejects the second with
+   * status BUSY.
+   */
+  async track(image, tracker, options = {}) {
+    if (!(tracker instanceof Tracker)) throw new TypeError('track needs a Tracker');
+    const { motion, ...detectOptions } = options;
+    if (detectOptions.conf === undefined) detectOptions.conf = 0.1;
+    const result = await this._run(image, detectOptions, { tracker: tracker._live(), motion });
+    return result.detections.map((d) => ({ ...d, className: this.classNames[d.classId] ?? String(d.classId) }));
+  }
+
   /** What cross-caller batching (`maxBatch`) has done in this process: `{runs, calls, longestWaitUs}`. */
   batchStats() {
     this._checkOpen();
@@ -158,14 +175,14 @@ class Detector {
     }
   }
 
-  async _run(image, options) {
+  async _run(image, options, tracking = undefined) {
     this._checkOpen();
     this._inFlight++;
     try {
       const bytes = typeof image === 'string' ? await fs.readFile(image) : image;
       if (!(bytes instanceof Uint8Array)) throw new TypeError('image must be a path, a Buffer or a Uint8Array');
       // A call that started before close() still runs: the model is freed after the last one in flight.
-      return await this._lane().call('detect', [this._handle, bytes, options, this.task]);
+      return await this._lane().call('detect', [this._handle, bytes, options, this.task, tracking]);
     } finally {
       this._inFlight--;
       if (this._closing && this._inFlight === 0) this._closing.release();
@@ -250,4 +267,52 @@ function version() {
   return native.c.version();
 }
 
-module.exports = { Detector, YoloError, setLogCallback, version, STATUS_NAMES: native.STATUS_NAMES };
+const trackerFinalizer = new FinalizationRegistry((handle) => native.c.trackerFree(handle));
+
+/**
+ * One stream's tracker: `new Tracker('bytetrack' | 'botsort', settings)`, with the values of Ultralytics'
+ * `bytetrack.yaml` or `botsort.yaml` and `settings` overriding single ones (`trackHighThresh`,
+ * `trackLowThresh`, `newTrackThresh`, `trackBuffer`, `matchThresh`, `fuseScore`, `gmcMethod` ('none' or
+ * 'sparseOptFlow', BoT-SORT's default, which needs a `motion` with each frame), `proximityThresh`,
+ * `appearanceThresh`, `withReid`). Feed it frames with `detector.track(frame, tracker)`; `reset()` starts it
+ * over, `close()` releases it.
+ */
+class Tracker {
+  constructor(kind, settings = {}) {
+    try {
+      this._handle = native.newTracker(kind, settings);
+    } catch (error) {
+      rethrow(error);
+    }
+    this.kind = kind;
+    trackerFinalizer.register(this, this._handle, this);
+  }
+
+  /** Forgets every track; ids start from 1 again. */
+  reset() {
+    try {
+      native.check(native.c.trackerReset(this._live()));
+    } catch (error) {
+      rethrow(error);
+    }
+  }
+
+  /** Releases the tracker. Idempotent. */
+  close() {
+    if (this._handle) {
+      trackerFinalizer.unregister(this);
+      native.c.trackerFree(this._handle);
+      this._handle = 0;
+    }
+  }
+
+  _live() {
+    if (!this._handle) {
+      const status = native.STATUS_NAMES.indexOf('INVALID_ARGUMENT');
+      throw new YoloError({ status, name: 'INVALID_ARGUMENT', message: 'the tracker is closed' });
+    }
+    return this._handle;
+  }
+}
+
+module.exports = { Detector, Tracker, YoloError, setLogCallback, version, STATUS_NAMES: native.STATUS_NAMES };

@@ -269,7 +269,8 @@ static void trained(const char *shared) {
 }
 
 /* Tracks `frames` frames of `detector` (a synthetic model: the same boxes in every frame) and checks that the
- * detections scoring at least 0.25 get ids 1, 2, ... on the first frame, keep them, and name their detection. */
+ * detections scoring at least 0.25 (of a positive size) get ids 1, 2, ... on the first frame, keep them, and name
+ * their detection. */
 static void track_frames(const yolo_detector *detector, yolo_tracker *tracker, const double *motion, size_t motion_len,
                          int frames) {
     for (int f = 0; f < frames; f++) {
@@ -284,7 +285,7 @@ static void track_frames(const yolo_detector *detector, yolo_tracker *tracker, c
         CHECK(yolo_result_tracks(result, &tracks, &n, &shown) == YOLO_STATUS_OK);
         size_t strong = 0;
         for (size_t i = 0; i < count; i++) {
-            strong += detections[i].score >= 0.25f;
+            strong += detections[i].score >= 0.25f && detections[i].x2 > detections[i].x1 && detections[i].y2 > detections[i].y1;
         }
         CHECK(strong > 0 && n == strong && !shown);
         for (size_t k = 0; k < n; k++) {

@@ -320,6 +320,14 @@ def test_the_constants_ctypes_restates_are_the_headers():
     }
     for name in ("RGB8", "BGR8", "RGBA8", "BGRA8", "GRAY8"):
         assert getattr(_capi, f"PIXEL_{name}") == values[f"YOLO_PIXEL_FORMAT_{name}"], name
+    assert _capi.TRACKER_KINDS == {
+        "bytetrack": values["YOLO_TRACKER_KIND_BYTETRACK"],
+        "botsort": values["YOLO_TRACKER_KIND_BOTSORT"],
+    }
+    assert _capi.GMC_METHODS == {
+        "none": values["YOLO_GMC_METHOD_NONE"],
+        "sparseOptFlow": values["YOLO_GMC_METHOD_SPARSE_OPT_FLOW"],
+    }
 
 
 def test_task_and_provider_names_come_from_the_library():

@@ -77,6 +77,17 @@ const ClassMap = koffi.struct('yolo_class_map', {
   class_count: 'size_t',
 });
 const DepthMap = koffi.struct('yolo_depth_map', { width: 'uint32_t', height: 'uint32_t', data: 'void *', data_len: 'size_t' });
+const Track = koffi.struct('yolo_track', {
+  id: 'uint64_t',
+  detection: 'uint32_t',
+  class_id: 'uint32_t',
+  score: 'float',
+  x1: 'float',
+  y1: 'float',
+  x2: 'float',
+  y2: 'float',
+  angle: 'float',
+});
 const LogCallback = koffi.proto('void yolo_log_callback(void *user_data, uint32_t level, const char *message)');
 
 const c = {
@@ -156,7 +167,32 @@ const c = {
   resultClassMap: lib.func('uint32_t yolo_result_class_map(void *result, _Out_ yolo_class_map *out_map)'),
   resultDepthMap: lib.func('uint32_t yolo_result_depth_map(void *result, _Out_ yolo_depth_map *out_map)'),
   resultFree: lib.func('void yolo_result_free(void *result)'),
+  trackerConfigNew: lib.func('uint32_t yolo_tracker_config_new(uint32_t kind, _Out_ void **out_config)'),
+  trackerConfigFree: lib.func('uint32_t yolo_tracker_config_free(void *config)'),
+  trackerNew: lib.func('uint32_t yolo_tracker_new(void *config, _Out_ uintptr_t *out_tracker)'),
+  trackerFree: lib.func('uint32_t yolo_tracker_free(uintptr_t tracker)'),
+  trackerReset: lib.func('uint32_t yolo_tracker_reset(uintptr_t tracker)'),
+  trackerUpdate: lib.func(
+    'uint32_t yolo_tracker_update(uintptr_t tracker, void *result, const double *motion, size_t motion_len)',
+  ),
+  resultTracks: lib.func(
+    'uint32_t yolo_result_tracks(void *result, _Out_ void **out_tracks, _Out_ size_t *out_count, _Out_ bool *out_shown)',
+  ),
   setLogCallback: lib.func('uint32_t yolo_set_log_callback(yolo_log_callback *callback, void *user_data)'),
+};
+
+/** The setter of each tracker setting, by the name the binding takes (camel case of the YAML's). */
+const TRACKER_SETTINGS = {
+  trackHighThresh: lib.func('uint32_t yolo_tracker_config_set_track_high_thresh(void *config, double value)'),
+  trackLowThresh: lib.func('uint32_t yolo_tracker_config_set_track_low_thresh(void *config, double value)'),
+  newTrackThresh: lib.func('uint32_t yolo_tracker_config_set_new_track_thresh(void *config, double value)'),
+  trackBuffer: lib.func('uint32_t yolo_tracker_config_set_track_buffer(void *config, uint32_t value)'),
+  matchThresh: lib.func('uint32_t yolo_tracker_config_set_match_thresh(void *config, double value)'),
+  fuseScore: lib.func('uint32_t yolo_tracker_config_set_fuse_score(void *config, bool value)'),
+  gmcMethod: lib.func('uint32_t yolo_tracker_config_set_gmc_method(void *config, uint32_t value)'),
+  proximityThresh: lib.func('uint32_t yolo_tracker_config_set_proximity_thresh(void *config, double value)'),
+  appearanceThresh: lib.func('uint32_t yolo_tracker_config_set_appearance_thresh(void *config, double value)'),
+  withReid: lib.func('uint32_t yolo_tracker_config_set_with_reid(void *config, bool value)'),
 };
 
 /** `[value, name]` of every value `nameOf` names, from `first` up to the first it does not (NULL). */
@@ -361,7 +397,7 @@ function stats(handle) {
  * Detects in encoded image bytes: [{classId, score, box}, with what `task` adds], best first, the classes of a
  * classifier, and the image size.
  */
-function detect(handle, bytes, options, task) {
+function detect(handle, bytes, options, task, tracking = undefined) {
   let nativeOptions = null;
   if (options && Object.keys(options).length > 0) {
     const out = [null];
@@ -401,6 +437,10 @@ function detect(handle, bytes, options, task) {
         const rawClasses = n[0] > 0 ? koffi.decode(first[0], ClassProbability, Number(n[0])) : [];
         classes = rawClasses.map((k) => ({ classId: k.class_id, probability: k.probability }));
       }
+      if (tracking) {
+        const frame = tracked(result[0], detections, tracking, width[0], height[0]);
+        return { detections: frame, classes: [], width: width[0], height: height[0] };
+      }
       return { detections, classes, width: width[0], height: height[0], ...maps(result[0], task) };
     } finally {
       c.resultFree(result[0]);
@@ -408,6 +448,71 @@ function detect(handle, bytes, options, task) {
   } finally {
     if (nativeOptions) c.optionsFree(nativeOptions);
   }
+}
+
+/** The tracker kinds and BoT-SORT's motion compensations the library has (yolo_tracker_kind, yolo_gmc_method). */
+const TRACKER_KINDS = Object.freeze({ bytetrack: 1, botsort: 2 });
+const GMC_METHODS = Object.freeze({ none: 1, sparseOptFlow: 2 });
+
+/** A tracker (its address) from a kind and settings; only the settings given are passed on. */
+function newTracker(kind, settings = {}) {
+  if (!(kind in TRACKER_KINDS)) throw new TypeError(`tracker kind ${kind}: the library has ${Object.keys(TRACKER_KINDS)}`);
+  const config = [null];
+  check(c.trackerConfigNew(TRACKER_KINDS[kind], config));
+  try {
+    for (const [name, value] of Object.entries(settings)) {
+      if (value === undefined) continue;
+      const setter = TRACKER_SETTINGS[name];
+      if (!setter) throw new TypeError(`unknown tracker setting ${name}`);
+      if (name === 'gmcMethod') {
+        if (!(value in GMC_METHODS)) throw new TypeError(`gmcMethod ${value}: the library has ${Object.keys(GMC_METHODS)}`);
+        check(setter(config[0], GMC_METHODS[value]));
+      } else {
+        check(setter(config[0], typeof value === 'boolean' ? value : Number(value)));
+      }
+    }
+    const tracker = [0];
+    check(c.trackerNew(config[0], tracker));
+    return tracker[0];
+  } finally {
+    c.trackerConfigFree(config[0]);
+  }
+}
+
+/**
+ * Tracks a frame's result with `tracking.tracker` (and `tracking.motion`, BoT-SORT's camera motion): the
+ * frame's tracks as detections with `trackId` and the track's box, in Ultralytics' order; without tracks,
+ * the detections without ids, or none while a new track awaits confirmation.
+ */
+function tracked(result, detections, { tracker, motion }, width, height) {
+  const m = motion ? Float64Array.from(motion) : null;
+  check(c.trackerUpdate(tracker, result, m, m ? m.length : 0));
+  const first = [null];
+  const count = [0];
+  const shown = [false];
+  check(c.resultTracks(result, first, count, shown));
+  if (Number(count[0]) === 0) return shown[0] ? detections : [];
+  return koffi.decode(first[0], Track, Number(count[0])).map((t) => {
+    const d = detections[t.detection];
+    if (!d.obb) return { ...d, box: [t.x1, t.y1, t.x2, t.y2], trackId: Number(t.id) };
+    // An oriented track: its centre, size and angle, the corners from them, and their clipped bounds.
+    const corners = rotatedCorners(t.x1, t.y1, t.x2, t.y2, t.angle);
+    const xs = corners.filter((_, i) => i % 2 === 0);
+    const ys = corners.filter((_, i) => i % 2 === 1);
+    const clip = (v, hi) => Math.min(Math.max(v, 0), hi);
+    const box = [clip(Math.min(...xs), width), clip(Math.min(...ys), height), clip(Math.max(...xs), width), clip(Math.max(...ys), height)];
+    const obb = { cx: t.x1, cy: t.y1, width: t.x2, height: t.y2, angle: t.angle, corners };
+    return { ...d, box, obb, trackId: Number(t.id) };
+  });
+}
+
+/** The corners of a rotated box, x, y pairs in Ultralytics' order. */
+function rotatedCorners(cx, cy, w, h, angle) {
+  const [cos, sin] = [Math.cos(angle), Math.sin(angle)];
+  const along = [(w / 2) * cos, (w / 2) * sin];
+  const across = [(-h / 2) * sin, (h / 2) * cos];
+  const point = (a, b) => [cx + a * along[0] + b * across[0], cy + a * along[1] + b * across[1]];
+  return [...point(1, 1), ...point(1, -1), ...point(-1, -1), ...point(-1, 1)];
 }
 
 /** `len` bytes of the library's memory at `pointer`, copied (the result they belong to is freed after). */
@@ -440,4 +545,4 @@ function maps(result, task) {
   return {};
 }
 
-module.exports = { koffi, c, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, ClassMap, DepthMap, LogCallback, STATUS_NAMES, PROVIDERS, IO_BINDING, UINT32_MAX, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };
+module.exports = { koffi, c, newTracker, Track, TRACKER_KINDS, GMC_METHODS, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, ClassMap, DepthMap, LogCallback, STATUS_NAMES, PROVIDERS, IO_BINDING, UINT32_MAX, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };

@@ -206,4 +206,8 @@ test('the header values the binding restates are the header\'s', () => {
   assert.match(header, /^#define YOLO_WAIT_FOREVER UINT32_MAX$/m);
   assert.match(header, /^#define YOLO_DEFAULT_BATCH_DELAY UINT32_MAX$/m);
   assert.equal(native.UINT32_MAX, 2 ** 32 - 1);
+  assert.equal(native.TRACKER_KINDS.bytetrack, value('YOLO_TRACKER_KIND_BYTETRACK'));
+  assert.equal(native.TRACKER_KINDS.botsort, value('YOLO_TRACKER_KIND_BOTSORT'));
+  assert.equal(native.GMC_METHODS.none, value('YOLO_GMC_METHOD_NONE'));
+  assert.equal(native.GMC_METHODS.sparseOptFlow, value('YOLO_GMC_METHOD_SPARSE_OPT_FLOW'));
 });
