@@ -47,6 +47,7 @@ const (
 	StatusInvalidHandle       Status = C.YOLO_STATUS_INVALID_HANDLE
 	StatusOutOfMemory         Status = C.YOLO_STATUS_OUT_OF_MEMORY
 	StatusProviderUnavailable Status = C.YOLO_STATUS_PROVIDER_UNAVAILABLE
+	StatusBusy                Status = C.YOLO_STATUS_BUSY
 )
 
 // String is the library's short description of the status.
@@ -192,6 +193,9 @@ type Detection struct {
 	Polygon   [][2]float32
 	Keypoints [][3]float32
 	OBB       *OrientedBox
+	// TrackID is the track's id from Track (from 1); 0 from Detect, and for a frame whose detections come
+	// back without ids.
+	TrackID uint64
 }
 
 // Detector is a loaded model and its session pool. Safe for concurrent use.
@@ -722,7 +726,12 @@ func cLayout() map[string]map[string]uintptr {
 	var k C.yolo_keypoint
 	var o C.struct_yolo_oriented_box
 	var p C.yolo_class_probability
+	var t C.yolo_track
 	return map[string]map[string]uintptr{
+		"yolo_track": {"size": unsafe.Sizeof(t), "id": unsafe.Offsetof(t.id), "detection": unsafe.Offsetof(t.detection),
+			"class_id": unsafe.Offsetof(t.class_id), "score": unsafe.Offsetof(t.score), "x1": unsafe.Offsetof(t.x1),
+			"y1": unsafe.Offsetof(t.y1), "x2": unsafe.Offsetof(t.x2), "y2": unsafe.Offsetof(t.y2),
+			"angle": unsafe.Offsetof(t.angle)},
 		"yolo_detection": {"size": unsafe.Sizeof(d), "x1": unsafe.Offsetof(d.x1), "y1": unsafe.Offsetof(d.y1),
 			"x2": unsafe.Offsetof(d.x2), "y2": unsafe.Offsetof(d.y2), "score": unsafe.Offsetof(d.score),
 			"class_id": unsafe.Offsetof(d.class_id)},
