@@ -4,7 +4,8 @@ package yoloffi;
  * One detected object, in the image's pixels (after EXIF orientation): its class, the confidence and the
  * box corners, with what the model's task adds: {@code mask} and {@code polygon} ({@code [x, y]} points) for
  * segmentation, {@code keypoints} ({@code [x, y, confidence]} each) for pose, {@code obb} for oriented boxes
- * (whose axis-aligned bounds the box holds); null for the other tasks.
+ * (whose axis-aligned bounds the box holds); null for the other tasks. {@code trackId} is the track's id
+ * (from 1) from {@link Detector#track}, 0 from {@code detect} and for a frame's detections without ids.
  */
 public record Detection(
     int classId,
@@ -17,4 +18,5 @@ public record Detection(
     Mask mask,
     float[][] polygon,
     float[][] keypoints,
-    OrientedBox obb) {}
+    OrientedBox obb,
+    long trackId) {}

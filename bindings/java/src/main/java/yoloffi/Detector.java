@@ -262,6 +262,92 @@ public final class Detector implements AutoCloseable {
     return run(encoded, options, this::detections);
   }
 
+  /**
+   * Detects objects in one encoded video frame and tracks them with {@code tracker} (one stream's), as
+   * Ultralytics' {@code model.track}: the frame's tracks, each a {@link Detection} with its {@code trackId}
+   * and the track's filtered box (an oriented track's {@code obb} its rotated box), in Ultralytics' order;
+   * without tracks, the detections without ids, or none while a new track awaits confirmation. {@code
+   * options} are {@code detect}'s, conf 0.1 unless set, as Ultralytics' track; {@code motion} is BoT-SORT's
+   * camera motion since the last frame (the 2 x 3 affine matrix row by row) for its sparseOptFlow, else
+   * null. A tracker updated by two threads at once throws {@link Status#BUSY} for the second.
+   */
+  public List<Detection> track(byte[] encoded, Tracker tracker, CallOptions options, double[] motion) {
+    CallOptions withConf = new CallOptions();
+    if (options != null) {
+      withConf.iou = options.iou;
+      withConf.maxDet = options.maxDet;
+      withConf.agnostic = options.agnostic;
+      withConf.retinaMasks = options.retinaMasks;
+      withConf.conf = options.conf;
+    }
+    if (withConf.conf == null) {
+      withConf.conf = 0.1f;
+    }
+    return tracker.use(
+        trackerPointer ->
+            run(
+                encoded,
+                withConf,
+                result -> tracked(result, detections(result), trackerPointer, motion)));
+  }
+
+  /** The frame's tracks, from a tracker's update of its result. */
+  private static List<Detection> tracked(Pointer result, List<Detection> detections, Pointer tracker, double[] motion) {
+    YoloLibrary c = YoloLibrary.C;
+    YoloException.check(c.yolo_tracker_update(tracker, result, motion, motion == null ? 0 : motion.length));
+    PointerByReference first = new PointerByReference();
+    PointerByReference count = new PointerByReference();
+    ByteByReference shown = new ByteByReference();
+    YoloException.check(c.yolo_result_tracks(result, first, count, shown));
+    int n = (int) Pointer.nativeValue(count.getValue());
+    if (n == 0) {
+      return shown.getValue() != 0 ? detections : List.of();
+    }
+    IntByReference width = new IntByReference();
+    IntByReference height = new IntByReference();
+    YoloException.check(c.yolo_result_image_size(result, width, height));
+    List<Detection> tracks = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      Pointer t = first.getValue().share((long) i * Layouts.SIZES.get("yolo_track"));
+      Detection d = detections.get(t.getInt(Layouts.at("yolo_track", "detection")));
+      long id = t.getLong(Layouts.at("yolo_track", "id"));
+      float x1 = t.getFloat(Layouts.at("yolo_track", "x1"));
+      float y1 = t.getFloat(Layouts.at("yolo_track", "y1"));
+      float x2 = t.getFloat(Layouts.at("yolo_track", "x2"));
+      float y2 = t.getFloat(Layouts.at("yolo_track", "y2"));
+      if (d.obb() == null) {
+        tracks.add(new Detection(d.classId(), d.className(), d.score(), x1, y1, x2, y2, d.mask(), d.polygon(), d.keypoints(), null, id));
+        continue;
+      }
+      // An oriented track: its centre, size and angle, the corners from them, and their clipped bounds.
+      double angle = t.getFloat(Layouts.at("yolo_track", "angle"));
+      double cos = Math.cos(angle), sin = Math.sin(angle);
+      double[] along = {x2 / 2 * cos, x2 / 2 * sin};
+      double[] across = {-y2 / 2 * sin, y2 / 2 * cos};
+      int[][] signs = {{1, 1}, {1, -1}, {-1, -1}, {-1, 1}};
+      float[][] corners = new float[4][];
+      double minX = Double.MAX_VALUE, minY = Double.MAX_VALUE, maxX = -Double.MAX_VALUE, maxY = -Double.MAX_VALUE;
+      for (int k = 0; k < 4; k++) {
+        double x = x1 + signs[k][0] * along[0] + signs[k][1] * across[0];
+        double y = y1 + signs[k][0] * along[1] + signs[k][1] * across[1];
+        corners[k] = new float[] {(float) x, (float) y};
+        minX = Math.min(minX, x);
+        minY = Math.min(minY, y);
+        maxX = Math.max(maxX, x);
+        maxY = Math.max(maxY, y);
+      }
+      double w = width.getValue(), h = height.getValue();
+      OrientedBox obb = new OrientedBox(x1, y1, x2, y2, (float) angle, corners);
+      tracks.add(
+          new Detection(
+              d.classId(), d.className(), d.score(),
+              (float) Math.min(Math.max(minX, 0), w), (float) Math.min(Math.max(minY, 0), h),
+              (float) Math.min(Math.max(maxX, 0), w), (float) Math.min(Math.max(maxY, 0), h),
+              d.mask(), d.polygon(), d.keypoints(), obb, id));
+    }
+    return Collections.unmodifiableList(tracks);
+  }
+
   /** A classification model's most probable classes for an encoded image, best first. */
   public List<ClassProbability> classify(byte[] encoded, CallOptions options) {
     return run(
@@ -480,7 +566,8 @@ public final class Detector implements AutoCloseable {
               mask,
               polygon,
               keypoints,
-              obb));
+              obb,
+              0));
     }
     return Collections.unmodifiableList(detections);
   }

@@ -17,7 +17,8 @@ final class Layouts {
           "yolo_oriented_box", 52,
           "yolo_class_probability", 8,
           "yolo_class_map", 48,
-          "yolo_depth_map", 24);
+          "yolo_depth_map", 24,
+          "yolo_track", 40);
 
   static final Map<String, Map<String, Integer>> OFFSETS =
       Map.of(
@@ -31,7 +32,11 @@ final class Layouts {
               Map.of(
                   "width", 0, "height", 4, "element_size", 8, "data", 16, "data_len", 24, "pixel_counts", 32,
                   "class_count", 40),
-          "yolo_depth_map", Map.of("width", 0, "height", 4, "data", 8, "data_len", 16));
+          "yolo_depth_map", Map.of("width", 0, "height", 4, "data", 8, "data_len", 16),
+          "yolo_track",
+              Map.of(
+                  "id", 0, "detection", 8, "class_id", 12, "score", 16, "x1", 20, "y1", 24, "x2", 28, "y2", 32,
+                  "angle", 36));
 
   static int at(String struct, String field) {
     return OFFSETS.get(struct).get(field);

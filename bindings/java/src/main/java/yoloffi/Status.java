@@ -24,7 +24,8 @@ public enum Status {
   LOAD_FAILED,
   INVALID_HANDLE,
   OUT_OF_MEMORY,
-  PROVIDER_UNAVAILABLE;
+  PROVIDER_UNAVAILABLE,
+  BUSY;
 
   /** Each name the library gives, by value. */
   private static final Map<Integer, Status> BY_VALUE = new HashMap<>();

@@ -132,4 +132,41 @@ interface YoloLibrary extends Library {
       Pointer detector, LongByReference outRuns, LongByReference outCalls, LongByReference outWaitUs);
 
   void yolo_result_free(Pointer result);
+
+  int yolo_result_image_size(Pointer result, IntByReference outWidth, IntByReference outHeight);
+
+  int yolo_tracker_config_new(int kind, PointerByReference outConfig);
+
+  int yolo_tracker_config_free(Pointer config);
+
+  int yolo_tracker_config_set_track_high_thresh(Pointer config, double value);
+
+  int yolo_tracker_config_set_track_low_thresh(Pointer config, double value);
+
+  int yolo_tracker_config_set_new_track_thresh(Pointer config, double value);
+
+  int yolo_tracker_config_set_track_buffer(Pointer config, int frames);
+
+  int yolo_tracker_config_set_match_thresh(Pointer config, double value);
+
+  int yolo_tracker_config_set_fuse_score(Pointer config, boolean fuse);
+
+  int yolo_tracker_config_set_gmc_method(Pointer config, int method);
+
+  int yolo_tracker_config_set_proximity_thresh(Pointer config, double value);
+
+  int yolo_tracker_config_set_appearance_thresh(Pointer config, double value);
+
+  int yolo_tracker_config_set_with_reid(Pointer config, boolean reid);
+
+  int yolo_tracker_new(Pointer config, PointerByReference outTracker);
+
+  int yolo_tracker_free(Pointer tracker);
+
+  int yolo_tracker_reset(Pointer tracker);
+
+  int yolo_tracker_update(Pointer tracker, Pointer result, double[] motion, long motionLen);
+
+  int yolo_result_tracks(
+      Pointer result, PointerByReference outTracks, PointerByReference outCount, ByteByReference outShown);
 }

@@ -134,8 +134,66 @@ public final class DetectorTest {
       check(
           text.contains("#define YOLO_DEFAULT_BATCH_DELAY UINT32_MAX") && Detector.DEFAULT_BATCH_DELAY == -1,
           "the default batch delay is the header's UINT32_MAX");
+      check(
+          text.contains("YOLO_TRACKER_KIND_BYTETRACK = " + Tracker.Kind.BYTETRACK.value() + ",")
+              && text.contains("YOLO_TRACKER_KIND_BOTSORT = " + Tracker.Kind.BOTSORT.value() + ","),
+          "the tracker kinds are the header's");
+      check(
+          text.contains("YOLO_GMC_METHOD_NONE = " + Tracker.GmcMethod.NONE.value() + ",")
+              && text.contains("YOLO_GMC_METHOD_SPARSE_OPT_FLOW = " + Tracker.GmcMethod.SPARSE_OPT_FLOW.value() + ","),
+          "the motion compensations are the header's");
     }
     System.err.println("DetectorTest: " + passed + " checks passed (yolo-ffi " + Detector.version() + ")");
+  }
+
+  /**
+   * Tracking on the synthetic detector (the same boxes in every frame): ids from 1, kept, each track's box
+   * its detection's; BoT-SORT's motion rule; oriented boxes; misuse. The tracking itself is compared with
+   * Ultralytics by the library's own tests.
+   */
+  private static void tracking(String models, byte[] image) {
+    try (Detector detector = Detector.open(Path.of(models, "v8_fixed.onnx"), null);
+        Tracker tracker = new Tracker(Tracker.Kind.BYTETRACK, null)) {
+      Detector.CallOptions low = new Detector.CallOptions();
+      low.conf = 0.1f;
+      List<Detection> strong =
+          detector.detect(image, low).stream()
+              .filter(d -> d.score() >= 0.25f && d.x2() > d.x1() && d.y2() > d.y1())
+              .toList();
+      check(!strong.isEmpty(), "detections that start tracks");
+      for (int frame = 0; frame < 3; frame++) {
+        List<Detection> tracks = detector.track(image, tracker, null, null);
+        check(tracks.size() == strong.size(), "one track per strong detection, frame " + frame);
+        for (int i = 0; i < tracks.size(); i++) {
+          Detection t = tracks.get(i);
+          check(t.trackId() == i + 1 && t.classId() == strong.get(i).classId(), "ids from 1, kept: " + t);
+          check(Math.abs(t.x1() - strong.get(i).x1()) < 1e-3 && Math.abs(t.y2() - strong.get(i).y2()) < 1e-3, "the box");
+        }
+      }
+      tracker.reset();
+      check(detector.track(image, tracker, null, null).get(0).trackId() == 1, "reset starts the ids over");
+      try (Tracker botsort = new Tracker(Tracker.Kind.BOTSORT, null)) {
+        check(
+            statusOf(() -> detector.track(image, botsort, null, null)) == Status.INVALID_ARGUMENT,
+            "BoT-SORT with sparseOptFlow needs a motion");
+        check(!detector.track(image, botsort, null, new double[] {1, 0, 0, 0, 1, 0}).isEmpty(), "with the identity");
+      }
+      Tracker.Settings reid = new Tracker.Settings();
+      reid.withReid = true;
+      check(statusOf(() -> new Tracker(Tracker.Kind.BOTSORT, reid)) == Status.INVALID_ARGUMENT, "with_reid is refused");
+      Tracker closed = new Tracker(Tracker.Kind.BYTETRACK, null);
+      closed.close();
+      closed.close();
+      check(statusOf(() -> detector.track(image, closed, null, null)) == Status.INVALID_HANDLE, "a closed tracker");
+    }
+    try (Detector detector = Detector.open(Path.of(models, "obb_fixed.onnx"), null);
+        Tracker tracker = new Tracker(Tracker.Kind.BYTETRACK, null)) {
+      List<Detection> tracks = detector.track(image, tracker, null, null);
+      check(!tracks.isEmpty(), "oriented boxes are tracked");
+      for (Detection t : tracks) {
+        check(t.trackId() >= 1 && t.obb() != null && t.x1() <= t.x2() && t.y1() <= t.y2(), "an oriented track: " + t);
+      }
+    }
   }
 
   /**
@@ -152,6 +210,7 @@ public final class DetectorTest {
       return;
     }
     byte[] image = Files.readAllBytes(Path.of(taskImage));
+    tracking(models, image);
     for (String name : List.of("seg_e2e", "pose_e2e", "obb_e2e", "classify_task")) {
       try (Detector detector = Detector.open(Path.of(models, name + ".onnx"), null)) {
         StringBuilder json = new StringBuilder("{");
