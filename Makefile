@@ -362,7 +362,7 @@ soak-celery: wheel fixtures
 ## `make fuzz-smoke` runs every target briefly (part of `make test`); `make fuzz FUZZ_SECONDS=600` for real.
 ## Without a nightly toolchain the smoke run is skipped with a message; FUZZ_REQUIRED=1 makes that an error.
 CARGO_FUZZ    := build/tools/bin/cargo-fuzz
-FUZZ_TARGETS  := detect_bytes detect_pixels metadata postprocess tasks
+FUZZ_TARGETS  := detect_bytes detect_pixels metadata postprocess tasks track
 FUZZ_SECONDS  ?= 600
 SMOKE_SECONDS ?= 15
 # The C-ABI targets load ONNX Runtime, whose one-time allocations LeakSanitizer would report, so they run

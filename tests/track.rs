@@ -206,3 +206,101 @@ fn assignment_is_lapjvs() {
     }
     assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
+
+fn boxes(n: usize, seed: u64, score: f32) -> Vec<yolo_ffi_core::Detection> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % 10_000) as f32 / 10_000.0
+    };
+    (0..n)
+        .map(|_| {
+            let (x, y) = (next() * 1900.0, next() * 1060.0);
+            let (w, h) = (5.0 + next() * 40.0, 5.0 + next() * 40.0);
+            yolo_ffi_core::Detection { x1: x, y1: y, x2: x + w, y2: y + h, score, class_id: 0, anchor: 0 }
+        })
+        .collect()
+}
+
+fn frame_of(detections: &[yolo_ffi_core::Detection]) -> Frame<'_> {
+    Frame { detections, oriented: None, image_size: (1920, 1080), motion: None }
+}
+
+/// Hostile use: a crowded frame within the bound (tracked, in bounded time), one past it (refused, nothing
+/// changed), empty frames, a frame of the other kind of box, a size that changes, non-finite boxes.
+#[test]
+fn crowds_kinds_and_sizes_are_handled() {
+    use yolo_ffi_core::track::MAX_FRAME_DETECTIONS;
+    let mut tracker = Tracker::new(TrackerSettings::bytetrack()).unwrap();
+    let crowd = boxes(MAX_FRAME_DETECTIONS, 7, 0.9);
+    let started = std::time::Instant::now();
+    for f in 0..5 {
+        let tracks = tracker.update(&frame_of(&crowd)).unwrap();
+        assert!(tracks.tracks.len() > MAX_FRAME_DETECTIONS / 2, "frame {f}: {}", tracks.tracks.len());
+    }
+    eprintln!("5 frames of {MAX_FRAME_DETECTIONS} detections: {:?}", started.elapsed());
+    let too_many = boxes(10_000, 9, 0.9);
+    let refused = tracker.update(&frame_of(&too_many)).unwrap_err();
+    assert!(refused.message().contains("at most"), "{}", refused.message());
+    // Nothing changed: the same crowd keeps its ids.
+    let before: Vec<u64> = tracker.update(&frame_of(&crowd)).unwrap().tracks.iter().map(|t| t.id).collect();
+    let after: Vec<u64> = tracker.update(&frame_of(&crowd)).unwrap().tracks.iter().map(|t| t.id).collect();
+    assert_eq!(before, after);
+    // Empty frames, then a frame of another size.
+    for _ in 0..3 {
+        assert!(tracker.update(&frame_of(&[])).unwrap().tracks.is_empty());
+    }
+    let small = Frame { detections: &crowd[..10], oriented: None, image_size: (320, 240), motion: None };
+    for t in tracker.update(&small).unwrap().tracks {
+        assert!(t.bbox[2] <= 320.0 && t.bbox[3] <= 240.0, "clipped to the new size: {t:?}");
+    }
+    // Rotated boxes to an axis-aligned tracker: refused.
+    let oriented: Vec<yolo_ffi_core::OrientedBox> = crowd[..3]
+        .iter()
+        .map(|d| yolo_ffi_core::OrientedBox {
+            cx: (d.x1 + d.x2) / 2.0,
+            cy: (d.y1 + d.y2) / 2.0,
+            width: d.x2 - d.x1,
+            height: d.y2 - d.y1,
+            angle: 0.3,
+            corners: [[0.0; 2]; 4],
+        })
+        .collect();
+    let mixed = Frame { detections: &crowd[..3], oriented: Some(&oriented), image_size: (1920, 1080), motion: None };
+    assert!(tracker.update(&mixed).unwrap_err().message().contains("one model per tracker"));
+    // Boxes that are not finite are left out.
+    let mut odd = boxes(3, 11, 0.9);
+    odd[0].x2 = f32::INFINITY;
+    odd[1].score = f32::NAN;
+    tracker.reset();
+    assert_eq!(tracker.update(&frame_of(&odd)).unwrap().tracks.len(), 1);
+}
+
+/// A million frames: ids keep counting, and the tracks kept stay bounded.
+#[test]
+fn a_million_frames_stay_bounded() {
+    use yolo_ffi_core::track::MAX_TRACKS;
+    let mut tracker = Tracker::new(TrackerSettings::bytetrack()).unwrap();
+    let mut last_id = 0;
+    for f in 0..1_000_000u64 {
+        // Every 50th frame a new object somewhere else; the rest empty.
+        let found = if f % 50 == 0 { boxes(1, f + 1, 0.9) } else { Vec::new() };
+        let tracks = tracker.update(&frame_of(&found)).unwrap();
+        if let Some(t) = tracks.tracks.first() {
+            assert!(t.id > last_id || t.id == last_id);
+            last_id = t.id;
+        }
+    }
+    let mut crowded =
+        Tracker::new(TrackerSettings { track_buffer: 1_000_000, ..TrackerSettings::bytetrack() }).unwrap();
+    let mut most = 0;
+    for f in 0..24 {
+        // 512 new objects every other frame, each seen twice (confirmed) and then gone: the lost tracks pile
+        // up to the bound and no further.
+        crowded.update(&frame_of(&boxes(512, 1000 + f / 2, 0.9))).unwrap();
+        most = most.max(crowded.len());
+    }
+    assert!(most > MAX_TRACKS / 2 && crowded.len() <= MAX_TRACKS, "{most} tracks at most, {} kept", crowded.len());
+}

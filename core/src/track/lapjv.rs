@@ -19,17 +19,14 @@ pub fn assign(cost: &[f64], rows: usize, cols: usize, limit: f64) -> (Vec<(usize
         return (Vec::new(), (0..rows).collect(), (0..cols).collect());
     }
     let n = rows + cols;
-    let mut square = vec![limit / 2.0; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            if i < rows && j < cols {
-                square[i * n + j] = cost[i * cols + j];
-            } else if i >= rows && j >= cols {
-                square[i * n + j] = 0.0;
-            }
-        }
-    }
-    let (x, y) = solve(&square, n);
+    // The extended matrix, read through a function rather than built (it has (rows + cols)^2 entries).
+    let half = limit / 2.0;
+    let extended = |i: usize, j: usize| match (i < rows, j < cols) {
+        (true, true) => cost[i * cols + j],
+        (false, false) => 0.0,
+        _ => half,
+    };
+    let (x, y) = solve(&extended, n);
     let mut matches = Vec::new();
     let mut unmatched_rows = Vec::new();
     for (i, &j) in x.iter().enumerate().take(rows) {
@@ -43,9 +40,8 @@ pub fn assign(cost: &[f64], rows: usize, cols: usize, limit: f64) -> (Vec<(usize
     (matches, unmatched_rows, unmatched_cols)
 }
 
-/// The square problem of side `n`: per row its column, per column its row.
-fn solve(cost: &[f64], n: usize) -> (Vec<i64>, Vec<i64>) {
-    let c = |i: usize, j: usize| cost[i * n + j];
+/// The square problem of side `n` with costs `c`: per row its column, per column its row.
+fn solve(c: &impl Fn(usize, usize) -> f64, n: usize) -> (Vec<i64>, Vec<i64>) {
     let mut x = vec![-1i64; n];
     let mut y = vec![0i64; n];
     let mut v = vec![LARGE; n];
@@ -90,10 +86,10 @@ fn solve(cost: &[f64], n: usize) -> (Vec<i64>, Vec<i64>) {
         if free.is_empty() {
             break;
         }
-        free = augmenting_row_reduction(&c, n, free, &mut x, &mut y, &mut v);
+        free = augmenting_row_reduction(c, n, free, &mut x, &mut y, &mut v);
     }
     for &start in &free {
-        augment(&c, n, start, &mut x, &mut y, &mut v);
+        augment(c, n, start, &mut x, &mut y, &mut v);
     }
     (x, y)
 }

@@ -219,10 +219,20 @@ pub struct Tracker {
     removed: VecDeque<u64>,
     frame: u64,
     last_id: u64,
+    /// Whether the tracker follows rotated boxes, from the first frame with detections.
+    oriented: Option<bool>,
 }
 
 /// How many removed tracks Ultralytics remembers.
 const REMOVED_MEMORY: usize = 1000;
+/// The most detections a frame may bring to a tracker (above the low threshold, of a positive size): the
+/// assignment's cost grows with the cube of tracks plus detections. A frame with more is refused.
+pub const MAX_FRAME_DETECTIONS: usize = 1024;
+/// The largest coordinate or size a tracked box may have, in pixels (images are at most 16384 pixels a side).
+const MAX_COORDINATE: f64 = 1e7;
+/// The most tracks (followed and lost) a tracker keeps; past it, the tracks lost longest are removed. Far
+/// above what a stream within `MAX_FRAME_DETECTIONS` per frame keeps with Ultralytics' `track_buffer`.
+pub const MAX_TRACKS: usize = 4096;
 /// Of a tracked and a lost track closer than this IoU distance, one is dropped.
 const DUPLICATE_DISTANCE: f32 = 0.15;
 /// The second round's and the unconfirmed tracks' match limits.
@@ -249,12 +259,23 @@ impl Tracker {
             removed: VecDeque::new(),
             frame: 0,
             last_id: 0,
+            oriented: None,
         })
     }
 
     /// The settings.
     pub fn settings(&self) -> &TrackerSettings {
         &self.settings
+    }
+
+    /// How many tracks the tracker keeps (followed, not yet confirmed, and lost).
+    pub fn len(&self) -> usize {
+        self.tracked.len() + self.lost.len()
+    }
+
+    /// Whether it keeps no track.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Forgets every track and restarts the ids from 1, as for a new video.
@@ -265,10 +286,13 @@ impl Tracker {
         self.removed.clear();
         self.frame = 0;
         self.last_id = 0;
+        self.oriented = None;
     }
 
-    /// Tracks one frame. Fails (`InvalidArgument`) when `oriented` does not have one box per detection, or
-    /// when the camera motion is missing, not finite, or given to a tracker that does not compensate it.
+    /// Tracks one frame. Fails (`InvalidArgument`), changing nothing, when `oriented` does not have one box
+    /// per detection, when the frame brings more than [`MAX_FRAME_DETECTIONS`], when its boxes are of the
+    /// other kind than the tracker's earlier frames' (rotated or not: one model per tracker), or when the
+    /// camera motion is missing, not finite, or given to a tracker that does not compensate it.
     pub fn update(&mut self, frame: &Frame<'_>) -> Result<Tracks> {
         if let Some(oriented) = frame.oriented {
             if oriented.len() != frame.detections.len() {
@@ -277,6 +301,30 @@ impl Tracker {
                     format!("{} rotated boxes for {} detections", oriented.len(), frame.detections.len()),
                 ));
             }
+        }
+        let (high, low) = self.split(frame);
+        if high.len() + low.len() > MAX_FRAME_DETECTIONS {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} detections to track in one frame: a tracker takes at most {MAX_FRAME_DETECTIONS}",
+                    high.len() + low.len()
+                ),
+            ));
+        }
+        let oriented = frame.oriented.is_some();
+        match self.oriented {
+            Some(expected) if !frame.detections.is_empty() && expected != oriented => {
+                let (follows, given) = if expected { ("rotated", "axis-aligned") } else { ("axis-aligned", "rotated") };
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "this tracker follows {follows} boxes and this frame has {given} ones: one model per tracker"
+                    ),
+                ));
+            }
+            None if !frame.detections.is_empty() => self.oriented = Some(oriented),
+            _ => {}
         }
         let compensates =
             self.settings.kind == TrackerKind::BotSort && self.settings.gmc_method != MotionCompensation::None;
@@ -299,7 +347,6 @@ impl Tracker {
             _ => {}
         }
         self.frame += 1;
-        let (high, low) = self.split(frame);
         let mut activated = Vec::new();
         let mut refound = Vec::new();
         let mut newly_lost = Vec::new();
@@ -433,11 +480,20 @@ impl Tracker {
                 }
                 angle = Some(a);
             }
-            if !(w > 0.0 && h > 0.0) {
+            // Ultralytics keeps boxes of a positive size. What no detect call gives is left out too: a box,
+            // score or angle that is not finite, or a box beyond `MAX_COORDINATE` (or so thin that its
+            // measurement is not finite).
+            let sane = [cx, cy, w, h].iter().all(|v| v.abs() <= MAX_COORDINATE)
+                && angle.unwrap_or(0.0).is_finite()
+                && d.score.is_finite();
+            if !(w > 0.0 && h > 0.0) || !sane {
                 continue;
             }
             let tlwh = [(cx - w / 2.0) as f32, (cy - h / 2.0) as f32, w as f32, h as f32];
             let candidate = Candidate { tlwh, score: d.score, class_id: d.class_id, index, angle };
+            if !self.measurement(&candidate).iter().all(|v| v.is_finite()) {
+                continue;
+            }
             if d.score >= high_thresh {
                 high.push(candidate);
             } else if d.score > low_thresh {
@@ -494,7 +550,8 @@ impl Tracker {
             for (y, c) in b.iter().zip(candidates) {
                 let distance = 1.0 - overlap(x, y);
                 let cost = if fuse { 1.0 - (1.0 - distance) * c.score } else { distance };
-                out.push(cost as f64);
+                // A state driven out of range by extreme boxes gives no overlap rather than a NaN cost.
+                out.push(if cost.is_finite() { cost as f64 } else { 1.0 });
             }
         }
         out
@@ -567,6 +624,20 @@ impl Tracker {
             tracked.into_iter().enumerate().filter(|(p, _)| !drop_tracked.contains(p)).map(|(_, t)| t).collect();
         let lost: Vec<usize> =
             lost.into_iter().enumerate().filter(|(q, _)| !drop_lost.contains(q)).map(|(_, t)| t).collect();
+        // Past the bound on live tracks, the tracks lost longest go first, as removed ones.
+        let mut lost = lost;
+        let mut newly_removed = newly_removed;
+        if tracked.len() + lost.len() > MAX_TRACKS {
+            let excess = tracked.len() + lost.len() - MAX_TRACKS;
+            let mut by_age: Vec<usize> = (0..lost.len()).collect();
+            by_age.sort_by_key(|&q| self.tracks[lost[q]].frame);
+            let dropped: Vec<usize> = by_age.into_iter().take(excess).collect();
+            for &q in &dropped {
+                self.tracks[lost[q]].state = State::Removed;
+                newly_removed.push(lost[q]);
+            }
+            lost = lost.into_iter().enumerate().filter(|(q, _)| !dropped.contains(q)).map(|(_, t)| t).collect();
+        }
         for t in newly_removed {
             self.removed.push_back(self.tracks[t].id);
         }
