@@ -486,7 +486,7 @@ impl Tracker {
             let sane = [cx, cy, w, h].iter().all(|v| v.abs() <= MAX_COORDINATE)
                 && angle.unwrap_or(0.0).is_finite()
                 && d.score.is_finite();
-            if !(w > 0.0 && h > 0.0) || !sane {
+            if !(w > 0.0 && h > 0.0 && sane) {
                 continue;
             }
             let tlwh = [(cx - w / 2.0) as f32, (cy - h / 2.0) as f32, w as f32, h as f32];
