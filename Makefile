@@ -38,7 +38,7 @@ DEMO_MODEL  := $(CACHE)/models/nudenet-320n.onnx
 DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 
 .PHONY: bench-python system-deps all ort openvino fixtures demo check test header check-header lint test-models export-variants test-rust test-c \
-        test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks clean fuzz fuzz-smoke miri \
+        test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks bench-track clean fuzz fuzz-smoke miri \
         install uninstall test-install test-snippets test-bindings test-node test-go test-java test-scale-out gpu \
         soak-celery
 
@@ -420,6 +420,7 @@ bench: fixtures
 	build/plotvenv/bin/python scripts/plot_benchmarks.py docs/bench/throughput.json docs/bench/throughput.png
 	$(CARGO) bench --locked $(FEATURES) --bench stages
 	$(if $(wildcard $(SHARED_MODELS)/shapes-seg.onnx),$(MAKE) bench-tasks)
+	$(MAKE) bench-track
 	$(MAKE) bench-python
 	$(PYTHON) scripts/bench_provenance.py --start build/bench-start \
 	  $(if $(ULTRALYTICS_PYTHON),--ultralytics-python $(ULTRALYTICS_PYTHON)) $$(find docs/bench -name '*.json' -newer build/bench-start)
@@ -451,6 +452,14 @@ bench-tasks: fixtures
 	  $(ULTRALYTICS_PYTHON) scripts/ultralytics_postprocess.py --json docs/bench/ultralytics-postprocess-maps.json \
 	  tests/fixtures/maps/shapes26-sem.onnx:semantic:256 tests/fixtures/maps/shapes26-sem-logits.onnx:semantic:256 \
 	  tests/fixtures/maps/shapes26-depth.onnx:depth:256 $(BENCH_IMAGE))
+
+## The tracker's update (100 objects) against a detect call of the demo model at 320, and, with
+## ULTRALYTICS_PYTHON, against Ultralytics' trackers on the same detections (scripts/ultralytics_track_bench.py).
+bench-track: fixtures
+	$(CARGO) bench --locked $(FEATURES) --bench track -- --json docs/bench/track.json --stream build/track-stream.json \
+	  $(DEMO_MODEL):320 $(BENCH_IMAGE)
+	$(if $(ULTRALYTICS_PYTHON),$(ULTRALYTICS_PYTHON) scripts/ultralytics_track_bench.py build/track-stream.json \
+	  --json docs/bench/ultralytics-track.json)
 
 ## With ULTRALYTICS_PYTHON, the wheel goes into that environment and Ultralytics' predict is timed too.
 BENCH_PY = $(or $(ULTRALYTICS_PYTHON),$(BENCH_VENV)/bin/python)

@@ -220,6 +220,30 @@ def stages_table():
     return table(["model", "Ultralytics pre + post (ms)", "yolo_ffi letterbox + decode and NMS (ms)", "ratio"], rows)
 
 
+def track_table():
+    """The tracker's update against a detect call and against Ultralytics' trackers on the same detections
+    (`cargo bench --bench track`, `scripts/ultralytics_track_bench.py`)."""
+    _, ours = load("track.json")
+    if ours is None:
+        return "(no track.json)"
+    _, theirs = load("ultralytics-track.json")
+    detect = ours["detect"]["ms_median"]
+    rows = []
+    for name, label in (("bytetrack", "ByteTrack"), ("botsort", "BoT-SORT")):
+        mine = ours["update_us_median"][name]
+        row = [label, f"{mine:.1f}", f"{mine / 10 / detect:.2f}%"]
+        if theirs is not None:
+            other = theirs["update_us_median"][name]
+            row += [f"{other:.1f}", f"**{mine / other:.3f}x**"]
+        else:
+            row += ["(not run)", ""]
+        rows.append(row)
+    header = [f"tracker ({ours['objects']} objects, {ours['frames']} frames)", "yolo_ffi update (us)",
+              f"of a detect call ({Path(ours['detect']['model']).name}, {detect:.2f} ms)", "Ultralytics update (us)",
+              "ratio"]
+    return table(header, rows)
+
+
 TABLES = {
     "provenance": provenance_table,
     "latency-bus": lambda: latency_table(0),
@@ -228,6 +252,7 @@ TABLES = {
     "tasks": tasks_table,
     "python": python_table,
     "stages": stages_table,
+    "track": track_table,
 }
 
 
