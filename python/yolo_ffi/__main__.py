@@ -226,7 +226,13 @@ def _draw_tracks(frame: Any, tracked: Sequence[Detection], trails: Dict[int, Lis
         if len(trail) > 1:
             cv2.polylines(canvas, [np.asarray(trail, np.int32)], False, colour, 2)
         label = f"{d.track_id} {d.class_name} {d.score:.2f}"
-        cv2.putText(canvas, label, (round(d.x1), max(12, round(d.y1) - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
+        (w, h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+        height, width = canvas.shape[:2]
+        x = min(max(0, round(d.x1)), max(0, width - w - 4))
+        y = round(d.y1) - h - base - 4 if d.y1 >= h + base + 4 else round(d.y1)
+        y = min(max(0, y), max(0, height - h - base - 4))
+        cv2.rectangle(canvas, (x, y), (x + w + 4, y + h + base + 4), colour, -1)
+        cv2.putText(canvas, label, (x + 2, y + h + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     for track_id in [t for t in trails if t not in seen]:
         del trails[track_id][:1]  # a trail not followed fades, a point per frame
         if not trails[track_id]:
