@@ -46,12 +46,16 @@ TRACKERS = {
     "botsort-nogmc": "botsort-nogmc.yaml",
     "botsort": "botsort.yaml",
 }
-# video: (model, task, trackers)
+# run: (video, model, task, trackers). The segmentation model detects the shapes best; the YOLO26 detection
+# model, weaker, gives the detection task's runs (fewer tracks, more frames without ids).
 RUNS = {
-    "crossing": ("shapes-seg.onnx", "segment", list(TRACKERS)),
-    "gaps": ("shapes-seg.onnx", "segment", list(TRACKERS)),
-    "pan": ("shapes-seg.onnx", "segment", list(TRACKERS)),
-    "bars": ("shapes-obb.onnx", "obb", ["bytetrack", "botsort-nogmc"]),
+    "crossing": ("crossing", "shapes-seg.onnx", "segment", list(TRACKERS)),
+    "gaps": ("gaps", "shapes-seg.onnx", "segment", list(TRACKERS)),
+    "pan": ("pan", "shapes-seg.onnx", "segment", list(TRACKERS)),
+    "bars": ("bars", "shapes-obb.onnx", "obb", ["bytetrack", "botsort-nogmc"]),
+    "crossing-det": ("crossing", "shapes26-det.onnx", "detect", list(TRACKERS)),
+    "gaps-det": ("gaps", "shapes26-det.onnx", "detect", list(TRACKERS)),
+    "pan-det": ("pan", "shapes26-det.onnx", "detect", list(TRACKERS)),
 }
 
 
@@ -184,13 +188,14 @@ def references() -> None:
         "generator": "scripts/make_track_fixtures.py",
         "versions": {"ultralytics": ultralytics.__version__, "onnxruntime": onnxruntime.__version__,
                      "lap": lap.__version__, "opencv": checks.cv2.__version__},
-        "notes": "runs[VIDEO][TRACKER]: per frame, the rows of Ultralytics' model.track(frame, persist=True, "
+        "notes": "runs[RUN][TRACKER] (RUN's frames: videos[RUN], its model: models[RUN]): per frame, the rows of Ultralytics' model.track(frame, persist=True, "
                  "tracker=TRACKER, imgsz=320) in its order: detect [x1, y1, x2, y2, id, score, class] (the Kalman "
                  "box clipped to the image), obb [cx, cy, w, h, angle, id, score, class]; id is -1 when the "
                  "frame's detections come back without ids. Trackers: bytetrack.yaml, botsort.yaml "
                  "(gmc_method sparseOptFlow) and botsort-nogmc (botsort.yaml with gmc_method none). "
                  "warps[VIDEO]: per frame, the 2 x 3 motion sparseOptFlow estimated, as BoT-SORT applied it.",
-        "models": {name: model for name, (model, _, _) in RUNS.items()},
+        "models": {name: model for name, (_, model, _, _) in RUNS.items()},
+        "videos": {name: video for name, (video, _, _, _) in RUNS.items()},
         "runs": {},
     }
     # The motion BoT-SORT's sparseOptFlow estimates for each frame, recorded as Ultralytics applies it: the
@@ -207,9 +212,9 @@ def references() -> None:
 
     GMC.apply = recording
     reference["warps"] = {}
-    for video, (model_file, task, trackers) in RUNS.items():
+    for run, (video, model_file, task, trackers) in RUNS.items():
         frames = sorted((OUT / video).glob("*.png"))
-        reference["runs"][video] = {}
+        reference["runs"][run] = {}
         for tracker in trackers:
             config = TRACKERS[tracker] if tracker != "botsort-nogmc" else str(work / "botsort-nogmc.yaml")
             model = YOLO(str(SHARED / "models" / model_file), task=task)
@@ -222,10 +227,11 @@ def references() -> None:
                 ids = boxes.id.tolist() if boxes.id is not None else [-1] * len(coords)
                 rows.append([[*c, int(i), float(s), int(k)] for c, i, s, k in
                              zip(coords, ids, boxes.conf.tolist(), boxes.cls.tolist())])
-            reference["runs"][video][tracker] = rows
+            reference["runs"][run][tracker] = rows
             if tracker == "botsort":
                 reference["warps"][video] = warps[-len(frames):]
-            print(video, tracker, "ids", sorted({r[-3] for frame in rows for r in frame}))
+            tracked = sum(1 for frame in rows for r in frame if r[-3] >= 0)
+            print(run, tracker, "ids", sorted({r[-3] for frame in rows for r in frame}), tracked, "tracked rows")
     (OUT / "reference.json").write_text(json.dumps(reference, indent=None, separators=(",", ":")) + "\n")
 
 
