@@ -192,22 +192,14 @@ def strip(export_path: Path, source: Path) -> tuple[bytes, str, int]:
     return model.SerializeToString(), hashlib.sha256(data).hexdigest(), kept
 
 
-def run_lengths(bits) -> list:
-    runs, value, length = [], False, 0
-    for bit in bits:
-        if bool(bit) != value:
-            runs.append(length)
-            value, length = bool(bit), 0
-        length += 1
-    runs.append(length)
-    return runs
-
-
 def predictions(model_path: Path, task: str, source_runs: list) -> list:
     """Ultralytics' predict on the export, in the shared references' schema, for the runs that keep
     Ultralytics' minimal rectangle (the ones the library reproduces)."""
     from ultralytics import YOLO
     from ultralytics.utils import ops
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_open_vocab_fixtures import run_lengths
 
     model = YOLO(str(model_path), task=task)
     runs = []
