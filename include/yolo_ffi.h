@@ -223,6 +223,28 @@ enum yolo_pixel_format
 typedef uint32_t yolo_pixel_format;
 #endif // __cplusplus
 
+// A stage of a detect call, for `yolo_stats_stage`. Values are stable; 0 is never valid.
+enum yolo_stage
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Decoding an encoded image (`yolo_detect`, `yolo_detect_batch`; pixel buffers skip it).
+  YOLO_STAGE_DECODE = 1,
+  // The letterbox (a classifier's resize and crop) into the model's input.
+  YOLO_STAGE_LETTERBOX = 2,
+  // The ONNX Runtime run.
+  YOLO_STAGE_RUN = 3,
+  // The task's head: the output decoded into detections, masks, keypoints, classes or maps.
+  YOLO_STAGE_HEAD = 4,
+  // The whole call, as `yolo_stats`' latency histogram counts it (with its sum, which that frozen struct
+  // lacks).
+  YOLO_STAGE_CALL = 5,
+};
+#ifndef __cplusplus
+typedef uint32_t yolo_stage;
+#endif // __cplusplus
+
 // Which tracker a `yolo_tracker_config` configures. Values are stable; 0 is never valid.
 enum yolo_tracker_kind
 #ifdef __cplusplus
@@ -284,6 +306,25 @@ typedef struct yolo_tracker_config yolo_tracker_config;
 // never called once `yolo_free` on its detector has returned (`yolo_free` waits for a callback running
 // at that moment), so `user_data` need only live until then.
 typedef void (*yolo_load_callback)(void *user_data, yolo_status status, const char *message);
+
+// The time one stage of the successful detect calls took (`yolo_stats_stage`), in microseconds: how many
+// calls went through it, three percentiles, and a histogram in which bucket `i` counts stage times under
+// `2^i` microseconds and at least `2^(i-1)` (the last bucket is open). With cross-caller batching, the run
+// and the head of a shared run are counted by the call that led it.
+typedef struct yolo_stage_stats {
+  // Successful calls that went through the stage.
+  uint64_t calls;
+  // Median stage time.
+  uint64_t p50_us;
+  // 90th percentile.
+  uint64_t p90_us;
+  // 99th percentile.
+  uint64_t p99_us;
+  // The sum of the stage times (a Prometheus histogram's `_sum`).
+  uint64_t sum_us;
+  // Stage times by power of two.
+  uint64_t histogram[32];
+} yolo_stage_stats;
 
 // Counters of one detector, from `yolo_stats`. Each counter is read atomically, the set is not: under load
 // the numbers may be a few calls apart. Owned by the caller.
@@ -788,6 +829,14 @@ yolo_status yolo_load_error(const struct yolo_detector *detector,
 // or freed in the child (ONNX Runtime's threads do not survive `fork()`); they are leaked on purpose.
 // A no-op in a process that did not fork.
 yolo_status yolo_after_fork(void);
+
+// Writes the time `stage` (a `yolo_stage`) of this detector's successful calls took: beside `yolo_stats`,
+// whose struct is frozen. Lock-free and cheap. Thread-safe.
+//
+// Safety: `out_stats` must be valid for a write.
+yolo_status yolo_stats_stage(const struct yolo_detector *detector,
+                             uint32_t stage,
+                             struct yolo_stage_stats *out_stats);
 
 // Writes the detector's counters: load state and time, detects, errors by status, sessions in use and
 // idle, waits on the pool, and a latency histogram with percentiles. Lock-free and cheap: fit for a health

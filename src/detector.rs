@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use yolo_ffi_core::{refresh_all_after_fork, Detector, ErrorKind, LoadCallback, LoadState, LoadedModel};
+use yolo_ffi_core::{refresh_all_after_fork, Detector, ErrorKind, LoadCallback, LoadState, LoadedModel, Stage};
 
 use crate::boundary::c_string_lossy;
 use crate::boundary::OutParam;
@@ -137,6 +137,80 @@ pub unsafe extern "C" fn yolo_load_error(
 #[no_mangle]
 pub extern "C" fn yolo_after_fork() -> yolo_status {
     ffi_boundary!(status { Ok(refresh_all_after_fork()?) })
+}
+
+/// A stage of a detect call, for `yolo_stats_stage`. Values are stable; 0 is never valid.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum yolo_stage {
+    /// Decoding an encoded image (`yolo_detect`, `yolo_detect_batch`; pixel buffers skip it).
+    Decode = 1,
+    /// The letterbox (a classifier's resize and crop) into the model's input.
+    Letterbox = 2,
+    /// The ONNX Runtime run.
+    Run = 3,
+    /// The task's head: the output decoded into detections, masks, keypoints, classes or maps.
+    Head = 4,
+    /// The whole call, as `yolo_stats`' latency histogram counts it (with its sum, which that frozen struct
+    /// lacks).
+    Call = 5,
+}
+
+/// The time one stage of the successful detect calls took (`yolo_stats_stage`), in microseconds: how many
+/// calls went through it, three percentiles, and a histogram in which bucket `i` counts stage times under
+/// `2^i` microseconds and at least `2^(i-1)` (the last bucket is open). With cross-caller batching, the run
+/// and the head of a shared run are counted by the call that led it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct yolo_stage_stats {
+    /// Successful calls that went through the stage.
+    pub calls: u64,
+    /// Median stage time.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// The sum of the stage times (a Prometheus histogram's `_sum`).
+    pub sum_us: u64,
+    /// Stage times by power of two.
+    pub histogram: [u64; 32],
+}
+
+/// Writes the time `stage` (a `yolo_stage`) of this detector's successful calls took: beside `yolo_stats`,
+/// whose struct is frozen. Lock-free and cheap. Thread-safe.
+///
+/// Safety: `out_stats` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_stats_stage(
+    detector: *const yolo_detector,
+    stage: u32,
+    out_stats: *mut yolo_stage_stats,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_stats, "out_stats")?;
+        let calls = handle.detector.call_stats();
+        let times = match stage {
+            1 => &calls.stages[Stage::Decode as usize],
+            2 => &calls.stages[Stage::Letterbox as usize],
+            3 => &calls.stages[Stage::Run as usize],
+            4 => &calls.stages[Stage::Head as usize],
+            5 => &calls.latency,
+            other => return Err(Error::invalid_argument(format!("{other} is not a yolo_stage"))),
+        };
+        let stats = yolo_stage_stats {
+            calls: times.count(),
+            p50_us: times.quantile_us(0.5),
+            p90_us: times.quantile_us(0.9),
+            p99_us: times.quantile_us(0.99),
+            sum_us: times.sum_us,
+            histogram: times.power_of_two(),
+        };
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(stats) };
+        Ok(())
+    })
 }
 
 /// Writes the detector's counters: load state and time, detects, errors by status, sessions in use and

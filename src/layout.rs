@@ -1,7 +1,7 @@
 //! The layouts of the structs that callers read, pinned at compile time: a change is an ABI break.
 //! `tests/c/layouts.c` pins the same in C, and the bindings' tests compare theirs with what it prints.
 
-use crate::detector::yolo_detector_stats;
+use crate::detector::{yolo_detector_stats, yolo_stage_stats};
 use crate::result::{
     yolo_class_map, yolo_class_probability, yolo_depth_map, yolo_detection, yolo_keypoint, yolo_mask,
     yolo_oriented_box, yolo_track,
@@ -98,4 +98,13 @@ pin_layout!(yolo_detector_stats, 584, {
     latency_p90_us: 312,
     latency_p99_us: 320,
     latency_histogram: 328,
+});
+
+pin_layout!(yolo_stage_stats, 296, {
+    calls: 0,
+    p50_us: 8,
+    p90_us: 16,
+    p99_us: 24,
+    sum_us: 32,
+    histogram: 40,
 });

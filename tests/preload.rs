@@ -286,6 +286,51 @@ fn stats_count_calls_errors_sessions_and_latency() {
     assert_eq!(unsafe { yolo_stats(detector.0, null_mut()) }, yolo_status::InvalidArgument);
 }
 
+/// `yolo_stats_stage` of one stage.
+fn stage(detector: &Detector, stage: yolo_stage) -> yolo_stage_stats {
+    let mut out = std::mem::MaybeUninit::<yolo_stage_stats>::zeroed();
+    // SAFETY: live handle, local out-pointer.
+    assert_eq!(unsafe { yolo_stats_stage(detector.0, stage as u32, out.as_mut_ptr()) }, yolo_status::Ok);
+    // SAFETY: written on success.
+    unsafe { out.assume_init() }
+}
+
+#[test]
+fn stage_times_count_each_successful_call_once_per_stage() {
+    let detector = init_with(&model("v8_fixed.onnx"), |c| c.pool_size = Some(1)).unwrap();
+    for _ in 0..4 {
+        detect_pixels(&detector, &[0; 300], 10, 10, 30, RGB8, None).unwrap();
+    }
+    let encoded =
+        std::fs::read(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/rgb.png"))
+            .unwrap();
+    for _ in 0..3 {
+        detect(&detector, &encoded, None).unwrap();
+    }
+    let _ = detect(&detector, b"garbage", None).unwrap_err();
+    // Pixel buffers are not decoded; failed calls are not timed.
+    assert_eq!(stage(&detector, yolo_stage::Decode).calls, 3);
+    for s in [yolo_stage::Letterbox, yolo_stage::Run, yolo_stage::Head] {
+        let times = stage(&detector, s);
+        assert_eq!(times.calls, 7, "{s:?}");
+        assert_eq!(times.histogram.iter().sum::<u64>(), 7, "{s:?}");
+        assert!(times.p50_us <= times.p90_us && times.p90_us <= times.p99_us, "{s:?}: {times:?}");
+    }
+    assert!(stage(&detector, yolo_stage::Run).p50_us > 0, "a run takes time");
+    let call = stage(&detector, yolo_stage::Call);
+    assert_eq!(call.calls, 7);
+    let parts: u64 = [yolo_stage::Decode, yolo_stage::Letterbox, yolo_stage::Run, yolo_stage::Head]
+        .iter()
+        .map(|&s| stage(&detector, s).sum_us)
+        .sum();
+    assert!(parts <= call.sum_us + 8, "the stages fit in the calls: {parts} us of {} us", call.sum_us);
+    let mut out = std::mem::MaybeUninit::<yolo_stage_stats>::zeroed();
+    for bad in [0, 6] {
+        // SAFETY: live handle, local out-pointer.
+        assert_eq!(unsafe { yolo_stats_stage(detector.0, bad, out.as_mut_ptr()) }, yolo_status::InvalidArgument);
+    }
+}
+
 #[test]
 fn the_automatic_pool_has_sessions_of_every_width_on_several_cores() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

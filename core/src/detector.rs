@@ -13,7 +13,7 @@ use crate::postprocess::DecodeSettings;
 use crate::provider::ProviderChoice;
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
 use crate::settings;
-use crate::stats::{CallStats, CallStatsSnapshot};
+use crate::stats::{self, CallStats, CallStatsSnapshot, Stage};
 
 pub use crate::settings::DEFAULT_MAX_IMAGE_PIXELS;
 
@@ -211,9 +211,14 @@ impl Detector {
     /// Runs a detect call, counting it.
     fn counted<T>(&self, call: impl FnOnce() -> Result<T>) -> Result<T> {
         let started = Instant::now();
+        stats::take_stages();
         let outcome = call();
+        let stages = stats::take_stages();
         match &outcome {
-            Ok(_) => self.stats.record_success(started.elapsed()),
+            Ok(_) => {
+                self.stats.record_success(started.elapsed());
+                self.stats.record_stages(stages);
+            }
             Err(error) => self.stats.record_error(error.kind() as usize),
         }
         outcome
@@ -268,7 +273,9 @@ impl Detector {
 
     fn detect_encoded_uncounted(&self, bytes: &[u8], settings: Option<&DecodeSettings>) -> Result<Detections> {
         let model = self.model()?;
+        let started = Instant::now();
         let image = image_input::decode(bytes, self.max_image_pixels)?;
+        stats::record_stage(Stage::Decode, started.elapsed());
         model.detect_pixels(&image.view(), settings.unwrap_or(&self.defaults), self.acquire_timeout)
     }
 

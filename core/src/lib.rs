@@ -82,6 +82,7 @@ pub use model::Task;
 pub use postprocess::DecodeSettings;
 pub use registry::{LoadCallback, LoadState};
 pub use result::{ClassIds, ClassMap, ClassProbability, DepthMap, Detection, Detections, Keypoint, Mask, OrientedBox};
+pub use stats::Stage;
 
 #[cfg(test)]
 mod architecture {

@@ -1,4 +1,5 @@
-//! Lock-free counters for monitoring: detect calls, errors by kind, and a latency histogram.
+//! Lock-free counters for monitoring: detect calls, errors by kind, a latency histogram, and one per stage
+//! of a call (decode, letterbox, run, head).
 //!
 //! Latencies go into a log-linear histogram (as HdrHistogram does): below 32 microseconds one bucket per
 //! microsecond, above it 32 buckets per power of two, each 1/32 of its octave wide. A percentile is the
@@ -43,12 +44,124 @@ fn fine_bucket_range(index: usize) -> (u64, u64) {
     ((1u64 << octave) + sub * width, width)
 }
 
+/// A lock-free histogram of durations, in the fine buckets above: one relaxed atomic add per record.
+#[derive(Debug)]
+pub struct Histogram {
+    buckets: Box<[AtomicU64; FINE_BUCKETS]>,
+    /// The sum of the durations counted, in microseconds.
+    sum_us: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self { buckets: Box::new(std::array::from_fn(|_| AtomicU64::new(0))), sum_us: AtomicU64::new(0) }
+    }
+}
+
+impl Histogram {
+    /// Counts one duration.
+    pub fn record(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.buckets[fine_bucket(micros)].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Reads every bucket.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            counts: self.buckets.iter().map(|count| count.load(Ordering::Relaxed)).collect(),
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A copy of a [`Histogram`]'s buckets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistogramSnapshot {
+    counts: Vec<u64>,
+    /// The sum of the durations counted, in microseconds (what a Prometheus histogram's `_sum` reports).
+    pub sum_us: u64,
+}
+
+impl HistogramSnapshot {
+    /// How many durations were counted.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The duration below which `fraction` of those counted fell, in microseconds: the middle of the fine
+    /// bucket that holds that rank, within 1.6% of the true value; 0 when none was counted.
+    pub fn quantile_us(&self, fraction: f64) -> u64 {
+        let total = self.count();
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((total as f64) * fraction).ceil().clamp(1.0, total as f64) as u64;
+        let mut seen = 0;
+        for (index, count) in self.counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                let (low, width) = fine_bucket_range(index);
+                return low + width / 2;
+            }
+        }
+        unreachable!("the ranks add up to the total")
+    }
+
+    /// The counts by power of two: bucket `i` counts durations under `2^i` microseconds and at least
+    /// `2^(i-1)` (the last bucket is open).
+    pub fn power_of_two(&self) -> [u64; LATENCY_BUCKETS] {
+        let mut coarse = [0u64; LATENCY_BUCKETS];
+        for (index, &count) in self.counts.iter().enumerate() {
+            // Every fine bucket lies within one power of two, that of its smallest value.
+            let (low, _) = fine_bucket_range(index);
+            let bits = (64 - low.max(1).leading_zeros()) as usize;
+            coarse[bits.min(LATENCY_BUCKETS - 1)] += count;
+        }
+        coarse
+    }
+}
+
+/// The stages of a detect call, timed one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Decoding an encoded image (not for pixel buffers).
+    Decode,
+    /// Letterboxing (or, for a classifier, resizing and cropping) into the model's input.
+    Letterbox,
+    /// The ONNX Runtime run.
+    Run,
+    /// The task's head: the output decoded into detections, masks, keypoints, classes or maps.
+    Head,
+}
+
+std::thread_local! {
+    /// The stage times of the call running on this thread, summed per stage (a batch's images add up).
+    static CALL_STAGES: std::cell::Cell<[Option<Duration>; 4]> = const { std::cell::Cell::new([None; 4]) };
+}
+
+/// Adds `elapsed` to `stage` of the call running on this thread.
+pub(crate) fn record_stage(stage: Stage, elapsed: Duration) {
+    CALL_STAGES.with(|stages| {
+        let mut times = stages.get();
+        let slot = &mut times[stage as usize];
+        *slot = Some(slot.unwrap_or_default() + elapsed);
+        stages.set(times);
+    });
+}
+
+/// The stage times recorded on this thread since the last take, cleared.
+pub(crate) fn take_stages() -> [Option<Duration>; 4] {
+    CALL_STAGES.with(|stages| stages.replace([None; 4]))
+}
+
 /// Counters of one detector handle. Every update is one relaxed atomic add.
 #[derive(Debug)]
 pub struct CallStats {
     detects: AtomicU64,
     errors: [AtomicU64; ERROR_SLOTS],
-    latency: Box<[AtomicU64; FINE_BUCKETS]>,
+    latency: Histogram,
+    stages: [Histogram; 4],
 }
 
 /// Room for error counts by status code.
@@ -59,7 +172,8 @@ impl Default for CallStats {
         Self {
             detects: AtomicU64::new(0),
             errors: std::array::from_fn(|_| AtomicU64::new(0)),
-            latency: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            latency: Histogram::default(),
+            stages: std::array::from_fn(|_| Histogram::default()),
         }
     }
 }
@@ -72,16 +186,26 @@ pub struct CallStatsSnapshot {
     /// Failed calls by error slot: an [`ErrorKind`](crate::error::ErrorKind) as `usize`, its declaration
     /// order (the C layer maps each kind to its status code).
     pub errors: [u64; ERROR_SLOTS],
-    /// Successful calls by fine latency bucket.
-    latency: Vec<u64>,
+    /// Successful calls' latencies.
+    pub latency: HistogramSnapshot,
+    /// Successful calls' stage times, by [`Stage`] (a stage a call did not go through is not counted).
+    pub stages: [HistogramSnapshot; 4],
 }
 
 impl CallStats {
     /// Counts a successful call that took `elapsed`.
     pub fn record_success(&self, elapsed: Duration) {
         self.detects.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.latency[fine_bucket(micros)].fetch_add(1, Ordering::Relaxed);
+        self.latency.record(elapsed);
+    }
+
+    /// Counts the stage times of a successful call.
+    pub fn record_stages(&self, stages: [Option<Duration>; 4]) {
+        for (histogram, elapsed) in self.stages.iter().zip(stages) {
+            if let Some(elapsed) = elapsed {
+                histogram.record(elapsed);
+            }
+        }
     }
 
     /// Counts a failed call in `slot` (clamped to the last slot).
@@ -94,7 +218,8 @@ impl CallStats {
         CallStatsSnapshot {
             detects: self.detects.load(Ordering::Relaxed),
             errors: std::array::from_fn(|i| self.errors[i].load(Ordering::Relaxed)),
-            latency: self.latency.iter().map(|count| count.load(Ordering::Relaxed)).collect(),
+            latency: self.latency.snapshot(),
+            stages: std::array::from_fn(|i| self.stages[i].snapshot()),
         }
     }
 }
@@ -103,33 +228,13 @@ impl CallStatsSnapshot {
     /// The latency below which `fraction` of successful calls fell, in microseconds: the middle of the fine
     /// bucket that holds that rank, within 1.6% of the true value; 0 without calls.
     pub fn latency_quantile_us(&self, fraction: f64) -> u64 {
-        let total: u64 = self.latency.iter().sum();
-        if total == 0 {
-            return 0;
-        }
-        let rank = ((total as f64) * fraction).ceil().clamp(1.0, total as f64) as u64;
-        let mut seen = 0;
-        for (index, count) in self.latency.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                let (low, width) = fine_bucket_range(index);
-                return low + width / 2;
-            }
-        }
-        unreachable!("the ranks add up to the total")
+        self.latency.quantile_us(fraction)
     }
 
     /// Successful calls by power of two: bucket `i` counts calls under `2^i` microseconds and at least
     /// `2^(i-1)` (the last bucket is open), as the C API's `latency_histogram` reports them.
     pub fn power_of_two_histogram(&self) -> [u64; LATENCY_BUCKETS] {
-        let mut coarse = [0u64; LATENCY_BUCKETS];
-        for (index, &count) in self.latency.iter().enumerate() {
-            // Every fine bucket lies within one power of two, that of its smallest value.
-            let (low, _) = fine_bucket_range(index);
-            let bits = (64 - low.max(1).leading_zeros()) as usize;
-            coarse[bits.min(LATENCY_BUCKETS - 1)] += count;
-        }
-        coarse
+        self.latency.power_of_two()
     }
 }
 

@@ -55,6 +55,8 @@ options_p = c_void_p  # struct yolo_detect_options *: opaque, owned until yolo_d
 tracker_config_p = c_void_p  # struct yolo_tracker_config *: opaque, owned until yolo_tracker_config_free
 tracker_p = c_void_p  # struct yolo_tracker *: opaque, owned until yolo_tracker_free
 
+# yolo_stage: the stages of a call, and the whole call
+STAGES = {"decode": 1, "letterbox": 2, "run": 3, "head": 4, "call": 5}
 # yolo_tracker_kind and yolo_gmc_method
 TRACKER_KINDS = {"bytetrack": 1, "botsort": 2}
 GMC_METHODS = {"none": 1, "sparseOptFlow": 2}
@@ -145,6 +147,17 @@ class RawTrack(Structure):
         ("x2", c_float),
         ("y2", c_float),
         ("angle", c_float),
+    ]
+
+
+class StageStats(Structure):
+    _fields_ = [
+        ("calls", c_uint64),
+        ("p50_us", c_uint64),
+        ("p90_us", c_uint64),
+        ("p99_us", c_uint64),
+        ("sum_us", c_uint64),
+        ("histogram", c_uint64 * LATENCY_BUCKETS),
     ]
 
 
@@ -241,6 +254,7 @@ _declare("yolo_wait_ready", status_t, detector_p, c_uint32)
 _declare("yolo_load_error", status_t, detector_p, POINTER(c_void_p), POINTER(c_size_t))
 _declare("yolo_after_fork", status_t)
 _declare("yolo_stats", status_t, detector_p, POINTER(DetectorStats))
+_declare("yolo_stats_stage", status_t, detector_p, c_uint32, POINTER(StageStats))
 _declare("yolo_set_log_callback", status_t, LOG_CALLBACK, c_void_p)
 _declare("yolo_detect", status_t, detector_p, c_void_p, c_size_t, options_p, POINTER(result_p))
 _declare(

@@ -51,6 +51,12 @@
     X(yolo_track, 40, x2, 28)                                                                                          \
     X(yolo_track, 40, y2, 32)                                                                                          \
     X(yolo_track, 40, angle, 36)                                                                                       \
+    X(yolo_stage_stats, 296, calls, 0)                                                                                 \
+    X(yolo_stage_stats, 296, p50_us, 8)                                                                                \
+    X(yolo_stage_stats, 296, p90_us, 16)                                                                               \
+    X(yolo_stage_stats, 296, p99_us, 24)                                                                               \
+    X(yolo_stage_stats, 296, sum_us, 32)                                                                               \
+    X(yolo_stage_stats, 296, histogram, 40)                                                                            \
     X(yolo_detector_stats, 584, state, 0)                                                                              \
     X(yolo_detector_stats, 584, load_time_us, 8)                                                                       \
     X(yolo_detector_stats, 584, detects, 16)                                                                           \

@@ -77,6 +77,7 @@ def test_struct_layouts_are_the_headers():
         "yolo_depth_map": _capi.RawDepthMap,
         "yolo_detector_stats": _capi.DetectorStats,
         "yolo_track": _capi.RawTrack,
+        "yolo_stage_stats": _capi.StageStats,
     }
     assert set(ours) == set(layouts)
     for struct, cls in ours.items():

@@ -1,7 +1,7 @@
 //! A loaded model: its pool of ONNX Runtime sessions and the Ultralytics pipeline around them.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ort::session::SessionOutputs;
 
@@ -14,6 +14,7 @@ use crate::image_input::PixelView;
 use crate::model::{recognise_head, Head, InputPrecision, ModelSpec, OutputLayout};
 use crate::postprocess::DecodeSettings;
 use crate::result::Detections;
+use crate::stats::{self, Stage};
 use crate::preprocess::{InputElement, LetterboxGeometry, LetterboxScratch, PAD_VALUE};
 use crate::provider::{Provider, ProviderChoice};
 use crate::runtime;
@@ -456,13 +457,20 @@ impl LoadedModel {
             classify: if classify { Some(&mut worker.classify) } else { None },
             size: (height, width),
         };
+        let started = Instant::now();
         match worker.input.values() {
             InputValues::F32(buf) => fill(buf, f),
             InputValues::F16(buf) => fill(buf, f),
         }
+        stats::record_stage(Stage::Letterbox, started.elapsed());
+        let started = Instant::now();
         worker.infer(views.len(), height, width, RunKind::Later, self.has_prototypes())?;
+        stats::record_stage(Stage::Run, started.elapsed());
         for (index, view) in views.iter().enumerate() {
-            emit(self.decode_head(worker, index, (view.height(), view.width()), (height, width), settings)?);
+            let started = Instant::now();
+            let found = self.decode_head(worker, index, (view.height(), view.width()), (height, width), settings)?;
+            stats::record_stage(Stage::Head, started.elapsed());
+            emit(found);
         }
         Ok(())
     }
