@@ -474,7 +474,7 @@ bench-python: wheel fixtures
 
 ## The fast check beside `make test` (a few minutes, nothing installed): formatting, clippy, the header, the
 ## unit tests and the integration tests that run on the synthetic models of scripts/make_test_models.py.
-CHECK_TESTS := allocations batch batching errors hostile layouts maps open_vocab preload rtdetr runtime_path task_heads track
+CHECK_TESTS := allocations batch batching errors hostile layouts maps open_vocab preload reload rtdetr runtime_path task_heads track
 check: lint check-header test-models fixtures
 	$(CARGO) test --release --locked --workspace $(FEATURES) --lib $(addprefix --test ,$(CHECK_TESTS))
 

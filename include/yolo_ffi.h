@@ -94,8 +94,9 @@ enum yolo_status
   // the list is tried instead, and this status means none was there.
   YOLO_STATUS_PROVIDER_UNAVAILABLE = 15,
   // The object is in use by another thread's call that must not overlap this one: a tracker updated by
-  // two threads at once (one stream, one caller at a time). Nothing was changed; retry after the other
-  // call, or give each stream its own tracker.
+  // two threads at once (one stream, one caller at a time), or a reload of a detector while one of its
+  // reloads is still running. Nothing was changed; retry after the other call, or give each stream its
+  // own tracker.
   YOLO_STATUS_BUSY = 16,
 };
 #ifndef __cplusplus
@@ -221,6 +222,22 @@ enum yolo_pixel_format
 };
 #ifndef __cplusplus
 typedef uint32_t yolo_pixel_format;
+#endif // __cplusplus
+
+// What a reload must keep of the model it replaces, for the `flags` of `yolo_reload` and
+// `yolo_reload_async` (OR them; 0 keeps nothing: any model of any task may follow). Values are stable.
+enum yolo_reload_flag
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Refuse a model of another task (`YOLO_STATUS_INVALID_MODEL`).
+  YOLO_RELOAD_FLAG_KEEP_TASK = 1,
+  // Refuse a model with another number of classes (`YOLO_STATUS_INVALID_MODEL`).
+  YOLO_RELOAD_FLAG_KEEP_CLASS_COUNT = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t yolo_reload_flag;
 #endif // __cplusplus
 
 // A stage of a detect call, for `yolo_stats_stage`. Values are stable; 0 is never valid.
@@ -361,6 +378,20 @@ typedef struct yolo_detector_stats {
 // 2 warning, 3 info. Called on the thread where the event happens; the message is valid only during the
 // call. It must not call back into the library, and must not unwind.
 typedef void (*yolo_log_callback)(void *user_data, uint32_t level, const char *message);
+
+// The reloads of one detector, from `yolo_stats_reload`. Owned by the caller.
+typedef struct yolo_reload_stats {
+  // Reloads that replaced the model.
+  uint64_t reloads;
+  // Reloads that failed and left the model serving.
+  uint64_t failures;
+  // How long the last reload that ended took, either way, in microseconds; 0 if none ended.
+  uint64_t last_duration_us;
+  // The `yolo_status` of the last reload that ended: `YOLO_STATUS_OK` if it succeeded or none ended.
+  uint32_t last_status;
+  // Whether a reload of this detector is running now.
+  bool running;
+} yolo_reload_stats;
 
 // One detected object. Coordinates are in pixels of the original image (after EXIF orientation for
 // encoded images), clipped to it: `0 <= x1 <= x2 <= width`, `0 <= y1 <= y2 <= height`. Detections live in
@@ -1002,6 +1033,47 @@ yolo_status yolo_detect_options_set_retina_masks(struct yolo_detect_options *opt
 yolo_status yolo_detect_options_set_top_k(struct yolo_detect_options *options,
                                           uint32_t top_k);
 
+// Replaces the detector's model and settings with `config`'s without stopping its calls: reads the model
+// afresh (even from the same file, so a file replaced on disk is picked up), builds and warms its sessions
+// beside the current ones, then swaps: detect calls that start after the swap run on the new model, calls
+// in flight finish whole on the model they started with, and the replaced model's sessions are freed
+// after the last of them returns. Results name their classes as the model that made them does
+// (`yolo_result_class_name`). The detector's counters (`yolo_stats`) go on; `yolo_class_name`,
+// `yolo_model_task` and the other model queries describe the new model.
+//
+// Other detectors that shared the replaced model (opened on the same model settings) keep it until they
+// are reloaded or freed; detectors opened after the reload with the same model settings share the new
+// model. A child forked after the reload gets the new model.
+//
+// Blocks until the reload ends (the config's `async_load` and `on_load` are not used: see
+// `yolo_reload_async`). On failure (the load's status: a missing file, a bad model, no memory; or
+// `YOLO_STATUS_INVALID_MODEL` for a model `flags` refuses) nothing changed: the current model keeps
+// serving, `yolo_last_error()` says why, `yolo_stats_reload` counts it and the log reports it.
+// `YOLO_STATUS_BUSY` while another reload of this detector runs. `config` is only read during the call.
+// Thread-safe.
+//
+// Safety: `config` must be NULL or a live config.
+yolo_status yolo_reload(const struct yolo_detector *detector,
+                        const struct yolo_config *config,
+                        uint32_t flags);
+
+// As `yolo_reload`, on a background thread: returns at once, `YOLO_STATUS_OK` once the reload has started
+// (or the error found before it starts: a bad config or flags, `YOLO_STATUS_BUSY`). When it ends, the
+// config's `on_load` callback (`yolo_config_set_on_load`), if set, runs on the reloading thread with the
+// outcome, under the same rule as for a load: never once `yolo_free` on the detector has returned. Until
+// then the current model serves, and `yolo_stats_reload` says a reload is running. Thread-safe.
+//
+// Safety: `config` must be NULL or a live config.
+yolo_status yolo_reload_async(const struct yolo_detector *detector,
+                              const struct yolo_config *config,
+                              uint32_t flags);
+
+// Writes the detector's reload counters. Cheap: fit for a health check. Thread-safe.
+//
+// Safety: `out_stats` must be valid for a write.
+yolo_status yolo_stats_reload(const struct yolo_detector *detector,
+                              struct yolo_reload_stats *out_stats);
+
 // Gives the detections of a result: writes a pointer to the first of `*out_count` detections, sorted by
 // descending score (end-to-end models: in the model's order). The array is owned by the result and valid
 // until `yolo_result_free`; with no detections, the count is 0 and the pointer must not be dereferenced.
@@ -1010,6 +1082,18 @@ yolo_status yolo_detect_options_set_top_k(struct yolo_detect_options *options,
 yolo_status yolo_result_detections(const struct yolo_result *result,
                                    const struct yolo_detection **out_detections,
                                    size_t *out_count);
+
+// Writes the name of class `class_id` as the model that made the result names it, as NUL-terminated UTF-8,
+// and its length in bytes (without the NUL): the same as `yolo_class_name`, except after a reload, when a
+// result made by the replaced model still names its classes as that model did. The string is owned by the
+// result and valid until `yolo_result_free`. `YOLO_STATUS_OUT_OF_RANGE` when `class_id` is not below the
+// model's class count.
+//
+// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+yolo_status yolo_result_class_name(const struct yolo_result *result,
+                                   uint32_t class_id,
+                                   const char **out_name,
+                                   size_t *out_name_len);
 
 // Writes the size of the image the result's boxes refer to: for encoded images, after EXIF orientation.
 //

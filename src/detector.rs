@@ -1,16 +1,16 @@
 //! The detector handle: loading (synchronous or in the background, with its load gate and callback),
 //! freeing, its state and statistics, and what the loaded model says about itself.
 
-use std::ffi::{c_char, c_void, CStr, CString};
-use std::sync::{Arc, OnceLock};
+use std::ffi::{c_char, c_void, CString};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use yolo_ffi_core::{refresh_all_after_fork, Detector, ErrorKind, LoadCallback, LoadState, LoadedModel, Stage};
+use yolo_ffi_core::{refresh_all_after_fork, Detector, ErrorKind, LoadCallback, LoadState, ReloadCallback, Stage};
 
 use crate::boundary::c_string_lossy;
 use crate::boundary::OutParam;
-use crate::config::{config_values, yolo_config, YOLO_WAIT_FOREVER};
+use crate::config::{config_values, yolo_config, ConfigValues, YOLO_WAIT_FOREVER};
 use crate::enums::{yolo_load_state, yolo_provider, yolo_task};
 use crate::handles::HandleTable;
 use crate::status::yolo_status;
@@ -38,12 +38,8 @@ pub unsafe extern "C" fn yolo_init(config: *const yolo_config, out_detector: *mu
         // SAFETY: NULL or a live config by the caller's contract.
         let config = unsafe { config_values(config) }?;
         let core_config = &config.core;
-        let gate = config.on_load.is_some().then(|| Arc::new(LoadGate::default()));
-        let notifier = config.on_load.zip(gate.clone()).map(|(callback, gate)| LoadNotifier {
-            callback,
-            user_data: config.on_load_user_data,
-            gate,
-        });
+        let gate = Arc::new(LoadGate::default());
+        let notifier = LoadNotifier::from_config(config, &gate);
         let detector = Detector::open(core_config, notifier.map(LoadNotifier::into_callback))?;
         let handle = DETECTORS.insert(DetectorHandle::new(detector, gate))?;
         // SAFETY: `out` is non-null and writable by the caller's contract.
@@ -68,9 +64,7 @@ pub extern "C" fn yolo_free(detector: *mut yolo_detector) -> yolo_status {
     ffi_boundary!(release {
         if !detector.is_null() {
             let handle = DETECTORS.remove(detector as usize, "detector")?;
-            if let Some(gate) = handle.load_gate() {
-                gate.close();
-            }
+            handle.callback_gate().close();
         }
         Ok(())
     })
@@ -119,11 +113,11 @@ pub unsafe extern "C" fn yolo_load_error(
         let out_message = OutParam::new(out_message, "out_message")?;
         let out_len = OutParam::new(out_message_len, "out_message_len")?;
         // The handle table keeps the detector, and so the string, alive until `yolo_free`.
-        let message = handle.c_load_error();
+        let (message, len) = handle.c_load_error();
         // SAFETY: both writable by the caller's contract.
         unsafe {
-            out_message.write(message.as_ptr());
-            out_len.write(message.to_bytes().len());
+            out_message.write(message);
+            out_len.write(len);
         }
         Ok(())
     })
@@ -271,7 +265,7 @@ pub(crate) fn detector_from(detector: *const yolo_detector) -> Result<Arc<Detect
 }
 
 /// A C load callback with its user data, called through the gate its detector closes when freed.
-struct LoadNotifier {
+pub(crate) struct LoadNotifier {
     callback: unsafe extern "C" fn(*mut c_void, yolo_status, *const c_char),
     user_data: *mut c_void,
     gate: Arc<LoadGate>,
@@ -288,8 +282,8 @@ pub(crate) struct LoadGate {
 #[derive(Default)]
 struct GateState {
     closed: bool,
-    /// The thread running the callback right now.
-    running_on: Option<std::thread::ThreadId>,
+    /// The threads running a callback right now (a load's and reloads' may overlap).
+    running_on: Vec<std::thread::ThreadId>,
 }
 
 impl LoadGate {
@@ -304,10 +298,16 @@ impl LoadGate {
             if state.closed {
                 return;
             }
-            state.running_on = Some(std::thread::current().id());
+            state.running_on.push(std::thread::current().id());
         }
         callback();
-        self.lock().running_on = None;
+        {
+            let mut state = self.lock();
+            let me = std::thread::current().id();
+            if let Some(at) = state.running_on.iter().position(|thread| *thread == me) {
+                state.running_on.swap_remove(at);
+            }
+        }
         self.finished.notify_all();
     }
 
@@ -317,7 +317,7 @@ impl LoadGate {
         let mut state = self.lock();
         state.closed = true;
         let me = std::thread::current().id();
-        while state.running_on.is_some_and(|thread| thread != me) {
+        while state.running_on.iter().any(|thread| *thread != me) {
             state = self.finished.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
@@ -328,13 +328,27 @@ impl LoadGate {
 unsafe impl Send for LoadNotifier {}
 
 impl LoadNotifier {
+    /// The config's `on_load` callback, if it has one, behind `gate`.
+    pub(crate) fn from_config(config: &ConfigValues, gate: &Arc<LoadGate>) -> Option<Self> {
+        config.on_load.map(|callback| LoadNotifier {
+            callback,
+            user_data: config.on_load_user_data,
+            gate: Arc::clone(gate),
+        })
+    }
+
     fn into_callback(self) -> LoadCallback {
+        Box::new(move |outcome| self.gate.run(|| self.notify(outcome.map(drop))))
+    }
+
+    /// The same notifier for the end of a reload.
+    pub(crate) fn into_reload_callback(self) -> ReloadCallback {
         Box::new(move |outcome| self.gate.run(|| self.notify(outcome)))
     }
 
-    fn notify(&self, outcome: std::result::Result<&LoadedModel, &yolo_ffi_core::Error>) {
+    fn notify(&self, outcome: std::result::Result<(), &yolo_ffi_core::Error>) {
         let (status, message) = match outcome {
-            Ok(_) => (yolo_status::Ok, c_string_lossy("")),
+            Ok(()) => (yolo_status::Ok, c_string_lossy("")),
             Err(error) => (yolo_status::from(error.kind()), c_string_lossy(error.message())),
         };
         // SAFETY: a C function pointer the caller registered for exactly this call; the message lives until
@@ -566,36 +580,59 @@ pub struct yolo_detector {
     _private: [u8; 0],
 }
 
+/// A model's class names and the same as C strings.
+type NamesAsC = (Arc<[String]>, Arc<[CString]>);
+
 /// What a `yolo_detector` handle stands for, in the handle table.
 pub(crate) struct DetectorHandle {
     pub(crate) detector: Detector,
-    c_names: OnceLock<Vec<CString>>,
-    c_load_error: OnceLock<CString>,
-    /// The gate of the detector's `on_load` callback, if it has one.
-    load_gate: Option<Arc<LoadGate>>,
+    /// The class names of every model this handle has served, as C strings: `yolo_class_name` hands out
+    /// pointers valid until `yolo_free`, so a reload must not free the ones it replaces. One entry per
+    /// distinct list of names.
+    c_names: Mutex<Vec<NamesAsC>>,
+    /// Every load error handed out by `yolo_load_error`, kept until `yolo_free` for the same reason.
+    c_load_errors: Mutex<Vec<CString>>,
+    /// The gate of the `on_load` callbacks of the load and of asynchronous reloads, closed by `yolo_free`.
+    callback_gate: Arc<LoadGate>,
 }
 
 impl DetectorHandle {
-    pub(crate) fn new(detector: Detector, load_gate: Option<Arc<LoadGate>>) -> Self {
-        Self { detector, c_names: OnceLock::new(), c_load_error: OnceLock::new(), load_gate }
+    pub(crate) fn new(detector: Detector, callback_gate: Arc<LoadGate>) -> Self {
+        Self { detector, c_names: Mutex::new(Vec::new()), c_load_errors: Mutex::new(Vec::new()), callback_gate }
     }
 
-    /// The gate that `yolo_free` closes so that `on_load` is not called after it.
-    pub(crate) fn load_gate(&self) -> Option<&LoadGate> {
-        self.load_gate.as_deref()
+    /// The gate that `yolo_free` closes so that no `on_load` callback is called after it.
+    pub(crate) fn callback_gate(&self) -> &Arc<LoadGate> {
+        &self.callback_gate
     }
 
-    /// The class names as C strings, once the model is loaded.
-    pub(crate) fn c_names(&self) -> Result<&[CString]> {
+    /// The class names of the model serving now, as C strings that live as long as the handle.
+    pub(crate) fn c_names(&self) -> Result<Arc<[CString]>> {
         let model = self.detector.model()?;
-        Ok(self.c_names.get_or_init(|| model.class_names().iter().map(|name| c_string_lossy(name)).collect()))
+        let names = model.shared_class_names();
+        let mut kept = self.c_names.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, c_names)) = kept.iter().find(|(seen, _)| Arc::ptr_eq(seen, names) || **seen == **names) {
+            return Ok(Arc::clone(c_names));
+        }
+        let c_names: Arc<[CString]> = names.iter().map(|name| c_string_lossy(name)).collect();
+        kept.push((Arc::clone(names), Arc::clone(&c_names)));
+        Ok(c_names)
     }
 
-    /// The reason of a failed load as a C string; "" when the load did not fail.
-    pub(crate) fn c_load_error(&self) -> &CStr {
-        match self.detector.load_error() {
-            Some(error) => self.c_load_error.get_or_init(|| c_string_lossy(error.message())),
-            None => c"",
-        }
+    /// The reason of a failed load as a C string that lives as long as the handle; "" when the load did not
+    /// fail.
+    pub(crate) fn c_load_error(&self) -> (*const c_char, usize) {
+        let Some(error) = self.detector.load_error() else { return (c"".as_ptr(), 0) };
+        let message = c_string_lossy(error.message());
+        let mut kept = self.c_load_errors.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = match kept.iter().position(|seen| *seen == message) {
+            Some(at) => &kept[at],
+            None => {
+                kept.push(message);
+                kept.last().expect("pushed")
+            }
+        };
+        // The CString's heap buffer never moves while it is kept, whatever the vector does.
+        (seen.as_ptr(), seen.to_bytes().len())
     }
 }

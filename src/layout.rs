@@ -2,6 +2,7 @@
 //! `tests/c/layouts.c` pins the same in C, and the bindings' tests compare theirs with what it prints.
 
 use crate::detector::{yolo_detector_stats, yolo_stage_stats};
+use crate::reload::yolo_reload_stats;
 use crate::result::{
     yolo_class_map, yolo_class_probability, yolo_depth_map, yolo_detection, yolo_keypoint, yolo_mask,
     yolo_oriented_box, yolo_track,
@@ -107,4 +108,12 @@ pin_layout!(yolo_stage_stats, 296, {
     p99_us: 24,
     sum_us: 32,
     histogram: 40,
+});
+
+pin_layout!(yolo_reload_stats, 32, {
+    reloads: 0,
+    failures: 8,
+    last_duration_us: 16,
+    last_status: 24,
+    running: 28,
 });

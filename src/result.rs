@@ -1,7 +1,8 @@
 //! The result handle and the structs read from it: detections, masks and their polygons, keypoints,
 //! oriented boxes, class probabilities, class maps and depth maps, with the layouts pinned.
 
-use std::sync::OnceLock;
+use std::ffi::{c_char, CString};
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
 use std::ffi::c_void;
@@ -32,6 +33,40 @@ pub unsafe extern "C" fn yolo_result_detections(
         unsafe {
             out_detections.write(result.detections.as_ptr());
             out_count.write(result.detections.len());
+        }
+        Ok(())
+    })
+}
+
+/// Writes the name of class `class_id` as the model that made the result names it, as NUL-terminated UTF-8,
+/// and its length in bytes (without the NUL): the same as `yolo_class_name`, except after a reload, when a
+/// result made by the replaced model still names its classes as that model did. The string is owned by the
+/// result and valid until `yolo_result_free`. `YOLO_STATUS_OUT_OF_RANGE` when `class_id` is not below the
+/// model's class count.
+///
+/// Safety: `result` must be a live result; the out-pointers must be valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_class_name(
+    result: *const yolo_result,
+    class_id: u32,
+    out_name: *mut *const c_char,
+    out_name_len: *mut usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out_name = OutParam::new(out_name, "out_name")?;
+        let out_len = OutParam::new(out_name_len, "out_name_len")?;
+        let names = result
+            .c_class_names
+            .get_or_init(|| result.class_names.iter().map(|name| crate::boundary::c_string_lossy(name)).collect());
+        let name = names.get(class_id as usize).ok_or_else(|| {
+            Error::out_of_range(format!("class_id {class_id} is out of range: the model has {} classes", names.len()))
+        })?;
+        // SAFETY: both writable by the caller's contract.
+        unsafe {
+            out_name.write(name.as_ptr());
+            out_len.write(name.as_bytes().len());
         }
         Ok(())
     })
@@ -578,6 +613,10 @@ pub(crate) struct DetectionResult {
     pub(crate) depth_map: Option<DepthMap>,
     /// What a tracker made of this result (`yolo_tracker_update`), if one did.
     pub(crate) tracking: Option<Tracking>,
+    /// The class names of the model that made the result.
+    pub(crate) class_names: Arc<[String]>,
+    /// The same, as C strings, made when first asked for.
+    pub(crate) c_class_names: OnceLock<Box<[CString]>>,
 }
 
 impl From<Detections> for DetectionResult {
@@ -604,6 +643,8 @@ impl From<Detections> for DetectionResult {
             class_map: found.class_map,
             depth_map: found.depth_map,
             tracking: None,
+            class_names: found.class_names,
+            c_class_names: OnceLock::new(),
         }
     }
 }

@@ -54,8 +54,9 @@ pub enum yolo_status {
     /// the list is tried instead, and this status means none was there.
     ProviderUnavailable = 15,
     /// The object is in use by another thread's call that must not overlap this one: a tracker updated by
-    /// two threads at once (one stream, one caller at a time). Nothing was changed; retry after the other
-    /// call, or give each stream its own tracker.
+    /// two threads at once (one stream, one caller at a time), or a reload of a detector while one of its
+    /// reloads is still running. Nothing was changed; retry after the other call, or give each stream its
+    /// own tracker.
     Busy = 16,
 }
 
@@ -75,6 +76,7 @@ impl From<ErrorKind> for yolo_status {
             ErrorKind::LoadFailed => Self::LoadFailed,
             ErrorKind::OutOfMemory => Self::OutOfMemory,
             ErrorKind::ProviderUnavailable => Self::ProviderUnavailable,
+            ErrorKind::Busy => Self::Busy,
         }
     }
 }
@@ -199,7 +201,7 @@ mod tests {
         mapped.dedup();
         assert_eq!(mapped.len(), ErrorKind::ALL.len(), "two kinds share a status");
         // The statuses no core error maps to are the C surface's own (crate::error::Error).
-        let own = [yolo_status::Ok, yolo_status::OutOfRange, yolo_status::InvalidHandle, yolo_status::Busy];
+        let own = [yolo_status::Ok, yolo_status::OutOfRange, yolo_status::InvalidHandle];
         assert_eq!(yolo_status::ALL.len(), ErrorKind::ALL.len() + own.len(), "every other status has its kind");
         for status in own {
             assert!(!mapped.contains(&(status as u32)), "{status:?} is the C surface's own");

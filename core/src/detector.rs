@@ -1,8 +1,11 @@
 //! The detector handle: per-handle settings over a model shared through the registry.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
 
 use crate::batcher::BatchSettings;
 use crate::error::{Error, ErrorKind, Result};
@@ -11,6 +14,8 @@ use crate::loaded_model::{LoadedModel, ModelConfig};
 pub use crate::result::Detections;
 use crate::postprocess::DecodeSettings;
 use crate::provider::ProviderChoice;
+use crate::fork;
+use crate::log::{self, Level};
 use crate::registry::{self, LoadCallback, LoadState, SharedModel};
 use crate::settings;
 use crate::stats::{self, CallStats, CallStatsSnapshot, Stage};
@@ -119,15 +124,194 @@ impl DetectorConfig {
 
 /// A handle on a model: its own thresholds, timeouts and limits over a model that every handle opened on
 /// the same file and session settings shares. `Send + Sync`: call it from any number of threads. The model
-/// is released when the last handle on it is dropped.
+/// is released when the last handle on it is dropped and the last call on it has returned.
+///
+/// [`Detector::reload`] replaces the handle's model and settings while calls run: each call runs whole on
+/// the model it started with.
 #[derive(Debug)]
 pub struct Detector {
-    shared: Arc<SharedModel>,
-    defaults: DecodeSettings,
-    acquire_timeout: Option<Duration>,
-    max_image_pixels: u64,
-    load_wait: Option<Duration>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The model and settings calls start on; replaced whole by a reload.
+    active: ArcSwap<Active>,
+    reloads: ReloadRecord,
     stats: CallStats,
+}
+
+/// A model with the settings it was opened or reloaded with.
+#[derive(Debug)]
+struct Active {
+    shared: Arc<SharedModel>,
+    config: DetectorConfig,
+}
+
+impl Active {
+    fn new(shared: Arc<SharedModel>, config: &DetectorConfig) -> Arc<Self> {
+        Arc::new(Self { shared, config: config.clone() })
+    }
+
+    /// The loaded model, waiting for it up to `timeout` (`None`: for ever).
+    fn wait_ready(&self, timeout: Option<Duration>) -> Result<&LoadedModel> {
+        match self.shared.wait(timeout) {
+            Some(Ok(model)) => Ok(model),
+            Some(Err(error)) => Err(Error::new(ErrorKind::LoadFailed, format!("the model failed to load: {error}"))),
+            None => Err(Error::new(
+                ErrorKind::NotReady,
+                format!("the model is still loading (waited {:?})", timeout.unwrap_or_default()),
+            )),
+        }
+    }
+
+    /// The loaded model, waiting as the handle's `load_wait` says.
+    fn model(&self) -> Result<&LoadedModel> {
+        self.wait_ready(self.config.load_wait)
+    }
+
+    fn defaults<'a>(&'a self, settings: Option<&'a DecodeSettings>) -> &'a DecodeSettings {
+        settings.unwrap_or(&self.config.nms)
+    }
+}
+
+/// A loaded model, held for as long as the caller keeps it: a reload meanwhile does not free it.
+#[derive(Debug, Clone)]
+pub struct ModelRef {
+    shared: Arc<SharedModel>,
+}
+
+impl std::ops::Deref for ModelRef {
+    type Target = LoadedModel;
+
+    fn deref(&self) -> &LoadedModel {
+        self.shared.loaded().expect("a ModelRef is only made of a loaded model")
+    }
+}
+
+/// What a reload must keep of the model it replaces; by default, nothing: any model of any task may follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadChecks {
+    /// Refuse a model of another task.
+    pub keep_task: bool,
+    /// Refuse a model with another number of classes.
+    pub keep_class_count: bool,
+}
+
+/// Called once when an asynchronous reload ends, with its outcome, on the reloading thread.
+pub type ReloadCallback = Box<dyn FnOnce(std::result::Result<(), &Error>) + Send>;
+
+/// The reloads of one handle: a snapshot from [`Detector::reload_stats`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReloadStats {
+    /// Reloads that replaced the model.
+    pub succeeded: u64,
+    /// Reloads that failed, leaving the model they would have replaced.
+    pub failed: u64,
+    /// Whether a reload is running now.
+    pub running: bool,
+    /// How long the last reload that ended took, either way.
+    pub last_duration: Option<Duration>,
+    /// Why the last reload that ended failed; `None` if it succeeded or none ended.
+    pub last_error: Option<Error>,
+}
+
+/// The reload bookkeeping of one handle.
+#[derive(Debug, Default)]
+struct ReloadRecord {
+    /// The fork epoch plus one of the process whose thread runs a reload, 0 when none runs: a child forked
+    /// during a reload does not inherit the thread, and must not be refused reloads for ever.
+    running: AtomicU64,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    last: Mutex<(Option<Duration>, Option<Error>)>,
+}
+
+/// The right to run the one reload of a handle; released when dropped.
+struct ReloadClaim {
+    inner: Arc<Inner>,
+}
+
+impl Drop for ReloadClaim {
+    fn drop(&mut self) {
+        self.inner.reloads.running.store(0, Ordering::Release);
+    }
+}
+
+impl Inner {
+    fn claim_reload(self: &Arc<Self>) -> Result<ReloadClaim> {
+        let mine = fork::epoch() + 1;
+        let running = self.reloads.running.load(Ordering::Acquire);
+        if running == mine
+            || self.reloads.running.compare_exchange(running, mine, Ordering::AcqRel, Ordering::Acquire).is_err()
+        {
+            return Err(Error::new(ErrorKind::Busy, "a reload of this detector is running; wait for it to end"));
+        }
+        Ok(ReloadClaim { inner: Arc::clone(self) })
+    }
+
+    /// Loads `config`'s model beside the current one, checks it, and swaps it in; on failure the current
+    /// model keeps serving.
+    fn reload(&self, config: &DetectorConfig, checks: ReloadChecks) -> Result<()> {
+        let started = Instant::now();
+        let current = self.active.load_full();
+        log::emit(Level::Info, || {
+            format!("reloading {} in place of {}", config.model_path.display(), current.shared.model_path().display())
+        });
+        let outcome = registry::load_fresh(&config.model()).and_then(|fresh| {
+            if let (Some(old), Some(new)) = (current.shared.loaded(), fresh.loaded()) {
+                check_replacement(old, new, checks)?;
+            }
+            Ok(fresh)
+        });
+        let elapsed = started.elapsed();
+        let mut last = self.reloads.last.lock().unwrap_or_else(PoisonError::into_inner);
+        match outcome {
+            Ok(fresh) => {
+                registry::publish(&fresh);
+                let path = fresh.model_path().display().to_string();
+                self.active.store(Active::new(fresh, config));
+                self.reloads.succeeded.fetch_add(1, Ordering::Relaxed);
+                *last = (Some(elapsed), None);
+                log::emit(Level::Info, || format!("reloaded {path} in {} ms; new calls run on it", elapsed.as_millis()));
+                Ok(())
+            }
+            Err(error) => {
+                let error = Error::new(
+                    error.kind(),
+                    format!(
+                        "reload of {} failed, {} keeps serving: {}",
+                        config.model_path.display(),
+                        current.shared.model_path().display(),
+                        error.message()
+                    ),
+                );
+                self.reloads.failed.fetch_add(1, Ordering::Relaxed);
+                *last = (Some(elapsed), Some(error.clone()));
+                log::emit(Level::Error, || error.message().to_owned());
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Refuses a replacement that changes what `checks` keeps.
+fn check_replacement(old: &LoadedModel, new: &LoadedModel, checks: ReloadChecks) -> Result<()> {
+    if checks.keep_task && old.task() != new.task() {
+        return Err(Error::invalid_model(format!(
+            "the new model's task is {}, the current model's {} (the reload keeps the task)",
+            new.task().name(),
+            old.task().name()
+        )));
+    }
+    if checks.keep_class_count && old.class_names().len() != new.class_names().len() {
+        return Err(Error::invalid_model(format!(
+            "the new model has {} classes, the current model {} (the reload keeps the class count)",
+            new.class_names().len(),
+            old.class_names().len()
+        )));
+    }
+    Ok(())
 }
 
 impl Detector {
@@ -148,90 +332,162 @@ impl Detector {
             }
         }
         Ok(Self {
-            shared,
-            defaults: config.nms,
-            acquire_timeout: config.acquire_timeout,
-            max_image_pixels: config.max_image_pixels,
-            load_wait: config.load_wait,
-            stats: CallStats::default(),
+            inner: Arc::new(Inner {
+                active: ArcSwap::new(Active::new(shared, config)),
+                reloads: ReloadRecord::default(),
+                stats: CallStats::default(),
+            }),
         })
+    }
+
+    fn active(&self) -> Arc<Active> {
+        self.inner.active.load_full()
+    }
+
+    /// Replaces this handle's model and settings with `config`'s, without stopping calls: the new model is
+    /// read afresh (even from the same file) and its sessions built and warmed beside the current ones;
+    /// then calls that start run on it, calls in flight finish on the model they started with, and the
+    /// replaced model is freed after the last of them (unless other handles share it: they keep it until
+    /// they reload or are dropped). Handles opened later with `config`'s model settings share the new
+    /// model. `config.async_load` is ignored: this call returns when the reload has ended.
+    ///
+    /// A failed reload (the load's error, or a model `checks` refuses) changes nothing: the current model
+    /// keeps serving, and the error says why. [`ErrorKind::Busy`] while another reload of this handle runs.
+    pub fn reload(&self, config: &DetectorConfig, checks: ReloadChecks) -> Result<()> {
+        config.validate()?;
+        let _claim = self.inner.claim_reload()?;
+        self.inner.reload(config, checks)
+    }
+
+    /// As [`Detector::reload`], on a background thread: returns at once (with the errors found before the
+    /// load starts: a bad config, [`ErrorKind::Busy`]), and runs `on_finished` with the outcome when the
+    /// reload ends.
+    pub fn reload_async(
+        &self,
+        config: &DetectorConfig,
+        checks: ReloadChecks,
+        on_finished: Option<ReloadCallback>,
+    ) -> Result<()> {
+        config.validate()?;
+        let claim = self.inner.claim_reload()?;
+        // ONNX Runtime is loaded on the caller's thread, as for a background load (`registry::obtain`).
+        crate::runtime::environment(config.ort_library_path.as_deref(), config.providers.wants_gpu())?;
+        let config = config.clone();
+        let counted = fork::runtime_thread_starting();
+        std::thread::Builder::new()
+            .name("yolo-ffi-reload".into())
+            .spawn(move || {
+                counted.adopt();
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    claim.inner.reload(&config, checks)
+                }))
+                .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "internal error: the reload panicked")));
+                drop(claim);
+                if let Some(callback) = on_finished {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(outcome.as_ref().copied())));
+                }
+            })
+            .map(drop)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the reloading thread: {e}")))
+    }
+
+    /// This handle's reloads.
+    pub fn reload_stats(&self) -> ReloadStats {
+        let record = &self.inner.reloads;
+        let (last_duration, last_error) = record.last.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        ReloadStats {
+            succeeded: record.succeeded.load(Ordering::Relaxed),
+            failed: record.failed.load(Ordering::Relaxed),
+            running: record.running.load(Ordering::Acquire) == fork::epoch() + 1,
+            last_duration,
+            last_error,
+        }
+    }
+
+    /// The settings of the model now serving: those of the open, or of the last reload that succeeded.
+    pub fn config(&self) -> DetectorConfig {
+        self.active().config.clone()
     }
 
     /// Where the model's load stands.
     pub fn state(&self) -> LoadState {
-        self.shared.state()
+        self.active().shared.state()
     }
 
     /// How long the model took to load, once loaded or failed.
     pub fn load_time(&self) -> Option<Duration> {
-        self.shared.load_time()
+        self.active().shared.load_time()
     }
 
-    /// Waits up to `timeout` (`None`: for ever) for the load: `Ok` when ready, [`ErrorKind::LoadFailed`]
+    /// Waits up to `timeout` (`None`: for ever) for the load: the model when ready, [`ErrorKind::LoadFailed`]
     /// with the reason, or [`ErrorKind::NotReady`] if still loading at the deadline.
-    pub fn wait_ready(&self, timeout: Option<Duration>) -> Result<&LoadedModel> {
-        match self.shared.wait(timeout) {
-            Some(Ok(model)) => Ok(model),
-            Some(Err(error)) => Err(Error::new(ErrorKind::LoadFailed, format!("the model failed to load: {error}"))),
-            None => Err(Error::new(
-                ErrorKind::NotReady,
-                format!("the model is still loading (waited {:?})", timeout.unwrap_or_default()),
-            )),
-        }
+    pub fn wait_ready(&self, timeout: Option<Duration>) -> Result<ModelRef> {
+        let active = self.active();
+        active.wait_ready(timeout)?;
+        Ok(ModelRef { shared: Arc::clone(&active.shared) })
     }
 
     /// The reason of a failed load, if it failed.
-    pub fn load_error(&self) -> Option<&Error> {
-        match self.shared.wait(Some(Duration::ZERO)) {
-            Some(Err(error)) => Some(error),
+    pub fn load_error(&self) -> Option<Error> {
+        match self.active().shared.wait(Some(Duration::ZERO)) {
+            Some(Err(error)) => Some(error.clone()),
             _ => None,
         }
     }
 
     /// The loaded model, waiting for it as this handle's `load_wait` says.
-    pub fn model(&self) -> Result<&LoadedModel> {
-        self.wait_ready(self.load_wait)
+    pub fn model(&self) -> Result<ModelRef> {
+        let active = self.active();
+        active.model()?;
+        Ok(ModelRef { shared: Arc::clone(&active.shared) })
     }
 
-    /// Whether two handles share one model (and its sessions).
+    /// Whether two handles share one model (and its sessions) now.
     pub fn shares_model_with(&self, other: &Detector) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        Arc::ptr_eq(&self.active().shared, &other.active().shared)
     }
 
     /// The thresholds used when a call passes none.
     pub fn default_settings(&self) -> DecodeSettings {
-        self.defaults
+        self.active().config.nms
     }
 
-    /// This handle's call counters.
+    /// This handle's call counters (kept across reloads).
     pub fn call_stats(&self) -> CallStatsSnapshot {
-        self.stats.snapshot()
+        self.inner.stats.snapshot()
     }
 
     /// Runs a detect call, counting it.
-    fn counted<T>(&self, call: impl FnOnce() -> Result<T>) -> Result<T> {
+    fn counted<T>(&self, call: impl FnOnce(&Active) -> Result<T>) -> Result<T> {
         let started = Instant::now();
         stats::take_stages();
-        let outcome = call();
+        let active = self.active();
+        let outcome = call(&active);
         let stages = stats::take_stages();
         match &outcome {
             Ok(_) => {
-                self.stats.record_success(started.elapsed());
-                self.stats.record_stages(stages);
+                self.inner.stats.record_success(started.elapsed());
+                self.inner.stats.record_stages(stages);
             }
-            Err(error) => self.stats.record_error(error.kind() as usize),
+            Err(error) => self.inner.stats.record_error(error.kind() as usize),
         }
         outcome
     }
 
     /// Decodes an encoded image and detects objects in it.
     pub fn detect_encoded(&self, bytes: &[u8], settings: Option<&DecodeSettings>) -> Result<Detections> {
-        self.counted(|| self.detect_encoded_uncounted(bytes, settings))
+        self.counted(|active| {
+            let model = active.model()?;
+            let started = Instant::now();
+            let image = image_input::decode(bytes, active.config.max_image_pixels)?;
+            stats::record_stage(Stage::Decode, started.elapsed());
+            model.detect_pixels(&image.view(), active.defaults(settings), active.config.acquire_timeout)
+        })
     }
 
     /// Detects objects in a pixel buffer. Boxes are in the buffer's pixels.
     pub fn detect_pixels(&self, view: &PixelView<'_>, settings: Option<&DecodeSettings>) -> Result<Detections> {
-        self.counted(|| self.detect_pixels_uncounted(view, settings))
+        self.counted(|active| detect_view(active, view, settings))
     }
 
     /// Detects objects in `height` rows of `width` pixels in `format`, `stride` bytes apart in `data`;
@@ -245,9 +501,9 @@ impl Detector {
         format: PixelFormat,
         settings: Option<&DecodeSettings>,
     ) -> Result<Detections> {
-        self.counted(|| {
+        self.counted(|active| {
             let view = PixelView::new(data, width, height, stride, format)?;
-            self.detect_pixels_uncounted(&view, settings)
+            detect_view(active, &view, settings)
         })
     }
 
@@ -256,44 +512,36 @@ impl Detector {
     /// [`LoadedModel::detect_batch`]). Counted as one call; any failure fails the whole batch, naming the
     /// image.
     pub fn detect_encoded_batch(&self, images: &[&[u8]], settings: Option<&DecodeSettings>) -> Result<Vec<Detections>> {
-        self.counted(|| {
-            let model = self.model()?;
+        self.counted(|active| {
+            let model = active.model()?;
             let decoded = images
                 .iter()
                 .enumerate()
                 .map(|(i, bytes)| {
-                    image_input::decode(bytes, self.max_image_pixels)
+                    image_input::decode(bytes, active.config.max_image_pixels)
                         .map_err(|e| Error::new(e.kind(), format!("image {i} of the batch: {}", e.message())))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let views: Vec<PixelView<'_>> = decoded.iter().map(|d| d.view()).collect();
-            model.detect_batch(&views, settings.unwrap_or(&self.defaults), self.acquire_timeout)
+            model.detect_batch(&views, active.defaults(settings), active.config.acquire_timeout)
         })
     }
+}
 
-    fn detect_encoded_uncounted(&self, bytes: &[u8], settings: Option<&DecodeSettings>) -> Result<Detections> {
-        let model = self.model()?;
-        let started = Instant::now();
-        let image = image_input::decode(bytes, self.max_image_pixels)?;
-        stats::record_stage(Stage::Decode, started.elapsed());
-        model.detect_pixels(&image.view(), settings.unwrap_or(&self.defaults), self.acquire_timeout)
+fn detect_view(active: &Active, view: &PixelView<'_>, settings: Option<&DecodeSettings>) -> Result<Detections> {
+    let model = active.model()?;
+    if view.pixel_count() > active.config.max_image_pixels {
+        return Err(Error::new(
+            ErrorKind::ImageTooLarge,
+            format!(
+                "image of {}x{} pixels exceeds the limit of {} pixels",
+                view.width(),
+                view.height(),
+                active.config.max_image_pixels
+            ),
+        ));
     }
-
-    fn detect_pixels_uncounted(&self, view: &PixelView<'_>, settings: Option<&DecodeSettings>) -> Result<Detections> {
-        let model = self.model()?;
-        if view.pixel_count() > self.max_image_pixels {
-            return Err(Error::new(
-                ErrorKind::ImageTooLarge,
-                format!(
-                    "image of {}x{} pixels exceeds the limit of {} pixels",
-                    view.width(),
-                    view.height(),
-                    self.max_image_pixels
-                ),
-            ));
-        }
-        model.detect_pixels(view, settings.unwrap_or(&self.defaults), self.acquire_timeout)
-    }
+    model.detect_pixels(view, active.defaults(settings), active.config.acquire_timeout)
 }
 
 /// Builds fresh sessions, in a forked child, for every model inherited from the parent. Models do this

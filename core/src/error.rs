@@ -34,11 +34,13 @@ pub enum ErrorKind {
     OutOfMemory,
     /// An execution provider the caller asked for is not there (see [`crate::provider`]).
     ProviderUnavailable,
+    /// Another call is using the object in a way that excludes this one (a reload while one is running).
+    Busy,
 }
 
 impl ErrorKind {
     /// Every kind, for tables indexed by `kind as usize`.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         Self::InvalidArgument,
         Self::RuntimeUnavailable,
         Self::ModelLoadFailed,
@@ -52,6 +54,7 @@ impl ErrorKind {
         Self::LoadFailed,
         Self::OutOfMemory,
         Self::ProviderUnavailable,
+        Self::Busy,
     ];
 }
 

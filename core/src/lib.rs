@@ -74,7 +74,9 @@ pub mod result;
 pub mod settings;
 pub mod track;
 
-pub use detector::{refresh_all_after_fork, Detector, DetectorConfig};
+pub use detector::{
+    refresh_all_after_fork, Detector, DetectorConfig, ModelRef, ReloadCallback, ReloadChecks, ReloadStats,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use image_input::{PixelFormat, PixelView};
 pub use loaded_model::LoadedModel;

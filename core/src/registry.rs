@@ -48,6 +48,30 @@ impl std::fmt::Debug for SharedModel {
 }
 
 impl SharedModel {
+    /// A model not loaded yet, under `key` (the canonical form of `config`).
+    fn unloaded(key: ModelConfig, config: &ModelConfig) -> Arc<Self> {
+        Arc::new_cyclic(|me| SharedModel {
+            key,
+            outcome: OnceLock::new(),
+            pending: Mutex::new(Vec::new()),
+            finished: Condvar::new(),
+            load_time: OnceLock::new(),
+            config: config.clone(),
+            loader_epoch: AtomicU64::new(fork::epoch()),
+            me: me.clone(),
+        })
+    }
+
+    /// The loaded model, if the load ended well.
+    pub fn loaded(&self) -> Option<&LoadedModel> {
+        self.outcome.get().and_then(|outcome| outcome.as_ref().ok())
+    }
+
+    /// The model's file as resolved.
+    pub fn model_path(&self) -> &std::path::Path {
+        &self.key.model_path
+    }
+
     /// Where the load stands. Never blocks.
     pub fn state(&self) -> LoadState {
         self.resume_if_orphaned();
@@ -196,16 +220,7 @@ pub fn obtain(config: &ModelConfig, background: bool, on_finished: Option<LoadCa
         match map.get(&key).and_then(Weak::upgrade).filter(|m| m.state() != LoadState::Failed) {
             Some(existing) => (existing, false),
             None => {
-                let fresh = Arc::new_cyclic(|me| SharedModel {
-                    key: key.clone(),
-                    outcome: OnceLock::new(),
-                    pending: Mutex::new(Vec::new()),
-                    finished: Condvar::new(),
-                    load_time: OnceLock::new(),
-                    config: config.clone(),
-                    loader_epoch: AtomicU64::new(fork::epoch()),
-                    me: me.clone(),
-                });
+                let fresh = SharedModel::unloaded(key.clone(), config);
                 map.insert(key, Arc::downgrade(&fresh));
                 (fresh, true)
             }
@@ -233,8 +248,46 @@ pub fn obtain(config: &ModelConfig, background: bool, on_finished: Option<LoadCa
     Ok(shared)
 }
 
+/// Models that a reload replaced in the registry while handles still held them: alive, but no longer shared
+/// with new handles.
+static SUPERSEDED: Mutex<Vec<Weak<SharedModel>>> = Mutex::new(Vec::new());
+
 /// Every model alive in this process.
 pub fn live_models() -> Vec<Arc<SharedModel>> {
-    let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-    registry.iter().flat_map(|map| map.values().filter_map(Weak::upgrade)).collect()
+    let mut live: Vec<Arc<SharedModel>> = {
+        let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+        registry.iter().flat_map(|map| map.values().filter_map(Weak::upgrade)).collect()
+    };
+    let mut superseded = SUPERSEDED.lock().unwrap_or_else(PoisonError::into_inner);
+    superseded.retain(|weak| weak.strong_count() > 0);
+    live.extend(superseded.iter().filter_map(Weak::upgrade));
+    live
+}
+
+/// Loads `config`'s model afresh on this thread, reading its file again even when a model of the same
+/// settings is loaded (a reload picks up a file replaced on disk), without sharing it yet: the caller
+/// checks it, then [`publish`]es it. The load's error when it fails.
+pub fn load_fresh(config: &ModelConfig) -> Result<Arc<SharedModel>> {
+    fork::watch();
+    fork::watch_exits_from_this_thread();
+    let fresh = SharedModel::unloaded(config.canonical(), config);
+    fresh.run_load();
+    match fresh.wait(Some(Duration::ZERO)) {
+        Some(Ok(_)) => Ok(fresh),
+        Some(Err(error)) => Err(error.clone()),
+        None => Err(Error::new(ErrorKind::Internal, "internal error: a finished load left no outcome")),
+    }
+}
+
+/// Makes `model` the one that later [`obtain`]s of its settings share, in place of the one loaded before
+/// (which lives on while handles hold it).
+pub fn publish(model: &Arc<SharedModel>) {
+    let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    let map = registry.get_or_insert_with(HashMap::new);
+    map.retain(|_, weak| weak.strong_count() > 0);
+    if let Some(replaced) = map.insert(model.key.clone(), Arc::downgrade(model)) {
+        let mut superseded = SUPERSEDED.lock().unwrap_or_else(PoisonError::into_inner);
+        superseded.retain(|weak| weak.strong_count() > 0);
+        superseded.push(replaced);
+    }
 }

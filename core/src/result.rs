@@ -47,6 +47,9 @@ pub struct Detections {
     pub class_map: Option<ClassMap>,
     /// Depth estimation: the depth of every pixel of the image.
     pub depth_map: Option<DepthMap>,
+    /// The class names of the model that made these detections, by class id (shared with it): after a
+    /// reload, a result still names its classes as the model that ran it does.
+    pub class_names: std::sync::Arc<[String]>,
 }
 
 /// One instance mask, cropped to the pixels it covers: `width` x `height` bytes, row by row, each 1 inside

@@ -57,6 +57,11 @@
     X(yolo_stage_stats, 296, p99_us, 24)                                                                               \
     X(yolo_stage_stats, 296, sum_us, 32)                                                                               \
     X(yolo_stage_stats, 296, histogram, 40)                                                                            \
+    X(yolo_reload_stats, 32, reloads, 0)                                                                               \
+    X(yolo_reload_stats, 32, failures, 8)                                                                              \
+    X(yolo_reload_stats, 32, last_duration_us, 16)                                                                     \
+    X(yolo_reload_stats, 32, last_status, 24)                                                                          \
+    X(yolo_reload_stats, 32, running, 28)                                                                              \
     X(yolo_detector_stats, 584, state, 0)                                                                              \
     X(yolo_detector_stats, 584, load_time_us, 8)                                                                       \
     X(yolo_detector_stats, 584, detects, 16)                                                                           \

@@ -83,7 +83,7 @@ pub struct LoadedModel {
     spec: ModelSpec,
     /// The head found at load: what the outputs carry, their layout and the class count.
     head: ModelHead,
-    names: Vec<String>,
+    names: Arc<[String]>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -144,7 +144,7 @@ impl LoadedModel {
         let shapes: Vec<Vec<i64>> =
             [&warm.output_shape, &warm.second_shape].into_iter().filter(|s| !s.is_empty()).cloned().collect();
         let (head, layout) = recognise_head(&shapes, height, width, &spec.metadata)?;
-        let names = class_names(spec.metadata.names.as_deref(), layout);
+        let names: Arc<[String]> = class_names(spec.metadata.names.as_deref(), layout).into();
         let head = ModelHead { head, layout, class_count: names.len() };
         factory.batching = match config.batching {
             Some(_) if !spec.dynamic_batch => {
@@ -207,6 +207,11 @@ impl LoadedModel {
 
     /// Class names by class id. Empty for an end-to-end model without `names` metadata.
     pub fn class_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The class names, shared: what each result of this model carries.
+    pub fn shared_class_names(&self) -> &Arc<[String]> {
         &self.names
     }
 
@@ -490,6 +495,8 @@ impl LoadedModel {
             second: (&worker.second_shape, &worker.second_output),
             index,
         };
-        self.head.decode(&outputs, Sizes { input, image }, settings, &mut worker.head)
+        let mut found = self.head.decode(&outputs, Sizes { input, image }, settings, &mut worker.head)?;
+        found.class_names = Arc::clone(&self.names);
+        Ok(found)
     }
 }
