@@ -150,9 +150,9 @@ test-c: all build/layouts.txt build/header_test build/header_test_cpp build/api_
 	build/header_test_cpp
 	build/api_test $(DEMO_MODEL) $(CACHE)/images/bus.jpg
 	build/tasks_test $(MODELS) $(SHARED)
-	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 1 2
-	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 1
-	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 2
+	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 1 2 $(MODELS)/seg_fixed.onnx
+	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 1 $(MODELS)/seg_fixed.onnx
+	timeout 300 build/fork_test $(MODELS)/v8_fixed.onnx 2 2 $(MODELS)/seg_fixed.onnx
 	timeout 300 build/hostile_models $(MODELS) $(DEMO_MODEL)
 	timeout 600 build/exit_during_load $(DEMO_MODEL) 300
 	scripts/check_detect_cli.sh build/detect $(MODELS) $(DEMO_MODEL) $(CACHE)/images/bus.jpg

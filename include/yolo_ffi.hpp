@@ -285,6 +285,15 @@ class Result {
   const yolo_detection* end() const noexcept { return detections_.end(); }
   const yolo_detection& operator[](std::size_t index) const noexcept { return detections_[index]; }
 
+  // The name of class `class_id` as the model that made this result names it (after a reload too); owned by
+  // this result.
+  std::string_view class_name(uint32_t class_id) const {
+    const char* name = nullptr;
+    std::size_t length = 0;
+    detail::check(yolo_result_class_name(result_, class_id, &name, &length));
+    return std::string_view(name, length);
+  }
+
   // The decoded image's width and height (after EXIF orientation), in which the boxes are given.
   std::pair<uint32_t, uint32_t> image_size() const {
     uint32_t width = 0;
@@ -587,6 +596,32 @@ class Detector {
   yolo_detector_stats stats() const {
     yolo_detector_stats stats{};
     detail::check(yolo_stats(detector_, &stats));
+    return stats;
+  }
+
+  // How long one stage of the successful calls took (yolo_stats_stage).
+  yolo_stage_stats stage_stats(yolo_stage stage) const {
+    yolo_stage_stats stats{};
+    detail::check(yolo_stats_stage(detector_, stage, &stats));
+    return stats;
+  }
+
+  // Replaces the model and settings with `config`'s while calls go on (yolo_reload): blocks until the new
+  // model serves; throws yolo::Error when the reload fails, and the current model then keeps serving.
+  // `flags`: yolo_reload_flag values ORed (YOLO_RELOAD_FLAG_KEEP_TASK, ...).
+  void reload(const Config& config, uint32_t flags = 0) const {
+    detail::check(yolo_reload(detector_, config.get(), flags));
+  }
+
+  // As reload, in the background (yolo_reload_async): the config's on_load callback gets the outcome.
+  void reload_async(const Config& config, uint32_t flags = 0) const {
+    detail::check(yolo_reload_async(detector_, config.get(), flags));
+  }
+
+  // The reload counters (yolo_stats_reload).
+  yolo_reload_stats reload_stats() const {
+    yolo_reload_stats stats{};
+    detail::check(yolo_stats_reload(detector_, &stats));
     return stats;
   }
 

@@ -3,8 +3,10 @@
  * detector still open. Children end through exit(), so exit handlers run as in a real worker.
  * Then fork() in the middle of a background load (`gunicorn --preload` with `async_load`): the child must
  * load the model itself and detect, and the parent's load must end as usual.
+ * Then a reload to SECOND_MODEL (a segmentation model): a child forked after it serves the new model, and a
+ * child forked while an asynchronous reload runs can reload itself (the reload's thread stayed behind).
  *
- *   fork_test MODEL POOL_SIZE THREADS_PER_SESSION */
+ *   fork_test MODEL POOL_SIZE THREADS_PER_SESSION SECOND_MODEL */
 #define _POSIX_C_SOURCE 200809L
 #include "yolo_ffi.h"
 
@@ -90,9 +92,81 @@ static int fork_during_load(yolo_config *config, unsigned delay_us, long expecte
     return failed;
 }
 
+/* The task of the detector's model and the name a fresh result gives class 0; 0 when all went well. */
+static int serves(const yolo_detector *detector, yolo_task task, const char *class0) {
+    yolo_task found = 0;
+    if (yolo_model_task(detector, &found) != YOLO_STATUS_OK || found != task) return 1;
+    yolo_result *result = NULL;
+    if (yolo_detect_pixels(detector, pixels, sizeof pixels, 96, 64, 96 * 3, YOLO_PIXEL_FORMAT_RGB8, NULL, &result) !=
+        YOLO_STATUS_OK)
+        return 2;
+    const char *name = NULL;
+    size_t length = 0;
+    int wrong = yolo_result_class_name(result, 0, &name, &length) != YOLO_STATUS_OK || strcmp(name, class0) != 0;
+    yolo_result_free(result);
+    return wrong ? 3 : 0;
+}
+
+/* Waits for a child and says whether it exited with 0. */
+static int child_ok(pid_t pid, const char *what) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 1;
+    fprintf(stderr, "fork_test: %s: child %s %d\n", what, WIFEXITED(status) ? "exited" : "killed by signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return 0;
+}
+
+/* A reload to `second` (a segmentation model), then forks: after it, and during an asynchronous reload. */
+static int fork_after_reload(yolo_detector *detector, const char *first, const char *second) {
+    yolo_config *to_second = NULL, *to_first = NULL;
+    if (yolo_config_new(&to_second) != YOLO_STATUS_OK || yolo_config_set_model_path(to_second, second) != YOLO_STATUS_OK ||
+        yolo_config_new(&to_first) != YOLO_STATUS_OK || yolo_config_set_model_path(to_first, first) != YOLO_STATUS_OK ||
+        yolo_config_set_pool_size(to_second, 1) != YOLO_STATUS_OK || yolo_config_set_pool_size(to_first, 1) != YOLO_STATUS_OK)
+        return 1;
+    int failed = 0;
+    if (yolo_reload(detector, to_second, 0) != YOLO_STATUS_OK) {
+        fprintf(stderr, "reload: %s\n", yolo_last_error());
+        failed++;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return failed + 1;
+    if (pid == 0) {
+        alarm(60);
+        exit(serves(detector, YOLO_TASK_SEGMENT, "a"));
+    }
+    if (!child_ok(pid, "fork after a reload")) failed++;
+    /* Fork right after an asynchronous reload starts: the child has no reloading thread, so it is not busy. */
+    if (yolo_reload_async(detector, to_first, 0) != YOLO_STATUS_OK) failed++;
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) return failed + 1;
+    if (pid == 0) {
+        alarm(60);
+        yolo_reload_stats stats;
+        if (yolo_stats_reload(detector, &stats) != YOLO_STATUS_OK || stats.running) exit(30);
+        if (yolo_reload(detector, to_second, 0) != YOLO_STATUS_OK) exit(31);
+        exit(serves(detector, YOLO_TASK_SEGMENT, "a"));
+    }
+    if (!child_ok(pid, "fork during an asynchronous reload")) failed++;
+    yolo_reload_stats stats = {0};
+    for (int i = 0; i < 6000 && (yolo_stats_reload(detector, &stats) != YOLO_STATUS_OK || stats.running); i++) {
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 10000000L};
+        nanosleep(&pause, NULL);
+    }
+    if (stats.running || stats.reloads != 2 || serves(detector, YOLO_TASK_DETECT, "person") != 0) {
+        fprintf(stderr, "fork_test: the parent's asynchronous reload did not end on the first model\n");
+        failed++;
+    }
+    yolo_config_free(to_second);
+    yolo_config_free(to_first);
+    return failed;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: fork_test MODEL POOL_SIZE THREADS_PER_SESSION\n");
+    if (argc != 5) {
+        fprintf(stderr, "usage: fork_test MODEL POOL_SIZE THREADS_PER_SESSION SECOND_MODEL\n");
         return 2;
     }
     memset(pixels, 90, sizeof pixels);
@@ -135,6 +209,7 @@ int main(int argc, char **argv) {
     static const unsigned delays_us[] = {0, 1000, 5000, 20000, 60000};
     for (size_t i = 0; i < sizeof delays_us / sizeof delays_us[0]; i++) failed += fork_during_load(config, delays_us[i], expected);
     yolo_config_free(config);
+    failed += fork_after_reload(detector, argv[1], argv[4]);
     /* The parent exits with its detector still open: exit must neither crash nor hang. */
     printf("fork_test (pool %s x %s threads): %d passed, %d failed\n", argv[2], argv[3], failed ? 0 : 1, failed ? 1 : 0);
     return failed ? 1 : 0;

@@ -46,6 +46,26 @@ yolo_status status_of(F&& call) {
 
 }  // namespace
 
+// Reloading (synthetic models of MODELS_DIR): a result made before a reload names its classes as its own
+// model does, a refused reload leaves the model serving, and the counters say what happened.
+void reloads(const std::string& models) {
+  const std::vector<uint8_t> grey(64 * 64 * 3, 90);
+  yolo::Detector detector(yolo::Config(models + "/v8_fixed.onnx").pool_size(1));
+  const yolo::Result before = detector.detect_pixels(grey.data(), grey.size(), 64, 64, 64 * 3, yolo::PixelFormat::rgb8);
+  detector.reload(yolo::Config(models + "/seg_fixed.onnx").pool_size(1));
+  expect(detector.task() == yolo::Task::segment && detector.class_name(0) == "a", "the reloaded model serves");
+  expect(before.class_name(0) == "person", "an earlier result names its classes as its own model does");
+  expect(status_of([&] { detector.reload(yolo::Config(models + "/v8_fixed.onnx"), YOLO_RELOAD_FLAG_KEEP_TASK); }) ==
+             YOLO_STATUS_INVALID_MODEL,
+         "a reload that must keep the task refuses another task");
+  expect(detector.task() == yolo::Task::segment, "a refused reload leaves the model serving");
+  const yolo_reload_stats stats = detector.reload_stats();
+  expect(stats.reloads == 1 && stats.failures == 1 && stats.last_status == YOLO_STATUS_INVALID_MODEL && !stats.running,
+         "the reload counters");
+  detector.detect_pixels(grey.data(), grey.size(), 64, 64, 64 * 3, yolo::PixelFormat::rgb8);
+  expect(detector.stage_stats(YOLO_STAGE_CALL).calls == 2, "calls are counted across the reload");
+}
+
 // The per-pixel accessors on the synthetic models of MODELS_DIR (scripts/make_test_models.py), whose maps
 // are known by hand: an 8x8 class map, top half 0 and bottom half 1, on a 64x64 input; an 8x8 depth ramp.
 void per_pixel_tasks(const std::string& models) {
@@ -105,6 +125,7 @@ int main(int argc, char** argv) {
   }
   if (argc == 5) {
     per_pixel_tasks(argv[4]);
+    reloads(argv[4]);
     tracking(argv[4]);
   }
   const std::string model = argv[1];
