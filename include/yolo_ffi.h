@@ -1095,6 +1095,13 @@ yolo_status yolo_result_class_name(const struct yolo_result *result,
                                    const char **out_name,
                                    size_t *out_name_len);
 
+// Writes the task of the model that made the result (a `yolo_task` value): which of the per-detection
+// accessors apply to it. The same as `yolo_model_task`, except after a reload to a model of another task.
+//
+// Safety: `result` must be a live result; `out_task` must be valid for a write.
+yolo_status yolo_result_task(const struct yolo_result *result,
+                             yolo_task *out_task);
+
 // Writes the size of the image the result's boxes refer to: for encoded images, after EXIF orientation.
 //
 // Safety: `result` must be a live result; the out-pointers must be valid for writes.

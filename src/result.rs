@@ -10,6 +10,7 @@ use std::ffi::c_void;
 use yolo_ffi_core::{ClassIds, ClassMap, DepthMap, Detection, Detections, Mask, OrientedBox};
 
 use crate::boundary::OutParam;
+use crate::enums::yolo_task;
 use crate::handles::{borrow_handle, free_handle, BoxOwned};
 use crate::status::yolo_status;
 
@@ -68,6 +69,23 @@ pub unsafe extern "C" fn yolo_result_class_name(
             out_name.write(name.as_ptr());
             out_len.write(name.as_bytes().len());
         }
+        Ok(())
+    })
+}
+
+/// Writes the task of the model that made the result (a `yolo_task` value): which of the per-detection
+/// accessors apply to it. The same as `yolo_model_task`, except after a reload to a model of another task.
+///
+/// Safety: `result` must be a live result; `out_task` must be valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_result_task(result: *const yolo_result, out_task: *mut yolo_task) -> yolo_status {
+    ffi_boundary!(status {
+        // SAFETY: a live result by the caller's contract.
+        let result = unsafe { borrow_handle(result) }?;
+        let out = OutParam::new(out_task, "out_task")?;
+        let task = result.task.ok_or_else(|| Error::invalid_argument("the result was not made by a model"))?;
+        // SAFETY: writable by the caller's contract.
+        unsafe { out.write(task.into()) };
         Ok(())
     })
 }
@@ -615,6 +633,8 @@ pub(crate) struct DetectionResult {
     pub(crate) tracking: Option<Tracking>,
     /// The class names of the model that made the result.
     pub(crate) class_names: Arc<[String]>,
+    /// The task of the model that made the result.
+    pub(crate) task: Option<yolo_ffi_core::Task>,
     /// The same, as C strings, made when first asked for.
     pub(crate) c_class_names: OnceLock<Box<[CString]>>,
 }
@@ -644,6 +664,7 @@ impl From<Detections> for DetectionResult {
             depth_map: found.depth_map,
             tracking: None,
             class_names: found.class_names,
+            task: found.task,
             c_class_names: OnceLock::new(),
         }
     }

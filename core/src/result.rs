@@ -50,6 +50,8 @@ pub struct Detections {
     /// The class names of the model that made these detections, by class id (shared with it): after a
     /// reload, a result still names its classes as the model that ran it does.
     pub class_names: std::sync::Arc<[String]>,
+    /// The task of the model that made these detections (`None` only for detections made by hand).
+    pub task: Option<crate::model::Task>,
 }
 
 /// One instance mask, cropped to the pixels it covers: `width` x `height` bytes, row by row, each 1 inside

@@ -57,6 +57,9 @@ tracker_p = c_void_p  # struct yolo_tracker *: opaque, owned until yolo_tracker_
 
 # yolo_stage: the stages of a call, and the whole call
 STAGES = {"decode": 1, "letterbox": 2, "run": 3, "head": 4, "call": 5}
+# yolo_reload_flag
+RELOAD_KEEP_TASK = 1
+RELOAD_KEEP_CLASS_COUNT = 2
 # yolo_tracker_kind and yolo_gmc_method
 TRACKER_KINDS = {"bytetrack": 1, "botsort": 2}
 GMC_METHODS = {"none": 1, "sparseOptFlow": 2}
@@ -161,6 +164,18 @@ class StageStats(Structure):
     ]
 
 
+class ReloadStats(Structure):
+    """`struct yolo_reload_stats`."""
+
+    _fields_ = [
+        ("reloads", c_uint64),
+        ("failures", c_uint64),
+        ("last_duration_us", c_uint64),
+        ("last_status", c_uint32),
+        ("running", c_bool),
+    ]
+
+
 class DetectorStats(Structure):
     """`struct yolo_detector_stats`."""
 
@@ -255,6 +270,9 @@ _declare("yolo_load_error", status_t, detector_p, POINTER(c_void_p), POINTER(c_s
 _declare("yolo_after_fork", status_t)
 _declare("yolo_stats", status_t, detector_p, POINTER(DetectorStats))
 _declare("yolo_stats_stage", status_t, detector_p, c_uint32, POINTER(StageStats))
+_declare("yolo_stats_reload", status_t, detector_p, POINTER(ReloadStats))
+_declare("yolo_reload", status_t, detector_p, config_p, c_uint32)
+_declare("yolo_reload_async", status_t, detector_p, config_p, c_uint32)
 _declare("yolo_set_log_callback", status_t, LOG_CALLBACK, c_void_p)
 _declare("yolo_detect", status_t, detector_p, c_void_p, c_size_t, options_p, POINTER(result_p))
 _declare(
@@ -282,6 +300,8 @@ _declare(
 )
 _declare("yolo_result_detections", status_t, result_p, POINTER(POINTER(RawDetection)), POINTER(c_size_t))
 _declare("yolo_result_image_size", status_t, result_p, POINTER(c_uint32), POINTER(c_uint32))
+_declare("yolo_result_task", status_t, result_p, POINTER(c_uint32))
+_declare("yolo_result_class_name", status_t, result_p, c_uint32, POINTER(c_void_p), POINTER(c_size_t))
 _declare("yolo_result_free", None, result_p)
 _declare("yolo_class_count", status_t, detector_p, POINTER(c_size_t))
 _declare("yolo_class_name", status_t, detector_p, c_uint32, POINTER(c_void_p), POINTER(c_size_t))

@@ -9,6 +9,7 @@ import ctypes
 import dataclasses
 import enum
 import functools
+import inspect
 import math
 import os
 import threading
@@ -20,7 +21,15 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence,
 import numpy as np
 
 from . import _capi
-from ._errors import InvalidArgumentError, InvalidHandleError, NotReadyError, check, error_for, last_error_message
+from ._errors import (
+    InvalidArgumentError,
+    InvalidHandleError,
+    NotReadyError,
+    OutOfRangeError,
+    check,
+    error_for,
+    last_error_message,
+)
 from ._runtime import openvino_plugin, preload_gpu_libraries, resolve_runtime
 from .tracking import Tracker, TrackerSpec, obb_corners
 
@@ -237,6 +246,22 @@ class Stats:
     """The execution provider the model runs on (`Detector.provider`); None unless the load succeeded."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ReloadStats:
+    """The reloads of one detector (the C `yolo_reload_stats`)."""
+
+    reloads: int
+    """Reloads that replaced the model."""
+    failures: int
+    """Reloads that failed and left the model serving."""
+    last_duration: Optional[float]
+    """Seconds the last reload that ended took, either way; None if none ended."""
+    last_status: int
+    """The `yolo_status` of the last reload that ended: 0 if it succeeded or none ended."""
+    running: bool
+    """Whether a reload runs now."""
+
+
 class _Unset(enum.Enum):
     """The value of a parameter the caller did not give: the library's default applies (for the parameters
     where None has a meaning of its own)."""
@@ -331,6 +356,109 @@ def _is_pil_image(value: object) -> bool:
     return type(value).__module__.startswith("PIL.") and hasattr(value, "getbands")
 
 
+# The settings where None means something (for ever), so that only _UNSET leaves them out.
+_NONE_IS_A_VALUE = ("load_wait", "acquire_timeout")
+
+
+def _left_out(name: str, value: Any) -> bool:
+    """Whether a setting was not given: None, or _UNSET for the settings where None is a value."""
+    return value is _UNSET if name in _NONE_IS_A_VALUE else value is None
+
+
+class _Config:
+    """A `yolo_config` holding `settings` (the keyword arguments of `Detector`, only those given) for
+    `model`, freed on leaving the `with` block. Only what the caller gave goes to the library: every default
+    and every rule is the library's, and each setter refuses a bad value at once, naming it."""
+
+    def __init__(self, model: str, settings: Dict[str, Any]) -> None:
+        unknown = set(settings) - set(_SETTINGS)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        get = settings.get
+        provider_list = [_provider(name) for name in (get("providers") or [])]
+        gpu = any(_capi.PROVIDER_NAMES[kind] in _GPU_PROVIDERS for kind, _ in provider_list)
+        runtime = resolve_runtime(get("ort_library"), gpu)
+        if gpu:
+            preload_gpu_libraries(runtime)
+        io_binding = get("io_binding")
+        if not isinstance(io_binding, (bool, type(None))):
+            raise InvalidArgumentError(f"io_binding must be None, True or False, not {io_binding!r}")
+        lib = _capi.lib
+        calls: List[Tuple[Any, Tuple[Any, ...]]] = [
+            (lib.yolo_config_set_model_path, (os.fsencode(model),)),
+            (lib.yolo_config_set_ort_library_path, (os.fsencode(runtime) if runtime else None,)),
+        ]
+        unsigned = {
+            "pool_size": lib.yolo_config_set_pool_size,
+            "threads_per_session": lib.yolo_config_set_threads_per_session,
+            "max_det": lib.yolo_config_set_max_detections,
+            "top_k": lib.yolo_config_set_top_k,
+        }
+        for name, setter in unsigned.items():
+            value = get(name)
+            if value is not None:
+                calls.append((setter, (_uint(value, name),)))
+        imgsz, max_image_pixels, conf, iou = get("imgsz"), get("max_image_pixels"), get("conf"), get("iou")
+        if imgsz is not None:
+            side = _uint(imgsz, "imgsz")
+            calls.append((lib.yolo_config_set_imgsz, (side, side)))
+        if max_image_pixels is not None:
+            calls.append((lib.yolo_config_set_max_image_pixels, (_uint(max_image_pixels, "max_image_pixels", 64),)))
+        if conf is not None:
+            calls.append((lib.yolo_config_set_conf_threshold, (float(conf),)))
+        if iou is not None:
+            calls.append((lib.yolo_config_set_iou_threshold, (float(iou),)))
+        flags = {
+            "agnostic": lib.yolo_config_set_class_agnostic,
+            "async_load": lib.yolo_config_set_async_load,
+            "share_weights": lib.yolo_config_set_share_weights,
+            "retina_masks": lib.yolo_config_set_retina_masks,
+            "provider_fallback": lib.yolo_config_set_provider_fallback,
+        }
+        for name, setter in flags.items():
+            if get(name) is not None:
+                calls.append((setter, (bool(get(name)),)))
+        if "load_wait" in settings:
+            load_wait = settings["load_wait"]
+            wait = _capi.WAIT_FOREVER if load_wait is None else _seconds(load_wait, "load_wait", 1e3, _capi.WAIT_FOREVER - 1)
+            calls.append((lib.yolo_config_set_load_wait_ms, (wait,)))
+        if "acquire_timeout" in settings:
+            acquire_timeout = settings["acquire_timeout"]
+            # 0 ms is the C API's "for ever": a timeout under a millisecond is one millisecond.
+            timeout = 0 if acquire_timeout is None else max(1, _seconds(acquire_timeout, "acquire_timeout", 1e3, 2**32 - 1))
+            calls.append((lib.yolo_config_set_acquire_timeout_ms, (timeout,)))
+        for kind, device in provider_list:
+            calls.append((lib.yolo_config_add_provider, (kind, device)))
+        openvino = _capi.PROVIDERS["openvino"]
+        plugin = openvino_plugin() if any(kind == openvino for kind, _ in provider_list) else None
+        if plugin is not None:
+            calls.append((lib.yolo_config_set_provider_library, (openvino, os.fsencode(plugin))))
+        max_batch, max_batch_delay = get("max_batch"), get("max_batch_delay")
+        if max_batch is not None or max_batch_delay is not None:
+            delay = (
+                _capi.DEFAULT_BATCH_DELAY
+                if max_batch_delay is None
+                else _seconds(max_batch_delay, "max_batch_delay", 1e6, _capi.DEFAULT_BATCH_DELAY - 1)
+            )
+            calls.append((lib.yolo_config_set_batching, (_uint(1 if max_batch is None else max_batch, "max_batch"), delay)))
+        if io_binding is not None:
+            calls.append((lib.yolo_config_set_io_binding, (_capi.IO_BINDING[io_binding],)))
+        self.pointer = _capi.config_p()
+        check(lib.yolo_config_new(ctypes.byref(self.pointer)))
+        try:
+            for setter, arguments in calls:
+                check(setter(self.pointer, *arguments))
+        except BaseException:
+            lib.yolo_config_free(self.pointer)
+            raise
+
+    def __enter__(self) -> "_Config":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        _capi.lib.yolo_config_free(self.pointer)
+
+
 class Detector:
     """A YOLO detector on an ONNX model, backed by a pool of ONNX Runtime sessions in libyolo_ffi.
 
@@ -417,84 +545,39 @@ class Detector:
         io_binding: Optional[bool] = None,
     ) -> None:
         self._handle: Optional[int] = None
-        self._names: Optional[Dict[int, str]] = None
-        self._task: Optional[str] = None
+        # The names and the task, with the reload count they were read at (a reload changes them).
+        self._names: Optional[Tuple[int, Dict[int, str]]] = None
+        self._task: Optional[Tuple[int, str]] = None
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
-        self.model_path = os.fspath(model)
-        provider_list = [_provider(name) for name in (providers or [])]
-        gpu = any(_capi.PROVIDER_NAMES[kind] in _GPU_PROVIDERS for kind, _ in provider_list)
-        runtime = resolve_runtime(ort_library, gpu)
-        if gpu:
-            preload_gpu_libraries(runtime)
-        if not isinstance(io_binding, (bool, type(None))):
-            raise InvalidArgumentError(f"io_binding must be None, True or False, not {io_binding!r}")
-        lib = _capi.lib
-        # Only what the caller gave goes to the library: every default and every rule is the library's, and
-        # each setter refuses a bad value at once, naming it.
-        calls: List[Tuple[Any, Tuple[Any, ...]]] = [
-            (lib.yolo_config_set_model_path, (os.fsencode(self.model_path),)),
-            (lib.yolo_config_set_ort_library_path, (os.fsencode(runtime) if runtime else None,)),
-        ]
-        unsigned = {
-            "pool_size": (pool_size, lib.yolo_config_set_pool_size),
-            "threads_per_session": (threads_per_session, lib.yolo_config_set_threads_per_session),
-            "max_det": (max_det, lib.yolo_config_set_max_detections),
-            "top_k": (top_k, lib.yolo_config_set_top_k),
-        }
-        for name, (value, setter) in unsigned.items():
-            if value is not None:
-                calls.append((setter, (_uint(value, name),)))
-        if imgsz is not None:
-            side = _uint(imgsz, "imgsz")
-            calls.append((lib.yolo_config_set_imgsz, (side, side)))
-        if max_image_pixels is not None:
-            calls.append((lib.yolo_config_set_max_image_pixels, (_uint(max_image_pixels, "max_image_pixels", 64),)))
-        if conf is not None:
-            calls.append((lib.yolo_config_set_conf_threshold, (float(conf),)))
-        if iou is not None:
-            calls.append((lib.yolo_config_set_iou_threshold, (float(iou),)))
-        flags = (
-            (agnostic, lib.yolo_config_set_class_agnostic),
-            (async_load, lib.yolo_config_set_async_load),
-            (share_weights, lib.yolo_config_set_share_weights),
-            (retina_masks, lib.yolo_config_set_retina_masks),
-            (provider_fallback, lib.yolo_config_set_provider_fallback),
+        given = dict(
+            pool_size=pool_size,
+            threads_per_session=threads_per_session,
+            imgsz=imgsz,
+            conf=conf,
+            iou=iou,
+            max_det=max_det,
+            agnostic=agnostic,
+            async_load=async_load,
+            load_wait=load_wait,
+            acquire_timeout=acquire_timeout,
+            max_image_pixels=max_image_pixels,
+            share_weights=share_weights,
+            retina_masks=retina_masks,
+            top_k=top_k,
+            ort_library=ort_library,
+            providers=providers,
+            provider_fallback=provider_fallback,
+            max_batch=max_batch,
+            max_batch_delay=max_batch_delay,
+            io_binding=io_binding,
         )
-        for flag, setter in flags:
-            if flag is not None:
-                calls.append((setter, (bool(flag),)))
-        if load_wait is not _UNSET:
-            wait = _capi.WAIT_FOREVER if load_wait is None else _seconds(load_wait, "load_wait", 1e3, _capi.WAIT_FOREVER - 1)
-            calls.append((lib.yolo_config_set_load_wait_ms, (wait,)))
-        if acquire_timeout is not _UNSET:
-            # 0 ms is the C API's "for ever": a timeout under a millisecond is one millisecond.
-            timeout = 0 if acquire_timeout is None else max(1, _seconds(acquire_timeout, "acquire_timeout", 1e3, 2**32 - 1))
-            calls.append((lib.yolo_config_set_acquire_timeout_ms, (timeout,)))
-        for kind, device in provider_list:
-            calls.append((lib.yolo_config_add_provider, (kind, device)))
-        openvino = _capi.PROVIDERS["openvino"]
-        plugin = openvino_plugin() if any(kind == openvino for kind, _ in provider_list) else None
-        if plugin is not None:
-            calls.append((lib.yolo_config_set_provider_library, (openvino, os.fsencode(plugin))))
-        if max_batch is not None or max_batch_delay is not None:
-            delay = (
-                _capi.DEFAULT_BATCH_DELAY
-                if max_batch_delay is None
-                else _seconds(max_batch_delay, "max_batch_delay", 1e6, _capi.DEFAULT_BATCH_DELAY - 1)
-            )
-            calls.append((lib.yolo_config_set_batching, (_uint(1 if max_batch is None else max_batch, "max_batch"), delay)))
-        if io_binding is not None:
-            calls.append((lib.yolo_config_set_io_binding, (_capi.IO_BINDING[io_binding],)))
-        config = _capi.config_p()
-        check(lib.yolo_config_new(ctypes.byref(config)))
+        # What the caller set, and only that: a reload starts from it.
+        self._settings: Dict[str, Any] = {k: v for k, v in given.items() if not _left_out(k, v)}
+        self.model_path = os.fspath(model)
         handle = _capi.detector_p()
-        try:
-            for setter, arguments in calls:
-                check(setter(config, *arguments))
-            check(lib.yolo_init(config, ctypes.byref(handle)))
-        finally:
-            lib.yolo_config_free(config)
+        with _Config(self.model_path, self._settings) as config:
+            check(_capi.lib.yolo_init(config.pointer, ctypes.byref(handle)))
         self._handle = handle.value
         # The tracker `track` keeps for the detector's own stream, and the spec it was made from.
         self._tracker: Optional[Tracker] = None
@@ -578,22 +661,83 @@ class Detector:
         check(_capi.lib.yolo_load_error(self._live(), ctypes.byref(pointer), ctypes.byref(length)))
         return _capi.utf8_at(pointer, length) or None
 
+    # -- reload -------------------------------------------------------------------------------------------
+
+    def reload(
+        self,
+        model: Optional[Union[str, "os.PathLike[str]"]] = None,
+        *,
+        keep_task: bool = False,
+        keep_class_count: bool = False,
+        **settings: Any,
+    ) -> None:
+        """Replaces the model (and settings) while calls go on: `model` (default: the same file, read
+        again) with this detector's settings updated by `settings` (the keyword arguments of `Detector`).
+        Returns when the new model serves: its sessions are built and warmed beside the current ones, calls
+        in flight finish on the model they started with, and the replaced model is freed after the last of
+        them. Results name their classes as the model that made them does. `keep_task` and
+        `keep_class_count` refuse a model that changes them.
+
+        Raises (the current model then keeps serving; `reload_stats` counts the failure):
+            ModelLoadError, InvalidModelError, OutOfMemoryError, ...: the new model did not load, or
+                `keep_task`/`keep_class_count` refused it.
+            BusyError: another reload of this detector is running.
+            InvalidArgumentError, TypeError: a setting is out of range, or unknown.
+        """
+        path = self.model_path if model is None else os.fspath(model)
+        merged = {**self._settings, **settings}
+        merged = {k: v for k, v in merged.items() if not _left_out(k, v)}
+        flags = (_capi.RELOAD_KEEP_TASK if keep_task else 0) | (_capi.RELOAD_KEEP_CLASS_COUNT if keep_class_count else 0)
+        with _Config(path, merged) as config:
+            check(_capi.lib.yolo_reload(self._live(), config.pointer, flags))
+        self.model_path, self._settings = path, merged
+
+    async def reload_async(
+        self,
+        model: Optional[Union[str, "os.PathLike[str]"]] = None,
+        *,
+        keep_task: bool = False,
+        keep_class_count: bool = False,
+        **settings: Any,
+    ) -> None:
+        """`reload` on a worker thread, for asyncio code: the event loop keeps serving meanwhile."""
+        await self._off_loop(
+            lambda: self.reload(model, keep_task=keep_task, keep_class_count=keep_class_count, **settings)
+        )
+
+    def reload_stats(self) -> ReloadStats:
+        """The reload counters: reloads, failures, the last one's duration and status, and whether one runs."""
+        raw = _capi.ReloadStats()
+        check(_capi.lib.yolo_stats_reload(self._live(), ctypes.byref(raw)))
+        ended = raw.reloads + raw.failures > 0
+        return ReloadStats(
+            reloads=raw.reloads,
+            failures=raw.failures,
+            last_duration=raw.last_duration_us / 1e6 if ended else None,
+            last_status=raw.last_status,
+            running=bool(raw.running),
+        )
+
     # -- model facts --------------------------------------------------------------------------------------
 
     @property
     def names(self) -> Dict[int, str]:
-        """Class names by id, as Ultralytics' `model.names`. Raises `NotReadyError` while loading."""
-        names = self._names
-        if names is None:
-            handle = self._live()
-            count = ctypes.c_size_t()
-            check(_capi.lib.yolo_class_count(handle, ctypes.byref(count)))
-            names = {}
-            for class_id in range(count.value):
-                pointer, length = ctypes.c_void_p(), ctypes.c_size_t()
-                check(_capi.lib.yolo_class_name(handle, class_id, ctypes.byref(pointer), ctypes.byref(length)))
-                names[class_id] = _capi.utf8_at(pointer, length)
-            self._names = names
+        """Class names by id, as Ultralytics' `model.names`, of the model serving now. Raises
+        `NotReadyError` while loading."""
+        generation = self.reload_stats().reloads
+        cached = self._names
+        if cached is not None and cached[0] == generation:
+            return dict(cached[1])
+        handle = self._live()
+        count = ctypes.c_size_t()
+        check(_capi.lib.yolo_class_count(handle, ctypes.byref(count)))
+        names = {}
+        for class_id in range(count.value):
+            pointer, length = ctypes.c_void_p(), ctypes.c_size_t()
+            check(_capi.lib.yolo_class_name(handle, class_id, ctypes.byref(pointer), ctypes.byref(length)))
+            names[class_id] = _capi.utf8_at(pointer, length)
+        # Read after the count: a reload in between gives a newer count next time, so these are read again.
+        self._names = (generation, names)
         return dict(names)
 
     @property
@@ -601,11 +745,15 @@ class Detector:
         """The model's task, Ultralytics' name of it (`detect`, `segment`, `pose`, `obb`, `classify`,
         `semantic`, `depth`): which of `detect`, `classify`, `semantic` and `depth` it answers. Raises
         `NotReadyError` while loading."""
-        if self._task is None:
-            out = ctypes.c_uint32()
-            check(_capi.lib.yolo_model_task(self._live(), ctypes.byref(out)))
-            self._task = _capi.TASKS[out.value]
-        return self._task
+        generation = self.reload_stats().reloads
+        cached = self._task
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        out = ctypes.c_uint32()
+        check(_capi.lib.yolo_model_task(self._live(), ctypes.byref(out)))
+        task = _capi.TASKS[out.value]
+        self._task = (generation, task)
+        return task
 
     @property
     def provider(self) -> str:
@@ -779,7 +927,9 @@ class Detector:
             raw = ctypes.POINTER(_capi.RawClassProbability)()
             count = ctypes.c_size_t()
             check(_capi.lib.yolo_result_classes(result, ctypes.byref(raw), ctypes.byref(count)))
-            names = self.names
+            if _result_task(result) != "classify":
+                raise ValueError(f"{self.model_path} was reloaded with a model of another task during the call")
+            names = _ResultNames(result)
             return [
                 ClassProbability(raw[i].class_id, names.get(raw[i].class_id, str(raw[i].class_id)), raw[i].probability)
                 for i in range(count.value)
@@ -798,12 +948,15 @@ class Detector:
         if self.task != "semantic":
             raise ValueError(f"{self.model_path} is a {self.task} model, not a semantic segmentation model")
         owner = _ResultOwner(self._detect_one(image, channels, None))
+        if _result_task(owner.result) != "semantic":
+            raise ValueError(f"{self.model_path} was reloaded with a model of another task during the call")
         raw = _capi.RawClassMap()
         check(_capi.lib.yolo_result_class_map(owner.result, ctypes.byref(raw)))
         types = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32}
         ids = owner.view(raw.data or 0, types[raw.element_size], raw.data_len, (raw.height, raw.width))
         counts = owner.view(raw.pixel_counts or 0, ctypes.c_uint64, raw.class_count, (raw.class_count,))
-        return ClassMap(ids, counts, self.names)
+        names = _ResultNames(owner.result)
+        return ClassMap(ids, counts, {i: names.get(i, str(i)) for i in range(raw.class_count)})
 
     def depth(self, image: ImageInput, *, channels: str = "rgb") -> "np.ndarray":
         """The depth of every pixel of one image, with a depth estimation model, as Ultralytics' `depth`: an
@@ -1031,8 +1184,8 @@ class Detector:
         check(lib.yolo_result_detections(result, ctypes.byref(raw), ctypes.byref(count)))
         width, height = ctypes.c_uint32(), ctypes.c_uint32()
         check(lib.yolo_result_image_size(result, ctypes.byref(width), ctypes.byref(height)))
-        task = self.task if count.value else "detect"
-        names = self.names
+        task = _result_task(result) if count.value else "detect"
+        names = _ResultNames(result)
         detections = []
         for i in range(count.value):
             d = raw[i]
@@ -1078,6 +1231,37 @@ class Detector:
                 )
             )
         return detections
+
+
+#: The settings `Detector` takes (its keyword arguments), which `reload` updates.
+_SETTINGS = tuple(inspect.signature(Detector.__init__).parameters)[2:]
+
+
+def _result_task(result: _capi.result_p) -> str:
+    """The task of the model that made `result`."""
+    out = ctypes.c_uint32()
+    check(_capi.lib.yolo_result_task(result, ctypes.byref(out)))
+    return _capi.TASKS[out.value]
+
+
+class _ResultNames:
+    """The class names of the model that made a result (which a reload may have replaced since), each read
+    once from the result."""
+
+    def __init__(self, result: _capi.result_p) -> None:
+        self._result = result
+        self._seen: Dict[int, str] = {}
+
+    def get(self, class_id: int, default: str) -> str:
+        name = self._seen.get(class_id)
+        if name is None:
+            pointer, length = ctypes.c_void_p(), ctypes.c_size_t()
+            status = _capi.lib.yolo_result_class_name(self._result, class_id, ctypes.byref(pointer), ctypes.byref(length))
+            if status == OutOfRangeError.status_code:
+                return default
+            check(status)
+            name = self._seen[class_id] = _capi.utf8_at(pointer, length)
+        return name
 
 
 _shared: Dict[Tuple[str, Tuple[Tuple[str, Any], ...]], Detector] = {}

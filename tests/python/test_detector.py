@@ -78,6 +78,7 @@ def test_struct_layouts_are_the_headers():
         "yolo_detector_stats": _capi.DetectorStats,
         "yolo_track": _capi.RawTrack,
         "yolo_stage_stats": _capi.StageStats,
+        "yolo_reload_stats": _capi.ReloadStats,
     }
     assert set(ours) == set(layouts)
     for struct, cls in ours.items():
@@ -325,6 +326,10 @@ def test_the_constants_ctypes_restates_are_the_headers():
         "bytetrack": values["YOLO_TRACKER_KIND_BYTETRACK"],
         "botsort": values["YOLO_TRACKER_KIND_BOTSORT"],
     }
+    assert (_capi.RELOAD_KEEP_TASK, _capi.RELOAD_KEEP_CLASS_COUNT) == (
+        values["YOLO_RELOAD_FLAG_KEEP_TASK"],
+        values["YOLO_RELOAD_FLAG_KEEP_CLASS_COUNT"],
+    )
     assert _capi.GMC_METHODS == {
         "none": values["YOLO_GMC_METHOD_NONE"],
         "sparseOptFlow": values["YOLO_GMC_METHOD_SPARSE_OPT_FLOW"],

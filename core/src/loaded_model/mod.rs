@@ -497,6 +497,7 @@ impl LoadedModel {
         };
         let mut found = self.head.decode(&outputs, Sizes { input, image }, settings, &mut worker.head)?;
         found.class_names = Arc::clone(&self.names);
+        found.task = Some(self.task());
         Ok(found)
     }
 }
