@@ -938,6 +938,16 @@ yolo_status yolo_keypoint_shape(const struct yolo_detector *detector,
                                 size_t *out_keypoints,
                                 size_t *out_dims);
 
+// Writes the SHA-256 of the model file as it was loaded (the `.onnx` file; external data files are not
+// included) into the first 32 bytes of `out_digest`: what monitoring shows to tell which model serves, after
+// a reload too. Computed on the first call per model (a pass over the file), cheap after.
+// `YOLO_STATUS_INVALID_ARGUMENT` when `digest_len` is under 32. Thread-safe.
+//
+// Safety: `detector` must be a live detector; `out_digest` must be valid for `digest_len` bytes of writes.
+yolo_status yolo_model_sha256(const struct yolo_detector *detector,
+                              uint8_t *out_digest,
+                              size_t digest_len);
+
 // Writes the model's input size in pixels: the fixed input shape, or for a dynamic model the letterbox
 // target, of which each image uses the minimal stride-aligned rectangle. Thread-safe.
 //

@@ -513,6 +513,31 @@ pub unsafe extern "C" fn yolo_keypoint_shape(
     })
 }
 
+/// Writes the SHA-256 of the model file as it was loaded (the `.onnx` file; external data files are not
+/// included) into the first 32 bytes of `out_digest`: what monitoring shows to tell which model serves, after
+/// a reload too. Computed on the first call per model (a pass over the file), cheap after.
+/// `YOLO_STATUS_INVALID_ARGUMENT` when `digest_len` is under 32. Thread-safe.
+///
+/// Safety: `detector` must be a live detector; `out_digest` must be valid for `digest_len` bytes of writes.
+#[no_mangle]
+pub unsafe extern "C" fn yolo_model_sha256(
+    detector: *const yolo_detector,
+    out_digest: *mut u8,
+    digest_len: usize,
+) -> yolo_status {
+    ffi_boundary!(status {
+        let handle = detector_from(detector)?;
+        let out = OutParam::new(out_digest.cast::<[u8; 32]>(), "out_digest")?;
+        if digest_len < 32 {
+            return Err(Error::invalid_argument(format!("digest_len is {digest_len}: a SHA-256 takes 32 bytes")));
+        }
+        let digest = handle.detector.model()?.sha256();
+        // SAFETY: `digest_len` >= 32 writable bytes by the caller's contract; a byte array has alignment 1.
+        unsafe { out.write(digest) };
+        Ok(())
+    })
+}
+
 /// Writes the model's input size in pixels: the fixed input shape, or for a dynamic model the letterbox
 /// target, of which each image uses the minimal stride-aligned rectangle. Thread-safe.
 ///

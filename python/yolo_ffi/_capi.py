@@ -21,6 +21,7 @@ from ctypes import (
     c_char_p,
     c_float,
     c_size_t,
+    c_uint8,
     c_uint32,
     c_uint64,
     c_void_p,
@@ -307,6 +308,7 @@ _declare("yolo_class_count", status_t, detector_p, POINTER(c_size_t))
 _declare("yolo_class_name", status_t, detector_p, c_uint32, POINTER(c_void_p), POINTER(c_size_t))
 _declare("yolo_input_size", status_t, detector_p, POINTER(c_uint32), POINTER(c_uint32))
 _declare("yolo_model_task", status_t, detector_p, POINTER(c_uint32))
+_declare("yolo_model_sha256", status_t, detector_p, POINTER(c_uint8), c_size_t)
 _declare("yolo_keypoint_shape", status_t, detector_p, POINTER(c_size_t), POINTER(c_size_t))
 _declare("yolo_result_mask", status_t, result_p, c_size_t, POINTER(RawMask))
 _declare("yolo_result_mask_polygon", status_t, result_p, c_size_t, POINTER(POINTER(c_float)), POINTER(c_size_t))

@@ -756,6 +756,14 @@ class Detector:
         return task
 
     @property
+    def sha256(self) -> str:
+        """The SHA-256 of the model file as it was loaded (hex; the `.onnx` file, not its external data), of
+        the model serving now. Raises `NotReadyError` while loading."""
+        digest = (ctypes.c_uint8 * 32)()
+        check(_capi.lib.yolo_model_sha256(self._live(), digest, 32))
+        return bytes(digest).hex()
+
+    @property
     def provider(self) -> str:
         """The execution provider the model runs on: `"cpu"`, `"cuda:0"`, `"tensorrt:0"` or `"openvino"`.
         Raises `NotReadyError` while loading."""

@@ -5,6 +5,8 @@ construction carry over, and the asyncio form keeps the loop free."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import hashlib
 import os
 import threading
 
@@ -53,6 +55,25 @@ def test_reload_swaps_the_model_while_threads_call(model_path, synthetic, bus):
         stats = detector.reload_stats()
         assert (stats.reloads, stats.failures, stats.running, stats.last_status) == (6, 0, False, 0)
         assert stats.last_duration is not None and stats.last_duration > 0
+
+
+def test_sha256_is_the_loaded_files_and_follows_a_reload(model_path, synthetic, tmp_path):
+    copy = tmp_path / "model.onnx"
+    copy.write_bytes(model_path.read_bytes())
+    with yolo_ffi.Detector(copy) as detector:
+        assert detector.sha256 == hashlib.sha256(model_path.read_bytes()).hexdigest()
+        # Replaced on disk by a rename, as deployments do: the loaded model's digest stays until a reload.
+        other = tmp_path / "other.onnx"
+        other.write_bytes((synthetic / "v8_fixed.onnx").read_bytes())
+        os.replace(other, copy)
+        assert detector.sha256 == hashlib.sha256(model_path.read_bytes()).hexdigest()
+        detector.reload()
+        assert detector.sha256 == hashlib.sha256((synthetic / "v8_fixed.onnx").read_bytes()).hexdigest()
+        assert detector.names[0] == "person", "the same path, read again"
+    with yolo_ffi.Detector(synthetic / "v8_fixed.onnx") as detector:
+        short = (ctypes.c_uint8 * 16)()
+        assert yolo_ffi._capi.lib.yolo_model_sha256(detector._live(), short, 16) == yolo_ffi.InvalidArgumentError.status_code
+        assert bytes(short) == bytes(16), "nothing written on failure"
 
 
 def test_a_failed_or_refused_reload_keeps_the_model(model_path, synthetic, bus):

@@ -84,6 +84,8 @@ pub struct LoadedModel {
     /// The head found at load: what the outputs carry, their layout and the class count.
     head: ModelHead,
     names: Arc<[String]>,
+    /// The SHA-256 of the model file as loaded, computed when first asked for.
+    sha256: OnceLock<[u8; 32]>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -159,7 +161,7 @@ impl LoadedModel {
             batching => batching,
         };
         let built = factory.build_sessions(spec.precision, Some(warm))?;
-        Ok(Self { sessions: fork::ForkLocal::new(built, epoch), factory, spec, head, names })
+        Ok(Self { sessions: fork::ForkLocal::new(built, epoch), factory, spec, head, names, sha256: OnceLock::new() })
     }
 
     /// The sessions of this process: those built at load, or after a fork fresh ones built on first use.
@@ -213,6 +215,16 @@ impl LoadedModel {
     /// The class names, shared: what each result of this model carries.
     pub fn shared_class_names(&self) -> &Arc<[String]> {
         &self.names
+    }
+
+    /// The SHA-256 of the model file's bytes as they were loaded (the `.onnx` file; external data files are
+    /// not included). Computed on first use from the mapped file, so a file replaced on disk since the load
+    /// does not change it.
+    pub fn sha256(&self) -> [u8; 32] {
+        *self.sha256.get_or_init(|| {
+            use sha2::Digest;
+            sha2::Sha256::digest(&self.factory.model_bytes[..]).into()
+        })
     }
 
     /// The largest model input, `(height, width)`: the fixed input shape, or the letterbox target of a
