@@ -773,6 +773,18 @@ class Detector:
         return f"{name}:{device.value}" if name in _GPU_PROVIDERS else name
 
     @property
+    def fell_back(self) -> bool:
+        """Whether the model runs on another execution provider than the first one asked for (`providers`
+        with `provider_fallback=True`: CUDA asked, the CPU used, say). False when none was asked for.
+        Raises `NotReadyError` while loading."""
+        asked = self._settings.get("providers") or []
+        if not asked:
+            return False
+        kind, device = ctypes.c_uint32(), ctypes.c_uint32()
+        check(_capi.lib.yolo_model_provider(self._live(), ctypes.byref(kind), ctypes.byref(device)))
+        return _provider(asked[0]) != (kind.value, device.value)
+
+    @property
     def io_binding(self) -> bool:
         """Whether the sessions' input and outputs are bound to them (see `io_binding=`): True on a GPU
         provider by default. Raises `NotReadyError` while loading."""
