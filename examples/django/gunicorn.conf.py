@@ -21,3 +21,31 @@ def post_fork(server, worker):
     import yolo_ffi
 
     yolo_ffi.after_fork()
+
+
+def on_reload(server):
+    # SIGHUP: reload the model in the master before it forks the new workers, so they all serve the file as
+    # it is now; the old workers finish their requests on the old model and exit.
+    from detection import service
+
+    try:
+        service.reload()
+    except service.ReloadError as error:
+        server.log.error("the model was not reloaded, the previous one keeps serving: %s", error)
+    # The workers forked next start from the master's counts: copied now, they are not counted again.
+    service.sync_metrics()
+
+
+def worker_exit(server, worker):
+    # The last counts of a worker that leaves, for /metrics in multiprocess mode.
+    from detection import service
+
+    service.sync_metrics()
+
+
+def child_exit(server, worker):
+    # prometheus_client's multiprocess mode: drop the live gauges of a worker that is gone.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

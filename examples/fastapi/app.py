@@ -7,27 +7,39 @@ sessions work.
 
 Endpoints: `POST /detect` (the image as the request body; optional `conf`, `iou`, `max_det` query
 parameters), `GET /healthz` (200 when the model is ready, 503 with the reason while it loads or after it
-failed), `GET /`.
+failed), `GET /metrics` (Prometheus), `POST /admin/reload` (bearer token), `GET /`.
+
+Settings, from the environment: `YOLO_MODEL`, `YOLO_MAX_UPLOAD_BYTES`, `YOLO_ADMIN_TOKEN` (the bearer token of
+`/admin/reload`; unset, the endpoint is off) and `YOLO_MODELS_DIR` (where `/admin/reload` finds a model it
+is given by name; default: beside `YOLO_MODEL`).
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Dict, Optional
 
 import yolo_ffi
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 MODEL = os.environ.get("YOLO_MODEL", "nudenet-320n.onnx")
 MAX_UPLOAD_BYTES = int(os.environ.get("YOLO_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
+ADMIN_TOKEN = os.environ.get("YOLO_ADMIN_TOKEN", "")
+MODELS_DIR = os.environ.get("YOLO_MODELS_DIR") or os.path.dirname(os.path.abspath(MODEL))
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Returns at once: the model loads on a background thread, and a load that fails leaves the app up.
     app.state.detector = yolo_ffi.Detector(MODEL, async_load=True)
+    from prometheus_client import CollectorRegistry
+    from yolo_ffi.metrics import DetectorCollector
+
+    app.state.metrics = CollectorRegistry()
+    app.state.metrics.register(DetectorCollector({"default": app.state.detector}))
     yield
     app.state.detector.close()
 
@@ -42,7 +54,10 @@ def _detector(request: Request) -> yolo_ffi.Detector:
 
 @app.get("/")
 async def index() -> Dict[str, Any]:
-    return {"service": "yolo-ffi FastAPI example", "endpoints": ["POST /detect", "GET /healthz"]}
+    return {
+        "service": "yolo-ffi FastAPI example",
+        "endpoints": ["POST /detect", "GET /healthz", "GET /metrics", "POST /admin/reload"],
+    }
 
 
 @app.get("/healthz")
@@ -54,7 +69,11 @@ async def healthz(request: Request) -> JSONResponse:
     body: Dict[str, Any] = {"status": state.name.lower(), "model": os.path.basename(detector.model_path)}
     if state is yolo_ffi.LoadState.READY:
         stats = detector.stats()
+        reloads = detector.reload_stats()
         body["sessions_busy"] = stats.sessions - stats.sessions_idle
+        body["provider"], body["provider_fallback"] = detector.provider, detector.fell_back
+        body["sha256"] = detector.sha256
+        body["reloads"] = {"ok": reloads.reloads, "failed": reloads.failures, "running": reloads.running}
     elif state is yolo_ffi.LoadState.FAILED:
         body["error"] = (detector.load_error or "").replace(os.path.dirname(os.path.abspath(detector.model_path)), "")
     return JSONResponse(body, status_code=200 if state is yolo_ffi.LoadState.READY else 503)
@@ -82,3 +101,44 @@ async def detect(
     except ValueError as error:  # ImageDecodeError, ImageTooLargeError, InvalidArgumentError
         return JSONResponse({"error": str(error)}, status_code=400)
     return JSONResponse({"model": os.path.basename(detector.model_path), "task": detector.task, **found})
+
+
+@app.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """The detector's counters in Prometheus' text format."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+
+
+@app.post("/admin/reload")
+async def admin_reload(request: Request, model: Optional[str] = None) -> JSONResponse:
+    """Replaces the model while requests go on, without blocking the event loop: the configured file read
+    again, or the file of `YOLO_MODELS_DIR` named by the `model` query parameter. Needs
+    `Authorization: Bearer <YOLO_ADMIN_TOKEN>`; off (403) without that setting. 200 with what serves now;
+    401 without the token; 409 while another reload runs; 422 when the new model does not load (the current
+    one keeps serving)."""
+    if not ADMIN_TOKEN:
+        return JSONResponse({"error": "reload is off: set YOLO_ADMIN_TOKEN"}, status_code=403)
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {ADMIN_TOKEN}".encode()):
+        return JSONResponse(
+            {"error": "a valid 'Authorization: Bearer <token>' header is required"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if model is not None and (os.path.basename(model) != model or model in ("", ".", "..")):
+        return JSONResponse({"error": "model must be a file name in YOLO_MODELS_DIR, not a path"}, status_code=400)
+    detector = _detector(request)
+    path = os.path.join(MODELS_DIR, model) if model is not None else MODEL
+    try:
+        await detector.reload_async(path)
+    except yolo_ffi.BusyError as error:
+        return JSONResponse({"error": error.message}, status_code=409)
+    except yolo_ffi.YoloError as error:
+        message = error.message
+        for folder in {os.path.dirname(os.path.abspath(path)), os.path.dirname(os.path.abspath(detector.model_path))}:
+            message = message.replace(folder + os.sep, "")  # responses do not show where models lie
+        return JSONResponse({"error": message}, status_code=422)
+    body = {"status": "reloaded", "model": os.path.basename(detector.model_path), "task": detector.task}
+    return JSONResponse({**body, "sha256": detector.sha256})

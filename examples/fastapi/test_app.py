@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import yolo_ffi
@@ -39,19 +39,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def request(port: int, method: str, path: str, body: bytes = b"") -> Tuple[int, Dict[str, Any]]:
+def request(
+    port: int, method: str, path: str, body: bytes = b"", headers: Optional[Dict[str, str]] = None
+) -> Tuple[int, Dict[str, Any]]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request(method, path, body=body or None)
+        connection.request(method, path, body=body or None, headers=headers or {})
         response = connection.getresponse()
         return response.status, json.loads(response.read() or b"{}")
     finally:
         connection.close()
 
 
+TOKEN = "test-token"
+TASK_MODELS = Path(os.environ.get("YOLO_FFI_TEST_MODELS") or ROOT / "build" / "test-models")
+
+
 def _serve(model: Path, ready: bool = True) -> Iterator[int]:
     port = _free_port()
-    env = {**os.environ, "YOLO_MODEL": str(model)}
+    env = {**os.environ, "YOLO_MODEL": str(model), "YOLO_ADMIN_TOKEN": TOKEN, "YOLO_MODELS_DIR": str(TASK_MODELS)}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port), "--log-level", "warning"],
         cwd=HERE,
@@ -141,3 +147,50 @@ def test_a_model_that_fails_to_load_leaves_the_app_up() -> None:
         assert "missing-model.onnx" in health[1]["error"] and str(missing.parent) not in health[1]["error"]
         assert request(port, "POST", "/detect", (IMAGES / "bus.jpg").read_bytes())[0] == 503
         assert request(port, "GET", "/")[0] == 200
+
+
+def test_reload_needs_the_token_swaps_the_model_and_keeps_it_on_failure() -> None:
+    image = (IMAGES / "bus.jpg").read_bytes()
+    with yolo_ffi.Detector(TASK_MODELS / "v8_fixed.onnx", pool_size=1) as direct:
+        fixed = json.loads(json.dumps([d.to_dict() for d in direct.detect(image)]))
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for port in _serve(MODEL):
+        assert request(port, "POST", "/admin/reload")[0] == 401
+        assert request(port, "POST", "/admin/reload", headers={"Authorization": "Bearer guess"})[0] == 401
+        status, body = request(port, "POST", "/admin/reload?model=v8_fixed.onnx", headers=bearer)
+        assert status == 200 and body["model"] == "v8_fixed.onnx", body
+        status, body = request(port, "POST", "/detect", image)
+        assert (status, body["model"], body["detections"]) == (200, "v8_fixed.onnx", fixed)
+        status, body = request(port, "POST", "/admin/reload?model=missing.onnx", headers=bearer)
+        assert status == 422 and "keeps serving" in body["error"] and str(TASK_MODELS) not in body["error"], body
+        assert request(port, "POST", "/admin/reload?model=../v8_fixed.onnx", headers=bearer)[0] == 400
+        status, health = request(port, "GET", "/healthz")
+        assert status == 200 and health["reloads"] == {"ok": 1, "failed": 1, "running": False}
+        assert (health["provider"], health["provider_fallback"]) == ("cpu", False)
+
+
+def test_metrics_follow_the_calls(port: int) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape() -> Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            connection.request("GET", "/metrics")
+            text = connection.getresponse().read().decode()
+        finally:
+            connection.close()
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    calls = ("yolo_ffi_detect_calls_total", (("detector", "default"),))
+    before = scrape()
+    for _ in range(3):
+        assert request(port, "POST", "/detect", (IMAGES / "bus.jpg").read_bytes())[0] == 200
+    assert request(port, "POST", "/detect", b"not an image at all")[0] == 400
+    after = scrape()
+    assert after[calls] - before[calls] == 3
+    failed = ("yolo_ffi_errors_total", (("detector", "default"), ("status", "IMAGE_DECODE_FAILED")))
+    assert after[failed] - before.get(failed, 0) == 1

@@ -1295,7 +1295,8 @@ def preload(model: Union[str, "os.PathLike[str]"], **options: Any) -> Detector:
     autoreloader and test runners call it again): the second call returns the same `Detector`, so the
     model is neither loaded twice nor given a second handle. `async_load` defaults to True here, so
     start-up never waits for the model. A detector whose load failed, or that was closed, is replaced by a
-    fresh one (the load is retried). Accepts every keyword of `Detector`. Thread-safe.
+    fresh one (the load is retried); one reloaded since (`Detector.reload`) is still the one returned, serving
+    what it was reloaded with. Accepts every keyword of `Detector`. Thread-safe.
     """
     options.setdefault("async_load", True)
     key = (os.path.realpath(os.fspath(model)), tuple(sorted((k, repr(v)) for k, v in options.items())))

@@ -176,3 +176,77 @@ class TaskModelTests(SimpleTestCase):
         self.assertEqual(body["task"], "classify")
         self.assertEqual([c["class_id"] for c in body["classes"]], [1, 2, 0])
         self.assertNotIn("detections", body)
+
+
+class ReloadAndMetricsTests(SimpleTestCase):
+    """POST /admin/reload with its token, and /metrics parsed with prometheus_client's parser."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        assert service.current().wait_ready(120), "the model did not load"
+
+    def tearDown(self) -> None:
+        service.reload()  # back to the configured model for the other tests
+
+    def reload(self, token: str = "secret", **fields: str):
+        return self.client.post("/admin/reload", fields, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def test_reload_needs_the_token_and_is_off_without_one(self) -> None:
+        before = service.current().reload_stats()
+        with override_settings(YOLO_ADMIN_TOKEN=""):
+            self.assertEqual(self.reload().status_code, 403)
+        with override_settings(YOLO_ADMIN_TOKEN="secret"):
+            refused = self.reload(token="guess")
+            self.assertEqual((refused.status_code, refused["WWW-Authenticate"]), (401, "Bearer"))
+            self.assertEqual(self.client.post("/admin/reload").status_code, 401)
+            self.assertEqual(self.client.get("/admin/reload").status_code, 405)
+        self.assertEqual(service.current().reload_stats(), before, "nothing was reloaded")
+
+    @override_settings(YOLO_ADMIN_TOKEN="secret", YOLO_MODELS_DIR=str(TASK_MODELS))
+    def test_reload_swaps_the_model_and_a_failure_keeps_it(self) -> None:
+        counted = service.current().reload_stats()
+        before = self.client.post("/detect", {"image": upload(IMAGES / "bus.jpg")}).json()
+        swapped = self.reload(model="seg_fixed.onnx")
+        self.assertEqual(swapped.status_code, 200, swapped.content)
+        self.assertEqual((swapped.json()["model"], swapped.json()["task"]), ("seg_fixed.onnx", "segment"))
+        after = self.client.post("/detect", {"image": upload(IMAGES / "bus.jpg")}).json()
+        self.assertEqual((after["model"], after["task"]), ("seg_fixed.onnx", "segment"))
+        self.assertNotEqual(after["detections"], before["detections"])
+        missing = self.reload(model="missing.onnx")
+        self.assertEqual(missing.status_code, 422)
+        self.assertIn("keeps serving", missing.json()["error"])
+        self.assertNotIn(str(TASK_MODELS), missing.content.decode(), "responses do not show where models lie")
+        self.assertEqual(self.reload(model="../seg_fixed.onnx").status_code, 400)
+        health = self.client.get("/healthz").json()
+        expected = {"ok": counted.reloads + 1, "failed": counted.failures + 1, "running": False}
+        self.assertEqual((health["model"], health["reloads"]), ("seg_fixed.onnx", expected))
+        self.assertEqual((health["provider"], health["provider_fallback"]), ("cpu", False))
+
+    def test_metrics_follow_the_calls(self) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        def scrape() -> dict:
+            response = self.client.get("/metrics")
+            self.assertEqual(response.status_code, 200)
+            return {
+                (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(response.content.decode())
+                for sample in family.samples
+            }
+
+        default = (("detector", "default"),)
+        before = scrape()
+        for _ in range(2):
+            self.client.post("/detect", {"image": upload(IMAGES / "bus.jpg")})
+        self.client.post("/detect", {"image": SimpleUploadedFile("x.jpg", b"not an image")})
+        after = scrape()
+        calls = ("yolo_ffi_detect_calls_total", default)
+        self.assertEqual(after[calls] - before[calls], 2)
+        failed = ("yolo_ffi_errors_total", (("detector", "default"), ("status", "IMAGE_DECODE_FAILED")))
+        self.assertEqual(after[failed] - before.get(failed, 0), 1)
+        decode = ("yolo_ffi_stage_seconds_count", (("detector", "default"), ("stage", "decode")))
+        self.assertEqual(after[decode] - before[decode], 2)
+        info = [dict(key[1]) for key in after if key[0] == "yolo_ffi_model_info"]
+        self.assertEqual([i["model"] for i in info], [Path(settings.YOLO_MODEL).name])
+        self.assertEqual(info[0]["sha256"], service.current().sha256)

@@ -1,14 +1,18 @@
 """Smoke test of the real deployment shape: gunicorn `--preload` with 2 workers on 127.0.0.1.
 
 The master imports the app (ready() starts the background load) and forks the workers at once; each
-worker must answer /healthz and /detect with the same detections, and the whole server must stop cleanly
-on SIGTERM. Every wait is bounded. Prints each process's memory (RSS and PSS) for the README.
+worker must answer /healthz and /detect with the same detections; /metrics (prometheus_client's
+multiprocess mode) must count every worker's calls; SIGHUP after the model file is replaced must move every
+worker to the new model without a failed request; and the whole server must stop cleanly on SIGTERM. Every
+wait is bounded. Prints each process's memory (RSS and PSS) for the README.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import signal
 import socket
 import subprocess
@@ -24,7 +28,7 @@ import yolo_ffi
 from django.conf import settings
 from django.test import SimpleTestCase
 
-from .tests import IMAGES
+from .tests import IMAGES, TASK_MODELS
 
 EXAMPLE = Path(__file__).resolve().parent.parent
 
@@ -59,11 +63,17 @@ def memory_kib(pid: int) -> dict:
 
 
 class GunicornPreloadSmokeTest(SimpleTestCase):
-    def test_two_preloaded_workers_answer_and_stop_cleanly(self) -> None:
+    def test_two_preloaded_workers_answer_reload_on_sighup_and_stop_cleanly(self) -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, YOLO_MODEL=settings.YOLO_MODEL, YOLO_POOL_SIZE="1", YOLO_THREADS_PER_SESSION="1",
-                   YOLO_LOAD_WAIT="30", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2")  # fmt: skip
+        scratch = Path(tempfile.mkdtemp(prefix="yolo-ffi-gunicorn-"))
+        self.addCleanup(shutil.rmtree, scratch, True)
+        model = scratch / "model.onnx"
+        shutil.copyfile(settings.YOLO_MODEL, model)
+        (scratch / "prometheus").mkdir()
+        env = dict(os.environ, YOLO_MODEL=str(model), YOLO_POOL_SIZE="1", YOLO_THREADS_PER_SESSION="1",
+                   YOLO_LOAD_WAIT="30", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
+                   PROMETHEUS_MULTIPROC_DIR=str(scratch / "prometheus"), YOLO_METRICS_INTERVAL="0.2")  # fmt: skip
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--graceful-timeout", "20", "yolosite.wsgi"],
             cwd=EXAMPLE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -80,6 +90,11 @@ class GunicornPreloadSmokeTest(SimpleTestCase):
             self.assertNotIn(server.pid, workers)
             for pid in [server.pid, *sorted(workers)]:
                 print(f"gunicorn {'master' if pid == server.pid else 'worker'} {pid}: {memory_kib(pid)} KiB", file=sys.stderr)
+            calls = self._wait_metric(base, "yolo_ffi_detect_calls_total", self._posted)
+            self.assertEqual(calls, self._posted, "/metrics sums every worker's calls")
+            workers |= self._reload_on_sighup(base, server, model, expected["bus.jpg"])
+            self.assertEqual(self._wait_metric(base, "yolo_ffi_reloads_total", 1, outcome="ok"), 1)
+            self.assertEqual(self._wait_metric(base, "yolo_ffi_detect_calls_total", self._posted), self._posted)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -95,6 +110,75 @@ class GunicornPreloadSmokeTest(SimpleTestCase):
         self.assertNotIn("WORKER TIMEOUT", text)
         for pid in workers:
             self.assertFalse(Path(f"/proc/{pid}").exists(), f"worker {pid} outlived the master")
+
+    _posted = 0
+
+    def _scrape(self, base: str) -> dict:
+        """Each sample of /metrics summed over the processes (the `pid` label left out)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with urllib.request.urlopen(base + "/metrics", timeout=30) as response:
+            text = response.read().decode()
+        samples: dict = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted((k, v) for k, v in sample.labels.items() if k != "pid")))
+                samples[key] = samples.get(key, 0) + sample.value
+        return samples
+
+    def _wait_metric(self, base: str, name: str, expected: float, **labels: str) -> float:
+        """The metric's value once it equals `expected` (each process copies its counts every 0.2 s), or its
+        last value after 30 s."""
+        key = (name, tuple(sorted({"detector": "default", **labels}.items())))
+        value = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            value = self._scrape(base).get(key)
+            if value == expected:
+                break
+            time.sleep(0.2)
+        return value
+
+    def _reload_on_sighup(self, base: str, server: subprocess.Popen, model: Path, before: list) -> set:
+        """Replaces the model file (by rename, as a deployment does) and sends SIGHUP while a client posts
+        without pause: every answer is one model's whole result and none fails, and the workers move to the
+        new model. Returns the pids that answered."""
+        fresh = model.with_name("fresh.onnx")
+        shutil.copyfile(TASK_MODELS / "v8_fixed.onnx", fresh)
+        with yolo_ffi.Detector(fresh, pool_size=1) as direct:
+            after = [d.to_dict() for d in direct.detect(IMAGES / "bus.jpg")]
+        self.assertNotEqual(after, before)
+        answers: list = []
+        failures: list = []
+        stop = threading.Event()
+
+        def client() -> None:
+            while not stop.is_set():
+                try:
+                    status, body, pid = post_image(base + "/detect", IMAGES / "bus.jpg")
+                    self._posted += 1
+                    answers.append((body["detections"], int(pid)))
+                    if status != 200 or body["detections"] not in (before, after):
+                        failures.append((status, body))
+                except Exception as error:  # noqa: BLE001 - reported below
+                    failures.append(repr(error))
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        try:
+            os.replace(fresh, model)
+            server.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 120
+            # Moved once 10 answers in a row come from the new model.
+            while time.monotonic() < deadline and not (len(answers) >= 10 and all(a[0] == after for a in answers[-10:])):
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            thread.join(timeout=120)
+        self.assertFalse(failures, failures[:3])
+        self.assertTrue(any(a[0] == after for a in answers[-10:]) and all(a[0] == after for a in answers[-10:]),
+                        "the workers did not move to the new model within 120 s")  # fmt: skip
+        return {pid for _, pid in answers}
 
     def _wait_healthy(self, base: str, server: subprocess.Popen, log: list) -> None:
         deadline = time.monotonic() + 120
@@ -118,6 +202,7 @@ class GunicornPreloadSmokeTest(SimpleTestCase):
             def one(image: str) -> None:
                 try:
                     status, body, pid = post_image(base + "/detect", IMAGES / image)
+                    self._posted += 1
                     if status != 200 or body["detections"] != expected[image]:
                         failures.append((image, status, body))
                     workers.add(int(pid))

@@ -1,13 +1,15 @@
-"""HTTP endpoints: `POST /detect` (multipart field `image`), `GET /healthz`, `GET /`."""
+"""HTTP endpoints: `POST /detect` (multipart field `image`), `GET /healthz`, `GET /metrics` (Prometheus),
+`POST /admin/reload` (bearer token), `GET /`."""
 
 from __future__ import annotations
 
+import hmac
 import os
 from typing import Optional
 
 import yolo_ffi
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,7 +28,12 @@ def _json(payload: dict, status: int = 200, **headers: str) -> JsonResponse:
 @require_GET
 def index(request: HttpRequest) -> JsonResponse:
     """Up whatever the model's state: the app never goes down with its model."""
-    return _json({"service": "yolo-ffi example", "endpoints": ["POST /detect", "GET /healthz"]})
+    return _json(
+        {
+            "service": "yolo-ffi example",
+            "endpoints": ["POST /detect", "GET /healthz", "GET /metrics", "POST /admin/reload"],
+        }
+    )
 
 
 @require_GET
@@ -92,3 +99,32 @@ def detect(request: HttpRequest) -> JsonResponse:
     except ValueError as error:  # ImageDecodeError, ImageTooLargeError, InvalidArgumentError, bad max_det
         return _json({"error": str(error)}, 400)
     return _json({"model": service.model_name(detector), "task": detector.task, **found})
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """The detector's counters in Prometheus' text format (every gunicorn worker's when
+    PROMETHEUS_MULTIPROC_DIR is set)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return HttpResponse(generate_latest(service.metrics_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+@csrf_exempt  # an API for programs, authenticated by its token
+@require_POST
+def admin_reload(request: HttpRequest) -> JsonResponse:
+    """Replaces the model of the process that answers while it serves: the configured file read again, or
+    the file of `YOLO_MODELS_DIR` named in the form field `model`. Needs `Authorization: Bearer <token>`
+    with `YOLO_ADMIN_TOKEN`; off (403) when that setting is empty. 200 with what serves now; 401 without
+    the token; 409 while another reload runs; 422 when the new model does not load (the current one keeps
+    serving). Under gunicorn with several workers, reload every worker with SIGHUP to the master instead."""
+    token = settings.YOLO_ADMIN_TOKEN
+    if not token:
+        return _json({"error": "reload is off: set YOLO_ADMIN_TOKEN"}, 403)
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return _json({"error": "a valid 'Authorization: Bearer <token>' header is required"}, 401, WWW_Authenticate="Bearer")
+    try:
+        return _json(service.reload(request.POST.get("model") or None))
+    except service.ReloadError as error:
+        return _json({"error": str(error)}, error.status)

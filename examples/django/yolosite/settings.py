@@ -47,6 +47,12 @@ YOLO_LOAD_WAIT = float(os.environ.get("YOLO_LOAD_WAIT", "0"))
 # After a failed load, a request retries it at most this often (seconds): a model that appears later is
 # picked up without a restart.
 YOLO_RETRY_SECONDS = float(os.environ.get("YOLO_RETRY_SECONDS", "30"))
+# The bearer token of POST /admin/reload; empty (the default) turns the endpoint off.
+YOLO_ADMIN_TOKEN = os.environ.get("YOLO_ADMIN_TOKEN", "")
+# Where POST /admin/reload finds a model named in its `model` field (default: beside YOLO_MODEL).
+YOLO_MODELS_DIR = os.environ.get("YOLO_MODELS_DIR") or os.path.dirname(YOLO_MODEL)
+# How often (seconds) each process copies its counters for /metrics when PROMETHEUS_MULTIPROC_DIR is set.
+YOLO_METRICS_INTERVAL = float(os.environ.get("YOLO_METRICS_INTERVAL", "5"))
 # Uploads larger than this are refused with 413 before they reach the decoder.
 YOLO_MAX_UPLOAD_BYTES = int(os.environ.get("YOLO_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 
