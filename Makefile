@@ -331,8 +331,8 @@ openvino:
 ## test runs in a private network namespace (`unshare -rn`) whose only interface is loopback; where this
 ## system cannot make one, or has no redis-server, that part says SKIPPED.
 SCALE_VENV := build/scalevenv
-SCALE_ENV   = YOLO_TEST_MODEL=$(DEMO_MODEL) YOLO_TEST_IMAGE=$(CACHE)/images/bus.jpg
-test-scale-out: wheel fixtures
+SCALE_ENV   = YOLO_TEST_MODEL=$(DEMO_MODEL) YOLO_TEST_IMAGE=$(CACHE)/images/bus.jpg YOLO_FFI_TEST_MODELS=$(abspath $(MODELS))
+test-scale-out: wheel fixtures test-models
 	$(call fresh-venv,$(SCALE_VENV),-r python/requirements-test.txt onnxruntime==$(ORT_VERSION) -r examples/celery/requirements.txt \
 	  -r examples/ray_serve/requirements.txt $(WHEEL_DIR)/yolo_ffi-*.whl)
 	@if command -v redis-server > /dev/null; then \

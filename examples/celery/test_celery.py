@@ -78,8 +78,9 @@ def broker() -> Iterator[str]:
 class Worker:
     """A `celery worker` process (its main process and prefork pool) serving one queue."""
 
-    def __init__(self, broker: str, queue: str, concurrency: int, model: str = MODEL) -> None:
-        env = dict(os.environ, YOLO_CELERY_BROKER=broker, YOLO_MODEL=model, YOLO_IMGSZ=IMGSZ, PYTHONPATH=str(HERE))
+    def __init__(self, broker: str, queue: str, concurrency: int, model: str = MODEL, **env_vars: str) -> None:
+        env = dict(os.environ, YOLO_CELERY_BROKER=broker, YOLO_MODEL=model, YOLO_IMGSZ=IMGSZ, PYTHONPATH=str(HERE),
+                   **env_vars)  # fmt: skip
         self.log = tempfile.NamedTemporaryFile(prefix=f"celery-{queue}-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "yolo_tasks", "worker", "--pool", "prefork",
@@ -242,3 +243,70 @@ def test_sigterm_shuts_the_worker_down_cleanly(broker, client, image_b64):
         assert all(r.get(timeout=90)["detections"] is not None for r in pending)
     finally:
         assert successor.stop() == 0
+
+
+def _scrape(port: int) -> Dict[str, float]:
+    """Each metric of the endpoint summed over its samples' labels but `le`."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    totals: Dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if "le" not in sample.labels:
+                totals[sample.name] = totals.get(sample.name, 0) + sample.value
+    return totals
+
+
+def test_a_broadcast_reloads_every_pool_process_without_losing_a_task(broker, client, image_b64, expected, tmp_path):
+    import yolo_ffi
+
+    yolo_tasks, _ = client
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copyfile(Path(os.environ["YOLO_FFI_TEST_MODELS"]) / "v8_fixed.onnx", models / "fixed.onnx")
+    with yolo_ffi.Detector(models / "fixed.onnx", imgsz=int(IMGSZ)) as direct:
+        fixed = [
+            {"class_id": d.class_id, "class_name": d.class_name, "score": d.score, "box": list(d.box)}
+            for d in direct.detect(Path(IMAGE).read_bytes())
+        ]
+    assert fixed != expected
+    (tmp_path / "prometheus").mkdir()
+    port = free_port()
+    worker = Worker(broker, "reload", 2, YOLO_MODELS_DIR=str(models), PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+                    YOLO_METRICS_PORT=str(port), YOLO_METRICS_INTERVAL="0.2")  # fmt: skip
+    try:
+        before = set(worker.children())
+        destination = [f"reload@{socket.gethostname()}"]
+
+        def broadcast(model: str) -> dict:
+            replies = yolo_tasks.app.control.broadcast(
+                "yolo_reload", arguments={"model": model}, destination=destination, reply=True, timeout=60, limit=1
+            )
+            assert len(replies) == 1, replies
+            return next(iter(replies[0].values()))
+
+        pending = [yolo_tasks.detect.apply_async((image_b64,), queue="reload") for _ in range(20)]
+        reply = broadcast("fixed.onnx")
+        assert reply.get("ok") == "fixed.onnx serves", reply
+        done = [r.get(timeout=120)["detections"] for r in pending]
+        assert all(d in (expected, fixed) for d in done), "every task ran whole on one model"
+        # The pool processes end after their task and new ones fork from the reloaded model.
+        wait_for(lambda: len(worker.children()) == 2 and not before & set(worker.children()), 60, "a new pool")
+        after = [yolo_tasks.detect.apply_async((image_b64,), queue="reload").get(timeout=60) for _ in range(10)]
+        assert all(v["detections"] == fixed and v["worker_pid"] not in before for v in after)
+        refused = broadcast("missing.onnx")
+        assert "keeps serving" in refused["error"] and str(models) not in refused["error"], refused
+        assert yolo_tasks.detect.apply_async((image_b64,), queue="reload").get(timeout=60)["detections"] == fixed
+        # The main process serves every pool process's counts, ended ones included.
+        tasks = len(pending) + len(after) + 1
+        wait_for(lambda: _scrape(port).get("yolo_ffi_detect_calls_total") == tasks, 30, f"{tasks} calls in /metrics")
+        totals = _scrape(port)
+        assert totals["yolo_ffi_reloads_total"] == 2 and totals["yolo_ffi_call_seconds_count"] == tasks, totals
+        print(f"\ncelery: yolo_reload broadcast: {len(done)} tasks in flight done, pool {sorted(before)} -> "
+              f"{sorted(worker.children())}; /metrics counted {tasks} calls over the processes")
+    finally:
+        assert worker.stop() == 0, worker.output()[-3000:]

@@ -17,4 +17,7 @@ WORKER_SETTINGS: Dict[str, Any] = dict(
     accept_content=["json"],
     result_expires=3600,
     broker_connection_retry_on_startup=True,
+    # Lets the `yolo_reload` control command restart the pool processes (each ends after its current task),
+    # so that the new ones fork from the main process's reloaded model.
+    worker_pool_restarts=True,
 )
