@@ -180,7 +180,7 @@ export class Detector {
   constructor(model: string, options?: DetectorOptions);
   /** Loads the model on a worker thread; rejects with YoloError on failure. */
   static load(model: string, options?: DetectorOptions): Promise<Detector>;
-  /** The model file given. */
+  /** The model file given (to the constructor, or to the last reload that succeeded). */
   readonly model: string;
   /** 'detect', 'segment', 'pose', 'obb', 'classify', 'semantic' or 'depth'. */
   readonly task: string;
@@ -208,6 +208,13 @@ export class Detector {
   track(image: string | Uint8Array, tracker: Tracker, options?: TrackOptions): Promise<Detection[]>;
   /** The pool's counters. */
   stats(): Stats;
+  /**
+   * Replaces the model (default: the same file, read again) with the options updated by `options`, while
+   * calls go on; rejects with YoloError when the new model does not load, and the current one keeps serving.
+   */
+  reload(model?: string, options?: DetectorOptions, keep?: { keepTask?: boolean; keepClassCount?: boolean }): Promise<void>;
+  /** The reload counters. */
+  reloadStats(): { reloads: number; failures: number; lastDurationUs: number; lastStatus: number; running: boolean };
   /** Frees the model after the calls in flight; later calls reject with INVALID_HANDLE. Idempotent. */
   close(): Promise<void>;
 }

@@ -84,17 +84,55 @@ class Detector {
       }
     }
     this.model = String(model);
+    this._options = { ...options };
+    this._describe(info);
+    this._handle = info.handle;
+    this._lanes = [];
+    this._inFlight = 0;
+    this._closing = null;
+    finalizer.register(this, { handle: this._handle, lanes: this._lanes }, this);
+  }
+
+  _describe(info) {
     this.task = info.task;
     this.classNames = Object.freeze(info.names);
     this.sessions = info.sessions;
     this.provider = info.provider;
     this.ioBinding = info.ioBinding;
     this.keypointShape = Object.freeze(info.keypointShape);
-    this._handle = info.handle;
-    this._lanes = [];
-    this._inFlight = 0;
-    this._closing = null;
-    finalizer.register(this, { handle: this._handle, lanes: this._lanes }, this);
+  }
+
+  /**
+   * Replaces the model while calls go on, on a worker thread: `model` (default: the same file, read again)
+   * with this detector's options updated by `options`. Resolves when the new model serves: calls in flight
+   * finish on the model they started with (their results name its classes), the replaced model is freed
+   * after the last of them, and `task`, `classNames` and the other facts describe the new model.
+   * `keep.keepTask` and `keep.keepClassCount` refuse a model that changes them. Rejects with a YoloError
+   * (MODEL_LOAD_FAILED, INVALID_MODEL, BUSY for a second reload at once, ...) and the current model keeps
+   * serving.
+   */
+  async reload(model = this.model, options = {}, keep = {}) {
+    this._checkOpen();
+    const merged = { ...this._options, ...options };
+    const lane = new Lane();
+    try {
+      const info = await lane.call('reload', [this._handle, String(model), merged, keep]);
+      this.model = String(model);
+      this._options = merged;
+      this._describe(info);
+    } finally {
+      lane.terminate();
+    }
+  }
+
+  /** The reload counters: `{reloads, failures, lastDurationUs, lastStatus, running}`. */
+  reloadStats() {
+    this._checkOpen();
+    try {
+      return native.reloadStats(this._handle);
+    } catch (error) {
+      return rethrow(error);
+    }
   }
 
   /** Loads `model` on a worker thread: start-up never blocks the event loop. */
@@ -116,8 +154,7 @@ class Detector {
    * this call.
    */
   async detect(image, options = undefined) {
-    const result = await this._run(image, options);
-    return result.detections.map((d) => ({ ...d, className: this.classNames[d.classId] ?? String(d.classId) }));
+    return (await this._run(image, options)).detections;
   }
 
   /**
@@ -125,8 +162,7 @@ class Detector {
    * `{classId, className, probability}`; `options.topK` overrides how many.
    */
   async classify(image, options = undefined) {
-    const result = await this._run(image, options);
-    return result.classes.map((k) => ({ ...k, className: this.classNames[k.classId] ?? String(k.classId) }));
+    return (await this._run(image, options)).classes;
   }
 
   /**
@@ -161,8 +197,7 @@ class Detector {
     if (!(tracker instanceof Tracker)) throw new TypeError('track needs a Tracker');
     const { motion, ...detectOptions } = options;
     if (detectOptions.conf === undefined) detectOptions.conf = 0.1;
-    const result = await this._run(image, detectOptions, { tracker: tracker._live(), motion });
-    return result.detections.map((d) => ({ ...d, className: this.classNames[d.classId] ?? String(d.classId) }));
+    return (await this._run(image, detectOptions, { tracker: tracker._live(), motion })).detections;
   }
 
   /** What cross-caller batching (`maxBatch`) has done in this process: `{runs, calls, longestWaitUs}`. */
@@ -182,7 +217,7 @@ class Detector {
       const bytes = typeof image === 'string' ? await fs.readFile(image) : image;
       if (!(bytes instanceof Uint8Array)) throw new TypeError('image must be a path, a Buffer or a Uint8Array');
       // A call that started before close() still runs: the model is freed after the last one in flight.
-      return await this._lane().call('detect', [this._handle, bytes, options, this.task, tracking]);
+      return await this._lane().call('detect', [this._handle, bytes, options, tracking]);
     } finally {
       this._inFlight--;
       if (this._closing && this._inFlight === 0) this._closing.release();

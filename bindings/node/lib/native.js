@@ -57,6 +57,13 @@ const Mask = koffi.struct('yolo_mask', {
   data: 'const uint8_t *',
   data_len: 'size_t',
 });
+const ReloadStats = koffi.struct('yolo_reload_stats', {
+  reloads: 'uint64_t',
+  failures: 'uint64_t',
+  last_duration_us: 'uint64_t',
+  last_status: 'uint32_t',
+  running: 'bool',
+});
 const Keypoint = koffi.struct('yolo_keypoint', { x: 'float', y: 'float', confidence: 'float' });
 const OrientedBox = koffi.struct('yolo_oriented_box', {
   cx: 'float',
@@ -166,7 +173,13 @@ const c = {
   resultClasses: lib.func('uint32_t yolo_result_classes(void *result, _Out_ void **out_classes, _Out_ size_t *out_count)'),
   resultClassMap: lib.func('uint32_t yolo_result_class_map(void *result, _Out_ yolo_class_map *out_map)'),
   resultDepthMap: lib.func('uint32_t yolo_result_depth_map(void *result, _Out_ yolo_depth_map *out_map)'),
+  resultTask: lib.func('uint32_t yolo_result_task(void *result, _Out_ uint32_t *out_task)'),
+  resultClassName: lib.func(
+    'uint32_t yolo_result_class_name(void *result, uint32_t id, _Out_ const char **out_name, _Out_ size_t *out_len)',
+  ),
   resultFree: lib.func('void yolo_result_free(void *result)'),
+  reload: lib.func('uint32_t yolo_reload(uintptr_t detector, void *config, uint32_t flags)'),
+  reloadStats: lib.func('uint32_t yolo_stats_reload(uintptr_t detector, _Out_ yolo_reload_stats *out_stats)'),
   trackerConfigNew: lib.func('uint32_t yolo_tracker_config_new(uint32_t kind, _Out_ void **out_config)'),
   trackerConfigFree: lib.func('uint32_t yolo_tracker_config_free(void *config)'),
   trackerNew: lib.func('uint32_t yolo_tracker_new(void *config, _Out_ uintptr_t *out_tracker)'),
@@ -263,8 +276,8 @@ function setNumber(setter, target, value, name) {
   check(setter(target, value));
 }
 
-/** Loads a model: the handle's address, its class names, task and session count. Throws NativeError. */
-function open(model, options = {}) {
+/** Runs `use(config)` on a config holding `model` and `options`, freed after. Throws NativeError. */
+function withConfig(model, options, use) {
   const out = [null];
   check(c.configNew(out));
   const config = out[0];
@@ -305,12 +318,61 @@ function open(model, options = {}) {
       const delay = options.maxBatchDelayUs ?? UINT32_MAX; // YOLO_DEFAULT_BATCH_DELAY
       setNumber((k, v) => c.setBatching(k, options.maxBatch ?? 1, v), config, delay, 'maxBatchDelayUs');
     }
-    const handle = [0];
-    check(c.init(config, handle));
-    return { handle: BigInt(handle[0]), ...describe(BigInt(handle[0])) };
+    return use(config);
   } finally {
     c.configFree(config);
   }
+}
+
+/** Loads a model: the handle's address, its class names, task and session count. Throws NativeError. */
+function open(model, options = {}) {
+  return withConfig(model, options, (config) => {
+    const handle = [0];
+    check(c.init(config, handle));
+    return { handle: BigInt(handle[0]), ...describe(BigInt(handle[0])) };
+  });
+}
+
+/** yolo_reload flags (yolo_reload_flag). */
+const RELOAD_FLAGS = Object.freeze({ keepTask: 1, keepClassCount: 2 });
+
+/**
+ * Replaces the model of `handle` with `model` and `options` (yolo_reload): what the new model is, as `open`
+ * describes it. Throws NativeError; the current model then keeps serving.
+ */
+function reload(handle, model, options = {}, keep = {}) {
+  const flags = (keep.keepTask ? RELOAD_FLAGS.keepTask : 0) | (keep.keepClassCount ? RELOAD_FLAGS.keepClassCount : 0);
+  return withConfig(model, options, (config) => {
+    check(c.reload(handle, config, flags));
+    return describe(handle);
+  });
+}
+
+/** yolo_stats_reload: `{reloads, failures, lastDurationUs, lastStatus, running}`. */
+function reloadStats(handle) {
+  const out = {};
+  check(c.reloadStats(handle, out));
+  return {
+    reloads: Number(out.reloads),
+    failures: Number(out.failures),
+    lastDurationUs: Number(out.last_duration_us),
+    lastStatus: out.last_status,
+    running: out.running,
+  };
+}
+
+/** The names the result gives its classes (those of the model that made it), each read once. */
+function resultNames(result) {
+  const seen = new Map();
+  return (id) => {
+    if (!seen.has(id)) {
+      const name = [null];
+      const length = [0];
+      const status = c.resultClassName(result, id, name, length);
+      seen.set(id, status === 0 ? name[0] : String(id));
+    }
+    return seen.get(id);
+  };
 }
 
 function describe(handle) {
@@ -394,10 +456,11 @@ function stats(handle) {
 }
 
 /**
- * Detects in encoded image bytes: [{classId, score, box}, with what `task` adds], best first, the classes of a
- * classifier, and the image size.
+ * Detects in encoded image bytes: [{classId, className, score, box}, with what the task adds], best first,
+ * the classes of a classifier, and the image size. The task and the class names are the result's: those of
+ * the model that ran the call, even if a reload replaced it since.
  */
-function detect(handle, bytes, options, task, tracking = undefined) {
+function detect(handle, bytes, options, tracking = undefined) {
   let nativeOptions = null;
   if (options && Object.keys(options).length > 0) {
     const out = [null];
@@ -423,8 +486,13 @@ function detect(handle, bytes, options, task, tracking = undefined) {
       const height = [0];
       check(c.resultImageSize(result[0], width, height));
       const raw = count[0] > 0 ? koffi.decode(first[0], Detection, count[0]) : [];
+      const taskValue = [0];
+      check(c.resultTask(result[0], taskValue));
+      const task = TASKS[taskValue[0]];
+      const nameOf = resultNames(result[0]);
       const detections = raw.map((d, index) => ({
         classId: d.class_id,
+        className: nameOf(d.class_id),
         score: d.score,
         box: [d.x1, d.y1, d.x2, d.y2],
         ...taskValues(result[0], index, task),
@@ -435,13 +503,13 @@ function detect(handle, bytes, options, task, tracking = undefined) {
         const n = [0];
         check(c.resultClasses(result[0], first, n));
         const rawClasses = n[0] > 0 ? koffi.decode(first[0], ClassProbability, Number(n[0])) : [];
-        classes = rawClasses.map((k) => ({ classId: k.class_id, probability: k.probability }));
+        classes = rawClasses.map((k) => ({ classId: k.class_id, className: nameOf(k.class_id), probability: k.probability }));
       }
       if (tracking) {
         const frame = tracked(result[0], detections, tracking, width[0], height[0]);
         return { detections: frame, classes: [], width: width[0], height: height[0] };
       }
-      return { detections, classes, width: width[0], height: height[0], ...maps(result[0], task) };
+      return { detections, classes, task, width: width[0], height: height[0], ...maps(result[0], task) };
     } finally {
       c.resultFree(result[0]);
     }
@@ -545,4 +613,4 @@ function maps(result, task) {
   return {};
 }
 
-module.exports = { koffi, c, newTracker, Track, TRACKER_KINDS, GMC_METHODS, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, ClassMap, DepthMap, LogCallback, STATUS_NAMES, PROVIDERS, IO_BINDING, UINT32_MAX, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };
+module.exports = { koffi, c, newTracker, reload, reloadStats, ReloadStats, Track, TRACKER_KINDS, GMC_METHODS, Detection, Stats, Mask, Keypoint, OrientedBox, ClassProbability, ClassMap, DepthMap, LogCallback, STATUS_NAMES, PROVIDERS, IO_BINDING, UINT32_MAX, batchStats, NativeError, failure, check, open, detect, stats, libraryPath };

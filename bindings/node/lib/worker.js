@@ -10,6 +10,7 @@ parentPort.on('message', ({ id, op, args }) => {
     let value;
     if (op === 'open') value = native.open(...args);
     else if (op === 'detect') value = native.detect(...args);
+    else if (op === 'reload') value = native.reload(...args);
     else throw new Error(`unknown operation ${op}`);
     parentPort.postMessage({ id, value });
   } catch (error) {

@@ -29,7 +29,12 @@ test('the structs it reads are laid out as the header\'s', (t) => {
   const file = process.env.YOLO_FFI_TEST_LAYOUTS;
   if (!file) return t.skip('set YOLO_FFI_TEST_LAYOUTS to build/layouts.txt');
   const native = require('../lib/native.js');
-  const ours = { yolo_detection: native.Detection, yolo_detector_stats: native.Stats, yolo_track: native.Track };
+  const ours = {
+    yolo_detection: native.Detection,
+    yolo_detector_stats: native.Stats,
+    yolo_track: native.Track,
+    yolo_reload_stats: native.ReloadStats,
+  };
   const seen = new Set();
   for (const line of fs.readFileSync(file, 'utf8').trim().split('\n')) {
     const [struct, size, field, offset] = line.split(' ');

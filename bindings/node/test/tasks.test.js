@@ -211,3 +211,34 @@ test('the header values the binding restates are the header\'s', () => {
   assert.equal(native.GMC_METHODS.none, value('YOLO_GMC_METHOD_NONE'));
   assert.equal(native.GMC_METHODS.sparseOptFlow, value('YOLO_GMC_METHOD_SPARSE_OPT_FLOW'));
 });
+
+test('reload swaps the model while calls run; results name their own model\'s classes', async () => {
+  const detector = new Detector(path.join(models, 'v8_fixed.onnx'), { poolSize: 2 });
+  try {
+    const before = await detector.detect(image);
+    assert.equal(before[0].className, 'person');
+    // Calls in flight across the reload each come whole from one model.
+    const inFlight = Array.from({ length: 8 }, () => detector.detect(image));
+    await detector.reload(path.join(models, 'seg_fixed.onnx'));
+    for (const found of await Promise.all(inFlight)) {
+      assert.ok(found.every((d) => (d.mask ? ['a', 'b'] : ['person', "it's", 'café']).includes(d.className)));
+    }
+    assert.equal(detector.task, 'segment');
+    assert.deepEqual(detector.classNames, ['a', 'b']);
+    const after = await detector.detect(image);
+    assert.ok(after.length > 0 && after.every((d) => d.mask && ['a', 'b'].includes(d.className)));
+    await assert.rejects(detector.reload(path.join(models, 'missing.onnx')), (error) => {
+      assert.ok(error instanceof YoloError && error.statusName === 'MODEL_LOAD_FAILED', String(error));
+      assert.match(error.message, /keeps serving/);
+      return true;
+    });
+    await assert.rejects(detector.reload(path.join(models, 'v8_fixed.onnx'), {}, { keepTask: true }), /task/);
+    assert.equal(detector.task, 'segment', 'a failed reload leaves the model serving');
+    assert.deepEqual(await detector.detect(image), after);
+    const stats = detector.reloadStats();
+    assert.deepEqual([stats.reloads, stats.failures, stats.running], [1, 2, false]);
+    assert.equal(stats.lastStatus, 4, 'INVALID_MODEL');
+  } finally {
+    await detector.close();
+  }
+});
