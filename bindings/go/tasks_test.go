@@ -350,3 +350,73 @@ func TestStructLayoutsAreTheHeaders(t *testing.T) {
 		t.Errorf("cgo's layouts %v, the C compiler's %v", ours, seen)
 	}
 }
+
+func TestReloadSwapsTheModelWhileGoroutinesCall(t *testing.T) {
+	models, _, image := taskFixtures(t)
+	encoded, err := os.ReadFile(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detector, err := Open(filepath.Join(models, "v8_fixed.onnx"), &Options{PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer detector.Close()
+	stop := make(chan struct{})
+	failures := make(chan error, 1000)
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				found, err := detector.Detect(encoded)
+				if err != nil {
+					failures <- err
+					continue
+				}
+				for _, d := range found {
+					// Each result names its classes as its own model does: a mask means seg_fixed's.
+					if (d.Mask != nil) != (d.ClassName == "a" || d.ClassName == "b") {
+						failures <- fmt.Errorf("a mixed result: %+v", d)
+					}
+				}
+			}
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		model := "seg_fixed.onnx"
+		if i%2 == 1 {
+			model = "v8_fixed.onnx"
+		}
+		if err := detector.Reload(filepath.Join(models, model), nil, ReloadKeep{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(failures)
+	for err := range failures {
+		t.Error(err)
+	}
+	if detector.Task() != "detect" || detector.ClassNames()[0] != "person" {
+		t.Errorf("after four reloads: %q %v", detector.Task(), detector.ClassNames())
+	}
+	err = detector.Reload(filepath.Join(models, "seg_fixed.onnx"), nil, ReloadKeep{Task: true})
+	var failure *Error
+	if !errors.As(err, &failure) || failure.Status != StatusInvalidModel {
+		t.Errorf("a reload that keeps the task took a segmentation model: %v", err)
+	}
+	if err := detector.Reload(filepath.Join(models, "missing.onnx"), nil, ReloadKeep{}); err == nil {
+		t.Error("a missing model reloaded")
+	}
+	stats, err := detector.ReloadStats()
+	if err != nil || stats.Reloads != 4 || stats.Failures != 2 || stats.Running || detector.Task() != "detect" {
+		t.Errorf("reload stats %+v (%v), task %q", stats, err, detector.Task())
+	}
+}

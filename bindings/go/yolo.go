@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -200,8 +201,15 @@ type Detection struct {
 
 // Detector is a loaded model and its session pool. Safe for concurrent use.
 type Detector struct {
-	mu         sync.RWMutex // held for reading by every call, for writing by Close
-	handle     *C.yolo_detector
+	mu      sync.RWMutex // held for reading by every call, for writing by Close
+	handle  *C.yolo_detector
+	info    atomic.Pointer[modelInfo]
+	path    string
+	options Options
+}
+
+// modelInfo is what the model serving now says about itself; a reload replaces it whole.
+type modelInfo struct {
 	classNames []string
 	task       string
 }
@@ -267,7 +275,7 @@ func Open(path string, options *Options) (*Detector, error) {
 	if err := configure(config, path, options); err != nil {
 		return nil, err
 	}
-	d := &Detector{}
+	d := &Detector{path: path, options: *options}
 	if err := call(func() C.yolo_status { return C.yolo_init(config, &d.handle) }); err != nil {
 		return nil, err
 	}
@@ -381,28 +389,102 @@ func (d *Detector) describe() error {
 	if err := call(func() C.yolo_status { return C.yolo_class_count(d.handle, &count) }); err != nil {
 		return err
 	}
-	d.classNames = make([]string, int(count))
-	for id := range d.classNames {
+	info := &modelInfo{classNames: make([]string, int(count))}
+	for id := range info.classNames {
 		var name *C.char
 		var length C.size_t
 		if err := call(func() C.yolo_status { return C.yolo_class_name(d.handle, C.uint32_t(id), &name, &length) }); err != nil {
 			return err
 		}
-		d.classNames[id] = C.GoStringN(name, C.int(length))
+		info.classNames[id] = C.GoStringN(name, C.int(length))
 	}
 	var task C.yolo_task
 	if err := call(func() C.yolo_status { return C.yolo_model_task(d.handle, &task) }); err != nil {
 		return err
 	}
-	d.task = taskName(C.uint32_t(task))
+	info.task = taskName(C.uint32_t(task))
+	d.info.Store(info)
 	return nil
 }
 
-// ClassNames are the model's class names, by class id. The slice is shared: do not modify it.
-func (d *Detector) ClassNames() []string { return d.classNames }
+// ClassNames are the class names of the model serving now, by class id. The slice is shared: do not modify
+// it.
+func (d *Detector) ClassNames() []string { return d.info.Load().classNames }
 
-// Task is the model's task: "detect", "segment", "pose", "obb" or "classify".
-func (d *Detector) Task() string { return d.task }
+// Task is the task of the model serving now: "detect", "segment", "pose", "obb", "classify", "semantic" or
+// "depth".
+func (d *Detector) Task() string { return d.info.Load().task }
+
+// ReloadKeep says what a reload must keep of the model it replaces; the zero value keeps nothing.
+type ReloadKeep struct {
+	Task       bool // refuse a model of another task
+	ClassCount bool // refuse a model with another number of classes
+}
+
+// Reload replaces the model while calls go on: path ("" for the same file, read again) with options (nil
+// for those of Open, or of the last Reload that succeeded). It returns when the new model serves: calls in
+// flight finish on the model they started with (their results name its classes), and the replaced model
+// is freed after the last of them. On an error (StatusModelLoadFailed, StatusInvalidModel for a model keep
+// refuses, StatusBusy while another reload runs, ...) the current model keeps serving.
+func (d *Detector) Reload(path string, options *Options, keep ReloadKeep) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.handle == nil {
+		return ErrClosed
+	}
+	if path == "" {
+		path = d.path
+	}
+	if options == nil {
+		options = &d.options
+	}
+	var config *C.yolo_config
+	if err := call(func() C.yolo_status { return C.yolo_config_new(&config) }); err != nil {
+		return err
+	}
+	defer C.yolo_config_free(config)
+	if err := configure(config, path, options); err != nil {
+		return err
+	}
+	flags := C.uint32_t(0)
+	if keep.Task {
+		flags |= C.YOLO_RELOAD_FLAG_KEEP_TASK
+	}
+	if keep.ClassCount {
+		flags |= C.YOLO_RELOAD_FLAG_KEEP_CLASS_COUNT
+	}
+	if err := call(func() C.yolo_status { return C.yolo_reload(d.handle, config, flags) }); err != nil {
+		return err
+	}
+	d.path, d.options = path, *options
+	return d.describe()
+}
+
+// ReloadStats are a detector's reload counters.
+type ReloadStats struct {
+	Reloads        uint64 // reloads that replaced the model
+	Failures       uint64 // reloads that failed and left the model serving
+	LastDurationUs uint64 // the last reload that ended, either way
+	LastStatus     Status // of the last reload that ended; StatusOK if it succeeded or none ended
+	Running        bool   // a reload runs now
+}
+
+// ReloadStats reads the reload counters.
+func (d *Detector) ReloadStats() (ReloadStats, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.handle == nil {
+		return ReloadStats{}, ErrClosed
+	}
+	var raw C.struct_yolo_reload_stats
+	if err := call(func() C.yolo_status { return C.yolo_stats_reload(d.handle, &raw) }); err != nil {
+		return ReloadStats{}, err
+	}
+	return ReloadStats{
+		Reloads: uint64(raw.reloads), Failures: uint64(raw.failures), LastDurationUs: uint64(raw.last_duration_us),
+		LastStatus: Status(raw.last_status), Running: bool(raw.running),
+	}, nil
+}
 
 // Detect finds objects in an encoded image (JPEG, PNG, BMP, WebP, GIF, TIFF); detections come best first,
 // with what the model's task adds (Mask and Polygon, Keypoints, OBB).
@@ -431,9 +513,10 @@ func (d *Detector) Classify(encoded []byte, options *CallOptions) ([]ClassProbab
 			return err
 		}
 		classes = make([]ClassProbability, int(count))
+		names := resultNames{result: result}
 		if count > 0 {
 			for i, k := range unsafe.Slice(first, int(count)) {
-				classes[i] = ClassProbability{ClassID: int(k.class_id), ClassName: d.className(int(k.class_id)), Probability: float32(k.probability)}
+				classes[i] = ClassProbability{ClassID: int(k.class_id), ClassName: names.of(int(k.class_id)), Probability: float32(k.probability)}
 			}
 		}
 		return nil
@@ -565,11 +648,28 @@ func callOptions(o *CallOptions) (*C.yolo_detect_options, error) {
 	return options, nil
 }
 
-func (d *Detector) className(id int) string {
-	if id >= 0 && id < len(d.classNames) {
-		return d.classNames[id]
+// resultNames are the class names a result gives (those of the model that made it, even after a reload),
+// each read once.
+type resultNames struct {
+	result *C.yolo_result
+	seen   map[int]string
+}
+
+func (n *resultNames) of(id int) string {
+	if name, ok := n.seen[id]; ok {
+		return name
 	}
-	return fmt.Sprint(id)
+	var name *C.char
+	var length C.size_t
+	found := fmt.Sprint(id)
+	if id >= 0 && call(func() C.yolo_status { return C.yolo_result_class_name(n.result, C.uint32_t(id), &name, &length) }) == nil {
+		found = C.GoStringN(name, C.int(length))
+	}
+	if n.seen == nil {
+		n.seen = map[int]string{}
+	}
+	n.seen[id] = found
+	return found
 }
 
 // detections copies a result's detections and what the task adds to them.
@@ -583,14 +683,19 @@ func (d *Detector) detections(result *C.yolo_result) ([]Detection, error) {
 	if count == 0 {
 		return detections, nil
 	}
+	var task C.yolo_task
+	if err := call(func() C.yolo_status { return C.yolo_result_task(result, &task) }); err != nil {
+		return nil, err
+	}
+	names := resultNames{result: result}
 	for i, r := range unsafe.Slice(first, int(count)) {
 		id := int(r.class_id)
 		detections[i] = Detection{
-			ClassID: id, ClassName: d.className(id), Score: float32(r.score),
+			ClassID: id, ClassName: names.of(id), Score: float32(r.score),
 			Box: [4]float32{float32(r.x1), float32(r.y1), float32(r.x2), float32(r.y2)},
 		}
 		index := C.size_t(i)
-		switch d.task {
+		switch taskName(C.uint32_t(task)) {
 		case "segment":
 			var mask C.struct_yolo_mask
 			if err := call(func() C.yolo_status { return C.yolo_result_mask(result, index, &mask) }); err != nil {
@@ -727,7 +832,11 @@ func cLayout() map[string]map[string]uintptr {
 	var o C.struct_yolo_oriented_box
 	var p C.yolo_class_probability
 	var t C.yolo_track
+	var r C.struct_yolo_reload_stats
 	return map[string]map[string]uintptr{
+		"yolo_reload_stats": {"size": unsafe.Sizeof(r), "reloads": unsafe.Offsetof(r.reloads),
+			"failures": unsafe.Offsetof(r.failures), "last_duration_us": unsafe.Offsetof(r.last_duration_us),
+			"last_status": unsafe.Offsetof(r.last_status), "running": unsafe.Offsetof(r.running)},
 		"yolo_track": {"size": unsafe.Sizeof(t), "id": unsafe.Offsetof(t.id), "detection": unsafe.Offsetof(t.detection),
 			"class_id": unsafe.Offsetof(t.class_id), "score": unsafe.Offsetof(t.score), "x1": unsafe.Offsetof(t.x1),
 			"y1": unsafe.Offsetof(t.y1), "x2": unsafe.Offsetof(t.x2), "y2": unsafe.Offsetof(t.y2),
