@@ -12,7 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -110,13 +112,18 @@ public final class Detector implements AutoCloseable {
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final Handle handle;
   private final Cleaner.Cleanable cleanable;
-  private final List<String> classNames;
-  private final String task;
+  /** What the model serving now says about itself; a reload replaces it whole. */
+  private record ModelInfo(List<String> classNames, String task) {}
 
-  private Detector(Handle handle, List<String> classNames, String task) {
+  private volatile ModelInfo info;
+  private volatile Path model;
+  private volatile Options options;
+
+  private Detector(Handle handle, ModelInfo info, Path model, Options options) {
     this.handle = handle;
-    this.classNames = classNames;
-    this.task = task;
+    this.info = info;
+    this.model = model;
+    this.options = options;
     this.cleanable = CLEANER.register(this, handle);
   }
 
@@ -124,10 +131,29 @@ public final class Detector implements AutoCloseable {
   public static Detector open(Path model, Options options) {
     Options o = options == null ? new Options() : options;
     YoloLibrary c = YoloLibrary.C;
+    Pointer config = config(model, o);
+    Pointer detector;
+    try {
+      PointerByReference outDetector = new PointerByReference();
+      YoloException.check(c.yolo_init(config, outDetector));
+      detector = outDetector.getValue();
+    } finally {
+      c.yolo_config_free(config);
+    }
+    try {
+      return new Detector(new Handle(detector), describe(detector), model, o);
+    } catch (RuntimeException e) {
+      c.yolo_free(detector);
+      throw e;
+    }
+  }
+
+  /** A new config holding {@code model} and what {@code o} sets; the caller frees it. */
+  private static Pointer config(Path model, Options o) {
+    YoloLibrary c = YoloLibrary.C;
     PointerByReference out = new PointerByReference();
     YoloException.check(c.yolo_config_new(out));
     Pointer config = out.getValue();
-    Pointer detector;
     try {
       YoloException.check(c.yolo_config_set_model_path(config, model.toString()));
       if (o.ortLibrary != null) {
@@ -180,17 +206,80 @@ public final class Detector implements AutoCloseable {
         int delay = o.maxBatchDelayUs == null ? DEFAULT_BATCH_DELAY : o.maxBatchDelayUs;
         YoloException.check(c.yolo_config_set_batching(config, o.maxBatch == 0 ? 1 : o.maxBatch, delay));
       }
-      PointerByReference outDetector = new PointerByReference();
-      YoloException.check(c.yolo_init(config, outDetector));
-      detector = outDetector.getValue();
-    } finally {
-      c.yolo_config_free(config);
-    }
-    try {
-      return new Detector(new Handle(detector), names(detector), task(detector));
+      return config;
     } catch (RuntimeException e) {
-      c.yolo_free(detector);
+      c.yolo_config_free(config);
       throw e;
+    }
+  }
+
+  /** yolo_reload_flag values. */
+  static final int RELOAD_KEEP_TASK = 1;
+
+  static final int RELOAD_KEEP_CLASS_COUNT = 2;
+
+  /**
+   * Replaces the model while calls go on: {@code model} ({@code null}: the same file, read again) with {@code
+   * options} ({@code null}: those of {@link #open}, or of the last reload that succeeded). Returns when the
+   * new model serves: calls in flight finish on the model they started with (their results name its
+   * classes), and the replaced model is freed after the last of them. {@code keepTask} and {@code
+   * keepClassCount} refuse a model that changes them. Throws {@link YoloException} ({@link
+   * Status#MODEL_LOAD_FAILED}, {@link Status#INVALID_MODEL}, {@link Status#BUSY} while another reload runs,
+   * ...), and the current model keeps serving.
+   */
+  public void reload(Path model, Options options, boolean keepTask, boolean keepClassCount) {
+    lock.readLock().lock();
+    try {
+      if (handle.pointer == null) {
+        throw new YoloException(Status.INVALID_HANDLE, "the detector is closed");
+      }
+      Path path = model == null ? this.model : model;
+      Options o = options == null ? this.options : options;
+      int flags = (keepTask ? RELOAD_KEEP_TASK : 0) | (keepClassCount ? RELOAD_KEEP_CLASS_COUNT : 0);
+      Pointer config = config(path, o);
+      try {
+        YoloException.check(YoloLibrary.C.yolo_reload(handle.pointer, config, flags));
+      } finally {
+        YoloLibrary.C.yolo_config_free(config);
+      }
+      this.model = path;
+      this.options = o;
+      this.info = describe(handle.pointer);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  /** {@link #reload(Path, Options, boolean, boolean)} keeping nothing. */
+  public void reload(Path model, Options options) {
+    reload(model, options, false, false);
+  }
+
+  /** {@link #reload(Path, Options)} on another thread. */
+  public CompletableFuture<Void> reloadAsync(Path model, Options options) {
+    return CompletableFuture.runAsync(() -> reload(model, options));
+  }
+
+  /** A detector's reload counters: {@code lastStatus} is {@link Status#OK} if the last one succeeded. */
+  public record ReloadStats(long reloads, long failures, long lastDurationUs, Status lastStatus, boolean running) {}
+
+  /** The reload counters. */
+  public ReloadStats reloadStats() {
+    lock.readLock().lock();
+    try {
+      if (handle.pointer == null) {
+        throw new YoloException(Status.INVALID_HANDLE, "the detector is closed");
+      }
+      Memory out = new Memory(Layouts.SIZES.get("yolo_reload_stats"));
+      YoloException.check(YoloLibrary.C.yolo_stats_reload(handle.pointer, out));
+      return new ReloadStats(
+          out.getLong(Layouts.at("yolo_reload_stats", "reloads")),
+          out.getLong(Layouts.at("yolo_reload_stats", "failures")),
+          out.getLong(Layouts.at("yolo_reload_stats", "last_duration_us")),
+          Status.of(out.getInt(Layouts.at("yolo_reload_stats", "last_status"))),
+          out.getByte(Layouts.at("yolo_reload_stats", "running")) != 0);
+    } finally {
+      lock.readLock().unlock();
     }
   }
 
@@ -231,22 +320,25 @@ public final class Detector implements AutoCloseable {
     return Collections.unmodifiableList(names);
   }
 
-  private static String task(Pointer detector) {
+  private static ModelInfo describe(Pointer detector) {
     IntByReference task = new IntByReference();
     YoloException.check(YoloLibrary.C.yolo_model_task(detector, task));
-    int value = task.getValue();
+    return new ModelInfo(names(detector), taskName(task.getValue()));
+  }
+
+  private static String taskName(int value) {
     String name = YoloLibrary.C.yolo_task_name(value);
     return name != null ? name : "task " + value;
   }
 
-  /** The model's class names, by class id. */
+  /** The class names of the model serving now, by class id. */
   public List<String> classNames() {
-    return classNames;
+    return info.classNames();
   }
 
-  /** The model's task: "detect", "segment", "pose", "obb", "classify", "semantic" or "depth". */
+  /** The task of the model serving now: "detect", "segment", "pose", "obb", "classify", "semantic" or "depth". */
   public String task() {
-    return task;
+    return info.task();
   }
 
   /**
@@ -364,7 +456,7 @@ public final class Detector implements AutoCloseable {
             Pointer k = first.getValue().share((long) i * size);
             int id = k.getInt(Layouts.at("yolo_class_probability", "class_id"));
             classes.add(
-                new ClassProbability(id, name(id), k.getFloat(Layouts.at("yolo_class_probability", "probability"))));
+                new ClassProbability(id, name(result, id), k.getFloat(Layouts.at("yolo_class_probability", "probability"))));
           }
           return Collections.unmodifiableList(classes);
         });
@@ -421,8 +513,21 @@ public final class Detector implements AutoCloseable {
         });
   }
 
-  private String name(int classId) {
-    return classId >= 0 && classId < classNames.size() ? classNames.get(classId) : Integer.toString(classId);
+  /** The name {@code result} gives class {@code classId}: its model's, even after a reload. */
+  private static String name(Pointer result, int classId) {
+    PointerByReference name = new PointerByReference();
+    PointerByReference length = new PointerByReference();
+    if (classId < 0 || YoloLibrary.C.yolo_result_class_name(result, classId, name, length) != 0) {
+      return Integer.toString(classId);
+    }
+    return name.getValue().getString(0, "UTF-8");
+  }
+
+  /** The task of the model that made {@code result}. */
+  private static String resultTask(Pointer result) {
+    IntByReference task = new IntByReference();
+    YoloException.check(YoloLibrary.C.yolo_result_task(result, task));
+    return taskName(task.getValue());
   }
 
   /** One detect call: {@code read} gets the result, which is freed after. */
@@ -494,6 +599,8 @@ public final class Detector implements AutoCloseable {
     YoloException.check(c.yolo_result_detections(result, first, count));
     int n = (int) Pointer.nativeValue(count.getValue());
     List<Detection> detections = new ArrayList<>(n);
+    String task = n > 0 ? resultTask(result) : "detect";
+    Map<Integer, String> names = new HashMap<>();
     for (int i = 0; i < n; i++) {
       Pointer d = first.getValue().share((long) i * Layouts.SIZES.get("yolo_detection"));
       int classId = d.getInt(Layouts.at("yolo_detection", "class_id"));
@@ -557,7 +664,7 @@ public final class Detector implements AutoCloseable {
       detections.add(
           new Detection(
               classId,
-              name(classId),
+              names.computeIfAbsent(classId, id -> name(result, id)),
               d.getFloat(Layouts.at("yolo_detection", "score")),
               d.getFloat(Layouts.at("yolo_detection", "x1")),
               d.getFloat(Layouts.at("yolo_detection", "y1")),

@@ -18,7 +18,8 @@ final class Layouts {
           "yolo_class_probability", 8,
           "yolo_class_map", 48,
           "yolo_depth_map", 24,
-          "yolo_track", 40);
+          "yolo_track", 40,
+          "yolo_reload_stats", 32);
 
   static final Map<String, Map<String, Integer>> OFFSETS =
       Map.of(
@@ -36,7 +37,9 @@ final class Layouts {
           "yolo_track",
               Map.of(
                   "id", 0, "detection", 8, "class_id", 12, "score", 16, "x1", 20, "y1", 24, "x2", 28, "y2", 32,
-                  "angle", 36));
+                  "angle", 36),
+          "yolo_reload_stats",
+              Map.of("reloads", 0, "failures", 8, "last_duration_us", 16, "last_status", 24, "running", 28));
 
   static int at(String struct, String field) {
     return OFFSETS.get(struct).get(field);

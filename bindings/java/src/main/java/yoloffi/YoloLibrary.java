@@ -102,6 +102,14 @@ interface YoloLibrary extends Library {
 
   int yolo_model_task(Pointer detector, IntByReference outTask);
 
+  int yolo_reload(Pointer detector, Pointer config, int flags);
+
+  int yolo_stats_reload(Pointer detector, Pointer outStats);
+
+  int yolo_result_task(Pointer result, IntByReference outTask);
+
+  int yolo_result_class_name(Pointer result, int classId, PointerByReference outName, PointerByReference outLength);
+
   int yolo_detect(Pointer detector, byte[] encoded, long length, Pointer options, PointerByReference outResult);
 
   int yolo_result_detections(Pointer result, PointerByReference outDetections, PointerByReference outCount);

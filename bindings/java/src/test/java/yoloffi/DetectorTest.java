@@ -151,6 +151,52 @@ public final class DetectorTest {
    * its detection's; BoT-SORT's motion rule; oriented boxes; misuse. The tracking itself is compared with
    * Ultralytics by the library's own tests.
    */
+  /** Reloads across tasks while threads call: every result is one model's own; a failure keeps the model. */
+  private static void reloading(String models, byte[] image) throws Exception {
+    Detector.Options pool = new Detector.Options();
+    pool.poolSize = 2;
+    try (Detector detector = Detector.open(Path.of(models, "v8_fixed.onnx"), pool)) {
+      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.ConcurrentLinkedQueue<String> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+      Thread client =
+          new Thread(
+              () -> {
+                while (!stop.get()) {
+                  try {
+                    for (Detection d : detector.detect(image)) {
+                      boolean seg = d.className().equals("a") || d.className().equals("b");
+                      if (seg != (d.mask() != null)) {
+                        failures.add("a mixed result: " + d);
+                      }
+                    }
+                  } catch (YoloException e) {
+                    failures.add(e.status() + ": " + e.getMessage());
+                  }
+                }
+              });
+      client.start();
+      for (int i = 0; i < 4; i++) {
+        detector.reload(Path.of(models, i % 2 == 0 ? "seg_fixed.onnx" : "v8_fixed.onnx"), null);
+      }
+      stop.set(true);
+      client.join();
+      check(failures.isEmpty(), "no call fails and every result is one model's: " + failures);
+      check("detect".equals(detector.task()) && "person".equals(detector.classNames().get(0)), "four reloads end on v8");
+      check(
+          statusOf(() -> detector.reload(Path.of(models, "seg_fixed.onnx"), null, true, false)) == Status.INVALID_MODEL,
+          "a reload that keeps the task refuses another task");
+      check(
+          statusOf(() -> detector.reload(Path.of(models, "missing.onnx"), null)) == Status.MODEL_LOAD_FAILED,
+          "a missing model is refused");
+      detector.reloadAsync(null, null).get();
+      Detector.ReloadStats stats = detector.reloadStats();
+      check(
+          stats.reloads() == 5 && stats.failures() == 2 && !stats.running() && stats.lastStatus() == Status.OK,
+          "the reload counters: " + stats);
+      check("detect".equals(detector.task()), "a failed reload leaves the model serving");
+    }
+  }
+
   private static void tracking(String models, byte[] image) {
     try (Detector detector = Detector.open(Path.of(models, "v8_fixed.onnx"), null);
         Tracker tracker = new Tracker(Tracker.Kind.BYTETRACK, null)) {
@@ -211,6 +257,7 @@ public final class DetectorTest {
     }
     byte[] image = Files.readAllBytes(Path.of(taskImage));
     tracking(models, image);
+    reloading(models, image);
     for (String name : List.of("seg_e2e", "pose_e2e", "obb_e2e", "classify_task")) {
       try (Detector detector = Detector.open(Path.of(models, name + ".onnx"), null)) {
         StringBuilder json = new StringBuilder("{");
