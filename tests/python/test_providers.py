@@ -50,7 +50,17 @@ def test_an_absent_cuda_provider_raises_unless_fall_back_was_asked(model_path: P
     assert failure.value.status == 15 and "onnxruntime-gpu" in str(failure.value)
     with yolo_ffi.Detector(model_path, providers=["cuda:1", "cpu"], provider_fallback=True) as detector:
         assert detector.provider == "cpu"
+        assert detector.fell_back, "the fall-back is loud: CUDA asked, the CPU used"
         assert detector.detect(bus) == yolo_ffi.Detector(model_path).detect(bus)
+        # ... in the metrics too.
+        prometheus_client = pytest.importorskip("prometheus_client")
+        from yolo_ffi.metrics import DetectorCollector
+
+        registry = prometheus_client.CollectorRegistry()
+        registry.register(DetectorCollector({"m": detector}))
+        assert registry.get_sample_value("yolo_ffi_provider_fallback", {"detector": "m"}) == 1
+    with yolo_ffi.Detector(model_path, providers=["cpu"]) as detector:
+        assert not detector.fell_back
 
 
 def test_openvino_runs_through_its_plugin_or_says_why_not(model_path: Path, bus: Path) -> None:
