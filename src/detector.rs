@@ -387,18 +387,10 @@ pub unsafe extern "C" fn yolo_class_name(
 ) -> yolo_status {
     ffi_boundary!(status {
         let handle = detector_from(detector)?;
-        let out_name = OutParam::new(out_name, "out_name")?;
-        let out_len = OutParam::new(out_name_len, "out_name_len")?;
+        // The handle keeps every list of names it handed out until `yolo_free`.
         let names = handle.c_names()?;
-        let name = names.get(class_id as usize).ok_or_else(|| {
-            Error::out_of_range(format!("class_id {class_id} is out of range: the model has {} classes", names.len()))
-        })?;
-        // SAFETY: both writable by the caller's contract.
-        unsafe {
-            out_name.write(name.as_ptr());
-            out_len.write(name.as_bytes().len());
-        }
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { crate::result::write_class_name(&names, class_id, out_name, out_name_len) }
     })
 }
 

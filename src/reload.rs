@@ -60,9 +60,7 @@ pub unsafe extern "C" fn yolo_reload(
         let handle = detector_from(detector)?;
         // SAFETY: NULL or a live config by the caller's contract.
         let config = unsafe { config_values(config) }?;
-        let checks = reload_checks(flags)?;
-        handle.detector.reload(&config.core, checks)?;
-        Ok(())
+        Ok(handle.detector.reload(&config.core, reload_checks(flags)?)?)
     })
 }
 
@@ -83,10 +81,8 @@ pub unsafe extern "C" fn yolo_reload_async(
         let handle = detector_from(detector)?;
         // SAFETY: NULL or a live config by the caller's contract.
         let config = unsafe { config_values(config) }?;
-        let checks = reload_checks(flags)?;
-        let notifier = LoadNotifier::from_config(config, handle.callback_gate());
-        handle.detector.reload_async(&config.core, checks, notifier.map(LoadNotifier::into_reload_callback))?;
-        Ok(())
+        let notifier = LoadNotifier::from_config(config, handle.callback_gate()).map(LoadNotifier::into_reload_callback);
+        Ok(handle.detector.reload_async(&config.core, reload_checks(flags)?, notifier)?)
     })
 }
 

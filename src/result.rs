@@ -56,21 +56,35 @@ pub unsafe extern "C" fn yolo_result_class_name(
     ffi_boundary!(status {
         // SAFETY: a live result by the caller's contract.
         let result = unsafe { borrow_handle(result) }?;
-        let out_name = OutParam::new(out_name, "out_name")?;
-        let out_len = OutParam::new(out_name_len, "out_name_len")?;
         let names = result
             .c_class_names
             .get_or_init(|| result.class_names.iter().map(|name| crate::boundary::c_string_lossy(name)).collect());
-        let name = names.get(class_id as usize).ok_or_else(|| {
-            Error::out_of_range(format!("class_id {class_id} is out of range: the model has {} classes", names.len()))
-        })?;
-        // SAFETY: both writable by the caller's contract.
-        unsafe {
-            out_name.write(name.as_ptr());
-            out_len.write(name.as_bytes().len());
-        }
-        Ok(())
+        // SAFETY: writable by the caller's contract.
+        unsafe { write_class_name(names, class_id, out_name, out_name_len) }
     })
+}
+
+/// Writes the name of class `class_id` of `names` and its length, or says it is out of range.
+///
+/// # Safety
+/// Both out-pointers must be NULL (an error) or valid for a write; the name stays where `names` is.
+pub(crate) unsafe fn write_class_name(
+    names: &[CString],
+    class_id: u32,
+    out_name: *mut *const c_char,
+    out_name_len: *mut usize,
+) -> Result<()> {
+    let out_name = OutParam::new(out_name, "out_name")?;
+    let out_len = OutParam::new(out_name_len, "out_name_len")?;
+    let name = names.get(class_id as usize).ok_or_else(|| {
+        Error::out_of_range(format!("class_id {class_id} is out of range: the model has {} classes", names.len()))
+    })?;
+    // SAFETY: both writable by the caller's contract.
+    unsafe {
+        out_name.write(name.as_ptr());
+        out_len.write(name.as_bytes().len());
+    }
+    Ok(())
 }
 
 /// Writes the task of the model that made the result (a `yolo_task` value): which of the per-detection

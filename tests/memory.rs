@@ -15,19 +15,10 @@ fn resident_bytes() -> u64 {
     pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
 }
 
-fn nudenet() -> std::path::PathBuf {
-    let cached = cache_dir().join("models/nudenet-320n.onnx");
-    if cached.is_file() {
-        cached
-    } else {
-        shared_dir().expect("run `make fixtures` first").join("models/nudenet-320n.onnx")
-    }
-}
-
 /// Opens a detector; returns it with the growth of the resident set.
 fn load(pool_size: u32, share_weights: bool) -> (Detector, u64) {
     let before = resident_bytes();
-    let detector = init_with(&nudenet(), |c| {
+    let detector = init_with(&demo_model(), |c| {
         c.pool_size = Some(pool_size);
         c.threads_per_session = Some(1);
         c.share_weights = Some(share_weights);

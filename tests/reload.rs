@@ -23,15 +23,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn nudenet() -> std::path::PathBuf {
-    let cached = cache_dir().join("models/nudenet-320n.onnx");
-    if cached.is_file() {
-        cached
-    } else {
-        shared_dir().expect("run `make fixtures` first").join("models/nudenet-320n.onnx")
-    }
-}
-
 fn synthetic(name: &str) -> std::path::PathBuf {
     synthetic_dir().join(name)
 }
@@ -121,7 +112,7 @@ fn references(models: [&std::path::Path; 2], image: &[u8]) -> [(String, Vec<yolo
 #[test]
 fn clients_keep_calling_through_twenty_swaps_and_a_failed_reload() {
     let _serial = serial();
-    let (a, b) = (nudenet(), synthetic("v8_fixed.onnx"));
+    let (a, b) = (demo_model(), synthetic("v8_fixed.onnx"));
     let image = image("bus.jpg");
     let expected = references([&a, &b], &image);
     assert_ne!(expected[0].0, expected[1].0, "the two models name their classes differently");
@@ -265,19 +256,19 @@ fn clients_keep_calling_through_twenty_swaps_and_a_failed_reload() {
 #[test]
 fn a_reload_can_keep_the_task_and_the_class_count() {
     let _serial = serial();
-    let detector = open(&nudenet());
+    let detector = open(&demo_model());
     let error = reload(&detector, &synthetic("seg_fixed.onnx"), yolo_reload_flag::KeepTask as u32).unwrap_err();
     assert_eq!(error.0, yolo_status::InvalidModel);
     assert!(error.1.contains("task is segment") && error.1.contains("keeps serving"), "{}", error.1);
     let error = reload(&detector, &synthetic("v8_fixed.onnx"), yolo_reload_flag::KeepClassCount as u32).unwrap_err();
     assert_eq!(error.0, yolo_status::InvalidModel);
     assert!(error.1.contains("classes"), "{}", error.1);
-    assert_eq!(reload(&detector, &nudenet(), 0x10).unwrap_err().0, yolo_status::InvalidArgument);
+    assert_eq!(reload(&detector, &demo_model(), 0x10).unwrap_err().0, yolo_status::InvalidArgument);
     let stats = reload_stats(&detector);
     assert_eq!((stats.reloads, stats.failures), (0, 2));
     assert_eq!(stats.last_status, yolo_status::InvalidModel as u32);
     // Same task and class count: accepted with both flags.
-    reload(&detector, &nudenet(), 3).unwrap();
+    reload(&detector, &demo_model(), 3).unwrap();
     assert_eq!(reload_stats(&detector).last_status, yolo_status::Ok as u32);
     // A task change without the flag: the model queries describe the new model.
     reload(&detector, &synthetic("seg_fixed.onnx"), 0).unwrap();
@@ -291,7 +282,7 @@ fn a_reload_can_keep_the_task_and_the_class_count() {
 fn results_and_names_handed_out_before_a_reload_stay_valid() {
     let _serial = serial();
     let image = image("bus.jpg");
-    let detector = open(&nudenet());
+    let detector = open(&demo_model());
     let mut before = std::ptr::null_mut();
     // SAFETY: a live detector, the image outlives the call, a local out-pointer.
     let status = unsafe { yolo_detect(detector.0, image.as_ptr(), image.len(), std::ptr::null(), &mut before) };
@@ -315,7 +306,7 @@ fn results_and_names_handed_out_before_a_reload_stay_valid() {
 fn other_detectors_of_the_replaced_model_keep_it_and_later_ones_share_the_new_one() {
     let _serial = serial();
     use yolo_ffi_core::{Detector as Core, DetectorConfig, ReloadChecks};
-    let mut config = DetectorConfig::new(nudenet());
+    let mut config = DetectorConfig::new(demo_model());
     config.pool_size = 1;
     config.imgsz = Some((288, 288)); // settings no other test uses: these detectors share only with each other
     let first = Core::new(&config).unwrap();
@@ -349,7 +340,7 @@ unsafe extern "C" fn record(user_data: *mut c_void, status: yolo_status, message
 fn an_asynchronous_reload_calls_back_and_refuses_a_second_one_meanwhile() {
     let _serial = serial();
     let image = image("bus.jpg");
-    let detector = open(&nudenet());
+    let detector = open(&demo_model());
     let (serving, _) = call(&detector, &image).unwrap();
     let seen = Arc::new(Seen::default());
     let with_callback = |model: &std::path::Path| {

@@ -37,6 +37,16 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| yolo_ffi_core::runtime::cache_dir().expect("HOME is set"))
 }
 
+/// The demo model: from the cache that `make fixtures` fills, else `../shared/`.
+pub fn demo_model() -> PathBuf {
+    let cached = cache_dir().join("models/nudenet-320n.onnx");
+    if cached.is_file() {
+        cached
+    } else {
+        shared_dir().expect("run `make fixtures` first").join("models/nudenet-320n.onnx")
+    }
+}
+
 /// Where `scripts/make_test_models.py` wrote the synthetic models.
 pub fn synthetic_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("build/test-models")
