@@ -26,9 +26,10 @@ CWARN    := -Wall -Wextra -Werror
 # The developers' and CI's fixtures beside the clone (trained task models, Ultralytics references); the tests
 # that need them say SKIPPED without them, or fail when YOLO_FFI_REQUIRE_SHARED=1 (.ci/run sets it).
 SHARED   := ../shared
-# libjpeg-turbo's SIMD needs nasm at build time; without it the library still builds, decoding JPEG slower.
-# Expanded when used, so that it sees a nasm that `system-deps` installed earlier in the same run.
-FEATURES  = $(if $(shell command -v nasm 2>/dev/null),--features simd-jpeg,)
+# libjpeg-turbo's SIMD needs nasm at build time on x86-64 (without it the library still builds, decoding JPEG
+# slower), and only the C compiler on aarch64. Expanded when used, so that it sees a nasm that `system-deps`
+# installed earlier in the same run.
+FEATURES  = $(if $(or $(filter aarch64,$(shell uname -m)),$(shell command -v nasm 2>/dev/null)),--features simd-jpeg,)
 RPATH    := -Wl,-rpath,'$$ORIGIN/../target/release'
 LINK     := -Ltarget/release -lyolo_ffi $(RPATH)
 # $(call fresh-venv,DIR,PIP ARGUMENTS): a new virtualenv in DIR (an old one removed first) with those packages
@@ -40,7 +41,7 @@ DEMO_IMAGES := $(CACHE)/images/bus.jpg $(CACHE)/images/zidane.jpg
 .PHONY: bench-python system-deps all ort openvino fixtures demo check test header check-header lint test-models export-variants test-rust test-c \
         test-c-sanitize test-c-valgrind wheel test-python bench bench-tasks bench-track clean fuzz fuzz-smoke miri \
         install uninstall test-install test-snippets test-bindings test-node test-go test-java test-scale-out gpu \
-        soak-celery
+        soak-celery wheel-aarch64 install-aarch64 test-aarch64
 
 all: $(SONAME_LINK) build/detect
 
@@ -189,6 +190,11 @@ PREFIX   ?= /usr/local
 WITH_ORT ?= 1
 INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib
 ORT_FILE := libonnxruntime.so.$(ORT_VERSION)
+# What is installed: this machine's build and ONNX Runtime (`make install-aarch64` names the aarch64 ones).
+INSTALL_FROM ?= $(LIB)
+ORT_FROM     ?= $(CACHE)/onnxruntime-$(ORT_VERSION)/$(ORT_FILE)
+ORT_FETCH    ?= ort
+STRIP        ?= strip
 INSTALLED := lib/libyolo_ffi.so.$(VERSION) lib/libyolo_ffi.so.$(ABI_VERSION) lib/libyolo_ffi.so \
              include/yolo_ffi.h include/yolo_ffi.hpp lib/pkgconfig/yolo_ffi.pc \
              lib/cmake/yolo_ffi/yolo_ffi-config.cmake lib/cmake/yolo_ffi/yolo_ffi-config-version.cmake \
@@ -196,11 +202,11 @@ INSTALLED := lib/libyolo_ffi.so.$(VERSION) lib/libyolo_ffi.so.$(ABI_VERSION) lib
 # What `make install` put in PREFIX, one path a line, which `make uninstall` removes.
 MANIFEST := share/doc/yolo_ffi/installed-files
 
-install: $(LIB) $(if $(filter 1,$(WITH_ORT)),ort)
+install: $(INSTALL_FROM) $(if $(filter 1,$(WITH_ORT)),$(ORT_FETCH))
 	install -d $(INSTALL_LIB)/pkgconfig $(INSTALL_LIB)/cmake/yolo_ffi $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/share/doc/yolo_ffi
-	install -m 755 $(LIB) $(INSTALL_LIB)/libyolo_ffi.so.$(VERSION)
-	strip --strip-debug $(INSTALL_LIB)/libyolo_ffi.so.$(VERSION)
+	install -m 755 $(INSTALL_FROM) $(INSTALL_LIB)/libyolo_ffi.so.$(VERSION)
+	$(STRIP) --strip-debug $(INSTALL_LIB)/libyolo_ffi.so.$(VERSION)
 	ln -sf libyolo_ffi.so.$(VERSION) $(INSTALL_LIB)/libyolo_ffi.so.$(ABI_VERSION)
 	ln -sf libyolo_ffi.so.$(ABI_VERSION) $(INSTALL_LIB)/libyolo_ffi.so
 	install -m 644 include/yolo_ffi.h include/yolo_ffi.hpp $(DESTDIR)$(PREFIX)/include
@@ -209,7 +215,7 @@ install: $(LIB) $(if $(filter 1,$(WITH_ORT)),ort)
 	  sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ABI_VERSION@/$(ABI_VERSION)/' packaging/$$f.in \
 	    > $(INSTALL_LIB)/cmake/yolo_ffi/$$f; done
 	install -m 644 LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(PREFIX)/share/doc/yolo_ffi
-	$(if $(filter 1,$(WITH_ORT)),install -m 755 $(CACHE)/onnxruntime-$(ORT_VERSION)/$(ORT_FILE) $(INSTALL_LIB))
+	$(if $(filter 1,$(WITH_ORT)),install -m 755 $(ORT_FROM) $(INSTALL_LIB))
 	printf '%s\n' $(INSTALLED) $(if $(filter 1,$(WITH_ORT)),lib/$(ORT_FILE)) $(MANIFEST) > $(DESTDIR)$(PREFIX)/$(MANIFEST)
 
 ## Removes exactly the files that `make install` listed in its manifest: an ONNX Runtime that was already
@@ -267,21 +273,23 @@ BUILD_VENV     := build/buildvenv
 VENV           := build/venv
 SDIST_VENV     := build/sdistvenv
 WHEEL_ARCH     := $(shell uname -m)
-WHEEL_PLATFORM := manylinux2014_$(WHEEL_ARCH)
-WHEEL_TARGET   := $(WHEEL_ARCH)-unknown-linux-gnu.2.17
 
 $(BUILD_VENV)/.installed: python/requirements-build.txt
 	$(call fresh-venv,$(BUILD_VENV),-r $<)
 	touch $@
 
+# $(call build-wheel,MACHINE,DIR,PATH): the manylinux2014 wheel for MACHINE (x86_64, aarch64) into DIR, with PATH
+# first on PATH (setuptools-rust strips the debug info with the `strip` it finds there).
+build-wheel = PATH="$(3)$(abspath $(BUILD_VENV))/bin:$$PATH" CARGO=cargo-zigbuild CARGO_BUILD_TARGET=$(1)-unknown-linux-gnu.2.17 \
+	  CARGO_TARGET_DIR="$(abspath build/wheel-target)" $(BUILD_VENV)/bin/python -m build --no-isolation --wheel \
+	  --outdir $(2) -C--build-option=--plat-name=manylinux2014_$(1) .
+
 wheel: $(BUILD_VENV)/.installed
-	@command -v nasm >/dev/null 2>&1 || { echo "make wheel: nasm is missing (make system-deps, or Debian's" \
+	@[ $(WHEEL_ARCH) = aarch64 ] || command -v nasm >/dev/null 2>&1 || { echo "make wheel: nasm is missing (make system-deps, or Debian's" \
 	  "nasm package); the wheel must carry libjpeg-turbo's SIMD decoder" >&2; exit 1; }
 	rm -rf $(WHEEL_DIR) build/setuptools
 	$(BUILD_VENV)/bin/python -m build --no-isolation --sdist --outdir $(WHEEL_DIR) .
-	PATH="$(abspath $(BUILD_VENV))/bin:$$PATH" CARGO=cargo-zigbuild CARGO_BUILD_TARGET=$(WHEEL_TARGET) \
-	  CARGO_TARGET_DIR="$(abspath build/wheel-target)" $(BUILD_VENV)/bin/python -m build --no-isolation --wheel \
-	  --outdir $(WHEEL_DIR) -C--build-option=--plat-name=$(WHEEL_PLATFORM) .
+	$(call build-wheel,$(WHEEL_ARCH),$(WHEEL_DIR))
 	$(BUILD_VENV)/bin/python scripts/check_dists.py inspect $(WHEEL_DIR)
 
 ## What users do: install the wheel into a fresh virtualenv, then run the package's and the Django and FastAPI
@@ -485,3 +493,45 @@ test: system-deps lint check-header test-rust test-c test-c-sanitize test-c-valg
 clean:
 	$(CARGO) clean
 	rm -rf build
+
+## Linux on Arm (docs/platforms.md): the aarch64 wheel and install tree, cross-built here with Zig (cargo-zigbuild,
+## glibc 2.17, libjpeg-turbo's NEON decoder: the simd-jpeg feature needs no nasm on aarch64), and tested under
+## qemu-user against the aarch64 ONNX Runtime of PyPI: build/detect and the C API test, compared with this
+## machine's build and with Ultralytics' reference, and the wheel in Debian's arm64 Python. A target of its own
+## that .ci/run calls, not part of `make test`: it builds the library twice more (about 8 minutes on 2 cores)
+## and needs root for Debian's cross packages and the arm64 architecture of apt (scripts/aarch64-sysroot.sh).
+AARCH64         := build/aarch64
+AARCH64_LIB     := build/wheel-target/aarch64-unknown-linux-gnu/release/libyolo_ffi.so
+AARCH64_PREFIX  := $(AARCH64)/prefix
+AARCH64_WHEELS  := build/wheelhouse-aarch64
+AARCH64_CC      := aarch64-linux-gnu-gcc
+
+$(AARCH64_LIB): $(BUILD_VENV)/.installed $(wildcard $(SOURCES)) build.rs
+	PATH="$(abspath $(BUILD_VENV))/bin:$$PATH" CARGO_TARGET_DIR="$(abspath build/wheel-target)" \
+	  cargo-zigbuild zigbuild --release --locked --features simd-jpeg --target aarch64-unknown-linux-gnu.2.17
+
+# Its `strip` is the cross binutils' (the host's cannot read an aarch64 library).
+wheel-aarch64: $(BUILD_VENV)/.installed
+	scripts/system-deps.sh aarch64
+	rm -rf $(AARCH64_WHEELS) build/setuptools
+	mkdir -p $(AARCH64)/tools && ln -sf $$(command -v aarch64-linux-gnu-strip) $(AARCH64)/tools/strip
+	$(call build-wheel,aarch64,$(AARCH64_WHEELS),$(abspath $(AARCH64)/tools):)
+	$(BUILD_VENV)/bin/python scripts/check_dists.py inspect-wheel $(AARCH64_WHEELS)
+
+install-aarch64: $(AARCH64_LIB)
+	scripts/fetch.sh ort-aarch64
+	rm -rf $(AARCH64_PREFIX)
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(AARCH64_PREFIX)) INSTALL_FROM=$(AARCH64_LIB) ORT_FETCH= \
+	  ORT_FROM=$(CACHE)/aarch64/onnxruntime-$(ORT_VERSION)/$(ORT_FILE) STRIP=aarch64-linux-gnu-strip
+
+# The C programs of the tests, cross-compiled and linked with the aarch64 install tree, as its users link.
+$(AARCH64)/%: install-aarch64
+	$(AARCH64_CC) -std=c11 $(CWARN) -O2 -I$(AARCH64_PREFIX)/include -Itests/c $(firstword $(wildcard tests/c/$*.c examples_c/$*.c)) \
+	  -o $@ -L$(AARCH64_PREFIX)/lib -lyolo_ffi -Wl,-rpath,'$$ORIGIN/prefix/lib' -pthread -lm
+
+test-aarch64: build/detect fixtures wheel-aarch64 install-aarch64
+	scripts/system-deps.sh aarch64
+	$(MAKE) --no-print-directory $(AARCH64)/detect $(AARCH64)/api_test
+	scripts/aarch64-sysroot.sh $(AARCH64)/sysroot
+	$(BUILD_VENV)/bin/python scripts/check_aarch64.py --build $(AARCH64) --wheels $(AARCH64_WHEELS) \
+	  --host-detect build/detect --model $(DEMO_MODEL) --images $(DEMO_IMAGES) --shared $(SHARED)

@@ -2,9 +2,12 @@
 
     check_dists.py inspect DIST_DIR
         The wheel: its manylinux tag is one that `auditwheel show` agrees with and no newer than
-        manylinux_2_28; it carries one libyolo_ffi, stripped of debug info and built with libjpeg-turbo's
-        SIMD decoder, the licences and the metadata. The sdist: everything cargo needs to build the library.
-        Prints the wheel's tag, size and the newest glibc symbol version it needs.
+        manylinux_2_28; it carries one libyolo_ffi for the tag's machine, stripped of debug info and built
+        with libjpeg-turbo's SIMD decoder, the licences and the metadata. The sdist: everything cargo needs
+        to build the library. Prints the wheel's tag, size and the newest glibc symbol version it needs.
+
+    check_dists.py inspect-wheel DIST_DIR
+        The same checks of the one wheel in DIST_DIR (the aarch64 wheel's folder has no sdist).
 
     check_dists.py run PYTHON DETECT MODEL IMAGE
         Runs `PYTHON -m yolo_ffi --json` from an installed distribution, with no Rust toolchain on PATH, and
@@ -31,6 +34,8 @@ from compare_detections import compare  # noqa: E402  (a sibling script)
 NEWEST_ALLOWED_GLIBC = (2, 28)
 # PEP 600's aliases for the legacy tags.
 LEGACY_TAGS = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+# The ELF machine (e_machine, as pyelftools names it) of each manylinux architecture.
+ELF_MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}
 SDIST_NEEDS = [
     "Cargo.toml",
     "Cargo.lock",
@@ -106,6 +111,11 @@ def inspect_wheel(wheel: Path) -> None:
         library_size = extracted.stat().st_size
         with extracted.open("rb") as stream:
             elf = ELFFile(stream)
+            architecture = next((a for a in ELF_MACHINES if platform.endswith(f"_{a}")), None)
+            if architecture is None:
+                fail(f"{wheel.name}: {platform} names no architecture this project builds")
+            if elf["e_machine"] != ELF_MACHINES[architecture]:
+                fail(f"{library} is built for {elf['e_machine']}, not the tag's {architecture}")
             debug = [s.name for s in elf.iter_sections() if s.name.startswith(".debug")]
             if debug:
                 fail(f"{library} carries debug info: {debug}")
@@ -125,7 +135,7 @@ def inspect_wheel(wheel: Path) -> None:
     print(
         f"check_dists: {wheel.name}: {size / 1e6:.2f} MB, library {library_size / 1e6:.2f} MB, "
         f"auditwheel: manylinux_{policy[0]}_{policy[1]}, newest glibc symbol GLIBC_{newest[0]}.{newest[1]}, "
-        f"SIMD JPEG, no debug info"
+        f"{architecture} library, SIMD JPEG, no debug info"
     )
 
 
@@ -186,6 +196,8 @@ def main() -> None:
         folder = Path(sys.argv[2])
         inspect_wheel(one(sorted(folder.glob("*.whl")), "wheel"))
         inspect_sdist(one(sorted(folder.glob("*.tar.gz")), "sdist"))
+    elif len(sys.argv) == 3 and sys.argv[1] == "inspect-wheel":
+        inspect_wheel(one(sorted(Path(sys.argv[2]).glob("*.whl")), "wheel"))
     elif len(sys.argv) == 6 and sys.argv[1] == "run":
         run(*sys.argv[2:])
     else:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fetches what the build and tests need at run time, from PyPI only, into a user cache outside the clone.
 # Idempotent: a file whose sha256 already matches is kept.
-# Usage: scripts/fetch.sh ort|old-ort|demo|images|all|openvino|gpu|path
+# Usage: scripts/fetch.sh ort|old-ort|ort-aarch64|demo|images|all|openvino|gpu|path
+#   ort and old-ort fetch the ONNX Runtime of this machine (x86-64 or aarch64); ort-aarch64 the aarch64 one
+#   into $CACHE/aarch64/, for the aarch64 build's tests under emulation on an x86-64 machine.
 # Prints nothing but errors unless VERBOSE=1.
 set -euo pipefail
 
@@ -51,19 +53,39 @@ copy_or_fetch() {
   fetch_from_wheel "$dest" "$sha" "$@"
 }
 
-fetch_ort() {
-  case "$(uname -m)" in
-    x86_64) ;;
-    *) echo "fetch: only x86_64 has a pinned ONNX Runtime checksum; set YOLO_FFI_ORT_LIBRARY instead" >&2; exit 1 ;;
+# machine_or_exit MACHINE: MACHINE if it has pinned ONNX Runtime checksums (x86_64, aarch64), else exits.
+machine_or_exit() {
+  case "$1" in
+    x86_64|aarch64) echo "$1" ;;
+    *) echo "fetch: no ONNX Runtime checksum is pinned for $1 (x86_64 and aarch64 are); set YOLO_FFI_ORT_LIBRARY instead" >&2
+       exit 1 ;;
   esac
-  fetch_from_wheel "$CACHE/onnxruntime-$ORT_VERSION/$ORT_FILE" "$ORT_SHA256" "onnxruntime/capi/$ORT_FILE" \
-    --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.11 "onnxruntime==$ORT_VERSION"
+}
+
+# fetch_ort_for MACHINE DEST_DIR VERSION SHA256: libonnxruntime.so.VERSION of PyPI's onnxruntime for MACHINE.
+fetch_ort_for() {
+  local machine=$1 dir=$2 version=$3 sha=$4
+  fetch_from_wheel "$dir/libonnxruntime.so.$version" "$sha" "onnxruntime/capi/libonnxruntime.so.$version" \
+    --only-binary=:all: --platform "manylinux_2_28_$machine" --platform "manylinux_2_27_$machine" \
+    --python-version 3.11 "onnxruntime==$version"
+}
+
+sha_for() { [ "$1" = aarch64 ] && echo "$3" || echo "$2"; }
+
+fetch_ort() {
+  local machine; machine=$(machine_or_exit "$(uname -m)")
+  fetch_ort_for "$machine" "$CACHE/onnxruntime-$ORT_VERSION" "$ORT_VERSION" \
+    "$(sha_for "$machine" "$ORT_SHA256" "$ORT_AARCH64_SHA256")"
 }
 
 fetch_old_ort() {
-  fetch_from_wheel "$CACHE/onnxruntime-$OLD_ORT_VERSION/libonnxruntime.so.$OLD_ORT_VERSION" "$OLD_ORT_SHA256" \
-    "onnxruntime/capi/libonnxruntime.so.$OLD_ORT_VERSION" \
-    --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.11 "onnxruntime==$OLD_ORT_VERSION"
+  local machine; machine=$(machine_or_exit "$(uname -m)")
+  fetch_ort_for "$machine" "$CACHE/onnxruntime-$OLD_ORT_VERSION" "$OLD_ORT_VERSION" \
+    "$(sha_for "$machine" "$OLD_ORT_SHA256" "$OLD_ORT_AARCH64_SHA256")"
+}
+
+fetch_ort_aarch64() {
+  fetch_ort_for aarch64 "$CACHE/aarch64/onnxruntime-$ORT_VERSION" "$ORT_VERSION" "$ORT_AARCH64_SHA256"
 }
 
 fetch_demo() {
@@ -147,11 +169,12 @@ PY
 case "${1:-all}" in
   ort) fetch_ort ;;
   old-ort) fetch_old_ort ;;
+  ort-aarch64) fetch_ort_aarch64 ;;
   demo) fetch_demo ;;
   images) fetch_images ;;
   all) fetch_ort; fetch_demo; fetch_images ;;
   openvino) fetch_openvino ;;
   gpu) fetch_gpu ;;
   path) echo "$CACHE" ;;
-  *) echo "usage: $0 ort|old-ort|demo|images|all|openvino|gpu|path" >&2; exit 2 ;;
+  *) echo "usage: $0 ort|old-ort|ort-aarch64|demo|images|all|openvino|gpu|path" >&2; exit 2 ;;
 esac

@@ -10,7 +10,7 @@
 //! let detector = Detector::new(&config)?; // loads once; share it between threads (it is Send + Sync)
 //! let found = detector.detect_encoded(&std::fs::read("bus.jpg").unwrap(), None)?;
 //! for d in &found.detections {
-//!     let name = &detector.model()?.class_names()[d.class_id as usize];
+//!     let name = &found.class_names[d.class_id as usize]; // the names of the model that made `found`
 //!     println!("{name} {:.2} [{} {} {} {}]", d.score, d.x1, d.y1, d.x2, d.y2);
 //! }
 //! # Ok::<(), yolo_ffi_core::Error>(())

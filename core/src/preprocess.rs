@@ -487,6 +487,8 @@ struct BandSource<'a> {
     view: PixelView<'a>,
     geometry: &'a LetterboxGeometry,
     x_taps: &'a [Tap],
+    /// The AVX2 path's gather of the horizontal taps (x86-64 only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     x_gather: &'a GatherTaps,
     y_taps: &'a [Tap],
 }
