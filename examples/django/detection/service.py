@@ -113,7 +113,7 @@ def reload(model: Optional[str] = None) -> Dict[str, Any]:
     except yolo_ffi.BusyError as error:
         raise ReloadError(409, error.message) from None
     except yolo_ffi.YoloError as error:
-        logger.error("reload of %s failed; %s keeps serving: %s", path, model_name(detector), error)
+        # The library has logged why (to the `yolo_ffi` logger); the client gets it without the server's paths.
         message = public_message(detector, error.message.replace(os.path.dirname(path) + os.sep, ""))
         raise ReloadError(422, message) from None
     logger.info("reloaded %s in %.0f ms", path, (time.monotonic() - started) * 1000)
