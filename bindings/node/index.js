@@ -115,6 +115,8 @@ class Detector {
     this._checkOpen();
     const merged = { ...this._options, ...options };
     const lane = new Lane();
+    // Counted as a call in flight: close() frees the model only after it.
+    this._inFlight++;
     try {
       const info = await lane.call('reload', [this._handle, String(model), merged, keep]);
       this.model = String(model);
@@ -122,6 +124,8 @@ class Detector {
       this._describe(info);
     } finally {
       lane.terminate();
+      this._inFlight--;
+      if (this._closing && this._inFlight === 0) this._closing.release();
     }
   }
 
