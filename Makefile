@@ -498,8 +498,9 @@ clean:
 ## glibc 2.17, libjpeg-turbo's NEON decoder: the simd-jpeg feature needs no nasm on aarch64), and tested under
 ## qemu-user against the aarch64 ONNX Runtime of PyPI: build/detect and the C API test, compared with this
 ## machine's build and with Ultralytics' reference, and the wheel in Debian's arm64 Python. A target of its own
-## that .ci/run calls, not part of `make test`: it builds the library twice more (about 8 minutes on 2 cores)
-## and needs root for Debian's cross packages and the arm64 architecture of apt (scripts/aarch64-sysroot.sh).
+## that .ci/run calls, not part of `make test`: it builds the library twice more (the install tree's and the
+## wheel's) and needs root for Debian's cross packages and the arm64 architecture of apt
+## (scripts/aarch64-sysroot.sh).
 AARCH64         := build/aarch64
 AARCH64_LIB     := build/wheel-target/aarch64-unknown-linux-gnu/release/libyolo_ffi.so
 AARCH64_PREFIX  := $(AARCH64)/prefix
@@ -519,6 +520,7 @@ wheel-aarch64: $(BUILD_VENV)/.installed
 	$(BUILD_VENV)/bin/python scripts/check_dists.py inspect-wheel $(AARCH64_WHEELS)
 
 install-aarch64: $(AARCH64_LIB)
+	scripts/system-deps.sh aarch64
 	scripts/fetch.sh ort-aarch64
 	rm -rf $(AARCH64_PREFIX)
 	$(MAKE) --no-print-directory install PREFIX=$(abspath $(AARCH64_PREFIX)) INSTALL_FROM=$(AARCH64_LIB) ORT_FETCH= \
